@@ -1,0 +1,89 @@
+// Command stashflow is the one stashflow binary: the operator, the local
+// runner, the Function step runtime and the user-facing commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in docs/cli.md.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // the run or the command failed
+	exitUsage       = 2 // bad flags, arguments or input files
+	exitInterrupted = 130
+)
+
+// usageError marks an error caused by how the command was called.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args))
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRootCommand()
+	// Installed as kubectl-stashflow, kubectl runs it as a plugin; the
+	// command line reads the same.
+	root.Use = strings.TrimPrefix(filepath.Base(args[0]), "kubectl-")
+	root.SetArgs(args[1:])
+	err := root.ExecuteContext(ctx)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		return exitUsage
+	case ctx.Err() != nil:
+		fmt.Fprintf(os.Stderr, "interrupted: %v\n", err)
+		return exitInterrupted
+	default:
+		var ce exitCoder
+		if errors.As(err, &ce) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintf(os.Stderr, "error: %s\n", msg)
+			}
+			return ce.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		return exitFailed
+	}
+}
+
+// exitCoder is an error that carries its own exit code.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "stashflow",
+		Short:         "Backup and restore for Kubernetes, run as DAGs on Argo Workflows or locally",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newVersionCommand())
+	for _, add := range subcommands {
+		root.AddCommand(add())
+	}
+	return root
+}
+
+// subcommands are registered by the files that define them (fn.go, run.go, ...).
+var subcommands []func() *cobra.Command

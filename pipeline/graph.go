@@ -1,0 +1,202 @@
+package pipeline
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// MaxSteps is the largest graph one Argo DAG template accepts.
+const MaxSteps = 200
+
+// OutputDir is where a step writes its output parameter files. Declared
+// output paths live under it; engines may map it elsewhere (the local engine
+// gives every step a directory of its own) and tell the process through the
+// OutputDirEnv environment variable.
+const (
+	OutputDir    = "/tmp/stashflow/outputs"
+	OutputDirEnv = "STASHFLOW_OUTPUT_DIR"
+)
+
+// Well-known step labels.
+const (
+	LabelTarget    = "stashflow.dev/target"     // the target a step belongs to ("" for global hooks)
+	LabelKind      = "stashflow.dev/step-kind"  // KindStep or KindHook
+	LabelHookPhase = "stashflow.dev/hook-phase" // e.g. preBackup, postBackup
+	LabelFunction  = "stashflow.dev/function"   // the Function a step invokes
+	LabelGlobal    = "stashflow.dev/global"     // "true" on global (batch) hooks
+
+	KindStep = "step"
+	KindHook = "hook"
+)
+
+// Graph is one run: a set of steps and the edges between them.
+type Graph struct {
+	// Name identifies the run (a session name); engines derive their own
+	// names (workflow name, run directory) from it.
+	Name string
+	// Namespace is where the run belongs in a cluster; empty for local runs.
+	Namespace string
+	// Labels and Annotations are carried onto what an engine creates.
+	Labels      map[string]string
+	Annotations map[string]string
+	// Timeout bounds the whole run; zero means none.
+	Timeout time.Duration
+	// Volumes may be mounted by steps through Process.VolumeMounts.
+	Volumes []corev1.Volume
+	// ServiceAccountName runs the steps' pods in a cluster.
+	ServiceAccountName string
+	// Steps in any order; Validate checks names and edges.
+	Steps []Step
+}
+
+// Step is one process in the graph.
+type Step struct {
+	// Name is unique in the graph: lower-case letters, digits and '-',
+	// starting with a letter, at most 63 characters.
+	Name string
+	// DisplayName is what a person sees (the Argo UI, describe); defaults to Name.
+	DisplayName string
+	// Process is what runs.
+	Process Process
+	// Dependencies must all be satisfied for the step to run; a dependency
+	// whose condition can no longer hold makes the step Omitted.
+	Dependencies []Dependency
+	// Timeout bounds one attempt; zero means none.
+	Timeout time.Duration
+	// Retry re-runs a failed attempt.
+	Retry RetryPolicy
+	// Outputs are read from files after the step succeeds.
+	Outputs []Output
+	// Labels classify the step (LabelTarget, LabelKind, ...).
+	Labels map[string]string
+}
+
+// Process is a container in a cluster or a child process on one machine.
+type Process struct {
+	Image        string
+	Command      []string
+	Args         []string
+	Env          []EnvVar
+	WorkingDir   string
+	VolumeMounts []corev1.VolumeMount
+	Resources    corev1.ResourceRequirements
+}
+
+// EnvVar is a literal value or a reference to a key of a Secret. Secret
+// values never appear in a Graph: engines resolve references at run time.
+type EnvVar struct {
+	Name         string
+	Value        string
+	SecretKeyRef *SecretKeyRef
+}
+
+// SecretKeyRef names one key of a Secret in the run's namespace.
+type SecretKeyRef struct {
+	Name     string
+	Key      string
+	Optional bool
+}
+
+// Condition says which ends of a dependency let a step run.
+type Condition string
+
+const (
+	// OnSuccess runs the step only if the dependency succeeded.
+	OnSuccess Condition = "OnSuccess"
+	// OnFailure runs the step only if the dependency failed or errored.
+	OnFailure Condition = "OnFailure"
+	// OnEnd runs the step once the dependency ended in any way, including
+	// being omitted or skipped: Stash's Always policy and Tekton's finally.
+	OnEnd Condition = "OnEnd"
+)
+
+// Dependency is an edge: the step waits for Step to end, then runs if When holds.
+type Dependency struct {
+	Step string
+	When Condition
+}
+
+// RetryPolicy re-runs failed attempts: Limit extra attempts, waiting Backoff,
+// multiplied by Factor (default 2) after each, at most MaxBackoff.
+type RetryPolicy struct {
+	Limit      int
+	Backoff    time.Duration
+	Factor     int
+	MaxBackoff time.Duration
+}
+
+// Output is an output parameter: its value is the content of Path after the
+// step succeeds. Path must be under OutputDir.
+type Output struct {
+	Name string
+	Path string
+}
+
+// Phase is the state of one step; the names are Argo's node phases.
+type Phase string
+
+const (
+	PhasePending   Phase = "Pending"
+	PhaseRunning   Phase = "Running"
+	PhaseSucceeded Phase = "Succeeded"
+	PhaseFailed    Phase = "Failed"
+	PhaseError     Phase = "Error"
+	// PhaseOmitted: a dependency's condition could not hold, so the step never ran.
+	PhaseOmitted Phase = "Omitted"
+	// PhaseSkipped: the engine skipped the step by design (e.g. a disabled step).
+	PhaseSkipped Phase = "Skipped"
+)
+
+// Completed reports whether the phase is final.
+func (p Phase) Completed() bool {
+	switch p {
+	case PhaseSucceeded, PhaseFailed, PhaseError, PhaseOmitted, PhaseSkipped:
+		return true
+	}
+	return false
+}
+
+// Satisfies reports whether a dependency that ended in phase p lets a step
+// with condition c run. It must only be called with a completed phase.
+func (c Condition) Satisfies(p Phase) bool {
+	switch c {
+	case OnSuccess:
+		return p == PhaseSucceeded
+	case OnFailure:
+		return p == PhaseFailed || p == PhaseError
+	case OnEnd:
+		return p.Completed()
+	}
+	return false
+}
+
+// NodeStatus is what an engine reports for one step.
+type NodeStatus struct {
+	Step       string
+	Phase      Phase
+	Message    string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Outputs    map[string]string
+	// Attempts counts the attempts made, retries included; zero if none ran.
+	Attempts int
+}
+
+// Step returns the step with the given name.
+func (g *Graph) Step(name string) (*Step, bool) {
+	for i := range g.Steps {
+		if g.Steps[i].Name == name {
+			return &g.Steps[i], true
+		}
+	}
+	return nil, false
+}
+
+// Title is the step's DisplayName, or its Name when none is set.
+func (s *Step) Title() string {
+	if s.DisplayName != "" {
+		return s.DisplayName
+	}
+	return s.Name
+}
