@@ -62,6 +62,11 @@ type Step struct {
 	// Dependencies must all be satisfied for the step to run; a dependency
 	// whose condition can no longer hold makes the step Omitted.
 	Dependencies []Dependency
+	// AnyOf are dependencies of which at least one must be satisfied once
+	// all of them have ended (Argo: (a || b) inside depends). With both set,
+	// every Dependency and at least one of AnyOf must hold. A global
+	// OnFailure hook uses it: it runs if any target failed.
+	AnyOf []Dependency
 	// Timeout bounds one attempt; zero means none.
 	Timeout time.Duration
 	// Retry re-runs a failed attempt.
@@ -191,6 +196,36 @@ func (g *Graph) Step(name string) (*Step, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Edges returns Dependencies followed by AnyOf: every step this one waits for.
+func (s *Step) Edges() []Dependency {
+	if len(s.AnyOf) == 0 {
+		return s.Dependencies
+	}
+	return append(append(make([]Dependency, 0, len(s.Dependencies)+len(s.AnyOf)), s.Dependencies...), s.AnyOf...)
+}
+
+// Ready reports whether the step may run, given the final phases of the
+// steps it waits for; ok is false while any of them has not ended.
+func (s *Step) Ready(phaseOf func(step string) Phase) (run, ok bool) {
+	run = true
+	for _, d := range s.Edges() {
+		if !phaseOf(d.Step).Completed() {
+			return false, false
+		}
+	}
+	for _, d := range s.Dependencies {
+		run = run && d.When.Satisfies(phaseOf(d.Step))
+	}
+	if len(s.AnyOf) > 0 {
+		anyHolds := false
+		for _, d := range s.AnyOf {
+			anyHolds = anyHolds || d.When.Satisfies(phaseOf(d.Step))
+		}
+		run = run && anyHolds
+	}
+	return run, true
 }
 
 // Title is the step's DisplayName, or its Name when none is set.

@@ -62,7 +62,7 @@ func (s *Step) validate(names map[string]*Step) []error {
 		fail("retry policy has a negative value")
 	}
 	seenDeps := map[string]bool{}
-	for _, d := range s.Dependencies {
+	for _, d := range s.Edges() {
 		switch {
 		case d.Step == s.Name:
 			fail("depends on itself")
@@ -106,11 +106,27 @@ func (s *Step) validate(names map[string]*Step) []error {
 // dependencies, ties broken by name (Kahn's algorithm). A cycle is an error
 // that names its steps, the same for the same graph every time.
 func (g *Graph) TopologicalOrder() ([]string, error) {
+	// Validate reports these too; checking here keeps the cycle search below
+	// (which follows edges by name) from running on a graph it cannot walk.
+	known := make(map[string]bool, len(g.Steps))
+	for _, s := range g.Steps {
+		if known[s.Name] {
+			return nil, fmt.Errorf("step %q: name is used twice", s.Name)
+		}
+		known[s.Name] = true
+	}
+	for _, s := range g.Steps {
+		for _, d := range s.Dependencies {
+			if !known[d.Step] {
+				return nil, fmt.Errorf("step %q: depends on unknown step %q", s.Name, d.Step)
+			}
+		}
+	}
 	indegree := make(map[string]int, len(g.Steps))
 	dependents := make(map[string][]string, len(g.Steps))
 	for _, s := range g.Steps {
 		indegree[s.Name] += 0
-		for _, d := range s.Dependencies {
+		for _, d := range s.Edges() {
 			indegree[s.Name]++
 			dependents[d.Step] = append(dependents[d.Step], s.Name)
 		}
@@ -155,7 +171,7 @@ func (g *Graph) findCycle(indegree map[string]int) []string {
 	next := func(name string) string {
 		s, _ := g.Step(name)
 		var deps []string
-		for _, d := range s.Dependencies {
+		for _, d := range s.Edges() {
 			if indegree[d.Step] > 0 {
 				deps = append(deps, d.Step)
 			}
@@ -184,7 +200,7 @@ func (g *Graph) Ancestors(name string) map[string]bool {
 		if !ok {
 			return
 		}
-		for _, d := range s.Dependencies {
+		for _, d := range s.Edges() {
 			if !out[d.Step] {
 				out[d.Step] = true
 				visit(d.Step)

@@ -1,0 +1,46 @@
+/*
+Copyright 2025 The stashflow Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types shared by the kinds. Controllers set them through one helper that stamps
+// observedGeneration; these are the names, so that every controller spells them alike.
+const (
+	// ConditionReady summarises the object: True when it can do its job.
+	ConditionReady = "Ready"
+	// ConditionRepositoryFound: the referenced Repository exists and allows this namespace.
+	ConditionRepositoryFound = "RepositoryFound"
+	// ConditionBackendSecretFound: the Repository's storage Secret exists.
+	ConditionBackendSecretFound = "BackendSecretFound"
+	// ConditionTargetFound: the target object exists.
+	ConditionTargetFound = "TargetFound"
+	// ConditionTaskResolved: the Task and all its Functions exist.
+	ConditionTaskResolved = "TaskResolved"
+	// ConditionWorkflowCreated: the session's workflow was submitted to the engine.
+	ConditionWorkflowCreated = "WorkflowCreated"
+	// ConditionTimeOutNotExceeded: the session has not passed its deadline.
+	ConditionTimeOutNotExceeded = "TimeOutNotExceeded"
+	// ConditionPreHookSucceeded: the pre-backup or pre-restore hook succeeded.
+	ConditionPreHookSucceeded = "PreHookSucceeded"
+	// ConditionPostHookSucceeded: the post-backup or post-restore hook succeeded.
+	ConditionPostHookSucceeded = "PostHookSucceeded"
+	// ConditionRetentionPolicyApplied: restic forget ran with the retention policy.
+	ConditionRetentionPolicyApplied = "RetentionPolicyApplied"
+	// ConditionBackupHistoryCleaned: old sessions beyond backupHistoryLimit were deleted.
+	ConditionBackupHistoryCleaned = "BackupHistoryCleaned"
+	// ConditionVerified: the repository or snapshot passed restic check.
+	ConditionVerified = "Verified"
+)
