@@ -1,0 +1,138 @@
+// Command localengine measures what the local engine adds to running
+// processes: it times a chain of N steps that each run `true` on the engine
+// against sh exec'ing the same `true` binary N times in a loop, and prints
+// the overhead per step, the ratio and the engine's peak RSS.
+//
+//	go run ./bench/localengine [-steps 100] [-reps 5]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/local"
+)
+
+func main() {
+	steps := flag.Int("steps", 100, "steps in the chain (at most pipeline.MaxSteps)")
+	reps := flag.Int("reps", 5, "measured repetitions, after one warm-up")
+	flag.Parse()
+	if err := run(*steps, *reps); err != nil {
+		fmt.Fprintln(os.Stderr, "localengine:", err)
+		os.Exit(1)
+	}
+}
+
+func run(steps, reps int) error {
+	trueBin, err := exec.LookPath("true")
+	if err != nil {
+		return err
+	}
+	g := chain(steps)
+	// The shell must exec the binary: `true` alone is a builtin in sh.
+	loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done", steps, trueBin)
+
+	type sample struct{ engine, shell time.Duration }
+	var samples []sample
+	for rep := 0; rep <= reps; rep++ {
+		e, err := timeEngine(g)
+		if err != nil {
+			return err
+		}
+		s, err := timeShell(loop)
+		if err != nil {
+			return err
+		}
+		if rep > 0 { // rep 0 warms the page cache and the runtime up
+			samples = append(samples, sample{e, s})
+		}
+	}
+
+	fmt.Printf("local engine: chain of %d steps running %s, vs sh exec'ing it %d times; %d repetitions\n\n", steps, trueBin, steps, reps)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "rep\tengine\tshell loop\toverhead/step\tengine/shell\t")
+	var engines, shells, overheads []time.Duration
+	for i, s := range samples {
+		over := (s.engine - s.shell) / time.Duration(steps)
+		engines, shells, overheads = append(engines, s.engine), append(shells, s.shell), append(overheads, over)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.2f\t\n", i+1, ms(s.engine), ms(s.shell), ms(over), s.engine.Seconds()/s.shell.Seconds())
+	}
+	me, msh, mo := median(engines), median(shells), median(overheads)
+	fmt.Fprintf(w, "median\t%s\t%s\t%s\t%.2f\t\n", ms(me), ms(msh), ms(mo), me.Seconds()/msh.Seconds())
+	if err := w.Flush(); err != nil {
+		return err
+	}
+
+	// This process is the engine's: the shell loop runs in a child.
+	var self syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
+		return err
+	}
+	fmt.Printf("\npeak RSS of the engine's process (getrusage maxrss): %.1f MiB\n", float64(self.Maxrss)/1024)
+	verdict := "met"
+	if mo > 20*time.Millisecond {
+		verdict = "NOT met"
+	}
+	fmt.Printf("target ≤ 20ms overhead per step: %s (median %s)\n", verdict, ms(mo))
+	return nil
+}
+
+func chain(n int) *pipeline.Graph {
+	g := &pipeline.Graph{Name: "bench"}
+	for i := range n {
+		s := pipeline.Step{Name: "s-" + strconv.Itoa(i), Process: pipeline.Process{Command: []string{"true"}}}
+		if i > 0 {
+			s.Dependencies = []pipeline.Dependency{{Step: "s-" + strconv.Itoa(i-1), When: pipeline.OnSuccess}}
+		}
+		g.Steps = append(g.Steps, s)
+	}
+	return g
+}
+
+func timeEngine(g *pipeline.Graph) (time.Duration, error) {
+	dir, err := os.MkdirTemp("", "stashflow-bench-")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	e := local.New(local.Options{WorkDir: dir})
+	start := time.Now()
+	statuses, err := e.Run(context.Background(), g, nil)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	for _, st := range statuses {
+		if st.Phase != pipeline.PhaseSucceeded {
+			return 0, fmt.Errorf("step %s ended %s: %s", st.Step, st.Phase, st.Message)
+		}
+	}
+	return elapsed, nil
+}
+
+func timeShell(script string) (time.Duration, error) {
+	start := time.Now()
+	if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("shell loop: %w: %s", err, out)
+	}
+	return time.Since(start), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}

@@ -1,0 +1,83 @@
+// Package argo runs a pipeline.Graph on Argo Workflows: Render turns the
+// graph into one wfv1.Workflow, Validate runs Argo's own validation on it,
+// and NodeStatuses reads the per-step outcome back out of the Workflow's
+// status. Submitting, watching and deleting belong to the controllers.
+//
+// # Shape of a rendered Workflow
+//
+// The entrypoint is one dag template, EntrypointTemplate ("main"), with one
+// task per step, in topological order; the task name is the step name, which
+// is what the Argo UI shows. Edges are `depends` expressions:
+//
+//	OnSuccess  X.Succeeded
+//	OnFailure  (X.Failed || X.Errored)
+//	OnEnd      (X.Succeeded || X.Failed || X.Errored || X.Skipped || X.Omitted)
+//
+// joined with " && ". A task whose expression is false ends Omitted, like a
+// step of the local engine whose condition cannot hold. The dag sets
+// failFast: false, since Argo's default stops scheduling after the first
+// failure and our graphs route failures to OnFailure and OnEnd steps.
+//
+// # One container template per distinct process
+//
+// Steps share a container template when their image, command, env, working
+// directory, mounts, resources, outputs, timeout, retry policy, number of
+// args and set of label keys are equal. Within such a group, a value that
+// differs between the steps, or that holds an output reference, is a template
+// input parameter; every other value is written in the template:
+//
+//	args[i]           -> parameter args-<i>
+//	label K           -> parameter label-<K without "stashflow.dev/">, used in metadata.labels
+//	env value with $(steps...)    -> parameter env-<NAME>
+//	command[i] with $(steps...)   -> parameter command-<i>
+//
+// One parameter per position keeps Argo's substitution plain (a JSON list in
+// one parameter cannot become several args without a shell) and reads well
+// in the UI's inputs panel. A template used by one step holds all its values
+// and has parameters only for output references. Templates are named after
+// the Function label of their first step (else the step), with -2, -3... on
+// clashes.
+//
+// Output references $(steps.X.outputs.Y) become task arguments
+// {{tasks.X.outputs.parameters.Y}}: only a DAG task can resolve them. Argo
+// ends a task Error when the producer has no such output, as the local engine
+// does.
+//
+// # What each step gets
+//
+//   - Outputs: template outputs.parameters with valueFrom.path; an emptyDir
+//     (OutputsVolume) mounted at pipeline.OutputDir and the env
+//     STASHFLOW_OUTPUT_DIR=pipeline.OutputDir in every container, so output
+//     files work with a read-only root filesystem and any executor.
+//   - Env from Secret keys as valueFrom.secretKeyRef, never a value.
+//   - Timeout as the template's activeDeadlineSeconds (per attempt, rounded up
+//     to whole seconds); Graph.Timeout as spec.activeDeadlineSeconds.
+//   - Retry as retryStrategy{limit, retryPolicy: Always, backoff{duration,
+//     factor (default 2), cap}}. Always, because the local engine retries
+//     every failed attempt and Argo calls some of those Error (pod deleted,
+//     evicted, not started); a timeout is Failed. Backoff is omitted when the
+//     policy has none: Argo then retries at once.
+//   - Step labels on the template's metadata.labels, so pods carry
+//     target/kind/function; graph labels on the Workflow and on every pod
+//     (spec.podMetadata).
+//
+// Literal strings are written so the process gets them unchanged: a '$'
+// before '(' or '$' is doubled in command, args and env values (the kubelet
+// would expand $(VAR)); a graph with "{{" in any literal is rejected, since
+// Argo would read it as a template tag and there is no escape.
+//
+// # Reading status back
+//
+// A step's node is named "<workflow>.<step>". A Retry node carries the
+// overall phase, times and outputs; its children flagged retried are the
+// attempts. Lifecycle-hook and other nodes are ignored. A step without a node
+// is Pending while the workflow runs and Omitted once it has finished (a
+// stop or the workflow deadline). Compressed or offloaded node statuses are
+// an error (ErrNodesNotInline), never a silent Pending. Note that a workflow
+// can succeed while a step failed (an OnFailure step handled it); read the
+// steps.
+//
+// Step.DisplayName is not rendered: Argo's per-template display-name
+// annotation renames the node, must match a DNS-like pattern, and would be
+// shared by all steps of a template.
+package argo

@@ -1,0 +1,485 @@
+package argo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
+
+const image = "ghcr.io/stashflow/stashflow:v0.1.0"
+
+// fn is a step that runs `stashflow fn <function> args...`.
+func fn(name, function string, args ...string) pipeline.Step {
+	return pipeline.Step{
+		Name: name,
+		Process: pipeline.Process{
+			Image:   image,
+			Command: []string{"stashflow", "fn", function},
+			Args:    args,
+		},
+		Labels: map[string]string{pipeline.LabelKind: pipeline.KindStep, pipeline.LabelFunction: function},
+	}
+}
+
+// hook is a hook step of a target ("" for a global hook).
+func hook(name, target, phase string, deps ...pipeline.Dependency) pipeline.Step {
+	s := fn(name, "exec-hook", "--phase="+phase)
+	s.Labels[pipeline.LabelKind] = pipeline.KindHook
+	s.Labels[pipeline.LabelHookPhase] = phase
+	if target == "" {
+		s.Labels[pipeline.LabelGlobal] = "true"
+	} else {
+		s.Labels[pipeline.LabelTarget] = target
+	}
+	s.Dependencies = deps
+	return s
+}
+
+func target(s pipeline.Step, t string, deps ...pipeline.Dependency) pipeline.Step {
+	s.Labels[pipeline.LabelTarget] = t
+	s.Dependencies = deps
+	return s
+}
+
+func after(step string) pipeline.Dependency {
+	return pipeline.Dependency{Step: step, When: pipeline.OnSuccess}
+}
+
+func onFailure(step string) pipeline.Dependency {
+	return pipeline.Dependency{Step: step, When: pipeline.OnFailure}
+}
+
+func onEnd(step string) pipeline.Dependency {
+	return pipeline.Dependency{Step: step, When: pipeline.OnEnd}
+}
+
+func deps(s pipeline.Step, d ...pipeline.Dependency) pipeline.Step {
+	s.Dependencies = d
+	return s
+}
+
+func graph(name string, steps ...pipeline.Step) *pipeline.Graph {
+	return &pipeline.Graph{
+		Name:      name,
+		Namespace: "backups",
+		Labels: map[string]string{
+			"stashflow.dev/session": name,
+			"stashflow.dev/invoker": "BackupConfiguration.etcd-nightly",
+		},
+		ServiceAccountName: "stashflow-steps",
+		Steps:              steps,
+	}
+}
+
+type renderCase struct {
+	name  string
+	graph *pipeline.Graph
+	opts  Options
+	// templates is the number of container templates expected (dedup).
+	templates int
+	check     func(t *testing.T, wf *wfv1.Workflow)
+}
+
+func renderCases() []renderCase {
+	return []renderCase{
+		{
+			// a ─▶ b ─▶ c
+			name: "linear",
+			graph: graph("linear",
+				fn("a", "etcd-backup", "--endpoints=https://etcd:2379"),
+				deps(fn("b", "retention", "--keep-last=5"), after("a")),
+				deps(fn("c", "check", "--read-data-subset=1%"), after("b")),
+			),
+			templates: 3,
+		},
+		{
+			//      ┌─▶ left ──┐
+			// top ─┤          ├─▶ bottom
+			//      └─▶ right ─┘
+			name: "diamond",
+			graph: graph("diamond",
+				fn("top", "snapshot"),
+				deps(fn("left", "upload", "--part=left"), after("top")),
+				deps(fn("right", "upload", "--part=right"), after("top")),
+				deps(fn("bottom", "verify"), after("left"), after("right")),
+			),
+			templates: 3, // left and right share "upload"
+		},
+		{
+			//                                     ┌─▶ post-always      (OnEnd)
+			// pre-backup-hook ─▶ etcd-backup ─────┼─▶ post-on-success  (OnSuccess)
+			//                                     └─▶ post-on-failure  (OnFailure)
+			name: "post-hooks",
+			graph: graph("post-hooks",
+				hook("pre-backup-hook", "etcd", "preBackup"),
+				target(fn("etcd-backup", "etcd-backup", "--snapshot"), "etcd", after("pre-backup-hook")),
+				hook("post-always", "etcd", "postBackup", onEnd("etcd-backup")),
+				hook("post-on-success", "etcd", "postBackup", after("etcd-backup")),
+				hook("post-on-failure", "etcd", "postBackup", onFailure("etcd-backup")),
+			),
+			templates: 2, // all four hooks share one template
+		},
+		{
+			// global-pre ─▶ [a-pre ─▶ a-backup ─▶ a-post] ─▶ [b-pre ─▶ b-backup ─▶ b-post] ─▶ global-post
+			// (each post and the next target start on OnEnd: a failed target does not stop the next)
+			name: "batch-sequential",
+			graph: graph("batch-sequential",
+				hook("global-pre", "", "preBackup"),
+				hook("a-pre", "a", "preBackup", after("global-pre")),
+				target(fn("a-backup", "etcd-backup", "--target=a"), "a", after("a-pre")),
+				hook("a-post", "a", "postBackup", onEnd("a-backup")),
+				hook("b-pre", "b", "preBackup", onEnd("a-post")),
+				target(fn("b-backup", "etcd-backup", "--target=b"), "b", after("b-pre")),
+				hook("b-post", "b", "postBackup", onEnd("b-backup")),
+				hook("global-post", "", "postBackup", onEnd("b-post")),
+			),
+			templates: 3, // global hooks (no target label), target hooks, etcd-backup
+		},
+		{
+			//              ┌─▶ a-pre ─▶ a-backup ─▶ a-post ─┐
+			// global-pre ──┤                                ├─▶ global-post (OnEnd of both)
+			//              └─▶ b-pre ─▶ b-backup ─▶ b-post ─┘
+			name: "batch-parallel",
+			graph: graph("batch-parallel",
+				hook("global-pre", "", "preBackup"),
+				hook("a-pre", "a", "preBackup", after("global-pre")),
+				target(fn("a-backup", "etcd-backup", "--target=a"), "a", after("a-pre")),
+				hook("a-post", "a", "postBackup", onEnd("a-backup")),
+				hook("b-pre", "b", "preBackup", after("global-pre")),
+				target(fn("b-backup", "etcd-backup", "--target=b"), "b", after("b-pre")),
+				hook("b-post", "b", "postBackup", onEnd("b-backup")),
+				hook("global-post", "", "postBackup", onEnd("a-post"), onEnd("b-post")),
+			),
+			templates: 3,
+		},
+		{
+			// backup (env from Secret keys only)
+			name: "secrets",
+			graph: graph("secrets", func() pipeline.Step {
+				s := fn("backup", "etcd-backup", "--repository=s3:s3.amazonaws.com/bucket/etcd")
+				s.Process.Env = []pipeline.EnvVar{
+					{Name: "RESTIC_PASSWORD", SecretKeyRef: &pipeline.SecretKeyRef{Name: "repo-secret", Key: "RESTIC_PASSWORD"}},
+					{Name: "AWS_ACCESS_KEY_ID", SecretKeyRef: &pipeline.SecretKeyRef{Name: "repo-secret", Key: "AWS_ACCESS_KEY_ID"}},
+					{Name: "CA_CERT", SecretKeyRef: &pipeline.SecretKeyRef{Name: "repo-ca", Key: "ca.crt", Optional: true}},
+					{Name: "GOGC", Value: "400"},
+				}
+				return s
+			}()),
+			templates: 1,
+			check: func(t *testing.T, wf *wfv1.Workflow) {
+				for _, tmpl := range wf.Spec.Templates {
+					if tmpl.Container == nil {
+						continue
+					}
+					for _, e := range tmpl.Container.Env {
+						isRef := e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil
+						if strings.HasPrefix(e.Name, "RESTIC_") || strings.HasPrefix(e.Name, "AWS_") || e.Name == "CA_CERT" {
+							if !isRef || e.Value != "" {
+								t.Errorf("env %s = %+v, want only a secretKeyRef", e.Name, e)
+							}
+						}
+					}
+				}
+			},
+		},
+		{
+			// backup ─▶ retention ─▶ report
+			// retention and report use $(steps.backup.outputs.*) in args, env and command.
+			name: "output-refs",
+			graph: graph("output-refs",
+				func() pipeline.Step {
+					s := fn("backup", "etcd-backup")
+					s.Outputs = []pipeline.Output{
+						{Name: "snapshot-id", Path: pipeline.OutputDir + "/snapshot-id"},
+						{Name: "bytes", Path: pipeline.OutputDir + "/bytes"},
+					}
+					return s
+				}(),
+				deps(fn("retention", "retention", "--keep-last=5", "--protect=$(steps.backup.outputs.snapshot-id)"), after("backup")),
+				func() pipeline.Step {
+					s := deps(fn("report", "report", "--bytes=$(steps.backup.outputs.bytes)"), onEnd("retention"))
+					s.Process.Env = []pipeline.EnvVar{{Name: "SNAPSHOT", Value: "id=$(steps.backup.outputs.snapshot-id)"}}
+					return s
+				}(),
+			),
+			templates: 3,
+		},
+		{
+			// flaky ─▶ steady ─▶ slow    (graph timeout 1h)
+			name: "retries-timeouts",
+			graph: func() *pipeline.Graph {
+				flaky := fn("flaky", "etcd-backup")
+				flaky.Retry = pipeline.RetryPolicy{Limit: 3, Backoff: 10 * time.Second, MaxBackoff: 2 * time.Minute}
+				flaky.Timeout = 30 * time.Minute
+				steady := deps(fn("steady", "retention"), after("flaky"))
+				steady.Retry = pipeline.RetryPolicy{Limit: 2} // retry at once
+				slow := deps(fn("slow", "check"), after("steady"))
+				slow.Timeout = 90 * time.Second
+				slow.Retry = pipeline.RetryPolicy{Limit: 1, Backoff: 1500 * time.Millisecond, Factor: 3}
+				g := graph("retries-timeouts", flaky, steady, slow)
+				g.Timeout = time.Hour
+				return g
+			}(),
+			opts:      Options{TTLAfterCompletion: 7 * 24 * time.Hour, PodGCStrategy: wfv1.PodGCOnWorkflowCompletion},
+			templates: 3,
+			check: func(t *testing.T, wf *wfv1.Workflow) {
+				if got := *wf.Spec.ActiveDeadlineSeconds; got != 3600 {
+					t.Errorf("spec.activeDeadlineSeconds = %d, want 3600", got)
+				}
+			},
+		},
+		{
+			// one ─▶ two ─▶ three ─▶ four ─▶ other      (one..four: same process, different args)
+			name: "dedup",
+			graph: graph("dedup",
+				fn("one", "upload", "--shard=1"),
+				deps(fn("two", "upload", "--shard=2"), after("one")),
+				deps(fn("three", "upload", "--shard=3"), after("two")),
+				deps(fn("four", "upload", "--shard=4"), after("three")),
+				deps(func() pipeline.Step {
+					s := fn("other", "upload", "--shard=5")
+					s.Process.Image = "ghcr.io/stashflow/stashflow:v0.2.0"
+					return s
+				}(), after("four")),
+			),
+			templates: 2,
+		},
+		{
+			// restore (a PVC, a Secret volume, resources and a working dir)
+			name: "volumes",
+			graph: func() *pipeline.Graph {
+				s := fn("restore", "volume-restore", "--target=/data")
+				s.Process.WorkingDir = "/data"
+				s.Process.VolumeMounts = []corev1.VolumeMount{
+					{Name: "data", MountPath: "/data"},
+					{Name: "tls", MountPath: "/etc/etcd/tls", ReadOnly: true},
+				}
+				s.Process.Resources = corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				}
+				g := graph("volumes", s)
+				g.Volumes = []corev1.Volume{
+					{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "etcd-data"}}},
+					{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "etcd-client-tls"}}},
+				}
+				return g
+			}(),
+			templates: 1,
+		},
+	}
+}
+
+func TestRender(t *testing.T) {
+	for _, tc := range renderCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			wf, err := Render(tc.graph, tc.opts)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if err := Validate(wf); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if got := len(wf.Spec.Templates) - 1; got != tc.templates {
+				t.Errorf("container templates = %d, want %d", got, tc.templates)
+			}
+			if got := len(wf.Spec.Templates[0].DAG.Tasks); got != len(tc.graph.Steps) {
+				t.Errorf("dag tasks = %d, want one per step (%d)", got, len(tc.graph.Steps))
+			}
+			if tc.check != nil {
+				tc.check(t, wf)
+			}
+			got, err := yaml.Marshal(wf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareGolden(t, filepath.Join("testdata", tc.name+".yaml"), got)
+		})
+	}
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	for _, tc := range renderCases() {
+		first, err := Render(tc.graph, tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for range 5 {
+			again, _ := Render(tc.graph, tc.opts)
+			if diff := cmp.Diff(first, again); diff != "" {
+				t.Fatalf("%s: second render differs (-first +again):\n%s", tc.name, diff)
+			}
+		}
+	}
+}
+
+func TestRenderRejects(t *testing.T) {
+	cases := []struct {
+		name    string
+		graph   *pipeline.Graph
+		opts    Options
+		wantErr string
+	}{
+		{
+			name:    "invalid graph",
+			graph:   graph("bad", deps(fn("a", "x"), after("missing"))),
+			wantErr: `depends on unknown step "missing"`,
+		},
+		{
+			name:    "argo template tag in args",
+			graph:   graph("tag", fn("a", "x", "--msg={{workflow.name}}")),
+			wantErr: "which Argo would read as a template tag",
+		},
+		{
+			name: "no image",
+			graph: func() *pipeline.Graph {
+				s := fn("a", "x")
+				s.Process.Image = ""
+				return graph("noimage", s)
+			}(),
+			wantErr: "Options.DefaultImage is not set",
+		},
+		{
+			name: "mount hides outputs",
+			graph: func() *pipeline.Graph {
+				s := fn("a", "x")
+				s.Process.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/tmp"}}
+				g := graph("hide", s)
+				g.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+				return g
+			}(),
+			wantErr: "would hide the outputs directory",
+		},
+		{
+			name: "unknown volume",
+			graph: func() *pipeline.Graph {
+				s := fn("a", "x")
+				s.Process.VolumeMounts = []corev1.VolumeMount{{Name: "nope", MountPath: "/data"}}
+				return graph("novol", s)
+			}(),
+			wantErr: `volume mount "nope": no such volume`,
+		},
+		{
+			name:    "expr keyword as step name",
+			graph:   graph("kw", fn("not", "x"), deps(fn("b", "x"), after("not"))),
+			wantErr: "keyword of Argo's depends expressions",
+		},
+		{
+			name: "invalid label value",
+			graph: func() *pipeline.Graph {
+				s := fn("a", "x")
+				s.Labels[pipeline.LabelTarget] = "not a label value"
+				return graph("label", s)
+			}(),
+			wantErr: "stashflow.dev/target",
+		},
+		{
+			name:    "no name",
+			graph:   graph("", fn("a", "x")),
+			wantErr: "no name",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Render(tc.graph, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Render error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRenderDefaults(t *testing.T) {
+	s := fn("a", "x")
+	s.Process.Image = ""
+	s.Process.Env = []pipeline.EnvVar{{Name: pipeline.OutputDirEnv, Value: "/elsewhere"}}
+	g := graph("Nightly Backup of etcd/prod at 2024-01-01T00:00:00Z", s)
+	g.Labels["stashflow.dev/session"] = "nightly"
+	wf, err := Render(g, Options{DefaultImage: image, TTLAfterCompletion: -1, Labels: map[string]string{"team": "db", "stashflow.dev/session": "overridden"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(wf); err != nil {
+		t.Fatal(err)
+	}
+	c := wf.Spec.Templates[1].Container
+	want := map[string]any{
+		"name":          WorkflowName(g.Name),
+		"image":         image,
+		"env":           []corev1.EnvVar{{Name: pipeline.OutputDirEnv, Value: pipeline.OutputDir}},
+		"ttl":           (*wfv1.TTLStrategy)(nil),
+		"session label": "nightly",
+		"team label":    "db",
+	}
+	got := map[string]any{
+		"name":          wf.Name,
+		"image":         c.Image,
+		"env":           c.Env,
+		"ttl":           wf.Spec.TTLStrategy,
+		"session label": wf.Labels["stashflow.dev/session"],
+		"team label":    wf.Labels["team"],
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestWorkflowName(t *testing.T) {
+	long := strings.Repeat("etcd-nightly-", 10)
+	cases := []struct{ in, want string }{
+		{"etcd-nightly-1700000000", "etcd-nightly-1700000000"},
+		{"Etcd.Nightly", "etcd-nightly-" + sha("Etcd.Nightly")},
+		{long, strings.TrimSuffix(long[:52], "-") + "-" + sha(long)},
+		{"...", "stashflow-" + sha("...")},
+	}
+	for _, tc := range cases {
+		got := WorkflowName(tc.in)
+		if got != tc.want {
+			t.Errorf("WorkflowName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if len(got) > 63 || strings.HasSuffix(got, "-") {
+			t.Errorf("WorkflowName(%q) = %q: not a DNS label", tc.in, got)
+		}
+	}
+	if WorkflowName("a.b") == WorkflowName("a_b") {
+		t.Errorf("different graph names gave the same workflow name")
+	}
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// compareGolden compares got with the golden file, or rewrites it with -update.
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pipeline/argo -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got); run go test ./pipeline/argo -update if intended:\n%s", path, diff)
+	}
+}

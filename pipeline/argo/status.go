@@ -1,0 +1,197 @@
+package argo
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+// ErrNodesNotInline means the Workflow's node statuses are not in
+// status.nodes (compressed, or offloaded to Argo's database), so the
+// per-step state cannot be read from the object alone.
+var ErrNodesNotInline = errors.New("argo: workflow node statuses are not inline")
+
+// NodeStatuses reads one NodeStatus per graph step (in graph order) out of a
+// Workflow rendered from g.
+//
+// A step's node is the DAG task node named "<workflow>.<step>". A Retry node
+// carries the step's overall phase, outputs and times; its children flagged
+// as retried (named "<workflow>.<step>(N)") are the attempts. Nodes of
+// lifecycle hooks and anything else are ignored. A step without a node is
+// Pending while the workflow runs, and Omitted (with the workflow's message)
+// once the workflow finished without reaching it, e.g. after its deadline or
+// a stop.
+func NodeStatuses(wf *wfv1.Workflow, g *pipeline.Graph) ([]pipeline.NodeStatus, error) {
+	if wf == nil || g == nil {
+		return nil, errors.New("argo: NodeStatuses needs a workflow and a graph")
+	}
+	st := &wf.Status
+	switch {
+	case st.CompressedNodes != "":
+		return nil, fmt.Errorf("%w: workflow %q has status.compressedNodes; decompress them first (Argo's workflow/packer)", ErrNodesNotInline, wf.Name)
+	case st.IsOffloadNodeStatus() && len(st.Nodes) == 0:
+		return nil, fmt.Errorf("%w: workflow %q has offloaded its node statuses (version %s) to Argo's database", ErrNodesNotInline, wf.Name, st.OffloadNodeStatusVersion)
+	}
+
+	byName := make(map[string]*wfv1.NodeStatus, len(st.Nodes))
+	for id := range st.Nodes {
+		n := st.Nodes[id]
+		byName[n.Name] = &n
+	}
+	out := make([]pipeline.NodeStatus, 0, len(g.Steps))
+	for i := range g.Steps {
+		step := g.Steps[i].Name
+		node := byName[wf.Name+"."+step]
+		if node == nil {
+			out = append(out, notReached(wf, step))
+			continue
+		}
+		ns, err := stepStatus(step, node, st.Nodes)
+		if err != nil {
+			return nil, fmt.Errorf("argo: workflow %q: %w", wf.Name, err)
+		}
+		out = append(out, ns)
+	}
+	return out, nil
+}
+
+func notReached(wf *wfv1.Workflow, step string) pipeline.NodeStatus {
+	if !Finished(wf) {
+		return pipeline.NodeStatus{Step: step, Phase: pipeline.PhasePending}
+	}
+	msg := fmt.Sprintf("not run: the workflow ended %s", wf.Status.Phase)
+	if wf.Status.Message != "" {
+		msg += ": " + wf.Status.Message
+	}
+	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseOmitted, Message: msg}
+}
+
+func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.NodeStatus, error) {
+	phase, err := phaseOf(node.Phase)
+	if err != nil {
+		return pipeline.NodeStatus{}, fmt.Errorf("step %q: %w", step, err)
+	}
+	ns := pipeline.NodeStatus{
+		Step:       step,
+		Phase:      phase,
+		Message:    node.Message,
+		StartedAt:  timeOf(node.StartedAt.Time),
+		FinishedAt: timeOf(node.FinishedAt.Time),
+		Outputs:    outputsOf(node.Outputs),
+	}
+	switch node.Type {
+	case wfv1.NodeTypePod:
+		if node.Phase != wfv1.NodePending {
+			ns.Attempts = 1
+		}
+	case wfv1.NodeTypeRetry:
+		attempts := retryAttempts(node, nodes)
+		for _, a := range attempts {
+			if a.Phase != wfv1.NodePending {
+				ns.Attempts++
+			}
+		}
+		if len(attempts) > 0 {
+			last := attempts[len(attempts)-1]
+			switch {
+			case ns.Message == "":
+				ns.Message = last.Message
+			case last.Message != "" && last.Message != ns.Message:
+				ns.Message += "; last attempt: " + last.Message
+			}
+			if ns.Outputs == nil && last.Phase == wfv1.NodeSucceeded {
+				ns.Outputs = outputsOf(last.Outputs)
+			}
+		}
+	}
+	return ns, nil
+}
+
+// retryAttempts returns the attempt nodes of a Retry node in order: the
+// children Argo flags as retried, or (older controllers) named "<node>(N)".
+func retryAttempts(node *wfv1.NodeStatus, nodes wfv1.Nodes) []*wfv1.NodeStatus {
+	attemptName := regexp.MustCompile(`^` + regexp.QuoteMeta(node.Name) + `\(\d+\)$`)
+	var out []*wfv1.NodeStatus
+	for _, id := range node.Children {
+		child, ok := nodes[id]
+		if !ok {
+			continue
+		}
+		if (child.NodeFlag != nil && child.NodeFlag.Retried) || attemptName.MatchString(child.Name) {
+			out = append(out, &child)
+		}
+	}
+	return out
+}
+
+func phaseOf(p wfv1.NodePhase) (pipeline.Phase, error) {
+	switch p {
+	case "", wfv1.NodePending:
+		return pipeline.PhasePending, nil
+	case wfv1.NodeRunning:
+		return pipeline.PhaseRunning, nil
+	case wfv1.NodeSucceeded:
+		return pipeline.PhaseSucceeded, nil
+	case wfv1.NodeFailed:
+		return pipeline.PhaseFailed, nil
+	case wfv1.NodeError:
+		return pipeline.PhaseError, nil
+	case wfv1.NodeOmitted:
+		return pipeline.PhaseOmitted, nil
+	case wfv1.NodeSkipped:
+		return pipeline.PhaseSkipped, nil
+	}
+	return "", fmt.Errorf("unknown node phase %q", p)
+}
+
+func outputsOf(o *wfv1.Outputs) map[string]string {
+	if o == nil {
+		return nil
+	}
+	var out map[string]string
+	for _, p := range o.Parameters {
+		if p.Value == nil {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[p.Name] = p.Value.String()
+	}
+	return out
+}
+
+func timeOf(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Finished reports whether the workflow reached a final phase
+// (Succeeded, Failed or Error).
+func Finished(wf *wfv1.Workflow) bool {
+	return wf.Status.Phase.Completed()
+}
+
+// WorkflowPhase maps the workflow's phase onto the pipeline's phases; an
+// unknown or unset phase is Pending. Note that a workflow can succeed while
+// a step failed (an OnFailure step handled it): read the steps for details.
+func WorkflowPhase(wf *wfv1.Workflow) pipeline.Phase {
+	switch wf.Status.Phase {
+	case wfv1.WorkflowRunning:
+		return pipeline.PhaseRunning
+	case wfv1.WorkflowSucceeded:
+		return pipeline.PhaseSucceeded
+	case wfv1.WorkflowFailed:
+		return pipeline.PhaseFailed
+	case wfv1.WorkflowError:
+		return pipeline.PhaseError
+	}
+	return pipeline.PhasePending
+}

@@ -1,0 +1,195 @@
+package argo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+// mustParse reads a Workflow fixture from testdata/status.
+func mustParse(t *testing.T, name string) *wfv1.Workflow {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "status", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf wfv1.Workflow
+	if err := yaml.UnmarshalStrict(raw, &wf); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return &wf
+}
+
+func at(hms string) time.Time {
+	t, err := time.Parse(time.DateTime, "2024-05-01 "+hms)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// singleTarget is
+//
+//	pre-backup-hook ─▶ etcd-backup ─▶ retention ─▶ post-backup-hook (OnEnd)
+func singleTarget() *pipeline.Graph {
+	return graph("etcd-nightly-1700000000",
+		hook("pre-backup-hook", "etcd", "preBackup"),
+		target(fn("etcd-backup", "etcd-backup"), "etcd", after("pre-backup-hook")),
+		target(fn("retention", "retention"), "etcd", after("etcd-backup")),
+		hook("post-backup-hook", "etcd", "postBackup", onEnd("retention")),
+	)
+}
+
+// policies is
+//
+//	pre-backup-hook ─▶ etcd-backup ─▶ retention ─┬─▶ post-on-success (OnSuccess)
+//	                                             ├─▶ post-on-failure (OnFailure)
+//	                                             └─▶ post-always     (OnEnd)
+func policies() *pipeline.Graph {
+	return graph("etcd-nightly-1700000000",
+		hook("pre-backup-hook", "etcd", "preBackup"),
+		target(fn("etcd-backup", "etcd-backup"), "etcd", after("pre-backup-hook")),
+		target(fn("retention", "retention"), "etcd", after("etcd-backup")),
+		hook("post-on-success", "etcd", "postBackup", after("retention")),
+		hook("post-on-failure", "etcd", "postBackup", onFailure("retention")),
+		hook("post-always", "etcd", "postBackup", onEnd("retention")),
+	)
+}
+
+// backupThenRetention is
+//
+//	etcd-backup ─▶ retention
+func backupThenRetention() *pipeline.Graph {
+	return graph("etcd-nightly-1700000000",
+		fn("etcd-backup", "etcd-backup"),
+		deps(fn("retention", "retention"), after("etcd-backup")),
+	)
+}
+
+func TestNodeStatuses(t *testing.T) {
+	cases := []struct {
+		name    string
+		fixture string
+		graph   *pipeline.Graph
+		want    []pipeline.NodeStatus
+	}{
+		{
+			name:    "running with a retry in progress",
+			fixture: "running.yaml",
+			graph:   singleTarget(),
+			want: []pipeline.NodeStatus{
+				{Step: "pre-backup-hook", Phase: pipeline.PhaseSucceeded, StartedAt: at("02:00:00"), FinishedAt: at("02:00:07"), Attempts: 1},
+				{Step: "etcd-backup", Phase: pipeline.PhaseRunning, StartedAt: at("02:00:10"), Attempts: 2},
+				{Step: "retention", Phase: pipeline.PhasePending},
+				{Step: "post-backup-hook", Phase: pipeline.PhasePending},
+			},
+		},
+		{
+			name:    "finished: retried success, error, omitted, hooks by policy",
+			fixture: "finished.yaml",
+			graph:   policies(),
+			want: []pipeline.NodeStatus{
+				{Step: "pre-backup-hook", Phase: pipeline.PhaseSucceeded, StartedAt: at("02:00:00"), FinishedAt: at("02:00:07"), Attempts: 1},
+				{
+					Step: "etcd-backup", Phase: pipeline.PhaseSucceeded, StartedAt: at("02:00:10"), FinishedAt: at("02:02:02"),
+					Outputs:  map[string]string{"snapshot-id": "4f9a2c1e", "bytes": "1073741824"},
+					Attempts: 2,
+				},
+				{Step: "retention", Phase: pipeline.PhaseError, Message: "pod deleted", StartedAt: at("02:02:05"), FinishedAt: at("02:02:40"), Attempts: 1},
+				{Step: "post-on-success", Phase: pipeline.PhaseOmitted, Message: "omitted: depends condition not met", StartedAt: at("02:02:41"), FinishedAt: at("02:02:41")},
+				{Step: "post-on-failure", Phase: pipeline.PhaseSucceeded, StartedAt: at("02:02:41"), FinishedAt: at("02:03:00"), Attempts: 1},
+				{Step: "post-always", Phase: pipeline.PhaseSucceeded, StartedAt: at("02:02:41"), FinishedAt: at("02:03:28"), Attempts: 1},
+			},
+		},
+		{
+			name:    "retries exhausted",
+			fixture: "retries-exhausted.yaml",
+			graph:   backupThenRetention(),
+			want: []pipeline.NodeStatus{
+				{
+					Step: "etcd-backup", Phase: pipeline.PhaseFailed,
+					Message:   "No more retries left; last attempt: Error (exit code 2)",
+					StartedAt: at("02:00:00"), FinishedAt: at("02:01:39"), Attempts: 3,
+				},
+				{Step: "retention", Phase: pipeline.PhaseOmitted, Message: "omitted: depends condition not met", StartedAt: at("02:01:40"), FinishedAt: at("02:01:40")},
+			},
+		},
+		{
+			name:    "stopped before a step got a node",
+			fixture: "stopped.yaml",
+			graph:   backupThenRetention(),
+			want: []pipeline.NodeStatus{
+				{Step: "etcd-backup", Phase: pipeline.PhaseFailed, Message: "workflow shutdown with strategy:  Stop", StartedAt: at("02:00:00"), FinishedAt: at("02:00:49"), Attempts: 1},
+				{Step: "retention", Phase: pipeline.PhaseOmitted, Message: "not run: the workflow ended Failed: Stopped with strategy 'Stop'"},
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// The graph must render to the workflow the fixture stands for.
+			if _, err := Render(tc.graph, Options{}); err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			got, err := NodeStatuses(mustParse(t, tc.fixture), tc.graph)
+			if err != nil {
+				t.Fatalf("NodeStatuses: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("NodeStatuses (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNodeStatusesNotInline(t *testing.T) {
+	for _, fixture := range []string{"compressed.yaml", "offloaded.yaml"} {
+		t.Run(fixture, func(t *testing.T) {
+			got, err := NodeStatuses(mustParse(t, fixture), backupThenRetention())
+			if !errors.Is(err, ErrNodesNotInline) {
+				t.Fatalf("NodeStatuses = %v, %v; want ErrNodesNotInline", got, err)
+			}
+		})
+	}
+}
+
+func TestNodeStatusesUnknownPhase(t *testing.T) {
+	wf := mustParse(t, "stopped.yaml")
+	n := wf.Status.Nodes["etcd-nightly-1700000000-2208745393"]
+	n.Phase = "Exploded"
+	wf.Status.Nodes["etcd-nightly-1700000000-2208745393"] = n
+	if _, err := NodeStatuses(wf, backupThenRetention()); err == nil {
+		t.Fatal("NodeStatuses accepted an unknown node phase")
+	}
+}
+
+func TestWorkflowPhase(t *testing.T) {
+	cases := []struct {
+		phase    wfv1.WorkflowPhase
+		want     pipeline.Phase
+		finished bool
+	}{
+		{"", pipeline.PhasePending, false},
+		{wfv1.WorkflowPending, pipeline.PhasePending, false},
+		{wfv1.WorkflowRunning, pipeline.PhaseRunning, false},
+		{wfv1.WorkflowSucceeded, pipeline.PhaseSucceeded, true},
+		{wfv1.WorkflowFailed, pipeline.PhaseFailed, true},
+		{wfv1.WorkflowError, pipeline.PhaseError, true},
+	}
+	for _, tc := range cases {
+		wf := &wfv1.Workflow{Status: wfv1.WorkflowStatus{Phase: tc.phase}}
+		if got := WorkflowPhase(wf); got != tc.want {
+			t.Errorf("WorkflowPhase(%q) = %q, want %q", tc.phase, got, tc.want)
+		}
+		if got := Finished(wf); got != tc.finished {
+			t.Errorf("Finished(%q) = %v, want %v", tc.phase, got, tc.finished)
+		}
+	}
+}

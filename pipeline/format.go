@@ -1,0 +1,126 @@
+package pipeline
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Format renders the graph as text, steps in topological order: the form
+// golden files and `stashflow describe --graph` use. Secret references are
+// shown as secret:<name>/<key>; a Graph never holds a secret's value.
+func (g *Graph) Format() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "graph %s", g.Name)
+	if g.Namespace != "" {
+		fmt.Fprintf(&b, " (namespace %s)", g.Namespace)
+	}
+	if g.Timeout > 0 {
+		fmt.Fprintf(&b, " timeout %s", g.Timeout)
+	}
+	b.WriteString("\n")
+	writeMap(&b, "  labels", g.Labels)
+	for _, v := range g.Volumes {
+		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, volumeSource(v.VolumeSource.String()))
+	}
+	order, err := g.TopologicalOrder()
+	if err != nil {
+		for _, s := range g.Steps {
+			order = append(order, s.Name)
+		}
+	}
+	for _, name := range order {
+		s, _ := g.Step(name)
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "step %s", s.Name)
+		if s.DisplayName != "" && s.DisplayName != s.Name {
+			fmt.Fprintf(&b, " %q", s.DisplayName)
+		}
+		b.WriteString("\n")
+		writeMap(&b, "  labels", s.Labels)
+		writeDeps(&b, "  after", s.Dependencies)
+		writeDeps(&b, "  after any of", s.AnyOf)
+		p := s.Process
+		if p.Image != "" {
+			fmt.Fprintf(&b, "  image: %s\n", p.Image)
+		}
+		fmt.Fprintf(&b, "  command: %s\n", strings.Join(quoteAll(append(slices.Clone(p.Command), p.Args...)), " "))
+		if p.WorkingDir != "" {
+			fmt.Fprintf(&b, "  workingDir: %s\n", p.WorkingDir)
+		}
+		for _, e := range p.Env {
+			if e.SecretKeyRef != nil {
+				opt := ""
+				if e.SecretKeyRef.Optional {
+					opt = " (optional)"
+				}
+				fmt.Fprintf(&b, "  env %s=secret:%s/%s%s\n", e.Name, e.SecretKeyRef.Name, e.SecretKeyRef.Key, opt)
+				continue
+			}
+			fmt.Fprintf(&b, "  env %s=%s\n", e.Name, e.Value)
+		}
+		for _, m := range p.VolumeMounts {
+			sub := ""
+			if m.SubPath != "" {
+				sub = " subPath " + m.SubPath
+			}
+			fmt.Fprintf(&b, "  mount %s at %s%s\n", m.Name, m.MountPath, sub)
+		}
+		for _, o := range s.Outputs {
+			fmt.Fprintf(&b, "  output %s from %s\n", o.Name, o.Path)
+		}
+		if s.Timeout > 0 {
+			fmt.Fprintf(&b, "  timeout %s\n", s.Timeout)
+		}
+		if s.Retry.Limit > 0 {
+			fmt.Fprintf(&b, "  retry %d times, backoff %s\n", s.Retry.Limit, s.Retry.Backoff)
+		}
+	}
+	return b.String()
+}
+
+func writeMap(b *strings.Builder, title string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	fmt.Fprintf(b, "%s: %s\n", title, strings.Join(parts, ", "))
+}
+
+func writeDeps(b *strings.Builder, title string, deps []Dependency) {
+	if len(deps) == 0 {
+		return
+	}
+	var parts []string
+	for _, d := range deps {
+		parts = append(parts, fmt.Sprintf("%s (%s)", d.Step, d.When))
+	}
+	fmt.Fprintf(b, "%s: %s\n", title, strings.Join(parts, ", "))
+}
+
+func quoteAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		if s == "" || strings.ContainsAny(s, " \t\n'\"$") {
+			s = fmt.Sprintf("%q", s)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// volumeSource shortens corev1.VolumeSource's String() to its set field.
+func volumeSource(s string) string {
+	s = strings.TrimPrefix(s, "&VolumeSource{")
+	var keep []string
+	for _, part := range strings.Split(s, ",") {
+		if !strings.HasSuffix(part, ":nil") && !strings.HasSuffix(part, ":nil}") {
+			keep = append(keep, strings.TrimSuffix(part, "}"))
+		}
+	}
+	return strings.Join(keep, ",")
+}

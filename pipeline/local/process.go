@@ -1,0 +1,238 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+const (
+	// tailSize is how much of an attempt's log is read back to summarise it.
+	tailSize = 4 << 10
+	// maxLineLen bounds the log line quoted in a message.
+	maxLineLen = 240
+)
+
+// outcome is the end of one attempt.
+type outcome struct {
+	phase   pipeline.Phase
+	message string
+}
+
+// attempt runs c once in its own process group, its stdout and stderr going
+// to logPath, and waits for it, for its timeout or for ctx.
+func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) outcome {
+	if err := os.RemoveAll(n.outDir); err != nil {
+		return outcome{pipeline.PhaseError, fmt.Sprintf("clearing the output directory: %v", err)}
+	}
+	if err := os.Mkdir(n.outDir, 0o750); err != nil {
+		return outcome{pipeline.PhaseError, fmt.Sprintf("creating the output directory: %v", err)}
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return outcome{pipeline.PhaseError, fmt.Sprintf("creating the log file: %v", err)}
+	}
+	bin, err := lookCommand(c.argv[0], r.opts.Commands, c.env, c.dir)
+	if err != nil {
+		fmt.Fprintln(logFile, err)
+		_ = logFile.Close()
+		return outcome{pipeline.PhaseFailed, err.Error()}
+	}
+	// The child writes straight into the log file: nothing is copied through
+	// this process, whatever the amount of output.
+	cmd := &exec.Cmd{
+		Path:        bin,
+		Args:        c.argv,
+		Env:         c.env,
+		Dir:         c.dir,
+		Stdout:      logFile,
+		Stderr:      logFile,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	_ = logFile.Close() // the child has its own copy
+	if err != nil {
+		return outcome{pipeline.PhaseFailed, fmt.Sprintf("cannot start %s: %v", c.argv[0], err)}
+	}
+	pid := cmd.Process.Pid
+	r.log.V(1).Info("Attempt started", "step", n.step.Name, "pid", pid, "command", bin, "log", logPath)
+
+	exited := make(chan struct{})
+	go func() {
+		waitExited(pid)
+		close(exited)
+	}()
+	var timeout <-chan time.Time
+	if c.timeout > 0 {
+		t := time.NewTimer(c.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var stopReason, stopHow string
+	select {
+	case <-exited:
+	case <-timeout:
+		stopReason = fmt.Sprintf("exceeded its timeout of %s", c.timeout)
+		stopHow = r.stop(pid, exited)
+	case <-ctx.Done():
+		stopReason = stopMessage(ctx)
+		stopHow = r.stop(pid, exited)
+	}
+	// The main process has ended but is not reaped yet, so its process group
+	// cannot have been reused: end whatever it left behind, as a container's
+	// processes end with its main process.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+
+	switch {
+	case stopReason != "":
+		return outcome{pipeline.PhaseFailed, stopReason + ": " + stopHow}
+	case waitErr == nil:
+		return outcome{phase: pipeline.PhaseSucceeded}
+	}
+	var how string
+	var exitErr *exec.ExitError
+	if errors.As(waitErr, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			how = "killed by signal " + unix.SignalName(ws.Signal())
+		} else {
+			how = fmt.Sprintf("exit code %d", exitErr.ExitCode())
+		}
+	} else {
+		how = waitErr.Error()
+	}
+	if line := lastLine(logPath); line != "" {
+		how += ": " + line
+	}
+	return outcome{pipeline.PhaseFailed, how}
+}
+
+// stop sends SIGTERM to the process group and, if the main process has not
+// ended after the grace period, SIGKILL; it returns once the main process
+// ended, saying how.
+func (r *run) stop(pid int, exited <-chan struct{}) string {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	t := time.NewTimer(r.opts.GracePeriod)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return "stopped with SIGTERM"
+	case <-t.C:
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+	return fmt.Sprintf("killed with SIGKILL after a grace period of %s", r.opts.GracePeriod)
+}
+
+// waitExited blocks until the process pid has ended, without reaping it
+// (WNOWAIT), so that its pid and process group id stay reserved until
+// cmd.Wait.
+func waitExited(pid int) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// lookCommand resolves name as a container runtime would resolve the
+// command of an image without an entrypoint: through Options.Commands first,
+// then as a path (relative to the working directory), then in the PATH of
+// the step's environment.
+func lookCommand(name string, commands map[string]string, env []string, dir string) (string, error) {
+	if p, ok := commands[name]; ok {
+		name = p
+	}
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		return name, nil
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v // the last one wins, as in the child
+		}
+	}
+	if pathEnv == "" {
+		return exec.LookPath(name)
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
+}
+
+// lastLine returns the last non-empty line in the last tailSize bytes of the
+// log, made printable and short.
+func lastLine(logPath string) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-tailSize, 0)
+	buf := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(buf, off)
+	buf = buf[:n]
+	for len(buf) > 0 {
+		i := bytes.LastIndexByte(buf, '\n')
+		line := bytes.TrimSpace(buf[i+1:])
+		buf = buf[:max(i, 0)]
+		if j := bytes.LastIndexByte(line, '\r'); j >= 0 && j < len(line)-1 {
+			line = line[j+1:] // a progress display: keep what it showed last
+		}
+		if len(line) > 0 {
+			return printable(line)
+		}
+		if i < 0 {
+			break
+		}
+	}
+	return ""
+}
+
+func printable(b []byte) string {
+	var sb strings.Builder
+	for len(b) > 0 && sb.Len() < maxLineLen {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == '\t':
+			sb.WriteByte(' ')
+		case r == utf8.RuneError && size <= 1, r < 0x20, r == 0x7f:
+			sb.WriteRune('?')
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	if len(b) > 0 {
+		sb.WriteString("…")
+	}
+	return sb.String()
+}

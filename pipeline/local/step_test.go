@@ -1,0 +1,71 @@
+package local
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+func TestBackoff(t *testing.T) {
+	ms := time.Millisecond
+	tcs := []struct {
+		name   string
+		policy pipeline.RetryPolicy
+		want   []time.Duration // for retries 1, 2, 3, 4
+	}{
+		{"default factor 2", pipeline.RetryPolicy{Backoff: 10 * ms}, []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms}},
+		{"factor 3, capped", pipeline.RetryPolicy{Backoff: 10 * ms, Factor: 3, MaxBackoff: 50 * ms}, []time.Duration{10 * ms, 30 * ms, 50 * ms, 50 * ms}},
+		{"factor 1", pipeline.RetryPolicy{Backoff: 10 * ms, Factor: 1}, []time.Duration{10 * ms, 10 * ms, 10 * ms, 10 * ms}},
+		{"no backoff", pipeline.RetryPolicy{}, []time.Duration{0, 0, 0, 0}},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			for i, want := range tc.want {
+				if got := backoff(tc.policy, i+1); got != want {
+					t.Errorf("backoff(retry %d) = %s, want %s", i+1, got, want)
+				}
+			}
+		})
+	}
+	if got := backoff(pipeline.RetryPolicy{Backoff: time.Hour, Factor: 10}, 100); got <= 0 {
+		t.Errorf("backoff of a long chain = %s, want no overflow", got)
+	}
+}
+
+func TestLastLine(t *testing.T) {
+	tcs := []struct{ name, log, want string }{
+		{"empty", "", ""},
+		{"blank lines", "\n\n  \n", ""},
+		{"last non-empty", "first\nsecond\n\n\t\n", "second"},
+		{"no newline", "only", "only"},
+		{"tabs and control characters", "a\tb\x1b[0mc\n", "a b?[0mc"},
+		{"progress display", "10%\r50%\r100%\n", "100%"},
+		{"long line", strings.Repeat("x", 300), strings.Repeat("x", maxLineLen) + "…"},
+		{"beyond the tail", "early\n" + strings.Repeat("y", tailSize+10), strings.Repeat("y", maxLineLen) + "…"},
+	}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "log")
+			if err := os.WriteFile(name, []byte(tc.log), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := lastLine(name); got != tc.want {
+				t.Errorf("lastLine() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := &redactor{}
+	r.add("pass")
+	r.add("")
+	r.add("password123")
+	if got, want := r.redact("pass password123 passport"), "[redacted] [redacted] [redacted]port"; got != want {
+		t.Errorf("redact() = %q, want %q", got, want)
+	}
+}
