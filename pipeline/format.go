@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,7 +23,8 @@ func (g *Graph) Format() string {
 	b.WriteString("\n")
 	writeMap(&b, "  labels", g.Labels)
 	for _, v := range g.Volumes {
-		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, volumeSource(v.VolumeSource.String()))
+		src, _ := json.Marshal(v.VolumeSource)
+		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, src)
 	}
 	order, err := g.TopologicalOrder()
 	if err != nil {
@@ -111,16 +113,4 @@ func quoteAll(in []string) []string {
 		out[i] = s
 	}
 	return out
-}
-
-// volumeSource shortens corev1.VolumeSource's String() to its set field.
-func volumeSource(s string) string {
-	s = strings.TrimPrefix(s, "&VolumeSource{")
-	var keep []string
-	for _, part := range strings.Split(s, ",") {
-		if !strings.HasSuffix(part, ":nil") && !strings.HasSuffix(part, ":nil}") {
-			keep = append(keep, strings.TrimSuffix(part, "}"))
-		}
-	}
-	return strings.Join(keep, ",")
 }

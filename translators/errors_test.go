@@ -1,0 +1,169 @@
+package translators_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stashflow/stashflow/translators"
+)
+
+// TestTranslateErrors: bad input gives an error that names the object, the
+// field and what is wrong.
+func TestTranslateErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		file  string
+		extra []string
+		// edit changes the loaded input before translation.
+		edit    func(in *input)
+		wantErr []string
+	}{
+		{
+			name:    "missing Task",
+			file:    "etcd-backup-exec-hooks.yaml",
+			edit:    func(in *input) { delete(in.objs.Tasks, "etcd-backup") },
+			wantErr: []string{`spec.task: Task "etcd-backup" not found`},
+		},
+		{
+			name:    "missing Function",
+			file:    "etcd-backup-exec-hooks.yaml",
+			edit:    func(in *input) { delete(in.objs.Functions, "etcd-backup") },
+			wantErr: []string{`task "etcd-backup" steps[0]: Function "etcd-backup" not found`},
+		},
+		{
+			name: "unknown param of a Task step",
+			file: "custom-task.yaml",
+			edit: func(in *input) {
+				in.objs.Tasks["archive-backup"].Spec.Steps[0].Params[0].Name = "SOURCE_DIRS"
+			},
+			wantErr: []string{`task "archive-backup" steps[0]: param "SOURCE_DIRS" is not used by Function "tar-archive" (it has no ${SOURCE_DIRS})`},
+		},
+		{
+			name: "unknown param of the invoker's task",
+			file: "custom-task.yaml",
+			extra: []string{`
+apiVersion: stashflow.dev/v1alpha1
+kind: BackupConfiguration
+metadata: {name: www, namespace: demo}
+spec:
+  repository: {name: local-repo}
+  schedule: "@daily"
+  task:
+    name: archive-backup
+    params: [{name: ARCHVE_NAME, value: www.tar}]
+  retentionPolicy: {name: keep-3, keepLast: 3}`},
+			wantErr: []string{`spec.task.params[0]: param "ARCHVE_NAME" is not used by any Function of Task "archive-backup"`},
+		},
+		{
+			name:    "unresolved variable",
+			file:    "custom-task.yaml",
+			edit:    func(in *input) { in.objs.Tasks["archive-backup"].Spec.Steps[0].Params = nil },
+			wantErr: []string{`task "archive-backup" steps[0]: Function "tar-archive" args[0]: variable ${SOURCE_DIR} has no value and no default`},
+		},
+		{
+			name: "hook with two handlers",
+			file: "etcd-backup-http-hooks.yaml",
+			edit: func(in *input) {
+				c := configOf(in)
+				c.Spec.Hooks.PreBackup.Exec = execAction("true") // beside its httpGet
+				c.Spec.Hooks.PostBackup.Exec, c.Spec.Hooks.PostBackup.TCPSocket = nil, nil
+			},
+			wantErr: []string{
+				`spec.hooks.preBackup: preBackup hook: 2 handlers are set (want exactly one of exec, httpGet, httpPost, tcpSocket)`,
+				`spec.hooks.postBackup: postBackup hook: no handler set (want exactly one of exec, httpGet, httpPost, tcpSocket)`,
+			},
+		},
+		{
+			name: "batch member without target or task",
+			file: "batch-parallel.yaml",
+			edit: func(in *input) {
+				b := batchOf(in)
+				b.Spec.Members[1].Target, b.Spec.Members[1].Task = nil, nil
+			},
+			wantErr: []string{`spec.members[1]: neither target nor task is set`},
+		},
+		{
+			name: "no task and none can be inferred",
+			file: "batch-parallel.yaml",
+			edit: func(in *input) {
+				b := batchOf(in)
+				b.Spec.Members[0].Task = nil
+				in.objs.AppBindings["etcd"].Spec.Type = ""
+			},
+			wantErr: []string{`spec.members[0].task: no task given and none can be inferred from the target`},
+		},
+		{
+			name: "cycle through custom steps",
+			file: "custom-task.yaml",
+			extra: []string{`
+apiVersion: stashflow.dev/v1alpha1
+kind: Function
+metadata: {name: ping}
+spec:
+  image: busybox
+  command: [sh, -c, "echo $(steps.pong.outputs.x) > $STASHFLOW_OUTPUT_DIR/x"]
+  outputs: [{name: x, path: /tmp/stashflow/outputs/x}]
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Function
+metadata: {name: pong}
+spec:
+  image: busybox
+  command: [sh, -c, "echo $(steps.ping.outputs.x) > $STASHFLOW_OUTPUT_DIR/x"]
+  outputs: [{name: x, path: /tmp/stashflow/outputs/x}]
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Task
+metadata: {name: archive-backup}
+spec:
+  steps: [{name: ping}, {name: pong}]`},
+			edit:    func(in *input) { configOf(in).Spec.Task.Params = nil },
+			wantErr: []string{`step "ping": $(steps.pong.outputs.x) refers to step "pong", which it does not depend on`},
+		},
+		{
+			name: "only dropped steps",
+			file: "custom-task.yaml",
+			extra: []string{`
+apiVersion: stashflow.dev/v1alpha1
+kind: Task
+metadata: {name: archive-backup}
+spec:
+  steps: [{name: update-status}]`},
+			edit:    func(in *input) { configOf(in).Spec.Task.Params = nil },
+			wantErr: []string{`task "archive-backup" has no steps left to run`},
+		},
+		{
+			name:    "unsupported env source",
+			file:    "custom-task.yaml",
+			edit:    func(in *input) { addFieldRefEnv(in.objs.Functions["tar-archive"]) },
+			wantErr: []string{`Function "tar-archive" env[0] (POD_NAME): only value and valueFrom.secretKeyRef are supported`},
+		},
+		{
+			name:    "no repository",
+			file:    "custom-task.yaml",
+			edit:    func(in *input) { in.objs.Repository = nil },
+			wantErr: []string{`spec.repository: the Repository was not resolved`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := mustLoad(t, tt.file)
+			if len(tt.extra) > 0 {
+				in = mustLoad(t, tt.file, tt.extra...)
+				dedupe(in)
+			}
+			if tt.edit != nil {
+				tt.edit(in)
+			}
+			_, err := in.translate(translators.Options{Image: testImage})
+			if err == nil {
+				t.Fatalf("translate succeeded, want an error containing %q", tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error:\n  %v\nwant it to contain:\n  %s", err, want)
+				}
+			}
+		})
+	}
+}

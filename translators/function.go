@@ -1,0 +1,278 @@
+package translators
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+// Names of steps that translate specially.
+const (
+	// updateStatusFunction is Stash's status-reporting step; stashflow reads
+	// status from the engine, so a Task that lists it still translates and
+	// the step is dropped with a warning.
+	updateStatusFunction = "update-status"
+	// retentionFunction is dropped when the invoker has no retention policy.
+	retentionFunction = "retention"
+)
+
+// Volume names the translator adds to a graph.
+const (
+	repositoryVolume = "repository"
+	interimVolume    = "interim"
+)
+
+// taskName is the Task a member runs: its own, or one inferred from the
+// target (an AppBinding of type etcd backs up with etcd-backup; a PVC with
+// volume-backup).
+func (r *run) taskName(m *member, objs *Objects) (string, error) {
+	if m.task != nil && m.task.Name != "" {
+		return m.task.Name, nil
+	}
+	suffix := "-backup"
+	if r.kind == restoreRun {
+		suffix = "-restore"
+	}
+	if m.ref != nil {
+		switch m.ref.Kind {
+		case "PersistentVolumeClaim":
+			return "volume" + suffix, nil
+		case "AppBinding":
+			if ab := objs.AppBindings[m.ref.Name]; ab != nil && ab.Spec.Type != "" {
+				return appType(ab.Spec.Type) + suffix, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s: no task given and none can be inferred from the target", r.memberField(m))
+}
+
+// appType is the last part of an AppBinding type such as "kubedb.com/etcd".
+func appType(t string) string {
+	if i := strings.LastIndex(t, "/"); i >= 0 {
+		t = t[i+1:]
+	}
+	return strings.ToLower(t)
+}
+
+func (r *run) memberField(m *member) string {
+	if len(r.members) == 1 && r.invoker.Kind != v1alpha1.KindBackupBatch && r.invoker.Kind != "RestoreBatch" {
+		return "spec.task"
+	}
+	return fmt.Sprintf("spec.members[%d].task", m.index)
+}
+
+// functionSteps turns a member's Task into process steps, in Task order.
+func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix string, opts Options) ([]pipeline.Step, []StepRef, []string, error) {
+	taskName, err := r.taskName(m, objs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	task := objs.Tasks[taskName]
+	if task == nil {
+		return nil, nil, nil, fmt.Errorf("%s: Task %q not found", r.memberField(m), taskName)
+	}
+	if len(task.Spec.Steps) == 0 {
+		return nil, nil, nil, fmt.Errorf("task %q has no steps", taskName)
+	}
+	var invokerParams []v1alpha1.Param
+	if m.task != nil {
+		invokerParams = m.task.Params
+	}
+	if err := checkInvokerParams(task, objs, invokerParams, r.memberField(m)); err != nil {
+		return nil, nil, nil, err
+	}
+	var (
+		steps    []pipeline.Step
+		refs     []StepRef
+		warnings []string
+		used     = map[string]int{}
+	)
+	for i, ts := range task.Spec.Steps {
+		field := fmt.Sprintf("task %q steps[%d]", taskName, i)
+		switch {
+		case ts.Name == updateStatusFunction:
+			warnings = append(warnings, fmt.Sprintf("%s: Stash's %q step is not needed (status comes from the engine) and was dropped", field, ts.Name))
+			continue
+		case ts.Name == retentionFunction && r.retention == nil:
+			if r.kind == backupRun {
+				warnings = append(warnings, fmt.Sprintf("%s: no retentionPolicy is set, so the %q step was dropped", field, ts.Name))
+			}
+			continue
+		}
+		fn := objs.Functions[ts.Name]
+		if fn == nil {
+			return nil, nil, nil, fmt.Errorf("%s: Function %q not found", field, ts.Name)
+		}
+		params := Variables{}
+		for _, p := range ts.Params {
+			if !references(fn, p.Name) {
+				return nil, nil, nil, fmt.Errorf("%s: param %q is not used by Function %q (it has no ${%s})", field, p.Name, fn.Name, p.Name)
+			}
+			params[p.Name] = p.Value
+		}
+		for _, p := range invokerParams {
+			if references(fn, p.Name) {
+				params[p.Name] = p.Value
+			}
+		}
+		proc, err := process(fn, vars.With(params))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", field, err)
+		}
+		r.addStepEnvironment(&proc, m, objs, opts)
+		name := prefix + ts.Name
+		if used[name]++; used[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, used[name])
+		}
+		step := pipeline.Step{
+			Name:        name,
+			DisplayName: ts.Name,
+			Process:     proc,
+			Labels:      stepLabels(m, pipeline.KindStep, "", fn.Name),
+		}
+		var outputs []string
+		for _, o := range fn.Spec.Outputs {
+			step.Outputs = append(step.Outputs, pipeline.Output{Name: o.Name, Path: o.Path})
+			outputs = append(outputs, o.Name)
+		}
+		steps = append(steps, step)
+		refs = append(refs, StepRef{Name: name, Function: fn.Name, Outputs: outputs})
+	}
+	if len(steps) == 0 {
+		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)
+	}
+	return steps, refs, warnings, nil
+}
+
+// checkInvokerParams rejects params of a BackupConfiguration's task that no
+// Function of the Task uses: a misspelt param would otherwise pass silently.
+func checkInvokerParams(task *v1alpha1.Task, objs *Objects, params []v1alpha1.Param, field string) error {
+	for i, p := range params {
+		used := false
+		for _, ts := range task.Spec.Steps {
+			if fn := objs.Functions[ts.Name]; fn != nil && references(fn, p.Name) {
+				used = true
+			}
+		}
+		if !used {
+			return fmt.Errorf("%s.params[%d]: param %q is not used by any Function of Task %q", field, i, p.Name, task.Name)
+		}
+	}
+	return nil
+}
+
+// references reports whether the Function mentions ${name} anywhere.
+func references(fn *v1alpha1.Function, name string) bool {
+	for _, s := range functionStrings(fn) {
+		if strings.Contains(s, "${"+name+"}") || strings.Contains(s, "${"+name+":") {
+			return true
+		}
+	}
+	return false
+}
+
+func functionStrings(fn *v1alpha1.Function) []string {
+	s := append([]string{fn.Spec.Image, fn.Spec.WorkingDir}, fn.Spec.Command...)
+	s = append(s, fn.Spec.Args...)
+	for _, e := range fn.Spec.Env {
+		s = append(s, e.Value)
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			s = append(s, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key)
+		}
+	}
+	return s
+}
+
+// process substitutes variables into a Function and returns what runs.
+func process(fn *v1alpha1.Function, vars Variables) (pipeline.Process, error) {
+	var errs []string
+	sub := func(field, s string) string {
+		out, err := vars.Substitute(s)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("Function %q %s: %v", fn.Name, field, err))
+		}
+		return out
+	}
+	subAll := func(field string, in []string) []string {
+		out := make([]string, len(in))
+		for i, s := range in {
+			out[i] = sub(fmt.Sprintf("%s[%d]", field, i), s)
+		}
+		return out
+	}
+	p := pipeline.Process{
+		Image:        sub("image", fn.Spec.Image),
+		Command:      subAll("command", fn.Spec.Command),
+		Args:         subAll("args", fn.Spec.Args),
+		WorkingDir:   sub("workingDir", fn.Spec.WorkingDir),
+		VolumeMounts: slices.Clone(fn.Spec.VolumeMounts),
+	}
+	for i, e := range fn.Spec.Env {
+		field := fmt.Sprintf("env[%d] (%s)", i, e.Name)
+		switch {
+		case e.ValueFrom == nil:
+			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, Value: sub(field, e.Value)})
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			name, key := sub(field+".valueFrom.secretKeyRef.name", ref.Name), sub(field+".valueFrom.secretKeyRef.key", ref.Key)
+			optional := ref.Optional != nil && *ref.Optional
+			if name == "" && optional {
+				continue // e.g. ${TARGET_SECRET_NAME:=} for a target without a Secret
+			}
+			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, SecretKeyRef: &pipeline.SecretKeyRef{Name: name, Key: key, Optional: optional}})
+		default:
+			errs = append(errs, fmt.Sprintf("Function %q %s: only value and valueFrom.secretKeyRef are supported", fn.Name, field))
+		}
+	}
+	if fn.Spec.RuntimeSettings != nil {
+		applyContainerSettings(&p, fn.Spec.RuntimeSettings)
+	}
+	if len(errs) > 0 {
+		return p, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return p, nil
+}
+
+// addStepEnvironment gives a Function step the repository, the target's
+// volume, the interim directory and the run's container settings.
+func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, _ Options) {
+	env := repositoryEnv(objs.Repository)
+	for _, e := range p.Env { // the Function's own env wins
+		env = slices.DeleteFunc(env, func(x pipeline.EnvVar) bool { return x.Name == e.Name })
+	}
+	p.Env = append(env, p.Env...)
+	if repo := objs.Repository; repo != nil && repo.Spec.Backend.Local != nil {
+		l := repo.Spec.Backend.Local
+		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: repositoryVolume, MountPath: l.MountPath, SubPath: l.SubPath})
+	}
+	if m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
+		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
+	}
+	p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: interimVolume, MountPath: InterimDir})
+	for _, rs := range []*v1alpha1.RuntimeSettings{r.runtime, m.runtime} {
+		if rs != nil && rs.Container != nil {
+			applyContainerSettings(p, rs.Container)
+		}
+	}
+}
+
+func applyContainerSettings(p *pipeline.Process, c *v1alpha1.ContainerRuntimeSettings) {
+	if c.Resources != nil {
+		p.Resources = *c.Resources.DeepCopy()
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			ref := e.ValueFrom.SecretKeyRef
+			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, SecretKeyRef: &pipeline.SecretKeyRef{Name: ref.Name, Key: ref.Key, Optional: ref.Optional != nil && *ref.Optional}})
+			continue
+		}
+		p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, Value: e.Value})
+	}
+}
+
+func targetVolume(m *member) string { return fmt.Sprintf("target-%d", m.index) }

@@ -1,0 +1,189 @@
+package translators_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/catalog"
+	"github.com/stashflow/stashflow/internal/manifest"
+	"github.com/stashflow/stashflow/pipeline/argo"
+	"github.com/stashflow/stashflow/translators"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+const testImage = "ghcr.io/stashflow/stashflow:v0.1.0"
+
+// input is one test case's objects: the catalog plus the case's own YAML.
+type input struct {
+	set  *manifest.Set
+	objs *translators.Objects
+}
+
+var (
+	loadedCases   = map[string][]manifest.Object{}
+	loadedCatalog *catalog.Catalog
+)
+
+// mustLoad returns fresh copies of a case's objects (decoded once per test
+// binary: the fuzz target calls it in its loop).
+func mustLoad(t testing.TB, file string, extra ...string) *input {
+	t.Helper()
+	cached, ok := loadedCases[file]
+	if !ok {
+		var err error
+		cached, err = manifest.LoadPaths(filepath.Join("testdata", "cases", file))
+		if err != nil {
+			t.Fatalf("load %s: %v", file, err)
+		}
+		loadedCases[file] = cached
+	}
+	objs := make([]manifest.Object, len(cached))
+	for i, o := range cached {
+		objs[i] = manifest.Object{Object: o.DeepCopyObject().(client.Object), Source: o.Source}
+	}
+	for _, doc := range extra {
+		more, err := manifest.Decode("extra", []byte(doc))
+		if err != nil {
+			t.Fatalf("decode extra: %v", err)
+		}
+		objs = append(objs, more...)
+	}
+	return newInput(t, objs)
+}
+
+func newInput(t testing.TB, objs []manifest.Object) *input {
+	t.Helper()
+	if loadedCatalog == nil {
+		cat, err := catalog.Load()
+		if err != nil {
+			t.Fatalf("catalog: %v", err)
+		}
+		loadedCatalog = cat
+	}
+	in := &input{set: &manifest.Set{Objects: objs}, objs: &translators.Objects{
+		AppBindings: map[string]*v1alpha1.AppBinding{},
+		Tasks:       map[string]*v1alpha1.Task{},
+		Functions:   map[string]*v1alpha1.Function{},
+	}}
+	for name, task := range loadedCatalog.Tasks {
+		in.objs.Tasks[name] = task.DeepCopy()
+	}
+	for name, fn := range loadedCatalog.Functions {
+		in.objs.Functions[name] = fn.DeepCopy()
+	}
+	for _, o := range objs {
+		switch x := o.Object.(type) {
+		case *v1alpha1.Repository:
+			in.objs.Repository = x
+		case *v1alpha1.AppBinding:
+			in.objs.AppBindings[x.Name] = x
+		case *v1alpha1.Task:
+			in.objs.Tasks[x.Name] = x
+		case *v1alpha1.Function:
+			in.objs.Functions[x.Name] = x
+		}
+	}
+	return in
+}
+
+// translate runs the translator that fits the case's session object.
+func (in *input) translate(opts translators.Options) (*translators.Plan, error) {
+	if s := manifest.Of[*v1alpha1.BackupSession](in.set); len(s) == 1 {
+		var inv translators.BackupInvoker
+		if c := manifest.Of[*v1alpha1.BackupConfiguration](in.set); len(c) == 1 {
+			inv.Config = c[0]
+		}
+		if b := manifest.Of[*v1alpha1.BackupBatch](in.set); len(b) == 1 {
+			inv.Batch = b[0]
+		}
+		return translators.Backup(s[0], inv, in.objs, opts)
+	}
+	if s := manifest.Of[*v1alpha1.RestoreSession](in.set); len(s) == 1 {
+		return translators.Restore(s[0], in.objs, opts)
+	}
+	if b := manifest.Of[*v1alpha1.RestoreBatch](in.set); len(b) == 1 {
+		return translators.RestoreBatch(b[0], in.objs, opts)
+	}
+	return nil, errors.New("test case has no session")
+}
+
+func TestTranslateGolden(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join("testdata", "cases", "*.yaml"))
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, path := range cases {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			in := mustLoad(t, filepath.Base(path))
+			plan, err := in.translate(translators.Options{Image: testImage})
+			if err != nil {
+				t.Fatalf("translate: %v", err)
+			}
+			var layout strings.Builder
+			fmt.Fprintf(&layout, "\n# layout\n")
+			l, _ := yaml.Marshal(plan.Layout)
+			layout.Write(l)
+			for _, w := range plan.Warnings {
+				fmt.Fprintf(&layout, "# warning: %s\n", w)
+			}
+			golden(t, name+".graph.txt", plan.Graph.Format()+layout.String())
+
+			wf, err := argo.Render(plan.Graph, argo.Options{})
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			if err := argo.Validate(wf); err != nil {
+				t.Fatalf("Argo rejects the rendered workflow: %v", err)
+			}
+			out, err := yaml.Marshal(wf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".workflow.yaml", string(out))
+			assertNoSecretValues(t, in, string(out)+plan.Graph.Format())
+		})
+	}
+}
+
+// assertNoSecretValues fails if any value of any Secret in the case shows
+// up in what the translator produced.
+func assertNoSecretValues(t *testing.T, in *input, rendered string) {
+	t.Helper()
+	for _, sec := range secretsOf(in.set) {
+		for k, v := range sec {
+			if len(v) >= 4 && strings.Contains(rendered, v) {
+				t.Errorf("the value of secret key %s appears in the rendered graph or workflow", k)
+			}
+		}
+	}
+}
+
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", file)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./translators -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got); run go test ./translators -update if the change is intended:\n%s", path, diff)
+	}
+}

@@ -1,0 +1,232 @@
+package translators
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+// Mount paths inside a step, the same on every engine (the local engine maps
+// them onto host directories).
+const (
+	InterimDir      = "/stashflow/interim"
+	TargetMountRoot = "/stashflow/data"
+)
+
+// memberVariables are the built-in variables of one target of a run.
+func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables {
+	v := Variables{
+		"NAMESPACE":        r.namespace,
+		"INVOKER_KIND":     r.invoker.Kind,
+		"INVOKER_NAME":     r.invoker.Name,
+		"INTERIM_DATA_DIR": InterimDir,
+		"STASHFLOW_IMAGE":  opts.Image,
+	}
+	if r.kind == backupRun {
+		v["BACKUP_SESSION"] = r.name
+	} else {
+		v["RESTORE_SESSION"] = r.name
+	}
+	host := opts.Hostname
+	if m.ref != nil {
+		v["TARGET_NAME"] = m.ref.Name
+		v["TARGET_KIND"] = m.ref.Kind
+		v["TARGET_NAMESPACE"] = r.namespace
+		if host == "" {
+			host = m.ref.Name
+		}
+		if m.ref.Kind == "AppBinding" {
+			if ab := objs.AppBindings[m.ref.Name]; ab != nil {
+				v["TARGET_APP_TYPE"] = ab.Spec.Type
+				v["TARGET_APP_VERSION"] = ab.Spec.Version
+				v["TARGET_ENDPOINT"] = endpoint(ab, r.namespace)
+				if ab.Spec.Secret != nil {
+					v["TARGET_SECRET_NAME"] = ab.Spec.Secret.Name
+				}
+			}
+		}
+	}
+	if host == "" {
+		host = "host-0"
+	}
+	v["HOSTNAME"] = host
+	v["SOURCE_HOSTNAME"] = host
+	paths := m.paths
+	if len(paths) == 0 && m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
+		paths = []string{targetMountPath(m.ref.Name)}
+	}
+	v["TARGET_PATHS"] = strings.Join(paths, ",")
+	v["EXCLUDE_PATTERNS"] = strings.Join(m.exclude, ",")
+	if rule := restoreRule(m.rules, host); rule != nil {
+		v["RESTORE_SNAPSHOTS"] = strings.Join(rule.Snapshots, ",")
+		v["RESTORE_PATHS"] = strings.Join(rule.Paths, ",")
+		v["INCLUDE_PATTERNS"] = strings.Join(rule.Include, ",")
+		if len(rule.Exclude) > 0 {
+			v["EXCLUDE_PATTERNS"] = strings.Join(rule.Exclude, ",")
+		}
+		if rule.SourceHost != "" {
+			v["SOURCE_HOSTNAME"] = rule.SourceHost
+		}
+	}
+	repositoryVariables(v, objs.Repository)
+	retentionVariables(v, r.retention)
+	return v
+}
+
+// restoreRule picks the rule for host: the first that names it in
+// targetHosts, else the first without targetHosts.
+func restoreRule(rules []v1alpha1.RestoreRule, host string) *v1alpha1.RestoreRule {
+	var fallback *v1alpha1.RestoreRule
+	for i := range rules {
+		r := &rules[i]
+		for _, h := range r.TargetHosts {
+			if h == host {
+				return r
+			}
+		}
+		if len(r.TargetHosts) == 0 && fallback == nil {
+			fallback = r
+		}
+	}
+	return fallback
+}
+
+func endpoint(ab *v1alpha1.AppBinding, namespace string) string {
+	cc := ab.Spec.ClientConfig
+	if cc.URL != nil {
+		return *cc.URL
+	}
+	if s := cc.Service; s != nil {
+		scheme := s.Scheme
+		if scheme == "" {
+			scheme = "http"
+		}
+		u := fmt.Sprintf("%s://%s.%s.svc:%d%s", scheme, s.Name, namespace, s.Port, s.Path)
+		if s.Query != "" {
+			u += "?" + s.Query
+		}
+		return u
+	}
+	return ""
+}
+
+func repositoryVariables(v Variables, repo *v1alpha1.Repository) {
+	if repo == nil {
+		return
+	}
+	b := &repo.Spec.Backend
+	v["REPOSITORY_NAME"] = repo.Name
+	v["REPOSITORY_NAMESPACE"] = repo.Namespace
+	v["REPOSITORY_PROVIDER"] = b.Provider()
+	v["REPOSITORY_SECRET_NAME"] = b.StorageSecretName
+	v["REPOSITORY_URL"] = resticRepository(b)
+	switch {
+	case b.S3 != nil:
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.S3.Bucket, b.S3.Prefix
+		v["REPOSITORY_ENDPOINT"], v["REPOSITORY_REGION"] = b.S3.Endpoint, b.S3.Region
+	case b.GCS != nil:
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.GCS.Bucket, b.GCS.Prefix
+	case b.Azure != nil:
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.Azure.Container, b.Azure.Prefix
+	case b.B2 != nil:
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.B2.Bucket, b.B2.Prefix
+	case b.Swift != nil:
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.Swift.Container, b.Swift.Prefix
+	case b.Rest != nil:
+		v["REPOSITORY_ENDPOINT"] = b.Rest.URL
+	}
+}
+
+// resticRepository is the RESTIC_REPOSITORY of a backend.
+func resticRepository(b *v1alpha1.Backend) string {
+	join := func(parts ...string) string {
+		var out []string
+		for _, p := range parts {
+			if p = strings.Trim(p, "/"); p != "" {
+				out = append(out, p)
+			}
+		}
+		return strings.Join(out, "/")
+	}
+	switch {
+	case b.Local != nil:
+		return b.Local.MountPath
+	case b.S3 != nil:
+		endpoint := strings.TrimPrefix(strings.TrimPrefix(b.S3.Endpoint, "https://"), "http://")
+		if endpoint == "" {
+			endpoint = "s3.amazonaws.com"
+		}
+		if strings.HasPrefix(b.S3.Endpoint, "http://") {
+			endpoint = "http://" + endpoint
+		}
+		return "s3:" + join(endpoint, b.S3.Bucket, b.S3.Prefix)
+	case b.GCS != nil:
+		return "gs:" + b.GCS.Bucket + ":/" + strings.Trim(b.GCS.Prefix, "/")
+	case b.Azure != nil:
+		return "azure:" + b.Azure.Container + ":/" + strings.Trim(b.Azure.Prefix, "/")
+	case b.B2 != nil:
+		return "b2:" + b.B2.Bucket + ":" + strings.Trim(b.B2.Prefix, "/")
+	case b.Swift != nil:
+		return "swift:" + b.Swift.Container + ":/" + strings.Trim(b.Swift.Prefix, "/")
+	case b.Rest != nil:
+		return "rest:" + b.Rest.URL
+	}
+	return ""
+}
+
+// backendCredentialKeys are the Secret keys restic reads for each provider;
+// every key is passed as an optional secretKeyRef so that a Secret holds only
+// what its backend needs.
+var backendCredentialKeys = map[string][]string{
+	"s3":    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"},
+	"gcs":   {"GOOGLE_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"},
+	"azure": {"AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS"},
+	"b2":    {"B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"},
+	"swift": {"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_TENANT_NAME", "OS_REGION_NAME", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "ST_AUTH", "ST_USER", "ST_KEY"},
+	"rest":  {"RESTIC_REST_USERNAME", "RESTIC_REST_PASSWORD"},
+	"local": nil,
+}
+
+// repositoryEnv is the environment every Function step gets: where the
+// restic repository is and, by reference only, its password and credentials.
+func repositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
+	if repo == nil {
+		return nil
+	}
+	b := &repo.Spec.Backend
+	env := []pipeline.EnvVar{{Name: "RESTIC_REPOSITORY", Value: resticRepository(b)}}
+	if b.StorageSecretName == "" {
+		return env
+	}
+	env = append(env, pipeline.EnvVar{Name: "RESTIC_PASSWORD", SecretKeyRef: &pipeline.SecretKeyRef{Name: b.StorageSecretName, Key: "RESTIC_PASSWORD"}})
+	for _, key := range backendCredentialKeys[b.Provider()] {
+		env = append(env, pipeline.EnvVar{Name: key, SecretKeyRef: &pipeline.SecretKeyRef{Name: b.StorageSecretName, Key: key, Optional: true}})
+	}
+	return env
+}
+
+func retentionVariables(v Variables, p *v1alpha1.RetentionPolicy) {
+	if p == nil {
+		return
+	}
+	set := func(name string, n *int64) {
+		if n != nil {
+			v[name] = strconv.FormatInt(*n, 10)
+		}
+	}
+	set("RETENTION_KEEP_LAST", p.KeepLast)
+	set("RETENTION_KEEP_HOURLY", p.KeepHourly)
+	set("RETENTION_KEEP_DAILY", p.KeepDaily)
+	set("RETENTION_KEEP_WEEKLY", p.KeepWeekly)
+	set("RETENTION_KEEP_MONTHLY", p.KeepMonthly)
+	set("RETENTION_KEEP_YEARLY", p.KeepYearly)
+	v["RETENTION_KEEP_TAGS"] = strings.Join(p.KeepTags, ",")
+	v["RETENTION_PRUNE"] = strconv.FormatBool(p.Prune)
+	v["RETENTION_DRY_RUN"] = strconv.FormatBool(p.DryRun)
+	v["RETENTION_POLICY_NAME"] = p.Name
+}
+
+func targetMountPath(pvc string) string { return TargetMountRoot + "/" + pvc }
