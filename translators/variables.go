@@ -50,7 +50,7 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 		}
 	}
 	if host == "" {
-		host = "host-0"
+		host = r.invoker.Name // a Task without a target backs up as its invoker
 	}
 	v["HOSTNAME"] = host
 	v["SOURCE_HOSTNAME"] = host

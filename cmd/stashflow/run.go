@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/localrun"
+	"github.com/stashflow/stashflow/internal/manifest"
+	"github.com/stashflow/stashflow/pipeline"
+)
+
+func init() { subcommands = append(subcommands, newRunCommand) }
+
+// runFailed is a session that ran and did not succeed: exit 1, the session
+// already printed.
+type runFailed struct{ n int }
+
+func (e runFailed) Error() string { return fmt.Sprintf("%d session(s) did not succeed", e.n) }
+func (runFailed) ExitCode() int   { return exitFailed }
+
+type runOptions struct {
+	files    []string
+	output   string
+	workDir  string
+	volumes  []string
+	schedule bool
+	quiet    bool
+}
+
+func newRunCommand() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run -f FILE|DIR [-f ...]",
+		Short: "Run sessions from YAML on this machine, no Kubernetes needed",
+		Long: `Run reads the same YAML a cluster would accept — Secrets, Repositories, AppBindings,
+BackupConfigurations, BackupBatches, BackupSessions, RestoreSessions, RestoreBatches, and your own
+Tasks and Functions (the built-in catalog is always there) — and runs each session on the local
+engine, showing every step as it goes. With no session in the files, it runs one backup of each
+BackupConfiguration and BackupBatch now; with --schedule it keeps running and fires them on their
+schedules. The finished sessions are printed with their status filled as the operator fills it.
+Exit code 1 when a session did not succeed, 2 for bad input.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context(), c.OutOrStdout(), c.ErrOrStderr()) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
+	f.StringVarP(&o.output, "output", "o", "yaml", "how to print finished sessions: yaml, json or none")
+	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: a temp dir)")
+	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir (PVC targets are target-<n>)")
+	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	switch o.output {
+	case "yaml", "json", "none":
+	default:
+		return usageError{fmt.Errorf("--output: %q is not yaml, json or none", o.output)}
+	}
+	volumes := map[string]string{}
+	for _, v := range o.volumes {
+		name, dir, ok := strings.Cut(v, "=")
+		if !ok || name == "" || dir == "" {
+			return usageError{fmt.Errorf("--volume: %q is not name=dir", v)}
+		}
+		volumes[name] = dir
+	}
+	in, err := localrun.Load(o.files...)
+	if err != nil {
+		return usageError{err}
+	}
+	opts := localrun.Options{WorkDir: o.workDir, Volumes: volumes}
+	if !o.quiet {
+		opts.Progress = newProgressPrinter(stderr).print
+	}
+	if o.schedule {
+		return o.runScheduled(ctx, in, opts, stdout, stderr)
+	}
+	sessions, err := in.Sessions(time.Now())
+	if err != nil {
+		return usageError{err}
+	}
+	failed := 0
+	for _, s := range sessions {
+		res, err := in.Run(ctx, s, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return usageError{err}
+		}
+		if res.Failed() {
+			failed++
+		}
+		if err := o.print(stdout, res.Session); err != nil {
+			return err
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), res.Summary.Phase, res.WorkDir)
+		}
+	}
+	if failed > 0 {
+		return runFailed{failed}
+	}
+	return nil
+}
+
+func (o *runOptions) print(w io.Writer, obj client.Object) error {
+	switch o.output {
+	case "none":
+		return nil
+	case "json":
+		b, err := json.MarshalIndent(obj, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "---\n%s", b)
+	return err
+}
+
+// runScheduled fires every BackupConfiguration and BackupBatch that is not
+// paused on its schedule, one session at a time per invoker, until ctx ends.
+func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts localrun.Options, stdout, stderr io.Writer) error {
+	type invoker struct {
+		kind, ns, name string
+		sched          cron.Schedule
+	}
+	parser := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	var invokers []invoker
+	add := func(obj client.Object, kind, schedule string, paused bool) error {
+		if paused {
+			fmt.Fprintf(stderr, "%s %s/%s is paused: not scheduled\n", kind, obj.GetNamespace(), obj.GetName())
+			return nil
+		}
+		s, err := parser.Parse(schedule)
+		if err != nil {
+			return fmt.Errorf("%s %s/%s: spec.schedule: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+		invokers = append(invokers, invoker{kind, obj.GetNamespace(), obj.GetName(), s})
+		return nil
+	}
+	for _, c := range manifest.Of[*v1alpha1.BackupConfiguration](in.Set) {
+		if err := add(c, v1alpha1.KindBackupConfiguration, c.Spec.Schedule, c.Spec.Paused); err != nil {
+			return usageError{err}
+		}
+	}
+	for _, b := range manifest.Of[*v1alpha1.BackupBatch](in.Set) {
+		if err := add(b, v1alpha1.KindBackupBatch, b.Spec.Schedule, b.Spec.Paused); err != nil {
+			return usageError{err}
+		}
+	}
+	if len(invokers) == 0 {
+		return usageError{errors.New("--schedule: the files hold no BackupConfiguration or BackupBatch to schedule")}
+	}
+	var mu sync.Mutex // one printer for all invokers
+	var wg sync.WaitGroup
+	for _, inv := range invokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next := inv.sched.Next(time.Now()); ; next = inv.sched.Next(time.Now()) {
+				fmt.Fprintf(stderr, "%s %s/%s: next backup at %s\n", inv.kind, inv.ns, inv.name, next.Format(time.RFC3339))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(next)):
+				}
+				s := localrun.NewBackupSession(inv.ns, inv.kind, inv.name, next)
+				res, err := in.Run(ctx, s, opts)
+				mu.Lock()
+				if err != nil {
+					fmt.Fprintf(stderr, "%s %s/%s: %v\n", inv.kind, inv.ns, inv.name, err)
+				} else {
+					_ = o.print(stdout, res.Session)
+					fmt.Fprintf(stderr, "BackupSession %s: %s\n", s.Name, res.Summary.Phase)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func kindOf(o client.Object) string { return o.GetObjectKind().GroupVersionKind().Kind }
+
+// progressPrinter writes a line per step event: elapsed time, step, phase,
+// and for finished restic steps the bytes they moved.
+type progressPrinter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	start time.Time
+	began map[string]time.Time
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	return &progressPrinter{w: w, start: time.Now(), began: map[string]time.Time{}}
+}
+
+func (p *progressPrinter) print(e localrun.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.Phase == pipeline.PhaseRunning {
+		p.began[e.Step] = e.Time
+	}
+	line := fmt.Sprintf("[%6.1fs] %-32s %-9s", e.Time.Sub(p.start).Seconds(), e.Step, e.Phase)
+	if b, ok := p.began[e.Step]; ok && e.Phase.Completed() {
+		line += fmt.Sprintf(" %6.1fs", e.Time.Sub(b).Seconds())
+	}
+	if e.Attempt > 1 {
+		line += fmt.Sprintf(" attempt %d", e.Attempt)
+	}
+	if size := e.Outputs["size"]; size != "" {
+		line += "  " + humanBytes(size)
+		if up := e.Outputs["uploaded"]; up != "" {
+			line += " (" + humanBytes(up) + " new)"
+		}
+	}
+	if e.Message != "" && e.Phase != pipeline.PhaseSucceeded && e.Phase != pipeline.PhaseRunning {
+		line += "  " + e.Message
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+func humanBytes(s string) string {
+	var n float64
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		return s
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", n, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
