@@ -259,4 +259,3 @@ func humanBytes(s string) string {
 	}
 	return fmt.Sprintf("%.1f %s", n, units[i])
 }
-
