@@ -26,8 +26,8 @@ tools: ## Build every pinned tool and real test server into ./bin (skips what is
 	hack/build-tools.sh
 
 .PHONY: test-tools
-test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server.
-	hack/build-tools.sh etcd kube-apiserver restic rest-server
+test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server, workflow-controller.
+	hack/build-tools.sh etcd kube-apiserver restic rest-server workflow-controller
 
 $(CONTROLLER_GEN):
 	hack/build-tools.sh controller-gen
@@ -69,6 +69,12 @@ verify: generate manifests ## Regenerate and fail if anything generated is stale
 build: ## Build bin/stashflow (and bin/kubectl-stashflow, the kubectl plugin name).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/stashflow ./cmd/stashflow
 	ln -sf stashflow $(BIN)/kubectl-stashflow
+
+##@ Demo
+.PHONY: demo
+demo: build ## The main job: back up a throwaway etcd with `stashflow run`, list snapshots, restore into a new etcd, verify every key.
+	hack/build-tools.sh etcd restic
+	$(GO) run ./examples/demo
 
 ##@ Test
 .PHONY: test

@@ -1,0 +1,48 @@
+// Package podrunner is TEST-ONLY code: it stands in for the kubelet, the
+// container runtime and Argo's wait container, so that the real Argo
+// workflow-controller can run workflows against a bare kube-apiserver
+// (envtest), with no node, no container runtime and no images. Never use it
+// outside tests: it runs whatever a pod says, as host processes, with this
+// process's rights.
+//
+// For every pod in its namespace that has not ended, a Runner:
+//
+//  1. reads the main container (the one container that is not Argo's "wait"),
+//     unwraps Argo's emissary wrapper (`/var/run/argo/argoexec emissary ...
+//     -- CMD...`) and appends the container's args, as the runtime would;
+//  2. builds the environment as the kubelet does: envFrom, then env in order,
+//     each literal value expanded with $(VAR) from what came before;
+//     secretKeyRef, configMapKeyRef and fieldRef resolved from the API (a
+//     missing non-optional key keeps the pod Pending with
+//     CreateContainerConfigError, as the kubelet does); command and args
+//     expanded with the whole environment ($$ is a literal $);
+//  3. maps volumes to host directories: emptyDir, configMap and secret to a
+//     directory of the pod, hostPath to its path, a persistentVolumeClaim to
+//     a directory per claim under WorkDir (it outlives pods, like a volume);
+//     there are no mount namespaces, so every mount path (and the output
+//     directory, pipeline.OutputDir) is replaced by its host directory
+//     wherever it stands as a path in the command, args, literal env values
+//     and working directory — the local engine's rule;
+//  4. starts the process in its own process group (stdout and stderr to
+//     <WorkDir>/<pod>-<uid>/main.log), and reports the pod Running through
+//     pods/status: init containers terminated 0, main and wait running;
+//  5. when it ends, does what Argo's wait container does: reads the
+//     template's output parameters (from the pod's ARGO_TEMPLATE, or its
+//     offloaded ConfigMap) from their mapped paths, trims one trailing
+//     newline, and writes the WorkflowTaskResult named after the node id with
+//     report-outputs-completed=true; then reports the pod Succeeded or
+//     Failed with the exit code (128+signal when killed), wait terminated 0
+//     (1 if a declared output is missing, which Argo turns into Error).
+//
+// A process is stopped (SIGTERM to its group, SIGKILL after the grace
+// period) when its pod is deleted, when the pod's activeDeadlineSeconds has
+// passed since it started (the pod then fails with reason DeadlineExceeded,
+// as from the kubelet), and when its Workflow is stopped or terminated
+// (spec.shutdown): the controller would exec a kill in the container, which
+// needs a kubelet, so the runner watches Workflows and does it.
+//
+// What this does not test: images (the host's sh, sleep and Options.Commands
+// run instead), real mounts and their isolation, users and security
+// contexts, resources, scheduling, probes, and the argoexec binaries.
+// docs/e2e.md describes the environment built on it (e2e/argoenv).
+package podrunner

@@ -1,0 +1,201 @@
+package podrunner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// result is how the main container ended.
+type result struct {
+	exitCode int32
+	// reason and message are the container's terminated state.
+	reason, message string
+	// podReason and podMessage are set when the pod fails for a reason of
+	// its own (DeadlineExceeded).
+	podReason, podMessage string
+	started, finished     metav1.Time
+}
+
+// execute runs the plan's process to its end, or until ctx is done or the
+// pod's activeDeadlineSeconds passes, and says how it ended.
+func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, p *plan, podDir string) result {
+	res := result{started: metav1.Now()}
+	logPath := filepath.Join(podDir, LogFile)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return startError(res, err)
+	}
+	bin, err := lookCommand(p.argv[0], r.opts.Commands, p.env, p.dir)
+	if err != nil {
+		fmt.Fprintln(logFile, err)
+		_ = logFile.Close()
+		return startError(res, err)
+	}
+	cmd := &exec.Cmd{
+		Path: bin, Args: p.argv, Env: p.env, Dir: p.dir,
+		Stdout: logFile, Stderr: logFile,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	err = cmd.Start()
+	_ = logFile.Close() // the child has its own copy
+	if err != nil {
+		return startError(res, err)
+	}
+	pid := cmd.Process.Pid
+	log.Info("Process started", "pid", pid, "command", bin, "log", logPath)
+
+	exited := make(chan struct{})
+	go func() {
+		waitExited(pid)
+		close(exited)
+	}()
+	var deadline <-chan time.Time
+	if s := pod.Spec.ActiveDeadlineSeconds; s != nil {
+		t := time.NewTimer(time.Until(res.started.Add(time.Duration(*s) * time.Second)))
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case <-exited:
+	case <-deadline:
+		// The kubelet kills the pod's containers and fails the pod.
+		res.podReason = "DeadlineExceeded"
+		res.podMessage = "Pod was active on the node longer than the specified deadline"
+		r.stop(log, pid, exited, r.grace(pod), errDeadline)
+	case <-ctx.Done():
+		r.stop(log, pid, exited, r.grace(pod), context.Cause(ctx))
+	}
+	// End whatever the main process left in its group, as a container's
+	// processes end with its main process; it is not reaped yet, so its
+	// process group id cannot have been reused.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	waitErr := cmd.Wait()
+	res.finished = metav1.Now()
+
+	var exitErr *exec.ExitError
+	switch {
+	case waitErr == nil:
+	case errors.As(waitErr, &exitErr):
+		res.exitCode = int32(exitErr.ExitCode())
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.exitCode = 128 + int32(ws.Signal()) // as container runtimes report it
+		}
+	default:
+		res.exitCode = 1
+		res.message = waitErr.Error()
+	}
+	res.reason = "Completed"
+	if res.exitCode != 0 {
+		res.reason = "Error"
+		if p.container.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && res.message == "" {
+			res.message = logTail(logPath)
+		}
+	}
+	return res
+}
+
+// startError is a container that could not start: runtimes report exit
+// code 128 and reason StartError.
+func startError(res result, err error) result {
+	res.exitCode, res.reason, res.message = 128, "StartError", err.Error()
+	res.finished = metav1.Now()
+	return res
+}
+
+func (r *Runner) grace(pod *corev1.Pod) time.Duration {
+	g := 30 * time.Second
+	if s := pod.Spec.TerminationGracePeriodSeconds; s != nil {
+		g = time.Duration(*s) * time.Second
+	}
+	return min(g, r.opts.GracePeriod)
+}
+
+// stop sends SIGTERM to the process group and SIGKILL after grace, and
+// returns once the main process has ended.
+func (r *Runner) stop(log logr.Logger, pid int, exited <-chan struct{}, grace time.Duration, cause error) {
+	log.Info("Stopping process", "pid", pid, "cause", fmt.Sprint(cause))
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-exited:
+		return
+	case <-t.C:
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	<-exited
+}
+
+// waitExited blocks until the process pid has ended, without reaping it
+// (WNOWAIT), so that its pid and process group id stay reserved until
+// cmd.Wait.
+func waitExited(pid int) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// lookCommand resolves name as a container runtime resolves a command:
+// through commands first, then as a path (relative to the working
+// directory), then in the PATH of the process's environment.
+func lookCommand(name string, commands map[string]string, env []string, dir string) (string, error) {
+	if p, ok := commands[name]; ok {
+		name = p
+	}
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		return name, nil
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v // the last one wins, as in the child
+		}
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+// logTail is what the kubelet takes as the termination message with
+// FallbackToLogsOnError: the last 2 KiB (at most 80 lines) of the log.
+func logTail(logPath string) string {
+	const maxBytes, maxLines = 2048, 80
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return ""
+	}
+	if len(b) > maxBytes {
+		b = b[len(b)-maxBytes:]
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	return strings.Join(lines, "\n")
+}
