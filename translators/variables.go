@@ -122,7 +122,7 @@ func repositoryVariables(v Variables, repo *v1alpha1.Repository) {
 	v["REPOSITORY_NAMESPACE"] = repo.Namespace
 	v["REPOSITORY_PROVIDER"] = b.Provider()
 	v["REPOSITORY_SECRET_NAME"] = b.StorageSecretName
-	v["REPOSITORY_URL"] = resticRepository(b)
+	v["REPOSITORY_URL"] = ResticRepository(b)
 	switch {
 	case b.S3 != nil:
 		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.S3.Bucket, b.S3.Prefix
@@ -140,8 +140,9 @@ func repositoryVariables(v Variables, repo *v1alpha1.Repository) {
 	}
 }
 
-// resticRepository is the RESTIC_REPOSITORY of a backend.
-func resticRepository(b *v1alpha1.Backend) string {
+// ResticRepository is the RESTIC_REPOSITORY of a backend, as a step in a
+// cluster sees it (a local backend is its mountPath).
+func ResticRepository(b *v1alpha1.Backend) string {
 	join := func(parts ...string) string {
 		var out []string
 		for _, p := range parts {
@@ -197,7 +198,7 @@ func repositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
 		return nil
 	}
 	b := &repo.Spec.Backend
-	env := []pipeline.EnvVar{{Name: "RESTIC_REPOSITORY", Value: resticRepository(b)}}
+	env := []pipeline.EnvVar{{Name: "RESTIC_REPOSITORY", Value: ResticRepository(b)}}
 	if b.StorageSecretName == "" {
 		return env
 	}
