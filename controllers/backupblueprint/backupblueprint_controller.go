@@ -1,0 +1,215 @@
+// Package backupblueprint turns BackupBlueprints into backups: an AppBinding
+// or PersistentVolumeClaim annotated with a blueprint's name
+// (stashflow.dev/backup-blueprint, or the blueprint's own key) gets a
+// Repository and a BackupConfiguration made from the blueprint, with
+// ${TARGET_KIND}, ${TARGET_NAME}, ${TARGET_NAMESPACE}, ${TARGET_APP_TYPE}
+// and ${TARGET_APP_VERSION} filled in. Removing the annotation (or the
+// target) removes them.
+//
+// The reconciled object is the target, not the blueprint: one Reconciler
+// per target kind (AppBinding, PersistentVolumeClaim). What it makes is
+// applied with server-side apply (field owner "stashflow"), labelled with
+// the blueprint and the target so that it can be found again, and owned by
+// the target when it lives in the target's namespace.
+package backupblueprint
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+)
+
+// Labels on what a blueprint makes.
+const (
+	// LabelBlueprint names the BackupBlueprint an object was made from.
+	LabelBlueprint = v1alpha1.GroupName + "/blueprint"
+	// LabelBlueprintTargetKind and LabelBlueprintTarget name the target.
+	LabelBlueprintTargetKind = v1alpha1.GroupName + "/blueprint-target-kind"
+	LabelBlueprintTarget     = v1alpha1.GroupName + "/blueprint-target"
+	// labelTargetNamespace is the target's namespace, for what a blueprint
+	// puts in another namespace (repoNamespace).
+	labelTargetNamespace = v1alpha1.GroupName + "/blueprint-target-namespace"
+	// FieldOwner is the field manager of what blueprints make.
+	FieldOwner = "stashflow"
+)
+
+// Reconciler reconciles the targets of one kind.
+type Reconciler struct {
+	// Kind is AppBindingKind or PersistentVolumeClaimKind.
+	Kind     TargetKind
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+}
+
+// TargetKind is what differs between AppBinding and PersistentVolumeClaim targets.
+type TargetKind struct {
+	Name       string
+	APIVersion string
+	New        func() client.Object
+	NewList    func() client.ObjectList
+	// Variables are the target's own ${TARGET_*} values besides kind, name and namespace.
+	Variables func(client.Object) map[string]string
+}
+
+// AppBindingKind targets AppBindings.
+var AppBindingKind = TargetKind{
+	Name: "AppBinding", APIVersion: v1alpha1.GroupVersion.String(),
+	New:     func() client.Object { return &v1alpha1.AppBinding{} },
+	NewList: func() client.ObjectList { return &v1alpha1.AppBindingList{} },
+	Variables: func(o client.Object) map[string]string {
+		ab := o.(*v1alpha1.AppBinding)
+		return map[string]string{"TARGET_APP_TYPE": ab.Spec.Type, "TARGET_APP_VERSION": ab.Spec.Version}
+	},
+}
+
+// PersistentVolumeClaimKind targets PersistentVolumeClaims.
+var PersistentVolumeClaimKind = TargetKind{
+	Name: "PersistentVolumeClaim", APIVersion: "v1",
+	New:       func() client.Object { return &corev1.PersistentVolumeClaim{} },
+	NewList:   func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} },
+	Variables: func(client.Object) map[string]string { return map[string]string{"TARGET_APP_TYPE": "volume"} },
+}
+
+// +kubebuilder:rbac:groups=stashflow.dev,resources=backupblueprints;appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories;backupconfigurations,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=appbindings/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(r.Kind.New(), builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
+		Named("backupblueprint-"+r.Kind.Name).
+		WithOptions(opts).
+		Watches(&v1alpha1.BackupBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
+		Complete(r)
+}
+
+// allTargets maps a blueprint change to every target of this kind that
+// names it (with any key) or was made from it.
+func (r *Reconciler) allTargets(ctx context.Context, o client.Object) []ctrl.Request {
+	bp := o.(*v1alpha1.BackupBlueprint)
+	list := r.Kind.NewList()
+	if err := r.Client.List(ctx, list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing targets failed")
+		return nil
+	}
+	var out []ctrl.Request
+	_ = forEach(list, func(t client.Object) {
+		if t.GetAnnotations()[bp.Spec.BlueprintAnnotation()] == bp.Name {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(t)})
+		}
+	})
+	return out
+}
+
+// Reconcile makes, updates or removes what a target's blueprint asks for.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	target := r.Kind.New()
+	if err := r.Client.Get(ctx, req.NamespacedName, target); err != nil {
+		if apierrors.IsNotFound(err) {
+			// What lives in the target's namespace goes with it (owner
+			// references); what lives elsewhere is found by its labels.
+			return ctrl.Result{}, r.removeMade(ctx, req.Namespace, req.Name, "")
+		}
+		return ctrl.Result{}, err
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("target", klog.KObj(target), "targetKind", r.Kind.Name)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	bp, err := r.blueprintOf(ctx, target)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if bp == nil || !target.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, r.removeMade(ctx, target.GetNamespace(), target.GetName(), "")
+	}
+	repo, bc, err := r.desired(bp, target)
+	if err != nil {
+		r.Recorder.Event(target, corev1.EventTypeWarning, "BlueprintInvalid", err.Error())
+		log.Error(err, "Cannot apply the blueprint", "blueprint", bp.Name)
+		return ctrl.Result{}, nil // the blueprint or the annotation must change; both are watched
+	}
+	var errs []error
+	for _, obj := range []client.Object{repo, bc} {
+		if err := r.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			errs = append(errs, fmt.Errorf("applying %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err))
+		}
+	}
+	if err := kerrors.NewAggregate(errs); err != nil {
+		return ctrl.Result{}, err
+	}
+	// A blueprint renamed or a template changed leaves objects of other names behind.
+	if err := r.removeMade(ctx, target.GetNamespace(), target.GetName(), bp.Name, repo, bc); err != nil {
+		return ctrl.Result{}, err
+	}
+	log.V(1).Info("Blueprint applied", "blueprint", bp.Name, "repository", klog.KObj(repo), "backupConfiguration", klog.KObj(bc))
+	return ctrl.Result{}, nil
+}
+
+// blueprintOf returns the blueprint the target's annotation names, or nil.
+func (r *Reconciler) blueprintOf(ctx context.Context, target client.Object) (*v1alpha1.BackupBlueprint, error) {
+	list := &v1alpha1.BackupBlueprintList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing BackupBlueprints: %w", err)
+	}
+	for i := range list.Items {
+		bp := &list.Items[i]
+		if target.GetAnnotations()[bp.Spec.BlueprintAnnotation()] == bp.Name {
+			return bp, nil
+		}
+	}
+	if name := target.GetAnnotations()[v1alpha1.AnnotationBackupBlueprint]; name != "" {
+		r.Recorder.Event(target, corev1.EventTypeWarning, "BlueprintNotFound", fmt.Sprintf("BackupBlueprint %s not found", name))
+	}
+	return nil, nil
+}
+
+// removeMade deletes the Repositories and BackupConfigurations made for the
+// target, except keep.
+func (r *Reconciler) removeMade(ctx context.Context, namespace, name, blueprint string, keep ...client.Object) error {
+	sel := client.MatchingLabels{LabelBlueprintTargetKind: r.Kind.Name, LabelBlueprintTarget: name}
+	var errs []error
+	kept := func(o client.Object) bool {
+		for _, k := range keep {
+			if k.GetNamespace() == o.GetNamespace() && k.GetName() == o.GetName() {
+				return true
+			}
+		}
+		return false
+	}
+	for _, list := range []client.ObjectList{&v1alpha1.BackupConfigurationList{}, &v1alpha1.RepositoryList{}} {
+		if err := r.Client.List(ctx, list, sel); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, forEach(list, func(o client.Object) {
+			if o.GetLabels()[labelTargetNamespace] != namespace || kept(o) {
+				return
+			}
+			if err := r.Client.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+				return
+			}
+			ctrl.LoggerFrom(ctx).Info("Removed what a blueprint made", "object", klog.KObj(o), "blueprint", blueprint)
+		}))
+	}
+	return kerrors.NewAggregate(errs)
+}

@@ -1,0 +1,447 @@
+package backupconfiguration_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/controllers/backupconfiguration"
+	"github.com/stashflow/stashflow/controllers/backupsession"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/controllers/engine"
+	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
+)
+
+func appBindingTarget(name string) *v1alpha1.BackupTarget {
+	return &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "stashflow.dev/v1alpha1", Kind: "AppBinding", Name: name}}
+}
+
+func sessionsOf(t *testing.T, ns, invoker string) []v1alpha1.BackupSession {
+	t.Helper()
+	list := &v1alpha1.BackupSessionList{}
+	if err := c.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []v1alpha1.BackupSession
+	for _, s := range list.Items {
+		if s.Spec.Invoker.Name == invoker {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b v1alpha1.BackupSession) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// TestSchedule runs a BackupConfiguration on "@every 2s" with a shell Task:
+// sessions get the names of their slots, succeed, record Snapshots, and
+// the history is pruned to the limit.
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	bc := &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nightly"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+				Task:   &v1alpha1.TaskRef{Name: ns + "-backup"},
+				Target: appBindingTarget("db"),
+			},
+			Repository:         v1alpha1.ObjectRef{Name: "repo"},
+			Schedule:           "@every 2s",
+			BackupHistoryLimit: ptr.To[int32](2),
+		},
+	}
+	ot.Create(t, c, bc)
+	if msg := ot.Get(c, ns, "nightly", bc); msg != "" {
+		t.Fatal(msg)
+	}
+	created := bc.CreationTimestamp.Unix()
+	slotName := regexp.MustCompile(`^nightly-(\d{10})$`)
+	seen := map[string]bool{}
+	succeeded := map[string]v1alpha1.BackupSession{}
+
+	ot.Eventually(t, 25*time.Second, func() string {
+		for _, s := range sessionsOf(t, ns, "nightly") {
+			m := slotName.FindStringSubmatch(s.Name)
+			if m == nil {
+				t.Fatalf("session %s is not named <invoker>-<unix slot>", s.Name)
+			}
+			slot, _ := strconv.ParseInt(m[1], 10, 64)
+			if (slot-created)%2 != 0 || slot <= created {
+				t.Fatalf("session %s: slot %d is not creation (%d) + k*2s", s.Name, slot, created)
+			}
+			if s.Annotations[v1alpha1.AnnotationTrigger] != v1alpha1.TriggerSchedule || s.Labels[v1alpha1.LabelInvoker] != "nightly" {
+				t.Fatalf("session %s: labels %v, annotations %v; want invoker and trigger=schedule", s.Name, s.Labels, s.Annotations)
+			}
+			seen[s.Name] = true
+			if s.Status.Phase == v1alpha1.BackupSessionSucceeded {
+				succeeded[s.Name] = s
+			}
+		}
+		if len(succeeded) < 3 {
+			return fmt.Sprintf("%d sessions succeeded, want 3", len(succeeded))
+		}
+		return ""
+	})
+
+	// Every succeeded session has its step, stats and Snapshot.
+	for name, s := range succeeded {
+		tg := s.Status.Targets
+		if len(tg) != 1 || len(tg[0].Steps) != 1 || tg[0].Steps[0].Phase != v1alpha1.StepSucceeded || len(tg[0].Stats) != 1 {
+			t.Errorf("session %s: targets = %+v, want one succeeded step and its stats", name, tg)
+			continue
+		}
+		id := tg[0].Stats[0].SnapshotID
+		snap := &v1alpha1.Snapshot{}
+		if msg := ot.Get(c, ns, backupsession.SnapshotName("repo", id), snap); msg != "" {
+			t.Errorf("session %s: %s", name, msg)
+		} else if snap.Spec.Session != name {
+			t.Errorf("snapshot %s: session = %q, want %q", snap.Name, snap.Spec.Session, name)
+		}
+	}
+
+	// The history keeps the newest 2 finished sessions.
+	ot.Eventually(t, 10*time.Second, func() string {
+		var finished []string
+		for _, s := range sessionsOf(t, ns, "nightly") {
+			if s.Status.Phase == v1alpha1.BackupSessionSucceeded {
+				finished = append(finished, s.Name)
+			}
+		}
+		if len(finished) > 2 {
+			return fmt.Sprintf("finished sessions %v, want at most 2", finished)
+		}
+		return ""
+	})
+	if len(seen) < 4 {
+		t.Logf("sessions seen: %v", seen)
+	}
+
+	ot.Eventually(t, 5*time.Second, func() string {
+		if msg := ot.Get(c, ns, "nightly", bc); msg != "" {
+			return msg
+		}
+		st := bc.Status
+		switch {
+		case st.Phase != v1alpha1.InvokerReady:
+			return fmt.Sprintf("phase = %s, want Ready", st.Phase)
+		case st.NextBackupTime == nil || (st.NextBackupTime.Unix()-created)%2 != 0:
+			return fmt.Sprintf("nextBackupTime = %v, want a slot", st.NextBackupTime)
+		case st.LastBackupTime == nil:
+			return "lastBackupTime is not set"
+		case !conditions.IsTrue(st.Conditions, conditions.BackupHistoryCleaned):
+			return fmt.Sprintf("conditions = %+v, want BackupHistoryCleaned", st.Conditions)
+		}
+		return ""
+	})
+	r := &v1alpha1.Repository{}
+	if msg := ot.Get(c, ns, "repo", r); msg != "" {
+		t.Fatal(msg)
+	}
+	if r.Status.SnapshotCount < 3 || r.Status.LastBackupTime == nil {
+		t.Errorf("repository status = %+v, want at least 3 snapshots", r.Status)
+	}
+
+	// Paused: no new session.
+	if err := c.Patch(context.Background(), bc, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"paused":true}}`))); err != nil {
+		t.Fatal(err)
+	}
+	ot.Eventually(t, 5*time.Second, func() string {
+		_ = ot.Get(c, ns, "nightly", bc)
+		if bc.Status.NextBackupTime != nil {
+			return "nextBackupTime is still set on a paused configuration"
+		}
+		return ""
+	})
+	before := len(sessionsOf(t, ns, "nightly"))
+	time.Sleep(3 * time.Second)
+	for _, s := range sessionsOf(t, ns, "nightly") {
+		if !seen[s.Name] && s.CreationTimestamp.After(time.Now().Add(-2*time.Second)) {
+			t.Errorf("session %s was created while paused (%d before)", s.Name, before)
+		}
+	}
+}
+
+// TestInvalidReferences checks that every broken reference ends in a
+// condition that says what is wrong.
+func TestInvalidReferences(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	other := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	foreign, foreignSecret := ot.Repository(other, "foreign", t.TempDir())
+	noSecret, _ := ot.Repository(ns, "no-secret", t.TempDir())
+	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, ot.AppBinding(ns, "db"),
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	tests := []struct {
+		name      string
+		mutate    func(*v1alpha1.BackupConfigurationSpec)
+		phase     v1alpha1.BackupInvokerPhase
+		condition string
+		reason    conditions.Reason
+		message   string
+	}{
+		{
+			name:   "ready",
+			mutate: func(*v1alpha1.BackupConfigurationSpec) {},
+			phase:  v1alpha1.InvokerReady, condition: v1alpha1.ConditionReady, reason: conditions.ReasonReady,
+			message: `sessions run on schedule "@every 1h"`,
+		},
+		{
+			name:   "missing repository",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Repository.Name = "nope" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionRepositoryFound, reason: conditions.ReasonRepositoryNotFound,
+			message: "spec.repository: Repository " + ns + "/nope not found",
+		},
+		{
+			name: "repository of another namespace",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Repository = v1alpha1.ObjectRef{Name: "foreign", Namespace: other}
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionRepositoryFound, reason: conditions.ReasonNamespaceNotAllowed,
+			message: fmt.Sprintf("spec.repository: Repository %s/foreign does not allow namespace %q to use it (usagePolicy.allowedNamespaces.from is Same)", other, ns),
+		},
+		{
+			name:   "missing storage secret",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Repository.Name = "no-secret" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionBackendSecretFound, reason: conditions.ReasonSecretNotFound,
+			message: "Secret " + ns + "/no-secret-secret not found",
+		},
+		{
+			name:   "missing target",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Target = appBindingTarget("ghost") },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionTargetFound, reason: conditions.ReasonTargetNotFound,
+			message: "spec.target.ref: AppBinding " + ns + "/ghost not found",
+		},
+		{
+			name:   "missing task",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-nope" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonTaskNotFound,
+			message: "spec.task: Task " + ns + "-nope not found",
+		},
+		{
+			name:   "missing function",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-broken" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonFunctionNotFound,
+			message: "Function " + ns + "-missing-fn not found",
+		},
+		{
+			name: "param no function uses",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Task.Params = []v1alpha1.Param{{Name: "TYPO", Value: "x"}}
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionReady, reason: conditions.ReasonInvalidSpec,
+			message: `param "TYPO" is not used by any Function`,
+		},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bc := &v1alpha1.BackupConfiguration{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("bc-%d", i)},
+				Spec: v1alpha1.BackupConfigurationSpec{
+					BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+						Task:   &v1alpha1.TaskRef{Name: ns + "-backup"},
+						Target: appBindingTarget("db"),
+					},
+					Repository: v1alpha1.ObjectRef{Name: "repo"},
+					Schedule:   "@every 1h",
+				},
+			}
+			tt.mutate(&bc.Spec)
+			ot.Create(t, c, bc)
+			ot.Eventually(t, 10*time.Second, func() string {
+				if msg := ot.Get(c, ns, bc.Name, bc); msg != "" {
+					return msg
+				}
+				cond := conditions.Get(bc.Status.Conditions, tt.condition)
+				switch {
+				case bc.Status.Phase != tt.phase:
+					return fmt.Sprintf("phase = %s, want %s (conditions %+v)", bc.Status.Phase, tt.phase, bc.Status.Conditions)
+				case cond == nil:
+					return fmt.Sprintf("no %s condition in %+v", tt.condition, bc.Status.Conditions)
+				case cond.Reason != string(tt.reason) || !strings.Contains(cond.Message, tt.message):
+					return fmt.Sprintf("%s = %s %q, want %s containing %q", tt.condition, cond.Reason, cond.Message, tt.reason, tt.message)
+				case cond.ObservedGeneration != bc.Generation:
+					return fmt.Sprintf("%s observedGeneration = %d, want %d", tt.condition, cond.ObservedGeneration, bc.Generation)
+				}
+				ready := conditions.Get(bc.Status.Conditions, v1alpha1.ConditionReady)
+				if tt.phase != v1alpha1.InvokerReady && (ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, tt.message)) {
+					return fmt.Sprintf("Ready = %+v, want False with the message", ready)
+				}
+				return ""
+			})
+		})
+	}
+}
+
+// TestBatch runs BackupBatches of two members, one of which fails, in
+// sequence and in parallel. Hooks are not part of it: hook steps run
+// `stashflow fn hook`, which the test binary is not.
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"),
+		ot.ShellFunction(ns+"-fail", "sleep 1.2; echo 'cannot reach b' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	member := func(target, task string) v1alpha1.BackupBatchMember {
+		return v1alpha1.BackupBatchMember{BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+			Task: &v1alpha1.TaskRef{Name: task}, Target: appBindingTarget(target),
+		}}
+	}
+	for _, order := range []v1alpha1.ExecutionOrder{v1alpha1.Sequential, v1alpha1.Parallel} {
+		t.Run(string(order), func(t *testing.T) {
+			t.Parallel()
+			name := strings.ToLower(string(order))
+			bb := &v1alpha1.BackupBatch{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				Spec: v1alpha1.BackupBatchSpec{
+					Repository:     v1alpha1.ObjectRef{Name: "repo"},
+					Paused:         true,
+					ExecutionOrder: order,
+					Members:        []v1alpha1.BackupBatchMember{member("b", ns+"-fail"), member("a", ns+"-ok")},
+				},
+			}
+			ot.Create(t, c, bb)
+			ot.Eventually(t, 10*time.Second, func() string {
+				if msg := ot.Get(c, ns, name, bb); msg != "" {
+					return msg
+				}
+				if bb.Status.Phase != v1alpha1.InvokerReady || len(bb.Status.Members) != 2 || bb.Status.Members[1].Phase != v1alpha1.InvokerReady {
+					return fmt.Sprintf("status = %+v, want Ready with two Ready members", bb.Status)
+				}
+				return ""
+			})
+			// Trigger by annotation: the session is named after its value.
+			if err := c.Patch(context.Background(), bb, client.RawPatch("application/merge-patch+json",
+				[]byte(`{"metadata":{"annotations":{"stashflow.dev/trigger":"now"}}}`))); err != nil {
+				t.Fatal(err)
+			}
+			var bs v1alpha1.BackupSession
+			ot.Eventually(t, 15*time.Second, func() string {
+				ss := sessionsOf(t, ns, name)
+				if len(ss) != 1 {
+					return fmt.Sprintf("%d sessions, want 1", len(ss))
+				}
+				bs = ss[0]
+				if bs.Status.Phase != v1alpha1.BackupSessionFailed {
+					return fmt.Sprintf("session %s is %s, want Failed", bs.Name, bs.Status.Phase)
+				}
+				return ""
+			})
+			if !strings.HasPrefix(bs.Name, name+"-manual-") || bs.Annotations[v1alpha1.AnnotationTrigger] != v1alpha1.TriggerManual {
+				t.Errorf("session %s (%v), want a manual session", bs.Name, bs.Annotations)
+			}
+			tg := bs.Status.Targets
+			if len(tg) != 2 || tg[0].Phase != v1alpha1.TargetFailed || tg[1].Phase != v1alpha1.TargetSucceeded {
+				t.Fatalf("targets = %+v, want b Failed and a Succeeded", tg)
+			}
+			if !strings.Contains(bs.Status.Message, "target AppBinding/b") || !strings.Contains(bs.Status.Message, "cannot reach b") {
+				t.Errorf("message = %q, want it to name target b and its error", bs.Status.Message)
+			}
+			bStep, aStep := tg[0].Steps[0], tg[1].Steps[0]
+			if order == v1alpha1.Sequential && aStep.StartedAt.Before(bStep.FinishedAt) {
+				t.Errorf("sequential: a started at %v, before b finished at %v", aStep.StartedAt, bStep.FinishedAt)
+			}
+			if order == v1alpha1.Parallel && !aStep.StartedAt.Before(bStep.FinishedAt) {
+				t.Errorf("parallel: a started at %v, after b finished at %v", aStep.StartedAt, bStep.FinishedAt)
+			}
+			if len(tg[1].Stats) != 1 || tg[1].Stats[0].SnapshotID == "" {
+				t.Errorf("stats of a = %+v, want its snapshot", tg[1].Stats)
+			}
+			// The annotation is consumed.
+			ot.Eventually(t, 5*time.Second, func() string {
+				_ = ot.Get(c, ns, name, bb)
+				if _, ok := bb.Annotations[v1alpha1.AnnotationTrigger]; ok {
+					return "the trigger annotation is still there"
+				}
+				return ""
+			})
+		})
+	}
+}
+
+// TestOperatorRestart stops the operator while a local session runs and
+// starts it again: the session ends Unknown with the reason, and its slot
+// gets no second session.
+func TestOperatorRestart(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
+		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
+	op := ot.Start(t, env, ns, controllers.Config{})
+
+	bc := &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slow"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+				Task: &v1alpha1.TaskRef{Name: ns + "-sleep"}, Target: appBindingTarget("db"),
+			},
+			Repository:         v1alpha1.ObjectRef{Name: "repo"},
+			Schedule:           "@every 4s",
+			BackupHistoryLimit: ptr.To[int32](10),
+		},
+	}
+	ot.Create(t, c, bc)
+	var first v1alpha1.BackupSession
+	ot.Eventually(t, 15*time.Second, func() string {
+		ss := sessionsOf(t, ns, "slow")
+		if len(ss) == 0 || ss[0].Status.Phase != v1alpha1.BackupSessionRunning {
+			return fmt.Sprintf("sessions %+v, want one Running", ss)
+		}
+		first = ss[0]
+		return ""
+	})
+	op.Stop()
+	ot.Start(t, env, ns, controllers.Config{})
+
+	ot.Eventually(t, 15*time.Second, func() string {
+		got := &v1alpha1.BackupSession{}
+		if msg := ot.Get(c, ns, first.Name, got); msg != "" {
+			return msg
+		}
+		if got.UID != first.UID {
+			return "the session was replaced"
+		}
+		if got.Status.Phase != v1alpha1.BackupSessionUnknown || got.Status.Reason != string(conditions.ReasonRunLost) || got.Status.Message != engine.LostOnRestart {
+			return fmt.Sprintf("session %s: %s %s %q, want Unknown RunLost %q", got.Name, got.Status.Phase, got.Status.Reason, got.Status.Message, engine.LostOnRestart)
+		}
+		return ""
+	})
+	// Later slots go on; no slot has two sessions.
+	ot.Eventually(t, 15*time.Second, func() string {
+		ss := sessionsOf(t, ns, "slow")
+		if len(ss) < 2 {
+			return fmt.Sprintf("%d sessions, want a second slot's", len(ss))
+		}
+		return ""
+	})
+	slots := map[string]string{}
+	for _, s := range sessionsOf(t, ns, "slow") {
+		slot := s.Annotations[backupconfiguration.AnnotationScheduleTime]
+		if other, dup := slots[slot]; dup {
+			t.Errorf("slot %s has two sessions: %s and %s", slot, other, s.Name)
+		}
+		slots[slot] = s.Name
+	}
+}

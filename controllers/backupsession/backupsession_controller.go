@@ -1,0 +1,215 @@
+// Package backupsession reconciles BackupSessions: it resolves what the
+// session's invoker refers to, translates the run into a pipeline.Graph,
+// submits it to the engine once, follows it, and writes every step's outcome
+// into the session's status. When the run ends it records Snapshots and the
+// Repository's status, exports metrics, and creates the retry session if the
+// run failed and retries are left.
+//
+// The shape is cluster-api's machine controller: Reconcile reads the object,
+// defers one status patch and runs a list of phase functions over a scope;
+// the phases are in backupsession_phases.go and the status mapping in
+// backupsession_status.go.
+package backupsession
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/internal/run"
+	"github.com/stashflow/stashflow/controllers/metrics"
+	"github.com/stashflow/stashflow/controllers/patch"
+	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// Defaults of the Reconciler's timing.
+const (
+	// DefaultPollInterval re-reads a running session's run even without an
+	// event from the engine.
+	DefaultPollInterval = time.Minute
+	// DefaultReferenceGrace is how long a new session waits for the objects
+	// it refers to before it fails: they may be created with it.
+	DefaultReferenceGrace = 30 * time.Second
+)
+
+// Reconciler reconciles BackupSessions.
+type Reconciler struct {
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	Engine   engine.Engine
+	Resolver *resolve.Resolver
+	Metrics  *metrics.Metrics
+	// Translate are the translators' options (image, local engine).
+	Translate translators.Options
+	// Now is the clock; time.Now when nil.
+	Now            func() time.Time
+	PollInterval   time.Duration
+	ReferenceGrace time.Duration
+
+	plans run.Plans
+}
+
+// +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations;backupbatches;repositories;appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=tasks;functions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=workflows,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions/finalizers,verbs=update
+
+// SetupWithManager registers the controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = DefaultPollInterval
+	}
+	if r.ReferenceGrace <= 0 {
+		r.ReferenceGrace = DefaultReferenceGrace
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.BackupSession{}).
+		Named("backupsession").
+		WithOptions(opts)
+	b, err := r.Engine.Watch(b, &v1alpha1.BackupSession{})
+	if err != nil {
+		return err
+	}
+	return b.Complete(r)
+}
+
+// scope is what one reconcile read and computed.
+type scope struct {
+	session *v1alpha1.BackupSession
+	// invoker is exactly one of config and batch, once read.
+	config *v1alpha1.BackupConfiguration
+	batch  *v1alpha1.BackupBatch
+	plan   *translators.Plan
+	// outcome is the run's outcome, once read from the engine.
+	outcome *run.Outcome
+	// done stops the phases that follow: the session waits or has ended.
+	done bool
+}
+
+func (s *scope) invoker() client.Object {
+	if s.config != nil {
+		return s.config
+	}
+	if s.batch != nil {
+		return s.batch
+	}
+	return nil
+}
+
+// Reconcile moves one BackupSession along: Pending, Running, then
+// Succeeded, Failed, Skipped or Unknown.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	session := &v1alpha1.BackupSession{}
+	if err := r.Client.Get(ctx, req.NamespacedName, session); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("backupSession", klog.KObj(session),
+		"invokerKind", session.Spec.Invoker.Kind, "invoker", klog.KRef(session.Namespace, session.Spec.Invoker.Name))
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	helper := patch.NewHelper(session, patch.WithOptimisticLock())
+	s := &scope{session: session}
+	defer func() {
+		session.Status.ObservedGeneration = session.Generation
+		// With the optimistic lock, a patch computed from a stale read fails
+		// with a Conflict and the session is reconciled again.
+		if err := helper.PatchStatus(ctx, r.Client, session); err != nil {
+			reterr = kerrors.NewAggregate([]error{reterr, err})
+		}
+	}()
+
+	phases := []phaseFunc{
+		r.reconcileInvoker,
+		r.reconcileConcurrency,
+		r.reconcilePlan,
+		r.reconcileWorkflow,
+		r.reconcileProgress,
+		r.reconcileCompletion,
+	}
+	if finished(session.Status.Phase) {
+		// The cache shows the end: nothing will read the run any more.
+		r.forget(req.NamespacedName)
+		phases = []phaseFunc{r.reconcileInvoker}
+	}
+	log.V(1).Info("Reconciling BackupSession", "phase", session.Status.Phase)
+	res, err := doReconcile(ctx, s, phases)
+	if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
+		return res, err
+	}
+	// A session that ended, in this reconcile or before, may need a retry.
+	retryRes, retryErr := r.reconcileRetry(ctx, s)
+	return lowestNonZero(res, retryRes), kerrors.NewAggregate([]error{err, retryErr})
+}
+
+type phaseFunc func(context.Context, *scope) (ctrl.Result, error)
+
+// doReconcile runs the phases in order until one fails or says the session
+// is done, and returns the soonest requeue any of them asked for.
+func doReconcile(ctx context.Context, s *scope, phases []phaseFunc) (ctrl.Result, error) {
+	res := ctrl.Result{}
+	for _, phase := range phases {
+		r, err := phase(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		res = lowestNonZero(res, r)
+		if s.done {
+			break
+		}
+	}
+	return res, nil
+}
+
+func lowestNonZero(a, b ctrl.Result) ctrl.Result {
+	switch {
+	case a.RequeueAfter == 0:
+		return b
+	case b.RequeueAfter == 0:
+		return a
+	case b.RequeueAfter < a.RequeueAfter:
+		return b
+	}
+	return a
+}
+
+// forget drops the engine's and the plan cache's memory of a session.
+func (r *Reconciler) forget(key client.ObjectKey) {
+	r.Engine.Forget(engine.Key{Kind: Kind, NamespacedName: key})
+	r.plans.Delete(key)
+}
+
+func finished(p v1alpha1.BackupSessionPhase) bool {
+	switch p {
+	case v1alpha1.BackupSessionSucceeded, v1alpha1.BackupSessionFailed, v1alpha1.BackupSessionSkipped, v1alpha1.BackupSessionUnknown:
+		return true
+	}
+	return false
+}

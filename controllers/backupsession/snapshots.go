@@ -1,0 +1,212 @@
+package backupsession
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/internal/names"
+	"github.com/stashflow/stashflow/controllers/internal/run"
+	"github.com/stashflow/stashflow/controllers/patch"
+)
+
+// SnapshotName is the name of the Snapshot object of a restic snapshot:
+// <repository>-<first 8 characters of the id>.
+func SnapshotName(repository, snapshotID string) string {
+	id := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return -1
+	}, snapshotID)
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	if id == "" {
+		id = names.Hash(snapshotID)
+	}
+	return names.Join(repository, id)
+}
+
+// recordSnapshots creates a Snapshot for every host that reported a
+// snapshot id, in the Repository's namespace and owned by it, and updates the
+// Repository's status. Creating an existing Snapshot is not an error, so a
+// reconcile that repeats this after a failed status write changes nothing.
+func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
+	o := s.outcome
+	var any bool
+	for _, t := range o.Targets {
+		any = any || (t.Host != nil && t.Host.SnapshotID != "")
+	}
+	if !any {
+		return nil
+	}
+	repoRef, _ := invokerReferences(s)
+	repo := &v1alpha1.Repository{}
+	key := types.NamespacedName{Namespace: repoRef.NamespaceOr(s.session.Namespace), Name: repoRef.Name}
+	if err := r.Client.Get(ctx, key, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Info("Repository deleted, not recording snapshots", "repository", key)
+			return nil
+		}
+		return fmt.Errorf("reading Repository %s: %w", key, err)
+	}
+	created := sets.New[string]()
+	now := r.Now()
+	for i, t := range o.Targets {
+		if t.Host == nil || t.Host.SnapshotID == "" {
+			continue
+		}
+		snap := r.snapshot(s, repo, i, &t)
+		if snap.Spec.Time == nil {
+			snap.Spec.Time = ptr.To(metav1.NewTime(now))
+		}
+		if err := r.Client.Create(ctx, snap); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err)
+		}
+		created.Insert(snap.Name)
+	}
+	return r.updateRepository(ctx, repo, created, o, now)
+}
+
+func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *run.Target) *v1alpha1.Snapshot {
+	inv := s.session.Spec.Invoker
+	snap := &v1alpha1.Snapshot{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      SnapshotName(repo.Name, t.Host.SnapshotID),
+			Namespace: repo.Namespace,
+			Labels: validLabels(map[string]string{
+				v1alpha1.LabelRepository:  repo.Name,
+				v1alpha1.LabelHostname:    t.Host.Hostname,
+				v1alpha1.LabelSession:     s.session.Name,
+				v1alpha1.LabelInvoker:     inv.Name,
+				v1alpha1.LabelInvokerKind: inv.Kind,
+				v1alpha1.LabelManagedBy:   v1alpha1.ManagedByValue,
+			}),
+		},
+		Spec: v1alpha1.SnapshotSpec{
+			Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
+			SnapshotID: t.Host.SnapshotID,
+			Hostname:   t.Host.Hostname,
+			Paths:      targetPaths(s, i),
+			Size:       t.Host.Size,
+			Session:    s.session.Name,
+		},
+	}
+	if t.Ref != nil {
+		for k, v := range validLabels(map[string]string{v1alpha1.LabelTarget: t.Ref.Name, v1alpha1.LabelTargetKind: t.Ref.Kind}) {
+			snap.Labels[k] = v
+		}
+	}
+	if !t.Host.FinishedAt.IsZero() {
+		snap.Spec.Time = ptr.To(metav1.NewTime(t.Host.FinishedAt))
+	}
+	// Snapshots go with their Repository.
+	_ = controllerutil.SetOwnerReference(repo, snap, r.Scheme)
+	return snap
+}
+
+func targetPaths(s *scope, i int) []string {
+	switch {
+	case s.config != nil && s.config.Spec.Target != nil:
+		return s.config.Spec.Target.Paths
+	case s.batch != nil && i < len(s.batch.Spec.Members) && s.batch.Spec.Members[i].Target != nil:
+		return s.batch.Spec.Members[i].Target.Paths
+	}
+	return nil
+}
+
+// validLabels drops the labels whose value cannot be a label value.
+func validLabels(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if len(validation.IsValidLabelValue(v)) == 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// updateRepository writes the Repository's status after a backup: last (and
+// first) backup time, snapshot count (a step's snapshotCount output, else
+// the number of its Snapshot objects), and size, integrity and removals if a
+// step reported them.
+func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Repository, created sets.Set[string], o *run.Outcome, now time.Time) error {
+	helper := patch.NewHelper(repo)
+	st := &repo.Status
+	t := metav1.NewTime(now)
+	if st.LastBackupTime == nil || st.LastBackupTime.Before(&t) {
+		st.LastBackupTime = &t
+	}
+	if st.FirstBackupTime == nil {
+		st.FirstBackupTime = &t
+	}
+	outputs := map[string]string{}
+	for _, tg := range o.Targets {
+		for k, v := range tg.Outputs {
+			outputs[k] = v
+		}
+	}
+	if n := run.Int(outputs[run.OutputSnapshotCount]); n != nil {
+		st.SnapshotCount = *n
+	} else {
+		list := &v1alpha1.SnapshotList{}
+		if err := r.Client.List(ctx, list, client.InNamespace(repo.Namespace), client.MatchingLabels{v1alpha1.LabelRepository: repo.Name}); err != nil {
+			return fmt.Errorf("listing the Snapshots of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
+		}
+		all := created.Clone()
+		for _, sn := range list.Items {
+			if sn.Spec.Repository.Name == repo.Name {
+				all.Insert(sn.Name)
+			}
+		}
+		st.SnapshotCount = int64(all.Len())
+	}
+	if n := run.Int(outputs[run.OutputTotalSize]); n != nil {
+		st.TotalSize = HumanBytes(*n)
+		if r.Metrics != nil {
+			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
+		}
+	}
+	if n := run.Int(outputs[run.OutputSnapshotsRemoved]); n != nil {
+		st.SnapshotsRemovedOnLastCleanup = *n
+	}
+	if v, err := strconv.ParseBool(outputs[run.OutputIntegrity]); err == nil {
+		st.Integrity = &v
+	}
+	if r.Metrics != nil {
+		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(st.SnapshotCount))
+	}
+	st.ObservedGeneration = repo.Generation
+	return helper.PatchStatus(ctx, r.Client, repo)
+}
+
+// HumanBytes formats a size as Stash does: "1.2 GiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

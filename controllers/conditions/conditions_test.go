@@ -1,0 +1,64 @@
+package conditions
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestSet(t *testing.T) {
+	var conds []metav1.Condition
+	if !True(&conds, 1, "Ready", ReasonReady, "ok") {
+		t.Fatal("the first Set reported no change")
+	}
+	False(&conds, 1, "RepositoryFound", ReasonRepositoryNotFound, "missing")
+	first := conds[0].LastTransitionTime
+	first.Time = first.Add(-time.Hour) // pretend it is old
+	conds[0].LastTransitionTime = first
+
+	tests := []struct {
+		name        string
+		set         func() bool
+		wantChanged bool
+		wantOrder   []string
+		wantLTTKept bool
+		wantGen     int64
+	}{
+		{"same values change nothing", func() bool { return True(&conds, 1, "Ready", ReasonReady, "ok") }, false, []string{"Ready", "RepositoryFound"}, true, 1},
+		{"a new generation is stamped, the transition time kept", func() bool { return True(&conds, 2, "Ready", ReasonReady, "ok") }, true, []string{"Ready", "RepositoryFound"}, true, 2},
+		{"a new message keeps the transition time", func() bool { return True(&conds, 2, "Ready", ReasonReady, "still ok") }, true, []string{"Ready", "RepositoryFound"}, true, 2},
+		{"a new status moves the transition time, not the position", func() bool { return False(&conds, 2, "Ready", ReasonNotReady, "no") }, true, []string{"Ready", "RepositoryFound"}, false, 2},
+		{"a new type is appended", func() bool { return True(&conds, 2, "TaskResolved", ReasonTaskResolved, "ok") }, true, []string{"Ready", "RepositoryFound", "TaskResolved"}, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.set(); got != tt.wantChanged {
+				t.Errorf("changed = %v, want %v", got, tt.wantChanged)
+			}
+			var order []string
+			for _, c := range conds {
+				order = append(order, c.Type)
+			}
+			if strings.Join(order, ",") != strings.Join(tt.wantOrder, ",") {
+				t.Errorf("order = %v, want %v", order, tt.wantOrder)
+			}
+			if kept := conds[0].LastTransitionTime.Equal(&first); kept != tt.wantLTTKept {
+				t.Errorf("Ready's lastTransitionTime kept = %v, want %v", kept, tt.wantLTTKept)
+			}
+			if conds[0].ObservedGeneration != tt.wantGen {
+				t.Errorf("observedGeneration = %d, want %d", conds[0].ObservedGeneration, tt.wantGen)
+			}
+		})
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	if got := Truncate("héllo wörld", 8); len(got) > 8 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Truncate = %q (%d bytes)", got, len(got))
+	}
+	if got := Truncate("short", 8); got != "short" {
+		t.Errorf("Truncate = %q, want it unchanged", got)
+	}
+}

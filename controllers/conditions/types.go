@@ -1,0 +1,96 @@
+package conditions
+
+import "github.com/stashflow/stashflow/api/v1alpha1"
+
+// Condition types of sessions and their targets (Stash's names). The invoker
+// conditions (Ready, RepositoryFound, BackendSecretFound, TargetFound,
+// TaskResolved) and RetentionPolicyApplied and BackupHistoryCleaned are the
+// API package's.
+const (
+	// BackupExecutorEnsured: the session's workflow was submitted to the engine.
+	BackupExecutorEnsured = "BackupExecutorEnsured"
+	// RestoreExecutorEnsured: the restore's workflow was submitted to the engine.
+	RestoreExecutorEnsured = "RestoreExecutorEnsured"
+	// DeadlineExceeded: the session ran past its timeOut and was stopped.
+	DeadlineExceeded = "DeadlineExceeded"
+
+	// PreBackupHookExecutionSucceeded: the target's pre-backup hook succeeded.
+	PreBackupHookExecutionSucceeded = "PreBackupHookExecutionSucceeded"
+	// PostBackupHookExecutionSucceeded: the target's post-backup hook succeeded.
+	PostBackupHookExecutionSucceeded = "PostBackupHookExecutionSucceeded"
+	// GlobalPreBackupHookSucceeded: a BackupBatch's global pre-backup hook succeeded.
+	GlobalPreBackupHookSucceeded = "GlobalPreBackupHookSucceeded"
+	// GlobalPostBackupHookSucceeded: a BackupBatch's global post-backup hook succeeded.
+	GlobalPostBackupHookSucceeded = "GlobalPostBackupHookSucceeded"
+
+	// PreRestoreHookExecutionSucceeded: the target's pre-restore hook succeeded.
+	PreRestoreHookExecutionSucceeded = "PreRestoreHookExecutionSucceeded"
+	// PostRestoreHookExecutionSucceeded: the target's post-restore hook succeeded.
+	PostRestoreHookExecutionSucceeded = "PostRestoreHookExecutionSucceeded"
+	// GlobalPreRestoreHookSucceeded: a RestoreBatch's global pre-restore hook succeeded.
+	GlobalPreRestoreHookSucceeded = "GlobalPreRestoreHookSucceeded"
+	// GlobalPostRestoreHookSucceeded: a RestoreBatch's global post-restore hook succeeded.
+	GlobalPostRestoreHookSucceeded = "GlobalPostRestoreHookSucceeded"
+
+	// RetentionPolicyApplied: the target's retention step ran (the API's name).
+	RetentionPolicyApplied = v1alpha1.ConditionRetentionPolicyApplied
+	// RepositoryIntegrityVerified: the target's repository check step ran.
+	RepositoryIntegrityVerified = "RepositoryIntegrityVerified"
+	// BackupHistoryCleaned: finished sessions beyond backupHistoryLimit were deleted (the API's name).
+	BackupHistoryCleaned = v1alpha1.ConditionBackupHistoryCleaned
+	// RetryScheduled: a failed session will be, or was, retried by a new session.
+	RetryScheduled = "RetryScheduled"
+)
+
+// Reason is the CamelCase reason of a condition or of a session's phase.
+type Reason string
+
+// Reasons of invoker conditions.
+const (
+	ReasonReady               Reason = "Ready"
+	ReasonRepositoryFound     Reason = "RepositoryFound"
+	ReasonRepositoryNotFound  Reason = "RepositoryNotFound"
+	ReasonNamespaceNotAllowed Reason = "NamespaceNotAllowed"
+	ReasonSecretFound         Reason = "SecretFound"
+	ReasonSecretNotFound      Reason = "SecretNotFound"
+	ReasonTargetFound         Reason = "TargetFound"
+	ReasonTargetNotFound      Reason = "TargetNotFound"
+	ReasonTargetNotChecked    Reason = "TargetNotChecked"
+	ReasonTaskResolved        Reason = "TaskResolved"
+	ReasonTaskNotFound        Reason = "TaskNotFound"
+	ReasonFunctionNotFound    Reason = "FunctionNotFound"
+	ReasonInvalidSpec         Reason = "InvalidSpec"
+	ReasonInvalidSchedule     Reason = "InvalidSchedule"
+	ReasonNotReady            Reason = "NotReady"
+	ReasonHistoryCleaned      Reason = "HistoryCleaned"
+	ReasonHistoryCleanFailed  Reason = "HistoryCleanFailed"
+)
+
+// Reasons of session phases and conditions.
+const (
+	ReasonWorkflowCreated       Reason = "WorkflowCreated"
+	ReasonWorkflowCreateFailed  Reason = "WorkflowCreateFailed"
+	ReasonInvokerNotFound       Reason = "InvokerNotFound"
+	ReasonInvalidInvoker        Reason = "InvalidInvoker"
+	ReasonInvalidInput          Reason = "InvalidInput"
+	ReasonWaitingForReferences  Reason = "WaitingForReferences"
+	ReasonAnotherSessionRunning Reason = "AnotherSessionRunning"
+	ReasonRunning               Reason = "Running"
+	ReasonSucceeded             Reason = "Succeeded"
+	ReasonStepFailed            Reason = "StepFailed"
+	ReasonTargetFailed          Reason = "TargetFailed"
+	ReasonPreHookFailed         Reason = "PreHookFailed"
+	ReasonPostHookFailed        Reason = "PostHookFailed"
+	ReasonGlobalPreHookFailed   Reason = "GlobalPreHookFailed"
+	ReasonGlobalPostHookFailed  Reason = "GlobalPostHookFailed"
+	ReasonHookSucceeded         Reason = "HookSucceeded"
+	ReasonHookFailed            Reason = "HookFailed"
+	ReasonHookSkipped           Reason = "HookSkipped"
+	ReasonStepSucceeded         Reason = "StepSucceeded"
+	ReasonDeadlineExceeded      Reason = "DeadlineExceeded"
+	ReasonRunLost               Reason = "RunLost"
+	ReasonWorkflowDeleted       Reason = "WorkflowDeleted"
+	ReasonEngineError           Reason = "EngineError"
+	ReasonRetryPending          Reason = "RetryPending"
+	ReasonRetryCreated          Reason = "RetryCreated"
+)

@@ -1,0 +1,158 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/argo"
+)
+
+// ArgoOptions configure the Argo engine.
+type ArgoOptions struct {
+	// Client creates and patches Workflows and reads them through the cache.
+	Client client.Client
+	// APIReader reads a Workflow the cache does not hold yet.
+	APIReader client.Reader
+	// Scheme knows wfv1 and the session kinds (owner references).
+	Scheme *runtime.Scheme
+	// Image runs steps whose Function names no image (hooks).
+	Image string
+	// UIBaseURL, if set, fills status.workflow.uiURL with
+	// <UIBaseURL>/workflows/<namespace>/<name>.
+	UIBaseURL string
+	// Render are passed to argo.Render (Name, Namespace and DefaultImage are set by the engine).
+	Render argo.Options
+}
+
+// Argo runs graphs as Argo Workflows owned by their session.
+type Argo struct {
+	opts ArgoOptions
+}
+
+var _ Engine = (*Argo)(nil)
+
+// NewArgo returns an Argo engine.
+func NewArgo(opts ArgoOptions) *Argo { return &Argo{opts: opts} }
+
+// Name implements Engine.
+func (a *Argo) Name() v1alpha1.Engine { return v1alpha1.EngineArgo }
+
+// Watch implements Engine: the controller reconciles a session when a
+// Workflow it owns changes or goes away.
+func (a *Argo) Watch(b *builder.Builder, _ client.Object) (*builder.Builder, error) {
+	return b.Owns(&wfv1.Workflow{}), nil
+}
+
+// Submit implements Engine. The Workflow is named after the graph; if a
+// Workflow of that name belongs to another object (a session of another
+// kind with the same name), the name gets a suffix from owner's UID.
+func (a *Argo) Submit(ctx context.Context, owner client.Object, g *pipeline.Graph) (*v1alpha1.WorkflowRef, error) {
+	for _, name := range []string{argo.WorkflowName(g.Name), argo.WorkflowName(g.Name + "-" + shortUID(owner.GetUID()))} {
+		opts := a.opts.Render
+		opts.Name, opts.Namespace, opts.DefaultImage = name, owner.GetNamespace(), a.opts.Image
+		wf, err := argo.Render(g, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidGraph, err)
+		}
+		if err := controllerutil.SetControllerReference(owner, wf, a.opts.Scheme); err != nil {
+			return nil, fmt.Errorf("argo engine: %w", err)
+		}
+		err = a.opts.Client.Create(ctx, wf)
+		if err == nil {
+			return a.ref(wf), nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating Workflow %s/%s: %w", wf.Namespace, wf.Name, err)
+		}
+		existing := &wfv1.Workflow{}
+		if err := a.opts.APIReader.Get(ctx, client.ObjectKeyFromObject(wf), existing); err != nil {
+			return nil, fmt.Errorf("reading Workflow %s/%s: %w", wf.Namespace, wf.Name, err)
+		}
+		if ownedBy(existing, owner) {
+			return a.ref(existing), nil
+		}
+	}
+	return nil, fmt.Errorf("argo engine: Workflows named after %s exist and belong to other objects", g.Name)
+}
+
+func ownedBy(obj, owner client.Object) bool {
+	for _, o := range obj.GetOwnerReferences() {
+		if o.UID == owner.GetUID() {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Argo) ref(wf *wfv1.Workflow) *v1alpha1.WorkflowRef {
+	ref := &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineArgo, Name: wf.Name, Namespace: wf.Namespace}
+	if a.opts.UIBaseURL != "" {
+		ref.UIURL = strings.TrimRight(a.opts.UIBaseURL, "/") + "/workflows/" + url.PathEscape(wf.Namespace) + "/" + url.PathEscape(wf.Name)
+	}
+	return ref
+}
+
+// Status implements Engine. Step results come from the nodes
+// (argo.NodeStatuses), never from the Workflow's phase.
+func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, g *pipeline.Graph) (*Run, error) {
+	if ref == nil || ref.Engine != v1alpha1.EngineArgo {
+		return nil, otherEngine(ref, v1alpha1.EngineArgo)
+	}
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	wf := &wfv1.Workflow{}
+	err := a.opts.Client.Get(ctx, key, wf)
+	if apierrors.IsNotFound(err) {
+		// The cache may not hold a Workflow created a moment ago.
+		err = a.opts.APIReader.Get(ctx, key, wf)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, &LostError{
+			Reason:  conditions.ReasonWorkflowDeleted,
+			Message: fmt.Sprintf("the Argo Workflow %s was deleted while the session was running", key),
+		}
+	case err != nil:
+		return nil, fmt.Errorf("reading Workflow %s: %w", key, err)
+	case !ownedBy(wf, owner):
+		return nil, &LostError{
+			Reason:  conditions.ReasonWorkflowDeleted,
+			Message: fmt.Sprintf("the Argo Workflow %s was replaced by one that does not belong to this session", key),
+		}
+	}
+	nodes, err := argo.NodeStatuses(wf, g)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Nodes: nodes, Finished: argo.Finished(wf)}, nil
+}
+
+// Stop implements Engine: it sets spec.shutdown to Terminate, which stops
+// running pods and starts nothing else.
+func (a *Argo) Stop(ctx context.Context, _ client.Object, ref *v1alpha1.WorkflowRef, _ string) error {
+	if ref == nil || ref.Engine != v1alpha1.EngineArgo {
+		return nil
+	}
+	wf := &wfv1.Workflow{}
+	wf.Namespace, wf.Name = ref.Namespace, ref.Name
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"shutdown":"`+string(wfv1.ShutdownStrategyTerminate)+`"}}`))
+	if err := a.opts.Client.Patch(ctx, wf, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("stopping Workflow %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	return nil
+}
+
+// Forget implements Engine; the Workflow goes with its owner.
+func (a *Argo) Forget(Key) {}

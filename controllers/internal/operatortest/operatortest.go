@@ -1,0 +1,224 @@
+// Package operatortest starts stashflow's controllers in-process against an
+// envtest apiserver (internal/testenv) and builds the small objects the
+// controller suites use: shell Functions and Tasks, a Repository on a
+// hostPath in a temporary directory, its storage Secret. Steps run for real
+// (`sh`) on the local engine.
+//
+// Every test gets its own namespace and its own manager, whose cache sees
+// only that namespace (and cluster-scoped objects), so tests run in parallel
+// and a test can stop and restart "the operator".
+package operatortest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/internal/testenv"
+)
+
+// Client returns a client of env that knows Argo's kinds too.
+func Client(env *testenv.Env) (client.Client, error) {
+	return client.New(env.Config, client.Options{Scheme: controllers.NewScheme()})
+}
+
+var nsCounter atomic.Int32
+
+// Namespace creates a namespace for one test.
+func Namespace(t testing.TB, c client.Client, labels map[string]string) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d-%s", nsCounter.Add(1), strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())))
+	if len(name) > 50 {
+		name = strings.TrimRight(name[:50], "-")
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := c.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// Operator is a running manager with stashflow's controllers.
+type Operator struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts the controllers for namespace with cfg (engine local unless
+// set). The operator stops at the end of the test, or with Stop.
+func Start(t testing.TB, env *testenv.Env, namespace string, cfg controllers.Config) *Operator {
+	t.Helper()
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:  controllers.NewScheme(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
+		Logger:  zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})).WithValues("test", t.Name()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SkipNameValidation = true
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = t.TempDir()
+	}
+	if cfg.ReferenceGrace == 0 {
+		cfg.ReferenceGrace = time.Second
+	}
+	if err := controllers.Setup(mgr, cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &Operator{cancel: cancel, done: make(chan error, 1)}
+	go func() { o.done <- mgr.Start(ctx) }()
+	t.Cleanup(o.Stop)
+	return o
+}
+
+// Stop stops the operator and waits for it, its local runs included.
+func (o *Operator) Stop() {
+	if o.cancel == nil {
+		return
+	}
+	o.cancel()
+	<-o.done
+	o.cancel = nil
+}
+
+// testWriter sends the operator's log to the test's log, which go test
+// prints for failed tests only.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	defer func() { _ = recover() }() // a log line after the test ended
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// ShellFunction is a Function that runs script with sh; outputs are the
+// output parameters it declares, written by the script into
+// $STASHFLOW_OUTPUT_DIR/<name>.
+func ShellFunction(name, script string, outputs ...string) *v1alpha1.Function {
+	fn := &v1alpha1.Function{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.FunctionSpec{
+			Image:   "busybox",
+			Command: []string{"sh", "-c", script},
+		},
+	}
+	for _, o := range outputs {
+		fn.Spec.Outputs = append(fn.Spec.Outputs, v1alpha1.FunctionOutput{Name: o, Path: "/tmp/stashflow/outputs/" + o})
+	}
+	return fn
+}
+
+// BackupScript writes a snapshot id made of the session's name and the
+// time, and statistics.
+const BackupScript = `set -e
+id=$(echo "$SESSION-$(date +%s%N)" | sha256sum | cut -c1-64)
+printf %s "$id" > "$STASHFLOW_OUTPUT_DIR/snapshotID"
+printf 2048 > "$STASHFLOW_OUTPUT_DIR/size"
+printf 1024 > "$STASHFLOW_OUTPUT_DIR/uploaded"
+printf 3 > "$STASHFLOW_OUTPUT_DIR/files"
+printf 150ms > "$STASHFLOW_OUTPUT_DIR/duration"`
+
+// BackupFunction is a Function that pretends to back up, with BackupScript.
+func BackupFunction(name string) *v1alpha1.Function {
+	fn := ShellFunction(name, BackupScript, "snapshotID", "size", "uploaded", "files", "duration")
+	fn.Spec.Env = []corev1.EnvVar{{Name: "SESSION", Value: "${BACKUP_SESSION:=restore}"}}
+	return fn
+}
+
+// Task is a Task of the named Functions.
+func Task(name string, functions ...string) *v1alpha1.Task {
+	t := &v1alpha1.Task{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	for _, f := range functions {
+		t.Spec.Steps = append(t.Spec.Steps, v1alpha1.FunctionRef{Name: f})
+	}
+	return t
+}
+
+// Repository is a local Repository on a hostPath, and its storage Secret.
+func Repository(namespace, name, dir string) (*v1alpha1.Repository, *corev1.Secret) {
+	repo := &v1alpha1.Repository{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+			StorageSecretName: name + "-secret",
+			Local: &v1alpha1.LocalSpec{
+				HostPath:  &corev1.HostPathVolumeSource{Path: dir},
+				MountPath: "/stashflow/repository",
+			},
+		}},
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-secret"},
+		StringData: map[string]string{"RESTIC_PASSWORD": "not-a-secret"},
+	}
+	return repo, secret
+}
+
+// AppBinding is an AppBinding with a URL.
+func AppBinding(namespace, name string) *v1alpha1.AppBinding {
+	url := "http://" + name + ".example:80"
+	return &v1alpha1.AppBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       v1alpha1.AppBindingSpec{Type: "fake", ClientConfig: v1alpha1.ClientConfig{URL: &url}},
+	}
+}
+
+// Create creates objects, failing the test on error; cluster-scoped ones
+// are deleted at the end of the test.
+func Create(t testing.TB, c client.Client, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+		if o.GetNamespace() == "" {
+			obj := o
+			t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
+		}
+	}
+}
+
+// Eventually calls check until it returns "" or timeout passes, and fails
+// the test with check's last answer.
+func Eventually(t testing.TB, timeout time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", timeout, msg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Get reads an object, or returns the error's message.
+func Get(c client.Client, namespace, name string, obj client.Object) string {
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Sprintf("%T %s/%s not found", obj, namespace, name)
+		}
+		return err.Error()
+	}
+	return ""
+}

@@ -1,0 +1,210 @@
+package run
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// The layout of a batch of two targets, a and b, with hooks:
+//
+//	global-pre-backup ─▶ a-pre ─▶ a-backup ─▶ a-retention ─▶ a-post ─┐
+//	                 └─▶ b-backup ────────────────────────────────────┴─▶ global-post-backup
+var batchLayout = translators.Layout{
+	GlobalPreHook:  "global-pre-backup",
+	GlobalPostHook: "global-post-backup",
+	Targets: []translators.TargetLayout{
+		{
+			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "a"}, Hostname: "a",
+			PreHook: "a-pre-backup", PostHook: "a-post-backup",
+			Steps: []translators.StepRef{
+				{Name: "a-backup", Function: "volume-backup", Outputs: []string{"snapshotID", "size", "uploaded", "files", "duration"}},
+				{Name: "a-retention", Function: "retention", Outputs: []string{"removed", "duration"}},
+			},
+		},
+		{
+			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "b"}, Hostname: "b",
+			Steps: []translators.StepRef{{Name: "b-backup", Function: "volume-backup", Outputs: []string{"snapshotID", "size"}}},
+		},
+	},
+}
+
+func ok(step string, outputs map[string]string) pipeline.NodeStatus {
+	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseSucceeded, Outputs: outputs, StartedAt: t0, FinishedAt: t0.Add(time.Second)}
+}
+
+func failed(step, msg string) pipeline.NodeStatus {
+	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseFailed, Message: msg, StartedAt: t0, FinishedAt: t0.Add(time.Second)}
+}
+
+func omitted(step string) pipeline.NodeStatus {
+	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseOmitted, Message: "a dependency failed"}
+}
+
+func running(step string) pipeline.NodeStatus {
+	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseRunning, StartedAt: t0}
+}
+
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// summary is what the tests compare: the phases and the first failure.
+type summary struct {
+	Phase        Phase
+	Reason       conditions.Reason
+	TargetPhases []v1alpha1.TargetPhase
+	Hosts        []string // "<hostname> <phase> <snapshotID>"; "-" for none
+}
+
+func summarize(o *Outcome) summary {
+	s := summary{Phase: o.Phase, Reason: o.Reason}
+	for _, t := range o.Targets {
+		s.TargetPhases = append(s.TargetPhases, t.Phase)
+		if t.Host == nil {
+			s.Hosts = append(s.Hosts, "-")
+			continue
+		}
+		s.Hosts = append(s.Hosts, t.Host.Hostname+" "+string(t.Host.Phase)+" "+t.Host.SnapshotID)
+	}
+	return s
+}
+
+func TestEvaluate(t *testing.T) {
+	snap := func(id string) map[string]string {
+		return map[string]string{"snapshotID": id, "size": "10", "duration": "1.5"}
+	}
+	tests := []struct {
+		name     string
+		nodes    []pipeline.NodeStatus
+		finished bool
+		want     summary
+	}{
+		{
+			name:  "nothing started",
+			nodes: nil,
+			want: summary{Phase: Pending, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetPending, v1alpha1.TargetPending},
+				Hosts: []string{"a Pending ", "b Pending "}},
+		},
+		{
+			name:  "running",
+			nodes: []pipeline.NodeStatus{ok("global-pre-backup", nil), running("a-pre-backup"), running("b-backup")},
+			want: summary{Phase: Running, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetRunning, v1alpha1.TargetRunning},
+				Hosts: []string{"a Pending ", "b Running "}},
+		},
+		{
+			name: "all succeeded",
+			nodes: []pipeline.NodeStatus{
+				ok("global-pre-backup", nil), ok("a-pre-backup", nil), ok("a-backup", snap("aaa")), ok("a-retention", map[string]string{"snapshotID": ""}),
+				ok("a-post-backup", nil), ok("b-backup", snap("bbb")), ok("global-post-backup", nil),
+			},
+			finished: true,
+			want: summary{Phase: Succeeded, Reason: conditions.ReasonSucceeded, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetSucceeded, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Succeeded aaa", "b Succeeded bbb"}},
+		},
+		{
+			name: "a step of one target failed, the other went on",
+			nodes: []pipeline.NodeStatus{
+				ok("global-pre-backup", nil), ok("a-pre-backup", nil), failed("a-backup", "exit status 1"), omitted("a-retention"),
+				ok("a-post-backup", nil), ok("b-backup", snap("bbb")), ok("global-post-backup", nil),
+			},
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonStepFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Failed ", "b Succeeded bbb"}},
+		},
+		{
+			name: "a pre hook failed",
+			nodes: []pipeline.NodeStatus{
+				ok("global-pre-backup", nil), failed("a-pre-backup", "hook failed"), omitted("a-backup"), omitted("a-retention"),
+				ok("a-post-backup", nil), ok("b-backup", snap("bbb")), ok("global-post-backup", nil),
+			},
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonPreHookFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Failed ", "b Succeeded bbb"}},
+		},
+		{
+			name: "a post hook failed",
+			nodes: []pipeline.NodeStatus{
+				ok("global-pre-backup", nil), ok("a-pre-backup", nil), ok("a-backup", snap("aaa")), ok("a-retention", nil),
+				failed("a-post-backup", "boom"), ok("b-backup", snap("bbb")), ok("global-post-backup", nil),
+			},
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonPostHookFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Succeeded aaa", "b Succeeded bbb"}},
+		},
+		{
+			name: "the global pre hook failed: targets skipped",
+			nodes: []pipeline.NodeStatus{
+				failed("global-pre-backup", "no"), omitted("a-pre-backup"), omitted("a-backup"), omitted("a-retention"),
+				omitted("a-post-backup"), omitted("b-backup"), ok("global-post-backup", nil),
+			},
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonGlobalPreHookFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetSkipped, v1alpha1.TargetSkipped},
+				Hosts: []string{"-", "-"}},
+		},
+		{
+			name: "the global post hook failed",
+			nodes: []pipeline.NodeStatus{
+				ok("global-pre-backup", nil), ok("a-pre-backup", nil), ok("a-backup", snap("aaa")), ok("a-retention", nil),
+				ok("a-post-backup", nil), ok("b-backup", snap("bbb")), failed("global-post-backup", "boom"),
+			},
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonGlobalPostHookFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetSucceeded, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Succeeded aaa", "b Succeeded bbb"}},
+		},
+		{
+			name: "stopped at the deadline",
+			nodes: Stopped([]pipeline.NodeStatus{
+				ok("global-pre-backup", nil), ok("a-pre-backup", nil), running("a-backup"), {Step: "a-retention", Phase: pipeline.PhasePending},
+				{Step: "a-post-backup", Phase: pipeline.PhasePending}, ok("b-backup", snap("bbb")), {Step: "global-post-backup", Phase: pipeline.PhasePending},
+			}, "stopped: deadline", t0),
+			finished: true,
+			want: summary{Phase: Failed, Reason: conditions.ReasonStepFailed, TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetSucceeded},
+				Hosts: []string{"a Failed ", "b Succeeded bbb"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := summarize(Evaluate(batchLayout, tt.nodes, tt.finished))
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Evaluate() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEvaluateDetails(t *testing.T) {
+	nodes := []pipeline.NodeStatus{
+		ok("global-pre-backup", nil), ok("a-pre-backup", nil),
+		ok("a-backup", map[string]string{"snapshotID": "abc123\n", "size": "2048", "uploaded": "1024", "files": "3", "duration": "1.5"}),
+		ok("a-retention", map[string]string{"removed": "2"}),
+		ok("a-post-backup", nil), failed("b-backup", "exit status 1: disk full"), ok("global-post-backup", nil),
+	}
+	o := Evaluate(batchLayout, nodes, true)
+	a := o.Targets[0]
+	wantHost := &Host{
+		Hostname: "a", Phase: v1alpha1.HostSucceeded, SnapshotID: "abc123",
+		Size: ptr(2048), Uploaded: ptr(1024), Files: ptr(3), Duration: "1.5s", FinishedAt: t0.Add(time.Second),
+	}
+	if diff := cmp.Diff(wantHost, a.Host); diff != "" {
+		t.Errorf("host of a (-want +got):\n%s", diff)
+	}
+	if a.Retention == nil || a.Retention.Phase != v1alpha1.StepSucceeded {
+		t.Errorf("retention of a = %+v, want Succeeded", a.Retention)
+	}
+	if a.Outputs["removed"] != "2" {
+		t.Errorf("outputs of a = %v, want removed=2", a.Outputs)
+	}
+	if want := "target AppBinding/b: step b-backup failed: exit status 1: disk full"; o.Message != want {
+		t.Errorf("message = %q, want %q", o.Message, want)
+	}
+	if b := o.Targets[1]; b.Host == nil || b.Host.Phase != v1alpha1.HostFailed || b.Host.Error != "exit status 1: disk full" {
+		t.Errorf("host of b = %+v, want Failed with the step's message", b.Host)
+	}
+}
+
+func ptr(v int64) *int64 { return &v }

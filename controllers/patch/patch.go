@@ -1,0 +1,59 @@
+// Package patch writes an object's status back with one merge patch, and only
+// when it changed: a Helper remembers the object as it was read, and Patch
+// sends the difference. It is the tiny cousin of cluster-api's
+// util/patch.Helper, for objects whose controllers write status only.
+package patch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Helper patches the status of one object.
+type Helper struct {
+	before client.Object
+	// optimisticLock makes the patch fail with a Conflict when the object
+	// changed since it was read, so that a decision taken on a stale copy is
+	// never written over a newer one.
+	optimisticLock bool
+}
+
+// Option configures a Helper.
+type Option func(*Helper)
+
+// WithOptimisticLock adds metadata.resourceVersion to every patch.
+func WithOptimisticLock() Option { return func(h *Helper) { h.optimisticLock = true } }
+
+// NewHelper remembers obj as it is now.
+func NewHelper(obj client.Object, opts ...Option) *Helper {
+	h := &Helper{before: obj.DeepCopyObject().(client.Object)}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// PatchStatus sends the difference between the remembered object and obj to
+// the status subresource; it sends nothing when they are the same.
+func (h *Helper) PatchStatus(ctx context.Context, c client.Client, obj client.Object) error {
+	plain := client.MergeFrom(h.before)
+	data, err := plain.Data(obj)
+	if err != nil {
+		return fmt.Errorf("computing the status patch: %w", err)
+	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("{}")) {
+		return nil
+	}
+	p := plain
+	if h.optimisticLock {
+		p = client.MergeFromWithOptions(h.before, client.MergeFromWithOptimisticLock{})
+	}
+	if err := c.Status().Patch(ctx, obj, p); err != nil {
+		return fmt.Errorf("patching the status of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	h.before = obj.DeepCopyObject().(client.Object)
+	return nil
+}

@@ -1,0 +1,389 @@
+// Package resolve reads what an invoker or a session refers to: the
+// Repository (and whether its usage policy lets the namespace use it), its
+// storage Secret, the targets, and the Tasks and Functions, from the cluster
+// first and from the built-in catalog when the cluster has no object of that
+// name. The result is a translators.Objects, the input of the translators.
+//
+// Errors are typed: a NotFoundError may heal (the object can still be
+// created), a ForbiddenError cannot until someone edits a spec. Both carry a
+// message meant for a condition.
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// Builtins are the catalog's Functions and Tasks, by name.
+type Builtins struct {
+	Functions map[string]*v1alpha1.Function
+	Tasks     map[string]*v1alpha1.Task
+}
+
+// NotFoundError says a referenced object does not exist (yet).
+type NotFoundError struct {
+	// Field is where the reference is, e.g. "spec.repository".
+	Field     string
+	Kind      string
+	Namespace string
+	Name      string
+	// Detail adds to the message, e.g. a missing key.
+	Detail string
+}
+
+func (e *NotFoundError) Error() string {
+	name := e.Name
+	if e.Namespace != "" {
+		name = e.Namespace + "/" + e.Name
+	}
+	msg := fmt.Sprintf("%s %s not found", e.Kind, name)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	return msg
+}
+
+// ForbiddenError says the Repository's usage policy does not let the namespace use it.
+type ForbiddenError struct {
+	Field      string
+	Repository types.NamespacedName
+	Namespace  string
+	Policy     v1alpha1.FromNamespaces
+}
+
+func (e *ForbiddenError) Error() string {
+	return fmt.Sprintf("%s: Repository %s does not allow namespace %q to use it (usagePolicy.allowedNamespaces.from is %s)",
+		e.Field, e.Repository, e.Namespace, e.Policy)
+}
+
+// InvalidError says a spec cannot work as written, e.g. no task is set and
+// none can be inferred from the target.
+type InvalidError struct{ Message string }
+
+func (e *InvalidError) Error() string { return e.Message }
+
+// IsInvalid reports whether err is, or wraps, an InvalidError.
+func IsInvalid(err error) bool {
+	var ie *InvalidError
+	return errors.As(err, &ie)
+}
+
+// IsNotFound reports whether err is, or wraps, a NotFoundError.
+func IsNotFound(err error) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf)
+}
+
+// IsForbidden reports whether err is, or wraps, a ForbiddenError.
+func IsForbidden(err error) bool {
+	var fe *ForbiddenError
+	return errors.As(err, &fe)
+}
+
+// Resolver reads references.
+type Resolver struct {
+	// Client reads through the manager's cache.
+	Client client.Reader
+	// APIReader reads the API server directly: Secrets and
+	// PersistentVolumeClaims are read one at a time, so that the operator
+	// needs only `get` on them and caches none.
+	APIReader client.Reader
+	// Builtins are the catalog, used when the cluster has no object of a name.
+	Builtins Builtins
+}
+
+// Repository returns the Repository ref points to (its namespace defaulting
+// to namespace) if its usage policy lets namespace use it.
+func (r *Resolver) Repository(ctx context.Context, field string, ref v1alpha1.ObjectRef, namespace string) (*v1alpha1.Repository, error) {
+	key := types.NamespacedName{Namespace: ref.NamespaceOr(namespace), Name: ref.Name}
+	repo := &v1alpha1.Repository{}
+	if err := r.get(ctx, key, repo); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &NotFoundError{Field: field, Kind: "Repository", Namespace: key.Namespace, Name: key.Name}
+		}
+		return nil, fmt.Errorf("%s: reading Repository %s: %w", field, key, err)
+	}
+	if err := r.allowed(ctx, field, repo, namespace); err != nil {
+		return nil, err
+	}
+	return repo, nil
+}
+
+// get reads through the cache, and directly when the cache does not hold
+// the namespace (an operator restricted to one namespace reading a
+// Repository shared from another).
+func (r *Resolver) get(ctx context.Context, key types.NamespacedName, obj client.Object) error {
+	err := r.Client.Get(ctx, key, obj)
+	if err != nil && !apierrors.IsNotFound(err) && r.APIReader != nil {
+		if err2 := r.APIReader.Get(ctx, key, obj); err2 == nil || apierrors.IsNotFound(err2) {
+			return err2
+		}
+	}
+	return err
+}
+
+func (r *Resolver) allowed(ctx context.Context, field string, repo *v1alpha1.Repository, namespace string) error {
+	from := repo.Spec.AllowedFrom()
+	forbidden := &ForbiddenError{Field: field, Repository: client.ObjectKeyFromObject(repo), Namespace: namespace, Policy: from}
+	switch from {
+	case v1alpha1.NamespacesFromAll:
+		return nil
+	case v1alpha1.NamespacesFromSame:
+		if repo.Namespace == namespace {
+			return nil
+		}
+		return forbidden
+	case v1alpha1.NamespacesFromSelector:
+		if repo.Namespace == namespace {
+			return nil
+		}
+		sel, err := metav1.LabelSelectorAsSelector(repo.Spec.UsagePolicy.AllowedNamespaces.Selector)
+		if err != nil {
+			return &InvalidError{Message: fmt.Sprintf("%s: Repository %s has an invalid namespace selector: %v", field, client.ObjectKeyFromObject(repo), err)}
+		}
+		ns := &corev1.Namespace{}
+		if err := r.get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+			return fmt.Errorf("%s: reading Namespace %s: %w", field, namespace, err)
+		}
+		if sel.Matches(labels.Set(ns.Labels)) {
+			return nil
+		}
+		return forbidden
+	}
+	return forbidden
+}
+
+// StorageSecret checks that the Repository's storage Secret exists.
+func (r *Resolver) StorageSecret(ctx context.Context, repo *v1alpha1.Repository) error {
+	name := repo.Spec.Backend.StorageSecretName
+	if name == "" {
+		return nil
+	}
+	s := &metav1.PartialObjectMetadata{}
+	s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: repo.Namespace, Name: name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &NotFoundError{Field: "spec.backend.storageSecretName of Repository " + repo.Name, Kind: "Secret", Namespace: repo.Namespace, Name: name}
+		}
+		return fmt.Errorf("reading Secret %s/%s: %w", repo.Namespace, name, err)
+	}
+	return nil
+}
+
+// Target checks that a target exists: AppBindings through the cache,
+// PersistentVolumeClaims directly. Other kinds are not checked (checked is
+// false): the operator has no right to read every kind.
+func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (checked bool, _ error) {
+	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	var err error
+	switch ref.Kind {
+	case "AppBinding":
+		err = r.Client.Get(ctx, key, &v1alpha1.AppBinding{})
+	case "PersistentVolumeClaim":
+		pvc := &metav1.PartialObjectMetadata{}
+		pvc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"))
+		err = r.APIReader.Get(ctx, key, pvc)
+	default:
+		return false, nil
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, &NotFoundError{Field: field, Kind: ref.Kind, Namespace: namespace, Name: ref.Name}
+	case err != nil:
+		return true, fmt.Errorf("%s: reading %s %s: %w", field, ref.Kind, key, err)
+	}
+	return true, nil
+}
+
+// Task returns the Task of that name: the cluster's, else the catalog's.
+func (r *Resolver) Task(ctx context.Context, field, name string) (*v1alpha1.Task, error) {
+	t := &v1alpha1.Task{}
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, t)
+	switch {
+	case err == nil:
+		return t, nil
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("%s: reading Task %s: %w", field, name, err)
+	case r.Builtins.Tasks[name] != nil:
+		return r.Builtins.Tasks[name].DeepCopy(), nil
+	}
+	return nil, &NotFoundError{Field: field, Kind: "Task", Name: name}
+}
+
+// Function returns the Function of that name: the cluster's, else the catalog's.
+func (r *Resolver) Function(ctx context.Context, field, name string) (*v1alpha1.Function, error) {
+	f := &v1alpha1.Function{}
+	err := r.Client.Get(ctx, types.NamespacedName{Name: name}, f)
+	switch {
+	case err == nil:
+		return f, nil
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("%s: reading Function %s: %w", field, name, err)
+	case r.Builtins.Functions[name] != nil:
+		return r.Builtins.Functions[name].DeepCopy(), nil
+	}
+	return nil, &NotFoundError{Field: field, Kind: "Function", Name: name}
+}
+
+// Kind says which Task a target without one gets: <type>-backup or -restore.
+type Kind string
+
+// Kinds of runs.
+const (
+	Backup  Kind = "backup"
+	Restore Kind = "restore"
+)
+
+// Member is one target of a run and its task.
+type Member struct {
+	// Field is where the member is in the spec, e.g. "spec" or "spec.members[1]".
+	Field  string
+	Task   *v1alpha1.TaskRef
+	Target *v1alpha1.TargetRef
+}
+
+// TaskName is the Task a member runs: its own, or the one its target implies
+// ("volume-<kind>" for a PersistentVolumeClaim, "<type>-<kind>" for an
+// AppBinding). It follows the translators' rule, which it must match.
+func TaskName(kind Kind, m Member, ab *v1alpha1.AppBinding) (string, error) {
+	if m.Task != nil && m.Task.Name != "" {
+		return m.Task.Name, nil
+	}
+	if m.Target != nil {
+		switch m.Target.Kind {
+		case "PersistentVolumeClaim":
+			return "volume-" + string(kind), nil
+		case "AppBinding":
+			if ab != nil && ab.Spec.Type != "" {
+				t := ab.Spec.Type
+				if i := strings.LastIndex(t, "/"); i >= 0 {
+					t = t[i+1:]
+				}
+				return strings.ToLower(t) + "-" + string(kind), nil
+			}
+		}
+	}
+	return "", &InvalidError{Message: m.Field + ".task: no task is set and none can be inferred from the target"}
+}
+
+// stashUpdateStatus is Stash's status step: the translators drop it, so it
+// needs no Function.
+const stashUpdateStatus = "update-status"
+
+// MemberObjects are what one member refers to.
+type MemberObjects struct {
+	AppBinding *v1alpha1.AppBinding
+	Task       *v1alpha1.Task
+	Functions  map[string]*v1alpha1.Function
+}
+
+// Member resolves one member: its AppBinding (if the target is one), its
+// Task and the Task's Functions.
+func (r *Resolver) Member(ctx context.Context, kind Kind, namespace string, m Member) (*MemberObjects, error) {
+	out := &MemberObjects{Functions: map[string]*v1alpha1.Function{}}
+	if m.Target != nil && m.Target.Kind == "AppBinding" {
+		ab := &v1alpha1.AppBinding{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: m.Target.Name}, ab); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, &NotFoundError{Field: m.Field + ".target.ref", Kind: "AppBinding", Namespace: namespace, Name: m.Target.Name}
+			}
+			return nil, fmt.Errorf("%s.target.ref: reading AppBinding %s/%s: %w", m.Field, namespace, m.Target.Name, err)
+		}
+		out.AppBinding = ab
+	}
+	name, err := TaskName(kind, m, out.AppBinding)
+	if err != nil {
+		return nil, err
+	}
+	if out.Task, err = r.Task(ctx, m.Field+".task", name); err != nil {
+		return nil, err
+	}
+	for i, s := range out.Task.Spec.Steps {
+		if _, ok := out.Functions[s.Name]; ok || s.Name == stashUpdateStatus {
+			continue
+		}
+		fn, err := r.Function(ctx, fmt.Sprintf("steps[%d] of Task %s", i, name), s.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Functions[s.Name] = fn
+	}
+	return out, nil
+}
+
+// Objects resolves everything a run needs for the translators.
+func (r *Resolver) Objects(ctx context.Context, kind Kind, namespace string, repo v1alpha1.ObjectRef, members []Member) (*translators.Objects, error) {
+	repository, err := r.Repository(ctx, "spec.repository", repo, namespace)
+	if err != nil {
+		return nil, err
+	}
+	objs := &translators.Objects{
+		Repository:  repository,
+		AppBindings: map[string]*v1alpha1.AppBinding{},
+		Tasks:       map[string]*v1alpha1.Task{},
+		Functions:   map[string]*v1alpha1.Function{},
+	}
+	for _, m := range members {
+		mo, err := r.Member(ctx, kind, namespace, m)
+		if err != nil {
+			return nil, err
+		}
+		if mo.AppBinding != nil {
+			objs.AppBindings[mo.AppBinding.Name] = mo.AppBinding
+		}
+		objs.Tasks[mo.Task.Name] = mo.Task
+		for n, f := range mo.Functions {
+			objs.Functions[n] = f
+		}
+	}
+	return objs, nil
+}
+
+// NotFoundKind returns the kind of the missing object if err is, or wraps,
+// a NotFoundError; "" otherwise.
+func NotFoundKind(err error) string {
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		return nf.Kind
+	}
+	return ""
+}
+
+// Reason is the condition reason of a resolver error.
+func Reason(err error) conditions.Reason {
+	switch {
+	case IsForbidden(err):
+		return conditions.ReasonNamespaceNotAllowed
+	case IsInvalid(err):
+		return conditions.ReasonInvalidSpec
+	}
+	switch NotFoundKind(err) {
+	case "":
+		return conditions.ReasonInvalidInput
+	case "Repository":
+		return conditions.ReasonRepositoryNotFound
+	case "Secret":
+		return conditions.ReasonSecretNotFound
+	case "Task":
+		return conditions.ReasonTaskNotFound
+	case "Function":
+		return conditions.ReasonFunctionNotFound
+	}
+	return conditions.ReasonTargetNotFound
+}

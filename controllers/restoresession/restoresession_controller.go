@@ -1,0 +1,212 @@
+// Package restoresession reconciles RestoreSessions and RestoreBatches. Both
+// run once and share a status type (a RestoreBatch is its own session), so
+// one Reconciler serves both through a Kind: what differs is how the object
+// is read, which Repository and members it names, and which translator
+// turns it into a graph (restorebatch.go).
+//
+// The flow is the BackupSession's without invoker, concurrency and retries:
+// resolve, translate, submit once, follow, map node statuses to the status.
+// Input that cannot work (a Repository that forbids the namespace, a spec the
+// translators reject) ends the restore Invalid with a terminal error.
+package restoresession
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/internal/run"
+	"github.com/stashflow/stashflow/controllers/metrics"
+	"github.com/stashflow/stashflow/controllers/patch"
+	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// Defaults of the Reconciler's timing.
+const (
+	DefaultPollInterval   = time.Minute
+	DefaultReferenceGrace = 30 * time.Second
+)
+
+// Reconciler reconciles the restores of one Kind.
+type Reconciler struct {
+	// Kind is RestoreSessionKind or RestoreBatchKind.
+	Kind      Kind
+	Client    client.Client
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Engine    engine.Engine
+	Resolver  *resolve.Resolver
+	Metrics   *metrics.Metrics
+	Translate translators.Options
+	// Now is the clock; time.Now when nil.
+	Now            func() time.Time
+	PollInterval   time.Duration
+	ReferenceGrace time.Duration
+
+	plans run.Plans
+}
+
+// +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions;restorebatches,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions/status;restorebatches/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories;appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=tasks;functions,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=workflows,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions/finalizers;restorebatches/finalizers,verbs=update
+
+// SetupWithManager registers the controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = DefaultPollInterval
+	}
+	if r.ReferenceGrace <= 0 {
+		r.ReferenceGrace = DefaultReferenceGrace
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(r.Kind.New()).
+		Named(r.Kind.Name).
+		WithOptions(opts)
+	b, err := r.Engine.Watch(b, r.Kind.New())
+	if err != nil {
+		return err
+	}
+	return b.Complete(r)
+}
+
+// scope is what one reconcile read and computed.
+type scope struct {
+	obj     client.Object
+	status  *v1alpha1.RestoreSessionStatus
+	plan    *translators.Plan
+	outcome *run.Outcome
+	done    bool
+}
+
+// Reconcile moves one restore along: Pending, Running, then Succeeded,
+// Failed, Invalid or Unknown.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+	obj := r.Kind.New()
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			if r.Metrics != nil {
+				r.Metrics.ForgetRestore(req.Namespace, r.Kind.Name, req.Name)
+			}
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	log := ctrl.LoggerFrom(ctx).WithValues("restore", klog.KObj(obj), "kind", r.Kind.Name)
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	helper := patch.NewHelper(obj, patch.WithOptimisticLock())
+	s := &scope{obj: obj, status: r.Kind.Status(obj)}
+	defer func() {
+		s.status.ObservedGeneration = obj.GetGeneration()
+		if err := helper.PatchStatus(ctx, r.Client, obj); err != nil {
+			reterr = kerrors.NewAggregate([]error{reterr, err})
+		}
+	}()
+
+	if finished(s.status.Phase) {
+		// The cache shows the end: nothing will read the run any more.
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	log.V(1).Info("Reconciling restore", "phase", s.status.Phase)
+	return doReconcile(ctx, s, []phaseFunc{
+		r.reconcilePlan,
+		r.reconcileWorkflow,
+		r.reconcileProgress,
+		r.reconcileCompletion,
+	})
+}
+
+type phaseFunc func(context.Context, *scope) (ctrl.Result, error)
+
+// doReconcile runs the phases in order until one fails or says the restore
+// is done, and returns the soonest requeue any of them asked for.
+func doReconcile(ctx context.Context, s *scope, phases []phaseFunc) (ctrl.Result, error) {
+	res := ctrl.Result{}
+	for _, phase := range phases {
+		r, err := phase(ctx, s)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if r.RequeueAfter > 0 && (res.RequeueAfter == 0 || r.RequeueAfter < res.RequeueAfter) {
+			res = r
+		}
+		if s.done {
+			break
+		}
+	}
+	return res, nil
+}
+
+func (r *Reconciler) forget(key client.ObjectKey) {
+	r.Engine.Forget(engine.Key{Kind: r.Kind.Name, NamespacedName: key})
+	r.plans.Delete(key)
+}
+
+func finished(p v1alpha1.RestorePhase) bool {
+	switch p {
+	case v1alpha1.RestoreSucceeded, v1alpha1.RestoreFailed, v1alpha1.RestoreUnknown, v1alpha1.RestoreInvalid:
+		return true
+	}
+	return false
+}
+
+// Kind is what differs between RestoreSession and RestoreBatch.
+type Kind struct {
+	// Name is the kind's name, e.g. "RestoreSession".
+	Name string
+	// New returns an empty object of the kind.
+	New func() client.Object
+	// Status returns the object's status.
+	Status func(client.Object) *v1alpha1.RestoreSessionStatus
+	// References returns the Repository and the members the object names.
+	References func(client.Object) (v1alpha1.ObjectRef, []resolve.Member)
+	// Translate turns the object into a plan.
+	Translate func(client.Object, *translators.Objects, translators.Options) (*translators.Plan, error)
+}
+
+// RestoreSessionKind is the Kind of RestoreSessions.
+var RestoreSessionKind = Kind{
+	Name:   "RestoreSession",
+	New:    func() client.Object { return &v1alpha1.RestoreSession{} },
+	Status: func(o client.Object) *v1alpha1.RestoreSessionStatus { return &o.(*v1alpha1.RestoreSession).Status },
+	References: func(o client.Object) (v1alpha1.ObjectRef, []resolve.Member) {
+		s := o.(*v1alpha1.RestoreSession)
+		return s.Spec.Repository, []resolve.Member{member("spec", &s.Spec.RestoreTargetSpec)}
+	},
+	Translate: func(o client.Object, objs *translators.Objects, opts translators.Options) (*translators.Plan, error) {
+		return translators.Restore(o.(*v1alpha1.RestoreSession), objs, opts)
+	},
+}
+
+func member(field string, t *v1alpha1.RestoreTargetSpec) resolve.Member {
+	m := resolve.Member{Field: field, Task: t.Task}
+	if t.Target != nil {
+		m.Target = &t.Target.Ref
+	}
+	return m
+}
+
+func memberField(i int) string { return fmt.Sprintf("spec.members[%d]", i) }

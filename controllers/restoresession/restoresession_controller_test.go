@@ -1,0 +1,145 @@
+package restoresession_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
+)
+
+const restoreScript = `set -e
+printf 0123456789abcdef > "$STASHFLOW_OUTPUT_DIR/snapshotID"
+printf 4096 > "$STASHFLOW_OUTPUT_DIR/size"
+printf 2 > "$STASHFLOW_OUTPUT_DIR/files"
+printf 1s > "$STASHFLOW_OUTPUT_DIR/duration"`
+
+func target(name, task string) v1alpha1.RestoreTargetSpec {
+	return v1alpha1.RestoreTargetSpec{
+		Task: &v1alpha1.TaskRef{Name: task},
+		Target: &v1alpha1.RestoreTarget{
+			Ref:   v1alpha1.TargetRef{APIVersion: "stashflow.dev/v1alpha1", Kind: "AppBinding", Name: name},
+			Rules: []v1alpha1.RestoreRule{{Snapshots: []string{"latest"}}},
+		},
+	}
+}
+
+// waitRestore waits until obj (a RestoreSession or RestoreBatch) reaches phase.
+func waitRestore(t *testing.T, obj client.Object, status func() v1alpha1.RestoreSessionStatus, phase v1alpha1.RestorePhase) v1alpha1.RestoreSessionStatus {
+	t.Helper()
+	ot.Eventually(t, 15*time.Second, func() string {
+		if msg := ot.Get(c, obj.GetNamespace(), obj.GetName(), obj); msg != "" {
+			return msg
+		}
+		if st := status(); st.Phase != phase {
+			return fmt.Sprintf("%s is %s (%s: %s), want %s", obj.GetName(), st.Phase, st.Reason, st.Message, phase)
+		}
+		return ""
+	})
+	return status()
+}
+
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	other := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	foreign, foreignSecret := ot.Repository(other, "foreign", t.TempDir())
+	ot.Create(t, c, repo, secret, foreign, foreignSecret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+		ot.ShellFunction(ns+"-restore", restoreScript, "snapshotID", "size", "files", "duration"), ot.Task(ns+"-restore", ns+"-restore"),
+		ot.ShellFunction(ns+"-fail", "echo 'target is read-only' >&2; exit 3"), ot.Task(ns+"-fail", ns+"-fail"),
+		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	t.Run("a RestoreSession succeeds with its stats", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-a"},
+			Spec:       v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-restore"), Repository: v1alpha1.ObjectRef{Name: "repo"}},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreSucceeded)
+		if !conditions.IsTrue(st.Conditions, conditions.RestoreExecutorEnsured) || st.Workflow == nil || st.SessionDuration == "" {
+			t.Errorf("status = %+v, want RestoreExecutorEnsured, a workflow and a duration", st)
+		}
+		if len(st.Targets) != 1 || st.Targets[0].Phase != v1alpha1.TargetSucceeded || len(st.Targets[0].Stats) != 1 {
+			t.Fatalf("targets = %+v, want a Succeeded target with stats", st.Targets)
+		}
+		h := st.Targets[0].Stats[0]
+		if h.Hostname != "a" || h.SnapshotID != "0123456789abcdef" || ptr.Deref(h.Size, 0) != 4096 || ptr.Deref(h.Files, 0) != 2 || h.Duration != "1s" {
+			t.Errorf("stats = %+v, want the step's outputs", h)
+		}
+	})
+
+	t.Run("a RestoreBatch with a failing member fails", func(t *testing.T) {
+		t.Parallel()
+		rb := &v1alpha1.RestoreBatch{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "batch"},
+			Spec: v1alpha1.RestoreBatchSpec{
+				Repository:     v1alpha1.ObjectRef{Name: "repo"},
+				ExecutionOrder: v1alpha1.Parallel,
+				Members: []v1alpha1.RestoreBatchMember{
+					{RestoreTargetSpec: target("a", ns+"-restore")},
+					{RestoreTargetSpec: target("b", ns+"-fail")},
+				},
+			},
+		}
+		ot.Create(t, c, rb)
+		st := waitRestore(t, rb, func() v1alpha1.RestoreSessionStatus { return rb.Status }, v1alpha1.RestoreFailed)
+		if len(st.Targets) != 2 || st.Targets[0].Phase != v1alpha1.TargetSucceeded || st.Targets[1].Phase != v1alpha1.TargetFailed {
+			t.Fatalf("targets = %+v, want a Succeeded and b Failed", st.Targets)
+		}
+		if st.Reason != string(conditions.ReasonStepFailed) || !strings.Contains(st.Message, "read-only") {
+			t.Errorf("reason, message = %s, %q; want StepFailed with the step's error", st.Reason, st.Message)
+		}
+	})
+
+	t.Run("a RestoreSession from a Repository that forbids the namespace is Invalid", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-foreign"},
+			Spec: v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-restore"),
+				Repository: v1alpha1.ObjectRef{Name: "foreign", Namespace: other}},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreInvalid)
+		if st.Reason != string(conditions.ReasonNamespaceNotAllowed) || st.Workflow != nil {
+			t.Errorf("status = %+v, want NamespaceNotAllowed and no workflow", st)
+		}
+	})
+
+	t.Run("a RestoreSession of a missing Task fails after the grace", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-notask"},
+			Spec:       v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-nope"), Repository: v1alpha1.ObjectRef{Name: "repo"}},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreFailed)
+		if st.Reason != string(conditions.ReasonTaskNotFound) || !strings.Contains(st.Message, "Task "+ns+"-nope not found") {
+			t.Errorf("reason, message = %s, %q; want TaskNotFound", st.Reason, st.Message)
+		}
+	})
+
+	t.Run("a RestoreSession past its timeOut fails", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-slow"},
+			Spec: v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-sleep"),
+				Repository: v1alpha1.ObjectRef{Name: "repo"}, TimeOut: "1s"},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreFailed)
+		if st.Reason != string(conditions.ReasonDeadlineExceeded) || !conditions.IsTrue(st.Conditions, conditions.DeadlineExceeded) {
+			t.Errorf("status = %+v, want DeadlineExceeded", st)
+		}
+	})
+}
