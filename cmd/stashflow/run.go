@@ -110,7 +110,7 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			return err
 		}
 		if !o.quiet {
-			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), res.Summary.Phase, res.WorkDir)
+			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), res.Outcome.Phase, res.WorkDir)
 		}
 	}
 	if failed > 0 {
@@ -193,7 +193,7 @@ func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts
 					fmt.Fprintf(stderr, "%s %s/%s: %v\n", inv.kind, inv.ns, inv.name, err)
 				} else {
 					_ = o.print(stdout, res.Session)
-					fmt.Fprintf(stderr, "BackupSession %s: %s\n", s.Name, res.Summary.Phase)
+					fmt.Fprintf(stderr, "BackupSession %s: %s\n", s.Name, res.Outcome.Phase)
 				}
 				mu.Unlock()
 			}

@@ -28,10 +28,10 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -60,7 +60,7 @@ type Reconciler struct {
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
 
-	plans run.Plans
+	plans sessionstatus.Plans
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions,verbs=get;list;watch;create
@@ -105,7 +105,7 @@ type scope struct {
 	batch  *v1alpha1.BackupBatch
 	plan   *translators.Plan
 	// outcome is the run's outcome, once read from the engine.
-	outcome *run.Outcome
+	outcome *sessionstatus.Outcome
 	// done stops the phases that follow: the session waits or has ended.
 	done bool
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/internal/index"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -237,14 +237,14 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 		conditions.True(&st.Conditions, s.session.Generation, conditions.DeadlineExceeded, conditions.ReasonDeadlineExceeded, msg)
-		nodes, done = run.Stopped(nodes, "stopped: "+msg, now), true
+		nodes, done = sessionstatus.Stopped(nodes, "stopped: "+msg, now), true
 	}
-	s.outcome = run.Evaluate(s.plan.Layout, nodes, done)
-	if done && pastDeadline && s.outcome.Phase == run.Failed {
+	s.outcome = sessionstatus.Evaluate(s.plan.Layout, nodes, done)
+	if done && pastDeadline && s.outcome.Phase == sessionstatus.Failed {
 		s.outcome.Reason = conditions.ReasonDeadlineExceeded
 		s.outcome.Message = fmt.Sprintf("the session exceeded its timeOut of %s: %s", s.plan.Graph.Timeout, s.outcome.Message)
 	}
-	setOutcome(s.session, s.outcome)
+	sessionstatus.SetBackup(s.session, s.outcome)
 	if done {
 		return ctrl.Result{}, nil
 	}
@@ -259,7 +259,7 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 // reconcileCompletion records what the run produced and ends the session.
 func (r *Reconciler) reconcileCompletion(ctx context.Context, s *scope) (ctrl.Result, error) {
 	o := s.outcome
-	if o == nil || (o.Phase != run.Succeeded && o.Phase != run.Failed) {
+	if o == nil || (o.Phase != sessionstatus.Succeeded && o.Phase != sessionstatus.Failed) {
 		return ctrl.Result{}, nil
 	}
 	// Snapshots first: the session ends only once they are recorded.
@@ -267,7 +267,7 @@ func (r *Reconciler) reconcileCompletion(ctx context.Context, s *scope) (ctrl.Re
 		return ctrl.Result{}, err
 	}
 	phase := v1alpha1.BackupSessionSucceeded
-	if o.Phase == run.Failed {
+	if o.Phase == sessionstatus.Failed {
 		phase = v1alpha1.BackupSessionFailed
 	}
 	r.finish(ctx, s, phase, o.Reason, o.Message)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/internal/names"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/metrics"
 )
 
@@ -20,47 +19,6 @@ const (
 	// AnnotationRetryAttempt is the retry's number in its chain, from 1.
 	AnnotationRetryAttempt = v1alpha1.GroupName + "/retry-attempt"
 )
-
-// setOutcome writes the run's targets, hooks and their conditions into the
-// status. Targets keep their conditions (and so their transition times)
-// from one reconcile to the next by position.
-func setOutcome(s *v1alpha1.BackupSession, o *run.Outcome) {
-	st := &s.Status
-	targets := make([]v1alpha1.BackupTargetStatus, len(o.Targets))
-	for i := range o.Targets {
-		t := &o.Targets[i]
-		ts := v1alpha1.BackupTargetStatus{
-			Ref:             t.Ref,
-			Phase:           t.Phase,
-			Steps:           t.Steps,
-			PreBackupHooks:  t.PreHooks,
-			PostBackupHooks: t.PostHooks,
-		}
-		if i < len(st.Targets) {
-			ts.Conditions = st.Targets[i].Conditions
-		}
-		if t.Host != nil {
-			ts.TotalHosts = ptr.To[int32](1)
-			ts.Stats = []v1alpha1.HostBackupStats{{
-				Hostname:   t.Host.Hostname,
-				Phase:      t.Host.Phase,
-				SnapshotID: t.Host.SnapshotID,
-				Size:       t.Host.Size,
-				Uploaded:   t.Host.Uploaded,
-				Files:      t.Host.Files,
-				Duration:   t.Host.Duration,
-				Error:      t.Host.Error,
-			}}
-		}
-		run.Backup.TargetConditions(&ts.Conditions, s.Generation, t)
-		targets[i] = ts
-	}
-	st.Targets = targets
-	if o.GlobalPre != nil || o.GlobalPost != nil {
-		st.GlobalHooks = &v1alpha1.BackupGlobalHooksStatus{PreBackup: o.GlobalPre, PostBackup: o.GlobalPost}
-	}
-	run.Backup.GlobalConditions(&st.Conditions, s.Generation, o)
-}
 
 // recordMetrics exports the ended session.
 func (r *Reconciler) recordMetrics(s *scope, now time.Time) {

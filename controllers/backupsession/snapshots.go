@@ -19,8 +19,8 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/internal/names"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/patch"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 )
 
 // SnapshotName is the name of the Snapshot object of a restic snapshot:
@@ -85,7 +85,7 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	return r.updateRepository(ctx, repo, created, o, now)
 }
 
-func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *run.Target) *v1alpha1.Snapshot {
+func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target) *v1alpha1.Snapshot {
 	inv := s.session.Spec.Invoker
 	snap := &v1alpha1.Snapshot{
 		ObjectMeta: metav1.ObjectMeta{
@@ -147,7 +147,7 @@ func validLabels(in map[string]string) map[string]string {
 // first) backup time, snapshot count (a step's snapshotCount output, else
 // the number of its Snapshot objects), and size, integrity and removals if a
 // step reported them.
-func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Repository, created sets.Set[string], o *run.Outcome, now time.Time) error {
+func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Repository, created sets.Set[string], o *sessionstatus.Outcome, now time.Time) error {
 	helper := patch.NewHelper(repo)
 	st := &repo.Status
 	t := metav1.NewTime(now)
@@ -163,7 +163,7 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 			outputs[k] = v
 		}
 	}
-	if n := run.Int(outputs[run.OutputSnapshotCount]); n != nil {
+	if n := sessionstatus.Int(outputs[sessionstatus.OutputSnapshotCount]); n != nil {
 		st.SnapshotCount = *n
 	} else {
 		list := &v1alpha1.SnapshotList{}
@@ -178,16 +178,16 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 		}
 		st.SnapshotCount = int64(all.Len())
 	}
-	if n := run.Int(outputs[run.OutputTotalSize]); n != nil {
+	if n := sessionstatus.Int(outputs[sessionstatus.OutputTotalSize]); n != nil {
 		st.TotalSize = HumanBytes(*n)
 		if r.Metrics != nil {
 			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
 		}
 	}
-	if n := run.Int(outputs[run.OutputSnapshotsRemoved]); n != nil {
+	if n := sessionstatus.Int(outputs[sessionstatus.OutputSnapshotsRemoved]); n != nil {
 		st.SnapshotsRemovedOnLastCleanup = *n
 	}
-	if v, err := strconv.ParseBool(outputs[run.OutputIntegrity]); err == nil {
+	if v, err := strconv.ParseBool(outputs[sessionstatus.OutputIntegrity]); err == nil {
 		st.Integrity = &v
 	}
 	if r.Metrics != nil {

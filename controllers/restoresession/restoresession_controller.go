@@ -26,10 +26,10 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -55,7 +55,7 @@ type Reconciler struct {
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
 
-	plans run.Plans
+	plans sessionstatus.Plans
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions;restorebatches,verbs=get;list;watch
@@ -95,7 +95,7 @@ type scope struct {
 	obj     client.Object
 	status  *v1alpha1.RestoreSessionStatus
 	plan    *translators.Plan
-	outcome *run.Outcome
+	outcome *sessionstatus.Outcome
 	done    bool
 }
 

@@ -15,8 +15,8 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/run"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 )
 
 // reconcilePlan resolves what the restore refers to and translates it, or
@@ -117,14 +117,14 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 		conditions.True(&st.Conditions, s.obj.GetGeneration(), conditions.DeadlineExceeded, conditions.ReasonDeadlineExceeded, msg)
-		nodes, done = run.Stopped(nodes, "stopped: "+msg, now), true
+		nodes, done = sessionstatus.Stopped(nodes, "stopped: "+msg, now), true
 	}
-	s.outcome = run.Evaluate(s.plan.Layout, nodes, done)
-	if done && pastDeadline && s.outcome.Phase == run.Failed {
+	s.outcome = sessionstatus.Evaluate(s.plan.Layout, nodes, done)
+	if done && pastDeadline && s.outcome.Phase == sessionstatus.Failed {
 		s.outcome.Reason = conditions.ReasonDeadlineExceeded
 		s.outcome.Message = fmt.Sprintf("the restore exceeded its timeOut of %s: %s", s.plan.Graph.Timeout, s.outcome.Message)
 	}
-	setOutcome(s, s.outcome)
+	sessionstatus.SetRestore(s.status, s.obj.GetGeneration(), s.outcome)
 	if done {
 		return ctrl.Result{}, nil
 	}
@@ -139,11 +139,11 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 // reconcileCompletion ends a restore whose run ended.
 func (r *Reconciler) reconcileCompletion(ctx context.Context, s *scope) (ctrl.Result, error) {
 	o := s.outcome
-	if o == nil || (o.Phase != run.Succeeded && o.Phase != run.Failed) {
+	if o == nil || (o.Phase != sessionstatus.Succeeded && o.Phase != sessionstatus.Failed) {
 		return ctrl.Result{}, nil
 	}
 	phase := v1alpha1.RestoreSucceeded
-	if o.Phase == run.Failed {
+	if o.Phase == sessionstatus.Failed {
 		phase = v1alpha1.RestoreFailed
 	}
 	r.finish(ctx, s, phase, o.Reason, o.Message)

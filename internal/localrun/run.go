@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/internal/manifest"
-	"github.com/stashflow/stashflow/internal/sessionstatus"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
 	"github.com/stashflow/stashflow/translators"
@@ -50,13 +50,14 @@ type Result struct {
 	Session client.Object
 	Plan    *translators.Plan
 	Nodes   []pipeline.NodeStatus
-	Summary sessionstatus.Summary
+	// Outcome is what the operator computes from the same node statuses.
+	Outcome *sessionstatus.Outcome
 	// WorkDir holds the run's logs.
 	WorkDir string
 }
 
 // Failed reports whether the session did not succeed.
-func (r *Result) Failed() bool { return r.Summary.Phase != sessionstatus.Succeeded }
+func (r *Result) Failed() bool { return r.Outcome.Phase != sessionstatus.Succeeded }
 
 // Sessions returns what to run: the sessions in the files, or, when there
 // are none, a new BackupSession for each BackupConfiguration and
@@ -195,27 +196,28 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.where(session), err)
 	}
-	sum := sessionstatus.Summarize(plan.Layout, nodes)
+	o := sessionstatus.Evaluate(plan.Layout, nodes, true)
 	out := session.DeepCopyObject().(client.Object)
 	if ts := out.GetCreationTimestamp(); ts.IsZero() {
 		out.SetCreationTimestamp(metav1.NewTime(start.Truncate(time.Second)))
 	}
 	ref := &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: session.GetName()}
+	duration := time.Since(start).Round(time.Second).String()
 	switch s := out.(type) {
 	case *v1alpha1.BackupSession:
-		sessionstatus.ApplyBackup(&s.Status, sum)
-		s.Status.Workflow = ref
-		if s.Status.SessionDuration == "" {
-			s.Status.SessionDuration = time.Since(start).Round(time.Second).String()
-		}
+		sessionstatus.SetBackup(s, o)
+		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.BackupSessionPhase(o.Phase), string(o.Reason), o.Message
+		s.Status.Workflow, s.Status.SessionDuration = ref, duration
 	case *v1alpha1.RestoreSession:
-		sessionstatus.ApplyRestore(&s.Status, sum)
-		s.Status.Workflow = ref
+		sessionstatus.SetRestore(&s.Status, s.Generation, o)
+		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
+		s.Status.Workflow, s.Status.SessionDuration = ref, duration
 	case *v1alpha1.RestoreBatch:
-		sessionstatus.ApplyRestore(&s.Status, sum)
-		s.Status.Workflow = ref
+		sessionstatus.SetRestore(&s.Status, s.Generation, o)
+		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
+		s.Status.Workflow, s.Status.SessionDuration = ref, duration
 	}
-	return &Result{Session: out, Plan: plan, Nodes: nodes, Summary: sum, WorkDir: work}, nil
+	return &Result{Session: out, Plan: plan, Nodes: nodes, Outcome: o, WorkDir: work}, nil
 }
 
 // readOutputs reads a step's output files (small: values, not data).

@@ -27,7 +27,7 @@
 // (the last one that did), or, while none has, from the first step that
 // declares one: its phase, and its outputs snapshotID, size, uploaded,
 // files and duration.
-package run
+package sessionstatus
 
 import (
 	"fmt"
