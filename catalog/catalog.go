@@ -14,6 +14,13 @@ import (
 //go:embed functions/*.yaml tasks/*.yaml
 var files embed.FS
 
+// The catalog's objects carry this label; an object of a catalog name
+// without it is a user's own and is never overwritten.
+const (
+	Label      = "app.kubernetes.io/part-of"
+	LabelValue = "stashflow-catalog"
+)
+
 // Catalog is the built-in set, by name.
 type Catalog struct {
 	Functions map[string]*v1alpha1.Function

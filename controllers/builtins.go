@@ -12,14 +12,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
-// The catalog's objects carry this label; an object of a catalog name
-// without it is the user's and is left alone.
+// The catalog's label (see package catalog).
 const (
-	CatalogLabel      = "app.kubernetes.io/part-of"
-	CatalogLabelValue = "stashflow-catalog"
+	CatalogLabel      = catalog.Label
+	CatalogLabelValue = catalog.LabelValue
 	// FieldOwner is the operator's field manager for server-side apply.
 	FieldOwner = "stashflow"
 )

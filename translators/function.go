@@ -27,28 +27,41 @@ const (
 	interimVolume    = "interim"
 )
 
-// taskName is the Task a member runs: its own, or one inferred from the
-// target (an AppBinding of type etcd backs up with etcd-backup; a PVC with
-// volume-backup).
+// taskName is the Task a member runs: its own, or one inferred from its target.
 func (r *run) taskName(m *member, objs *Objects) (string, error) {
 	if m.task != nil && m.task.Name != "" {
 		return m.task.Name, nil
 	}
-	suffix := "-backup"
-	if r.kind == restoreRun {
-		suffix = "-restore"
+	var ab *v1alpha1.AppBinding
+	if m.ref != nil && m.ref.Kind == "AppBinding" {
+		ab = objs.AppBindings[m.ref.Name]
 	}
-	if m.ref != nil {
-		switch m.ref.Kind {
-		case "PersistentVolumeClaim":
-			return "volume" + suffix, nil
-		case "AppBinding":
-			if ab := objs.AppBindings[m.ref.Name]; ab != nil && ab.Spec.Type != "" {
-				return appType(ab.Spec.Type) + suffix, nil
-			}
-		}
+	suffix := "backup"
+	if r.kind == restoreRun {
+		suffix = "restore"
+	}
+	if name := InferTask(suffix, m.ref, ab); name != "" {
+		return name, nil
 	}
 	return "", fmt.Errorf("%s: no task given and none can be inferred from the target", r.memberField(m))
+}
+
+// InferTask is the Task a target without one runs, "" if none fits: an
+// AppBinding of type etcd (or kubedb.com/etcd) runs etcd-<op>, a
+// PersistentVolumeClaim volume-<op>; op is "backup" or "restore".
+func InferTask(op string, ref *v1alpha1.TargetRef, ab *v1alpha1.AppBinding) string {
+	if ref == nil {
+		return ""
+	}
+	switch ref.Kind {
+	case "PersistentVolumeClaim":
+		return "volume-" + op
+	case "AppBinding":
+		if ab != nil && ab.Spec.Type != "" {
+			return appType(ab.Spec.Type) + "-" + op
+		}
+	}
+	return ""
 }
 
 // appType is the last part of an AppBinding type such as "kubedb.com/etcd".

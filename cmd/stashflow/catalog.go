@@ -10,8 +10,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/catalog"
+	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
 func init() { subcommands = append(subcommands, newCatalogCommand) }
@@ -107,34 +108,15 @@ func listCatalog(w io.Writer, cat *catalog.Catalog) error {
 }
 
 func installCatalog(ctx context.Context, w io.Writer, cl client.Client, cat *catalog.Catalog, dryRun bool) error {
-	var objs []client.Object
-	for _, n := range cat.FunctionNames() {
-		objs = append(objs, cat.Functions[n].DeepCopy())
-	}
-	for _, n := range cat.TaskNames() {
-		objs = append(objs, cat.Tasks[n].DeepCopy())
-	}
-	opts := []client.PatchOption{client.FieldOwner("stashflow"), client.ForceOwnership}
 	if dryRun {
-		opts = append(opts, client.DryRunAll)
+		cl = client.NewDryRunClient(cl)
 	}
-	for _, o := range objs {
-		o.GetObjectKind().SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(kindName(o)))
-		o.SetResourceVersion("")
-		if err := cl.Patch(ctx, o, client.Apply, opts...); err != nil {
-			return fmt.Errorf("%s %s: %w", kindName(o), o.GetName(), err)
-		}
-		fmt.Fprintf(w, "%s/%s applied\n", kindName(o), o.GetName())
+	// The operator's own installer: a user's object of a catalog name (one
+	// without the catalog label) is left alone.
+	if err := controllers.InstallBuiltins(ctx, cl, cl, resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}); err != nil {
+		return err
 	}
+	fmt.Fprintf(w, "%d Functions and %d Tasks applied (objects of the same name without the %s=%s label were kept)\n",
+		len(cat.Functions), len(cat.Tasks), catalog.Label, catalog.LabelValue)
 	return nil
-}
-
-func kindName(o client.Object) string {
-	switch o.(type) {
-	case *v1alpha1.Task:
-		return "Task"
-	case *v1alpha1.Function:
-		return "Function"
-	}
-	return o.GetObjectKind().GroupVersionKind().Kind
 }

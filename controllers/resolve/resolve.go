@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -260,24 +259,13 @@ type Member struct {
 
 // TaskName is the Task a member runs: its own, or the one its target implies
 // ("volume-<kind>" for a PersistentVolumeClaim, "<type>-<kind>" for an
-// AppBinding). It follows the translators' rule, which it must match.
+// AppBinding). The rule is the translators' (translators.InferTask).
 func TaskName(kind Kind, m Member, ab *v1alpha1.AppBinding) (string, error) {
 	if m.Task != nil && m.Task.Name != "" {
 		return m.Task.Name, nil
 	}
-	if m.Target != nil {
-		switch m.Target.Kind {
-		case "PersistentVolumeClaim":
-			return "volume-" + string(kind), nil
-		case "AppBinding":
-			if ab != nil && ab.Spec.Type != "" {
-				t := ab.Spec.Type
-				if i := strings.LastIndex(t, "/"); i >= 0 {
-					t = t[i+1:]
-				}
-				return strings.ToLower(t) + "-" + string(kind), nil
-			}
-		}
+	if name := translators.InferTask(string(kind), m.Target, ab); name != "" {
+		return name, nil
 	}
 	return "", &InvalidError{Message: m.Field + ".task: no task is set and none can be inferred from the target"}
 }
