@@ -26,8 +26,8 @@ tools: ## Build every pinned tool and real test server into ./bin (skips what is
 	hack/build-tools.sh
 
 .PHONY: test-tools
-test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server, workflow-controller.
-	hack/build-tools.sh etcd kube-apiserver restic rest-server workflow-controller
+test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server, workflow-controller, helm, kustomize.
+	hack/build-tools.sh etcd kube-apiserver restic rest-server workflow-controller helm kustomize
 
 $(CONTROLLER_GEN):
 	hack/build-tools.sh controller-gen
@@ -44,6 +44,9 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC.
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=stashflow-operator paths="./controllers/..." output:rbac:artifacts:config=config/rbac
+	rm -f config/helm/stashflow/crds/*.yaml
+	cp config/crd/bases/*.yaml config/helm/stashflow/crds/
+	cp config/rbac/role.yaml config/helm/stashflow/files/operator-role.yaml
 
 .PHONY: fmt
 fmt: ## Run gofmt.
@@ -63,6 +66,8 @@ verify: generate manifests ## Regenerate and fail if anything generated is stale
 	$(GO) mod tidy
 	@git diff --exit-code -- go.mod go.sum api config || { echo "generated files or go.mod are stale: run make generate manifests && go mod tidy"; exit 1; }
 	@test -z "$$(git status --porcelain -- api config)" || { echo "untracked generated files:"; git status --porcelain -- api config; exit 1; }
+
+include packaging.mk
 
 ##@ Build
 .PHONY: build
