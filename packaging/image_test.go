@@ -169,7 +169,7 @@ func checkImageConfig(t *testing.T, img v1.Image) {
 		t.Fatal(err)
 	}
 	created := time.Unix(sec, 0).UTC()
-	if !cf.Created.Time.Equal(created) {
+	if !cf.Created.Equal(created) {
 		t.Errorf("Created = %s, want the commit time %s", cf.Created.Time, created)
 	}
 	want := map[string]string{

@@ -141,15 +141,16 @@ type Output struct {
 // Phase is the state of one step; the names are Argo's node phases.
 type Phase string
 
+// The phases of a step.
 const (
 	PhasePending   Phase = "Pending"
 	PhaseRunning   Phase = "Running"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
 	PhaseError     Phase = "Error"
-	// PhaseOmitted: a dependency's condition could not hold, so the step never ran.
+	// PhaseOmitted means a dependency's condition could not hold, so the step never ran.
 	PhaseOmitted Phase = "Omitted"
-	// PhaseSkipped: the engine skipped the step by design (e.g. a disabled step).
+	// PhaseSkipped means the engine skipped the step by design (e.g. a disabled step).
 	PhaseSkipped Phase = "Skipped"
 )
 

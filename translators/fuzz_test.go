@@ -9,7 +9,7 @@ import (
 // FuzzTranslate feeds arbitrary strings into the places users write: a
 // Function's args, a Task param, a target's name, a hook command and body.
 // Translation must never panic, and what it returns must be a valid graph.
-// Run it with: go test ./translators -run '^$' -fuzz FuzzTranslate -fuzztime 2m
+// Run it with go test ./translators -run '^$' -fuzz FuzzTranslate -fuzztime 2m.
 func FuzzTranslate(f *testing.F) {
 	for _, s := range []string{"", "${SOURCE_DIR}", "${X:=y}", "$${", "${", "$(steps.a.outputs.b)", "{{ .Name }}", "Ünïcode", "a b", "--flag=${HOSTNAME}"} {
 		f.Add(s, s, "etcd", s)

@@ -106,11 +106,11 @@ type BackupConfigurationSpec struct {
 type BackupInvokerPhase string
 
 const (
-	// InvokerReady: everything the invoker refers to exists, sessions are scheduled.
+	// InvokerReady means everything the invoker refers to exists, sessions are scheduled.
 	InvokerReady BackupInvokerPhase = "Ready"
-	// InvokerNotReady: something the invoker refers to is missing or not ready yet.
+	// InvokerNotReady means something the invoker refers to is missing or not ready yet.
 	InvokerNotReady BackupInvokerPhase = "NotReady"
-	// InvokerInvalid: the invoker can never work as written (e.g. the Repository forbids its namespace).
+	// InvokerInvalid means the invoker can never work as written (e.g. the Repository forbids its namespace).
 	InvokerInvalid BackupInvokerPhase = "Invalid"
 )
 

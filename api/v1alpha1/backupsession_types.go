@@ -65,17 +65,17 @@ type BackupSessionSpec struct {
 type BackupSessionPhase string
 
 const (
-	// BackupSessionPending: accepted, workflow not started yet.
+	// BackupSessionPending means accepted, workflow not started yet.
 	BackupSessionPending BackupSessionPhase = "Pending"
-	// BackupSessionRunning: the workflow runs.
+	// BackupSessionRunning means the workflow runs.
 	BackupSessionRunning BackupSessionPhase = "Running"
-	// BackupSessionSucceeded: every target succeeded.
+	// BackupSessionSucceeded means every target succeeded.
 	BackupSessionSucceeded BackupSessionPhase = "Succeeded"
-	// BackupSessionFailed: a target, or a global hook, failed, or the session timed out.
+	// BackupSessionFailed means a target, or a global hook, failed, or the session timed out.
 	BackupSessionFailed BackupSessionPhase = "Failed"
-	// BackupSessionSkipped: not run, e.g. another session of the same invoker was running.
+	// BackupSessionSkipped means not run, e.g. another session of the same invoker was running.
 	BackupSessionSkipped BackupSessionPhase = "Skipped"
-	// BackupSessionUnknown: the workflow was lost.
+	// BackupSessionUnknown means the workflow was lost.
 	BackupSessionUnknown BackupSessionPhase = "Unknown"
 )
 

@@ -21,26 +21,26 @@ package v1alpha1
 const (
 	// ConditionReady summarises the object: True when it can do its job.
 	ConditionReady = "Ready"
-	// ConditionRepositoryFound: the referenced Repository exists and allows this namespace.
+	// ConditionRepositoryFound means the referenced Repository exists and allows this namespace.
 	ConditionRepositoryFound = "RepositoryFound"
-	// ConditionBackendSecretFound: the Repository's storage Secret exists.
+	// ConditionBackendSecretFound means the Repository's storage Secret exists.
 	ConditionBackendSecretFound = "BackendSecretFound"
-	// ConditionTargetFound: the target object exists.
+	// ConditionTargetFound means the target object exists.
 	ConditionTargetFound = "TargetFound"
-	// ConditionTaskResolved: the Task and all its Functions exist.
+	// ConditionTaskResolved means the Task and all its Functions exist.
 	ConditionTaskResolved = "TaskResolved"
-	// ConditionWorkflowCreated: the session's workflow was submitted to the engine.
+	// ConditionWorkflowCreated means the session's workflow was submitted to the engine.
 	ConditionWorkflowCreated = "WorkflowCreated"
-	// ConditionTimeOutNotExceeded: the session has not passed its deadline.
+	// ConditionTimeOutNotExceeded means the session has not passed its deadline.
 	ConditionTimeOutNotExceeded = "TimeOutNotExceeded"
-	// ConditionPreHookSucceeded: the pre-backup or pre-restore hook succeeded.
+	// ConditionPreHookSucceeded means the pre-backup or pre-restore hook succeeded.
 	ConditionPreHookSucceeded = "PreHookSucceeded"
-	// ConditionPostHookSucceeded: the post-backup or post-restore hook succeeded.
+	// ConditionPostHookSucceeded means the post-backup or post-restore hook succeeded.
 	ConditionPostHookSucceeded = "PostHookSucceeded"
-	// ConditionRetentionPolicyApplied: restic forget ran with the retention policy.
+	// ConditionRetentionPolicyApplied means restic forget ran with the retention policy.
 	ConditionRetentionPolicyApplied = "RetentionPolicyApplied"
-	// ConditionBackupHistoryCleaned: old sessions beyond backupHistoryLimit were deleted.
+	// ConditionBackupHistoryCleaned means old sessions beyond backupHistoryLimit were deleted.
 	ConditionBackupHistoryCleaned = "BackupHistoryCleaned"
-	// ConditionVerified: the repository or snapshot passed restic check.
+	// ConditionVerified means the repository or snapshot passed restic check.
 	ConditionVerified = "Verified"
 )

@@ -71,17 +71,17 @@ type RestoreSessionSpec struct {
 type RestorePhase string
 
 const (
-	// RestorePending: accepted, workflow not started yet.
+	// RestorePending means accepted, workflow not started yet.
 	RestorePending RestorePhase = "Pending"
-	// RestoreRunning: the workflow runs.
+	// RestoreRunning means the workflow runs.
 	RestoreRunning RestorePhase = "Running"
-	// RestoreSucceeded: every target was restored.
+	// RestoreSucceeded means every target was restored.
 	RestoreSucceeded RestorePhase = "Succeeded"
-	// RestoreFailed: a target or a global hook failed, or the restore timed out.
+	// RestoreFailed means a target or a global hook failed, or the restore timed out.
 	RestoreFailed RestorePhase = "Failed"
-	// RestoreUnknown: the workflow was lost.
+	// RestoreUnknown means the workflow was lost.
 	RestoreUnknown RestorePhase = "Unknown"
-	// RestoreInvalid: the restore can never run as written (e.g. the Repository forbids its namespace).
+	// RestoreInvalid means the restore can never run as written (e.g. the Repository forbids its namespace).
 	RestoreInvalid RestorePhase = "Invalid"
 )
 

@@ -125,7 +125,7 @@ type secrets struct {
 func (s secrets) SecretValue(_ context.Context, name, key string) (string, error) {
 	sec, ok := s.in.secret(s.ns, name)
 	if !ok {
-		return "", fmt.Errorf("Secret %s/%s is not in the given files: %w", s.ns, name, local.ErrSecretNotFound)
+		return "", fmt.Errorf("the Secret %s/%s is not in the given files: %w", s.ns, name, local.ErrSecretNotFound)
 	}
 	if v, ok := sec.StringData[key]; ok {
 		return v, nil
@@ -133,7 +133,7 @@ func (s secrets) SecretValue(_ context.Context, name, key string) (string, error
 	if v, ok := sec.Data[key]; ok {
 		return string(v), nil
 	}
-	return "", fmt.Errorf("Secret %s/%s has no key %q: %w", s.ns, name, key, local.ErrSecretNotFound)
+	return "", fmt.Errorf("the Secret %s/%s has no key %q: %w", s.ns, name, key, local.ErrSecretNotFound)
 }
 
 var errNothingToRun = errors.New("the files hold no BackupSession, RestoreSession, RestoreBatch, BackupConfiguration or BackupBatch to run")
