@@ -78,8 +78,11 @@ func New() step.Function { return &Hook{} }
 
 // Description implements step.Describer.
 func (h *Hook) Description() string {
-	return "Runs a pre or post hook: exec (in the target's pod, or --local), http-get, http-post or tcp."
+	return "run a pre or post hook: exec (in the target's pod, or --local), http-get, http-post or tcp"
 }
+
+// TakesArgs implements step.ArgsTaker: the action, and after -- a command.
+func (h *Hook) TakesArgs() bool { return true }
 
 // Flags implements step.Function.
 func (h *Hook) Flags(fs *pflag.FlagSet) {

@@ -1,0 +1,616 @@
+// Command etcd benchmarks `stashflow fn etcd-backup` and `etcd-restore`
+// against the method users would otherwise pick (Stash's: `etcdctl
+// snapshot save` to a file, then `restic backup` of the file; for restore
+// `restic restore` then `etcdutl snapshot restore`) and against the limits
+// (the snapshot stream alone into io.Discard; `restic backup` of the same
+// bytes from a file), on one etcd it starts from ./bin and fills with
+// -size bytes (keys of -value-size, half random, half compressible).
+//
+//	go run ./bench/etcd -size 1GiB
+//	go run ./bench/etcd -size 64MiB     # smoke test
+//	go run ./bench/etcd -size 1GiB -repeat 3 -workdir /tmp/bw   # medians; the loaded etcd is kept for the next run
+//
+// Every measured run is a separate process; the report gives wall time,
+// CPU seconds (the process tree's, from wait4, split between our process
+// and restic by sampling /proc), the etcd server's CPU over the run, peak
+// RSS of each process (VmHWM sampled from /proc), and peak temporary disk.
+// Each backup goes to a fresh repository so that restic's deduplication
+// does not favour later runs.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+const resticPassword = "bench"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == childArg {
+		if err := child(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	var (
+		sizeFlag  = flag.String("size", "1GiB", "bytes of values to load into etcd (e.g. 64MiB, 1GiB)")
+		valueFlag = flag.String("value-size", "100KiB", "size of each value")
+		workdir   = flag.String("workdir", "", "directory for etcd, repositories and temporary files (default: a new one under $TMPDIR, removed afterwards)")
+		gogc      = flag.Bool("gogc-variant", true, "also run (a)'s restic with GOGC=400, as (b) runs it")
+		restore   = flag.Bool("restore", true, "also measure the restores")
+		repeat    = flag.Int("repeat", 1, "rounds of the backup runs (interleaved); rows show the median round")
+		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
+	)
+	flag.Parse()
+	size, err := parseSize(*sizeFlag)
+	if err != nil {
+		fatal(fmt.Errorf("-size: %w", err))
+	}
+	valueSize, err := parseSize(*valueFlag)
+	if err != nil || valueSize <= 0 {
+		fatal(fmt.Errorf("-value-size: %v", err))
+	}
+	b, err := newBench(*workdir)
+	if err != nil {
+		fatal(err)
+	}
+	defer b.close()
+	if *repeat < 1 {
+		fatal(errors.New("-repeat: at least 1"))
+	}
+	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, jsonOut: *jsonOut}); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			n, err := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
+			return int64(n * float64(u.mult)), err
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+type bench struct {
+	root, bin, dir string
+	ownDir         bool
+	stashflow      string
+	self           string
+	etcd           *exec.Cmd
+	etcdDone       chan struct{}
+	endpoint       string
+}
+
+func newBench(workdir string) (*bench, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{root: root, bin: filepath.Join(root, "bin")}
+	for _, tool := range []string{"etcd", "restic"} {
+		if _, err := os.Stat(filepath.Join(b.bin, tool)); err != nil {
+			return nil, fmt.Errorf("%s missing from %s: run make tools", tool, b.bin)
+		}
+	}
+	if workdir == "" {
+		if b.dir, err = os.MkdirTemp("", "stashflow-bench-etcd-"); err != nil {
+			return nil, err
+		}
+		b.ownDir = true
+	} else {
+		b.dir = workdir
+		if err := os.MkdirAll(workdir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Setenv("PATH", b.bin+":"+os.Getenv("PATH")); err != nil {
+		return nil, err
+	}
+	b.self, err = os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logf("building stashflow")
+	b.stashflow = filepath.Join(b.dir, "stashflow")
+	cmd := exec.Command("go", "build", "-o", b.stashflow, "./cmd/stashflow")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/stashflow: %v\n%s", err, out)
+	}
+	return b, nil
+}
+
+func (b *bench) close() {
+	if b.etcd != nil {
+		_ = b.etcd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-b.etcdDone:
+		case <-time.After(10 * time.Second):
+			_ = b.etcd.Process.Kill()
+			<-b.etcdDone
+		}
+	}
+	if b.ownDir {
+		_ = os.RemoveAll(b.dir)
+	}
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the stashflow repository (no go.mod found)")
+		}
+		dir = parent
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[bench] "+format+"\n", args...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startEtcd starts one member with a quota large enough for size.
+func (b *bench) startEtcd(size int64) error {
+	cp, err := freePort()
+	if err != nil {
+		return err
+	}
+	pp, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.endpoint = fmt.Sprintf("http://127.0.0.1:%d", cp)
+	peer := fmt.Sprintf("http://127.0.0.1:%d", pp)
+	quota := max(int64(2)<<30, 3*size)
+	logf, err := os.Create(filepath.Join(b.dir, "etcd.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	b.etcd = exec.Command("etcd", "--name", "bench", "--data-dir", filepath.Join(b.dir, "etcd"),
+		"--listen-client-urls", b.endpoint, "--advertise-client-urls", b.endpoint,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "bench="+peer,
+		"--quota-backend-bytes", strconv.FormatInt(quota, 10), "--log-level", "warn")
+	b.etcd.Stdout, b.etcd.Stderr = logf, logf
+	if err := b.etcd.Start(); err != nil {
+		return err
+	}
+	b.etcdDone = make(chan struct{})
+	go func() { _ = b.etcd.Wait(); close(b.etcdDone) }()
+	cli, err := b.client()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cli.Get(ctx, "health")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcd not ready: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (b *bench) client() (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{Endpoints: []string{b.endpoint}, DialTimeout: 5 * time.Second,
+		Logger: zap.NewNop(), MaxCallSendMsgSize: 16 << 20})
+}
+
+// load writes size bytes as values of valueSize: even keys random, odd keys
+// compressible.
+func (b *bench) load(size, valueSize int64) (int, error) {
+	cli, err := b.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	n := int(max(1, size/valueSize))
+	perTxn := int(max(1, (1<<20)/valueSize))
+	var g errgroup.Group
+	g.SetLimit(4)
+	for start := 0; start < n; start += perTxn {
+		g.Go(func() error {
+			var ops []clientv3.Op
+			for i := start; i < min(n, start+perTxn); i++ {
+				v := make([]byte, valueSize)
+				if i%2 == 0 {
+					_, _ = rand.Read(v)
+				} else {
+					copy(v, strings.Repeat(fmt.Sprintf("compressible value %d ", i), int(valueSize)/20+1))
+				}
+				ops = append(ops, clientv3.OpPut(fmt.Sprintf("/bench/%08d", i), string(v)))
+			}
+			_, err := cli.Txn(context.Background()).Then(ops...).Commit()
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	st, err := cli.Status(context.Background(), b.endpoint)
+	if err != nil {
+		return 0, err
+	}
+	logf("etcd holds %d keys, database %d MiB", n, st.DbSize>>20)
+	return n, nil
+}
+
+// count returns the number of keys in etcd.
+func (b *bench) count() (int, error) {
+	cli, err := b.client()
+	if err != nil {
+		return 0, err
+	}
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return int(resp.Count), nil
+}
+
+// newRepo initialises a fresh local repository and returns its environment.
+func (b *bench) newRepo(name string) ([]string, error) {
+	dir := filepath.Join(b.dir, "repo-"+name)
+	for _, d := range []string{dir, filepath.Join(b.dir, "cache-"+name)} {
+		if err := os.RemoveAll(d); err != nil {
+			return nil, err
+		}
+	}
+	env := append(os.Environ(), "RESTIC_REPOSITORY="+dir, "RESTIC_PASSWORD="+resticPassword,
+		"RESTIC_CACHE_DIR="+filepath.Join(b.dir, "cache-"+name))
+	cmd := exec.Command("restic", "init", "--json")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("restic init: %v: %s", err, out)
+	}
+	return env, nil
+}
+
+func (b *bench) etcdCPU() time.Duration {
+	cpu, _ := procCPU(b.etcd.Process.Pid)
+	return cpu
+}
+
+// measure runs cmd as one measured step.
+func (b *bench) measure(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
+	// Start every run without dirty pages of the previous one being
+	// written back under it.
+	syscall.Sync()
+	etcdBefore := b.etcdCPU()
+	r, err := run(name, cmd, tmpDirs...)
+	if r != nil {
+		r.EtcdCPU = b.etcdCPU() - etcdBefore
+	}
+	return r, err
+}
+
+type results struct {
+	SizeBytes     int64
+	Keys          int
+	SnapshotBytes int64
+	Rounds        int
+	Rows          []*result
+	Ratios        map[string]float64
+	CPUBoundSec   float64
+	MaxLimitSec   float64
+	Targets       map[string]string
+	LoadAvg       string // at the end of the run
+}
+
+type options struct {
+	repeat      int
+	gogcVariant bool
+	restore     bool
+	jsonOut     string
+}
+
+func (b *bench) run(size, valueSize int64, o options) error {
+	_, statErr := os.Stat(filepath.Join(b.dir, "etcd"))
+	reuse := statErr == nil
+	// Leftovers of an earlier run in the same -workdir.
+	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case "etcd", "etcd.log", "stashflow":
+		default:
+			if err := os.RemoveAll(filepath.Join(b.dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.startEtcd(size); err != nil {
+		return err
+	}
+	var keys int
+	if reuse {
+		if keys, err = b.count(); err != nil {
+			return err
+		}
+		logf("reusing the etcd data in %s (%d keys)", b.dir, keys)
+	} else {
+		logf("loading %d MiB into etcd", size>>20)
+		start := time.Now()
+		if keys, err = b.load(size, valueSize); err != nil {
+			return err
+		}
+		logf("loaded in %v", time.Since(start).Round(time.Millisecond))
+	}
+	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{}}
+	snapFile := filepath.Join(b.dir, "snapshot.db")
+
+	// Warm the server's page cache and the code paths once.
+	if _, err := run("warm-up", b.childCmd("discard", b.endpoint)); err != nil {
+		return err
+	}
+
+	// The backup runs, interleaved, o.repeat times; each row reports its
+	// median round (by wall time).
+	rounds := map[string][]*result{}
+	var order []string
+	add := func(r *result) {
+		if _, ok := rounds[r.Name]; !ok {
+			order = append(order, r.Name)
+		}
+		rounds[r.Name] = append(rounds[r.Name], r)
+	}
+	var snapID string
+	for round := range o.repeat {
+		logf("round %d of %d", round+1, o.repeat)
+		// (a) Stash's method: snapshot to a file, then restic backup of
+		// the file (restic as Stash runs it: its default GOGC).
+		saveA, err := b.measure("a1 snapshot save → file", b.childCmd("save", b.endpoint, snapFile))
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(snapFile)
+		if err != nil {
+			return err
+		}
+		res.SnapshotBytes = st.Size()
+		envA, err := b.newRepo("a")
+		if err != nil {
+			return err
+		}
+		backupA, err := b.measure("a2 restic backup file", b.resticCmd(envA, "", "backup", "--json", "--host", "bench", snapFile))
+		if err != nil {
+			return err
+		}
+		saveA.TempPeak, backupA.TempPeak = st.Size(), st.Size()
+		add(saveA)
+		add(backupA)
+		add(sum(rowA, saveA, backupA))
+		if o.gogcVariant {
+			envA2, err := b.newRepo("a-gogc")
+			if err != nil {
+				return err
+			}
+			backupA2, err := b.measure("a2' restic backup file, GOGC=400", b.resticCmd(envA2, "400", "backup", "--json", "--host", "bench", snapFile))
+			if err != nil {
+				return err
+			}
+			backupA2.TempPeak = st.Size()
+			add(backupA2)
+			add(sum("(a') a1 + a2'", saveA, backupA2))
+		}
+
+		// (b) stashflow fn etcd-backup; TMPDIR watched for temporary files.
+		envB, err := b.newRepo("b")
+		if err != nil {
+			return err
+		}
+		tmpB := filepath.Join(b.dir, "tmp-b")
+		if err := os.MkdirAll(tmpB, 0o755); err != nil {
+			return err
+		}
+		outB := filepath.Join(b.dir, "out-b")
+		cmdB := exec.Command(b.stashflow, "fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench")
+		cmdB.Env = append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB)
+		bRes, err := b.measure(rowB, cmdB, tmpB)
+		if err != nil {
+			return err
+		}
+		add(bRes)
+		id, err := os.ReadFile(filepath.Join(outB, "snapshotID"))
+		if err != nil {
+			return fmt.Errorf("etcd-backup wrote no snapshotID output: %w", err)
+		}
+		snapID = strings.TrimSpace(string(id))
+
+		// (c) the limits.
+		c1, err := b.measure(rowC1, b.childCmd("discard", b.endpoint))
+		if err != nil {
+			return err
+		}
+		envC, err := b.newRepo("c")
+		if err != nil {
+			return err
+		}
+		c2, err := b.measure(rowC2, b.resticCmd(envC, "400", "backup", "--json", "--host", "bench", snapFile))
+		if err != nil {
+			return err
+		}
+		add(c1)
+		add(c2)
+	}
+	med := map[string]*result{}
+	for _, name := range order {
+		med[name] = median(rounds[name])
+		res.Rows = append(res.Rows, med[name])
+	}
+	a, bRes, c1, c2 := med[rowA], med[rowB], med[rowC1], med[rowC2]
+
+	if o.restore {
+		// Restore: datadir mode vs restic restore + etcdutl snapshot restore.
+		envB := append(os.Environ(), "RESTIC_REPOSITORY="+filepath.Join(b.dir, "repo-b"), "RESTIC_PASSWORD="+resticPassword,
+			"RESTIC_CACHE_DIR="+filepath.Join(b.dir, "cache-b"))
+		tmpR := filepath.Join(b.dir, "tmp-r")
+		if err := os.MkdirAll(tmpR, 0o755); err != nil {
+			return err
+		}
+		cmdR := exec.Command(b.stashflow, "fn", "etcd-restore", "--mode", "datadir", "--snapshot", snapID,
+			"--data-dir", filepath.Join(b.dir, "restore-b"), "--interim-dir", tmpR)
+		cmdR.Env = append(envB, "TMPDIR="+tmpR, "STASHFLOW_OUTPUT_DIR="+filepath.Join(b.dir, "out-r"))
+		rB, err := b.measure("(rb) stashflow fn etcd-restore --mode datadir", cmdR, tmpR)
+		if err != nil {
+			return err
+		}
+		restoredDir := filepath.Join(b.dir, "restore-a-files")
+		rA1, err := b.measure("(ra1) restic restore", b.resticCmd(envB, "", "restore", snapID, "--target", restoredDir, "--json"), restoredDir)
+		if err != nil {
+			return err
+		}
+		rA2, err := b.measure("(ra2) etcdutl snapshot restore", b.childCmd("etcdutl-restore", filepath.Join(restoredDir, "etcd.snapshot"), filepath.Join(b.dir, "restore-a")))
+		if err != nil {
+			return err
+		}
+		rA2.TempPeak = rA1.TempPeak
+		rA := sum("(ra) ra1 + ra2", rA1, rA2)
+		res.Rows = append(res.Rows, rB, rA1, rA2, rA)
+		res.Ratios["restore b/a"] = rB.Wall.Seconds() / rA.Wall.Seconds()
+	}
+
+	// Ratios and targets (DESIGN.md).
+	res.CPUBoundSec = (c1.EtcdCPU + c1.CPU + c2.CPU).Seconds() / 2
+	res.MaxLimitSec = max(c1.Wall, c2.Wall).Seconds()
+	res.Ratios["b/a"] = bRes.Wall.Seconds() / a.Wall.Seconds()
+	res.Ratios["b/max(c)"] = bRes.Wall.Seconds() / res.MaxLimitSec
+	res.Ratios["b/cpu-bound"] = bRes.Wall.Seconds() / res.CPUBoundSec
+	res.Targets["b/a ≤ 0.85"] = verdict(res.Ratios["b/a"] <= 0.85)
+	res.Targets["b/cpu-bound ≤ 1.15"] = verdict(res.Ratios["b/cpu-bound"] <= 1.15)
+	res.Targets["temp disk of (b) = 0"] = verdict(bRes.TempPeak == 0)
+	ours := bRes.Procs["stashflow"]
+	res.Targets["stashflow RSS ≤ 64 MiB"] = verdict(ours != nil && ours.HWM <= 64<<20)
+	res.LoadAvg = loadAvg()
+	report(os.Stdout, res)
+	if o.jsonOut != "" {
+		data, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(o.jsonOut, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Row names used in ratios.
+const (
+	rowA  = "(a) Stash: a1 + a2"
+	rowB  = "(b) stashflow fn etcd-backup"
+	rowC1 = "(c1) snapshot stream → io.Discard"
+	rowC2 = "(c2) restic backup file, GOGC=400"
+)
+
+// median returns the round with the median wall time.
+func median(rs []*result) *result {
+	sorted := append([]*result(nil), rs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Wall < sorted[j].Wall })
+	m := sorted[len(sorted)/2]
+	if len(rs) > 1 {
+		m.Range = fmt.Sprintf("%.2f–%.2f", sorted[0].Wall.Seconds(), sorted[len(sorted)-1].Wall.Seconds())
+	}
+	return m
+}
+
+// loadAvg returns /proc/loadavg's first three fields: a benchmark on a
+// shared machine is only as good as the cores it got.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func (b *bench) childCmd(args ...string) *exec.Cmd {
+	return exec.Command(b.self, append([]string{childArg}, args...)...)
+}
+
+func (b *bench) resticCmd(env []string, gogc string, args ...string) *exec.Cmd {
+	cmd := exec.Command("restic", args...)
+	cmd.Env = env
+	if gogc != "" {
+		cmd.Env = append(cmd.Env, "GOGC="+gogc)
+	}
+	return cmd
+}
+
+// sum adds two sequential steps into one row.
+func sum(name string, x, y *result) *result {
+	r := &result{Name: name, Wall: x.Wall + y.Wall, CPU: x.CPU + y.CPU, EtcdCPU: x.EtcdCPU + y.EtcdCPU,
+		TempPeak: max(x.TempPeak, y.TempPeak), Procs: map[string]*proc{}}
+	for _, src := range []*result{x, y} {
+		for n, p := range src.Procs {
+			q := r.Procs[n]
+			if q == nil {
+				q = &proc{}
+				r.Procs[n] = q
+			}
+			q.CPU += p.CPU
+			q.HWM = max(q.HWM, p.HWM)
+			q.Anon = max(q.Anon, p.Anon)
+		}
+	}
+	return r
+}

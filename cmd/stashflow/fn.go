@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stashflow/stashflow/functions"
+	"github.com/stashflow/stashflow/functions/step"
+)
+
+func init() { subcommands = append(subcommands, newFnCommand) }
+
+// fnFailure is a failed Function run: exit 1 with its one-line reason.
+type fnFailure struct{ msg string }
+
+func (e fnFailure) Error() string { return e.msg }
+func (fnFailure) ExitCode() int   { return exitFailed }
+
+// newFnCommand builds `stashflow fn`: one subcommand per registered
+// Function, each with that Function's flags. See docs/functions.md.
+func newFnCommand() *cobra.Command {
+	reg, regErr := functions.Builtin()
+	var list bool
+	outputDir := os.Getenv(functions.OutputDirEnv)
+	if outputDir == "" {
+		outputDir = functions.DefaultOutputDir
+	}
+	cmd := &cobra.Command{
+		Use:   "fn <function> [flags]",
+		Short: "Run one Function step (the step runtime)",
+		Long: `Run one Function step. Outputs are written as files into the output directory
+($` + functions.OutputDirEnv + `, default ` + functions.DefaultOutputDir + `); on failure the step exits
+non-zero with a one-line reason on stderr. See docs/functions.md.`,
+		RunE: func(c *cobra.Command, args []string) error {
+			if regErr != nil {
+				return regErr
+			}
+			if list {
+				w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+				for _, n := range reg.Names() {
+					fmt.Fprintf(w, "%s\t%s\n", n, reg.Description(n))
+				}
+				return w.Flush()
+			}
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("a function name is required (known: %s)", strings.Join(reg.Names(), ", "))}
+			}
+			return usageError{fmt.Errorf("unknown function %q (known: %s)", args[0], strings.Join(reg.Names(), ", "))}
+		},
+	}
+	cmd.Flags().BoolVar(&list, "list", false, "list the registered Functions")
+	cmd.PersistentFlags().StringVar(&outputDir, "output-dir", outputDir, "directory the outputs are written to (env "+functions.OutputDirEnv+")")
+	if regErr != nil {
+		return cmd
+	}
+	for _, name := range reg.Names() {
+		fn, err := reg.New(name)
+		if err != nil {
+			continue
+		}
+		args := cobra.NoArgs
+		if at, ok := fn.(step.ArgsTaker); ok && at.TakesArgs() {
+			args = cobra.ArbitraryArgs
+		}
+		sub := &cobra.Command{
+			Use:   name + " [flags]",
+			Short: reg.Description(name),
+			Args:  args,
+			RunE: func(c *cobra.Command, _ []string) error {
+				env := step.NewEnv(c.OutOrStdout())
+				_, err := functions.Execute(c.Context(), fn, env, outputDir)
+				if err == nil {
+					return nil
+				}
+				msg := functions.OneLine(err, env.Environ)
+				var ve *functions.ValidationError
+				if errors.As(err, &ve) {
+					return usageError{fnFailure{msg}}
+				}
+				return fnFailure{msg}
+			},
+		}
+		fn.Flags(sub.Flags())
+		sub.Flags().SortFlags = false
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}

@@ -1,0 +1,30 @@
+package functions
+
+import (
+	"github.com/stashflow/stashflow/functions/etcd"
+	"github.com/stashflow/stashflow/functions/hook"
+	"github.com/stashflow/stashflow/functions/repository"
+	"github.com/stashflow/stashflow/functions/volume"
+)
+
+// Builtin returns a new Registry with the built-in Functions.
+func Builtin() (*Registry, error) {
+	r := New()
+	for _, b := range []struct {
+		name    string
+		factory Factory
+	}{
+		{etcd.BackupName, func() Function { return etcd.NewBackup() }},
+		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
+		{repository.RetentionName, func() Function { return repository.NewRetention() }},
+		{repository.CheckName, func() Function { return repository.NewCheck() }},
+		{volume.BackupName, volume.NewBackup},
+		{volume.RestoreName, volume.NewRestore},
+		{hook.Name, hook.New},
+	} {
+		if err := r.Register(b.name, b.factory); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,262 @@
+package etcd
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/stashflow/stashflow/functions/restic"
+	"github.com/stashflow/stashflow/functions/step"
+)
+
+// RestoreName is the registered name of the restore Function.
+const RestoreName = "etcd-restore"
+
+// Restore modes.
+const (
+	ModeDataDir = "datadir"
+	ModeLive    = "live"
+)
+
+// Restore is the etcd-restore Function.
+type Restore struct {
+	fs *pflag.FlagSet
+
+	mode       string
+	snapshot   string
+	session    string
+	target     string
+	host       string
+	interimDir string
+	keepInterm bool
+
+	dataDir dataDirFlags
+	live    liveFlags
+}
+
+// NewRestore returns a fresh etcd-restore Function.
+func NewRestore() *Restore { return &Restore{} }
+
+// Description implements step.Describer.
+func (*Restore) Description() string {
+	return "restore an etcd snapshot from a restic repository into member data directories (--mode=datadir) or a running cluster (--mode=live)"
+}
+
+// Flags implements step.Function.
+func (r *Restore) Flags(fs *pflag.FlagSet) {
+	r.fs = fs
+	fs.StringVar(&r.mode, "mode", "", "datadir: write member data directories (etcdutl snapshot restore); live: replay the snapshot's keys into a running cluster")
+	fs.StringVar(&r.snapshot, "snapshot", "latest", "restic snapshot id (or unique prefix), or latest")
+	fs.StringVar(&r.session, "session", "", "with --snapshot=latest: only snapshots tagged session=NAME")
+	fs.StringVar(&r.target, "target", "", "with --snapshot=latest: only snapshots tagged target=NAME")
+	fs.StringVar(&r.host, "host", "", "with --snapshot=latest: only snapshots of this restic host")
+	fs.StringVar(&r.interimDir, "interim-dir", "", "directory for the dumped snapshot file (default: the temporary directory)")
+	fs.BoolVar(&r.keepInterm, "keep-interim", false, "keep the dumped snapshot file in --interim-dir")
+	r.dataDir.addFlags(fs)
+	r.live.addFlags(fs)
+}
+
+// Validate implements step.Function.
+func (r *Restore) Validate() error {
+	if r.snapshot == "" {
+		return errors.New("--snapshot: must be a snapshot id or latest")
+	}
+	for flag, v := range map[string]string{"session": r.session, "target": r.target} {
+		if strings.ContainsAny(v, ",\n") {
+			return fmt.Errorf("--%s: %q must not contain commas or newlines", flag, v)
+		}
+	}
+	switch r.mode {
+	case ModeDataDir:
+		// The connection flags are ignored rather than refused: the
+		// catalog passes the AppBinding's endpoint in both modes.
+		if f := r.setToNonDefault(liveOnlyFlagNames); f != "" {
+			return fmt.Errorf("--%s: only for --mode=%s", f, ModeLive)
+		}
+		return r.dataDir.validate(r.fs)
+	case ModeLive:
+		if f := r.setToNonDefault(dataDirFlagNames); f != "" {
+			return fmt.Errorf("--%s: only for --mode=%s", f, ModeDataDir)
+		}
+		return r.live.validate()
+	case "":
+		return fmt.Errorf("--mode: required, %s or %s", ModeDataDir, ModeLive)
+	default:
+		return fmt.Errorf("--mode: %q is neither %s nor %s", r.mode, ModeDataDir, ModeLive)
+	}
+}
+
+// setToNonDefault returns the first of names whose value differs from its
+// default: a flag of the other mode given with an empty or default value
+// (as the catalog does, passing every flag) is fine.
+func (r *Restore) setToNonDefault(names []string) string {
+	if r.fs == nil {
+		return ""
+	}
+	for _, n := range names {
+		if f := r.fs.Lookup(n); f != nil && f.Changed && f.Value.String() != f.DefValue {
+			return n
+		}
+	}
+	return ""
+}
+
+// Run implements step.Function.
+func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
+	log := env.Logger()
+	dir := r.interimDir
+	if dir == "" {
+		dir = env.TempDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--interim-dir: %w", err)
+	}
+	// No `restic cat config` first: a restore has nothing to initialise,
+	// and listing the snapshots reports a missing repository, a wrong
+	// password or an unreachable backend just as well.
+	repo, err := restic.NewClient(env.Environ, log)
+	if err != nil {
+		return nil, err
+	}
+	filter := restic.Filter{Host: r.host, Paths: []string{SnapshotPath}}
+	if r.session != "" {
+		filter.Tags = append(filter.Tags, TagSession+"="+r.session)
+	}
+	if r.target != "" {
+		filter.Tags = append(filter.Tags, TagTarget+"="+r.target)
+	}
+	snap, err := repo.Resolve(ctx, r.snapshot, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := step.Outputs{step.OutputSnapshotID: snap.ID, step.OutputFiles: "1"}
+
+	file := filepath.Join(dir, "etcd-"+snap.ID[:min(12, len(snap.ID))]+".snapshot")
+	log.Info("dumping etcd snapshot", "snapshot", snap.ID, "file", file)
+	if !r.keepInterm {
+		defer os.Remove(file)
+	}
+	var sum string
+	var size int64
+	if r.mode == ModeDataDir {
+		// etcdutl verifies the trailer itself while restoring: restic
+		// writes the file directly, nothing passes through this process.
+		size, sum, err = dumpToFile(ctx, repo, snap.ID, file)
+	} else {
+		size, sum, err = dumpVerified(ctx, repo, snap.ID, file)
+	}
+	if err != nil {
+		return out, err
+	}
+	out[step.OutputSize] = strconv.FormatInt(size, 10)
+	out[OutputSHA256] = sum
+
+	switch r.mode {
+	case ModeDataDir:
+		rev, err := snapshotRevision(file)
+		if err != nil {
+			return out, err
+		}
+		out[OutputRevision] = strconv.FormatInt(rev, 10)
+		out[OutputKeysWritten], out[OutputKeysDeleted] = "0", "0" // live mode's
+		names, err := r.dataDir.restore(ctx, env, file)
+		out[OutputMembers] = strings.Join(names, ",")
+		return out, err
+	default:
+		res, err := r.live.restore(ctx, env, file)
+		out[OutputRevision] = strconv.FormatInt(res.revision, 10)
+		out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
+		out[OutputKeysDeleted] = strconv.FormatInt(res.deleted, 10)
+		return out, err
+	}
+}
+
+// dumpVerified writes the snapshot's etcd.snapshot to file, verifying the
+// sha256 trailer as it streams by (restic → a 1 MiB pipe → this process →
+// file). The file keeps the trailer, as `etcdctl snapshot save` writes it.
+func dumpVerified(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, "", fmt.Errorf("--interim-dir: %w", err)
+	}
+	defer f.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, "", err
+	}
+	defer pr.Close()
+	restic.SetPipeSize(pw, restic.DefaultPipeSize)
+	dumped := make(chan error, 1)
+	go func() {
+		err := repo.Dump(ctx, snapshotID, SnapshotPath, pw)
+		pw.Close() // restic has exited: EOF for the reader
+		dumped <- err
+	}()
+	th := newTrailerHash()
+	buf := make([]byte, 1<<20)
+	var copyErr error
+	for {
+		n, err := pr.Read(buf)
+		if n > 0 && copyErr == nil {
+			if _, werr := f.Write(buf[:n]); werr != nil {
+				copyErr = fmt.Errorf("write %s: %w", file, werr)
+			}
+			th.Write(buf[:n])
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := errors.Join(<-dumped, copyErr, f.Close()); err != nil {
+		return 0, "", err
+	}
+	sum, err := th.Verify()
+	if err != nil {
+		return th.total, "", fmt.Errorf("snapshot %.8s: %w", snapshotID, err)
+	}
+	return th.total, sum, nil
+}
+
+// dumpToFile lets restic write the snapshot's etcd.snapshot into file and
+// checks that it carries a sha256 trailer (which etcdutl then verifies);
+// it returns the size and the trailer.
+func dumpToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return 0, "", fmt.Errorf("--interim-dir: %w", err)
+	}
+	defer f.Close()
+	if err := repo.Dump(ctx, snapshotID, SnapshotPath, f); err != nil {
+		return 0, "", err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, "", err
+	}
+	size := st.Size()
+	if size < trailerSize || (size-trailerSize)%512 != 0 {
+		return size, "", fmt.Errorf("snapshot %.8s is %d bytes: not an etcd database plus a sha256 trailer", snapshotID, size)
+	}
+	trailer := make([]byte, trailerSize)
+	if _, err := f.ReadAt(trailer, size-trailerSize); err != nil {
+		return size, "", err
+	}
+	return size, hex.EncodeToString(trailer), f.Close()
+}
+
+// snapshotRevision returns the last revision stored in a snapshot file.
+func snapshotRevision(file string) (int64, error) {
+	db, err := openSnapshotDB(file)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.lastRevision()
+}

@@ -1,0 +1,78 @@
+package testservers
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// RepoRoot returns the directory holding go.mod, walking up from the
+// working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// SetupPATH prepends <repo root>/bin to PATH and checks that the named
+// tools are there. Call it from TestMain.
+func SetupPATH(tools ...string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(root, "bin")
+	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+		return err
+	}
+	var missing []string
+	for _, t := range tools {
+		if st, err := os.Stat(filepath.Join(bin, t)); err != nil || st.IsDir() {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s missing from %s: run make tools (or hack/build-tools.sh %s)", strings.Join(missing, ", "), bin, strings.Join(missing, " "))
+	}
+	return nil
+}
+
+// BuildStashflow builds ./cmd/stashflow into dir and returns its path.
+func BuildStashflow(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "stashflow")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/stashflow: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

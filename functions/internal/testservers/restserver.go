@@ -1,0 +1,66 @@
+package testservers
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartRestServer starts restic's rest-server without authentication on
+// a free loopback port and returns the base repository URL
+// (rest:http://127.0.0.1:PORT/); append a name for a repository.
+func StartRestServer(t testing.TB) string {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "rest-server.log")
+	logf, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command("rest-server", "--path", filepath.Join(dir, "data"), "--listen", addr, "--no-auth")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start rest-server (run make tools if it is missing): %v", err)
+	}
+	logf.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+			return "rest:http://" + addr + "/"
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("rest-server exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rest-server not ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

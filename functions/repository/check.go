@@ -1,0 +1,77 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/stashflow/stashflow/functions/restic"
+	"github.com/stashflow/stashflow/functions/step"
+)
+
+// CheckName is the registered name of the repository-check Function.
+const CheckName = "repository-check"
+
+// Outputs of repository-check.
+const (
+	OutputIntegrity   = "integrity"   // "true" when restic check found no error, else "false"
+	OutputErrors      = "errors"      // number of errors restic check found
+	OutputBrokenPacks = "brokenPacks" // number of damaged pack files
+)
+
+// Check is the repository-check Function.
+type Check struct {
+	readData       bool
+	readDataSubset string
+}
+
+// NewCheck returns a fresh repository-check Function.
+func NewCheck() *Check { return &Check{} }
+
+// Description implements step.Describer.
+func (*Check) Description() string {
+	return "verify a restic repository's structure and, optionally, its data (restic check)"
+}
+
+// Flags implements step.Function.
+func (c *Check) Flags(fs *pflag.FlagSet) {
+	fs.BoolVar(&c.readData, "read-data", false, "read and verify all data blobs")
+	fs.StringVar(&c.readDataSubset, "read-data-subset", "", "read and verify a subset of the data: n/t, x% or a size such as 500M")
+}
+
+// Validate implements step.Function.
+func (c *Check) Validate() error {
+	if c.readData && c.readDataSubset != "" {
+		return fmt.Errorf("--read-data-subset: not together with --read-data")
+	}
+	if c.readDataSubset != "" && strings.ContainsAny(c.readDataSubset, " \n") {
+		return fmt.Errorf("--read-data-subset: %q is not n/t, x%% or a size", c.readDataSubset)
+	}
+	return nil
+}
+
+// Run implements step.Function.
+func (c *Check) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
+	repo, err := restic.NewClient(env.Environ, env.Logger())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.EnsureRepository(ctx); err != nil {
+		return nil, err
+	}
+	res, err := repo.Check(ctx, restic.CheckOptions{ReadData: c.readData, ReadDataSubset: c.readDataSubset})
+	out := step.Outputs{
+		OutputErrors:      strconv.Itoa(max(res.NumErrors, len(res.Errors))),
+		OutputBrokenPacks: strconv.Itoa(len(res.BrokenPacks)),
+	}
+	switch {
+	case err == nil:
+		out[OutputIntegrity] = "true"
+	case restic.IsKind(err, restic.KindCheckFailed):
+		out[OutputIntegrity] = "false"
+	}
+	return out, err
+}

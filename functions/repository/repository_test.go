@@ -1,0 +1,115 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+
+	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/functions/restic"
+	"github.com/stashflow/stashflow/functions/step"
+)
+
+func TestMain(m *testing.M) {
+	if err := testservers.SetupPATH("restic"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func run(t *testing.T, fn step.Function, env *step.Env, args ...string) (step.Outputs, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fn.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := fn.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return fn.Run(ctx, env)
+}
+
+func TestRetentionAndCheck(t *testing.T) {
+	env := step.NewEnv(nil)
+	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+filepath.Join(t.TempDir(), "repo"), "RESTIC_PASSWORD=pw")
+	c, err := restic.NewClient(env.Environ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.EnsureRepository(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, target := range []string{"a", "a", "a", "b"} {
+		b, err := c.BackupStdin(ctx, restic.BackupOptions{Filename: "f", Tags: []string{"target=" + target}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(b, "snapshot %d", i)
+		if _, err := b.Finish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want step.Outputs
+		left int
+	}{
+		{"dry run", []string{"--keep-last", "1", "--tags", "target=a", "--dry-run"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 4},
+		{"forget and prune", []string{"--keep-last", "1", "--tags", "target=a", "--prune"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 2},
+		{"nothing to do", []string{"--keep-last", "5"}, step.Outputs{OutputKept: "2", OutputRemoved: "0"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := run(t, NewRetention(), env, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, out); diff != "" {
+				t.Errorf("outputs (-want +got):\n%s", diff)
+			}
+			snaps, err := c.Snapshots(ctx, restic.Filter{})
+			if err != nil || len(snaps) != tt.left {
+				t.Errorf("%d snapshots left (%v), want %d", len(snaps), err, tt.left)
+			}
+		})
+	}
+
+	out, err := run(t, NewCheck(), env, "--read-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(step.Outputs{OutputIntegrity: "true", OutputErrors: "0", OutputBrokenPacks: "0"}, out); diff != "" {
+		t.Errorf("check outputs (-want +got):\n%s", diff)
+	}
+
+	// Damage a pack file: check reports it.
+	packs, _ := filepath.Glob(filepath.Join(env.Getenv("RESTIC_REPOSITORY"), "data", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no pack files")
+	}
+	for _, p := range packs {
+		if err := os.Chmod(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("garbage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err = run(t, NewCheck(), env, "--read-data")
+	if !restic.IsKind(err, restic.KindCheckFailed) || out[OutputErrors] == "0" || out[OutputIntegrity] != "false" {
+		t.Errorf("check of a damaged repository: outputs %v, err %v", out, err)
+	}
+}

@@ -1,0 +1,283 @@
+package restic
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BackupSummary is the "summary" message of `restic backup --json`.
+type BackupSummary struct {
+	FilesNew            uint      `json:"files_new"`
+	FilesChanged        uint      `json:"files_changed"`
+	FilesUnmodified     uint      `json:"files_unmodified"`
+	DataBlobs           int       `json:"data_blobs"`
+	TreeBlobs           int       `json:"tree_blobs"`
+	DataAdded           uint64    `json:"data_added"`
+	DataAddedPacked     uint64    `json:"data_added_packed"`
+	TotalFilesProcessed uint      `json:"total_files_processed"`
+	TotalBytesProcessed uint64    `json:"total_bytes_processed"`
+	TotalDuration       float64   `json:"total_duration"`
+	BackupStart         time.Time `json:"backup_start"`
+	BackupEnd           time.Time `json:"backup_end"`
+	SnapshotID          string    `json:"snapshot_id"`
+}
+
+// BackupOptions are the options of a backup from stdin.
+type BackupOptions struct {
+	// Filename is the name the stream gets in the snapshot (--stdin-filename).
+	Filename string
+	Tags     []string
+	// Host overrides the snapshot's hostname (--host).
+	Host string
+	// PipeSize is the size asked for restic's stdin pipe (F_SETPIPE_SZ);
+	// 0 means DefaultPipeSize. The kernel may grant less.
+	PipeSize int
+	// GOGC is restic's GOGC when the step's environment does not set one;
+	// "" means DefaultBackupGOGC.
+	GOGC string
+}
+
+// DefaultPipeSize is the pipe buffer asked for between the stream and restic
+// (the default /proc/sys/fs/pipe-max-size).
+const DefaultPipeSize = 1 << 20
+
+// DefaultBackupGOGC is restic's GOGC for backups unless the environment sets
+// one: restic lowers GOGC to 50 by default to save memory; 400 trades about
+// 150 MB of RSS for ≈ 12 % less wall time on a 1 GiB stream.
+const DefaultBackupGOGC = "400"
+
+// StdinBackup is a running `restic backup --stdin`. Write the stream to it,
+// then call Finish to let restic commit the snapshot, or Abort to make sure
+// no snapshot is written.
+type StdinBackup struct {
+	c    *Client
+	proc *process
+	w    *os.File
+
+	wg      sync.WaitGroup
+	summary *BackupSummary
+	stderr  tailBuffer
+	stdoutR *os.File
+	stderrR *os.File
+	done    bool
+}
+
+// BackupStdin starts restic reading a stream from a pipe.
+func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup, error) {
+	args := []string{"backup", "--stdin", "--json"}
+	if o.Filename != "" {
+		args = append(args, "--stdin-filename", o.Filename)
+	}
+	for _, t := range o.Tags {
+		args = append(args, "--tag", t)
+	}
+	if o.Host != "" {
+		args = append(args, "--host", o.Host)
+	}
+	gogc := o.GOGC
+	if gogc == "" {
+		gogc = DefaultBackupGOGC
+	}
+	cmd := exec.Command(c.Binary, args...)
+	cmd.Env = c.env("GOGC=" + gogc)
+
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	size := o.PipeSize
+	if size == 0 {
+		size = DefaultPipeSize
+	}
+	SetPipeSize(stdinW, size)
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		return nil, err
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		stdoutR.Close()
+		stdoutW.Close()
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, stderrW
+	proc, err := startLocked(cmd)
+	// The child has its copies; ours of its ends must go so that EOF and
+	// exit are seen.
+	stdinR.Close()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
+		stdinW.Close()
+		stdoutR.Close()
+		stderrR.Close()
+		return nil, &Error{Kind: KindNotFound, Command: "backup", Message: err.Error()}
+	}
+	b := &StdinBackup{c: c, proc: proc, w: stdinW, stdoutR: stdoutR, stderrR: stderrR}
+	b.wg.Add(2)
+	go b.readStdout()
+	go func() {
+		defer b.wg.Done()
+		sc := bufio.NewScanner(stderrR)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			b.stderr.Write(sc.Bytes())
+			b.stderr.Write([]byte{'\n'})
+		}
+		_, _ = io.Copy(io.Discard, stderrR)
+	}()
+	return b, nil
+}
+
+func (b *StdinBackup) readStdout() {
+	defer b.wg.Done()
+	sc := bufio.NewScanner(b.stdoutR)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var last time.Time
+	for sc.Scan() {
+		line := sc.Bytes()
+		var m struct {
+			MessageType string  `json:"message_type"`
+			PercentDone float64 `json:"percent_done"`
+			BytesDone   uint64  `json:"bytes_done"`
+		}
+		if json.Unmarshal(line, &m) != nil {
+			continue
+		}
+		switch m.MessageType {
+		case "summary":
+			var s BackupSummary
+			if json.Unmarshal(line, &s) == nil {
+				b.summary = &s
+			}
+		case "status":
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				b.c.log().Info("restic backup progress", "bytesDone", m.BytesDone)
+			}
+		}
+	}
+	_, _ = io.Copy(io.Discard, b.stdoutR)
+}
+
+// Write writes stream bytes to restic's stdin.
+func (b *StdinBackup) Write(p []byte) (int, error) {
+	n, err := b.w.Write(p)
+	if err != nil {
+		err = errors.Join(errors.New("restic stopped reading its input"), err)
+	}
+	return n, err
+}
+
+// Finish closes restic's stdin — restic then writes the snapshot — and
+// waits for the summary.
+func (b *StdinBackup) Finish(ctx context.Context) (*BackupSummary, error) {
+	if b.done {
+		return nil, errors.New("backup already finished")
+	}
+	b.done = true
+	if err := b.w.Close(); err != nil {
+		return nil, b.abortWith(ctx, err)
+	}
+	var waitErr error
+	select {
+	case waitErr = <-b.proc.done:
+	case <-ctx.Done():
+		b.proc.kill()
+		<-b.proc.done
+		b.wg.Wait()
+		b.closeReaders()
+		b.cleanupLock(context.WithoutCancel(ctx))
+		return nil, &Error{Kind: KindInterrupted, Command: "backup", ExitCode: -1, Message: ctx.Err().Error()}
+	}
+	b.wg.Wait()
+	b.closeReaders()
+	if waitErr != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(waitErr, &ee) {
+			code = ee.ExitCode()
+		}
+		return b.summary, classify("backup", code, b.stderr.Bytes(), b.c.Location)
+	}
+	if b.summary == nil || b.summary.SnapshotID == "" {
+		return b.summary, &Error{Command: "backup", Message: "restic printed no summary with a snapshot id"}
+	}
+	return b.summary, nil
+}
+
+// Abort kills restic before its stdin is closed, so that it cannot write a
+// snapshot, then removes the lock it left behind. It returns why restic
+// failed when restic had already exited on its own (e.g. a repository
+// error), or nil.
+func (b *StdinBackup) Abort(ctx context.Context) error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	return b.abortWith(ctx, nil)
+}
+
+func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
+	// Kill first, close after: closing first would be an EOF, and restic
+	// commits the snapshot on EOF.
+	b.proc.kill()
+	waitErr := <-b.proc.done
+	b.w.Close()
+	b.wg.Wait()
+	b.closeReaders()
+	// An exit code (rather than death by our signal) means restic had
+	// stopped on its own, releasing its lock: its reason matters more
+	// than ours. Killed, it left its lock behind.
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) && ee.ExitCode() >= 0 {
+		return errors.Join(cause, classify("backup", ee.ExitCode(), b.stderr.Bytes(), b.c.Location))
+	}
+	b.cleanupLock(context.WithoutCancel(ctx))
+	return cause
+}
+
+func (b *StdinBackup) closeReaders() {
+	b.stdoutR.Close()
+	b.stderrR.Close()
+}
+
+// cleanupLock removes the lock a killed restic left: its PID is gone and
+// it ran on this host, so the lock is provably stale.
+func (b *StdinBackup) cleanupLock(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, _, err := b.c.RemoveStaleLocks(ctx); err != nil {
+		b.c.log().Warn("could not remove the lock of the killed restic", "err", err.Error())
+	}
+}
+
+// SetPipeSize enlarges the pipe behind f as far as the kernel allows, up to
+// size; failures are ignored (the default 64 KiB still works).
+func SetPipeSize(f *os.File, size int) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		for s := size; s >= 64<<10; s /= 2 {
+			if _, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, s); err == nil || !errors.Is(err, syscall.EPERM) {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,315 @@
+package restic
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Environment variables the client reads.
+const (
+	EnvRepository   = "RESTIC_REPOSITORY"
+	EnvPassword     = "RESTIC_PASSWORD"
+	EnvPasswordFile = "RESTIC_PASSWORD_FILE"
+	EnvPasswordCmd  = "RESTIC_PASSWORD_COMMAND"
+	// EnvBinary overrides the restic binary (default: "restic" on PATH).
+	EnvBinary = "STASHFLOW_RESTIC"
+	// EnvOpenTimeout bounds how long restic may keep retrying to reach the
+	// repository when it is first opened (Go duration; default 20s).
+	EnvOpenTimeout = "STASHFLOW_REPOSITORY_TIMEOUT"
+)
+
+// DefaultOpenTimeout is the default for EnvOpenTimeout.
+const DefaultOpenTimeout = 20 * time.Second
+
+// Client runs restic commands against one repository.
+type Client struct {
+	// Binary is the restic executable.
+	Binary string
+	// Environ is restic's environment; it carries the repository location
+	// and the password.
+	Environ []string
+	// Location is RESTIC_REPOSITORY, for messages (always redacted).
+	Location string
+	// OpenTimeout: see EnvOpenTimeout.
+	OpenTimeout time.Duration
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+	// Hostname is this host's name, used to decide whether a lock is stale.
+	Hostname string
+}
+
+// NewClient returns a Client for the repository named by environ.
+func NewClient(environ []string, log *slog.Logger) (*Client, error) {
+	get := func(k string) string {
+		v := ""
+		for _, kv := range environ {
+			if kk, vv, ok := strings.Cut(kv, "="); ok && kk == k {
+				v = vv
+			}
+		}
+		return v
+	}
+	c := &Client{Environ: environ, Location: get(EnvRepository), Log: log, OpenTimeout: DefaultOpenTimeout}
+	if c.Location == "" {
+		return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: EnvRepository + " is not set"}
+	}
+	if get(EnvPassword) == "" && get(EnvPasswordFile) == "" && get(EnvPasswordCmd) == "" {
+		return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: EnvPassword + " is not set (nor " + EnvPasswordFile + ")"}
+	}
+	if d := get(EnvOpenTimeout); d != "" {
+		t, err := time.ParseDuration(d)
+		if err != nil || t <= 0 {
+			return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s=%q is not a positive duration", EnvOpenTimeout, d)}
+		}
+		c.OpenTimeout = t
+	}
+	bin := get(EnvBinary)
+	if bin == "" {
+		bin = "restic"
+	}
+	path, err := lookPath(bin, get("PATH"))
+	if err != nil {
+		return nil, &Error{Kind: KindNotFound, Command: "setup", Message: fmt.Sprintf("restic binary %q not found on PATH", bin)}
+	}
+	c.Binary = path
+	c.Hostname, _ = os.Hostname()
+	return c, nil
+}
+
+// lookPath finds bin on the given PATH (the step's, which may differ from
+// this process's).
+func lookPath(bin, path string) (string, error) {
+	if strings.Contains(bin, "/") {
+		return exec.LookPath(bin)
+	}
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + bin
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return exec.LookPath(bin)
+}
+
+func (c *Client) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.Log
+}
+
+// env returns restic's environment plus extra (which wins unless the
+// variable is already set in Environ and keepExisting is true).
+func (c *Client) env(defaults ...string) []string {
+	env := append([]string(nil), c.Environ...)
+	for _, kv := range defaults {
+		k, _, _ := strings.Cut(kv, "=")
+		if !hasKey(env, k) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func hasKey(env []string, k string) bool {
+	for _, kv := range env {
+		if kk, _, ok := strings.Cut(kv, "="); ok && kk == k {
+			return true
+		}
+	}
+	return false
+}
+
+// runOptions tunes one restic invocation.
+type runOptions struct {
+	stdin  io.Reader
+	stdout io.Writer // nil: captured and returned
+	env    []string  // default variables (only set when absent)
+	// giveUpRetryingAfter: kill restic when it reports backend retries that
+	// would take it past this much time since start (0: never).
+	giveUpRetryingAfter time.Duration
+}
+
+// quickCommands only read or write a few small files: when restic keeps
+// retrying the backend for them, the repository is unreachable.
+var quickCommands = map[string]bool{"cat": true, "init": true, "snapshots": true, "list": true, "unlock": true, "stats": true}
+
+// maxStderr bounds how much of restic's stderr is kept.
+const maxStderr = 64 << 10
+
+// run executes `restic <args> --json` and returns its stdout (when not
+// streamed) or an *Error.
+func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]byte, error) {
+	command := args[0]
+	// --json right after the command: after a "--" it would be a path.
+	args = append([]string{command, "--json"}, args[1:]...)
+	if opts.giveUpRetryingAfter == 0 && quickCommands[command] {
+		opts.giveUpRetryingAfter = c.OpenTimeout
+	}
+	cmd := exec.Command(c.Binary, args...)
+	cmd.Env = c.env(opts.env...)
+	cmd.Stdin = opts.stdin
+	var stdout bytes.Buffer
+	if opts.stdout != nil {
+		cmd.Stdout = opts.stdout
+	} else {
+		cmd.Stdout = &stdout
+	}
+	// Our own pipe rather than StderrPipe: Wait runs concurrently with the
+	// reader and would close StderrPipe's read end under it.
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer stderrR.Close()
+	cmd.Stderr = stderrW
+	proc, err := startLocked(cmd)
+	stderrW.Close()
+	if err != nil {
+		return nil, &Error{Kind: KindNotFound, Command: command, Message: err.Error()}
+	}
+	start := time.Now()
+	var (
+		stderr    tailBuffer
+		unreached string
+		wg        sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderrR)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			stderr.Write(line)
+			stderr.Write([]byte{'\n'})
+			if opts.giveUpRetryingAfter > 0 && unreached == "" {
+				if next, msg, ok := parseRetry(string(line)); ok && time.Since(start)+next > opts.giveUpRetryingAfter {
+					unreached = msg
+					proc.kill()
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderrR)
+	}()
+	var waitErr error
+	select {
+	case waitErr = <-proc.done:
+	case <-ctx.Done():
+		proc.kill()
+		waitErr = <-proc.done
+	}
+	wg.Wait()
+	if unreached != "" {
+		return nil, &Error{Kind: KindUnreachable, Command: command, ExitCode: -1,
+			Message: "repository unreachable: " + RedactLocation(c.Location) + ": " + stripCreds(unreached)}
+	}
+	if ctx.Err() != nil && waitErr != nil {
+		return nil, &Error{Kind: KindInterrupted, Command: command, ExitCode: -1, Message: ctx.Err().Error()}
+	}
+	if waitErr != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(waitErr, &ee) {
+			code = ee.ExitCode()
+		}
+		return stdout.Bytes(), classify(command, code, stderr.Bytes(), c.Location)
+	}
+	return stdout.Bytes(), nil
+}
+
+// reRetry matches restic's backend retry notice, e.g.
+// `Stat(<config/>) returned error, retrying after 1.89s: Head "...": dial tcp ...: connection refused`.
+var reRetry = regexp.MustCompile(`returned error, retrying after ([0-9.]+[a-zµ]+): (.*)$`)
+
+func parseRetry(line string) (time.Duration, string, bool) {
+	m := reRetry.FindStringSubmatch(line)
+	if m == nil {
+		return 0, "", false
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil {
+		return 0, "", false
+	}
+	msg := m[2]
+	// Keep the innermost cause: "Head \"url\": dial tcp ...: connection refused" → after the quoted URL.
+	if i := strings.LastIndex(msg, "\": "); i >= 0 {
+		msg = msg[i+3:]
+	}
+	return d, msg, true
+}
+
+// tailBuffer keeps the last maxStderr bytes written.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > maxStderr {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-maxStderr:]...)
+	}
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}
+
+// process is a started restic whose Wait runs on the OS thread that started
+// it: with Pdeathsig the kernel kills restic when that thread exits, so the
+// thread stays locked and alive until restic has exited.
+type process struct {
+	cmd  *exec.Cmd
+	done chan error // receives Wait's result once
+	once sync.Once
+}
+
+func startLocked(cmd *exec.Cmd) (*process, error) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Not unlocked: the goroutine ends after restic has exited and the
+		// runtime then retires this thread.
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.done <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// kill sends SIGKILL (once).
+func (p *process) kill() {
+	p.once.Do(func() { _ = p.cmd.Process.Kill() })
+}

@@ -1,0 +1,262 @@
+package restic
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stashflow/stashflow/functions/internal/testservers"
+)
+
+func TestMain(m *testing.M) {
+	if err := testservers.SetupPATH("restic", "rest-server"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+const password = "a password"
+
+func newClient(t *testing.T, location string, extra ...string) *Client {
+	t.Helper()
+	env := append(os.Environ(), "RESTIC_REPOSITORY="+location, "RESTIC_PASSWORD="+password)
+	c, err := NewClient(append(env, extra...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// backup stores data from a stream with tags.
+func backup(t *testing.T, c *Client, data []byte, tags ...string) *BackupSummary {
+	t.Helper()
+	b, err := c.BackupStdin(ctx(t), BackupOptions{Filename: "f", Tags: tags, Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Finish(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRepository exercises a local and a REST repository: init when
+// absent, backup from a stream, snapshots, resolve, dump, stats, forget,
+// check.
+func TestRepository(t *testing.T) {
+	rest := testservers.StartRestServer(t)
+	for name, loc := range map[string]string{"local": filepath.Join(t.TempDir(), "repo"), "rest": rest + "r1"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel() // mostly waiting for restic's key derivation and fsyncs
+			c := newClient(t, loc)
+			created, err := c.EnsureRepository(ctx(t))
+			if err != nil || !created {
+				t.Fatalf("EnsureRepository = %v, %v; want a new repository", created, err)
+			}
+			if created, err := c.EnsureRepository(ctx(t)); err != nil || created {
+				t.Fatalf("second EnsureRepository = %v, %v", created, err)
+			}
+			data := make([]byte, 3<<20)
+			_, _ = rand.Read(data)
+			s1 := backup(t, c, data, "target=a", "n=1")
+			s2 := backup(t, c, data[:1<<20], "target=a", "n=2")
+			s3 := backup(t, c, []byte("other"), "target=b")
+			if s1.TotalBytesProcessed != 3<<20 || s1.TotalFilesProcessed != 1 || s1.DataAddedPacked == 0 {
+				t.Errorf("summary %+v", s1)
+			}
+			snaps, err := c.Snapshots(ctx(t), Filter{Tags: []string{"target=a"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, s := range snaps {
+				ids = append(ids, s.ID)
+			}
+			if diff := cmp.Diff([]string{s1.SnapshotID, s2.SnapshotID}, ids); diff != "" {
+				t.Errorf("snapshots target=a (-want +got):\n%s", diff)
+			}
+			if snaps[0].Tag("n") != "1" || snaps[0].Hostname != "h" {
+				t.Errorf("snapshot %+v", snaps[0])
+			}
+			latest, err := c.Resolve(ctx(t), "latest", Filter{Tags: []string{"target=a"}})
+			if err != nil || latest.ID != s2.SnapshotID {
+				t.Errorf("Resolve(latest) = %v, %v", latest.ID, err)
+			}
+			if got, err := c.Resolve(ctx(t), s3.SnapshotID[:8], Filter{}); err != nil || got.ID != s3.SnapshotID {
+				t.Errorf("Resolve(prefix) = %v, %v", got.ID, err)
+			}
+			if _, err := c.Resolve(ctx(t), "latest", Filter{Tags: []string{"target=zzz"}}); !IsKind(err, KindNoSnapshot) {
+				t.Errorf("Resolve(no match) err = %v", err)
+			}
+			var dumped bytes.Buffer
+			if err := c.Dump(ctx(t), s1.SnapshotID, "/f", &dumped); err != nil || !bytes.Equal(dumped.Bytes(), data) {
+				t.Errorf("Dump: %v (got %d bytes)", err, dumped.Len())
+			}
+			st, err := c.Stats(ctx(t), "restore-size", s1.SnapshotID)
+			if err != nil || st.TotalSize != 3<<20 || st.TotalFileCount != 1 {
+				t.Errorf("Stats = %+v, %v", st, err)
+			}
+			// Dry run: nothing removed.
+			res, err := c.Forget(ctx(t), ForgetOptions{KeepLast: 1, Filter: Filter{Tags: []string{"target=a"}}, DryRun: true})
+			if err != nil || res.Kept != 1 || res.Removed != 1 {
+				t.Fatalf("Forget(dry run) = %+v, %v", res, err)
+			}
+			if snaps, _ := c.Snapshots(ctx(t), Filter{}); len(snaps) != 3 {
+				t.Fatalf("dry run removed snapshots: %d left", len(snaps))
+			}
+			res, err = c.Forget(ctx(t), ForgetOptions{KeepLast: 1, Filter: Filter{Tags: []string{"target=a"}}, Prune: true})
+			if err != nil || res.Kept != 1 || res.Removed != 1 || res.Groups[0].Remove[0].ID != s1.SnapshotID {
+				t.Fatalf("Forget = %+v, %v", res, err)
+			}
+			if snaps, _ := c.Snapshots(ctx(t), Filter{}); len(snaps) != 2 {
+				t.Fatalf("%d snapshots after forget, want 2", len(snaps))
+			}
+			chk, err := c.Check(ctx(t), CheckOptions{ReadDataSubset: "50%"})
+			if err != nil || chk.NumErrors != 0 {
+				t.Fatalf("Check = %+v, %v", chk, err)
+			}
+		})
+	}
+}
+
+func TestWrongPasswordAndUnreachable(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "repo")
+	if _, err := newClient(t, loc).EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, loc, "RESTIC_PASSWORD=nope")
+	if _, err := c.EnsureRepository(ctx(t)); !IsKind(err, KindWrongPassword) {
+		t.Errorf("wrong password: err = %v", err)
+	}
+	port, _ := testservers.FreePort()
+	c = newClient(t, fmt.Sprintf("rest:http://127.0.0.1:%d/x", port), EnvOpenTimeout+"=1s")
+	start := time.Now()
+	_, err := c.EnsureRepository(ctx(t))
+	if !IsKind(err, KindUnreachable) || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("unreachable: err = %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("giving up took %v", d)
+	}
+	if _, err := NewClient([]string{"RESTIC_PASSWORD=x"}, nil); !IsKind(err, KindRepositoryConfig) {
+		t.Errorf("no RESTIC_REPOSITORY: err = %v", err)
+	}
+}
+
+// startHolder starts `restic backup --stdin` that holds a lock until its
+// stdin closes or it is killed; it returns once the lock exists.
+func startHolder(t *testing.T, c *Client) (*exec.Cmd, func()) {
+	t.Helper()
+	cmd := exec.Command(c.Binary, "backup", "--stdin", "--json")
+	cmd.Env = c.Environ
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = w.Close() }
+	t.Cleanup(stop)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		locks, err := c.Locks(ctx(t))
+		if err == nil && len(locks) > 0 {
+			return cmd, stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lock appeared: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestLocks(t *testing.T) {
+	c := newClient(t, filepath.Join(t.TempDir(), "repo"))
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	backup(t, c, []byte("x"))
+	backup(t, c, []byte("y"))
+	keep := ForgetOptions{KeepLast: 2}
+
+	t.Run("live holder", func(t *testing.T) {
+		holder, stop := startHolder(t, c)
+		defer stop()
+		_, err := c.Forget(ctx(t), keep)
+		want := fmt.Sprintf("repository is locked by PID %d on host %s", holder.Process.Pid, c.Hostname)
+		if !IsKind(err, KindLocked) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "still running") {
+			t.Fatalf("err = %v, want a lock error containing %q", err, want)
+		}
+	})
+	t.Run("holder on another host", func(t *testing.T) {
+		_, stop := startHolder(t, c)
+		stop() // the lock stays, its PID is gone
+		other := *c
+		other.Hostname = "elsewhere"
+		_, err := other.Forget(ctx(t), keep)
+		if !IsKind(err, KindLocked) || !strings.Contains(err.Error(), "another host") {
+			t.Fatalf("err = %v, want a lock error naming another host", err)
+		}
+	})
+	t.Run("stale holder removed", func(t *testing.T) {
+		// The lock of the previous subtest (same host, PID gone) is stale.
+		if locks, _ := c.Locks(ctx(t)); len(locks) == 0 {
+			_, stop := startHolder(t, c)
+			stop()
+		}
+		if _, err := c.Forget(ctx(t), keep); err != nil {
+			t.Fatalf("forget with a stale lock: %v", err)
+		}
+		if locks, err := c.Locks(ctx(t)); err != nil || len(locks) != 0 {
+			t.Errorf("locks after: %v, %v", locks, err)
+		}
+	})
+}
+
+// TestAbort: a stream aborted before its end leaves no snapshot and no
+// lock, also after restic consumed megabytes of it.
+func TestAbort(t *testing.T) {
+	c := newClient(t, filepath.Join(t.TempDir(), "repo"))
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.BackupStdin(ctx(t), BackupOptions{Filename: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 8<<20)
+	_, _ = rand.Read(data)
+	if _, err := b.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Abort(ctx(t)); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if snaps, err := c.Snapshots(ctx(t), Filter{}); err != nil || len(snaps) != 0 {
+		t.Errorf("snapshots after abort: %v, %v", snaps, err)
+	}
+	if locks, err := c.Locks(ctx(t)); err != nil || len(locks) != 0 {
+		t.Errorf("locks after abort: %v, %v", locks, err)
+	}
+}

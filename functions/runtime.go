@@ -1,0 +1,145 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stashflow/stashflow/functions/step"
+)
+
+// DefaultOutputDir is where outputs go when $STASHFLOW_OUTPUT_DIR is unset.
+const DefaultOutputDir = "/tmp/stashflow/outputs"
+
+// OutputDirEnv names the environment variable that sets the output directory.
+const OutputDirEnv = "STASHFLOW_OUTPUT_DIR"
+
+// ValidationError is returned by Execute when the Function's Validate fails:
+// the step was called wrongly and retrying will not help.
+type ValidationError struct{ Err error }
+
+func (e *ValidationError) Error() string { return e.Err.Error() }
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// Execute runs one Function the way `stashflow fn` does: Validate, then Run,
+// then every output (those Run returned, plus empty common ones and the
+// duration) written as a file into outputDir. Outputs are written also when
+// Run fails, so that the engine can collect what is known. It returns the
+// outputs as written.
+func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outputs, error) {
+	if err := fn.Validate(); err != nil {
+		return nil, &ValidationError{Err: err}
+	}
+	start := time.Now()
+	out, runErr := fn.Run(ctx, env)
+	if out == nil {
+		out = Outputs{}
+	}
+	for _, name := range step.CommonOutputs() {
+		if _, ok := out[name]; !ok {
+			out[name] = ""
+		}
+	}
+	out[step.OutputDuration] = time.Since(start).Round(time.Millisecond).String()
+	if err := WriteOutputs(outputDir, out); err != nil {
+		return out, errors.Join(runErr, err)
+	}
+	return out, runErr
+}
+
+// WriteOutputs writes each output as the file dir/<name>, atomically (a
+// temporary file renamed into place), creating dir when needed.
+func WriteOutputs(dir string, out Outputs) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	for name, val := range out {
+		if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+			return fmt.Errorf("output %q: not a valid file name", name)
+		}
+		tmp, err := os.CreateTemp(dir, "."+name+".*")
+		if err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+		_, werr := tmp.WriteString(val)
+		cerr := tmp.Close()
+		if err := errors.Join(werr, cerr); err != nil {
+			_ = os.Remove(tmp.Name())
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+		if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+			_ = os.Remove(tmp.Name())
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// maxReasonLen bounds the failure reason printed on stderr.
+const maxReasonLen = 1000
+
+// OneLine turns err into the single line a failed step prints on stderr:
+// newlines folded into "; ", the values of secret-looking environment
+// variables in environ replaced by "***", and the length bounded.
+func OneLine(err error, environ []string) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	for _, secret := range secretValues(environ) {
+		msg = strings.ReplaceAll(msg, secret, "***")
+	}
+	lines := strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	lines = deleteEmpty(lines)
+	msg = strings.Join(lines, "; ")
+	if len(msg) > maxReasonLen {
+		cut := maxReasonLen
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+func deleteEmpty(ss []string) []string {
+	out := ss[:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// secretValues returns the values of environment variables whose names look
+// like they hold secrets, longest first so that a secret containing another
+// is replaced whole.
+func secretValues(environ []string) []string {
+	var vals []string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || len(v) < 4 {
+			continue
+		}
+		uk := strings.ToUpper(k)
+		if strings.Contains(uk, "PASSWORD") || strings.Contains(uk, "SECRET") ||
+			strings.Contains(uk, "TOKEN") || strings.HasSuffix(uk, "_KEY") || strings.Contains(uk, "CREDENTIAL") {
+			vals = append(vals, v)
+		}
+	}
+	slices.SortFunc(vals, func(a, b string) int { return len(b) - len(a) })
+	return vals
+}

@@ -1,0 +1,133 @@
+package volume
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+
+	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		panic(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin", "restic")); err != nil {
+		println("bin/restic is missing: run make tools")
+		os.Exit(1)
+	}
+	_ = os.Setenv("PATH", filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	os.Exit(m.Run())
+}
+
+func runFn(t *testing.T, fn step.Function, environ []string, args ...string) (step.Outputs, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("fn", pflag.ContinueOnError)
+	fn.Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := fn.Validate(); err != nil {
+		return nil, err
+	}
+	env := step.NewEnv(io.Discard)
+	env.Environ = append(env.Environ, environ...)
+	return fn.Run(context.Background(), env)
+}
+
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			out[rel] = string(b)
+		}
+		return err
+	})
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "data")
+	files := map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "sub/c.tmp": "scratch", "big.bin": strings.Repeat("x", 1<<20)}
+	for name, body := range files {
+		p := filepath.Join(data, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+
+	out, err := runFn(t, NewBackup(), repo, "--paths="+data, "--exclude=*.tmp", "--hostname=pvc-data", "--session=s1", "--target=PersistentVolumeClaim/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out[step.OutputSnapshotID]) != 64 || out[step.OutputFiles] != "3" {
+		t.Fatalf("outputs = %v, want a snapshot of 3 files (the .tmp excluded)", out)
+	}
+
+	// Restore in place after losing the data.
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	rout, err := runFn(t, NewRestore(), repo, "--snapshot=latest", "--host=pvc-data", "--target-dir=/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo", "big.bin": files["big.bin"]}
+	if diff := cmp.Diff(want, tree(t, data)); diff != "" {
+		t.Errorf("restored in place (-want +got):\n%s", diff)
+	}
+	// restic counts restored directories as files too.
+	if rout[step.OutputSnapshotID] != out[step.OutputSnapshotID] || rout[step.OutputFiles] == "0" || rout[step.OutputFiles] == "" {
+		t.Errorf("restore outputs = %v", rout)
+	}
+
+	// Restore one path elsewhere.
+	elsewhere := filepath.Join(tmp, "elsewhere")
+	if _, err := runFn(t, NewRestore(), repo, "--snapshot="+out[step.OutputSnapshotID][:8], "--paths="+filepath.Join(data, "sub"), "--target-dir="+elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{strings.TrimPrefix(filepath.Join(data, "sub/b.txt"), "/"): "bravo"}, tree(t, elsewhere)); diff != "" {
+		t.Errorf("restored elsewhere (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tmp := t.TempDir()
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+	tests := []struct {
+		name    string
+		fn      step.Function
+		args    []string
+		wantErr string
+	}{
+		{name: "no paths", fn: NewBackup(), args: []string{"--paths=", "--hostname=h"}, wantErr: "--paths: nothing to back up"},
+		{name: "relative path", fn: NewBackup(), args: []string{"--paths=data", "--hostname=h"}, wantErr: `--paths: "data" is not an absolute path`},
+		{name: "missing path", fn: NewBackup(), args: []string{"--paths=" + tmp + "/nope", "--hostname=h"}, wantErr: "no such file or directory"},
+		{name: "no snapshot yet", fn: NewRestore(), args: []string{"--snapshot=latest", "--host=h"}, wantErr: "repository does not exist"},
+		{name: "relative target", fn: NewRestore(), args: []string{"--target-dir=x"}, wantErr: `--target-dir: "x" is not an absolute path`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runFn(t, tt.fn, repo, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
