@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/pathmap"
 	"maps"
 	"os"
 	"path"
@@ -45,7 +46,7 @@ type plan struct {
 	env  []string
 	dir  string
 	// rw maps container paths to host paths.
-	rw rewriter
+	rw pathmap.Rewriter
 	// template is the Argo template the pod runs; nil for a pod Argo did
 	// not create.
 	template *wfv1.Template
@@ -103,11 +104,11 @@ func planPod(ctx context.Context, pod *corev1.Pod, objs objects, podDir, workDir
 		return "", false
 	}
 	for i, a := range argv {
-		argv[i] = p.rw.apply(expand(a, lookup))
+		argv[i] = p.rw.Apply(expand(a, lookup))
 	}
 	p.argv, p.env = argv, env
 
-	p.dir = p.rw.apply(c.WorkingDir)
+	p.dir = p.rw.Apply(c.WorkingDir)
 	if p.dir == "" {
 		// An image's WORKDIR is usually /; a directory of the pod keeps
 		// the host clean.
@@ -267,8 +268,8 @@ func writeFiles(dir string, data map[string][]byte, items []corev1.KeyToPath) er
 
 // mountRewrites maps the container's mount paths to the volumes' host
 // directories, and pipeline.OutputDir to outDir unless a mount covers it.
-func mountRewrites(c *corev1.Container, volumes map[string]string, outDir string) (rewriter, error) {
-	var rw rewriter
+func mountRewrites(c *corev1.Container, volumes map[string]string, outDir string) (pathmap.Rewriter, error) {
+	var rw []pathmap.Mapping
 	coversOutputs := false
 	for _, m := range c.VolumeMounts {
 		from := path.Clean(m.MountPath)
@@ -279,28 +280,28 @@ func mountRewrites(c *corev1.Container, volumes map[string]string, outDir string
 		if !ok {
 			return nil, fmt.Errorf("volume mount %q: no such volume in the pod", m.Name)
 		}
-		rw = append(rw, rewrite{from: from, to: filepath.Join(dir, filepath.FromSlash(m.SubPath))})
+		rw = append(rw, pathmap.Mapping{From: from, To: filepath.Join(dir, filepath.FromSlash(m.SubPath))})
 		coversOutputs = coversOutputs || from == pipeline.OutputDir || strings.HasPrefix(pipeline.OutputDir, from+"/")
 	}
 	if !coversOutputs {
 		if err := os.MkdirAll(outDir, 0o750); err != nil {
 			return nil, err
 		}
-		rw = append(rw, rewrite{from: pipeline.OutputDir, to: outDir})
+		rw = append(rw, pathmap.Mapping{From: pipeline.OutputDir, To: outDir})
 	}
 	for _, r := range rw {
-		if err := os.MkdirAll(r.to, 0o750); err != nil {
+		if err := os.MkdirAll(r.To, 0o750); err != nil {
 			return nil, err
 		}
 	}
-	return rw.sorted(), nil
+	return pathmap.New(rw...), nil
 }
 
 // containerEnv builds the process environment as the kubelet builds a
 // container's: baseEnv (what an image would set), then envFrom, then env in
 // order; a literal value is expanded with what came before and its paths
 // mapped; values from Secrets and ConfigMaps are taken as they are.
-func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, objs objects, baseEnv []string, rw rewriter) ([]string, error) {
+func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, objs objects, baseEnv []string, rw pathmap.Rewriter) ([]string, error) {
 	var names []string
 	values := map[string]string{}
 	set := func(k, v string) {
@@ -345,7 +346,7 @@ func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, obj
 	lookup := func(name string) (string, bool) { v, ok := values[name]; return v, ok }
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, rw.apply(expand(e.Value, lookup)))
+			set(e.Name, rw.Apply(expand(e.Value, lookup)))
 			continue
 		}
 		v, ok, err := valueFrom(ctx, pod, e.ValueFrom, objs)

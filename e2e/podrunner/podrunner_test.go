@@ -102,33 +102,6 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-func TestRewriterApply(t *testing.T) {
-	rw := rewriter{
-		{from: "/data", to: "/host/vol-data"},
-		{from: "/data/nested", to: "/host/vol-nested"},
-		{from: pipeline.OutputDir, to: "/host/out"},
-	}.sorted()
-	tcs := map[string]string{
-		"/data":                     "/host/vol-data",
-		"/data/file":                "/host/vol-data/file",
-		"/data/nested/file":         "/host/vol-nested/file",
-		"--dir=/data/x":             "--dir=/host/vol-data/x",
-		"/database":                 "/database",
-		"/x/data":                   "/x/data",
-		"/data-2":                   "/data-2",
-		"/data.bak":                 "/data.bak",
-		"a:/data:b":                 "a:/host/vol-data:b",
-		"/tmp/stashflow/outputs/id": "/host/out/id",
-		"${STASHFLOW_OUTPUT_DIR:-/tmp/stashflow/outputs}": "${STASHFLOW_OUTPUT_DIR:-/host/out}",
-		"no paths here": "no paths here",
-	}
-	for in, want := range tcs {
-		if got := rw.apply(in); got != want {
-			t.Errorf("apply(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // fakeObjects serves Secrets and ConfigMaps from memory.
 type fakeObjects struct {
 	secrets    map[string]*corev1.Secret

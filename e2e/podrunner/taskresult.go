@@ -29,7 +29,7 @@ func collectOutputs(p *plan) (*wfv1.Outputs, error) {
 		if param.ValueFrom == nil || param.ValueFrom.Path == "" {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Clean(p.rw.apply(param.ValueFrom.Path)))
+		data, err := os.ReadFile(filepath.Clean(p.rw.Apply(param.ValueFrom.Path)))
 		switch {
 		case err == nil:
 			out.Parameters[i].Value = wfv1.AnyStringPtr(strings.TrimSuffix(string(data), "\n"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/pathmap"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,7 +155,7 @@ type node struct {
 	step     *pipeline.Step
 	dir      string
 	outDir   string
-	rewrites rewriter
+	rewrites pathmap.Rewriter
 
 	started bool
 	done    bool

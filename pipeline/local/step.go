@@ -120,19 +120,19 @@ func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *
 	c := &command{timeout: n.step.Timeout, dir: n.dir}
 	c.argv = make([]string, 0, len(proc.Command)+len(proc.Args))
 	for _, a := range proc.Command {
-		c.argv = append(c.argv, n.rewrites.apply(a))
+		c.argv = append(c.argv, n.rewrites.Apply(a))
 	}
 	for _, a := range proc.Args {
-		c.argv = append(c.argv, n.rewrites.apply(a))
+		c.argv = append(c.argv, n.rewrites.Apply(a))
 	}
 	if proc.WorkingDir != "" {
-		c.dir = n.rewrites.apply(proc.WorkingDir)
+		c.dir = n.rewrites.Apply(proc.WorkingDir)
 	}
 	c.env = make([]string, 0, len(r.opts.BaseEnv)+len(proc.Env)+1)
 	c.env = append(c.env, r.opts.BaseEnv...)
 	for _, e := range proc.Env {
 		if e.SecretKeyRef == nil {
-			c.env = append(c.env, e.Name+"="+n.rewrites.apply(e.Value))
+			c.env = append(c.env, e.Name+"="+n.rewrites.Apply(e.Value))
 			continue
 		}
 		ref := e.SecretKeyRef

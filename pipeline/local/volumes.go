@@ -2,11 +2,10 @@ package local
 
 import (
 	"fmt"
+	"github.com/stashflow/stashflow/internal/pathmap"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -69,71 +68,14 @@ func volumeDir(v *corev1.Volume, name string, overrides map[string]string, workD
 }
 
 // rewrite replaces a path prefix.
-type rewrite struct{ from, to string }
-
-// rewriter holds one step's rewrites, longest prefix first so that a mount
-// nested in another wins.
-type rewriter []rewrite
-
-func stepRewrites(s *pipeline.Step, volumes map[string]string, outDir string) (rewriter, error) {
-	rw := rewriter{{from: pipeline.OutputDir, to: outDir}}
+func stepRewrites(s *pipeline.Step, volumes map[string]string, outDir string) (pathmap.Rewriter, error) {
+	rw := []pathmap.Mapping{{From: pipeline.OutputDir, To: outDir}}
 	for _, m := range s.Process.VolumeMounts {
 		from := path.Clean(m.MountPath)
 		if !path.IsAbs(from) || from == "/" {
 			return nil, fmt.Errorf("step %q: mount path %q of volume %q cannot be mapped to a host directory", s.Name, m.MountPath, m.Name)
 		}
-		rw = append(rw, rewrite{from: from, to: filepath.Join(volumes[m.Name], filepath.FromSlash(m.SubPath))})
+		rw = append(rw, pathmap.Mapping{From: from, To: filepath.Join(volumes[m.Name], filepath.FromSlash(m.SubPath))})
 	}
-	slices.SortStableFunc(rw, func(a, b rewrite) int { return len(b.from) - len(a.from) })
-	return rw, nil
-}
-
-// apply rewrites every occurrence of a prefix in s that stands as a whole
-// path or the start of one: not preceded by a path character (so /x/data is
-// not a mount at /data) and followed by '/', the end, or a character that
-// cannot continue a file name (so /database is not /data either).
-func (rw rewriter) apply(s string) string {
-	if !strings.Contains(s, "/") {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i := 0; i < len(s); {
-		if s[i] != '/' || (i > 0 && continuesPath(s[i-1], true)) {
-			i++
-			continue
-		}
-		matched := false
-		for _, r := range rw {
-			end := i + len(r.from)
-			if strings.HasPrefix(s[i:], r.from) && (end == len(s) || !continuesPath(s[end], false)) {
-				b.WriteString(s[last:i])
-				b.WriteString(r.to)
-				i, last, matched = end, end, true
-				break
-			}
-		}
-		if !matched {
-			i++
-		}
-	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// continuesPath reports whether c, next to a candidate prefix, makes it part
-// of a longer name: before it, '/' counts too.
-func continuesPath(c byte, before bool) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_':
-		return true
-	case c == '-':
-		return !before
-	case c == '/':
-		return before
-	}
-	return false
+	return pathmap.New(rw...), nil
 }

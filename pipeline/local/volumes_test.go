@@ -40,7 +40,7 @@ func TestRewriterApply(t *testing.T) {
 		{"", ""},
 	}
 	for _, tc := range tcs {
-		if got := rw.apply(tc.in); got != tc.want {
+		if got := rw.Apply(tc.in); got != tc.want {
 			t.Errorf("apply(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
