@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/hostproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -37,7 +37,7 @@ func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 	if err != nil {
 		return startError(res, err)
 	}
-	bin, err := lookCommand(p.argv[0], r.opts.Commands, p.env, p.dir)
+	bin, err := hostproc.LookCommand(p.argv[0], r.opts.Commands, p.env, p.dir)
 	if err != nil {
 		fmt.Fprintln(logFile, err)
 		_ = logFile.Close()
@@ -58,7 +58,7 @@ func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 
 	exited := make(chan struct{})
 	go func() {
-		waitExited(pid)
+		hostproc.WaitExited(pid)
 		close(exited)
 	}()
 	var deadline <-chan time.Time
@@ -136,50 +136,6 @@ func (r *Runner) stop(log logr.Logger, pid int, exited <-chan struct{}, grace ti
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited
-}
-
-// waitExited blocks until the process pid has ended, without reaping it
-// (WNOWAIT), so that its pid and process group id stay reserved until
-// cmd.Wait.
-func waitExited(pid int) {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
-}
-
-// lookCommand resolves name as a container runtime resolves a command:
-// through commands first, then as a path (relative to the working
-// directory), then in the PATH of the process's environment.
-func lookCommand(name string, commands map[string]string, env []string, dir string) (string, error) {
-	if p, ok := commands[name]; ok {
-		name = p
-	}
-	if strings.Contains(name, "/") {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		return name, nil
-	}
-	pathEnv := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v // the last one wins, as in the child
-		}
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
 }
 
 // logTail is what the kubelet takes as the termination message with

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/hostproc"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +44,7 @@ func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) 
 	if err != nil {
 		return outcome{pipeline.PhaseError, fmt.Sprintf("creating the log file: %v", err)}
 	}
-	bin, err := lookCommand(c.argv[0], r.opts.Commands, c.env, c.dir)
+	bin, err := hostproc.LookCommand(c.argv[0], r.opts.Commands, c.env, c.dir)
 	if err != nil {
 		fmt.Fprintln(logFile, err)
 		_ = logFile.Close()
@@ -71,7 +71,7 @@ func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) 
 
 	exited := make(chan struct{})
 	go func() {
-		waitExited(pid)
+		hostproc.WaitExited(pid)
 		close(exited)
 	}()
 	var timeout <-chan time.Time
@@ -134,54 +134,6 @@ func (r *run) stop(pid int, exited <-chan struct{}) string {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited
 	return fmt.Sprintf("killed with SIGKILL after a grace period of %s", r.opts.GracePeriod)
-}
-
-// waitExited blocks until the process pid has ended, without reaping it
-// (WNOWAIT), so that its pid and process group id stay reserved until
-// cmd.Wait.
-func waitExited(pid int) {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
-}
-
-// lookCommand resolves name as a container runtime would resolve the
-// command of an image without an entrypoint: through Options.Commands first,
-// then as a path (relative to the working directory), then in the PATH of
-// the step's environment.
-func lookCommand(name string, commands map[string]string, env []string, dir string) (string, error) {
-	if p, ok := commands[name]; ok {
-		name = p
-	}
-	if strings.Contains(name, "/") {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		return name, nil
-	}
-	pathEnv := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathEnv = v // the last one wins, as in the child
-		}
-	}
-	if pathEnv == "" {
-		return exec.LookPath(name)
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }
 
 // lastLine returns the last non-empty line in the last tailSize bytes of the
