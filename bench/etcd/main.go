@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/repo"
 	"net"
 	"os"
 	"os/exec"
@@ -111,7 +112,7 @@ type bench struct {
 }
 
 func newBench(workdir string) (*bench, error) {
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return nil, err
 	}
@@ -161,23 +162,6 @@ func (b *bench) close() {
 	}
 	if b.ownDir {
 		_ = os.RemoveAll(b.dir)
-	}
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the stashflow repository (no go.mod found)")
-		}
-		dir = parent
 	}
 }
 

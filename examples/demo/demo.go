@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/repo"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -43,7 +44,7 @@ type demo struct {
 
 func run(ctx context.Context, out io.Writer, cfg config) (err error) {
 	if cfg.root == "" {
-		if cfg.root, err = repoRoot(); err != nil {
+		if cfg.root, err = repo.Root(); err != nil {
 			return err
 		}
 	}
@@ -325,21 +326,4 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module github.com/stashflow/stashflow\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("not inside the stashflow repository")
-		}
-		dir = parent
-	}
 }

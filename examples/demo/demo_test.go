@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/stashflow/stashflow/internal/repo"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 // TestDemo runs `make demo`'s program with fewer keys, so the README's
 // first command cannot rot: real etcd, real restic, the real stashflow.
 func TestDemo(t *testing.T) {
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ limitations under the License.
 package testenv
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/repo"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +38,7 @@ import (
 )
 
 // ModulePath is the module whose go.mod marks the repository root.
-const ModulePath = "github.com/stashflow/stashflow"
+const ModulePath = repo.ModulePath
 
 // Env is a running kube-apiserver and etcd with stashflow's CRDs installed.
 type Env struct {
@@ -188,36 +188,5 @@ func checkBinaries(dir string) error {
 // RepoRoot returns the repository root: the nearest directory at or above the working
 // directory (a test's package directory) whose go.mod declares ModulePath.
 func RepoRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("testenv: working directory: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if mod, err := modulePath(filepath.Join(dir, "go.mod")); err == nil && mod == ModulePath {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("testenv: no go.mod of module %s at or above %s", ModulePath, wd)
-		}
-	}
-}
-
-// modulePath returns the module path declared in a go.mod file.
-func modulePath(gomod string) (string, error) {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(line, "module"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			return strings.Trim(strings.TrimSpace(rest), `"`), nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", err
-	}
-	return "", fmt.Errorf("%s: no module line", gomod)
+	return repo.Root()
 }

@@ -1,8 +1,8 @@
 package testservers
 
 import (
-	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/repo"
 	"net"
 	"os"
 	"os/exec"
@@ -13,20 +13,7 @@ import (
 // RepoRoot returns the directory holding go.mod, walking up from the
 // working directory.
 func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return repo.Root()
 }
 
 // SetupPATH prepends <repo root>/bin to PATH and checks that the named

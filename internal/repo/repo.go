@@ -1,0 +1,55 @@
+// Package repo finds the stashflow checkout a test, benchmark or demo runs
+// in, and the pinned tools that hack/build-tools.sh built into its bin/.
+package repo
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ModulePath is stashflow's module.
+const ModulePath = "github.com/stashflow/stashflow"
+
+// Root walks up from the working directory to the go.mod of ModulePath
+// (not a tools module's under hack/tools).
+func Root() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if mod, err := modulePath(filepath.Join(dir, "go.mod")); err == nil && mod == ModulePath {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", fmt.Errorf("no go.mod of module %s at or above %s: run from inside the stashflow repository", ModulePath, wd)
+		}
+	}
+}
+
+// Bin is <root>/bin.
+func Bin() (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "bin"), nil
+}
+
+func modulePath(gomod string) (string, error) {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`), nil
+		}
+	}
+	return "", fmt.Errorf("%s: no module line", gomod)
+}
