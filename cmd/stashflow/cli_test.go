@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stashflow-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "stashflow")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		println(string(out))
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// stashflow runs the built binary and returns stdout, stderr, exit code.
+func stashflow(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return stdout.String(), stderr.String(), 0
+	case errors.As(err, &ee):
+		return stdout.String(), stderr.String(), ee.ExitCode()
+	case ctx.Err() != nil && cmd.ProcessState != nil:
+		// Cancelled (interrupted) by the test: exec reports ctx.Err().
+		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	}
+	t.Fatalf("stashflow %v: %v", args, err)
+	return "", "", -1
+}
+
+func write(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunExitCodesAndErrors(t *testing.T) {
+	base, err := os.ReadFile("testdata/shell-backup.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := strings.Replace(string(base), "value: hello", "value: fail", 1)
+	tests := []struct {
+		name       string
+		files      []string
+		wantCode   int
+		wantStderr []string
+		wantStdout []string
+	}{
+		{
+			name: "a session that succeeds", files: []string{"testdata/shell-backup.yaml"}, wantCode: 0,
+			wantStdout: []string{"kind: BackupSession", "phase: Succeeded", "function: say"},
+		},
+		{
+			name: "a session that fails", files: []string{write(t, "failing.yaml", failing)}, wantCode: 1,
+			wantStdout: []string{"phase: Failed"}, wantStderr: []string{"say", "Failed", "exit code 1", "1 session(s) did not succeed"},
+		},
+		{
+			name: "an unknown field", files: []string{write(t, "typo.yaml", strings.Replace(string(base), "schedule:", "schedul:", 1))}, wantCode: 2,
+			wantStderr: []string{"typo.yaml#5", `unknown field "spec.schedul"`},
+		},
+		{
+			name: "a missing Repository", files: []string{write(t, "norepo.yaml", strings.Replace(string(base), "repository: {name: repo}", "repository: {name: elsewhere}", 1))}, wantCode: 2,
+			wantStderr: []string{"BackupConfiguration default/every-second", "spec.repository: Repository default/elsewhere is not in the given files"},
+		},
+		{
+			name: "nothing to run", files: []string{write(t, "empty.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")}, wantCode: 2,
+			wantStderr: []string{"the files hold no BackupSession"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"run", "--work-dir", t.TempDir()}
+			for _, f := range tt.files {
+				args = append(args, "-f", f)
+			}
+			stdout, stderr, code := stashflow(t, context.Background(), args...)
+			if code != tt.wantCode {
+				t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestRunSchedule: --schedule fires a BackupConfiguration on its cron until
+// interrupted, each firing a session of its own.
+func TestRunSchedule(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
+	defer cancel()
+	stdout, stderr, code := stashflow(t, ctx, "run", "--schedule", "-f", "testdata/shell-backup.yaml", "--work-dir", t.TempDir(), "-o", "json")
+	if code != 0 && code != exitInterrupted {
+		t.Fatalf("exit code %d\nstderr:\n%s", code, stderr)
+	}
+	fired := strings.Count(stdout, `"phase": "Succeeded"`)
+	if fired < 2 {
+		t.Fatalf("%d sessions succeeded in 4.5 s of @every 1s, want at least 2\nstdout:\n%s\nstderr:\n%s", fired, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "BackupConfiguration default/every-second: next backup at") {
+		t.Errorf("stderr does not announce the next backup:\n%s", stderr)
+	}
+}
+
+func TestVersionAndPluginName(t *testing.T) {
+	out, _, code := stashflow(t, context.Background(), "version")
+	if code != 0 || !strings.HasPrefix(out, "stashflow ") {
+		t.Fatalf("version: %q, code %d", out, code)
+	}
+	plugin := filepath.Join(filepath.Dir(binary), "kubectl-stashflow")
+	if err := os.Symlink(binary, plugin); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	help, err := exec.Command(plugin, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(help), "stashflow [command]") {
+		t.Fatalf("as kubectl-stashflow: %v\n%s", err, help)
+	}
+}
