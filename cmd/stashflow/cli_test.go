@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // stashflow runs the built binary and returns stdout, stderr, exit code.
-func stashflow(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+func stashflow(ctx context.Context, t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, binary, args...)
@@ -100,7 +100,7 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 			for _, f := range tt.files {
 				args = append(args, "-f", f)
 			}
-			stdout, stderr, code := stashflow(t, context.Background(), args...)
+			stdout, stderr, code := stashflow(context.Background(), t, args...)
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
 			}
@@ -123,7 +123,7 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 func TestRunSchedule(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
 	defer cancel()
-	stdout, stderr, code := stashflow(t, ctx, "run", "--schedule", "-f", "testdata/shell-backup.yaml", "--work-dir", t.TempDir(), "-o", "json")
+	stdout, stderr, code := stashflow(ctx, t, "run", "--schedule", "-f", "testdata/shell-backup.yaml", "--work-dir", t.TempDir(), "-o", "json")
 	if code != 0 && code != exitInterrupted {
 		t.Fatalf("exit code %d\nstderr:\n%s", code, stderr)
 	}
@@ -137,7 +137,7 @@ func TestRunSchedule(t *testing.T) {
 }
 
 func TestVersionAndPluginName(t *testing.T) {
-	out, _, code := stashflow(t, context.Background(), "version")
+	out, _, code := stashflow(context.Background(), t, "version")
 	if code != 0 || !strings.HasPrefix(out, "stashflow ") {
 		t.Fatalf("version: %q, code %d", out, code)
 	}
