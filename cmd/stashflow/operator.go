@@ -18,6 +18,7 @@ import (
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/ui"
 )
 
 func init() { subcommands = append(subcommands, newOperatorCommand) }
@@ -41,6 +42,7 @@ type operatorOptions struct {
 	installCatalog          bool
 	shutdownTimeout         time.Duration
 	zap                     zap.Options
+	ui                      ui.Options
 }
 
 func newOperatorCommand() *cobra.Command {
@@ -75,6 +77,7 @@ describes the flags, the scheduling rules, the status fields and the metrics.`,
 	f.DurationVar(&o.startingDeadline, "starting-deadline", 5*time.Minute, "how late a missed schedule slot may still start (only the latest missed slot is caught up)")
 	f.BoolVar(&o.installCatalog, "install-catalog", true, "install the built-in Functions and Tasks at start (server-side apply; users' objects of the same name are kept)")
 	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "how long the operator waits for controllers and local runs to stop")
+	o.ui.AddFlags(f)
 	zfs := goflag.NewFlagSet("zap", goflag.ContinueOnError)
 	o.zap.BindFlags(zfs)
 	f.AddGoFlagSet(zfs)
@@ -135,6 +138,10 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 		StartingDeadline:        o.startingDeadline,
 	}); err != nil {
 		return fmt.Errorf("setting up the controllers: %w", err)
+	}
+	if _, err := ui.Setup(mgr, ui.Config{Options: o.ui, Engine: eng, Image: o.image, ArgoUIBaseURL: o.argoUIBaseURL,
+		Builtins: resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}}); err != nil {
+		return fmt.Errorf("setting up the web UI: %w", err)
 	}
 	log.Info("Starting the operator", "engine", eng, "namespace", o.namespace, "version", version)
 	// The context ends on SIGINT or SIGTERM (main); the manager then stops
