@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/etcd"
 	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/repository"
@@ -16,6 +17,8 @@ func Builtin() (*Registry, error) {
 	}{
 		{etcd.BackupName, func() Function { return etcd.NewBackup() }},
 		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
+		{elasticsearch.BackupName, elasticsearch.NewBackup},
+		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
 		{volume.BackupName, volume.NewBackup},

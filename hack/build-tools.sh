@@ -53,6 +53,7 @@ build_one() {
     rest-server) build_mod rest-server rest-server github.com/restic/rest-server/cmd/rest-server "$REST_SERVER_VERSION" ;;
     workflow-controller) build_mod workflow-controller argo github.com/argoproj/argo-workflows/v3/cmd/workflow-controller "$ARGO_VERSION" ;;
     controller-gen) install_tool controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION" ;;
+    zincsearch) "$root/hack/build-zincsearch.sh" ;;
     helm|kustomize) "$root/hack/build-helm.sh" "$1" ;;
     golangci-lint) install_tool golangci-lint "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION" ;;
     *) echo "unknown tool $1" >&2; exit 2 ;;
@@ -60,6 +61,6 @@ build_one() {
 }
 
 if [[ $# -eq 0 ]]; then
-  set -- controller-gen etcd kube-apiserver restic rest-server workflow-controller helm kustomize golangci-lint
+  set -- controller-gen etcd kube-apiserver restic rest-server workflow-controller zincsearch helm kustomize golangci-lint
 fi
 for t in "$@"; do build_one "$t"; done
