@@ -99,7 +99,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Named("backupblueprint-"+r.Kind.Name).
 		WithOptions(opts).
 		Watches(&v1alpha1.BackupBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
+		// What a blueprint made maps back to its target: a made object
+		// deleted by hand is made again, and one the cache saw only after
+		// its target lost the annotation is still removed.
+		Watches(&v1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.targetOfMade)).
+		Watches(&v1alpha1.BackupConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.targetOfMade)).
 		Complete(r)
+}
+
+// targetOfMade maps an object a blueprint made to its target, by its labels.
+func (r *Reconciler) targetOfMade(_ context.Context, o client.Object) []ctrl.Request {
+	l := o.GetLabels()
+	if l[LabelBlueprintTargetKind] != r.Kind.Name || l[LabelBlueprintTarget] == "" || l[labelTargetNamespace] == "" {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: l[labelTargetNamespace], Name: l[LabelBlueprintTarget]}}}
 }
 
 // allTargets maps a blueprint change to every target of this kind that

@@ -61,6 +61,21 @@ func TestBlueprint(t *testing.T) {
 		}
 	}
 
+	// A made object deleted by hand is made again.
+	if err := c.Delete(ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	ot.Eventually(t, 10*time.Second, func() string {
+		again := &v1alpha1.Repository{}
+		if msg := ot.Get(c, ns, "appbinding-db", again); msg != "" {
+			return msg
+		}
+		if again.UID == repo.UID {
+			return "the deleted Repository is still there"
+		}
+		return ""
+	})
+
 	// Removing the annotation removes what the blueprint made.
 	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha1.AnnotationBackupBlueprint))
 	if err := c.Patch(ctx, ab, client.RawPatch(types.MergePatchType, patch)); err != nil {
