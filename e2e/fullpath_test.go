@@ -426,6 +426,11 @@ func TestFullPath(t *testing.T) {
 			t.Errorf("restic snapshots has no %s: %+v", snapshotID, snaps)
 		}
 		checkSnapshotObject(t, snapshotID)
+		// The retention step's stats fill the Repository's status.
+		repo := &v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: fp.repo}}
+		waitFor(t, repo, func() bool {
+			return repo.Status.TotalSize != "" && repo.Status.SnapshotCount >= 1
+		})
 		t.Logf("backup session on Argo in %s: snapshot %s", time.Since(begin).Round(time.Millisecond), snapshotID)
 	})
 	if t.Failed() {

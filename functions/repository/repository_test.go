@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,15 +68,26 @@ func TestRetentionAndCheck(t *testing.T) {
 		want step.Outputs
 		left int
 	}{
-		{"dry run", []string{"--keep-last", "1", "--tags", "target=a", "--dry-run"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 4},
-		{"forget and prune", []string{"--keep-last", "1", "--tags", "target=a", "--prune"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 2},
-		{"nothing to do", []string{"--keep-last", "5"}, step.Outputs{OutputKept: "2", OutputRemoved: "0"}, 2},
+		{"dry run", []string{"--keep-last", "1", "--tags", "target=a", "--dry-run", "--stats=false"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 4},
+		{"forget and prune", []string{"--keep-last", "1", "--tags", "target=a", "--prune"}, step.Outputs{OutputKept: "1", OutputRemoved: "2", OutputSnapshotCount: "2"}, 2},
+		{"nothing to do", []string{"--keep-last", "5"}, step.Outputs{OutputKept: "2", OutputRemoved: "0", OutputSnapshotCount: "2"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := run(t, NewRetention(), env, tt.args...)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The size is the repository's: compare it with restic's own.
+			if size, ok := out[OutputTotalSize]; ok {
+				st, err := c.Stats(ctx, "raw-data")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := strconv.FormatUint(st.TotalSize, 10); size != want || st.TotalSize == 0 {
+					t.Errorf("totalSize = %s, want restic's %s (> 0)", size, want)
+				}
+				delete(out, OutputTotalSize)
 			}
 			if diff := cmp.Diff(tt.want, out); diff != "" {
 				t.Errorf("outputs (-want +got):\n%s", diff)

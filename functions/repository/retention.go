@@ -21,6 +21,11 @@ const RetentionName = "retention"
 const (
 	OutputKept    = "kept"    // snapshots kept (in the groups the policy looked at)
 	OutputRemoved = "removed" // snapshots removed (or, with --dry-run, that would be)
+	// OutputTotalSize is the repository's stored size in bytes after the
+	// policy (restic stats --mode raw-data), for Repository.status.totalSize.
+	OutputTotalSize = "totalSize"
+	// OutputSnapshotCount is the number of snapshots left in the repository.
+	OutputSnapshotCount = "snapshotCount"
 )
 
 // Retention is the retention Function.
@@ -33,6 +38,7 @@ type Retention struct {
 	host                                                                 string
 	prune                                                                bool
 	dryRun                                                               bool
+	stats                                                                bool
 }
 
 // NewRetention returns a fresh retention Function.
@@ -58,6 +64,7 @@ func (r *Retention) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.host, "host", "", "only consider snapshots of this host")
 	fs.BoolVar(&r.prune, "prune", false, "prune the repository after forgetting")
 	fs.BoolVar(&r.dryRun, "dry-run", false, "only report what would be removed")
+	fs.BoolVar(&r.stats, "stats", true, "report the repository's size and snapshot count afterwards (restic stats --mode raw-data; a failure only warns)")
 }
 
 // reResticDuration matches restic durations such as 7d or 1y2m3d4h.
@@ -114,5 +121,16 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 		return out, err
 	}
 	env.Logger().Info("retention applied", "kept", res.Kept, "removed", res.Removed, "pruned", r.prune && !r.dryRun, "dryRun", r.dryRun)
+	if r.stats {
+		// The size is a report, not the step's purpose: the policy is
+		// applied, so a failure here does not fail the step.
+		st, err := repo.Stats(ctx, "raw-data")
+		if err != nil {
+			env.Logger().Warn("repository size not reported", "error", err)
+			return out, nil
+		}
+		out[OutputTotalSize] = strconv.FormatUint(st.TotalSize, 10)
+		out[OutputSnapshotCount] = strconv.Itoa(st.SnapshotsCount)
+	}
 	return out, nil
 }
