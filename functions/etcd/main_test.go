@@ -12,12 +12,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/spf13/pflag"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stashflow/stashflow/functions/internal/fntest"
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
@@ -69,48 +68,16 @@ func restRepo(t *testing.T, base, name string) []string {
 	return []string{"RESTIC_REPOSITORY=" + base + name, "RESTIC_PASSWORD=" + testPassword}
 }
 
-func testEnv(t *testing.T, extra ...[]string) *step.Env {
-	env := step.NewEnv(testLog{t})
-	env.TempDir = t.TempDir()
-	for _, e := range extra {
-		env.Environ = append(env.Environ, e...)
-	}
-	return env
-}
+func testEnv(t *testing.T, extra ...[]string) *step.Env { return fntest.Env(t, extra...) }
 
-// testLog sends a Function's log lines to t.Log.
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Helper()
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// runFn runs a Function in-process the way the runtime does: flags,
-// Validate, Run.
 func runFn(t *testing.T, fn step.Function, env *step.Env, args ...string) (step.Outputs, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	fn.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := fn.Validate(); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	return fn.Run(ctx, env)
+	return fntest.Run(t, fn, env, args...)
 }
 
 func mustRun(t *testing.T, fn step.Function, env *step.Env, args ...string) step.Outputs {
 	t.Helper()
-	out, err := runFn(t, fn, env, args...)
-	if err != nil {
-		t.Fatalf("%T %v: %v", fn, args, err)
-	}
-	return out
+	return fntest.MustRun(t, fn, env, args...)
 }
 
 // binResult is one run of `stashflow fn`.

@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/spf13/pflag"
 
+	"github.com/stashflow/stashflow/functions/internal/fntest"
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
@@ -27,17 +26,7 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, fn step.Function, env *step.Env, args ...string) (step.Outputs, error) {
 	t.Helper()
-	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	fn.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	if err := fn.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	return fn.Run(ctx, env)
+	return fntest.Run(t, fn, env, args...)
 }
 
 func TestRetentionAndCheck(t *testing.T) {
