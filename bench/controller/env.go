@@ -2,11 +2,9 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,10 +15,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/stashflow/stashflow/e2e/argoenv"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
-
-const argoModule = "github.com/argoproj/argo-workflows/v3"
 
 func numCPU() int { return runtime.NumCPU() }
 
@@ -38,28 +35,13 @@ func goBuild(out string) error {
 	return nil
 }
 
-// argoCRDs is the directory of Argo's minimal CRDs in the module cache (as
-// e2e/argoenv finds it).
+// argoCRDs is the directory of Argo's minimal CRDs in the module cache.
 func argoCRDs() (string, error) {
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", argoModule)
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
-		return "", fmt.Errorf("locate module %s: %w", argoModule, err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "manifests", "base", "crds", "minimal")
-	if _, err := os.Stat(dir); err != nil {
-		return "", fmt.Errorf("the Argo CRDs: %w (run `go mod download %s`)", err, argoModule)
-	}
-	return dir, nil
+	return argoenv.CRDDir(root)
 }
 
 // writeKubeconfig writes cfg (envtest's admin) as a kubeconfig.

@@ -122,7 +122,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 	if fi, err := os.Stat(opts.ControllerBinary); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 		return nil, fmt.Errorf("argoenv: no workflow-controller executable at %s: run `make tools` (hack/build-tools.sh workflow-controller) to build it", opts.ControllerBinary)
 	}
-	crds, err := argoCRDs(root)
+	crds, err := CRDDir(root)
 	if err != nil {
 		return nil, err
 	}
@@ -254,9 +254,9 @@ func (e *Env) Stop() error {
 	return errors.Join(errs...)
 }
 
-// argoCRDs is the directory of Argo's minimal CRDs in the module cache, for
-// the Argo version go.mod pins.
-func argoCRDs(root string) (string, error) {
+// CRDDir is the directory of Argo's minimal CRDs in the module cache, for
+// the Argo version go.mod pins; root is the repository's root.
+func CRDDir(root string) (string, error) {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", ArgoModule)
 	cmd.Dir = root
 	out, err := cmd.Output()
