@@ -18,7 +18,6 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/internal/manifest"
-	"github.com/stashflow/stashflow/pipeline"
 )
 
 func init() { subcommands = append(subcommands, newRunCommand) }
@@ -84,8 +83,11 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	opts := localrun.Options{WorkDir: o.workDir, Volumes: volumes}
+	var pr *progress
 	if !o.quiet {
-		opts.Progress = newProgressPrinter(stderr).print
+		pr = newProgress(stderr, !o.schedule && isTerminal(stderr))
+		defer pr.stop()
+		opts.Progress = pr.print
 	}
 	if o.schedule {
 		return o.runScheduled(ctx, in, opts, stdout, stderr)
@@ -97,6 +99,7 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	failed := 0
 	for _, s := range sessions {
 		res, err := in.Run(ctx, s, opts)
+		pr.hide() // what follows is printed where the bar was
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -204,44 +207,6 @@ func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts
 }
 
 func kindOf(o client.Object) string { return o.GetObjectKind().GroupVersionKind().Kind }
-
-// progressPrinter writes a line per step event: elapsed time, step, phase,
-// and for finished restic steps the bytes they moved.
-type progressPrinter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
-	began map[string]time.Time
-}
-
-func newProgressPrinter(w io.Writer) *progressPrinter {
-	return &progressPrinter{w: w, start: time.Now(), began: map[string]time.Time{}}
-}
-
-func (p *progressPrinter) print(e localrun.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e.Phase == pipeline.PhaseRunning {
-		p.began[e.Step] = e.Time
-	}
-	line := fmt.Sprintf("[%6.1fs] %-32s %-9s", e.Time.Sub(p.start).Seconds(), e.Step, e.Phase)
-	if b, ok := p.began[e.Step]; ok && e.Phase.Completed() {
-		line += fmt.Sprintf(" %6.1fs", e.Time.Sub(b).Seconds())
-	}
-	if e.Attempt > 1 {
-		line += fmt.Sprintf(" attempt %d", e.Attempt)
-	}
-	if size := e.Outputs["size"]; size != "" {
-		line += "  " + humanBytes(size)
-		if up := e.Outputs["uploaded"]; up != "" {
-			line += " (" + humanBytes(up) + " new)"
-		}
-	}
-	if e.Message != "" && e.Phase != pipeline.PhaseSucceeded && e.Phase != pipeline.PhaseRunning {
-		line += "  " + e.Message
-	}
-	fmt.Fprintln(p.w, line)
-}
 
 func humanBytes(s string) string {
 	var n float64

@@ -38,6 +38,8 @@ type Options struct {
 // Progress is one step event of one session.
 type Progress struct {
 	Session string
+	// Steps is how many steps the session's graph has.
+	Steps int
 	local.Event
 	// Outputs of a step that ended, read from its output files.
 	Outputs map[string]string
@@ -185,7 +187,7 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		if opts.Progress == nil {
 			return
 		}
-		p := Progress{Session: session.GetName(), Event: e}
+		p := Progress{Session: session.GetName(), Steps: len(plan.Graph.Steps), Event: e}
 		if e.Phase == pipeline.PhaseSucceeded {
 			p.Outputs = readOutputs(filepath.Join(work, e.Step, "outputs"))
 		}
