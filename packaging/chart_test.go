@@ -254,6 +254,163 @@ extraVolumeMounts: [{name: data, mountPath: /data, readOnly: true}]
 				t.Errorf("ClusterRoleBinding subject = %v", subject)
 			}
 		},
+	}, {
+		name:      "local engine with exec hooks, exposed UI with token and TLS, own ServiceAccount name",
+		release:   "bk",
+		namespace: "backup-system",
+		operator:  "bk-stashflow-operator",
+		values: `
+localEngine:
+  execHooks: true
+serviceAccount:
+  name: backup-operator
+ui:
+  expose: true
+  port: 9443
+  tokenSecret: stashflow-ui-token
+  tlsSecret: stashflow-ui-tls
+`,
+		check: func(t *testing.T, objs []*unstructured.Unstructured) {
+			want := []key{
+				{"ClusterRole", "", "bk-stashflow-operator"},
+				{"ClusterRole", "", "bk-stashflow-operator-exec-hooks"},
+				{"ClusterRoleBinding", "", "bk-stashflow-operator"},
+				{"ClusterRoleBinding", "", "bk-stashflow-operator-exec-hooks"},
+				{"Deployment", "backup-system", "bk-stashflow-operator"},
+				{"Service", "backup-system", "bk-stashflow-operator-metrics"},
+				{"Service", "backup-system", "bk-stashflow-operator-ui"},
+				{"ServiceAccount", "backup-system", "backup-operator"},
+			}
+			if diff := cmp.Diff(want, keys(withoutCRDs(objs))); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+
+			// Exec hooks: exactly the rules argo.workflowRBAC.execHooks grants the Argo
+			// steps (the Role's rules less Argo's workflowtaskresults), bound to the
+			// operator's ServiceAccount.
+			argo, err := helmTemplate(t, "bk", "backup-system", "engine: argo\nargo: {workflowRBAC: {create: true}}")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stepRules := rulesOf(t, find(t, argo, "Role", "stashflow-workflow"))
+			if diff := cmp.Diff(stepRules[1:], rulesOf(t, find(t, objs, "ClusterRole", "bk-stashflow-operator-exec-hooks"))); diff != "" {
+				t.Errorf("exec-hooks ClusterRole rules (-workflow Role's exec-hook rules +got):\n%s", diff)
+			}
+			if !slices.ContainsFunc(stepRules[1:], func(r any) bool {
+				return cmp.Equal(r, map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/exec"}, "verbs": []any{"create"}})
+			}) {
+				t.Errorf("exec hook rules %v lack create on pods/exec", stepRules[1:])
+			}
+			crb := find(t, objs, "ClusterRoleBinding", "bk-stashflow-operator-exec-hooks")
+			wantSubjects := []any{map[string]any{"kind": "ServiceAccount", "name": "backup-operator", "namespace": "backup-system"}}
+			if diff := cmp.Diff(wantSubjects, nested[[]any](t, crb, "subjects")); diff != "" {
+				t.Errorf("exec-hooks ClusterRoleBinding subjects (-want +got):\n%s", diff)
+			}
+			if ref := nested[map[string]any](t, crb, "roleRef"); ref["kind"] != "ClusterRole" || ref["name"] != "bk-stashflow-operator-exec-hooks" {
+				t.Errorf("exec-hooks ClusterRoleBinding roleRef = %v", ref)
+			}
+
+			// The UI: all interfaces, token and TLS from the Secrets, mounted read-only.
+			d := find(t, objs, "Deployment", "bk-stashflow-operator")
+			if sa := nested[string](t, d, "spec", "template", "spec", "serviceAccountName"); sa != "backup-operator" {
+				t.Errorf("serviceAccountName = %s", sa)
+			}
+			got := args(t, d)
+			for _, a := range []string{
+				"--ui-bind-address=0.0.0.0:9443",
+				"--ui-token-file=/etc/stashflow/ui-token/token",
+				"--ui-tls-cert=/etc/stashflow/ui-tls/tls.crt",
+				"--ui-tls-key=/etc/stashflow/ui-tls/tls.key",
+			} {
+				if !slices.Contains(got, a) {
+					t.Errorf("operator args %q lack %s", got, a)
+				}
+			}
+			c := operatorContainer(t, d)
+			if !slices.ContainsFunc(c["ports"].([]any), func(p any) bool {
+				return cmp.Equal(p, map[string]any{"name": "ui", "containerPort": int64(9443), "protocol": "TCP"})
+			}) {
+				t.Errorf("container ports %v lack ui 9443", c["ports"])
+			}
+			mounts := map[string]map[string]any{}
+			for _, m := range c["volumeMounts"].([]any) {
+				m := m.(map[string]any)
+				mounts[m["name"].(string)] = m
+			}
+			secrets := map[string]string{}
+			for _, v := range nested[[]any](t, d, "spec", "template", "spec", "volumes") {
+				v := v.(map[string]any)
+				if sec, ok := v["secret"].(map[string]any); ok {
+					secrets[v["name"].(string)] = sec["secretName"].(string)
+				}
+			}
+			for vol, want := range map[string]struct{ secret, path string }{
+				"ui-token": {"stashflow-ui-token", "/etc/stashflow/ui-token"},
+				"ui-tls":   {"stashflow-ui-tls", "/etc/stashflow/ui-tls"},
+			} {
+				if secrets[vol] != want.secret {
+					t.Errorf("volume %s is Secret %q, want %s", vol, secrets[vol], want.secret)
+				}
+				if m := mounts[vol]; m == nil || m["mountPath"] != want.path || m["readOnly"] != true {
+					t.Errorf("mount of %s = %v, want %s read-only", vol, m, want.path)
+				}
+			}
+			checkHardened(t, d)
+			svc := find(t, objs, "Service", "bk-stashflow-operator-ui")
+			wantPorts := []any{map[string]any{"name": "ui", "port": int64(9443), "targetPort": "ui", "protocol": "TCP"}}
+			if diff := cmp.Diff(wantPorts, nested[[]any](t, svc, "spec", "ports")); diff != "" {
+				t.Errorf("UI Service ports (-want +got):\n%s", diff)
+			}
+			if sel := nested[map[string]any](t, svc, "spec", "selector"); sel["app.kubernetes.io/component"] != "operator" || sel["app.kubernetes.io/instance"] != "bk" {
+				t.Errorf("UI Service selector = %v", sel)
+			}
+		},
+	}, {
+		name:      "UI turned off",
+		release:   "stashflow",
+		namespace: "stashflow-system",
+		operator:  "stashflow-operator",
+		values:    "ui: {enabled: false}",
+		check: func(t *testing.T, objs []*unstructured.Unstructured) {
+			if diff := cmp.Diff(defaultNames, keys(withoutCRDs(objs))); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+			var ui []string
+			for _, a := range args(t, find(t, objs, "Deployment", "stashflow-operator")) {
+				if strings.HasPrefix(a, "--ui-") {
+					ui = append(ui, a)
+				}
+			}
+			if diff := cmp.Diff([]string{"--ui-bind-address="}, ui); diff != "" {
+				t.Errorf("UI args (-want +got):\n%s", diff)
+			}
+		},
+	}, {
+		name:      "UI on another loopback port, with a token",
+		release:   "stashflow",
+		namespace: "stashflow-system",
+		operator:  "stashflow-operator",
+		values:    "ui: {port: 9090, tokenSecret: ui-token}",
+		check: func(t *testing.T, objs []*unstructured.Unstructured) {
+			if diff := cmp.Diff(defaultNames, keys(withoutCRDs(objs))); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+			d := find(t, objs, "Deployment", "stashflow-operator")
+			var ui []string
+			for _, a := range args(t, d) {
+				if strings.HasPrefix(a, "--ui-") {
+					ui = append(ui, a)
+				}
+			}
+			if diff := cmp.Diff([]string{"--ui-bind-address=127.0.0.1:9090", "--ui-token-file=/etc/stashflow/ui-token/token"}, ui); diff != "" {
+				t.Errorf("UI args (-want +got):\n%s", diff)
+			}
+			for _, p := range operatorContainer(t, d)["ports"].([]any) {
+				if p.(map[string]any)["name"] == "ui" {
+					t.Errorf("a loopback UI has a container port: %v", p)
+				}
+			}
+		},
 	}}
 
 	for _, tt := range tests {
@@ -338,7 +495,11 @@ func checkHardened(t *testing.T, d *unstructured.Unstructured) {
 }
 
 func TestChartLints(t *testing.T) {
-	for _, values := range [][]string{nil, {"--set", "engine=argo,argo.workflowRBAC.create=true,metrics.serviceMonitor.enabled=true"}} {
+	for _, values := range [][]string{
+		nil,
+		{"--set", "engine=argo,argo.workflowRBAC.create=true,metrics.serviceMonitor.enabled=true"},
+		{"--set", "localEngine.execHooks=true,ui.expose=true,ui.tokenSecret=stashflow-ui,ui.tlsSecret=stashflow-ui-tls"},
+	} {
 		if _, err := run(t, tool(t, "helm"), append([]string{"lint", "--strict", chartDir}, values...)...); err != nil {
 			t.Error(err)
 		}
@@ -368,6 +529,13 @@ func TestChartRejectsBadValues(t *testing.T) {
 		{"port out of range", `metrics: {port: 70000}`, []string{"at '/metrics/port': maximum: got 70,000, want 65,535"}},
 		{"replicas without leader election", "replicas: 3\nleaderElection: {enabled: false}", []string{"replicas > 1 needs leaderElection.enabled=true"}},
 		{"workflow RBAC on the local engine", `argo: {workflowRBAC: {create: true}}`, []string{"argo.workflowRBAC.create=true is for engine=argo"}},
+		{"local exec hooks on the argo engine", "engine: argo\nlocalEngine: {execHooks: true}", []string{"localEngine.execHooks=true is for engine=local"}},
+		{"exec hooks not a boolean", `localEngine: {execHooks: "yes"}`, []string{"at '/localEngine/execHooks': got string, want boolean"}},
+		{"exposed UI without a token", `ui: {expose: true}`, []string{"ui.expose=true needs ui.tokenSecret"}},
+		{"exposed UI turned off", `ui: {enabled: false, expose: true, tokenSecret: t}`, []string{"ui.expose=true needs ui.enabled=true"}},
+		{"UI on the metrics port", `ui: {port: 8080}`, []string{"ui.port must differ from metrics.port and healthProbePort"}},
+		{"bad UI token Secret name", `ui: {tokenSecret: UI_Token}`, []string{"at '/ui/tokenSecret'"}},
+		{"misspelt UI key", `ui: {tlsSecrets: tls}`, []string{"additional properties 'tlsSecrets' not allowed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

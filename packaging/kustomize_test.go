@@ -118,3 +118,47 @@ func TestWorkflowRBACSample(t *testing.T) {
 	}
 	applyToAPIServer(t, sample)
 }
+
+// TestLocalExecHooksSample checks config/samples/local-exec-hooks-rbac.yaml makes the
+// objects the chart's localEngine.execHooks makes (release "stashflow" in
+// stashflow-system, like config/default): the same ClusterRole rules, bound to the same
+// ServiceAccount; that its rules are the exec-hook rules argo.workflowRBAC grants the
+// steps; and that the apiserver accepts it.
+func TestLocalExecHooksSample(t *testing.T) {
+	sample := mustReadObjects(t, repoPath("config", "samples", "local-exec-hooks-rbac.yaml"))
+	chart, err := helmTemplate(t, "stashflow", "stashflow-system", "localEngine: {execHooks: true}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "stashflow-operator-exec-hooks"
+	var got []*unstructured.Unstructured
+	for _, o := range withoutCRDs(chart) {
+		if o.GetName() == name {
+			got = append(got, o)
+		}
+	}
+	if diff := cmp.Diff(keys(sample), keys(got)); diff != "" {
+		t.Errorf("exec hook RBAC objects (-sample +chart):\n%s", diff)
+	}
+	if diff := cmp.Diff(rulesOf(t, find(t, sample, "ClusterRole", name)), rulesOf(t, find(t, chart, "ClusterRole", name))); diff != "" {
+		t.Errorf("ClusterRole rules (-sample +chart):\n%s", diff)
+	}
+	for _, field := range []string{"subjects", "roleRef"} {
+		if diff := cmp.Diff(nested[any](t, find(t, sample, "ClusterRoleBinding", name), field), nested[any](t, find(t, chart, "ClusterRoleBinding", name), field)); diff != "" {
+			t.Errorf("ClusterRoleBinding %s (-sample +chart):\n%s", field, diff)
+		}
+	}
+	// The subject is config/default's operator ServiceAccount.
+	kust := kustomizeBuild(t, kustomizeDir)
+	sa := find(t, kust, "ServiceAccount", "stashflow-operator")
+	subject := nested[[]any](t, find(t, sample, "ClusterRoleBinding", name), "subjects")[0].(map[string]any)
+	if subject["name"] != sa.GetName() || subject["namespace"] != sa.GetNamespace() {
+		t.Errorf("sample binds %v, want config/default's ServiceAccount %s/%s", subject, sa.GetNamespace(), sa.GetName())
+	}
+	// The same rules as the Argo steps' exec-hook part (all but workflowtaskresults).
+	argo := mustReadObjects(t, repoPath("config", "samples", "argo-workflow-rbac.yaml"))
+	if diff := cmp.Diff(rulesOf(t, find(t, argo, "Role", "stashflow-workflow"))[1:], rulesOf(t, find(t, sample, "ClusterRole", name))); diff != "" {
+		t.Errorf("exec hook rules (-argo-workflow-rbac.yaml +local-exec-hooks-rbac.yaml):\n%s", diff)
+	}
+	applyToAPIServer(t, sample)
+}

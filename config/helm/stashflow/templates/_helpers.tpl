@@ -58,6 +58,54 @@ app.kubernetes.io/part-of: stashflow
 {{- end }}
 {{- end }}
 
+{{/*
+The rules exec hooks need, wherever they run (an Argo step's pod, or the operator with
+the local engine): find the target's pod (via its AppBinding's Service, its workload, or
+the pods that mount a PVC) and run a command in it. Used by workflow-rbac.yaml
+(argo.workflowRBAC.execHooks) and local-exec-hooks-rbac.yaml (localEngine.execHooks), so
+the two cannot drift; config/samples/*.yaml carry the same list (packaging/ checks).
+*/}}
+{{- define "stashflow.execHookRules" -}}
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods/exec]
+  verbs: [create]
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, daemonsets]
+  verbs: [get]
+- apiGroups: [stashflow.dev]
+  resources: [appbindings]
+  verbs: [get]
+{{- end }}
+
+{{/*
+The operator's --ui-* flags. Nothing when the UI keeps the binary's default
+(127.0.0.1:8090, no token, no TLS), so the default args equal config/manager's.
+*/}}
+{{- define "stashflow.uiArgs" -}}
+{{- if not .Values.ui.enabled }}
+- --ui-bind-address=
+{{- else }}
+{{- if .Values.ui.expose }}
+- --ui-bind-address=0.0.0.0:{{ .Values.ui.port }}
+{{- else if ne (int .Values.ui.port) 8090 }}
+- --ui-bind-address=127.0.0.1:{{ .Values.ui.port }}
+{{- end }}
+{{- if .Values.ui.tokenSecret }}
+- --ui-token-file=/etc/stashflow/ui-token/token
+{{- end }}
+{{- if .Values.ui.tlsSecret }}
+- --ui-tls-cert=/etc/stashflow/ui-tls/tls.crt
+- --ui-tls-key=/etc/stashflow/ui-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Checks across values that values.schema.json cannot express. */}}
 {{- define "stashflow.validate" -}}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) }}
@@ -65,5 +113,17 @@ app.kubernetes.io/part-of: stashflow
 {{- end }}
 {{- if and .Values.argo.workflowRBAC.create (ne .Values.engine "argo") }}
 {{- fail "argo.workflowRBAC.create=true is for engine=argo: the local engine runs steps inside the operator" }}
+{{- end }}
+{{- if and .Values.localEngine.execHooks (ne .Values.engine "local") }}
+{{- fail "localEngine.execHooks=true is for engine=local: with engine=argo exec hooks run in the steps' pods (argo.workflowRBAC.execHooks)" }}
+{{- end }}
+{{- if and .Values.ui.expose (not .Values.ui.enabled) }}
+{{- fail "ui.expose=true needs ui.enabled=true" }}
+{{- end }}
+{{- if and .Values.ui.enabled .Values.ui.expose (not .Values.ui.tokenSecret) }}
+{{- fail "ui.expose=true needs ui.tokenSecret: the name of a Secret with key `token` that every UI request must present (kubectl create secret generic NAME --from-literal=token=...)" }}
+{{- end }}
+{{- if and .Values.ui.enabled (or (eq (int .Values.ui.port) (int .Values.metrics.port)) (eq (int .Values.ui.port) (int .Values.healthProbePort))) }}
+{{- fail "ui.port must differ from metrics.port and healthProbePort" }}
 {{- end }}
 {{- end }}
