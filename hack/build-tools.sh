@@ -20,6 +20,13 @@ REST_SERVER_VERSION=v0.14.0
 ARGO_VERSION=v3.7.3
 CONTROLLER_GEN_VERSION=v0.18.0
 GOLANGCI_LINT_VERSION=v2.5.0
+# MinIO (S3-compatible server for the restic S3 backend tests): release
+# RELEASE.2025-09-07T16-13-09Z, commit 07c3a429bfed433e49018cb0f78a52145d4bedeb.
+# Its tags are not semver, so the module is pinned by the release commit's
+# pseudo-version. (The proxy refuses the later RELEASE.2025-10-15T17-29-55Z.)
+MINIO_VERSION=v0.0.0-20250907161309-07c3a429bfed
+MINIO_RELEASE=RELEASE.2025-09-07T16-13-09Z
+MINIO_COMMIT=07c3a429bfed433e49018cb0f78a52145d4bedeb
 
 uptodate() { [[ -x "$bin/$1" && -f "$bin/.stamp-$1" && "$(cat "$bin/.stamp-$1")" == "$2" ]]; }
 stamp() { echo "$2" > "$bin/.stamp-$1"; }
@@ -43,6 +50,7 @@ install_tool() { # name pkg@version
   stamp "$name" "$pkgver"
 }
 
+mv="-X github.com/minio/minio/cmd.Version=2025-09-07T16:13:09Z -X github.com/minio/minio/cmd.ReleaseTag=$MINIO_RELEASE -X github.com/minio/minio/cmd.CommitID=$MINIO_COMMIT -X github.com/minio/minio/cmd.ShortCommitID=${MINIO_COMMIT:0:12} -X github.com/minio/minio/cmd.CopyrightYear=2025"
 kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34"
 
 build_one() {
@@ -51,6 +59,7 @@ build_one() {
     etcd) build_mod etcd etcd . "$ETCD_VERSION" ;;
     restic) build_mod restic restic github.com/restic/restic/cmd/restic "$RESTIC_VERSION" ;;
     rest-server) build_mod rest-server rest-server github.com/restic/rest-server/cmd/rest-server "$REST_SERVER_VERSION" ;;
+    minio) build_mod minio minio github.com/minio/minio "$MINIO_VERSION" "$mv" ;;
     workflow-controller) build_mod workflow-controller argo github.com/argoproj/argo-workflows/v3/cmd/workflow-controller "$ARGO_VERSION" ;;
     controller-gen) install_tool controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION" ;;
     zincsearch) "$root/hack/build-zincsearch.sh" ;;
@@ -61,6 +70,6 @@ build_one() {
 }
 
 if [[ $# -eq 0 ]]; then
-  set -- controller-gen etcd kube-apiserver restic rest-server workflow-controller zincsearch helm kustomize golangci-lint
+  set -- controller-gen etcd kube-apiserver restic rest-server minio workflow-controller zincsearch helm kustomize golangci-lint
 fi
 for t in "$@"; do build_one "$t"; done

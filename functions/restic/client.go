@@ -188,6 +188,7 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	var (
 		stderr    tailBuffer
 		unreached string
+		hopeless  Kind
 		wg        sync.WaitGroup
 	)
 	wg.Add(1)
@@ -199,11 +200,19 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 			line := sc.Bytes()
 			stderr.Write(line)
 			stderr.Write([]byte{'\n'})
-			if opts.giveUpRetryingAfter > 0 && unreached == "" {
-				if next, msg, ok := parseRetry(string(line)); ok && time.Since(start)+next > opts.giveUpRetryingAfter {
-					unreached = msg
-					proc.kill()
-				}
+			if unreached != "" {
+				continue
+			}
+			next, msg, ok := parseRetry(string(line))
+			if !ok {
+				continue
+			}
+			if k, ok := hopelessRetry(msg); ok {
+				unreached, hopeless = msg, k
+				proc.kill()
+			} else if opts.giveUpRetryingAfter > 0 && time.Since(start)+next > opts.giveUpRetryingAfter {
+				unreached = msg
+				proc.kill()
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderrR)
@@ -216,7 +225,14 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 		waitErr = <-proc.done
 	}
 	wg.Wait()
-	if unreached != "" {
+	switch {
+	case hopeless == KindNoRepository:
+		return nil, &Error{Kind: KindNoRepository, Command: command, ExitCode: -1,
+			Message: "repository does not exist at " + RedactLocation(c.Location) + ": " + oneLine(stripCreds(unreached))}
+	case hopeless == KindAccessDenied:
+		return nil, &Error{Kind: KindAccessDenied, Command: command, ExitCode: -1,
+			Message: "credentials rejected by " + RedactLocation(c.Location) + ": " + oneLine(stripCreds(unreached))}
+	case unreached != "":
 		return nil, &Error{Kind: KindUnreachable, Command: command, ExitCode: -1,
 			Message: "repository unreachable: " + RedactLocation(c.Location) + ": " + stripCreds(unreached)}
 	}

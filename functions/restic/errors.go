@@ -25,6 +25,7 @@ const (
 	KindNotFound              // the restic binary is missing
 	KindCheckFailed           // `restic check` found errors
 	KindRepositoryConfig      // RESTIC_REPOSITORY / password missing or malformed
+	KindAccessDenied          // the backend rejected the credentials or refused access
 )
 
 // Error is a failed restic command.
@@ -67,6 +68,27 @@ var (
 	reUnreachable = regexp.MustCompile(`(?i)(connection refused|no such host|i/o timeout|network is unreachable|no route to host|connection reset|TLS handshake|dial tcp|server misbehaving|context deadline exceeded)`)
 	reURLCreds    = regexp.MustCompile(`(\b[a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]*):([^/@\s]*)@`)
 )
+
+// Backend failures restic retries although retrying cannot help: a bucket
+// that does not exist (restic's `cat config` retries it instead of reporting
+// "no repository"; `init` creates the bucket) and rejected credentials.
+var (
+	reNoBucket = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket)`)
+	reDenied   = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden)`)
+)
+
+// hopelessRetry classifies the cause in a backend retry notice that no
+// retry will cure; ok is false for the others (a refused connection may
+// come back).
+func hopelessRetry(cause string) (Kind, bool) {
+	switch {
+	case reNoBucket.MatchString(cause):
+		return KindNoRepository, true
+	case reDenied.MatchString(cause):
+		return KindAccessDenied, true
+	}
+	return KindOther, false
+}
 
 // classify builds an *Error from restic's exit code and stderr.
 func classify(command string, code int, stderr []byte, location string) *Error {

@@ -89,3 +89,23 @@ func TestParseRetry(t *testing.T) {
 		t.Error("parsed a line that is no retry notice")
 	}
 }
+
+func TestHopelessRetry(t *testing.T) {
+	for _, tc := range []struct {
+		cause string
+		want  Kind
+		ok    bool
+	}{
+		{"Stat: The specified bucket does not exist", KindNoRepository, true},
+		{"Stat: The request signature we calculated does not match the signature you provided.", KindAccessDenied, true},
+		{"Stat: The Access Key Id you provided does not exist in our records.", KindAccessDenied, true},
+		{"Stat: Access Denied.", KindAccessDenied, true},
+		{"dial tcp 127.0.0.1:1: connect: connection refused", KindOther, false},
+		{"unexpected HTTP response (500): 500 Internal Server Error", KindOther, false},
+	} {
+		k, ok := hopelessRetry(tc.cause)
+		if k != tc.want || ok != tc.ok {
+			t.Errorf("hopelessRetry(%q) = %v, %v; want %v, %v", tc.cause, k, ok, tc.want, tc.ok)
+		}
+	}
+}
