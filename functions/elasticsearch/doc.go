@@ -3,11 +3,14 @@
 // tar archive streamed into `restic backup --stdin`, and streamed back from
 // `restic dump` into the bulk API.
 //
-// Backup (export.go, archive.go). Indices are listed with _cat/indices
-// (hidden and dot-prefixed ones only with --include-hidden; data streams and
-// their backing indices are reported, not backed up) and matched against
-// --include/--exclude. Per index the settings lose what the cluster sets
-// itself or what binds them to its nodes (settings.go). Documents are paged
+// Backup (export.go; export_indices.go selects indices and reads their
+// definitions, export_docs.go runs the slices, export_pit.go,
+// export_scroll.go and export_fromsize.go page; archive.go). Indices are
+// listed with _cat/indices (hidden and dot-prefixed ones only with
+// --include-hidden; data streams and their backing indices are reported, not
+// backed up) and matched against --include/--exclude. Per index the settings
+// lose what the cluster sets itself or what binds them to its nodes
+// (settings.go). Documents are paged
 // with the best method the server has, learned once per run:
 //
 //   - a point in time with search_after sorted on _shard_doc, in slices (one
@@ -27,7 +30,9 @@
 // before its input reaches EOF, so no snapshot is written (restic commits on
 // EOF).
 //
-// Restore (restore.go, load.go). The archive is parsed as it streams out of
+// Restore (restore.go; restore_read.go parses the archive, restore_index.go
+// creates the indices, load.go bulk-loads, restore_verify.go checks the
+// counts). The archive is parsed as it streams out of
 // `restic dump`. All target names (after --rename-prefix/--rename-suffix,
 // which apply to alias names too) are checked first, so --existing=fail
 // fails before anything is written. Each index is created with its settings
