@@ -161,7 +161,9 @@ func (r *Reconciler) checkMember(ctx context.Context, s *scope, i int, m *v1alph
 
 // reconcileHistory keeps lastBackupTime and deletes the finished sessions
 // beyond backupHistoryLimit, newest kept. A failed session whose retry is
-// still to come is kept until the retry exists.
+// still to come is kept until the retry exists, and the newest Succeeded
+// session is always kept: slots Skipped while a long backup ran must not
+// push the record of the last good backup out of the history.
 func (r *Reconciler) reconcileHistory(ctx context.Context, s *scope) (ctrl.Result, error) {
 	inv := s.inv
 	list := &v1alpha1.BackupSessionList{}
@@ -199,7 +201,13 @@ func (r *Reconciler) reconcileHistory(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	log := ctrl.LoggerFrom(ctx)
 	gen := inv.obj.GetGeneration()
-	for _, bs := range done[limit:] {
+	newestSucceeded := slices.IndexFunc(done, func(bs *v1alpha1.BackupSession) bool {
+		return bs.Status.Phase == v1alpha1.BackupSessionSucceeded
+	})
+	for i, bs := range done {
+		if i < limit || i == newestSucceeded {
+			continue
+		}
 		if c := conditions.Get(bs.Status.Conditions, conditions.RetryScheduled); c != nil && c.Reason == string(conditions.ReasonRetryPending) {
 			continue
 		}
