@@ -148,7 +148,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if r.mode == ModeDataDir {
 		// etcdutl verifies the trailer itself while restoring: restic
 		// writes the file directly, nothing passes through this process.
-		size, sum, err = dumpToFile(ctx, repo, snap.ID, file)
+		size, sum, err = restoreToFile(ctx, repo, snap.ID, file)
 	} else {
 		size, sum, err = dumpVerified(ctx, repo, snap.ID, file)
 	}
@@ -224,18 +224,27 @@ func dumpVerified(ctx context.Context, repo *restic.Client, snapshotID, file str
 	return th.total, sum, nil
 }
 
-// dumpToFile lets restic write the snapshot's etcd.snapshot into file and
-// checks that it carries a sha256 trailer (which etcdutl then verifies);
-// it returns the size and the trailer.
-func dumpToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+// restoreToFile lets restic write the snapshot's etcd.snapshot into file
+// with `restic restore` (which fetches packs in parallel, unlike `restic
+// dump`) and checks that it carries a sha256 trailer (which etcdutl then
+// verifies); it returns the size and the trailer.
+func restoreToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(file), ".restore-")
 	if err != nil {
 		return 0, "", fmt.Errorf("--interim-dir: %w", err)
 	}
-	defer f.Close()
-	if err := repo.Dump(ctx, snapshotID, SnapshotPath, f); err != nil {
+	defer os.RemoveAll(tmp)
+	if _, err := repo.Restore(ctx, restic.RestoreOptions{SnapshotID: snapshotID, Target: tmp, Include: []string{SnapshotPath}}); err != nil {
 		return 0, "", err
 	}
+	if err := os.Rename(filepath.Join(tmp, filepath.FromSlash(SnapshotPath)), file); err != nil {
+		return 0, "", fmt.Errorf("snapshot %.8s: restic restored no %s: %w", snapshotID, SnapshotPath, err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return 0, "", err
@@ -248,7 +257,7 @@ func dumpToFile(ctx context.Context, repo *restic.Client, snapshotID, file strin
 	if _, err := f.ReadAt(trailer, size-trailerSize); err != nil {
 		return size, "", err
 	}
-	return size, hex.EncodeToString(trailer), f.Close()
+	return size, hex.EncodeToString(trailer), nil
 }
 
 // snapshotRevision returns the last revision stored in a snapshot file.
