@@ -12,10 +12,14 @@ import (
 
 // Re-exported contract types; see package step.
 type (
-	Function  = step.Function
+	// Function is step.Function: one kind of step.
+	Function = step.Function
+	// Describer is step.Describer: a Function with a one-line description.
 	Describer = step.Describer
-	Env       = step.Env
-	Outputs   = step.Outputs
+	// Env is step.Env: what a running Function may use from its surroundings.
+	Env = step.Env
+	// Outputs is step.Outputs: a step's output parameters.
+	Outputs = step.Outputs
 )
 
 // Factory returns a fresh Function instance; it is called once per run.

@@ -106,7 +106,9 @@ func run() error {
 	if _, err := os.Stat(filepath.Join(bin, "restic")); err != nil {
 		return fmt.Errorf("%s/restic missing: run make tools", bin)
 	}
-	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+		return err
+	}
 	if c.elasticdump == "" {
 		c.elasticdump = filepath.Join(bin, "node_modules", ".bin", "elasticdump")
 	}
@@ -291,7 +293,7 @@ func (b *bench) report() {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.wall.Round(10*time.Millisecond), docsPerSec, mbPerSec,
 			mib(r.rss), r.cpu.Round(10*time.Millisecond), rrss, rcpu, r.serverCPU.Round(10*time.Millisecond))
 	}
-	tw.Flush()
+	_ = tw.Flush() // stdout: like the fmt writes, not worth an error branch
 	for _, r := range b.results {
 		if r.note != "" {
 			fmt.Printf("  %s: %s\n", r.name, r.note)
@@ -349,7 +351,7 @@ func (b *bench) initTemplate() error {
 	cmd := exec.Command(filepath.Join(b.bin, "restic"), "init")
 	cmd.Env = b.resticEnv(b.template)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("restic init: %v: %s", err, out)
+		return fmt.Errorf("restic init: %w: %s", err, out)
 	}
 	return nil
 }
@@ -388,7 +390,7 @@ func (b *bench) runFn(name, repo, fn string, args ...string) (result, error) {
 	wall := time.Since(start)
 	var rep childReport
 	if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
-		return result{}, fmt.Errorf("%s: %v (output %q, log %s)", name, errors.Join(err, jerr), stdout.String(), logf.Name())
+		return result{}, fmt.Errorf("%s: %w (output %q, log %s)", name, errors.Join(err, jerr), stdout.String(), logf.Name())
 	}
 	if rep.Error != "" {
 		return result{}, fmt.Errorf("%s: %s (log %s)", name, rep.Error, logf.Name())
@@ -481,7 +483,7 @@ func (b *bench) dump(repo, id, file string) error {
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = f, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("restic dump: %v: %s", err, stderr.String())
+		return fmt.Errorf("restic dump: %w: %s", err, stderr.String())
 	}
 	return nil
 }
@@ -568,7 +570,7 @@ func (b *bench) launch(spec launchSpec) (launchReport, time.Duration, error) {
 	err := cmd.Run()
 	wall := time.Since(start)
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil {
-		return rep, wall, fmt.Errorf("launcher: %v: %s", errors.Join(err, jerr), tail(stderr.String()))
+		return rep, wall, fmt.Errorf("launcher: %w: %s", errors.Join(err, jerr), tail(stderr.String()))
 	}
 	if rep.Error != "" {
 		return rep, wall, errors.New(rep.Error)
@@ -624,18 +626,23 @@ func launcher() int {
 		}
 		counter := &lineCounter{}
 		w := io.MultiWriter(sink, counter)
+		var teeFile *os.File
+		var tee *bufio.Writer
 		if spec.Tee != "" {
-			f, err := os.Create(spec.Tee)
+			teeFile, err = os.Create(spec.Tee)
 			if err != nil {
 				fail(0, err)
 				return 0
 			}
-			defer f.Close()
-			bw := bufio.NewWriterSize(f, 1<<20)
-			defer bw.Flush()
-			w = io.MultiWriter(sink, counter, bw)
+			tee = bufio.NewWriterSize(teeFile, 1<<20)
+			w = io.MultiWriter(sink, counter, tee)
 		}
 		n, copyErr := io.Copy(w, src)
+		if tee != nil {
+			if err := errors.Join(tee.Flush(), teeFile.Close()); err != nil {
+				copyErr = errors.Join(copyErr, fmt.Errorf("tee %s: %w", spec.Tee, err))
+			}
+		}
 		rep.Lines, rep.Bytes = counter.lines, n
 		waitErr := cmds[0].Wait()
 		sink.Close()

@@ -67,7 +67,7 @@ func main() {
 	}
 	valueSize, err := parseSize(*valueFlag)
 	if err != nil || valueSize <= 0 {
-		fatal(fmt.Errorf("-value-size: %v", err))
+		fatal(fmt.Errorf("-value-size: %w", err))
 	}
 	b, err := newBench(*workdir)
 	if err != nil {
@@ -145,7 +145,7 @@ func newBench(workdir string) (*bench, error) {
 	cmd := exec.Command("go", "build", "-o", b.stashflow, "./cmd/stashflow")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/stashflow: %v\n%s", err, out)
+		return nil, fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, out)
 	}
 	return b, nil
 }
@@ -297,7 +297,7 @@ func (b *bench) newRepo(name string) ([]string, error) {
 	cmd := exec.Command("restic", "init", "--json")
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("restic init: %v: %s", err, out)
+		return nil, fmt.Errorf("restic init: %w: %s", err, out)
 	}
 	return env, nil
 }

@@ -183,7 +183,7 @@ loop:
 	}
 	wall := time.Since(start)
 	if waitErr != nil {
-		return nil, fmt.Errorf("%s: %v: %s", name, waitErr, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := &result{
@@ -249,7 +249,7 @@ func report(w io.Writer, res *results) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, secs(r.Wall), r.Range, secs(r.CPU), secs(r.EtcdCPU), strings.Join(per, ", "), mib(r.TempPeak))
 	}
-	tw.Flush()
+	_ = tw.Flush() // w is stdout: like the fmt writes, not worth an error branch
 	fmt.Fprintf(w, "\nCPU bound on 2 cores = (etcd server + stream client [c1] + restic [c2]) / 2 = %.2f s; max(c) = %.2f s\n", res.CPUBoundSec, res.MaxLimitSec)
 	var keys []string
 	for k := range res.Ratios {

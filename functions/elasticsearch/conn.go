@@ -221,10 +221,6 @@ func (e *apiError) missingAPI() bool {
 	return false
 }
 
-func (e *apiError) is(status int, typ string) bool {
-	return e.Status == status && (typ == "" || e.Type == typ)
-}
-
 func asAPIError(err error) (*apiError, bool) {
 	var ae *apiError
 	ok := errors.As(err, &ae)

@@ -50,7 +50,7 @@ func (d *docExport) run(ctx context.Context) (indexSummary, error) {
 // the API.
 func unsupported(err error) error {
 	if ae, ok := asAPIError(err); ok && ae.missingAPI() {
-		return fmt.Errorf("%w: %v", errUnsupported, err)
+		return fmt.Errorf("%w: %w", errUnsupported, err)
 	}
 	return err
 }

@@ -48,7 +48,7 @@ func (d *docExport) viaPIT(ctx context.Context) (int64, error) {
 		"sort": []any{map[string]any{"_shard_doc": "asc"}}, "track_total_hits": true}
 	if err := d.post(ctx, "/_search", nil, probe, &buf); err != nil {
 		if ae, ok := asAPIError(err); ok && ae.Status == http.StatusBadRequest && strings.Contains(ae.Reason, "_shard_doc") {
-			return 0, fmt.Errorf("%w: %v", errUnsupported, err)
+			return 0, fmt.Errorf("%w: %w", errUnsupported, err)
 		}
 		return 0, unsupported(err)
 	}

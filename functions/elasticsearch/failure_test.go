@@ -131,8 +131,9 @@ func TestExportFailureWritesNoSnapshot(t *testing.T) {
 			conn, buf, err := hj.Hijack()
 			if err == nil {
 				fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"pit_id\":\"x\",\"hits\":{\"hits\":[")
-				buf.Flush()
-				conn.Close()
+				// The cut is the point: errors on the way are irrelevant.
+				_ = buf.Flush()
+				_ = conn.Close()
 			}
 			return true
 		}, "reading the answer"},
@@ -229,7 +230,9 @@ func rewrite(t *testing.T, data []byte, keep func(name string, b []byte) ([]byte
 		}
 		_, _ = tw.Write(nb)
 	}
-	tw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return out.Bytes()
 }
 

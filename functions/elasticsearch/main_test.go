@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,7 +30,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "restic missing from %s: run make tools (or hack/build-tools.sh restic)\n", binDir)
 		os.Exit(1)
 	}
-	os.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if err := os.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := func() int {
 		// One repository is initialised (restic's key derivation makes that
 		// take seconds) and copied for every test.
@@ -186,10 +188,6 @@ func fixture(t *testing.T, opts estest.Options) *estest.TestServer {
 	return s
 }
 
-// fixtureDocs is the number of documents fixture puts in the indices a
-// default backup takes.
-const fixtureDocs = 5000 + 1220 + 300
-
 func doRequest(t *testing.T, s *estest.TestServer, method, path, body string, want int) []byte {
 	t.Helper()
 	status, b, err := s.Do(method, path, body)
@@ -200,13 +198,4 @@ func doRequest(t *testing.T, s *estest.TestServer, method, path, body string, wa
 		t.Fatalf("%s %s: %d, want %d: %s", method, path, status, want, b)
 	}
 	return b
-}
-
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -174,7 +174,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		if err != nil {
 			pw.CloseWithError(err)
 		} else {
-			pw.Close()
+			_ = pw.Close() // EOF for the reader; (*io.PipeWriter).Close never fails
 		}
 		dumpDone <- err
 	}()

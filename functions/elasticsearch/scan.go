@@ -193,17 +193,6 @@ func eachField(b []byte, i int, fn func(key, val []byte) error) (int, error) {
 	})
 }
 
-// eachElement calls fn for the elements of the array at b[i].
-func eachElement(b []byte, i int, fn func(val []byte) error) (int, error) {
-	return walkArray(b, i, func(v int) (int, error) {
-		end, err := skipValue(b, v)
-		if err != nil {
-			return 0, err
-		}
-		return end, fn(b[v:end])
-	})
-}
-
 // rawValue returns the value at b[v] and the index after it.
 func rawValue(b []byte, v int) ([]byte, int, error) {
 	end, err := skipValue(b, v)

@@ -232,9 +232,9 @@ func copyVerified(ctx context.Context, s *snapshotStream, first []byte, w io.Wri
 	for {
 		if len(blob) > 0 {
 			if _, err := bw.Write(blob); err != nil {
-				return "", fmt.Errorf("%w: %v", errResticStopped, err)
+				return "", fmt.Errorf("%w: %w", errResticStopped, err)
 			}
-			th.Write(blob)
+			_, _ = th.Write(blob) // hashing: never fails
 		}
 		var err error
 		blob, err = s.Next()
@@ -256,7 +256,7 @@ func copyVerified(ctx context.Context, s *snapshotStream, first []byte, w io.Wri
 		return "", fmt.Errorf("etcd snapshot: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("%w: %v", errResticStopped, err)
+		return "", fmt.Errorf("%w: %w", errResticStopped, err)
 	}
 	return sum, nil
 }

@@ -82,7 +82,7 @@ func (l *liveFlags) restore(ctx context.Context, env *step.Env, file string) (li
 	if err != nil {
 		return res, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only: nothing to lose on close
 	state, err := db.latest([]byte(l.prefix))
 	if err != nil {
 		return res, fmt.Errorf("read snapshot: %w", err)

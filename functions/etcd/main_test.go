@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -98,7 +99,7 @@ func runBin(t *testing.T, env []string, args ...string) binResult {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	res := binResult{stdout: stdout.String(), stderr: stderr.String(), outputs: map[string]string{}}
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		res.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)

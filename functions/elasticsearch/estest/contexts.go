@@ -21,10 +21,9 @@ type searchContext struct {
 	mu sync.Mutex
 	// Scroll state: the request it was opened with and where the next page
 	// starts.
-	spec   *searchSpec
-	next   position
-	total  int
-	closed bool
+	spec  *searchSpec
+	next  position
+	total int
 }
 
 func (s *TestServer) expireLocked() {

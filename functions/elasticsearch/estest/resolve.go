@@ -56,7 +56,7 @@ func (s *TestServer) resolveLocked(target, expand string, ignoreUnavailable, all
 				if ok, _ := path.Match(pat, n); !ok {
 					continue
 				}
-				if ix.hidden() && !hidden && !(strings.HasPrefix(pat, ".") && strings.HasPrefix(n, ".")) {
+				if ix.hidden() && !hidden && (!strings.HasPrefix(pat, ".") || !strings.HasPrefix(n, ".")) {
 					continue
 				}
 				mark(n, ix, exclude)

@@ -121,16 +121,16 @@ func parseSearch(r *http.Request, body []byte) (*searchSpec, *specError) {
 			return nil, &specError{typ: "action_request_validation_exception", reason: "Validation Failed: 1: [from] parameter must be set to 0 when [search_after] is used;"}
 		}
 	}
-	switch t := strings.TrimSpace(string(sb.TrackTotalHits)); {
-	case t == "":
+	switch t := strings.TrimSpace(string(sb.TrackTotalHits)); t {
+	case "":
 		if v := q.Get("track_total_hits"); v == "true" {
 			sp.trackTotal = -1
 		} else if v == "false" {
 			sp.trackTotal = 0
 		}
-	case t == "true":
+	case "true":
 		sp.trackTotal = -1
-	case t == "false":
+	case "false":
 		sp.trackTotal = 0
 	default:
 		n, err := strconv.Atoi(t)

@@ -98,15 +98,6 @@ func reference(t *testing.T, name string) []byte {
 
 const myIndex = "my-index-000001"
 
-// seed creates my-index-000001 with two documents and alias1.
-func seed(t *testing.T, s *TestServer) {
-	t.Helper()
-	mustCall(t, s, http.MethodPut, "/"+myIndex, `{"settings":{"number_of_shards":1},"mappings":{"properties":{"user":{"properties":{"id":{"type":"keyword"}}}}},"aliases":{"alias1":{}}}`, 200)
-	mustCall(t, s, http.MethodPost, "/_bulk?refresh=true",
-		`{"index":{"_index":"my-index-000001","_id":"1"}}`+"\n"+`{"user":{"id":"kimchy"}}`+"\n"+
-			`{"index":{"_index":"my-index-000001","_id":"2"}}`+"\n"+`{"user":{"id":"elkbee"}}`+"\n", 200)
-}
-
 // TestReferenceShapes compares every response with the reference's example
 // of it, key by key.
 func TestReferenceShapes(t *testing.T) {

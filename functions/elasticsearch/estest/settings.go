@@ -31,7 +31,7 @@ func flattenSettings(raw json.RawMessage) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&tree); err != nil {
-		return nil, fmt.Errorf("failed to parse settings: %v", err)
+		return nil, fmt.Errorf("failed to parse settings: %w", err)
 	}
 	var walk func(prefix string, v any) error
 	walk = func(prefix string, v any) error {

@@ -49,7 +49,7 @@ func BuildStashflow(dir string) (string, error) {
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stashflow: %v\n%s", err, b)
+		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
 	}
 	return out, nil
 }
