@@ -52,14 +52,25 @@ type fullPath struct {
 // catalog) against the env's apiserver until the end of the test.
 func startOperator(t *testing.T) {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(env.WorkDir, "operator-"+strings.ReplaceAll(t.Name(), "/", "-")+".log"))
+	runOperator(t, env.Namespace, "operator", controllers.Config{
+		Engine:        v1alpha1.EngineArgo,
+		ArgoUIBaseURL: argoUI,
+	})
+}
+
+// runOperator runs stashflow's controllers with cfg, the built-in catalog
+// and the tests' short intervals, their cache scoped to namespace, until
+// the end of the test. The log goes to <work dir>/<logName>-<test>.log.
+func runOperator(t *testing.T, namespace, logName string, cfg controllers.Config) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(env.WorkDir, logName+"-"+strings.ReplaceAll(t.Name(), "/", "-")+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:  controllers.NewScheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{env.Namespace: {}}},
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
 		Logger:  zap.New(zap.WriteTo(logf)),
 	})
 	if err != nil {
@@ -69,15 +80,12 @@ func startOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(mgr, controllers.Config{
-		Engine:             v1alpha1.EngineArgo,
-		Image:              "stashflow:e2e",
-		ArgoUIBaseURL:      argoUI,
-		Builtins:           resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks},
-		PollInterval:       500 * time.Millisecond,
-		ReferenceGrace:     time.Second,
-		SkipNameValidation: true,
-	}); err != nil {
+	cfg.Image = "stashflow:e2e"
+	cfg.Builtins = resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}
+	cfg.PollInterval = 500 * time.Millisecond
+	cfg.ReferenceGrace = time.Second
+	cfg.SkipNameValidation = true
+	if err := controllers.Setup(mgr, cfg); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	mathrand "math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,16 +18,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
-	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
-	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
 // localEngineTimeout bounds each wait of TestLocalEngine: generous, the
@@ -94,49 +87,11 @@ func newLocalEngine(t *testing.T) *localEngine {
 // of the test. "stashflow" is the binary TestMain built: the local engine
 // would otherwise run os.Executable(), the test binary.
 func (le *localEngine) startOperator() {
-	t := le.t
-	t.Helper()
-	logf, err := os.Create(filepath.Join(env.WorkDir, "operator-local-"+strings.ReplaceAll(t.Name(), "/", "-")+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  controllers.NewScheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{le.ns: {}}},
-		Logger:  zap.New(zap.WriteTo(logf)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controllers.Setup(mgr, controllers.Config{
-		Engine:             v1alpha1.EngineLocal,
-		Image:              "stashflow:e2e",
-		WorkDir:            t.TempDir(),
-		LocalCommands:      map[string]string{"stashflow": stashflowBin},
-		Builtins:           resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks},
-		PollInterval:       500 * time.Millisecond,
-		ReferenceGrace:     time.Second,
-		SkipNameValidation: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("operator: %v", err)
-		}
-		_ = logf.Close()
-		if t.Failed() {
-			t.Logf("operator log: %s", logf.Name())
-		}
+	le.t.Helper()
+	runOperator(le.t, le.ns, "operator-local", controllers.Config{
+		Engine:        v1alpha1.EngineLocal,
+		WorkDir:       le.t.TempDir(),
+		LocalCommands: map[string]string{"stashflow": stashflowBin},
 	})
 }
 
