@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -118,10 +117,6 @@ func StartS3Server(t testing.TB) *S3Server {
 		DataDir:   filepath.Join(dir, "data"),
 	}
 	logFile := filepath.Join(dir, "minio.log")
-	logf, err := os.Create(logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(minio, "server", "--quiet", "--address", addr, s.DataDir)
 	cmd.Env = append(os.Environ(),
@@ -132,23 +127,7 @@ func StartS3Server(t testing.TB) *S3Server {
 		"MINIO_CI_CD=on",    // CI mode: a drive on the root disk is accepted
 		"HOME="+dir,         // its client config (~/.mc) stays in the temp dir
 	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start minio: %v", err)
-	}
-	logf.Close()
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	done := startServer(t, cmd, logFile)
 	// Ready once it creates the bucket: /minio/health/ready answers 200
 	// a moment before requests stop failing with XMinioServerNotInitialized.
 	deadline := time.Now().Add(30 * time.Second)
