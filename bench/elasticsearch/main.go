@@ -42,6 +42,7 @@ import (
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/repo"
 )
 
 const resticPassword = "bench-password"
@@ -98,7 +99,7 @@ func run() error {
 	flag.StringVar(&c.restoreArgs, "restore-args", "", "extra flags for elasticsearch-restore, space separated")
 	flag.Parse()
 
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -684,21 +685,4 @@ func tail(s string) string {
 		}
 	}
 	return strings.Join(last, " | ")
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

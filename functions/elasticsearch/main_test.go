@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,12 +14,13 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/fntest"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/repo"
 )
 
 var binDir string
 
 func TestMain(m *testing.M) {
-	root, err := repoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -56,24 +56,6 @@ func TestMain(m *testing.M) {
 }
 
 var templateRepo string
-
-// repoRoot walks up from the working directory to the directory of go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 const testPassword = "correct horse battery staple"
 
