@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -39,6 +40,7 @@ type Retention struct {
 	prune                                                                bool
 	dryRun                                                               bool
 	stats                                                                bool
+	statsTimeout                                                         time.Duration
 }
 
 // NewRetention returns a fresh retention Function.
@@ -65,6 +67,7 @@ func (r *Retention) Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.prune, "prune", false, "prune the repository after forgetting")
 	fs.BoolVar(&r.dryRun, "dry-run", false, "only report what would be removed")
 	fs.BoolVar(&r.stats, "stats", true, "report the repository's size and snapshot count afterwards (restic stats --mode raw-data; a failure only warns)")
+	fs.DurationVar(&r.statsTimeout, "stats-timeout", time.Minute, "give up on --stats after this long (it walks every snapshot's trees: slow on repositories of many files)")
 }
 
 // reResticDuration matches restic durations such as 7d or 1y2m3d4h.
@@ -85,6 +88,9 @@ func (r *Retention) Validate() error {
 	}
 	if r.keepLast+r.keepHourly+r.keepDaily+r.keepWeekly+r.keepMonthly+r.keepYearly == 0 && r.keepWithin == "" && len(r.keepTags) == 0 {
 		return errors.New("--keep-last: no keep rule given (--keep-last, --keep-hourly, ..., --keep-within or --keep-tags); refusing to remove every snapshot")
+	}
+	if r.statsTimeout <= 0 {
+		return errors.New("--stats-timeout: must be positive")
 	}
 	for _, g := range strings.Split(r.groupBy, ",") {
 		switch g {
@@ -124,7 +130,9 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 	if r.stats {
 		// The size is a report, not the step's purpose: the policy is
 		// applied, so a failure here does not fail the step.
-		st, err := repo.Stats(ctx, "raw-data")
+		sctx, cancel := context.WithTimeout(ctx, r.statsTimeout)
+		defer cancel()
+		st, err := repo.Stats(sctx, "raw-data")
 		if err != nil {
 			env.Logger().Warn("repository size not reported", "error", err)
 			return out, nil
