@@ -105,11 +105,12 @@ func validateTag(t string) error {
 
 // Run implements step.Function.
 //
-// Start-up work overlaps: `restic cat config` (initialising the repository
-// when absent) runs alongside `restic backup`'s own start-up, and restic
-// starts before the snapshot's first message arrives. If the stream fails
-// before or after restic started, restic is killed before its stdin is
-// closed, so no snapshot is written.
+// restic starts at once, without a `restic cat config` first (a second key
+// derivation on every backup), and before the snapshot's first message
+// arrives. A missing repository stops it before it reads its input: the
+// repository is initialised and the snapshot taken again. If the stream
+// fails before or after restic started, restic is killed before its stdin
+// is closed, so no snapshot is written.
 func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	log := env.Logger()
 	repo, err := restic.NewClient(env.Environ, log)
@@ -135,6 +136,13 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	opts := restic.BackupOptions{Filename: SnapshotFilename, Tags: tags, Host: b.hostname, PipeSize: b.pipeSize}
 
 	sum, summary, err := b.backup(ctx, repo, cli, mem, opts)
+	if restic.IsKind(err, restic.KindNoRepository) {
+		if _, ierr := repo.EnsureRepository(ctx); ierr != nil {
+			return out, ierr
+		}
+		log.Info("repository initialised; taking the snapshot again")
+		sum, summary, err = b.backup(ctx, repo, cli, mem, opts)
+	}
 	if retry, rerr := repo.ResolveLocked(ctx, err); retry {
 		// A lock left by a process that is gone blocked restic; it has
 		// been removed. The stream is gone too: take a new snapshot.
@@ -156,32 +164,10 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 }
 
 // backup runs one restic backup of one snapshot stream.
-//
-// restic backup starts (deriving its key, loading the index) while
-// `restic cat config` checks the repository: each costs about half a
-// CPU-second, and there are two cores.
 func (b *Backup) backup(ctx context.Context, repo *restic.Client, cli *clientv3.Client, mem member, opts restic.BackupOptions) (string, *restic.BackupSummary, error) {
-	repoDone := make(chan error, 1)
-	var created bool
-	go func() {
-		var err error
-		created, err = repo.EnsureRepository(ctx)
-		repoDone <- err
-	}()
-	bk, startErr := repo.BackupStdin(ctx, opts)
-	if err := <-repoDone; err != nil {
-		if startErr == nil {
-			_ = bk.Abort(ctx)
-		}
+	bk, err := repo.BackupStdin(ctx, opts)
+	if err != nil {
 		return "", nil, err
-	}
-	if created && startErr == nil {
-		// It may have looked before the repository existed.
-		_ = bk.Abort(ctx)
-		bk, startErr = repo.BackupStdin(ctx, opts)
-	}
-	if startErr != nil {
-		return "", nil, startErr
 	}
 	sum, err := b.stream(ctx, cli, mem, bk)
 	if err != nil {

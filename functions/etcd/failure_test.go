@@ -160,7 +160,7 @@ func TestFailures(t *testing.T) {
 		want     string
 	}{
 		{"etcd down", repo, []string{"etcd-backup", "--endpoints", down, "--dial-timeout", "1s"}, 1, "no healthy etcd member: " + down + ": unreachable"},
-		{"wrong restic password", wrongPassword, []string{"etcd-backup", "--endpoints", eps}, 1, "restic cat: wrong password"},
+		{"wrong restic password", wrongPassword, []string{"etcd-backup", "--endpoints", eps}, 1, "restic backup: wrong password"},
 		{"repository unreachable", unreachable, []string{"etcd-backup", "--endpoints", eps}, 1, "repository unreachable: rest:http://user:***@127.0.0.1"},
 		{"no repository configured", noRepoEnv, []string{"etcd-backup", "--endpoints", eps}, 1, "RESTIC_REPOSITORY is not set"},
 		{"restore: wrong password", wrongPassword, []string{"etcd-restore", "--mode", "live", "--endpoints", eps}, 1, "wrong password"},

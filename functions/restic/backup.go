@@ -70,6 +70,9 @@ type StdinBackup struct {
 	stdoutR *os.File
 	stderrR *os.File
 	done    bool
+	// gaveUp is why restic was stopped while it retried its backend
+	// (written by the stderr reader; read after wg.Wait).
+	gaveUp *Error
 }
 
 // BackupStdin starts restic reading a stream from a pipe.
@@ -128,6 +131,10 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 		return nil, &Error{Kind: KindNotFound, Command: "backup", Message: err.Error()}
 	}
 	b := &StdinBackup{c: c, proc: proc, w: stdinW, stdoutR: stdoutR, stderrR: stderrR}
+	// Started without `restic cat config` first, restic may be retrying
+	// a repository it cannot open while the caller streams into the pipe:
+	// stop it as `cat` would be stopped.
+	watch := retryWatch{command: "backup", location: c.Location, start: time.Now(), limit: c.OpenTimeout, openOnly: true}
 	b.wg.Add(2)
 	go b.readStdout()
 	go func() {
@@ -137,6 +144,11 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 		for sc.Scan() {
 			b.stderr.Write(sc.Bytes())
 			b.stderr.Write([]byte{'\n'})
+			if b.gaveUp == nil {
+				if b.gaveUp = watch.check(sc.Text()); b.gaveUp != nil {
+					b.proc.kill()
+				}
+			}
 		}
 		_, _ = io.Copy(io.Discard, stderrR)
 	}()
@@ -206,6 +218,9 @@ func (b *StdinBackup) Finish(ctx context.Context) (*BackupSummary, error) {
 	}
 	b.wg.Wait()
 	b.closeReaders()
+	if b.gaveUp != nil {
+		return nil, b.gaveUp
+	}
 	if waitErr != nil {
 		code := -1
 		var ee *exec.ExitError
@@ -243,6 +258,11 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 	// An exit code (rather than death by our signal) means restic had
 	// stopped on its own, releasing its lock: its reason matters more
 	// than ours. Killed, it left its lock behind.
+	if b.gaveUp != nil {
+		// Stopped while it could not open the repository: it holds no
+		// lock there, and its reason is the one that matters.
+		return b.gaveUp
+	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) && ee.ExitCode() >= 0 {
 		return errors.Join(cause, classify("backup", ee.ExitCode(), b.stderr.Bytes(), b.c.Location))

@@ -186,11 +186,11 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	}
 	start := time.Now()
 	var (
-		stderr    tailBuffer
-		unreached string
-		hopeless  Kind
-		wg        sync.WaitGroup
+		stderr tailBuffer
+		gaveUp *Error
+		wg     sync.WaitGroup
 	)
+	watch := retryWatch{command: command, location: c.Location, start: start, limit: opts.giveUpRetryingAfter}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -200,19 +200,10 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 			line := sc.Bytes()
 			stderr.Write(line)
 			stderr.Write([]byte{'\n'})
-			if unreached != "" {
-				continue
-			}
-			next, msg, ok := parseRetry(string(line))
-			if !ok {
-				continue
-			}
-			if k, ok := hopelessRetry(msg); ok {
-				unreached, hopeless = msg, k
-				proc.kill()
-			} else if opts.giveUpRetryingAfter > 0 && time.Since(start)+next > opts.giveUpRetryingAfter {
-				unreached = msg
-				proc.kill()
+			if gaveUp == nil {
+				if gaveUp = watch.check(string(line)); gaveUp != nil {
+					proc.kill()
+				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderrR)
@@ -225,16 +216,8 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 		waitErr = <-proc.done
 	}
 	wg.Wait()
-	switch {
-	case hopeless == KindNoRepository:
-		return nil, &Error{Kind: KindNoRepository, Command: command, ExitCode: -1,
-			Message: "repository does not exist at " + RedactLocation(c.Location) + ": " + oneLine(stripCreds(unreached))}
-	case hopeless == KindAccessDenied:
-		return nil, &Error{Kind: KindAccessDenied, Command: command, ExitCode: -1,
-			Message: "credentials rejected by " + RedactLocation(c.Location) + ": " + oneLine(stripCreds(unreached))}
-	case unreached != "":
-		return nil, &Error{Kind: KindUnreachable, Command: command, ExitCode: -1,
-			Message: "repository unreachable: " + RedactLocation(c.Location) + ": " + stripCreds(unreached)}
+	if gaveUp != nil {
+		return nil, gaveUp
 	}
 	if ctx.Err() != nil && waitErr != nil {
 		return nil, &Error{Kind: KindInterrupted, Command: command, ExitCode: -1, Message: ctx.Err().Error()}
