@@ -236,45 +236,12 @@ func podNodes(wf *wfv1.Workflow) map[string]wfv1.NodeStatus {
 	return nodes
 }
 
-// hookTitles are describe's titles of hook nodes, by the suffix of the
-// node's name ("<target>-pre-backup", "global-post-backup", ...).
-var hookTitles = map[string]string{
-	"-pre-backup": "preBackup hook", "-post-backup": "postBackup hook",
-	"-pre-restore": "preRestore hook", "-post-restore": "postRestore hook",
-}
-
 // describeLine finds the line of `stashflow describe` for a Workflow node:
-// a step prints its name ("step <name>"); a hook prints no name, so a
-// target's hook is found by its title inside that target's block, and a
-// global hook as "global <title>".
+// steps print "step <name>", hooks "... hook <name>".
 func describeLine(lines []string, node string) string {
 	for _, l := range lines {
-		if strings.Contains(l, "step "+node+" ") {
+		if strings.Contains(l, "step "+node+" ") || strings.Contains(l, "hook "+node+" ") {
 			return l
-		}
-	}
-	for suffix, title := range hookTitles {
-		owner, ok := strings.CutSuffix(node, suffix)
-		if !ok {
-			continue
-		}
-		target := ""
-		for _, l := range lines {
-			top := strings.HasPrefix(l, "├─ ") || strings.HasPrefix(l, "└─ ")
-			if top {
-				target = ""
-				if _, ref, ok := strings.Cut(l, "target "); ok {
-					if _, name, ok := strings.Cut(strings.Fields(ref)[0], "/"); ok {
-						target = name
-					}
-				}
-			}
-			if owner == "global" && top && strings.Contains(l, "global "+title+" ") {
-				return l
-			}
-			if owner != "global" && !top && target == owner && strings.Contains(l, "─ "+title+" ") {
-				return l
-			}
 		}
 	}
 	return ""

@@ -181,7 +181,11 @@ func restoreTree(kind, ns, name string, st v1alpha1.RestoreSessionStatus) node {
 		}
 		for _, h := range t.Stats {
 			if h.SnapshotID != "" {
-				n.children = append(n.children, node{label: fmt.Sprintf("snapshot %s  host %s", short(h.SnapshotID), h.Hostname)})
+				line := fmt.Sprintf("snapshot %s  host %s", short(h.SnapshotID), h.Hostname)
+				if h.Size != nil {
+					line += "  " + humanBytes(fmt.Sprint(*h.Size)) + " restored"
+				}
+				n.children = append(n.children, node{label: line})
 			}
 		}
 		root.children = append(root.children, n)
@@ -203,7 +207,12 @@ func stepNode(s v1alpha1.StepStatus) node {
 	return node{label: label + "  " + phaseLine(string(s.Phase), s.StartedAt, s.FinishedAt, s.Message)}
 }
 
+// hookNode is a hook's line: its title, its node name (the Workflow's node
+// of the same name), its phase.
 func hookNode(title string, h v1alpha1.HookStatus) node {
+	if h.Name != "" {
+		title += " " + h.Name
+	}
 	return node{label: title + "  " + phaseLine(string(h.Phase), h.StartedAt, h.FinishedAt, h.Message)}
 }
 
