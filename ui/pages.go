@@ -460,30 +460,10 @@ type repositoryRow struct {
 	AllowedFrom              string
 }
 
-func backendKind(b v1alpha1.Backend) string {
-	switch {
-	case b.Local != nil:
-		return "local"
-	case b.S3 != nil:
-		return "s3"
-	case b.GCS != nil:
-		return "gcs"
-	case b.Azure != nil:
-		return "azure"
-	case b.B2 != nil:
-		return "b2"
-	case b.Swift != nil:
-		return "swift"
-	case b.Rest != nil:
-		return "rest"
-	}
-	return "?"
-}
-
 func repositoryRowOf(repo *v1alpha1.Repository, snapshots int) repositoryRow {
 	st := repo.Status
 	row := repositoryRow{
-		Namespace: repo.Namespace, Name: repo.Name, Backend: backendKind(repo.Spec.Backend),
+		Namespace: repo.Namespace, Name: repo.Name, Backend: orQuestion(repo.Spec.Backend.Provider()),
 		SnapshotCount: st.SnapshotCount, TotalSize: st.TotalSize, LastBackup: metaTime(st.LastBackupTime),
 		FirstBackup: metaTime(st.FirstBackupTime), SnapshotObjects: snapshots,
 		URL:                  "/repositories/" + repo.Namespace + "/" + repo.Name,
@@ -590,4 +570,12 @@ func (p *pages) repository(w http.ResponseWriter, r *http.Request) {
 		Repo      repositoryRow
 		Snapshots []snapshotRow
 	}{repositoryRowOf(repo, len(mine)), rows}})
+}
+
+// orQuestion shows "?" for an empty value.
+func orQuestion(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }
