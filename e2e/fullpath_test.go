@@ -274,6 +274,24 @@ func describeMatches(t *testing.T, ref string, wf *wfv1.Workflow) {
 	t.Logf("stashflow describe %s (%d workflow nodes matched):\n%s", ref, len(nodes), out)
 }
 
+// liveEtcdRestore is a RestoreSession of the catalog's etcd-restore Task in
+// live mode: host's snapshot id of repo into the etcd of AppBinding target.
+func liveEtcdRestore(name, target, repo, host, id string) *v1alpha1.RestoreSession {
+	return &v1alpha1.RestoreSession{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.RestoreSessionSpec{
+			RestoreTargetSpec: v1alpha1.RestoreTargetSpec{
+				Task: &v1alpha1.TaskRef{Name: "etcd-restore", Params: []v1alpha1.Param{{Name: "MODE", Value: "live"}}},
+				Target: &v1alpha1.RestoreTarget{
+					Ref:   appBindingRef(target),
+					Rules: []v1alpha1.RestoreRule{{SourceHost: host, Snapshots: []string{id}}},
+				},
+			},
+			Repository: v1alpha1.ObjectRef{Name: repo},
+		},
+	}
+}
+
 // checkSnapshotObject waits for the Snapshot object of a restic snapshot.
 func checkSnapshotObject(t *testing.T, id string) {
 	t.Helper()
@@ -420,19 +438,7 @@ func TestFullPath(t *testing.T) {
 		begin := time.Now()
 		dst := startEtcd(t)
 		create(t, appBinding("etcd-fresh", dst.URL))
-		rs := &v1alpha1.RestoreSession{
-			ObjectMeta: metav1.ObjectMeta{Name: "etcd-restore-1"},
-			Spec: v1alpha1.RestoreSessionSpec{
-				RestoreTargetSpec: v1alpha1.RestoreTargetSpec{
-					Task: &v1alpha1.TaskRef{Name: "etcd-restore", Params: []v1alpha1.Param{{Name: "MODE", Value: "live"}}},
-					Target: &v1alpha1.RestoreTarget{
-						Ref:   appBindingRef("etcd-fresh"),
-						Rules: []v1alpha1.RestoreRule{{SourceHost: "etcd", Snapshots: []string{snapshotID}}},
-					},
-				},
-				Repository: v1alpha1.ObjectRef{Name: fp.repo},
-			},
-		}
+		rs := liveEtcdRestore("etcd-restore-1", "etcd-fresh", fp.repo, "etcd", snapshotID)
 		create(t, rs)
 		waitFor(t, rs, func() bool {
 			return rs.Status.Phase == v1alpha1.RestoreSucceeded || rs.Status.Phase == v1alpha1.RestoreFailed

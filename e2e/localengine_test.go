@@ -374,19 +374,7 @@ func TestLocalEngine(t *testing.T) {
 		id := snaps[len(snaps)-1].ID
 		dst := startEtcd(t)
 		le.create(t, appBinding("etcd-fresh", dst.URL))
-		rs := &v1alpha1.RestoreSession{
-			ObjectMeta: metav1.ObjectMeta{Name: "etcd-restore"},
-			Spec: v1alpha1.RestoreSessionSpec{
-				RestoreTargetSpec: v1alpha1.RestoreTargetSpec{
-					Task: &v1alpha1.TaskRef{Name: "etcd-restore", Params: []v1alpha1.Param{{Name: "MODE", Value: "live"}}},
-					Target: &v1alpha1.RestoreTarget{
-						Ref:   appBindingRef("etcd-fresh"),
-						Rules: []v1alpha1.RestoreRule{{SourceHost: host, Snapshots: []string{id}}},
-					},
-				},
-				Repository: v1alpha1.ObjectRef{Name: le.fp.repo},
-			},
-		}
+		rs := liveEtcdRestore("etcd-restore", "etcd-fresh", le.fp.repo, host, id)
 		le.create(t, rs)
 		eventually(t, "restore finished", func() string {
 			if err := le.get(rs.Name, rs); err != nil {
