@@ -122,12 +122,19 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("font-render-hinting", "none"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(browserProfile(t)),
 		chromedp.WindowSize(1280, 1000),
 	)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(browserErrorf(t)))
 	defer cancelBrowser()
+	// Close the browser the polite way first, so that it flushes its profile
+	// and its helpers exit before the profile is removed.
+	defer func() {
+		if err := chromedp.Cancel(bctx); err != nil {
+			t.Logf("closing chromium: %v", err)
+		}
+	}()
 	if err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
@@ -339,4 +346,28 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// browserProfile is chromium's user-data dir. It is not t.TempDir: chromium's
+// helper processes may still write to it for a moment after the browser has
+// gone, and t.TempDir fails the test when its removal meets a new file. The
+// removal here retries for a few seconds and only logs what is left.
+func browserProfile(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "stashflow-ui-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if err = os.RemoveAll(dir); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			t.Logf("leaving chromium's profile behind: %v", err)
+		}
+	})
+	return dir
 }
