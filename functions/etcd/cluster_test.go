@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,19 @@ func TestClusterDataDirRestore(t *testing.T) {
 	for _, m := range dst.Members {
 		args = append(args, "--member", m.Name+"="+m.DataDir)
 	}
-	res := mustRun(t, NewRestore(), testEnv(t, repo), args...)
+	// A full snapshot ID is fetched while it is checked against the
+	// filter: a mismatch fails before any data directory is written.
+	id := out[step.OutputSnapshotID]
+	_, err := runFn(t, NewRestore(), testEnv(t, repo), append(args, "--snapshot", id, "--session", "another")...)
+	if want := fmt.Sprintf("no snapshot %q matches tags session=another", id); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("full id, other session: err = %v, want it to contain %q", err, want)
+	}
+	for _, m := range dst.Members {
+		if empty, err := dirEmpty(m.DataDir); err != nil || !empty {
+			t.Errorf("%s: data directory written by a refused restore (empty %v, %v)", m.Name, empty, err)
+		}
+	}
+	res := mustRun(t, NewRestore(), testEnv(t, repo), append(args, "--snapshot", id)...)
 	if res[OutputMembers] != "m0,m1,m2" || res[step.OutputSnapshotID] != out[step.OutputSnapshotID] {
 		t.Errorf("outputs %v", jsonString(res))
 	}

@@ -54,9 +54,9 @@ func (r *Restore) Flags(fs *pflag.FlagSet) {
 	r.fs = fs
 	fs.StringVar(&r.mode, "mode", "", "datadir: write member data directories (etcdutl snapshot restore); live: replay the snapshot's keys into a running cluster")
 	fs.StringVar(&r.snapshot, "snapshot", "latest", "restic snapshot id (or unique prefix), or latest")
-	fs.StringVar(&r.session, "session", "", "with --snapshot=latest: only snapshots tagged session=NAME")
-	fs.StringVar(&r.target, "target", "", "with --snapshot=latest: only snapshots tagged target=NAME")
-	fs.StringVar(&r.host, "host", "", "with --snapshot=latest: only snapshots of this restic host")
+	fs.StringVar(&r.session, "session", "", "only snapshots tagged session=NAME (latest picks among them; an id must be one of them)")
+	fs.StringVar(&r.target, "target", "", "only snapshots tagged target=NAME (as --session)")
+	fs.StringVar(&r.host, "host", "", "only snapshots of this restic host (as --session)")
 	fs.StringVar(&r.interimDir, "interim-dir", "", "directory for the dumped snapshot file (default: the temporary directory)")
 	fs.BoolVar(&r.keepInterm, "keep-interim", false, "keep the dumped snapshot file in --interim-dir")
 	r.dataDir.addFlags(fs)
@@ -132,14 +132,35 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if r.target != "" {
 		filter.Tags = append(filter.Tags, TagTarget+"="+r.target)
 	}
-	snap, err := repo.Resolve(ctx, r.snapshot, filter)
-	if err != nil {
-		return nil, err
+	// A full snapshot ID needs no lookup to start fetching: the check that
+	// it exists and matches the filter (`restic snapshots`, a second
+	// restic process with its own key derivation) runs beside the fetch,
+	// and its verdict is awaited before anything reads the interim file.
+	// Anything shorter is resolved first.
+	fetchCtx, cancelFetch := context.WithCancel(ctx)
+	defer cancelFetch()
+	id := r.snapshot
+	resolved := make(chan error, 1)
+	if fullSnapshotID(id) {
+		go func() {
+			_, err := repo.Resolve(fetchCtx, id, filter)
+			if err != nil {
+				cancelFetch() // the fetch is pointless: stop it
+			}
+			resolved <- err
+		}()
+	} else {
+		snap, err := repo.Resolve(ctx, id, filter)
+		if err != nil {
+			return nil, err
+		}
+		id = snap.ID
+		resolved <- nil
 	}
-	out := step.Outputs{step.OutputSnapshotID: snap.ID, step.OutputFiles: "1"}
+	out := step.Outputs{step.OutputSnapshotID: id, step.OutputFiles: "1"}
 
-	file := filepath.Join(dir, "etcd-"+snap.ID[:min(12, len(snap.ID))]+".snapshot")
-	log.Info("dumping etcd snapshot", "snapshot", snap.ID, "file", file)
+	file := filepath.Join(dir, "etcd-"+id[:min(12, len(id))]+".snapshot")
+	log.Info("dumping etcd snapshot", "snapshot", id, "file", file)
 	if !r.keepInterm {
 		defer os.Remove(file)
 	}
@@ -148,9 +169,13 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if r.mode == ModeDataDir {
 		// etcdutl verifies the trailer itself while restoring: restic
 		// writes the file directly, nothing passes through this process.
-		size, sum, err = restoreToFile(ctx, repo, snap.ID, file)
+		size, sum, err = restoreToFile(fetchCtx, repo, id, file)
 	} else {
-		size, sum, err = dumpVerified(ctx, repo, snap.ID, file)
+		size, sum, err = dumpVerified(fetchCtx, repo, id, file)
+	}
+	// The resolve's error explains a cancelled fetch; it comes first.
+	if rerr := <-resolved; rerr != nil {
+		return nil, rerr
 	}
 	if err != nil {
 		return out, err
@@ -176,6 +201,16 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		out[OutputKeysDeleted] = strconv.FormatInt(res.deleted, 10)
 		return out, err
 	}
+}
+
+// fullSnapshotID reports whether id is a whole restic snapshot ID (64 hex
+// digits), not a prefix or "latest".
+func fullSnapshotID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
 }
 
 // dumpVerified writes the snapshot's etcd.snapshot to file, verifying the
