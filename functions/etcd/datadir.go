@@ -145,6 +145,13 @@ func (d *dataDirFlags) validate(fs *pflag.FlagSet) error {
 }
 
 // restore writes every planned member's data directory from file.
+//
+// etcdutl's restore copies the file into the data directory and only then
+// reads the copy again to check the sha256 trailer, one after the other.
+// Here the trailer is checked on the interim file beside the first copy
+// (the copy is the kernel's copy_file_range, the hash is this process's:
+// they run on different cores), etcdutl is told to skip its own check,
+// and a mismatch empties the data directories written before it fails.
 func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, file string) ([]string, error) {
 	// Refuse before touching anything.
 	for _, m := range d.plan {
@@ -156,6 +163,24 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, file string) 
 			return nil, fmt.Errorf("data directory %s of member %s is not empty; pass --force to replace it", m.dataDir, m.name)
 		}
 	}
+	verified := make(chan error, 1)
+	go func() { verified <- verifySnapshotFile(ctx, file) }()
+	done, err := d.restoreMembers(ctx, env, file)
+	if verr := <-verified; verr != nil {
+		// What was written came from a damaged snapshot: take it back.
+		for _, m := range d.plan {
+			if rerr := emptyDir(m.dataDir); rerr != nil {
+				verr = errors.Join(verr, fmt.Errorf("emptying data directory %s of %s again: %w", m.dataDir, m.name, rerr))
+			}
+		}
+		return nil, verr
+	}
+	return done, err
+}
+
+// restoreMembers runs etcdutl's restore (without its hash check) into
+// every planned member's data directory.
+func (d *dataDirFlags) restoreMembers(ctx context.Context, env *step.Env, file string) ([]string, error) {
 	var done []string
 	for _, m := range d.plan {
 		if err := ctx.Err(); err != nil {
@@ -172,6 +197,7 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, file string) 
 			PeerURLs:            m.peerURLs,
 			InitialCluster:      d.initialCluster,
 			InitialClusterToken: d.clusterToken,
+			SkipHashCheck:       true, // verifySnapshotFile's job
 			RevisionBump:        d.bumpRevision,
 			MarkCompacted:       d.markCompacted,
 		})
@@ -181,6 +207,34 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, file string) 
 		done = append(done, m.name)
 	}
 	return done, nil
+}
+
+// verifySnapshotFile checks an etcd snapshot file's sha256 trailer.
+func verifySnapshotFile(ctx context.Context, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	th := newTrailerHash()
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := f.Read(buf)
+		_, _ = th.Write(buf[:n]) // hashing: never fails
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", file, err)
+		}
+	}
+	if _, err := th.Verify(); err != nil {
+		return fmt.Errorf("snapshot file %s: %w", filepath.Base(file), err)
+	}
+	return nil
 }
 
 // dirEmpty reports whether dir is absent or empty.
