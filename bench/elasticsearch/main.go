@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,6 +72,7 @@ type config struct {
 	keep            bool
 	restoreArgs     string
 	backupArgs      string
+	repeat          int
 }
 
 // result is one measured run.
@@ -95,9 +99,13 @@ func run() error {
 	flag.BoolVar(&c.skipRestore, "skip-restore", false, "do not benchmark restores")
 	flag.StringVar(&c.workDir, "work-dir", "", "directory for repositories and files (default a temporary one)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory")
+	flag.IntVar(&c.repeat, "repeat", 1, "rounds of the two backup runs (stashflow, restic from a file), interleaved; rows and ratios use the median round")
 	flag.StringVar(&c.backupArgs, "backup-args", "", "extra flags for elasticsearch-backup, space separated")
 	flag.StringVar(&c.restoreArgs, "restore-args", "", "extra flags for elasticsearch-restore, space separated")
 	flag.Parse()
+	if c.repeat < 1 {
+		return fmt.Errorf("-repeat: at least 1")
+	}
 
 	root, err := repo.Root()
 	if err != nil {
@@ -161,10 +169,7 @@ func (b *bench) run() error {
 
 	// 1. stashflow backup (streaming into restic).
 	repo := b.newRepo()
-	sf, err := measure(func() (result, error) {
-		return b.runFn("stashflow elasticsearch-backup", repo, "elasticsearch-backup",
-			append([]string{"--url", src.URL, "--include", "bench", "--hostname", "bench"}, strings.Fields(b.c.backupArgs)...)...)
-	})
+	sf, err := measure(func() (result, error) { return b.backup(src.URL, repo) })
 	if err != nil {
 		return err
 	}
@@ -180,6 +185,31 @@ func (b *bench) run() error {
 		return err
 	}
 	b.add(rf)
+	if b.c.repeat > 1 {
+		sfRuns, rfRuns := []result{sf}, []result{rf}
+		for range b.c.repeat - 1 {
+			r, err := measure(func() (result, error) { return b.backup(src.URL, b.newRepo()) })
+			if err != nil {
+				return err
+			}
+			b.add(r)
+			sfRuns = append(sfRuns, r)
+			if r, err = b.resticFile(archive); err != nil {
+				return err
+			}
+			b.add(r)
+			rfRuns = append(rfRuns, r)
+		}
+		fmt.Printf("  per round, backup / restic from a file:")
+		for i := range sfRuns {
+			fmt.Printf(" %.2fx", float64(sfRuns[i].wall)/float64(rfRuns[i].wall))
+		}
+		fmt.Println()
+		snapshotID := sf.snapshotID // the restores read the first round's repository
+		sf, rf = median(sfRuns), median(rfRuns)
+		sf.snapshotID = snapshotID
+		b.results = []result{sf, rf}
+	}
 
 	// 3. elasticdump, defaults and tuned, piped into restic.
 	var edDefault, edTuned result
@@ -241,6 +271,20 @@ func (b *bench) run() error {
 		fmt.Printf("  peak RSS of the restore step:     %s (goal <= 256 MiB; restic excluded)\n", mib(sfRestore.rss))
 	}
 	return nil
+}
+
+// backup runs stashflow's elasticsearch-backup from url into repo.
+func (b *bench) backup(url, repo string) (result, error) {
+	return b.runFn("stashflow elasticsearch-backup", repo, "elasticsearch-backup",
+		append([]string{"--url", url, "--include", "bench", "--hostname", "bench"}, strings.Fields(b.c.backupArgs)...)...)
+}
+
+// median is the run of median wall time (the lower middle one of an even
+// count).
+func median(runs []result) result {
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.wall, b.wall) })
+	return s[(len(s)-1)/2]
 }
 
 func loadAvg() string {
@@ -409,6 +453,23 @@ func (b *bench) runFn(name, repo, fn string, args ...string) (result, error) {
 }
 
 // child runs one Function in this process and prints a childReport.
+// profileCPU writes a CPU profile of the measured Function into path, as
+// `stashflow fn` does with $STASHFLOW_CPUPROFILE (none if path is empty).
+func profileCPU(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "STASHFLOW_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
 func child(args []string) int {
 	var fn step.Function
 	switch {
@@ -428,7 +489,9 @@ func child(args []string) int {
 		err = fn.Validate()
 	}
 	if err == nil {
+		stop := profileCPU(os.Getenv("STASHFLOW_CPUPROFILE"))
 		rep.Outputs, err = fn.Run(context.Background(), step.NewEnv(os.Stderr))
+		stop()
 	}
 	if err != nil {
 		rep.Error = err.Error()
