@@ -62,8 +62,9 @@ func TestSkipValue(t *testing.T) {
 	}
 }
 
-// BenchmarkParsePage parses a page of documents shaped like the
-// benchmark's (bench/elasticsearch): go test -bench ParsePage ./functions/elasticsearch
+// BenchmarkParsePage parses a page of documents shaped like those of
+// bench/elasticsearch. Run it with
+// `go test -bench ParsePage ./functions/elasticsearch`.
 func BenchmarkParsePage(b *testing.B) {
 	var page strings.Builder
 	page.WriteString(`{"pit_id":"p","took":1,"timed_out":false,"_shards":{"total":1,"successful":1,"failed":0},"hits":{"total":{"value":1000,"relation":"eq"},"hits":[`)
