@@ -21,7 +21,7 @@ func (c *Client) BackupPaths(ctx context.Context, o PathsBackupOptions) (*Backup
 	if len(o.Paths) == 0 {
 		return nil, fmt.Errorf("backup: no paths")
 	}
-	args := []string{"backup", "--json"}
+	args := []string{"backup"} // run adds --json
 	if o.Host != "" {
 		args = append(args, "--host", o.Host)
 	}
@@ -76,7 +76,7 @@ type RestoreSummary struct {
 
 // Restore runs `restic restore` and returns its summary.
 func (c *Client) Restore(ctx context.Context, o RestoreOptions) (RestoreSummary, error) {
-	args := []string{"restore", "--json", o.SnapshotID, "--target", o.Target}
+	args := []string{"restore", o.SnapshotID, "--target", o.Target} // run adds --json
 	for _, i := range o.Include {
 		args = append(args, "--include", i)
 	}
