@@ -157,7 +157,7 @@ type scope struct {
 }
 
 // Reconcile checks, schedules and cleans up one invoker.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ctrl.Result, reterr error) {
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -177,9 +177,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	specChanged := *s.inv.status.ObservedGeneration != obj.GetGeneration()
 	defer func() {
 		*s.inv.status.ObservedGeneration = obj.GetGeneration()
-		if err := helper.PatchStatus(ctx, r.Client, obj); err != nil {
-			reterr = kerrors.NewAggregate([]error{reterr, err})
-		}
+		helper.PatchStatusOnExit(ctx, r.Client, obj, &retres, &reterr)
 	}()
 
 	res := ctrl.Result{}

@@ -122,7 +122,7 @@ func (s *scope) invoker() client.Object {
 
 // Reconcile moves one BackupSession along: Pending, Running, then
 // Succeeded, Failed, Skipped or Unknown.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ctrl.Result, reterr error) {
 	session := &v1alpha1.BackupSession{}
 	if err := r.Client.Get(ctx, req.NamespacedName, session); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -141,9 +141,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		session.Status.ObservedGeneration = session.Generation
 		// With the optimistic lock, a patch computed from a stale read fails
 		// with a Conflict and the session is reconciled again.
-		if err := helper.PatchStatus(ctx, r.Client, session); err != nil {
-			reterr = kerrors.NewAggregate([]error{reterr, err})
-		}
+		helper.PatchStatusOnExit(ctx, r.Client, session, &retres, &reterr)
 	}()
 
 	phases := []phaseFunc{

@@ -8,7 +8,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -56,4 +60,35 @@ func (h *Helper) PatchStatus(ctx context.Context, c client.Client, obj client.Ob
 	}
 	h.before = obj.DeepCopyObject().(client.Object)
 	return nil
+}
+
+// ConflictRequeue is how soon a reconcile whose status patch lost the race
+// to a newer write runs again, at the latest: the newer object's watch event
+// usually brings it sooner.
+const ConflictRequeue = time.Second
+
+// PatchStatusOnExit is a Reconcile's deferred status write. It patches obj's
+// status and folds the outcome into the Reconcile's result and error:
+//   - a Conflict from the optimistic lock is not an error (another write came
+//     first and its watch event reconciles the object again): it is logged at
+//     V(1) and the object requeued after at most ConflictRequeue, without
+//     controller-runtime's error log and exponential backoff;
+//   - any other failure joins reterr;
+//   - with an error the result is dropped, as controller-runtime ignores it
+//     then (and warns when it is not zero).
+func (h *Helper) PatchStatusOnExit(ctx context.Context, c client.Client, obj client.Object, res *ctrl.Result, reterr *error) {
+	err := h.PatchStatus(ctx, c, obj)
+	switch {
+	case err == nil:
+	case apierrors.IsConflict(err) && *reterr == nil:
+		ctrl.LoggerFrom(ctx).V(1).Info("Status patch lost to a newer write, reconciling again", "object", client.ObjectKeyFromObject(obj))
+		if res.RequeueAfter == 0 || res.RequeueAfter > ConflictRequeue {
+			res.RequeueAfter = ConflictRequeue
+		}
+	default:
+		*reterr = kerrors.NewAggregate([]error{*reterr, err})
+	}
+	if *reterr != nil {
+		*res = ctrl.Result{}
+	}
 }

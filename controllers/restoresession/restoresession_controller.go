@@ -17,7 +17,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -101,7 +100,7 @@ type scope struct {
 
 // Reconcile moves one restore along: Pending, Running, then Succeeded,
 // Failed, Invalid or Unknown.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ctrl.Result, reterr error) {
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -120,9 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := &scope{obj: obj, status: r.Kind.Status(obj)}
 	defer func() {
 		s.status.ObservedGeneration = obj.GetGeneration()
-		if err := helper.PatchStatus(ctx, r.Client, obj); err != nil {
-			reterr = kerrors.NewAggregate([]error{reterr, err})
-		}
+		helper.PatchStatusOnExit(ctx, r.Client, obj, &retres, &reterr)
 	}()
 
 	if finished(s.status.Phase) {
