@@ -85,4 +85,3 @@ func TestPatchStatusOnExit(t *testing.T) {
 		})
 	}
 }
-
