@@ -115,38 +115,45 @@ func TestCorruptStream(t *testing.T) {
 		t.Errorf("locks left: %v %v", locks, err)
 	}
 
-	t.Run("damaged snapshot, datadir restore", func(t *testing.T) {
-		// The good snapshot with one byte of its database flipped, stored
-		// as it is: the restore must notice, fail, and leave the data
-		// directory as empty as it found it.
-		ctx := context.Background()
-		rc := resticClient(t, repo)
-		var snap bytes.Buffer
-		if err := rc.Dump(ctx, good.outputs["snapshotID"], SnapshotPath, &snap); err != nil {
-			t.Fatal(err)
-		}
-		b := snap.Bytes()
-		b[len(b)/2] ^= 0x40
-		bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: "etcd.snapshot", Tags: []string{TagSession + "=damaged"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bk.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bk.Finish(ctx); err != nil {
-			t.Fatal(err)
-		}
-		dataDir := t.TempDir()
-		res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", "damaged", "--data-dir", dataDir, "--interim-dir", t.TempDir())
-		if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
-			t.Errorf("exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
-		}
-		checkOneLine(t, res.stderr)
-		if empty, err := dirEmpty(dataDir); err != nil || !empty {
-			t.Errorf("data directory left with the damaged database (empty %v, %v)", empty, err)
-		}
-	})
+	// The good snapshot with bytes flipped, stored as it is: a datadir
+	// restore must notice, fail with the reason, and leave the data
+	// directory as empty as it found it — whether the damage is in the
+	// data (etcdutl restores it happily) or in both bbolt meta pages
+	// (bbolt refuses to open it).
+	ctx := context.Background()
+	rc := resticClient(t, repo)
+	var snap bytes.Buffer
+	if err := rc.Dump(ctx, good.outputs["snapshotID"], SnapshotPath, &snap); err != nil {
+		t.Fatal(err)
+	}
+	for name, offsets := range map[string][]int{"data page": {snap.Len() / 2}, "meta pages": {16, 4096 + 16}} {
+		t.Run("damaged "+name+", datadir restore", func(t *testing.T) {
+			b := bytes.Clone(snap.Bytes())
+			for _, o := range offsets {
+				b[o] ^= 0x40
+			}
+			session := "damaged-" + strings.ReplaceAll(name, " ", "-")
+			bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: "etcd.snapshot", Tags: []string{TagSession + "=" + session}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bk.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bk.Finish(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dataDir := t.TempDir()
+			res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", session, "--data-dir", dataDir, "--interim-dir", t.TempDir())
+			if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
+				t.Errorf("exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
+			}
+			checkOneLine(t, res.stderr)
+			if empty, err := dirEmpty(dataDir); err != nil || !empty {
+				t.Errorf("data directory left with the damaged database (empty %v, %v)", empty, err)
+			}
+		})
+	}
 }
 
 // checkOneLine asserts a failed step's stderr: exactly one line, no Go

@@ -167,8 +167,9 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	var sum string
 	var size int64
 	if r.mode == ModeDataDir {
-		// etcdutl verifies the trailer itself while restoring: restic
-		// writes the file directly, nothing passes through this process.
+		// restic writes the file directly, nothing passes through this
+		// process; the trailer is checked beside etcdutl's copy of it
+		// (dataDirFlags.restore).
 		size, sum, err = restoreToFile(fetchCtx, repo, id, file)
 	} else {
 		size, sum, err = dumpVerified(fetchCtx, repo, id, file)
@@ -187,6 +188,10 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	case ModeDataDir:
 		rev, err := snapshotRevision(file)
 		if err != nil {
+			// A damaged file: say so rather than what bbolt saw.
+			if verr := verifySnapshotFile(ctx, file); verr != nil {
+				return out, verr
+			}
 			return out, err
 		}
 		out[OutputRevision] = strconv.FormatInt(rev, 10)
