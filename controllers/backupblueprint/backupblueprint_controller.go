@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 )
 
 // Labels on what a blueprint makes.
@@ -104,7 +105,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		// its target lost the annotation is still removed.
 		Watches(&v1alpha1.Repository{}, handler.EnqueueRequestsFromMapFunc(r.targetOfMade)).
 		Watches(&v1alpha1.BackupConfiguration{}, handler.EnqueueRequestsFromMapFunc(r.targetOfMade)).
-		Complete(r)
+		Complete(shutdown.Quiet(r))
 }
 
 // targetOfMade maps an object a blueprint made to its target, by its labels.

@@ -36,6 +36,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/internal/index"
+	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
@@ -100,7 +101,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&v1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(r.byIndex(index.InvokerAppBinding, client.Object.GetName))).
 		Watches(&v1alpha1.Task{}, handler.EnqueueRequestsFromMapFunc(r.all)).
 		Watches(&v1alpha1.Function{}, handler.EnqueueRequestsFromMapFunc(r.all)).
-		Complete(r)
+		Complete(shutdown.Quiet(r))
 }
 
 // sessionInvoker maps a BackupSession to its invoker, if of this Kind.

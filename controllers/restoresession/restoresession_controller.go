@@ -25,6 +25,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
@@ -86,7 +87,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if err != nil {
 		return err
 	}
-	return b.Complete(r)
+	return b.Complete(shutdown.Quiet(r))
 }
 
 // scope is what one reconcile read and computed.
