@@ -32,7 +32,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -453,23 +452,6 @@ func (b *bench) runFn(name, repo, fn string, args ...string) (result, error) {
 }
 
 // child runs one Function in this process and prints a childReport.
-// profileCPU writes a CPU profile of the measured Function into path, as
-// `stashflow fn` does with $STASHFLOW_CPUPROFILE (none if path is empty).
-func profileCPU(path string) (stop func()) {
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "STASHFLOW_CPUPROFILE:", err)
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
-}
-
 func child(args []string) int {
 	var fn step.Function
 	switch {
@@ -489,9 +471,11 @@ func child(args []string) int {
 		err = fn.Validate()
 	}
 	if err == nil {
-		stop := profileCPU(os.Getenv("STASHFLOW_CPUPROFILE"))
-		rep.Outputs, err = fn.Run(context.Background(), step.NewEnv(os.Stderr))
-		stop()
+		var stop func()
+		if stop, err = step.StartCPUProfile(os.Getenv(step.CPUProfileEnv)); err == nil {
+			rep.Outputs, err = fn.Run(context.Background(), step.NewEnv(os.Stderr))
+			stop()
+		}
 	}
 	if err != nil {
 		rep.Error = err.Error()

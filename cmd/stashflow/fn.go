@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 
@@ -21,27 +20,6 @@ type fnFailure struct{ msg string }
 
 func (e fnFailure) Error() string { return e.msg }
 func (fnFailure) ExitCode() int   { return exitFailed }
-
-// cpuProfileEnv names a file to write a Go CPU profile of the Function run
-// into (for `go tool pprof`); unset, nothing is profiled.
-const cpuProfileEnv = "STASHFLOW_CPUPROFILE"
-
-// startCPUProfile starts a CPU profile into path (none if path is empty);
-// stop ends it and closes the file.
-func startCPUProfile(path string) (stop func(), err error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("$%s: %w", cpuProfileEnv, err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("$%s: %w", cpuProfileEnv, err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
 
 // newFnCommand builds `stashflow fn`: one subcommand per registered
 // Function, each with that Function's flags. See docs/functions.md.
@@ -95,7 +73,7 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 			Args:  args,
 			RunE: func(c *cobra.Command, _ []string) error {
 				env := step.NewEnv(c.OutOrStdout())
-				stop, err := startCPUProfile(os.Getenv(cpuProfileEnv))
+				stop, err := step.StartCPUProfile(os.Getenv(step.CPUProfileEnv))
 				if err != nil {
 					return err
 				}
