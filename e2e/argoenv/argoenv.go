@@ -467,8 +467,21 @@ func stopProcess(pid int, exited <-chan struct{}, grace time.Duration) {
 }
 
 // CreateWorkflow creates wf in the namespace (wf.Namespace may be empty).
+// A workflow of the same name left by an earlier run of the same test in
+// this environment (`go test -count=2`) is deleted first.
 func (e *Env) CreateWorkflow(ctx context.Context, wf *wfv1.Workflow) (*wfv1.Workflow, error) {
-	created, err := e.Argo.ArgoprojV1alpha1().Workflows(e.Namespace).Create(ctx, wf, metav1.CreateOptions{})
+	workflows := e.Argo.ArgoprojV1alpha1().Workflows(e.Namespace)
+	created, err := workflows.Create(ctx, wf, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) && wf.Name != "" {
+		if err := workflows.Delete(ctx, wf.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("argoenv: delete the earlier workflow %s: %w", wf.Name, err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if created, err = workflows.Create(ctx, wf, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) || time.Now().After(deadline) {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("argoenv: create workflow %s: %w", wf.Name, err)
 	}
