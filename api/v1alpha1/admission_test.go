@@ -142,6 +142,12 @@ func TestExamplesAccepted(t *testing.T) {
 			if err := env.Client.Create(ctx(t), u, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("create: %v", err)
 			}
+			// Leave the apiserver as found: the test runs again with -count=2.
+			t.Cleanup(func() {
+				if err := env.Client.Delete(context.Background(), u); err != nil && !apierrors.IsNotFound(err) {
+					t.Errorf("delete: %v", err)
+				}
+			})
 			got := &unstructured.Unstructured{}
 			got.SetGroupVersionKind(u.GroupVersionKind())
 			if err := env.Client.Get(ctx(t), client.ObjectKeyFromObject(u), got); err != nil {

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 func TestFindPod(t *testing.T) {
 	ctx := context.Background()
 	c := env.Client
-	ns := "hooks"
+	ns := "hooks-" + utilrand.String(5) // namespaces are never removed in envtest: one per run
 	mustCreate(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	app := map[string]string{"app": "etcd"}
 	pod := func(name string, lbl map[string]string, phase corev1.PodPhase, ready bool, claim string) {
@@ -85,9 +86,9 @@ func TestFindPod(t *testing.T) {
 		{kind: "Deployment", name: "etcd", want: "etcd-b"},
 		{kind: "Pod", name: "etcd-a", want: "etcd-a"},
 		{kind: "PersistentVolumeClaim", name: "uploads", want: "writer"},
-		{kind: "PersistentVolumeClaim", name: "unused", wantErr: "no running pod of PersistentVolumeClaim hooks/unused"},
+		{kind: "PersistentVolumeClaim", name: "unused", wantErr: "no running pod of PersistentVolumeClaim " + ns + "/unused"},
 		{kind: "AppBinding", name: "external", wantErr: "names no Service"},
-		{kind: "AppBinding", name: "missing", wantErr: `AppBinding hooks/missing: appbindings.stashflow.dev "missing" not found`},
+		{kind: "AppBinding", name: "missing", wantErr: "AppBinding " + ns + `/missing: appbindings.stashflow.dev "missing" not found`},
 		{kind: "CronJob", name: "x", wantErr: "cannot find a pod for a target of kind CronJob"},
 	}
 	for _, tt := range tests {
