@@ -146,11 +146,27 @@ func TestCorruptStream(t *testing.T) {
 			dataDir := t.TempDir()
 			res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", session, "--data-dir", dataDir, "--interim-dir", t.TempDir())
 			if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
-				t.Errorf("exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
+				t.Errorf("datadir: exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
 			}
 			checkOneLine(t, res.stderr)
 			if empty, err := dirEmpty(dataDir); err != nil || !empty {
 				t.Errorf("data directory left with the damaged database (empty %v, %v)", empty, err)
+			}
+
+			// Live mode: the running cluster is not touched. A key the
+			// snapshot lacks would be deleted (--delete-absent) by a restore
+			// that went ahead.
+			if _, err := src.Client(t).Put(ctx, "/written-after-the-backup/"+session, "x"); err != nil {
+				t.Fatal(err)
+			}
+			before := readAll(t, src.Client(t), "")
+			res = runBin(t, repo, "etcd-restore", "--mode", "live", "--endpoints", eps, "--session", session, "--delete-absent", "--interim-dir", t.TempDir())
+			if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
+				t.Errorf("live: exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
+			}
+			checkOneLine(t, res.stderr)
+			if diff := diffData(before, readAll(t, src.Client(t), "")); diff != "" {
+				t.Errorf("live restore of a damaged snapshot changed the cluster: %s", diff)
 			}
 		})
 	}

@@ -76,16 +76,26 @@ type liveResult struct {
 // bounded by --max-txn-ops and --max-txn-bytes. The cluster stays up and
 // serving; the restore as a whole is not atomic. Keys are written without
 // their leases.
-func (l *liveFlags) restore(ctx context.Context, env *step.Env, file string) (liveResult, error) {
+//
+// verified delivers the verdict on the file's sha256 trailer, checked beside
+// the reading of the snapshot: nothing is written to the cluster before it
+// has come, and a damaged file is reported as such rather than as what
+// bbolt made of it.
+func (l *liveFlags) restore(ctx context.Context, env *step.Env, file string, verified <-chan error) (liveResult, error) {
 	var res liveResult
 	db, err := openSnapshotDB(file)
+	var state *latestState
+	if err == nil {
+		defer func() { _ = db.Close() }() // read-only: nothing to lose on close
+		if state, err = db.latest([]byte(l.prefix)); err != nil {
+			err = fmt.Errorf("read snapshot: %w", err)
+		}
+	}
+	if verr := <-verified; verr != nil {
+		return res, verr
+	}
 	if err != nil {
 		return res, err
-	}
-	defer func() { _ = db.Close() }() // read-only: nothing to lose on close
-	state, err := db.latest([]byte(l.prefix))
-	if err != nil {
-		return res, fmt.Errorf("read snapshot: %w", err)
 	}
 	res.revision = state.revision
 	log := env.Logger()

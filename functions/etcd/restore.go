@@ -164,16 +164,10 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if !r.keepInterm {
 		defer os.Remove(file)
 	}
-	var sum string
-	var size int64
-	if r.mode == ModeDataDir {
-		// restic writes the file directly, nothing passes through this
-		// process; the trailer is checked beside etcdutl's copy of it
-		// (dataDirFlags.restore).
-		size, sum, err = restoreToFile(fetchCtx, repo, id, file)
-	} else {
-		size, sum, err = dumpVerified(fetchCtx, repo, id, file)
-	}
+	// restic writes the file directly (nothing passes through this
+	// process); the trailer is checked beside what reads the file next:
+	// etcdutl's copy in datadir mode, the reading of the keys in live mode.
+	size, sum, err := restoreToFile(fetchCtx, repo, id, file)
 	// The resolve's error explains a cancelled fetch; it comes first.
 	if rerr := <-resolved; rerr != nil {
 		return nil, rerr
@@ -200,7 +194,9 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		out[OutputMembers] = strings.Join(names, ",")
 		return out, err
 	default:
-		res, err := r.live.restore(ctx, env, file)
+		verified := make(chan error, 1)
+		go func() { verified <- verifySnapshotFile(ctx, file) }()
+		res, err := r.live.restore(ctx, env, file, verified)
 		out[OutputRevision] = strconv.FormatInt(res.revision, 10)
 		out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
 		out[OutputKeysDeleted] = strconv.FormatInt(res.deleted, 10)
@@ -218,56 +214,11 @@ func fullSnapshotID(id string) bool {
 	return err == nil
 }
 
-// dumpVerified writes the snapshot's etcd.snapshot to file, verifying the
-// sha256 trailer as it streams by (restic → a 1 MiB pipe → this process →
-// file). The file keeps the trailer, as `etcdctl snapshot save` writes it.
-func dumpVerified(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, "", fmt.Errorf("--interim-dir: %w", err)
-	}
-	defer f.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return 0, "", err
-	}
-	defer pr.Close()
-	restic.SetPipeSize(pw, restic.DefaultPipeSize)
-	dumped := make(chan error, 1)
-	go func() {
-		err := repo.Dump(ctx, snapshotID, SnapshotPath, pw)
-		pw.Close() // restic has exited: EOF for the reader
-		dumped <- err
-	}()
-	th := newTrailerHash()
-	buf := make([]byte, 1<<20)
-	var copyErr error
-	for {
-		n, err := pr.Read(buf)
-		if n > 0 && copyErr == nil {
-			if _, werr := f.Write(buf[:n]); werr != nil {
-				copyErr = fmt.Errorf("write %s: %w", file, werr)
-			}
-			_, _ = th.Write(buf[:n]) // hashing: never fails
-		}
-		if err != nil {
-			break
-		}
-	}
-	if err := errors.Join(<-dumped, copyErr, f.Close()); err != nil {
-		return 0, "", err
-	}
-	sum, err := th.Verify()
-	if err != nil {
-		return th.total, "", fmt.Errorf("snapshot %.8s: %w", snapshotID, err)
-	}
-	return th.total, sum, nil
-}
-
 // restoreToFile lets restic write the snapshot's etcd.snapshot into file
 // with `restic restore` (which fetches packs in parallel, unlike `restic
-// dump`) and checks that it carries a sha256 trailer (which etcdutl then
-// verifies); it returns the size and the trailer.
+// dump`) and checks that it is shaped like a database plus a sha256
+// trailer (verifySnapshotFile checks the hash); it returns the size and
+// the trailer.
 func restoreToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(file), ".restore-")
 	if err != nil {
