@@ -18,6 +18,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 // flipProxy forwards TCP connections to upstream and flips one bit of the
@@ -195,7 +196,7 @@ func TestFailures(t *testing.T) {
 	if _, err := resticClient(t, repo).EnsureRepository(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	closedPort, err := testservers.FreePort()
+	closedPort, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
@@ -148,7 +149,7 @@ func TestWrongPasswordAndUnreachable(t *testing.T) {
 	if _, err := c.EnsureRepository(ctx(t)); !IsKind(err, KindWrongPassword) {
 		t.Errorf("wrong password: err = %v", err)
 	}
-	port, _ := testservers.FreePort()
+	port, _ := testproc.FreePort()
 	c = newClient(t, fmt.Sprintf("rest:http://127.0.0.1:%d/x", port), EnvOpenTimeout+"=1s")
 	start := time.Now()
 	_, err := c.EnsureRepository(ctx(t))

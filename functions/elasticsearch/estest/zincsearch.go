@@ -4,16 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 // ZincSearch is a running ZincSearch: a real, independent search server with
@@ -39,62 +38,32 @@ func StartZincSearch(t testing.TB, binDir string) *ZincSearch {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s missing: run hack/build-zincsearch.sh (make tools)", bin)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	z := &ZincSearch{URL: fmt.Sprintf("http://127.0.0.1:%d/es", port), User: "admin", Password: "Zinc-test-pass#1"}
-	logf, err := os.Create(filepath.Join(t.TempDir(), "zincsearch.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logFile := filepath.Join(t.TempDir(), "zincsearch.log")
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"ZINC_FIRST_ADMIN_USER="+z.User, "ZINC_FIRST_ADMIN_PASSWORD="+z.Password,
 		"ZINC_DATA_PATH="+filepath.Join(t.TempDir(), "data"), "ZINC_SERVER_ADDRESS=127.0.0.1",
 		fmt.Sprintf("ZINC_SERVER_PORT=%d", port), "ZINC_TELEMETRY=false", "GIN_MODE=release")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Pdeathsig fires when the thread that started the process exits, so
-	// the process is started and waited for on one locked thread: it dies
-	// with this test binary, not with some thread the runtime retires.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
+	done := testproc.StartProcess(t, cmd, logFile)
+	// Registered after StartProcess's stop, so it runs before it.
+	t.Cleanup(func() {
+		if !t.Failed() {
 			return
 		}
-		started <- nil
-		_ = cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			var keep []string
-			for _, l := range lines {
-				if !strings.Contains(l, `"level":"debug"`) && !strings.Contains(l, "_count") {
-					keep = append(keep, l)
-				}
+		b, _ := os.ReadFile(logFile)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		var keep []string
+		for _, l := range lines {
+			if !strings.Contains(l, `"level":"debug"`) && !strings.Contains(l, "_count") {
+				keep = append(keep, l)
 			}
-			t.Logf("zincsearch log (last 40 non-debug lines):\n%s", strings.Join(keep[max(0, len(keep)-40):], "\n"))
 		}
+		t.Logf("zincsearch log (last 40 non-debug lines):\n%s", strings.Join(keep[max(0, len(keep)-40):], "\n"))
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -103,7 +72,7 @@ func StartZincSearch(t testing.TB, binDir string) *ZincSearch {
 		}
 		select {
 		case <-done:
-			b, _ := os.ReadFile(logf.Name())
+			b, _ := os.ReadFile(logFile)
 			t.Fatalf("zincsearch exited:\n%s", b)
 		default:
 		}

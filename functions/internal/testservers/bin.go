@@ -2,8 +2,6 @@ package testservers
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,29 +52,4 @@ func BuildStashflow(dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
 	}
 	return out, nil
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-//
-// It is taken below Linux's ephemeral range (32768–60999 by default), where
-// the kernel picks the local ports of outgoing connections and of ":0"
-// listeners: a server started on a port from that range a little later
-// (an etcd member restarted on the peer URL its restored data dir names)
-// can find it taken by another test's connection.
-func FreePort() (int, error) {
-	for range 100 {
-		port := 20000 + rand.IntN(12000)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		_ = l.Close()
-		return port, nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

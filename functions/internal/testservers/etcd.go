@@ -16,6 +16,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 // EtcdMember is one etcd process.
@@ -45,11 +47,11 @@ func PlanEtcd(t testing.TB, n int, tl *TLS) *Etcd {
 	}
 	e := &Etcd{TLS: tl, Token: fmt.Sprintf("tok-%d", time.Now().UnixNano())}
 	for i := range n {
-		cp, err := FreePort()
+		cp, err := testproc.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		pp, err := FreePort()
+		pp, err := testproc.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

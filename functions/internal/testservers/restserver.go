@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 // StartRestServer starts restic's rest-server without authentication on
@@ -15,7 +17,7 @@ import (
 // (rest:http://127.0.0.1:PORT/); append a name for a repository.
 func StartRestServer(t testing.TB) string {
 	t.Helper()
-	port, err := FreePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +25,7 @@ func StartRestServer(t testing.TB) string {
 	logFile := filepath.Join(dir, "rest-server.log")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command("rest-server", "--path", filepath.Join(dir, "data"), "--listen", addr, "--no-auth")
-	done := startServer(t, cmd, logFile)
+	done := testproc.StartProcess(t, cmd, logFile)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/")

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/testproc"
 )
 
 // S3Server is a running MinIO server (bin/minio, built by
@@ -104,7 +106,7 @@ func StartS3Server(t testing.TB) *S3Server {
 	if _, err := os.Stat(minio); err != nil {
 		t.Fatalf("%s is missing: run make test-tools (or hack/build-tools.sh minio)", minio)
 	}
-	port, err := FreePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func StartS3Server(t testing.TB) *S3Server {
 		"MINIO_CI_CD=on",    // CI mode: a drive on the root disk is accepted
 		"HOME="+dir,         // its client config (~/.mc) stays in the temp dir
 	)
-	done := startServer(t, cmd, logFile)
+	done := testproc.StartProcess(t, cmd, logFile)
 	// Ready once it creates the bucket: /minio/health/ready answers 200
 	// a moment before requests stop failing with XMinioServerNotInitialized.
 	deadline := time.Now().Add(30 * time.Second)

@@ -1,0 +1,86 @@
+package testproc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartProcess starts cmd with its output in logFile and stops it at the
+// end of the test: SIGTERM, then SIGKILL after 5 s. The channel closes when
+// the process has exited. The process is also killed if the test binary
+// dies: Pdeathsig fires when the thread that started the process exits, so
+// it is started and waited for on one locked thread, not on some thread the
+// runtime may retire.
+func StartProcess(t testing.TB, cmd *exec.Cmd, logFile string) <-chan struct{} {
+	t.Helper()
+	logf, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		// Not unlocked: the goroutine ends after the process has exited and
+		// the runtime then retires this thread.
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	err = <-started
+	_ = logf.Close() // the child has its own descriptor
+	if err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return done
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+//
+// It is taken below Linux's ephemeral range (32768–60999 by default), where
+// the kernel picks the local ports of outgoing connections and of ":0"
+// listeners: a server started on a port from that range a little later
+// (an etcd member restarted on the peer URL its restored data dir names)
+// can find it taken by another test's connection.
+func FreePort() (int, error) {
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return port, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
