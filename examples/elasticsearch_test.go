@@ -2,14 +2,12 @@ package examples_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -62,25 +60,13 @@ func TestElasticsearch(t *testing.T) {
 		s.StringData["username"], s.StringData["password"] = z.User, z.Password
 		return in
 	}
-	runOne := func(in *localrun.Inputs) *localrun.Result {
-		t.Helper()
-		sessions, err := in.Sessions(time.Now())
-		if err != nil || len(sessions) != 1 {
-			t.Fatalf("sessions = %v, %v", sessions, err)
-		}
-		res, err := in.Run(context.Background(), sessions[0], localrun.Options{WorkDir: tmp, Stashflow: stashflowBin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
 
 	// Backup.
 	in := load("backup.yaml")
 	c, _ := manifest.Named[*v1alpha1.BackupConfiguration](in.Set, "default", "elasticsearch")
 	// ZincSearch has no _cat/indices to match patterns against: name the indices.
 	setParam(t, c.Spec.Task, "INCLUDE_INDICES", "orders,customers")
-	res := runOne(in)
+	res := runOne(t, in, tmp)
 	b := res.Session.(*v1alpha1.BackupSession)
 	if b.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("backup phase = %s: %s (logs in %s)", b.Status.Phase, b.Status.Message, res.WorkDir)
@@ -104,7 +90,7 @@ func TestElasticsearch(t *testing.T) {
 	}
 
 	// Restore, beside the originals.
-	res = runOne(load("restore.yaml"))
+	res = runOne(t, load("restore.yaml"), tmp)
 	r := res.Session.(*v1alpha1.RestoreSession)
 	if r.Status.Phase != v1alpha1.RestoreSucceeded {
 		t.Fatalf("restore phase = %s: %s (logs in %s)", r.Status.Phase, r.Status.Message, res.WorkDir)

@@ -92,14 +92,7 @@ func TestCustomFunction(t *testing.T) {
 	c, _ := manifest.Named[*v1alpha1.BackupConfiguration](in.Set, "default", "site")
 	c.Spec.Task.Params[0].Value = site
 
-	sessions, err := in.Sessions(time.Now())
-	if err != nil || len(sessions) != 1 {
-		t.Fatalf("sessions = %v, %v", sessions, err)
-	}
-	res, err := in.Run(context.Background(), sessions[0], localrun.Options{WorkDir: tmp, Stashflow: stashflowBin})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runOne(t, in, tmp)
 	s := res.Session.(*v1alpha1.BackupSession)
 	if s.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("phase = %s: %s", s.Status.Phase, s.Status.Message)
@@ -144,4 +137,19 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 		t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
 	}
 	return string(out)
+}
+
+// runOne runs the one session the inputs make now on the local engine,
+// with its work in workDir.
+func runOne(t *testing.T, in *localrun.Inputs, workDir string) *localrun.Result {
+	t.Helper()
+	sessions, err := in.Sessions(time.Now())
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions = %v, %v", sessions, err)
+	}
+	res, err := in.Run(context.Background(), sessions[0], localrun.Options{WorkDir: workDir, Stashflow: stashflowBin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
