@@ -15,6 +15,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/catalog"
+	"github.com/stashflow/stashflow/internal/argolint"
 	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/pipeline/argo"
 	"github.com/stashflow/stashflow/translators"
@@ -144,7 +145,7 @@ func TestTranslateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("render: %v", err)
 			}
-			if err := argo.Validate(wf); err != nil {
+			if err := argolint.Validate(wf); err != nil {
 				t.Fatalf("Argo rejects the rendered workflow: %v", err)
 			}
 			out, err := yaml.Marshal(wf)

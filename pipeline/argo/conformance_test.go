@@ -3,6 +3,7 @@ package argo
 import (
 	"testing"
 
+	"github.com/stashflow/stashflow/internal/argolint"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/conformance"
 )
@@ -18,7 +19,7 @@ func TestConformanceGraphsRender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render:\n%s\n%v", c.Drawing, err)
 			}
-			if err := Validate(wf); err != nil {
+			if err := argolint.Validate(wf); err != nil {
 				t.Fatalf("Validate:\n%s\n%v", c.Drawing, err)
 			}
 			if got := len(wf.Spec.Templates[0].DAG.Tasks); got != len(g.Steps) {

@@ -1,6 +1,6 @@
 // Package argo runs a pipeline.Graph on Argo Workflows: Render turns the
-// graph into one wfv1.Workflow, Validate runs Argo's own validation on it,
-// and NodeStatuses reads the per-step outcome back out of the Workflow's
+// graph into one wfv1.Workflow (whose tests check it with Argo's own
+// validation, internal/argolint), and NodeStatuses reads the per-step outcome back out of the Workflow's
 // status. Submitting, watching and deleting belong to the controllers.
 //
 // # Shape of a rendered Workflow

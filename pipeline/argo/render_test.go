@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/stashflow/stashflow/internal/argolint"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -292,7 +293,7 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			if err := Validate(wf); err != nil {
+			if err := argolint.Validate(wf); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
 			if got := len(wf.Spec.Templates) - 1; got != tc.templates {
@@ -414,7 +415,7 @@ func TestRenderDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Validate(wf); err != nil {
+	if err := argolint.Validate(wf); err != nil {
 		t.Fatal(err)
 	}
 	c := wf.Spec.Templates[1].Container

@@ -6,6 +6,8 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stashflow/stashflow/internal/argolint"
 )
 
 // TestValidateRejects makes sure Validate really runs Argo's checks, on
@@ -34,11 +36,11 @@ func TestValidateRejects(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := Validate(wf); err != nil {
+			if err := argolint.Validate(wf); err != nil {
 				t.Fatalf("rendered workflow fails: %v", err)
 			}
 			tc.breakIt(wf)
-			if err := Validate(wf); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			if err := argolint.Validate(wf); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Validate = %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
@@ -53,7 +55,7 @@ func TestValidateLeavesWorkflowAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := wf.DeepCopy()
-	if err := Validate(wf); err != nil {
+	if err := argolint.Validate(wf); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(before, wf); diff != "" {
