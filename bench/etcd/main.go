@@ -337,12 +337,13 @@ type results struct {
 	Rows          []*result
 	Ratios        map[string]float64
 	CPUBoundSec   float64
+	MaxLimitSec   float64
+	Targets       map[string]string
+	LoadAvg       string // at the end of the run
+
 	// restic's serial start in (c2) and (b), and the floor it sets: the
 	// start plus the rest of the bound's CPU over 2 cores.
 	ResticStartSec, ResticStartCPUSec, BResticStartSec, FloorSec float64
-	MaxLimitSec                                                  float64
-	Targets                                                      map[string]string
-	LoadAvg                                                      string // at the end of the run
 }
 
 type options struct {

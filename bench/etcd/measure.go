@@ -189,7 +189,7 @@ func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 			// The name may change once: a child is sampled under its
 			// parent's name between fork and exec.
 			if pname != s.name {
-				s.name, s.hwm, s.anon = pname, 0, 0
+				s.name, s.hwm, s.anon, s.serial, s.serialCPU = pname, 0, 0, 0, 0
 			}
 			s.cpu, s.hwm, s.anon = cpu, max(s.hwm, hwm), max(s.anon, anon)
 			if s.serial == 0 && procRead(pid) >= startedBytes {
