@@ -55,6 +55,10 @@ type Config struct {
 	// LocalCommands maps a step's command to an executable on the local
 	// engine. "stashflow" defaults to the running binary.
 	LocalCommands map[string]string
+	// LocalGuard is the argv prefix of the step guard every local-engine
+	// attempt runs under (pipeline/local.Options.Guard), e.g. the stashflow
+	// binary and deathsig.GuardArg; empty runs steps without one.
+	LocalGuard []string
 	// MaxConcurrentReconciles of every controller; 0 means 1.
 	MaxConcurrentReconciles int
 	// Builtins are the catalog's Functions and Tasks, used when the cluster
@@ -178,6 +182,7 @@ func newEngine(mgr ctrl.Manager, cfg Config) (engine.Engine, error) {
 			WorkDir:     cfg.WorkDir,
 			Parallelism: cfg.LocalParallelism,
 			Commands:    commands,
+			Guard:       cfg.LocalGuard,
 			Secrets:     engine.KubeSecrets(mgr.GetAPIReader()),
 			Scheme:      mgr.GetScheme(),
 			Logger:      mgr.GetLogger().WithName("local-engine"),

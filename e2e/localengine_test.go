@@ -22,6 +22,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/internal/deathsig"
 )
 
 // localEngineTimeout bounds each wait of TestLocalEngine: generous, the
@@ -92,6 +93,7 @@ func (le *localEngine) startOperator() {
 		Engine:        v1alpha1.EngineLocal,
 		WorkDir:       le.t.TempDir(),
 		LocalCommands: map[string]string{"stashflow": stashflowBin},
+		LocalGuard:    []string{stashflowBin, deathsig.GuardArg},
 	})
 }
 

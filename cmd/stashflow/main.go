@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stashflow/stashflow/internal/deathsig"
 )
 
 // Exit codes, documented in docs/cli.md.
@@ -29,6 +31,11 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 func main() {
+	// The local engine runs every step under this binary as its guard
+	// (internal/deathsig): no flags, no signal handling of our own.
+	if len(os.Args) > 1 && os.Args[1] == deathsig.GuardArg {
+		os.Exit(deathsig.Guard(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args))

@@ -18,6 +18,7 @@ import (
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/ui"
 )
 
@@ -126,8 +127,13 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("loading the built-in catalog: %w", err)
 	}
+	var guard []string
+	if exe, err := os.Executable(); err == nil {
+		guard = []string{exe, deathsig.GuardArg}
+	}
 	if err := controllers.Setup(mgr, controllers.Config{
 		Engine:                  eng,
+		LocalGuard:              guard,
 		Image:                   o.image,
 		ArgoUIBaseURL:           o.argoUIBaseURL,
 		WorkDir:                 o.workDir,

@@ -44,6 +44,8 @@ type LocalOptions struct {
 	// Commands maps a step's command to an executable, e.g. "stashflow" to
 	// the running binary.
 	Commands map[string]string
+	// Guard: see pipeline/local.Options.Guard.
+	Guard []string
 	// Secrets resolves the steps' secret references, for a namespace.
 	Secrets func(namespace string) local.SecretResolver
 	// Scheme finds the kind of session objects.
@@ -173,6 +175,7 @@ func (l *Local) Submit(ctx context.Context, owner client.Object, g *pipeline.Gra
 		Parallelism: l.opts.Parallelism,
 		GracePeriod: l.opts.GracePeriod,
 		Commands:    l.opts.Commands,
+		Guard:       l.opts.Guard,
 		Secrets:     secrets,
 	})
 	runCtx, cancel := context.WithCancelCause(l.ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/internal/hostproc"
 	"os"
 	"os/exec"
@@ -48,19 +49,16 @@ func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 		Stdout: logFile, Stderr: logFile,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	err = cmd.Start()
+	// A kubelet's containers outlive it; these are a test's, and die with
+	// the test binary (deathsig).
+	proc, err := deathsig.Start(cmd, syscall.SIGKILL)
 	_ = logFile.Close() // the child has its own copy
 	if err != nil {
 		return startError(res, err)
 	}
 	pid := cmd.Process.Pid
 	log.Info("Process started", "pid", pid, "command", bin, "log", logPath)
-
-	exited := make(chan struct{})
-	go func() {
-		hostproc.WaitExited(pid)
-		close(exited)
-	}()
+	exited := proc.Exited
 	var deadline <-chan time.Time
 	if s := pod.Spec.ActiveDeadlineSeconds; s != nil {
 		t := time.NewTimer(time.Until(res.started.Add(time.Duration(*s) * time.Second)))

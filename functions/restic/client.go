@@ -11,11 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/deathsig"
 )
 
 // Environment variables the client reads.
@@ -275,9 +276,7 @@ func (t *tailBuffer) Bytes() []byte {
 	return append([]byte(nil), t.buf...)
 }
 
-// process is a started restic whose Wait runs on the OS thread that started
-// it: with Pdeathsig the kernel kills restic when that thread exits, so the
-// thread stays locked and alive until restic has exited.
+// process is a started restic; it dies with this process (deathsig).
 type process struct {
 	cmd  *exec.Cmd
 	done chan error // receives Wait's result once
@@ -285,26 +284,12 @@ type process struct {
 }
 
 func startLocked(cmd *exec.Cmd) (*process, error) {
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Not unlocked: the goroutine ends after restic has exited and the
-		// runtime then retires this thread.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.done <- cmd.Wait()
-	}()
-	if err := <-started; err != nil {
+	dp, err := deathsig.Start(cmd, syscall.SIGKILL)
+	if err != nil {
 		return nil, err
 	}
+	p := &process{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- dp.Wait() }()
 	return p, nil
 }
 

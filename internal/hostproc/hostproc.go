@@ -1,31 +1,15 @@
 // Package hostproc holds what the local engine and the e2e pod runner need
 // alike to run a step's command as a host process: resolving the command
-// as a container runtime would, and waiting for a process to end without
-// reaping it, so that its process group can still be killed safely.
+// as a container runtime would. Starting it so that it dies with its engine
+// is internal/deathsig's.
 package hostproc
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
-
-// WaitExited blocks until the process pid has ended, without reaping it
-// (WNOWAIT), so that its pid and process group id stay reserved until
-// cmd.Wait.
-func WaitExited(pid int) {
-	for {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
-}
 
 // LookCommand resolves name as a container runtime would resolve the
 // command of an image without an entrypoint: through commands first, then

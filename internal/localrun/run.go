@@ -13,6 +13,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
+	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
@@ -24,8 +25,8 @@ type Options struct {
 	// WorkDir keeps each run's step logs and outputs (<WorkDir>/<session>);
 	// default: a directory under the system's temp dir.
 	WorkDir string
-	// Stashflow is the binary that runs `stashflow fn` steps (default: this
-	// process's executable).
+	// Stashflow is the binary that runs `stashflow fn` steps and guards
+	// every step (internal/deathsig); default: this process's executable.
 	Stashflow string
 	// Volumes maps graph volumes (PVC targets: target-<n>) to directories.
 	Volumes map[string]string
@@ -180,6 +181,7 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		WorkDir:     work,
 		Parallelism: opts.Parallelism,
 		Commands:    map[string]string{"stashflow": bin},
+		Guard:       []string{bin, deathsig.GuardArg},
 		Volumes:     opts.Volumes,
 		Secrets:     secrets{in: in, ns: session.GetNamespace()},
 	})

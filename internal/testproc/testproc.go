@@ -6,18 +6,17 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/deathsig"
 )
 
 // StartProcess starts cmd with its output in logFile and stops it at the
 // end of the test: SIGTERM, then SIGKILL after 5 s. The channel closes when
 // the process has exited. The process is also killed if the test binary
-// dies: Pdeathsig fires when the thread that started the process exits, so
-// it is started and waited for on one locked thread, not on some thread the
-// runtime may retire.
+// dies (internal/deathsig).
 func StartProcess(t testing.TB, cmd *exec.Cmd, logFile string) <-chan struct{} {
 	t.Helper()
 	logf, err := os.Create(logFile)
@@ -25,29 +24,16 @@ func StartProcess(t testing.TB, cmd *exec.Cmd, logFile string) <-chan struct{} {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	started := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		// Not unlocked: the goroutine ends after the process has exited and
-		// the runtime then retires this thread.
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(done)
-	}()
-	err = <-started
+	p, err := deathsig.Start(cmd, syscall.SIGKILL)
 	_ = logf.Close() // the child has its own descriptor
 	if err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
+	done := make(chan struct{})
+	go func() {
+		_ = p.Wait()
+		close(done)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -49,6 +49,13 @@ type Options struct {
 	// Secrets resolves the steps' SecretKeyRef env vars; nil makes a step
 	// that has one end in Error.
 	Secrets SecretResolver
+	// Guard, when set, is the argv prefix of a step guard
+	// (internal/deathsig.Guard), e.g. {"/usr/bin/stashflow",
+	// deathsig.GuardArg}: every attempt runs under it, so that no process a
+	// step starts outlives the step or this engine, not even one that left
+	// the step's process group. Empty: the attempt's main process dies with
+	// the engine and its process group is killed when it ends.
+	Guard []string
 }
 
 // Event is one change of one step, for a progress display.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stashflow/stashflow/internal/hostproc"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/stashflow/stashflow/internal/deathsig"
+	"github.com/stashflow/stashflow/internal/hostproc"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -23,6 +24,9 @@ const (
 	tailSize = 4 << 10
 	// maxLineLen bounds the log line quoted in a message.
 	maxLineLen = 240
+	// guardKillWait bounds how long a guard may take to kill its step's
+	// processes before its process group is killed with it.
+	guardKillWait = 10 * time.Second
 )
 
 // outcome is the end of one attempt.
@@ -52,16 +56,23 @@ func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) 
 	}
 	// The child writes straight into the log file: nothing is copied through
 	// this process, whatever the amount of output.
+	path, args, deathSignal := bin, c.argv, syscall.SIGKILL
+	if g := r.opts.Guard; len(g) > 0 {
+		path, deathSignal = g[0], deathsig.KillTreeSignal
+		args = append(append(append([]string{}, g...), "--", bin), c.argv[1:]...)
+	}
 	cmd := &exec.Cmd{
-		Path:        bin,
-		Args:        c.argv,
+		Path:        path,
+		Args:        args,
 		Env:         c.env,
 		Dir:         c.dir,
 		Stdout:      logFile,
 		Stderr:      logFile,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	err = cmd.Start()
+	// The step dies with this engine (deathsig), and the rest of its
+	// process group with it once the main process is gone (below).
+	proc, err := deathsig.Start(cmd, deathSignal)
 	_ = logFile.Close() // the child has its own copy
 	if err != nil {
 		return outcome{pipeline.PhaseFailed, fmt.Sprintf("cannot start %s: %v", c.argv[0], err)}
@@ -69,11 +80,7 @@ func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) 
 	pid := cmd.Process.Pid
 	r.log.V(1).Info("Attempt started", "step", n.step.Name, "pid", pid, "command", bin, "log", logPath)
 
-	exited := make(chan struct{})
-	go func() {
-		hostproc.WaitExited(pid)
-		close(exited)
-	}()
+	exited := proc.Exited
 	var timeout <-chan time.Time
 	if c.timeout > 0 {
 		t := time.NewTimer(c.timeout)
@@ -130,6 +137,14 @@ func (r *run) stop(pid int, exited <-chan struct{}) string {
 	case <-exited:
 		return "stopped with SIGTERM"
 	case <-t.C:
+	}
+	if len(r.opts.Guard) > 0 {
+		// The guard kills what left the process group too, then exits.
+		_ = syscall.Kill(pid, deathsig.KillTreeSignal)
+		select {
+		case <-exited:
+		case <-time.After(guardKillWait):
+		}
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited

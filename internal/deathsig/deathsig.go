@@ -1,0 +1,66 @@
+package deathsig
+
+import (
+	"errors"
+	"os/exec"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is a child started by Start.
+type Process struct {
+	Cmd *exec.Cmd
+	// Exited is closed when the child has ended. It is not reaped yet: its
+	// pid (and process group id, when it leads one) stays reserved until
+	// Cmd.Wait, so the group can still be signalled safely.
+	Exited <-chan struct{}
+}
+
+// Start starts cmd so that it receives sig (SIGKILL when 0) when this
+// process dies, however it dies. Extra SysProcAttr settings of cmd are kept.
+func Start(cmd *exec.Cmd, sig syscall.Signal) (*Process, error) {
+	if sig == 0 {
+		sig = syscall.SIGKILL
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = sig
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the goroutine ends once the child has ended and
+		// the runtime then retires this thread, which fires nothing.
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waitExited(cmd.Process.Pid)
+		close(exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return &Process{Cmd: cmd, Exited: exited}, nil
+}
+
+// Wait waits for the child to end and reaps it (Cmd.Wait).
+func (p *Process) Wait() error {
+	<-p.Exited
+	return p.Cmd.Wait()
+}
+
+// waitExited blocks until pid has ended, without reaping it.
+func waitExited(pid int) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}

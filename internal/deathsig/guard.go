@@ -1,0 +1,168 @@
+package deathsig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// GuardArg is the argument that makes a binary run Guard: an engine starts
+// `<binary> GuardArg -- <argv...>` instead of argv.
+const GuardArg = "__step-guard"
+
+// KillTreeSignal, sent to a guard, makes it kill every process of its step
+// with SIGKILL and exit; an engine sends it when a step's grace period is
+// over, and it is the guard's parent-death signal.
+const KillTreeSignal = syscall.SIGUSR2
+
+// Guard runs argv as the one child of this process and keeps the whole tree
+// of processes it starts on a leash, as a container does with its
+// processes: it is a child subreaper, so that a descendant whose parent
+// ended (a daemon started with setsid, the tar of a `tar | restic` whose
+// shell was killed) is re-parented to it rather than to init; when the
+// child ends, or on KillTreeSignal, it kills every descendant left with
+// SIGKILL before it exits. SIGTERM and SIGINT are the child's to handle
+// (an engine signals the whole process group); the guard only waits.
+//
+// It returns the exit code the guard should exit with; a child killed by a
+// signal is reported by raising the same signal on the guard.
+func Guard(argv []string) int {
+	if len(argv) > 0 && argv[0] == "--" {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "step guard: no command")
+		return 2
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "step guard: PR_SET_CHILD_SUBREAPER: %v\n", err)
+		return 126
+	}
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	kill := make(chan os.Signal, 1)
+	signal.Notify(kill, KillTreeSignal)
+	// The engine may have died between our start and the Notify above.
+	if os.Getppid() == 1 {
+		return 137
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "step guard: cannot start %s: %v\n", argv[0], err)
+		return 127
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-done:
+		KillDescendants(os.Getpid())
+	case <-kill:
+		KillDescendants(os.Getpid())
+		<-done
+		return 137
+	}
+	if waitErr == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			signal.Reset(ws.Signal())
+			_ = syscall.Kill(os.Getpid(), ws.Signal())
+			time.Sleep(time.Second) // a signal that does not end us
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// KillDescendants sends SIGKILL to every process below pid, again and
+// again until none is left (a process may fork while it is being killed),
+// and reaps the orphans that were re-parented to this process when it is a
+// subreaper. It gives up after 10 seconds.
+func KillDescendants(pid int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		pids := descendants(pid)
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		reapOrphans(pid)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// reapOrphans reaps ended children of this process other than the ones
+// os/exec waits for: those can only be orphans a subreaper adopted, and
+// their zombies would otherwise stay descendants forever.
+func reapOrphans(self int) {
+	if self != os.Getpid() {
+		return
+	}
+	for {
+		var ws unix.WaitStatus
+		// __WALL|WNOHANG; exec.Cmd.Wait's own child may be reaped here too,
+		// in which case its Wait returns an error that is not looked at
+		// once the tree is being killed.
+		p, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		if p <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// descendants lists the live processes below pid (zombies are ended and
+// left out), read from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		pp, _ := strconv.Atoi(f[1])
+		parent[p] = pp
+	}
+	var out []int
+	for p := range parent {
+		for q, n := parent[p], 0; q > 1 && n < 4096; q, n = parent[q], n+1 {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
