@@ -54,15 +54,7 @@ type Client struct {
 
 // NewClient returns a Client for the repository named by environ.
 func NewClient(environ []string, log *slog.Logger) (*Client, error) {
-	get := func(k string) string {
-		v := ""
-		for _, kv := range environ {
-			if kk, vv, ok := strings.Cut(kv, "="); ok && kk == k {
-				v = vv
-			}
-		}
-		return v
-	}
+	get := func(k string) string { return lookupEnv(environ, k) }
 	c := &Client{Environ: environ, Location: get(EnvRepository), Log: log, OpenTimeout: DefaultOpenTimeout}
 	if c.Location == "" {
 		return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: EnvRepository + " is not set"}

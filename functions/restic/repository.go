@@ -12,16 +12,28 @@ import (
 
 // EnsureRepository opens the repository and initialises it when it does not
 // exist. It reports whether it initialised one. A backend that restic cannot
-// reach within OpenTimeout is reported as KindUnreachable.
+// reach within OpenTimeout is reported as KindUnreachable. The check and the
+// init run under the repository's init lock (initlock.go), so that
+// processes of this machine never initialise one repository twice.
 func (c *Client) EnsureRepository(ctx context.Context) (bool, error) {
 	open := runOptions{giveUpRetryingAfter: c.OpenTimeout}
 	_, err := c.run(ctx, open, "cat", "config", "--no-lock")
 	if err == nil || !IsKind(err, KindNoRepository) {
 		return false, err
 	}
+	unlock, err := c.lockInit(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	// Whoever held the lock before us may have initialised it.
+	if _, err := c.run(ctx, open, "cat", "config", "--no-lock"); err == nil || !IsKind(err, KindNoRepository) {
+		return false, err
+	}
 	c.log().Info("initialising restic repository", "repository", RedactLocation(c.Location))
 	if _, ierr := c.run(ctx, open, "init"); ierr != nil {
-		// Someone else may have initialised it meanwhile.
+		// Another machine may have initialised it meanwhile (restic's init
+		// refuses an existing config).
 		if _, err := c.run(ctx, open, "cat", "config", "--no-lock"); err == nil {
 			return false, nil
 		}

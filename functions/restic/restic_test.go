@@ -261,3 +261,62 @@ func TestAbort(t *testing.T) {
 		t.Errorf("locks after abort: %v, %v", locks, err)
 	}
 }
+
+// TestConcurrentFirstUse starts several first uses of one new repository
+// at once, on a local path and on a rest-server, again and again: restic's
+// own init gives such a repository two keys and an unreadable config; under
+// the init lock it gets exactly one key and checks clean.
+func TestConcurrentFirstUse(t *testing.T) {
+	rest := testservers.StartRestServer(t)
+	lockDir := t.TempDir()
+	const users, rounds = 4, 3
+	for round := range rounds {
+		for name, loc := range map[string]string{
+			"local": filepath.Join(t.TempDir(), "new", "repo"),
+			"rest":  fmt.Sprintf("%sconcurrent-%d", rest, round),
+		} {
+			t.Run(fmt.Sprintf("%s/%d", name, round), func(t *testing.T) {
+				created := make(chan bool, users)
+				errs := make(chan error, users)
+				for range users {
+					go func() {
+						c, err := NewClient(append(os.Environ(), "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD="+password,
+							EnvInitLockDir+"="+lockDir), nil)
+						if err != nil {
+							errs <- err
+							return
+						}
+						ok, err := c.EnsureRepository(ctx(t))
+						created <- ok
+						errs <- err
+					}()
+				}
+				inits := 0
+				for range users {
+					if err := <-errs; err != nil {
+						t.Errorf("EnsureRepository: %v", err)
+						continue
+					}
+					if <-created {
+						inits++
+					}
+				}
+				if inits != 1 {
+					t.Errorf("%d of %d first uses initialised the repository, want exactly 1", inits, users)
+				}
+				c := newClient(t, loc)
+				out, err := c.run(ctx(t), runOptions{}, "key", "list")
+				if err != nil {
+					t.Fatalf("restic key list: %v", err)
+				}
+				if n := strings.Count(string(out), `"id"`); n != 1 {
+					t.Errorf("repository has %d keys, want 1: %s", n, out)
+				}
+				backup(t, c, []byte("after a concurrent first use"))
+				if _, err := c.Check(ctx(t), CheckOptions{}); err != nil {
+					t.Errorf("restic check: %v", err)
+				}
+			})
+		}
+	}
+}
