@@ -59,6 +59,11 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 		paths = []string{targetMountPath(m.ref.Name)}
 	}
 	v["TARGET_PATHS"] = strings.Join(paths, ",")
+	if r.kind == restoreRun && m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
+		// A volume restore writes into the target's own mount, whichever
+		// volume the snapshot came from (functions/volume --map-to).
+		v["RESTORE_MAP_TO"] = targetMountPath(m.ref.Name)
+	}
 	v["EXCLUDE_PATTERNS"] = strings.Join(m.exclude, ",")
 	if rule := restoreRule(m.rules, host); rule != nil {
 		v["RESTORE_SNAPSHOTS"] = strings.Join(rule.Snapshots, ",")

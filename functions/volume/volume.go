@@ -97,7 +97,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 
 // Restore is volume-restore.
 type Restore struct {
-	snapshot, host, targetDir string
+	snapshot, host, targetDir, mapTo string
 	paths, include, exclude   []string
 }
 
@@ -117,6 +117,7 @@ func (r *Restore) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&r.include, "include", nil, "restic include patterns")
 	fs.StringSliceVar(&r.exclude, "exclude", nil, "restic exclude patterns")
 	fs.StringVar(&r.targetDir, "target-dir", "/", "directory to restore into; / puts files back where they were")
+	fs.StringVar(&r.mapTo, "map-to", "", "the target volume's directory: the snapshot's path is restored into it (its contents, not the path), and a restore that cannot map is refused before anything is written")
 }
 
 // Validate implements step.Function.
@@ -127,6 +128,14 @@ func (r *Restore) Validate() error {
 	}
 	if !filepath.IsAbs(r.targetDir) {
 		return fmt.Errorf("--target-dir: %q is not an absolute path", r.targetDir)
+	}
+	if r.mapTo != "" && !filepath.IsAbs(r.mapTo) {
+		return fmt.Errorf("--map-to: %q is not an absolute path", r.mapTo)
+	}
+	for _, p := range r.paths {
+		if r.mapTo != "" && !filepath.IsAbs(p) {
+			return fmt.Errorf("--paths: %q is not an absolute path of the snapshot", p)
+		}
 	}
 	return nil
 }
@@ -141,14 +150,19 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(r.targetDir, 0o755); err != nil {
-		return nil, fmt.Errorf("--target-dir: %w", err)
-	}
-	env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "target", r.targetDir)
-	sum, err := c.Restore(ctx, restic.RestoreOptions{
+	opts := restic.RestoreOptions{
 		SnapshotID: snap.ID, Target: r.targetDir,
 		Include: append(append([]string{}, r.paths...), r.include...), Exclude: r.exclude,
-	})
+	}
+	if r.mapTo != "" {
+		if opts, err = r.mapped(snap); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(r.targetDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--target-dir: %w", err)
+	}
+	env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "source", opts.SnapshotID, "target", opts.Target)
+	sum, err := c.Restore(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +171,61 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		step.OutputFiles:      strconv.FormatUint(sum.FilesRestored, 10),
 		step.OutputSize:       strconv.FormatUint(sum.BytesRestored, 10),
 	}, nil
+}
+
+// mapped plans a restore into the target volume's directory: the one path
+// of the snapshot the restore draws from (the source volume's directory)
+// is restored as the target's root, so nothing is written outside it. What
+// cannot be mapped is refused here, before restic writes anything.
+func (r *Restore) mapped(snap restic.Snapshot) (restic.RestoreOptions, error) {
+	st, err := os.Stat(r.mapTo)
+	if err != nil || !st.IsDir() {
+		return restic.RestoreOptions{}, fmt.Errorf("--map-to: the target volume is not mounted at %s (nothing was restored)", r.mapTo)
+	}
+	root, err := sourceRoot(snap, r.paths)
+	if err != nil {
+		return restic.RestoreOptions{}, err
+	}
+	var include []string
+	for _, p := range r.paths {
+		rel, _ := filepath.Rel(root, filepath.Clean(p))
+		include = append(include, "/"+filepath.ToSlash(rel))
+	}
+	return restic.RestoreOptions{
+		SnapshotID: snap.ID + ":" + root, Target: r.mapTo,
+		Include: append(include, r.include...), Exclude: r.exclude,
+	}, nil
+}
+
+// sourceRoot is the snapshot path every one of paths lies in: the snapshot's
+// only path, or the one the paths name.
+func sourceRoot(snap restic.Snapshot, paths []string) (string, error) {
+	under := func(p, root string) bool {
+		rel, err := filepath.Rel(root, filepath.Clean(p))
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	}
+	candidates := snap.Paths
+	if len(paths) > 0 {
+		candidates = nil
+		for _, root := range snap.Paths {
+			all := true
+			for _, p := range paths {
+				all = all && under(p, root)
+			}
+			if all {
+				candidates = append(candidates, root)
+			}
+		}
+		if len(candidates) == 0 {
+			return "", fmt.Errorf("--paths: %s not within one path of snapshot %s (%s); nothing was restored",
+				strings.Join(paths, ","), snap.ShortID, strings.Join(snap.Paths, ","))
+		}
+	}
+	if len(candidates) != 1 {
+		return "", fmt.Errorf("snapshot %s holds %d paths (%s): a restore into one volume maps exactly one of them onto it; name it in the rule's paths (nothing was restored)",
+			snap.ShortID, len(snap.Paths), strings.Join(snap.Paths, ","))
+	}
+	return candidates[0], nil
 }
 
 func nonEmpty(in []string) []string {

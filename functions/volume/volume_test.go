@@ -131,3 +131,94 @@ func TestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreIntoAnotherVolume maps a snapshot of one volume onto another:
+// the target gets the source's contents, the source is not touched, and
+// what cannot be mapped is refused before anything is written.
+func TestRestoreIntoAnotherVolume(t *testing.T) {
+	tmp := t.TempDir()
+	src, other := filepath.Join(tmp, "pvc-a"), filepath.Join(tmp, "pvc-other")
+	files := map[string]string{"a.txt": "alpha", "sub/b.txt": "bravo"}
+	for dir, content := range map[string]map[string]string{src: files, other: {"o.txt": "other"}} {
+		for name, body := range content {
+			p := filepath.Join(dir, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+	if _, err := runFn(t, NewBackup(), repo, "--paths="+src, "--hostname=a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runFn(t, NewBackup(), repo, "--paths="+src+","+other, "--hostname=two"); err != nil {
+		t.Fatal(err)
+	}
+	// The source changes after the backup: a restore elsewhere must not undo it.
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantSource := map[string]string{"a.txt": "changed", "sub/b.txt": "bravo"}
+
+	t.Run("whole volume", func(t *testing.T) {
+		target := filepath.Join(tmp, "pvc-b")
+		if err := os.Mkdir(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runFn(t, NewRestore(), repo, "--host=a", "--map-to="+target); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(files, tree(t, target)); diff != "" {
+			t.Errorf("target (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantSource, tree(t, src)); diff != "" {
+			t.Errorf("source touched (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("one path", func(t *testing.T) {
+		target := filepath.Join(tmp, "pvc-c")
+		if err := os.Mkdir(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runFn(t, NewRestore(), repo, "--host=a", "--paths="+filepath.Join(src, "sub"), "--map-to="+target); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"sub/b.txt": "bravo"}, tree(t, target)); diff != "" {
+			t.Errorf("target (-want +got):\n%s", diff)
+		}
+	})
+	refused := []struct {
+		name, wantErr string
+		args          []string
+	}{
+		{"target not mounted", "the target volume is not mounted at", []string{"--host=a", "--map-to=" + filepath.Join(tmp, "absent")}},
+		{"path outside the snapshot", "not within one path of snapshot", []string{"--host=a", "--paths=/etc", "--map-to=" + filepath.Join(tmp, "empty")}},
+		{"two source paths", "holds 2 paths", []string{"--host=two", "--map-to=" + filepath.Join(tmp, "empty")}},
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runFn(t, NewRestore(), repo, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "nothing was restored") {
+				t.Fatalf("err = %v, want it to contain %q and say nothing was restored", err, tt.wantErr)
+			}
+			if got := tree(t, filepath.Join(tmp, "empty")); len(got) != 0 {
+				t.Errorf("refused restore wrote %v", got)
+			}
+			if _, err := os.Stat(filepath.Join(tmp, "absent")); err == nil {
+				t.Error("refused restore created the target")
+			}
+		})
+	}
+	if diff := cmp.Diff(wantSource, tree(t, src)); diff != "" {
+		t.Errorf("source touched (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"o.txt": "other"}, tree(t, other)); diff != "" {
+		t.Errorf("other volume touched (-want +got):\n%s", diff)
+	}
+}
