@@ -98,7 +98,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 // Restore is volume-restore.
 type Restore struct {
 	snapshot, host, targetDir, mapTo string
-	paths, include, exclude   []string
+	paths, include, exclude          []string
 }
 
 // NewRestore returns a fresh volume-restore.
