@@ -12,6 +12,7 @@
 package conditions
 
 import (
+	"strings"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -78,7 +79,8 @@ func IsTrue(conds []metav1.Condition, condType string) bool {
 	return meta.IsStatusConditionTrue(conds, condType)
 }
 
-// Truncate shortens s to at most n bytes on a rune boundary, marking the cut.
+// Truncate shortens s to at most n bytes, marking the cut; it cuts between
+// words when a space lies near the limit, else on a rune boundary.
 func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -88,5 +90,11 @@ func Truncate(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
+	if sp := strings.LastIndexByte(s[:cut], ' '); sp > 0 && cut-sp <= wordCutSlack {
+		cut = sp
+	}
 	return s[:cut] + mark
 }
+
+// wordCutSlack is how much Truncate gives up to cut between words.
+const wordCutSlack = 40

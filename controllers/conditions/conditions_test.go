@@ -58,6 +58,10 @@ func TestTruncate(t *testing.T) {
 	if got := Truncate("héllo wörld", 8); len(got) > 8 || !strings.HasSuffix(got, "…") {
 		t.Errorf("Truncate = %q (%d bytes)", got, len(got))
 	}
+	long := "repository is locked by PID 42 on host node-1 since 2026-12-04T10:00:00Z; remove it with restic unlock --remove-all"
+	if got, want := Truncate(long, 64), "repository is locked by PID 42 on host node-1 since …"; got != want {
+		t.Errorf("Truncate = %q, want it cut between words: %q", got, want)
+	}
 	if got := Truncate("short", 8); got != "short" {
 		t.Errorf("Truncate = %q, want it unchanged", got)
 	}

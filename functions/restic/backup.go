@@ -73,7 +73,15 @@ type StdinBackup struct {
 	// gaveUp is why restic was stopped while it retried its backend
 	// (written by the stderr reader; read after wg.Wait).
 	gaveUp *Error
+	watch  *retryWatch
+	// readerGone: a write found restic's stdin closed, so restic is on its
+	// way out on its own (it closes stdin only to fail).
+	readerGone bool
 }
+
+// exitGrace is how long a restic that stopped reading its input has to exit
+// on its own, and say why, before it is killed.
+const exitGrace = 10 * time.Second
 
 // BackupStdin starts restic reading a stream from a pipe.
 func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup, error) {
@@ -130,11 +138,12 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 		stderrR.Close()
 		return nil, &Error{Kind: KindNotFound, Command: "backup", Message: err.Error()}
 	}
-	b := &StdinBackup{c: c, proc: proc, w: stdinW, stdoutR: stdoutR, stderrR: stderrR}
 	// Started without `restic cat config` first, restic may be retrying
 	// a repository it cannot open while the caller streams into the pipe:
-	// stop it as `cat` would be stopped.
-	watch := retryWatch{command: "backup", location: c.Location, start: time.Now(), limit: c.OpenTimeout, openOnly: true}
+	// stop it as `cat` would be stopped; and stop it when the backend stops
+	// answering mid-stream (the stall rule).
+	watch := &retryWatch{command: "backup", location: c.Location, start: time.Now(), limit: c.OpenTimeout, openOnly: true, stall: c.StallTimeout}
+	b := &StdinBackup{c: c, proc: proc, w: stdinW, stdoutR: stdoutR, stderrR: stderrR, watch: watch}
 	b.wg.Add(2)
 	go b.readStdout()
 	go func() {
@@ -177,6 +186,7 @@ func (b *StdinBackup) readStdout() {
 				b.summary = &s
 			}
 		case "status":
+			b.watch.progress(m.BytesDone)
 			if time.Since(last) > 10*time.Second {
 				last = time.Now()
 				b.c.log().Info("restic backup progress", "bytesDone", m.BytesDone)
@@ -190,6 +200,7 @@ func (b *StdinBackup) readStdout() {
 func (b *StdinBackup) Write(p []byte) (int, error) {
 	n, err := b.w.Write(p)
 	if err != nil {
+		b.readerGone = errors.Is(err, syscall.EPIPE)
 		err = errors.Join(errors.New("restic stopped reading its input"), err)
 	}
 	return n, err
@@ -249,9 +260,21 @@ func (b *StdinBackup) Abort(ctx context.Context) error {
 
 func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 	// Kill first, close after: closing first would be an EOF, and restic
-	// commits the snapshot on EOF.
-	b.proc.kill()
-	waitErr := <-b.proc.done
+	// commits the snapshot on EOF. A restic that closed its stdin never
+	// sees that EOF: let it exit and tell its reason (a full disk, a
+	// damaged repository) before it is killed.
+	var waitErr error
+	if b.readerGone {
+		select {
+		case waitErr = <-b.proc.done:
+		case <-time.After(exitGrace):
+			b.proc.kill()
+			waitErr = <-b.proc.done
+		}
+	} else {
+		b.proc.kill()
+		waitErr = <-b.proc.done
+	}
 	b.w.Close()
 	b.wg.Wait()
 	b.closeReaders()
@@ -265,7 +288,11 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) && ee.ExitCode() >= 0 {
-		return errors.Join(cause, classify("backup", ee.ExitCode(), b.stderr.Bytes(), b.c.Location))
+		rerr := classify("backup", ee.ExitCode(), b.stderr.Bytes(), b.c.Location)
+		if b.readerGone {
+			return rerr // the broken pipe was only its consequence
+		}
+		return errors.Join(cause, rerr)
 	}
 	b.cleanupLock(context.WithoutCancel(ctx))
 	return cause

@@ -30,10 +30,16 @@ const (
 	// EnvOpenTimeout bounds how long restic may keep retrying to reach the
 	// repository when it is first opened (Go duration; default 20s).
 	EnvOpenTimeout = "STASHFLOW_REPOSITORY_TIMEOUT"
+	// EnvStallTimeout bounds how long a backup or restore may go without
+	// progress while restic retries its backend (Go duration; default 60s).
+	EnvStallTimeout = "STASHFLOW_STALL_TIMEOUT"
 )
 
 // DefaultOpenTimeout is the default for EnvOpenTimeout.
 const DefaultOpenTimeout = 20 * time.Second
+
+// DefaultStallTimeout is the default for EnvStallTimeout.
+const DefaultStallTimeout = 60 * time.Second
 
 // Client runs restic commands against one repository.
 type Client struct {
@@ -46,6 +52,8 @@ type Client struct {
 	Location string
 	// OpenTimeout: see EnvOpenTimeout.
 	OpenTimeout time.Duration
+	// StallTimeout: see EnvStallTimeout.
+	StallTimeout time.Duration
 	// Log receives progress; nil discards.
 	Log *slog.Logger
 	// Hostname is this host's name, used to decide whether a lock is stale.
@@ -55,7 +63,7 @@ type Client struct {
 // NewClient returns a Client for the repository named by environ.
 func NewClient(environ []string, log *slog.Logger) (*Client, error) {
 	get := func(k string) string { return lookupEnv(environ, k) }
-	c := &Client{Environ: environ, Location: get(EnvRepository), Log: log, OpenTimeout: DefaultOpenTimeout}
+	c := &Client{Environ: environ, Location: get(EnvRepository), Log: log, OpenTimeout: DefaultOpenTimeout, StallTimeout: DefaultStallTimeout}
 	if c.Location == "" {
 		return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: EnvRepository + " is not set"}
 	}
@@ -68,6 +76,13 @@ func NewClient(environ []string, log *slog.Logger) (*Client, error) {
 			return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s=%q is not a positive duration", EnvOpenTimeout, d)}
 		}
 		c.OpenTimeout = t
+	}
+	if d := get(EnvStallTimeout); d != "" {
+		t, err := time.ParseDuration(d)
+		if err != nil || t <= 0 {
+			return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s=%q is not a positive duration", EnvStallTimeout, d)}
+		}
+		c.StallTimeout = t
 	}
 	bin := get(EnvBinary)
 	if bin == "" {
@@ -143,6 +158,10 @@ type runOptions struct {
 // retrying the backend for them, the repository is unreachable.
 var quickCommands = map[string]bool{"cat": true, "init": true, "snapshots": true, "list": true, "unlock": true, "stats": true}
 
+// progressCommands report progress in status lines: a backend that stops
+// answering while they run is found by the stall rule (retryWatch).
+var progressCommands = map[string]bool{"backup": true, "restore": true}
+
 // maxStderr bounds how much of restic's stderr is kept.
 const maxStderr = 64 << 10
 
@@ -158,11 +177,17 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	cmd := exec.Command(c.Binary, args...)
 	cmd.Env = c.env(opts.env...)
 	cmd.Stdin = opts.stdin
+	start := time.Now()
+	watch := &retryWatch{command: command, location: c.Location, start: start, limit: opts.giveUpRetryingAfter}
 	var stdout bytes.Buffer
 	if opts.stdout != nil {
 		cmd.Stdout = opts.stdout
 	} else {
 		cmd.Stdout = &stdout
+		if progressCommands[command] {
+			watch.stall = c.StallTimeout
+			cmd.Stdout = io.MultiWriter(&stdout, &progressLines{w: watch})
+		}
 	}
 	// Our own pipe rather than StderrPipe: Wait runs concurrently with the
 	// reader and would close StderrPipe's read end under it.
@@ -177,13 +202,11 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	if err != nil {
 		return nil, &Error{Kind: KindNotFound, Command: command, Message: err.Error()}
 	}
-	start := time.Now()
 	var (
 		stderr tailBuffer
 		gaveUp *Error
 		wg     sync.WaitGroup
 	)
-	watch := retryWatch{command: command, location: c.Location, start: start, limit: opts.giveUpRetryingAfter}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

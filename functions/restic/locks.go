@@ -162,5 +162,5 @@ func (c *Client) lockedError(command string, held []Lock, orig error) error {
 		parts = append(parts, l.String()+" — "+why)
 	}
 	return &Error{Kind: KindLocked, Command: command, ExitCode: 11,
-		Message: "repository is locked by " + strings.Join(parts, "; ") + "; run `restic unlock` once the holder is known to be gone"}
+		Message: "repository is locked by " + strings.Join(parts, "; ") + "; once its holder is known to be gone, remove it with `restic unlock --remove-all` (plain `restic unlock` removes only locks older than 30 minutes or of a dead process on the same host)"}
 }

@@ -320,3 +320,79 @@ func TestConcurrentFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// TestBackendDiesMidStream kills the rest-server while a stream is being
+// backed up: the backup fails within the stall timeout, naming the
+// backend, instead of restic retrying for minutes; no snapshot is written.
+func TestBackendDiesMidStream(t *testing.T) {
+	url, kill := testservers.StartKillableRestServer(t)
+	loc := url + "dies"
+	c := newClient(t, loc, EnvStallTimeout+"=3s")
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.BackupStdin(ctx(t), BackupOptions{Filename: "f", Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	_, _ = rand.Read(chunk)
+	start := time.Now()
+	var werr error
+	for i := 0; werr == nil && time.Since(start) < 2*time.Minute; i++ {
+		if i == 32 {
+			kill()
+		}
+		_, _ = rand.Read(chunk[:64]) // no two chunks alike: restic must upload each
+		_, werr = b.Write(chunk)
+	}
+	if werr == nil {
+		t.Fatal("restic still read its input 2 minutes after its backend died")
+	}
+	err = b.Abort(ctx(t))
+	took := time.Since(start)
+	if err == nil || !IsKind(err, KindUnreachable) || !strings.Contains(err.Error(), "stopped answering") || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("Abort() = %v, want the backend named as unreachable", err)
+	}
+	t.Logf("failed after %s: %v", took.Round(100*time.Millisecond), err)
+}
+
+// TestDiskFull backs up a stream into a repository on a small tmpfs:
+// the error is restic's own ("no space left on device"), not the broken
+// pipe our side of the stream saw, and no snapshot is recorded.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	c := newClient(t, filepath.Join(dir, "repo"))
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.BackupStdin(ctx(t), BackupOptions{Filename: "f", Host: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	var werr error
+	for i := 0; werr == nil && i < 64; i++ {
+		_, _ = rand.Read(chunk)
+		_, werr = b.Write(chunk)
+	}
+	if werr == nil {
+		_, err = b.Finish(ctx(t))
+	} else {
+		err = b.Abort(ctx(t)) // as the Functions do when a write fails
+	}
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || strings.Contains(err.Error(), "broken pipe") {
+		t.Fatalf("backup into a full disk: %v, want restic's own cause (no space left on device) alone", err)
+	}
+	snaps, serr := c.Snapshots(ctx(t), Filter{})
+	if serr == nil && len(snaps) != 0 {
+		t.Errorf("a failed backup left %d snapshot(s)", len(snaps))
+	}
+}

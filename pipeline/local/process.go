@@ -22,8 +22,9 @@ import (
 const (
 	// tailSize is how much of an attempt's log is read back to summarise it.
 	tailSize = 4 << 10
-	// maxLineLen bounds the log line quoted in a message.
-	maxLineLen = 240
+	// maxLineLen bounds the log line quoted in a message (a restic error
+	// naming a lock and its holder takes 300 bytes).
+	maxLineLen = 1000
 	// guardKillWait bounds how long a guard may take to kill its step's
 	// processes before its process group is killed with it.
 	guardKillWait = 10 * time.Second

@@ -17,6 +17,14 @@ import (
 // (rest:http://127.0.0.1:PORT/); append a name for a repository.
 func StartRestServer(t testing.TB) string {
 	t.Helper()
+	url, _ := StartKillableRestServer(t)
+	return url
+}
+
+// StartKillableRestServer is StartRestServer for a fault test: kill ends
+// the server at once with SIGKILL, as a backend that dies.
+func StartKillableRestServer(t testing.TB) (url string, kill func()) {
+	t.Helper()
 	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +39,7 @@ func StartRestServer(t testing.TB) string {
 		resp, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			resp.Body.Close()
-			return "rest:http://" + addr + "/"
+			return "rest:http://" + addr + "/", func() { _ = cmd.Process.Kill(); <-done }
 		}
 		select {
 		case <-done:
