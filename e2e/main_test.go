@@ -34,7 +34,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	if stashflowBin, err = buildStashflow(root, dir); err != nil {
+	if stashflowBin, err = testenv.BuildStashflow(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stashflow/stashflow/internal/deathsig"
 )
@@ -158,6 +161,38 @@ type runOptions struct {
 // retrying the backend for them, the repository is unreachable.
 var quickCommands = map[string]bool{"cat": true, "init": true, "snapshots": true, "list": true, "unlock": true, "stats": true}
 
+// takesLock reports whether restic args take a repository lock.
+func takesLock(args []string) bool {
+	switch args[0] {
+	case "init", "unlock", "cat", "list", "snapshots", "version":
+		return false
+	}
+	return !slices.Contains(args, "--no-lock")
+}
+
+// removeLockOfKilled removes the locks a killed restic of this process left
+// (RemoveStaleLocks removes only those whose holder is provably gone).
+func (c *Client) removeLockOfKilled(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, _, err := c.RemoveStaleLocks(ctx); err != nil {
+		c.log().Warn("could not remove the lock of a killed restic", "err", err.Error())
+	}
+}
+
+// killedError is a restic that a signal ended: that is the cause, with
+// the last thing it said.
+func killedError(command string, sig syscall.Signal, stderr []byte, location string) *Error {
+	e := classify(command, -1, stderr, location)
+	e.Kind = KindInterrupted
+	last := e.Message
+	e.Message = "restic was killed by signal " + unix.SignalName(sig)
+	if last != "" && last != "exit status -1" {
+		e.Message += " (its last words: " + last + ")"
+	}
+	return e
+}
+
 // progressCommands report progress in status lines: a backend that stops
 // answering while they run is found by the stall rule (retryWatch).
 var progressCommands = map[string]bool{"backup": true, "restore": true}
@@ -232,6 +267,13 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 		waitErr = <-proc.done
 	}
 	wg.Wait()
+	if waitErr != nil && gaveUp == nil && takesLock(args) {
+		// A restic that did not exit on its own left its lock behind; this
+		// host and its dead PID make the lock provably stale.
+		if ee := (*exec.ExitError)(nil); !errors.As(waitErr, &ee) || ee.ExitCode() < 0 {
+			c.removeLockOfKilled(ctx)
+		}
+	}
 	if gaveUp != nil {
 		return nil, gaveUp
 	}
@@ -243,6 +285,9 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) {
 			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return stdout.Bytes(), killedError(command, ws.Signal(), stderr.Bytes(), c.Location)
+			}
 		}
 		return stdout.Bytes(), classify(command, code, stderr.Bytes(), c.Location)
 	}

@@ -88,11 +88,14 @@ func Guard(argv []string) int {
 }
 
 // KillDescendants sends SIGKILL to every process below pid, again and
-// again until none is left (a process may fork while it is being killed),
-// and reaps the orphans that were re-parented to this process when it is a
-// subreaper. It gives up after 10 seconds.
+// again until none is left, not even a zombie (a process may fork while it
+// is being killed), reaping the orphans that were re-parented to this
+// process when it is a subreaper. It gives up after 10 seconds.
 func KillDescendants(pid int) {
 	deadline := time.Now().Add(10 * time.Second)
+	// The zombies of killed orphans are reaped too: a zombie still answers
+	// kill(pid, 0), and restic takes a lock whose holder answers for held.
+	defer reapOrphans(pid)
 	for time.Now().Before(deadline) {
 		pids := descendants(pid)
 		if len(pids) == 0 {
@@ -125,8 +128,10 @@ func reapOrphans(self int) {
 	}
 }
 
-// descendants lists the live processes below pid (zombies are ended and
-// left out), read from /proc.
+// descendants lists the processes below pid, read from /proc. Zombies are
+// listed too: a multi-threaded process shows its leader as a zombie while
+// its other threads still exit, and only once it is reaped is it gone (a
+// zombie still answers kill(pid, 0), which restic asks of a lock's holder).
 func descendants(pid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -149,7 +154,7 @@ func descendants(pid int) []int {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+		if len(f) < 2 || f[0] == "X" {
 			continue
 		}
 		pp, _ := strconv.Atoi(f[1])
