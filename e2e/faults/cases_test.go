@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -131,3 +132,34 @@ func TestFaults(t *testing.T) {
 
 // killBackend is the current case's backend kill (cases run one at a time).
 var killBackend func()
+
+// TestConcurrentFirstUse starts three `stashflow run`s of one new
+// repository at once, on a local path and on a rest-server: each backs up,
+// and the repository ends with one key and three snapshots, checked clean.
+func TestConcurrentFirstUse(t *testing.T) {
+	for _, backend := range []string{"local", "rest"} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, 2)
+			if backend == "rest" {
+				url, _ := startRestServer(t, w.dir)
+				w.hostRepo, w.location = "", url+"repo"
+			}
+			runs := make([]*run, 3)
+			for i := range runs {
+				runs[i] = w.start()
+			}
+			for _, r := range runs {
+				r.wait(t)
+				w.check(r, invariants{phase: "Succeeded", snapshots: -1}) // the repository once, below
+			}
+			w.check(runs[0], invariants{snapshots: len(runs)})
+			keys, err := w.restic("key", "list", "--json")
+			if err != nil {
+				t.Fatalf("restic key list: %v\n%s", err, keys)
+			}
+			if n := strings.Count(string(keys), `"id"`); n != 1 {
+				t.Errorf("the repository has %d keys, want 1", n)
+			}
+		})
+	}
+}

@@ -205,7 +205,7 @@ func (w *world) restic(args ...string) ([]byte, error) {
 type invariants struct {
 	phase     string // Succeeded or Failed
 	cause     string // a substring of the session's status, naming the cause
-	snapshots int    // snapshots in the repository afterwards; -1: the repository cannot be read
+	snapshots int    // snapshots in the repository afterwards; -1: not looked at (it cannot be read)
 	// staleLock: the fault killed every process that could clean up, so
 	// a lock may be left; it must be provably stale (plain `restic unlock`,
 	// which removes only those, clears it).
