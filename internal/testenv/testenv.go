@@ -207,3 +207,17 @@ func BuildStashflow(dir string) (string, error) {
 	}
 	return out, nil
 }
+
+// WriteKubeconfig writes a kubeconfig of a cluster admin of this apiserver
+// to path, for a process (an operator, kubectl) started by a test.
+func (e *Env) WriteKubeconfig(path string) error {
+	u, err := e.env.AddUser(envtest.User{Name: "stashflow-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("testenv: add user: %w", err)
+	}
+	b, err := u.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("testenv: kubeconfig: %w", err)
+	}
+	return os.WriteFile(path, b, 0o600)
+}
