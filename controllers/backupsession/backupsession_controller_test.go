@@ -1,7 +1,10 @@
 package backupsession_test
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -185,6 +188,36 @@ func TestBackupSession(t *testing.T) {
 		}
 		if tg := bs.Status.Targets; len(tg) != 1 || tg[0].Steps[0].Phase != v1alpha1.StepFailed {
 			t.Errorf("targets = %+v, want the running step Failed", tg)
+		}
+	})
+
+	t.Run("a Repository deleted mid-session: the snapshot is reported, not lost", func(t *testing.T) {
+		t.Parallel()
+		gate := filepath.Join(t.TempDir(), "gate")
+		repo2, secret2 := ot.Repository(ns, "repo-gone", t.TempDir())
+		fn := ot.BackupFunction(ns + "-gated")
+		fn.Spec.Command = []string{"sh", "-c", "while [ ! -e " + gate + " ]; do sleep 0.05; done\n" + ot.BackupScript}
+		ot.Create(t, c, repo2, secret2, fn, ot.Task(ns+"-gated", ns+"-gated"),
+			config(ns, "gone", ns+"-gated", func(bc *v1alpha1.BackupConfiguration) { bc.Spec.Repository.Name = "repo-gone" }),
+			session(ns, "gone-1", "gone"))
+		waitPhase(t, ns, "gone-1", v1alpha1.BackupSessionRunning, 20*time.Second)
+		if err := c.Delete(context.Background(), repo2); err != nil {
+			t.Fatal(err)
+		}
+		ot.Eventually(t, 10*time.Second, func() string {
+			if msg := ot.Get(c, ns, "repo-gone", &v1alpha1.Repository{}); msg == "" {
+				return "the Repository is still there"
+			}
+			return ""
+		})
+		if err := os.WriteFile(gate, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bs := waitPhase(t, ns, "gone-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
+		cond := conditions.Get(bs.Status.Conditions, conditions.SnapshotsRecorded)
+		id := bs.Status.Targets[0].Stats[0].SnapshotID
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != string(conditions.ReasonRepositoryDeleted) || !strings.Contains(cond.Message, id[:8]) {
+			t.Errorf("SnapshotsRecorded = %+v, want False/RepositoryDeleted naming snapshot %.8s", cond, id)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
@@ -62,7 +64,7 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	key := types.NamespacedName{Namespace: repoRef.NamespaceOr(s.session.Namespace), Name: repoRef.Name}
 	if err := r.Client.Get(ctx, key, repo); err != nil {
 		if apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Info("Repository deleted, not recording snapshots", "repository", key)
+			r.reportUnrecorded(ctx, s, key)
 			return nil
 		}
 		return fmt.Errorf("reading Repository %s: %w", key, err)
@@ -83,6 +85,22 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 		created.Insert(snap.Name)
 	}
 	return r.updateRepository(ctx, repo, created, o, now)
+}
+
+// reportUnrecorded says, on the session, which snapshots the run committed
+// that get no Snapshot object because their Repository was deleted during
+// the session: they are in the backend, and nobody should have to guess.
+func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.NamespacedName) {
+	var ids []string
+	for _, t := range s.outcome.Targets {
+		if t.Host != nil && t.Host.SnapshotID != "" {
+			ids = append(ids, fmt.Sprintf("%.8s (host %s)", t.Host.SnapshotID, t.Host.Hostname))
+		}
+	}
+	msg := fmt.Sprintf("Repository %s was deleted during the session: snapshot(s) %s are in the backend but have no Snapshot object", repo, strings.Join(ids, ", "))
+	ctrl.LoggerFrom(ctx).Info("Repository deleted, snapshots not recorded", "repository", repo, "snapshots", ids)
+	conditions.Set(&s.session.Status.Conditions, s.session.Generation, conditions.SnapshotsRecorded, metav1.ConditionFalse, conditions.ReasonRepositoryDeleted, msg)
+	r.Recorder.Event(s.session, corev1.EventTypeWarning, string(conditions.ReasonRepositoryDeleted), conditions.Truncate(msg, 1024))
 }
 
 func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target) *v1alpha1.Snapshot {

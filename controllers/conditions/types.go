@@ -40,6 +40,9 @@ const (
 	BackupHistoryCleaned = v1alpha1.ConditionBackupHistoryCleaned
 	// RetryScheduled: a failed session will be, or was, retried by a new session.
 	RetryScheduled = "RetryScheduled"
+	// SnapshotsRecorded: False when snapshots the session committed got no
+	// Snapshot object (their Repository was deleted during the session).
+	SnapshotsRecorded = "SnapshotsRecorded"
 )
 
 // Reason is the CamelCase reason of a condition or of a session's phase.
@@ -50,6 +53,7 @@ const (
 	ReasonReady               Reason = "Ready"
 	ReasonRepositoryFound     Reason = "RepositoryFound"
 	ReasonRepositoryNotFound  Reason = "RepositoryNotFound"
+	ReasonRepositoryDeleted   Reason = "RepositoryDeleted"
 	ReasonNamespaceNotAllowed Reason = "NamespaceNotAllowed"
 	ReasonSecretFound         Reason = "SecretFound"
 	ReasonSecretNotFound      Reason = "SecretNotFound"
