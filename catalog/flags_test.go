@@ -8,6 +8,7 @@ import (
 
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/functions"
+	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -71,4 +72,39 @@ func sampleVariables(args []string) translators.Variables {
 		}
 	}
 	return v
+}
+
+// TestCatalogOutputsAlwaysWritten: every output a catalog Function declares
+// is one the runtime always writes (a common output, or one the Function
+// declares), so that a warning that leaves a value unknown writes it empty
+// instead of failing the step on Argo ("output parameter ...: no such file").
+func TestCatalogOutputsAlwaysWritten(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := functions.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cat.FunctionNames() {
+		fn, err := reg.New(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written := map[string]bool{}
+		for _, o := range step.CommonOutputs() {
+			written[o] = true
+		}
+		if d, ok := fn.(step.OutputDeclarer); ok {
+			for _, o := range d.DeclaredOutputs() {
+				written[o] = true
+			}
+		}
+		for _, o := range cat.Functions[name].Spec.Outputs {
+			if !written[o.Name] {
+				t.Errorf("catalog Function %q declares output %q, which `stashflow fn %s` does not always write (add it to its DeclaredOutputs)", name, o.Name, name)
+			}
+		}
+	}
 }

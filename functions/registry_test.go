@@ -217,6 +217,26 @@ func TestExecute(t *testing.T) {
 	}
 }
 
+// declaring is a fake with outputs of its own.
+type declaring struct{ fake }
+
+func (*declaring) DeclaredOutputs() []string { return []string{"totalSize", "kept"} }
+
+// A declared output that Run did not return (a warning left it unknown) is
+// written empty, so that no engine fails the step for a missing file.
+func TestExecuteWritesDeclaredOutputs(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Execute(context.Background(), &declaring{fake{out: step.Outputs{"kept": "2"}}}, step.NewEnv(nil), dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"kept": "2", "totalSize": ""} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(b) != want {
+			t.Errorf("output %s = %q (%v), want %q", name, b, err, want)
+		}
+	}
+}
+
 func TestOneLine(t *testing.T) {
 	env := []string{"RESTIC_PASSWORD=hunter22", "ETCD_PASSWORD=etcdpw", "AWS_SECRET_ACCESS_KEY=AKIA/secret", "PLAIN=hunter22x", "SHORT_TOKEN=abc"}
 	tests := []struct {

@@ -41,7 +41,11 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 	if out == nil {
 		out = Outputs{}
 	}
-	for _, name := range step.CommonOutputs() {
+	declared := step.CommonOutputs()
+	if d, ok := fn.(step.OutputDeclarer); ok {
+		declared = append(declared, d.DeclaredOutputs()...)
+	}
+	for _, name := range declared {
 		if _, ok := out[name]; !ok {
 			out[name] = ""
 		}

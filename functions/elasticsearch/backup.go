@@ -68,6 +68,11 @@ func (*Backup) Description() string {
 }
 
 // Flags implements step.Function.
+// DeclaredOutputs implements step.OutputDeclarer.
+func (b *Backup) DeclaredOutputs() []string {
+	return []string{OutputIndices, OutputDocuments, OutputBytes, OutputDataStreams}
+}
+
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&b.urls, "url", nil, "Elasticsearch node URLs, comma separated (the AppBinding's endpoint); credentials come from $ES_USERNAME/$ES_PASSWORD or $ES_API_KEY, a CA from $ES_CA_CERT")
 	fs.StringSliceVar(&b.include, "include", []string{"*"}, "index name patterns to back up, comma separated ('*' wildcards)")

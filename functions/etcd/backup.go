@@ -63,6 +63,11 @@ func (*Backup) Description() string {
 }
 
 // Flags implements step.Function.
+// DeclaredOutputs implements step.OutputDeclarer.
+func (b *Backup) DeclaredOutputs() []string {
+	return []string{OutputRevision, OutputSHA256, OutputMember, OutputEndpoint}
+}
+
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	b.conn.addFlags(fs)
 	fs.StringSliceVar(&b.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")

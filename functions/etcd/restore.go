@@ -50,6 +50,11 @@ func (*Restore) Description() string {
 }
 
 // Flags implements step.Function.
+// DeclaredOutputs implements step.OutputDeclarer.
+func (r *Restore) DeclaredOutputs() []string {
+	return []string{OutputKeysWritten, OutputKeysDeleted, OutputMembers}
+}
+
 func (r *Restore) Flags(fs *pflag.FlagSet) {
 	r.fs = fs
 	fs.StringVar(&r.mode, "mode", "", "datadir: write member data directories (etcdutl snapshot restore); live: replay the snapshot's keys into a running cluster")

@@ -37,6 +37,11 @@ func (*Check) Description() string {
 }
 
 // Flags implements step.Function.
+// DeclaredOutputs implements step.OutputDeclarer.
+func (c *Check) DeclaredOutputs() []string {
+	return []string{OutputIntegrity, OutputErrors, OutputBrokenPacks}
+}
+
 func (c *Check) Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.readData, "read-data", false, "read and verify all data blobs")
 	fs.StringVar(&c.readDataSubset, "read-data-subset", "", "read and verify a subset of the data: n/t, x% or a size such as 500M")

@@ -52,6 +52,11 @@ func (*Retention) Description() string {
 }
 
 // Flags implements step.Function.
+// DeclaredOutputs implements step.OutputDeclarer.
+func (r *Retention) DeclaredOutputs() []string {
+	return []string{OutputKept, OutputRemoved, OutputTotalSize, OutputSnapshotCount}
+}
+
 func (r *Retention) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&r.keepLast, "keep-last", 0, "keep the last N snapshots")
 	fs.IntVar(&r.keepHourly, "keep-hourly", 0, "keep the last N hourly snapshots")

@@ -37,6 +37,14 @@ type Describer interface {
 	Description() string
 }
 
+// OutputDeclarer is implemented by Functions with outputs beyond
+// CommonOutputs. The runtime writes every declared output, empty when Run
+// did not return it (a warning, a failure), so that an engine that fails a
+// step for a missing output file (Argo) and one that does not agree.
+type OutputDeclarer interface {
+	DeclaredOutputs() []string
+}
+
 // ArgsTaker is implemented by Functions that take positional arguments
 // (`stashflow fn hook exec -- cmd ...`); they read them from the FlagSet
 // given to Flags, once it is parsed. Other Functions reject arguments.
