@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stashflow/stashflow/e2e/argoenv"
+	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	if stashflowBin, err = testenv.BuildStashflow(dir); err != nil {
+	if stashflowBin, err = repo.BuildStashflow(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

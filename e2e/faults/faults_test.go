@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/internal/testproc"
 )
@@ -29,9 +30,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	root, err := testenv.RepoRoot()
+	root, err := repo.Root()
 	if err == nil {
-		stashflowBin, err = testenv.BuildStashflow(dir)
+		stashflowBin, err = repo.BuildStashflow(dir)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

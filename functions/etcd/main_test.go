@@ -21,6 +21,7 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/repo"
 )
 
 func TestMain(m *testing.M) {
@@ -48,7 +49,7 @@ func stashflow(t *testing.T) string {
 	buildOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "stashflow-bin-")
 		if binErr == nil {
-			binPath, binErr = testservers.BuildStashflow(binDir)
+			binPath, binErr = repo.BuildStashflow(binDir)
 		}
 	})
 	if binErr != nil {

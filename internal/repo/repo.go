@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -52,4 +53,20 @@ func modulePath(gomod string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: no module line", gomod)
+}
+
+// BuildStashflow builds ./cmd/stashflow of this checkout into dir and
+// returns the binary's path.
+func BuildStashflow(dir string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "stashflow")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
+	}
+	return out, nil
 }

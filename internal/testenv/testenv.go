@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"github.com/stashflow/stashflow/internal/repo"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -190,22 +189,6 @@ func checkBinaries(dir string) error {
 // directory (a test's package directory) whose go.mod declares ModulePath.
 func RepoRoot() (string, error) {
 	return repo.Root()
-}
-
-// BuildStashflow builds ./cmd/stashflow of this module into dir and returns
-// the binary's path.
-func BuildStashflow(dir string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "stashflow")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
-	}
-	return out, nil
 }
 
 // WriteKubeconfig writes a kubeconfig of a cluster admin of this apiserver

@@ -3,7 +3,6 @@ package testservers
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -37,19 +36,4 @@ func SetupPATH(tools ...string) error {
 		return fmt.Errorf("%s missing from %s: run make tools (or hack/build-tools.sh %s)", strings.Join(missing, ", "), bin, strings.Join(missing, " "))
 	}
 	return nil
-}
-
-// BuildStashflow builds ./cmd/stashflow into dir and returns its path.
-func BuildStashflow(dir string) (string, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "stashflow")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
-	}
-	return out, nil
 }
