@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/stashflow/stashflow/internal/repo"
-	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/internal/testproc"
 )
 
