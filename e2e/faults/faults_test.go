@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/internal/testproc"
 )
@@ -275,9 +275,12 @@ func watchTree(root int) *procWatch {
 	go func() {
 		defer close(w.ended)
 		for {
-			for pid, start := range descendants(root) {
+			for _, p := range deathsig.Descendants(root) {
+				if p.State == "Z" {
+					continue
+				}
 				w.mu.Lock()
-				w.seen[pid] = start
+				w.seen[p.PID] = p.Start
 				w.mu.Unlock()
 			}
 			select {
@@ -300,8 +303,8 @@ func (w *procWatch) alive() []string {
 		left = left[:0]
 		w.mu.Lock()
 		for pid, start := range w.seen {
-			if st, ok := procStat(pid); ok && st.start == start && st.state != "Z" {
-				left = append(left, fmt.Sprintf("%d (%s)", pid, st.comm))
+			if st, ok := deathsig.ReadProc(pid); ok && st.Start == start && st.State != "Z" {
+				left = append(left, fmt.Sprintf("%d (%s)", pid, st.Comm))
 			}
 		}
 		w.mu.Unlock()
@@ -317,7 +320,7 @@ func (w *procWatch) killAll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for pid, start := range w.seen {
-		if st, ok := procStat(pid); ok && st.start == start {
+		if st, ok := deathsig.ReadProc(pid); ok && st.Start == start {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -328,68 +331,11 @@ func (w *procWatch) find(comm string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for pid, start := range w.seen {
-		if st, ok := procStat(pid); ok && st.start == start && st.comm == comm && st.state != "Z" {
+		if st, ok := deathsig.ReadProc(pid); ok && st.Start == start && st.Comm == comm && st.State != "Z" {
 			return pid
 		}
 	}
 	return 0
-}
-
-type stat struct{ comm, state, start string }
-
-func procStat(pid int) (stat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, false
-	}
-	s := string(b)
-	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || closing < open {
-		return stat{}, false
-	}
-	f := strings.Fields(s[closing+1:])
-	if len(f) < 20 {
-		return stat{}, false
-	}
-	// Fields after the name: state(0) ppid(1) ... starttime(19).
-	return stat{comm: s[open+1 : closing], state: f[0], start: f[19]}, true
-}
-
-// descendants returns the live processes below root with their start times.
-func descendants(root int) map[int]string {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	parent := map[int]int{}
-	starts := map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 20 {
-			continue
-		}
-		parent[pid], _ = strconv.Atoi(f[1])
-		starts[pid] = f[19]
-	}
-	out := map[int]string{}
-	for pid := range parent {
-		for p, n := parent[pid], 0; p > 1 && n < 4096; p, n = parent[p], n+1 {
-			if p == root {
-				out[pid] = starts[pid]
-				break
-			}
-		}
-	}
-	return out
 }
 
 // treeDigest is a digest of a directory's files, to show that a run wrote

@@ -128,41 +128,68 @@ func reapOrphans(self int) {
 	}
 }
 
-// descendants lists the processes below pid, read from /proc. Zombies are
-// listed too: a multi-threaded process shows its leader as a zombie while
-// its other threads still exit, and only once it is reaped is it gone (a
-// zombie still answers kill(pid, 0), which restic asks of a lock's holder).
+// descendants lists the pids below pid. Zombies are listed too: a
+// multi-threaded process shows its leader as a zombie while its other
+// threads still exit, and only once it is reaped is it gone (a zombie still
+// answers kill(pid, 0), which restic asks of a lock's holder).
 func descendants(pid int) []int {
+	var out []int
+	for _, p := range Descendants(pid) {
+		out = append(out, p.PID)
+	}
+	return out
+}
+
+// Proc is one process as /proc/<pid>/stat shows it.
+type Proc struct {
+	PID, PPID int
+	// Comm is the command name; State is one letter (R, S, D, Z, ...);
+	// Start is the start time in clock ticks since boot, which tells a
+	// process from a later one that reuses its pid.
+	Comm, State, Start string
+}
+
+// ReadProc reads /proc/<pid>/stat; ok is false when the process is gone.
+func ReadProc(pid int) (p Proc, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Proc{}, false
+	}
+	// pid (comm) state ppid ... starttime(22nd field); comm may hold spaces
+	// and parentheses.
+	s := string(b)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open {
+		return Proc{}, false
+	}
+	f := strings.Fields(s[closing+1:])
+	if len(f) < 20 || f[0] == "X" {
+		return Proc{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return Proc{PID: pid, PPID: ppid, Comm: s[open+1 : closing], State: f[0], Start: f[19]}, true
+}
+
+// Descendants lists the processes below pid (zombies included), read from
+// /proc.
+func Descendants(pid int) []Proc {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	parent := map[int]int{}
+	procs := map[int]Proc{}
 	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
+		n, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
+		if p, ok := ReadProc(n); ok {
+			procs[n] = p
 		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[0] == "X" {
-			continue
-		}
-		pp, _ := strconv.Atoi(f[1])
-		parent[p] = pp
 	}
-	var out []int
-	for p := range parent {
-		for q, n := parent[p], 0; q > 1 && n < 4096; q, n = parent[q], n+1 {
+	var out []Proc
+	for _, p := range procs {
+		for q, n := p.PPID, 0; q > 1 && n < 4096; q, n = procs[q].PPID, n+1 {
 			if q == pid {
 				out = append(out, p)
 				break
