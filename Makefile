@@ -88,6 +88,11 @@ test: test-tools ## Run unit and integration tests against real servers (kube-ap
 	$(GO) vet ./...
 	$(GO) test $(GOTEST_FLAGS) -timeout 30m ./...
 
+SOAK ?= 10m
+.PHONY: soak
+soak: test-tools ## Soak: random faults of e2e/faults, one session after another, for SOAK (default 10m); not in CI.
+	$(GO) test -count=1 -timeout 0 -run TestSoak -v ./e2e/faults -soak=$(SOAK) 2>&1 | grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS)|soak:'
+
 .PHONY: e2e
 e2e: tools build ## Run the end-to-end suite against the real Argo workflow-controller.
 	$(GO) test $(GOTEST_FLAGS) -tags e2e -timeout 60m ./e2e/...

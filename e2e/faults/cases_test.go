@@ -1,12 +1,16 @@
 package faults
 
 import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // fault is one case of the table: how the world is set up, what is done to
@@ -24,7 +28,34 @@ type fault struct {
 }
 
 func TestFaults(t *testing.T) {
-	cases := []fault{
+	for _, tc := range faultCases() {
+		t.Run(tc.name, func(t *testing.T) { runCase(t, tc) })
+	}
+}
+
+// runCase sets a case's world up, runs it, injects its fault and checks the
+// invariants.
+func runCase(t *testing.T, tc fault) {
+	w := newWorld(t, tc.sourceMiB)
+	var env []string
+	if tc.setup != nil {
+		env = tc.setup(t, w)
+	}
+	before := treeDigest(t, w.source)
+	r := w.start(env...)
+	if tc.inject != nil {
+		tc.inject(t, w, r)
+	}
+	r.wait(t)
+	w.check(r, tc.want)
+	if after := treeDigest(t, w.source); after != before {
+		t.Errorf("the backup wrote into its source volume")
+	}
+}
+
+// faultCases is the table, shared by TestFaults and TestSoak.
+func faultCases() []fault {
+	return []fault{
 		{
 			name: "no fault", sourceMiB: 4,
 			want: invariants{phase: "Succeeded", snapshots: 1},
@@ -98,40 +129,17 @@ func TestFaults(t *testing.T) {
 			name: "backend dies mid-backup", sourceMiB: 96,
 			setup: func(t *testing.T, w *world) []string {
 				url, kill := startRestServer(t, w.dir)
-				w.hostRepo, w.location = "", url+"repo"
-				killBackend = kill
+				w.hostRepo, w.location, w.killBackend = "", url+"repo", kill
 				return []string{"STASHFLOW_STALL_TIMEOUT=3s"}
 			},
 			inject: func(t *testing.T, w *world, r *run) {
 				w.waitForPack(r)
-				killBackend()
+				w.killBackend()
 			},
 			want: invariants{phase: "Failed", cause: "stopped answering", snapshots: -1},
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, tc.sourceMiB)
-			var env []string
-			if tc.setup != nil {
-				env = tc.setup(t, w)
-			}
-			before := treeDigest(t, w.source)
-			r := w.start(env...)
-			if tc.inject != nil {
-				tc.inject(t, w, r)
-			}
-			r.wait(t)
-			w.check(r, tc.want)
-			if after := treeDigest(t, w.source); after != before {
-				t.Errorf("the backup wrote into its source volume")
-			}
-		})
-	}
 }
-
-// killBackend is the current case's backend kill (cases run one at a time).
-var killBackend func()
 
 // TestConcurrentFirstUse starts three `stashflow run`s of one new
 // repository at once, on a local path and on a rest-server: each backs up,
@@ -162,4 +170,33 @@ func TestConcurrentFirstUse(t *testing.T) {
 			}
 		})
 	}
+}
+
+var soak = flag.Duration("soak", 0, "run TestSoak for this long (make soak)")
+
+// TestSoak runs random cases of the fault table, one after another, for
+// -soak (make soak; skipped without it), and reports how many ran, which
+// faults, and how many broke an invariant: that number must be 0.
+func TestSoak(t *testing.T) {
+	if *soak <= 0 {
+		t.Skip("run with -soak=DURATION (make soak)")
+	}
+	cases := faultCases()
+	counts := map[string]int{}
+	violations := 0
+	end := time.Now().Add(*soak)
+	for n := 0; time.Now().Before(end); n++ {
+		tc := cases[rand.IntN(len(cases))]
+		ok := t.Run(fmt.Sprintf("%03d %s", n, tc.name), func(t *testing.T) { runCase(t, tc) })
+		counts[tc.name]++
+		if !ok {
+			violations++
+		}
+	}
+	total := 0
+	for name, c := range counts {
+		t.Logf("soak: %-36s %d", name, c)
+		total += c
+	}
+	t.Logf("soak: %d sessions in %s, %d with a violated invariant", total, *soak, violations)
 }

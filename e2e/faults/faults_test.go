@@ -54,6 +54,8 @@ type world struct {
 	source   string // the PVC's directory
 	location string // RESTIC_REPOSITORY as restic sees it
 	hostRepo string // a local repository's directory ("" for REST)
+	// killBackend ends a REST backend the case started (SIGKILL).
+	killBackend func()
 }
 
 func newWorld(t *testing.T, sourceMiB int) *world {
