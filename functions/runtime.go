@@ -88,6 +88,35 @@ func WriteOutputs(dir string, out Outputs) error {
 	return nil
 }
 
+// TerminationLogEnv names a file to write a failed step's reason into
+// instead of the container's termination log (DefaultTerminationLog).
+const TerminationLogEnv = "STASHFLOW_TERMINATION_LOG"
+
+// DefaultTerminationLog is where Kubernetes looks for a container's
+// termination message (terminationMessagePath's default).
+const DefaultTerminationLog = "/dev/termination-log"
+
+// WriteTerminationMessage writes a failed step's one-line reason where
+// Kubernetes reads a container's termination message, so that the pod's
+// status, the Argo node's message and the session's step message carry the
+// cause. It writes only into a file that exists (the kubelet creates it;
+// on the local engine there is none and the engine reads the log instead),
+// and never fails the step.
+func WriteTerminationMessage(environ []string, msg string) {
+	path := DefaultTerminationLog
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, TerminationLogEnv+"="); ok && v != "" {
+			path = v
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return
+	}
+	_, _ = f.WriteString(msg)
+	_ = f.Close()
+}
+
 // maxReasonLen bounds the failure reason printed on stderr.
 const maxReasonLen = 1000
 

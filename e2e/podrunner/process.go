@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -44,8 +45,14 @@ func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 		_ = logFile.Close()
 		return startError(res, err)
 	}
+	// No bind mount of /dev/termination-log here: the container learns
+	// its termination log's path from the environment instead.
+	termLog := filepath.Join(podDir, "termination-log")
+	if err := os.WriteFile(termLog, nil, 0o666); err != nil {
+		return startError(res, err)
+	}
 	cmd := &exec.Cmd{
-		Path: bin, Args: p.argv, Env: p.env, Dir: p.dir,
+		Path: bin, Args: p.argv, Env: append(slices.Clone(p.env), terminationLogEnv+"="+termLog), Dir: p.dir,
 		Stdout: logFile, Stderr: logFile,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
@@ -95,6 +102,9 @@ func (r *Runner) execute(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 		res.message = waitErr.Error()
 	}
 	res.reason = "Completed"
+	if b, err := os.ReadFile(termLog); err == nil && res.message == "" {
+		res.message = strings.TrimSpace(string(b[:min(len(b), maxTerminationMessage)]))
+	}
 	if res.exitCode != 0 {
 		res.reason = "Error"
 		if p.container.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && res.message == "" {
@@ -135,6 +145,13 @@ func (r *Runner) stop(log logr.Logger, pid int, exited <-chan struct{}, grace ti
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited
 }
+
+// terminationLogEnv is functions.TerminationLogEnv (not imported: the pod
+// runner knows containers, not stashflow's Functions).
+const terminationLogEnv = "STASHFLOW_TERMINATION_LOG"
+
+// maxTerminationMessage is the kubelet's bound on a termination message.
+const maxTerminationMessage = 4096
 
 // logTail is what the kubelet takes as the termination message with
 // FallbackToLogsOnError: the last 2 KiB (at most 80 lines) of the log.

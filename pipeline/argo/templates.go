@@ -169,6 +169,10 @@ func (g *group) template() wfv1.Template {
 		Args:       fill(first.Process.Args, g.args),
 		WorkingDir: g.id.WorkingDir,
 		Resources:  g.id.Resources,
+		// A Function writes its failure's cause to /dev/termination-log
+		// (stashflow fn does); for any other command the kubelet takes the
+		// log's tail. Argo puts it in the node's message.
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		VolumeMounts: append(slices.Clone(g.id.Mounts), corev1.VolumeMount{
 			Name: OutputsVolume, MountPath: pipeline.OutputDir,
 		}),

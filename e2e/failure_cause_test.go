@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+)
+
+// TestFailureCause: a step that fails says why where people look. The
+// Function writes its one-line reason as the container's termination
+// message, so the Argo node's message, the session's step message and the
+// session's message all carry the cause, not only "Error (exit code 1)".
+func TestFailureCause(t *testing.T) {
+	t.Cleanup(func() {
+		_ = env.Argo.ArgoprojV1alpha1().Workflows(env.Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: v1alpha1.LabelSession + "=cause-1"})
+	})
+	startOperator(t)
+	port := freePort(t) // nothing listens there
+	create(t,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cause-repo-secret"}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte("cause-password")}},
+		&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "cause-repo"}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+			StorageSecretName: "cause-repo-secret",
+			Local:             &v1alpha1.LocalSpec{HostPath: &corev1.HostPathVolumeSource{Path: t.TempDir()}, MountPath: "/stashflow/repository"},
+		}}},
+		appBinding("cause-etcd", "http://127.0.0.1:"+strconv.Itoa(port)),
+		&v1alpha1.BackupConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: "cause"},
+			Spec: v1alpha1.BackupConfigurationSpec{
+				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+					Task:   &v1alpha1.TaskRef{Name: "etcd-backup"},
+					Target: &v1alpha1.BackupTarget{Ref: appBindingRef("cause-etcd")},
+				},
+				Repository: v1alpha1.ObjectRef{Name: "cause-repo"},
+				Paused:     true,
+			},
+		},
+	)
+	bs := &v1alpha1.BackupSession{
+		ObjectMeta: metav1.ObjectMeta{Name: "cause-1"},
+		Spec:       v1alpha1.BackupSessionSpec{Invoker: v1alpha1.BackupInvokerRef{APIGroup: v1alpha1.GroupVersion.Group, Kind: "BackupConfiguration", Name: "cause"}},
+	}
+	create(t, bs)
+	waitFor(t, bs, func() bool {
+		return bs.Status.Phase == v1alpha1.BackupSessionFailed || bs.Status.Phase == v1alpha1.BackupSessionSucceeded
+	})
+	if bs.Status.Phase != v1alpha1.BackupSessionFailed {
+		t.Fatalf("session %s, want Failed", bs.Status.Phase)
+	}
+	cause := "127.0.0.1:" + strconv.Itoa(port)
+	wf := workflowOf(t, bs.Status.Workflow)
+	node, ok := podNodes(wf)["etcd-backup"]
+	if !ok {
+		t.Fatalf("no etcd-backup node in %s", wf.Name)
+	}
+	if node.Phase != wfv1.NodeFailed || !strings.Contains(node.Message, cause) {
+		t.Errorf("Argo node etcd-backup: %s %q, want Failed with a message naming %s", node.Phase, node.Message, cause)
+	}
+	step := bs.Status.Targets[0].Steps[0]
+	if !strings.Contains(step.Message, cause) {
+		t.Errorf("session step %s: message %q, want it to name %s", step.Name, step.Message, cause)
+	}
+	if strings.Contains(mustJSON(t, bs.Status), "cause-password") {
+		t.Error("the repository password appears in the session's status")
+	}
+}
