@@ -65,7 +65,12 @@ func Guard(argv []string) int {
 	var waitErr error
 	select {
 	case waitErr = <-done:
-		KillDescendants(os.Getpid())
+		// The main process is gone, so every process it left was
+		// re-parented to this subreaper: no child left means no
+		// descendant, and /proc need not be read (the common case).
+		if hasChildren() {
+			KillDescendants(os.Getpid())
+		}
 	case <-kill:
 		KillDescendants(os.Getpid())
 		<-done
@@ -124,6 +129,23 @@ func reapOrphans(self int) {
 		p, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
 		if p <= 0 || err != nil {
 			return
+		}
+	}
+}
+
+// hasChildren reaps this process's ended children and reports whether any
+// is left.
+func hasChildren() bool {
+	for {
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil: // ECHILD: none
+			return false
+		case p == 0: // some, still running
+			return true
 		}
 	}
 }
