@@ -183,17 +183,52 @@ func ResticRepository(b *v1alpha1.Backend) string {
 	return ""
 }
 
-// backendCredentialKeys are the Secret keys restic reads for each provider;
-// every key is passed as an optional secretKeyRef so that a Secret holds only
+// Credential is one backend credential a step gets: the environment
+// variable restic reads (Env), from the storage Secret's key (Key).
+type Credential struct {
+	Env string
+	Key string
+}
+
+// sameName is a credential whose Secret key is the variable's own name.
+func sameName(names ...string) []Credential {
+	out := make([]Credential, len(names))
+	for i, n := range names {
+		out[i] = Credential{Env: n, Key: n}
+	}
+	return out
+}
+
+// backendCredentialKeys are the storage Secret keys of each provider, as
+// Stash documents them, and the variable restic reads each one as; every
+// key is passed as an optional secretKeyRef so that a Secret holds only
 // what its backend needs.
-var backendCredentialKeys = map[string][]string{
-	"s3":    {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"},
-	"gcs":   {"GOOGLE_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"},
-	"azure": {"AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS"},
-	"b2":    {"B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"},
-	"swift": {"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_TENANT_NAME", "OS_REGION_NAME", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "ST_AUTH", "ST_USER", "ST_KEY"},
-	"rest":  {"RESTIC_REST_USERNAME", "RESTIC_REST_PASSWORD"},
+//
+// A rest-server's user name and password are REST_SERVER_USERNAME and
+// REST_SERVER_PASSWORD in the Secret (Stash's keys), given to restic as
+// RESTIC_REST_USERNAME and RESTIC_REST_PASSWORD; never in the URL, which
+// every step's environment and the rendered Workflow show (the CRD refuses
+// a url with userinfo). Secret keys named RESTIC_REST_* are not read: an
+// environment variable has one source, and Stash's keys are the ones a
+// Stash user's Secret already holds.
+var backendCredentialKeys = map[string][]Credential{
+	"s3":    sameName("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"),
+	"gcs":   sameName("GOOGLE_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"),
+	"azure": sameName("AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS"),
+	"b2":    sameName("B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"),
+	"swift": sameName("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_TENANT_NAME", "OS_REGION_NAME", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "ST_AUTH", "ST_USER", "ST_KEY"),
+	"rest": {
+		{Env: "RESTIC_REST_USERNAME", Key: "REST_SERVER_USERNAME"},
+		{Env: "RESTIC_REST_PASSWORD", Key: "REST_SERVER_PASSWORD"},
+	},
 	"local": nil,
+}
+
+// BackendCredentials are the storage Secret keys a backend's steps read and
+// the environment variable each becomes (for whoever gives restic a
+// Repository's Secret without a step, as `stashflow snapshots` does).
+func BackendCredentials(b *v1alpha1.Backend) []Credential {
+	return append([]Credential(nil), backendCredentialKeys[b.Provider()]...)
 }
 
 // repositoryEnv is the environment every Function step gets: where the
@@ -208,8 +243,8 @@ func repositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
 		return env
 	}
 	env = append(env, pipeline.EnvVar{Name: "RESTIC_PASSWORD", SecretKeyRef: &pipeline.SecretKeyRef{Name: b.StorageSecretName, Key: "RESTIC_PASSWORD"}})
-	for _, key := range backendCredentialKeys[b.Provider()] {
-		env = append(env, pipeline.EnvVar{Name: key, SecretKeyRef: &pipeline.SecretKeyRef{Name: b.StorageSecretName, Key: key, Optional: true}})
+	for _, c := range backendCredentialKeys[b.Provider()] {
+		env = append(env, pipeline.EnvVar{Name: c.Env, SecretKeyRef: &pipeline.SecretKeyRef{Name: b.StorageSecretName, Key: c.Key, Optional: true}})
 	}
 	return env
 }

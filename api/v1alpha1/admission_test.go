@@ -181,6 +181,10 @@ func TestExampleVariantsAccepted(t *testing.T) {
 			o.Spec.Backend.Local = nil
 			o.Spec.Backend.Rest = &v1alpha1.RestServerSpec{URL: "https://rest.backup:8000/etcd"}
 		})},
+		{"rest backend with @ in the path and query", from(func(o *v1alpha1.Repository) {
+			o.Spec.Backend.Local = nil
+			o.Spec.Backend.Rest = &v1alpha1.RestServerSpec{URL: "http://[fd00::1]:8000/team@example/etcd?owner=a@b"}
+		})},
 		{"app binding by url", from(func(o *v1alpha1.AppBinding) {
 			o.Spec.ClientConfig.Service = nil
 			o.Spec.ClientConfig.URL = ptr.To("https://etcd.example.com:2379")
@@ -207,6 +211,8 @@ func TestInvalidRejected(t *testing.T) {
 		obj   func(*testing.T) client.Object
 		field string // the field path in the error
 		msg   string // what the error says
+		// secret is a value the object holds that the error must not repeat.
+		secret string
 	}{
 		{
 			name: "repository with two backends",
@@ -241,6 +247,37 @@ func TestInvalidRejected(t *testing.T) {
 			obj:   from(func(o *v1alpha1.Repository) { o.Spec.Backend.Local.MountPath = "safe/data" }),
 			field: "spec.backend.local.mountPath",
 			msg:   "must be an absolute path",
+		},
+		{
+			name: "rest url with user and password",
+			obj: from(func(o *v1alpha1.Repository) {
+				o.Spec.Backend.Local = nil
+				o.Spec.Backend.Rest = &v1alpha1.RestServerSpec{URL: "https://backup:hunter2-rest@rest.backup:8000/etcd"}
+			}),
+			field:  "spec.backend.rest.url",
+			msg:    "backend.rest.url must not hold credentials (user:password@host): put them in the storage Secret as REST_SERVER_USERNAME and REST_SERVER_PASSWORD",
+			secret: "hunter2-rest",
+		},
+		{
+			name: "rest url with a user only",
+			obj: from(func(o *v1alpha1.Repository) {
+				o.Spec.Backend.Local = nil
+				o.Spec.Backend.Rest = &v1alpha1.RestServerSpec{URL: "http://backup@127.0.0.1:8000/"}
+			}),
+			field: "spec.backend.rest.url",
+			msg:   "must not hold credentials",
+		},
+		{
+			name: "blueprint rest url with credentials",
+			obj: from(func(o *v1alpha1.BackupBlueprint) {
+				o.Spec.Backend = v1alpha1.Backend{
+					StorageSecretName: o.Spec.Backend.StorageSecretName,
+					Rest:              &v1alpha1.RestServerSpec{URL: "https://backup:hunter2-rest@rest.backup:8000/${TARGET_NAMESPACE}"},
+				}
+			}),
+			field:  "spec.backend.rest.url",
+			msg:    "REST_SERVER_USERNAME and REST_SERVER_PASSWORD",
+			secret: "hunter2-rest",
 		},
 		{
 			name:  "repository without storage secret",
@@ -465,6 +502,9 @@ func TestInvalidRejected(t *testing.T) {
 			}
 			if got := err.Error(); !strings.Contains(got, tc.field+":") || !strings.Contains(got, tc.msg) {
 				t.Errorf("error does not name %q with %q:\n%s", tc.field, tc.msg, got)
+			}
+			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("error repeats the secret value %q:\n%s", tc.secret, err)
 			}
 		})
 	}

@@ -212,10 +212,14 @@ type SwiftSpec struct {
 	Prefix string `json:"prefix,omitempty"`
 }
 
-// RestServerSpec is a restic rest-server.
+// RestServerSpec is a restic rest-server. Credentials never go into the url, where every
+// step's environment, a rendered Workflow and a session's plan would show them: they come
+// from the storage Secret, as in Stash.
+// +kubebuilder:validation:XValidation:rule="!has(self.url) || !self.url.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",message="backend.rest.url must not hold credentials (user:password@host): put them in the storage Secret as REST_SERVER_USERNAME and REST_SERVER_PASSWORD",fieldPath=".url"
 type RestServerSpec struct {
-	// url of the repository on the server, e.g. "https://rest.backup:8000/etcd". Credentials
-	// come from REST_SERVER_USERNAME and REST_SERVER_PASSWORD in the storage Secret.
+	// url of the repository on the server, e.g. "https://rest.backup:8000/etcd", without
+	// credentials: the user name and password come from REST_SERVER_USERNAME and
+	// REST_SERVER_PASSWORD in the storage Secret.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
