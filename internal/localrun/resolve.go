@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultNamespace is where objects without a namespace belong, as in kubectl.
-const DefaultNamespace = "default"
+const DefaultNamespace = manifest.DefaultNamespace
 
 // Inputs are the objects loaded from files, indexed, with the catalog.
 type Inputs struct {
@@ -24,9 +24,17 @@ type Inputs struct {
 	Catalog *catalog.Catalog
 }
 
-// Load reads files and directories of YAML and the built-in catalog.
+// Load reads files and directories of YAML and the built-in catalog. Every
+// stashflow.dev object is decoded strictly, then defaulted and validated
+// with the CRDs' schemas and CEL rules, as the apiserver would admit it
+// (manifest.Admission): what a cluster would refuse is refused here too,
+// every problem naming its file, document and field.
 func Load(paths ...string) (*Inputs, error) {
-	objs, err := manifest.LoadPaths(paths...)
+	admission, err := manifest.CRDAdmission()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := manifest.Options{Admission: admission}.LoadPaths(paths...)
 	if err != nil {
 		return nil, err
 	}

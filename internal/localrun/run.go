@@ -196,32 +196,55 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		opts.Progress(p)
 	}
 	start := time.Now()
+	deadline := sessionstatus.NewDeadline(plan.Graph.Timeout, start, deadlineSubject(session))
 	nodes, err := engine.Run(ctx, plan.Graph, onEvent)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in.where(session), err)
 	}
-	o := sessionstatus.Evaluate(plan.Layout, nodes, true)
+	// The engine enforced the timeOut; the run is judged against it as the
+	// operator judges it (sessionstatus.Deadline).
+	now := time.Now()
 	out := session.DeepCopyObject().(client.Object)
 	if ts := out.GetCreationTimestamp(); ts.IsZero() {
 		out.SetCreationTimestamp(metav1.NewTime(start.Truncate(time.Second)))
 	}
 	ref := &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: session.GetName()}
-	duration := time.Since(start).Round(time.Second).String()
+	duration := now.Sub(start).Round(time.Second).String()
+	var sessionDeadline *metav1.Time
+	if !deadline.At.IsZero() {
+		t := metav1.NewTime(deadline.At)
+		sessionDeadline = &t
+	}
+	var o *sessionstatus.Outcome
 	switch s := out.(type) {
 	case *v1alpha1.BackupSession:
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
 		sessionstatus.SetBackup(s, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.BackupSessionPhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration = ref, duration
+		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
 	case *v1alpha1.RestoreSession:
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
 		sessionstatus.SetRestore(&s.Status, s.Generation, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration = ref, duration
+		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
 	case *v1alpha1.RestoreBatch:
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
 		sessionstatus.SetRestore(&s.Status, s.Generation, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration = ref, duration
+		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
+	default:
+		return nil, fmt.Errorf("%s is not a session", in.where(session))
 	}
 	return &Result{Session: out, Plan: plan, Nodes: nodes, Outcome: o, WorkDir: work}, nil
+}
+
+// deadlineSubject names a session in its deadline's messages, as the
+// session controllers do.
+func deadlineSubject(session client.Object) string {
+	if _, ok := session.(*v1alpha1.BackupSession); ok {
+		return "session"
+	}
+	return "restore"
 }
 
 // readOutputs reads a step's output files (small: values, not data).

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +13,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 )
@@ -34,9 +38,24 @@ type Object struct {
 	Source string // file:document, e.g. backup.yaml#2
 }
 
+// Options say how documents are read. The zero value decodes strictly.
+type Options struct {
+	// Admission, when set, defaults and validates every object of a kind
+	// it has a CRD for, after the strict decoding, as the apiserver would
+	// on create (see Admission); the objects returned carry the defaults.
+	Admission *Admission
+}
+
+// LoadPaths reads every .yaml, .yml and .json file named, directories
+// included (not recursively), in name order, strictly.
+func LoadPaths(paths ...string) ([]Object, error) { return Options{}.LoadPaths(paths...) }
+
+// Decode reads every document of data strictly; source names it in errors.
+func Decode(source string, data []byte) ([]Object, error) { return Options{}.Decode(source, data) }
+
 // LoadPaths reads every .yaml, .yml and .json file named, directories
 // included (not recursively), in name order.
-func LoadPaths(paths ...string) ([]Object, error) {
+func (o Options) LoadPaths(paths ...string) ([]Object, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -67,15 +86,18 @@ func LoadPaths(paths ...string) ([]Object, error) {
 		if err != nil {
 			return nil, err
 		}
-		objs, err := Decode(f, data)
+		objs, err := o.Decode(f, data)
 		errs = append(errs, err)
 		out = append(out, objs...)
 	}
 	return out, errors.Join(errs...)
 }
 
-// Decode reads every document of data; source names it in errors.
-func Decode(source string, data []byte) ([]Object, error) {
+// Decode reads every document of data; source names it in errors. Every
+// problem of a document is one error, a line of its own:
+//
+//	<source>#<document>: <Kind>/<name>: <field path>: <what is wrong>
+func (o Options) Decode(source string, data []byte) ([]Object, error) {
 	codecs := serializer.NewCodecFactory(Scheme(), serializer.EnableStrict)
 	decoder := codecs.UniversalDeserializer()
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
@@ -94,20 +116,114 @@ func Decode(source string, data []byte) ([]Object, error) {
 			continue
 		}
 		where := fmt.Sprintf("%s#%d", source, n)
-		obj, gvk, err := decoder.Decode(doc, nil, nil)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s", where, cleanDecodeError(err)))
+		obj, problems := o.decodeDocument(decoder, doc)
+		if len(problems) > 0 {
+			label := where
+			if name := documentName(doc); name != "" {
+				label += ": " + name
+			}
+			for _, p := range problems {
+				errs = append(errs, fmt.Errorf("%s: %s", label, p))
+			}
 			continue
 		}
-		co, ok := obj.(client.Object)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%s: %s is not an object", where, gvk.Kind))
-			continue
-		}
-		co.GetObjectKind().SetGroupVersionKind(*gvk)
-		out = append(out, Object{Object: co, Source: where})
+		out = append(out, Object{Object: obj, Source: where})
 	}
 	return out, errors.Join(errs...)
+}
+
+// decodeDocument decodes one document strictly and, for a kind the
+// Admission has a CRD for, defaults and validates it.
+func (o Options) decodeDocument(decoder runtime.Decoder, doc []byte) (client.Object, []string) {
+	obj, gvk, err := decoder.Decode(doc, nil, nil)
+	var problems []string
+	if err != nil {
+		problems = append(problems, cleanDecodeError(err))
+	}
+	if u := o.admitted(doc); u != nil {
+		fieldErrs := o.Admission.Admit(u)
+		if len(fieldErrs) > 0 {
+			if err != nil && !runtime.IsStrictDecodingError(err) {
+				// A field of the wrong type: the schema's error says
+				// it better, with the field's path.
+				problems = nil
+			}
+			for _, fe := range fieldErrs {
+				problems = append(problems, fe.Error())
+			}
+			return nil, problems
+		}
+		if err != nil {
+			return nil, problems
+		}
+		// The object with the defaults applied, decoded strictly again.
+		defaulted, merr := json.Marshal(u)
+		if merr != nil {
+			return nil, []string{merr.Error()}
+		}
+		if obj, gvk, err = decoder.Decode(defaulted, nil, nil); err != nil {
+			return nil, []string{cleanDecodeError(err)}
+		}
+	}
+	if err != nil {
+		return nil, problems
+	}
+	co, ok := obj.(client.Object)
+	if !ok {
+		return nil, []string{gvk.Kind + " is not an object"}
+	}
+	co.GetObjectKind().SetGroupVersionKind(*gvk)
+	return co, nil
+}
+
+// admitted returns the document as the Admission takes it, or nil when it
+// has no CRD for the document's kind (or the document is not an object: the
+// decoder says why).
+func (o Options) admitted(doc []byte) map[string]any {
+	if o.Admission == nil {
+		return nil
+	}
+	u, err := toUnstructured(doc)
+	if err != nil {
+		return nil
+	}
+	gvk := (&unstructured.Unstructured{Object: u}).GroupVersionKind()
+	if !o.Admission.Handles(gvk.GroupKind()) {
+		return nil
+	}
+	return u
+}
+
+// toUnstructured reads a YAML or JSON document as the apiserver reads a
+// request body: integers are int64, other numbers float64.
+func toUnstructured(doc []byte) (map[string]any, error) {
+	j, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	var u map[string]any
+	if err := utiljson.Unmarshal(j, &u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// documentName is Kind/name of a document, or its kind, or "" when the
+// document does not say.
+func documentName(doc []byte) string {
+	var head struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(doc, &head); err != nil || head.Kind == "" {
+		return ""
+	}
+	if head.Metadata.Name == "" {
+		return head.Kind
+	}
+	return head.Kind + "/" + head.Metadata.Name
 }
 
 func stripComments(doc []byte) []byte {
