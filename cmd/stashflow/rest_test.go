@@ -80,7 +80,8 @@ spec:
 
 	t.Run("backup", func(t *testing.T) {
 		work := t.TempDir()
-		stdout, stderr, code := stashflow(context.Background(), t, "run", "--work-dir", work, "-f", write(t, "rest.yaml", manifests(password)), "--volume", "target-0="+src)
+		file := write(t, "rest.yaml", manifests(password))
+		stdout, stderr, code := stashflow(context.Background(), t, "run", "--work-dir", work, "-f", file, "--volume", "target-0="+src)
 		if code != 0 {
 			t.Fatalf("backup: exit %d\n%s\n%s", code, stdout, stderr)
 		}
@@ -114,6 +115,13 @@ spec:
 		if !strings.Contains(stdout, snaps[0].ID) {
 			t.Errorf("the session's status does not name snapshot %s:\n%s", snaps[0].ID, stdout)
 		}
+
+		// `stashflow snapshots` reads the same Secret keys as the steps.
+		listed, lerr, lcode := stashflow(context.Background(), t, "snapshots", "-f", file)
+		if lcode != 0 || !strings.Contains(listed, snaps[0].ID) {
+			t.Errorf("stashflow snapshots: exit %d, want snapshot %s listed\n%s\n%s", lcode, snaps[0].ID, listed, lerr)
+		}
+		noSecrets(t, "stashflow snapshots", listed+lerr)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {

@@ -154,13 +154,15 @@ func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, st
 		if sec == nil {
 			return nil, "", fmt.Errorf("repository %s/%s: spec.backend.storageSecretName: Secret %q is not in the files", repo.Namespace, repo.Name, name)
 		}
-		keys := make([]string, 0, len(sec))
-		for k := range sec {
-			keys = append(keys, k)
+		// The variables a step gets, from the keys a step reads: the
+		// password and the backend's credentials (Stash's key names).
+		if v, ok := sec["RESTIC_PASSWORD"]; ok {
+			env = append(env, restic.EnvPassword+"="+v)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			env = append(env, k+"="+sec[k])
+		for _, c := range translators.BackendCredentials(&b) {
+			if v, ok := sec[c.Key]; ok {
+				env = append(env, c.Env+"="+v)
+			}
 		}
 	}
 	return env, location, nil
