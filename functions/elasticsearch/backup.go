@@ -67,12 +67,12 @@ func (*Backup) Description() string {
 	return "export Elasticsearch indices (settings, mappings, aliases, documents by point-in-time slices) as one archive streamed into restic"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (b *Backup) DeclaredOutputs() []string {
 	return []string{OutputIndices, OutputDocuments, OutputBytes, OutputDataStreams}
 }
 
+// Flags implements step.Function.
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&b.urls, "url", nil, "Elasticsearch node URLs, comma separated (the AppBinding's endpoint); credentials come from $ES_USERNAME/$ES_PASSWORD or $ES_API_KEY, a CA from $ES_CA_CERT")
 	fs.StringSliceVar(&b.include, "include", []string{"*"}, "index name patterns to back up, comma separated ('*' wildcards)")

@@ -51,12 +51,12 @@ func (*Restore) Description() string {
 	return "restore indices from an elasticsearch-backup archive in restic with the bulk API, then verify every index's document count"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Restore) DeclaredOutputs() []string {
 	return []string{OutputIndices, OutputDocuments}
 }
 
+// Flags implements step.Function.
 func (r *Restore) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&r.urls, "url", nil, "Elasticsearch node URLs, comma separated; credentials come from $ES_USERNAME/$ES_PASSWORD or $ES_API_KEY, a CA from $ES_CA_CERT")
 	fs.StringVar(&r.snapshot, "snapshot", "latest", "restic snapshot id (or unique prefix), or latest")

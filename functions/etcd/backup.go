@@ -62,12 +62,12 @@ func (*Backup) Description() string {
 	return "stream a snapshot of a healthy etcd member into a restic repository, verifying its sha256"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (b *Backup) DeclaredOutputs() []string {
 	return []string{OutputRevision, OutputSHA256, OutputMember, OutputEndpoint}
 }
 
+// Flags implements step.Function.
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	b.conn.addFlags(fs)
 	fs.StringSliceVar(&b.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")

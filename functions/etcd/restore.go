@@ -49,12 +49,12 @@ func (*Restore) Description() string {
 	return "restore an etcd snapshot from a restic repository into member data directories (--mode=datadir) or a running cluster (--mode=live)"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Restore) DeclaredOutputs() []string {
 	return []string{OutputKeysWritten, OutputKeysDeleted, OutputMembers}
 }
 
+// Flags implements step.Function.
 func (r *Restore) Flags(fs *pflag.FlagSet) {
 	r.fs = fs
 	fs.StringVar(&r.mode, "mode", "", "datadir: write member data directories (etcdutl snapshot restore); live: replay the snapshot's keys into a running cluster")

@@ -36,12 +36,12 @@ func (*Check) Description() string {
 	return "verify a restic repository's structure and, optionally, its data (restic check)"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (c *Check) DeclaredOutputs() []string {
 	return []string{OutputIntegrity, OutputErrors, OutputBrokenPacks}
 }
 
+// Flags implements step.Function.
 func (c *Check) Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.readData, "read-data", false, "read and verify all data blobs")
 	fs.StringVar(&c.readDataSubset, "read-data-subset", "", "read and verify a subset of the data: n/t, x% or a size such as 500M")

@@ -51,12 +51,12 @@ func (*Retention) Description() string {
 	return "apply a retention policy to a restic repository (restic forget), optionally pruning"
 }
 
-// Flags implements step.Function.
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Retention) DeclaredOutputs() []string {
 	return []string{OutputKept, OutputRemoved, OutputTotalSize, OutputSnapshotCount}
 }
 
+// Flags implements step.Function.
 func (r *Retention) Flags(fs *pflag.FlagSet) {
 	fs.IntVar(&r.keepLast, "keep-last", 0, "keep the last N snapshots")
 	fs.IntVar(&r.keepHourly, "keep-hourly", 0, "keep the last N hourly snapshots")

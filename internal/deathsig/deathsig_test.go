@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			os.Exit(3)
 		}
-		os.Stdout.WriteString(strconv.Itoa(p.Cmd.Process.Pid) + "\n")
+		_, _ = os.Stdout.WriteString(strconv.Itoa(p.Cmd.Process.Pid) + "\n")
 		select {}
 	}
 	os.Exit(m.Run())

@@ -18,8 +18,8 @@ import (
 // `<binary> GuardArg -- <argv...>` instead of argv.
 const GuardArg = "__step-guard"
 
-// KillTreeSignal, sent to a guard, makes it kill every process of its step
-// with SIGKILL and exit; an engine sends it when a step's grace period is
+// KillTreeSignal is the signal that, sent to a guard, makes it kill every
+// process of its step with SIGKILL and exit; an engine sends it when a step's grace period is
 // over, and it is the guard's parent-death signal.
 const KillTreeSignal = syscall.SIGUSR2
 
@@ -46,7 +46,14 @@ func Guard(argv []string) int {
 		fmt.Fprintf(os.Stderr, "step guard: PR_SET_CHILD_SUBREAPER: %v\n", err)
 		return 126
 	}
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// Caught and dropped, not ignored: an ignored signal stays ignored
+	// across exec, and the step must get SIGTERM to stop gracefully.
+	drop := make(chan os.Signal, 8)
+	signal.Notify(drop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for range drop {
+		}
+	}()
 	kill := make(chan os.Signal, 1)
 	signal.Notify(kill, KillTreeSignal)
 	// The engine may have died between our start and the Notify above.

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,5 +125,22 @@ func TestStepsDieWithTheirEngine(t *testing.T) {
 				requireGone(t, childPID)
 			}
 		})
+	}
+}
+
+// Under the guard a step still gets SIGTERM first and can stop gracefully
+// (an ignored signal would stay ignored across the guard's exec).
+func TestGuardPassesSIGTERM(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "terminated")
+	step := sh("s", `trap 'echo yes > `+mark+`; exit 0' TERM; sleep 30 & wait`)
+	step.Timeout = 300 * time.Millisecond
+	opts := guarded(t)
+	opts.GracePeriod = 5 * time.Second
+	got, _ := run(context.Background(), t, opts, step)
+	if got["s"].Phase != pipeline.PhaseFailed || !strings.Contains(got["s"].Message, "stopped with SIGTERM") {
+		t.Errorf("step = %s %q, want Failed, stopped with SIGTERM", got["s"].Phase, got["s"].Message)
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Errorf("the step's TERM trap did not run: %v", err)
 	}
 }
