@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,6 +36,8 @@ type ArgoOptions struct {
 	UIBaseURL string
 	// Render are passed to argo.Render (Name, Namespace and DefaultImage are set by the engine).
 	Render argo.Options
+	// Now is the clock of the finish times Stop writes; default time.Now.
+	Now func() time.Time
 }
 
 // Argo runs graphs as Argo Workflows owned by their session.
@@ -45,7 +48,12 @@ type Argo struct {
 var _ Engine = (*Argo)(nil)
 
 // NewArgo returns an Argo engine.
-func NewArgo(opts ArgoOptions) *Argo { return &Argo{opts: opts} }
+func NewArgo(opts ArgoOptions) *Argo {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Argo{opts: opts}
+}
 
 // Name implements Engine.
 func (a *Argo) Name() v1alpha1.Engine { return v1alpha1.EngineArgo }
@@ -106,7 +114,10 @@ func (a *Argo) ref(wf *wfv1.Workflow) *v1alpha1.WorkflowRef {
 }
 
 // Status implements Engine. Step results come from the nodes
-// (argo.NodeStatuses), never from the Workflow's phase.
+// (argo.NodeStatuses), never from the Workflow's phase. A Workflow that is
+// gone, replaced by one that is not owner's, or being deleted before it
+// finished is a *LostError (reason WorkflowDeleted); the controller then
+// fails the session and calls Stop, which ends the steps.
 func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, g *pipeline.Graph) (*Run, error) {
 	if ref == nil || ref.Engine != v1alpha1.EngineArgo {
 		return nil, otherEngine(ref, v1alpha1.EngineArgo)
@@ -132,6 +143,16 @@ func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.Wo
 			Message: fmt.Sprintf("the Argo Workflow %s was replaced by one that does not belong to this session", key),
 		}
 	}
+	if wf.DeletionTimestamp != nil && !finishedBefore(wf, wf.DeletionTimestamp.Time) {
+		// Deleted and waiting for its dependents to be collected
+		// (foreground) or orphaned: it will not finish the run. (If it
+		// ends meanwhile, it is because Stop terminated it: the session
+		// must read the same story on a retried reconcile.)
+		return nil, &LostError{
+			Reason:  conditions.ReasonWorkflowDeleted,
+			Message: fmt.Sprintf("the Argo Workflow %s was deleted while the session was running", key),
+		}
+	}
 	nodes, err := argo.NodeStatuses(wf, g)
 	if err != nil {
 		return nil, err
@@ -139,17 +160,57 @@ func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.Wo
 	return &Run{Nodes: nodes, Finished: argo.Finished(wf)}, nil
 }
 
-// Stop implements Engine: it sets spec.shutdown to Terminate, which stops
-// running pods and starts nothing else.
-func (a *Argo) Stop(ctx context.Context, _ client.Object, ref *v1alpha1.WorkflowRef, _ string) error {
+// finishedBefore says whether wf had finished before t (to the second).
+func finishedBefore(wf *wfv1.Workflow, t time.Time) bool {
+	return argo.Finished(wf) && !wf.Status.FinishedAt.IsZero() && wf.Status.FinishedAt.Time.Before(t)
+}
+
+// Stop implements Engine. A Workflow of the session's that still runs is
+// stopped through spec.shutdown=Terminate: Argo kills its running pods and
+// starts nothing else, and its nodes say how each step ended.
+//
+// A run whose Workflow is gone, is being deleted, or was replaced by one
+// that is not the session's (Status reported a *LostError) has nothing left
+// to stop its pods or to report its steps. Stop then deletes the pods of
+// that Workflow that have not ended (found by the label
+// workflows.argoproj.io/workflow, since a Workflow deleted with
+// --cascade=orphan leaves them without an owner), so that no step outlives
+// its run and commits a snapshot for a session that failed; and it ends the
+// steps in owner's status itself (sessionstatus.EndBackup/EndRestore):
+// steps that ran (by the status, the nodes of a Workflow being deleted, or
+// a running pod) Failed and steps not started Skipped, with reason as their
+// message and a finish time. A step whose pod or node ended before the
+// status showed it is recorded as it ended, with the snapshot it committed.
+// The operator never deletes a Workflow itself.
+func (a *Argo) Stop(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, reason string) error {
 	if ref == nil || ref.Engine != v1alpha1.EngineArgo {
 		return nil
 	}
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 	wf := &wfv1.Workflow{}
-	wf.Namespace, wf.Name = ref.Namespace, ref.Name
-	patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"shutdown":"`+string(wfv1.ShutdownStrategyTerminate)+`"}}`))
+	err := a.opts.APIReader.Get(ctx, key, wf)
+	switch {
+	case apierrors.IsNotFound(err):
+		return a.stopLost(ctx, owner, ref, "", reason, nil)
+	case err != nil:
+		return fmt.Errorf("reading Workflow %s: %w", key, err)
+	case !ownedBy(wf, owner):
+		// Another object's Workflow took the name: leave it alone.
+		return a.stopLost(ctx, owner, ref, wf.UID, reason, nil)
+	}
+	// The uid makes the patch fail on a Workflow that replaced this one
+	// since the read.
+	patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"uid":"`+string(wf.UID)+`"},"spec":{"shutdown":"`+string(wfv1.ShutdownStrategyTerminate)+`"}}`))
 	if err := a.opts.Client.Patch(ctx, wf, patch); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("stopping Workflow %s/%s: %w", ref.Namespace, ref.Name, err)
+		return fmt.Errorf("stopping Workflow %s: %w", key, err)
+	}
+	if wf.DeletionTimestamp != nil {
+		// Deleted, waiting for its finalizers (an orphaning or foreground
+		// deletion): nothing will report its steps any more. Argo still
+		// works on it until it is gone, and would recreate a step pod
+		// deleted less than 10s after it started; Terminate (above) makes
+		// it create none.
+		return a.stopLost(ctx, owner, ref, "", reason, nodesSeen(wf))
 	}
 	return nil
 }

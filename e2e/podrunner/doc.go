@@ -41,6 +41,11 @@
 // (spec.shutdown): the controller would exec a kill in the container, which
 // needs a kubelet, so the runner watches Workflows and does it.
 //
+// It also plays the garbage collector for Workflows (gc.go): a Workflow
+// deleted with background or foreground propagation takes the pods and
+// task results it owns with it; with orphan propagation their owner
+// references are removed and they stay.
+//
 // What this does not test: images (the host's sh, sleep and Options.Commands
 // run instead), real mounts and their isolation, users and security
 // contexts, resources, scheduling, probes, and the argoexec binaries.

@@ -51,10 +51,16 @@ type Runner struct {
 	opts      Options
 	log       logr.Logger
 
+	// workflows is the Workflow informer's store (gc.go).
+	workflows cache.Store
+
 	mu      sync.Mutex
 	pods    map[types.UID]*podRun
 	stopped bool
-	wg      sync.WaitGroup
+	// collecting holds the Workflows whose dependents are being collected,
+	// each with whether to look again once done (gc.go).
+	collecting map[types.UID]*bool
+	wg         sync.WaitGroup
 }
 
 // podRun is one pod being run.
@@ -112,7 +118,7 @@ func New(cfg *rest.Config, namespace string, opts Options) (*Runner, error) {
 	return &Runner{
 		kube: kube, argo: argo, namespace: namespace, opts: opts,
 		log:  opts.Log.WithValues("namespace", namespace),
-		pods: map[types.UID]*podRun{},
+		pods: map[types.UID]*podRun{}, collecting: map[types.UID]*bool{},
 	}, nil
 }
 
@@ -146,9 +152,11 @@ func (r *Runner) Run(ctx context.Context, ready chan<- struct{}) error {
 	}
 	wf := wfinformers.NewSharedInformerFactoryWithOptions(r.argo, 0, wfinformers.WithNamespace(r.namespace))
 	workflows := wf.Argoproj().V1alpha1().Workflows().Informer()
+	r.workflows = workflows.GetStore()
 	if _, err := workflows.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    r.workflowChanged,
-		UpdateFunc: func(_, obj any) { r.workflowChanged(obj) },
+		AddFunc:    func(obj any) { r.workflowChanged(ctx, obj) },
+		UpdateFunc: func(_, obj any) { r.workflowChanged(ctx, obj) },
+		DeleteFunc: func(obj any) { r.workflowDeleted(ctx, obj) },
 	}); err != nil {
 		return fmt.Errorf("podrunner: %w", err)
 	}
@@ -211,11 +219,15 @@ func (r *Runner) observe(ctx context.Context, obj any) {
 	podCtx, stop := context.WithCancelCause(ctx)
 	_, onExit := pod.Labels[LabelOnExit]
 	r.pods[pod.UID] = &podRun{workflow: pod.Labels[LabelWorkflow], onExit: onExit, stop: stop}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		defer stop(nil)
 		r.runPod(podCtx, pod.DeepCopy())
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.collectIfOwnerGone(ctx, pod.DeepCopy())
 	}()
 }
 
@@ -240,10 +252,15 @@ func (r *Runner) stopPod(uid types.UID, cause error) {
 
 // workflowChanged stops the pods of a Workflow being shut down, as the
 // controller's exec'd kill would: Terminate stops all, Stop all but
-// onExit pods.
-func (r *Runner) workflowChanged(obj any) {
+// onExit pods; and it collects the dependents of a Workflow being deleted
+// (gc.go).
+func (r *Runner) workflowChanged(ctx context.Context, obj any) {
 	wf, ok := obj.(*wfv1.Workflow)
-	if !ok || !wf.Spec.Shutdown.Enabled() {
+	if !ok {
+		return
+	}
+	r.workflowGC(ctx, wf, false)
+	if !wf.Spec.Shutdown.Enabled() {
 		return
 	}
 	r.mu.Lock()
