@@ -229,22 +229,18 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 		return r.fail(ctx, s, v1alpha1.BackupSessionFailed, conditions.ReasonEngineError, "the engine could not run the workflow: "+res.Failure, false)
 	}
 	now := r.Now()
-	nodes, done := res.Nodes, res.Finished
-	pastDeadline := st.SessionDeadline != nil && !now.Before(st.SessionDeadline.Time)
-	if pastDeadline && !done {
-		msg := fmt.Sprintf("the session exceeded its timeOut of %s", s.plan.Graph.Timeout)
-		if err := r.Engine.Stop(ctx, s.session, st.Workflow, msg); err != nil {
+	deadline := sessionstatus.Deadline{Timeout: s.plan.Graph.Timeout, Subject: "session"}
+	if st.SessionDeadline != nil {
+		deadline.At = st.SessionDeadline.Time
+	}
+	if deadline.Passed(now) && !res.Finished {
+		if err := r.Engine.Stop(ctx, s.session, st.Workflow, deadline.Message()); err != nil {
 			return ctrl.Result{}, err
 		}
-		conditions.True(&st.Conditions, s.session.Generation, conditions.DeadlineExceeded, conditions.ReasonDeadlineExceeded, msg)
-		nodes, done = sessionstatus.Stopped(nodes, "stopped: "+msg, now), true
 	}
-	s.outcome = sessionstatus.Evaluate(s.plan.Layout, nodes, done)
-	if done && pastDeadline && s.outcome.Phase == sessionstatus.Failed {
-		s.outcome.Reason = conditions.ReasonDeadlineExceeded
-		s.outcome.Message = fmt.Sprintf("the session exceeded its timeOut of %s: %s", s.plan.Graph.Timeout, s.outcome.Message)
-	}
+	s.outcome = deadline.EvaluateRun(&st.Conditions, s.session.Generation, s.plan.Layout, res.Nodes, res.Finished, now)
 	sessionstatus.SetBackup(s.session, s.outcome)
+	done := s.outcome.Phase == sessionstatus.Succeeded || s.outcome.Phase == sessionstatus.Failed
 	if done {
 		return ctrl.Result{}, nil
 	}
