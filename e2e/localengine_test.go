@@ -93,7 +93,7 @@ func (le *localEngine) startOperator() {
 		Engine:        v1alpha1.EngineLocal,
 		WorkDir:       le.t.TempDir(),
 		LocalCommands: map[string]string{"stashflow": stashflowBin},
-		LocalGuard:    []string{stashflowBin, deathsig.GuardArg},
+		LocalGuard:    deathsig.FindGuard(stashflowBin),
 	})
 }
 

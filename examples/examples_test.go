@@ -13,6 +13,8 @@ import (
 	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/internal/testenv"
+
+	"github.com/stashflow/stashflow/internal/repo"
 )
 
 var stashflowBin string
@@ -31,9 +33,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	stashflowBin = filepath.Join(dir, "stashflow")
-	if out, err := exec.Command("go", "build", "-o", stashflowBin, filepath.Join(root, "cmd", "stashflow")).CombinedOutput(); err != nil {
-		println("go build ./cmd/stashflow:", string(out))
+	if stashflowBin, err = repo.BuildStashflow(dir); err != nil {
+		println(err.Error())
 		os.Exit(1)
 	}
 	code := m.Run()

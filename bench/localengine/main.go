@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -21,15 +22,12 @@ import (
 	"time"
 
 	"github.com/stashflow/stashflow/internal/deathsig"
+	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
 )
 
 func main() {
-	// This binary is also the guard of the guarded runs.
-	if len(os.Args) > 1 && os.Args[1] == deathsig.GuardArg {
-		os.Exit(deathsig.Guard(os.Args[2:]))
-	}
 	steps := flag.Int("steps", 100, "steps in the chain (at most pipeline.MaxSteps)")
 	reps := flag.Int("reps", 5, "measured repetitions, after one warm-up")
 	flag.Parse()
@@ -48,11 +46,11 @@ func run(steps, reps int) error {
 	// The shell must exec the binary: `true` alone is a builtin in sh.
 	loop := fmt.Sprintf("i=0; while [ $i -lt %d ]; do %s; i=$((i+1)); done", steps, trueBin)
 
-	exe, err := os.Executable()
+	guard, cleanup, err := buildGuard()
 	if err != nil {
 		return err
 	}
-	guard := []string{exe, deathsig.GuardArg}
+	defer cleanup()
 	type sample struct{ engine, guarded, shell time.Duration }
 	var samples []sample
 	for rep := 0; rep <= reps; rep++ {
@@ -102,6 +100,27 @@ func run(steps, reps int) error {
 	}
 	fmt.Printf("target ≤ 20ms overhead per step (with the guard, as stashflow runs steps): %s (median %s; bare engine %s)\n", verdict, ms(mgo), ms(mo))
 	return nil
+}
+
+// buildGuard builds cmd/stashflow-guard, the guard `stashflow run` uses.
+func buildGuard() ([]string, func(), error) {
+	root, err := repo.Root()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "stashflow-bench-guard-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	bin := filepath.Join(dir, deathsig.GuardBinary)
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/stashflow-guard")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("go build ./cmd/stashflow-guard: %w\n%s", err, out)
+	}
+	return []string{bin}, cleanup, nil
 }
 
 func chain(n int) *pipeline.Graph {

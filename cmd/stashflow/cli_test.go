@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stashflow/stashflow/internal/repo"
 )
 
 var binary string
@@ -19,9 +21,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "stashflow")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		println(string(out))
+	if binary, err = repo.BuildStashflow(dir); err != nil {
+		println(err.Error())
 		os.Exit(1)
 	}
 	code := m.Run()

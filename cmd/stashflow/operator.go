@@ -129,7 +129,7 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	}
 	var guard []string
 	if exe, err := os.Executable(); err == nil {
-		guard = []string{exe, deathsig.GuardArg}
+		guard = deathsig.FindGuard(exe)
 	}
 	if err := controllers.Setup(mgr, controllers.Config{
 		Engine:                  eng,

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"github.com/stashflow/stashflow/internal/repo"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,9 +15,9 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "stashflow")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "stashflow")).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := repo.BuildStashflow(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	if err := run(context.Background(), &out, config{keys: 300, root: root, stashflowBin: bin}); err != nil {

@@ -88,3 +88,19 @@ func TestExitedBeforeReap(t *testing.T) {
 		t.Fatal("Start dropped SysProcAttr.Setpgid")
 	}
 }
+
+func TestFindGuard(t *testing.T) {
+	dir := t.TempDir()
+	exe := dir + "/stashflow"
+	t.Setenv("PATH", t.TempDir()) // no guard on PATH
+	if got := deathsig.FindGuard(exe); len(got) != 2 || got[0] != exe || got[1] != deathsig.GuardArg {
+		t.Errorf("without %s: FindGuard = %v, want the stashflow binary with %s", deathsig.GuardBinary, got, deathsig.GuardArg)
+	}
+	guard := dir + "/" + deathsig.GuardBinary
+	if err := os.WriteFile(guard, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := deathsig.FindGuard(exe); len(got) != 1 || got[0] != guard {
+		t.Errorf("with %s beside stashflow: FindGuard = %v, want [%s]", deathsig.GuardBinary, got, guard)
+	}
+}

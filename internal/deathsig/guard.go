@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,4 +227,25 @@ func Descendants(pid int) []Proc {
 		}
 	}
 	return out
+}
+
+// GuardBinary is the small binary that runs Guard (cmd/stashflow-guard).
+const GuardBinary = "stashflow-guard"
+
+// FindGuard returns the argv prefix of a step guard for an engine run by
+// the stashflow binary exe: GuardBinary beside exe, else on PATH, else exe
+// itself with GuardArg (the same guard, ≈ 80 ms slower to start).
+func FindGuard(exe string) []string {
+	if p := filepath.Join(filepath.Dir(exe), GuardBinary); isExecutable(p) {
+		return []string{p}
+	}
+	if p, err := exec.LookPath(GuardBinary); err == nil {
+		return []string{p}
+	}
+	return []string{exe, GuardArg}
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }

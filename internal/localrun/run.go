@@ -181,7 +181,7 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		WorkDir:     work,
 		Parallelism: opts.Parallelism,
 		Commands:    map[string]string{"stashflow": bin},
-		Guard:       []string{bin, deathsig.GuardArg},
+		Guard:       deathsig.FindGuard(bin),
 		Volumes:     opts.Volumes,
 		Secrets:     secrets{in: in, ns: session.GetNamespace()},
 	})

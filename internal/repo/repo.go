@@ -55,18 +55,18 @@ func modulePath(gomod string) (string, error) {
 	return "", fmt.Errorf("%s: no module line", gomod)
 }
 
-// BuildStashflow builds ./cmd/stashflow of this checkout into dir and
-// returns the binary's path.
+// BuildStashflow builds ./cmd/stashflow of this checkout into dir, and the
+// step guard (./cmd/stashflow-guard) beside it as `make build` does, and
+// returns the stashflow binary's path.
 func BuildStashflow(dir string) (string, error) {
 	root, err := Root()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "stashflow")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/stashflow")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/stashflow", "./cmd/stashflow-guard")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, b)
+		return "", fmt.Errorf("go build ./cmd/stashflow ./cmd/stashflow-guard: %w\n%s", err, b)
 	}
-	return out, nil
+	return filepath.Join(dir, "stashflow"), nil
 }
