@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -162,34 +161,14 @@ func startRestServerWithAuth(t *testing.T, user, password string) string {
 	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := testproc.FreePort()
+	addr, _ := testproc.StartRestServer(t, filepath.Join(dir, "data"), "--htpasswd-file", htpasswd)
+	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	logFile := filepath.Join(dir, "rest-server.log")
-	cmd := exec.Command("rest-server", "--path", filepath.Join(dir, "data"), "--listen", addr, "--htpasswd-file", htpasswd)
-	done := testproc.StartProcess(t, cmd, logFile)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// Any answer, 401 included, says the server is up.
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized {
-				t.Fatalf("rest-server with --htpasswd-file answered %s to a request without credentials, want 401", resp.Status)
-			}
-			return "http://" + addr + "/"
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(logFile)
-			t.Fatalf("rest-server exited:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rest-server not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("rest-server with --htpasswd-file answered %s to a request without credentials, want 401", resp.Status)
 	}
+	return "http://" + addr + "/"
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,30 +362,10 @@ func treeDigest(t *testing.T, dir string) string {
 	return sb.String()
 }
 
-// startRestServer starts rest-server on a free port with its data in
+// startRestServer starts rest-server with its data in
 // <dir>/rest-server/data; kill ends it with SIGKILL.
 func startRestServer(t *testing.T, dir string) (url string, kill func()) {
 	t.Helper()
-	port, err := testproc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	base := filepath.Join(dir, "rest-server")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("rest-server", "--path", filepath.Join(base, "data"), "--listen", addr, "--no-auth")
-	done := testproc.StartProcess(t, cmd, filepath.Join(base, "log"))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			return "rest:http://" + addr + "/", func() { _ = cmd.Process.Kill(); <-done }
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rest-server not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, kill := testproc.StartRestServer(t, filepath.Join(dir, "rest-server", "data"), "--no-auth")
+	return "rest:http://" + addr + "/", kill
 }

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -69,4 +72,43 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartRestServer starts restic's rest-server (from PATH) on a free
+// loopback port with its repositories under dataDir and the extra args
+// (e.g. "--no-auth", or "--htpasswd-file", f), waits until it answers HTTP
+// (any status: with authentication, 401), and returns its address
+// (127.0.0.1:PORT) and a kill that ends it at once with SIGKILL, as a
+// backend that dies. It is stopped at the end of the test otherwise.
+func StartRestServer(t testing.TB, dataDir string, args ...string) (addr string, kill func()) {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(filepath.Dir(dataDir), "rest-server-"+strconv.Itoa(port)+".log")
+	cmd := exec.Command("rest-server", append([]string{"--path", dataDir, "--listen", addr}, args...)...)
+	done := StartProcess(t, cmd, logFile)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			_ = resp.Body.Close()
+			return addr, func() { _ = cmd.Process.Kill(); <-done }
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("rest-server exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rest-server not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
