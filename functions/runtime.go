@@ -102,10 +102,12 @@ const DefaultTerminationLog = "/dev/termination-log"
 // cause. It writes only into a file that exists (the kubelet creates it;
 // on the local engine there is none and the engine reads the log instead),
 // and never fails the step.
-func WriteTerminationMessage(env *Env, msg string) {
+func WriteTerminationMessage(environ []string, msg string) {
 	path := DefaultTerminationLog
-	if v, ok := env.LookupEnv(TerminationLogEnv); ok && v != "" {
-		path = v
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, TerminationLogEnv+"="); ok && v != "" {
+			path = v
+		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {

@@ -83,7 +83,7 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 					return nil
 				}
 				msg := functions.OneLine(err, env.Environ)
-				functions.WriteTerminationMessage(env, msg)
+				functions.WriteTerminationMessage(env.Environ, msg)
 				var ve *functions.ValidationError
 				if errors.As(err, &ve) {
 					return usageError{fnFailure{msg}}
