@@ -27,6 +27,13 @@ const caseTimeout = time.Minute
 // the steps' statuses read back from the finished Workflow.
 func runGraph(ctx context.Context, t *testing.T, g *pipeline.Graph, name string) []pipeline.NodeStatus {
 	t.Helper()
+	got, _ := runGraphPhase(ctx, t, g, name)
+	return got
+}
+
+// runGraphPhase is runGraph that also returns the Workflow's phase.
+func runGraphPhase(ctx context.Context, t *testing.T, g *pipeline.Graph, name string) ([]pipeline.NodeStatus, pipeline.Phase) {
+	t.Helper()
 	env.DumpOnFailure(t, name)
 	wf, err := argo.Render(g, argo.Options{Name: name, Namespace: env.Namespace})
 	if err != nil {
@@ -43,12 +50,13 @@ func runGraph(ctx context.Context, t *testing.T, g *pipeline.Graph, name string)
 	if err != nil {
 		t.Fatalf("NodeStatuses() error = %v", err)
 	}
-	return got
+	return got, pipeline.Phase(wf.Status.Phase)
 }
 
 // TestConformance runs the shared table on the real Argo workflow-controller:
 // every step must end as it does on the local engine (pipeline/local), with
-// the same outputs and attempts.
+// the same outputs and attempts, and the Workflow's phase must be the run
+// phase the table wants (which pipeline.RunPhase models).
 func TestConformance(t *testing.T) {
 	start := time.Now()
 	t.Run("cases", func(t *testing.T) {
@@ -58,8 +66,8 @@ func TestConformance(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 				defer cancel()
 				caseStart := time.Now()
-				got := runGraph(ctx, t, c.Graph(t.TempDir()), "conformance-"+c.Name)
-				conformance.Check(t, c, got)
+				got, run := runGraphPhase(ctx, t, c.Graph(t.TempDir()), "conformance-"+c.Name)
+				conformance.Check(t, c, got, run)
 				t.Logf("%s on Argo in %s:\n%s", c.Name, time.Since(caseStart).Round(time.Millisecond), conformance.Describe(got))
 				if t.Failed() {
 					t.Logf("drawing:%s", c.Drawing)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,52 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 )
+
+// checkNodeCause checks that the Workflow node of a failed step carries the
+// step's own cause, not only Argo's exit code, and that the session's status
+// has the same message for the step; and that the verdict node says the
+// session failed.
+func checkNodeCause(t *testing.T, wf *wfv1.Workflow, bs *v1alpha1.BackupSession, stepName string) {
+	t.Helper()
+	var sessionMsg string
+	for _, tg := range bs.Status.Targets {
+		for _, s := range tg.Steps {
+			if s.Name == stepName {
+				sessionMsg = s.Message
+			}
+		}
+	}
+	var nodeMsg, verdictMsg string
+	var verdictPhase wfv1.NodePhase
+	for _, n := range wf.Status.Nodes {
+		switch {
+		case n.Type == wfv1.NodeTypePod && strings.HasSuffix(n.Name, "."+stepName):
+			nodeMsg = n.Message
+		case n.Type == wfv1.NodeTypePod && strings.HasSuffix(n.Name, ".verdict"):
+			verdictMsg, verdictPhase = n.Message, n.Phase
+		}
+	}
+	// Argo puts "main: Error (exit code N): " before the container's
+	// termination message.
+	cause := nodeMsg
+	if _, after, ok := strings.Cut(nodeMsg, "): "); ok && strings.HasPrefix(nodeMsg, "main: ") {
+		cause = after
+	}
+	if cause == "" || !strings.Contains(cause, "etcd") {
+		t.Errorf("node %s says %q, want the step's cause", stepName, nodeMsg)
+	}
+	if sessionMsg == "" || !strings.Contains(nodeMsg, firstLine(sessionMsg)) {
+		t.Errorf("the session's step %s says %q, the node %q: want the same cause", stepName, sessionMsg, nodeMsg)
+	}
+	if verdictPhase != wfv1.NodeFailed || !strings.Contains(verdictMsg, bs.Name+" failed") {
+		t.Errorf("verdict node: %s %q, want Failed naming the session", verdictPhase, verdictMsg)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
 
 // hookServer records the paths of the HTTP hook calls it gets.
 type hookServer struct {
@@ -161,6 +208,13 @@ func testBackupBatch(t *testing.T, fp *fullPath) {
 			if bs.Status.Phase != v1alpha1.BackupSessionFailed {
 				t.Errorf("session = %s, want Failed (one member fails)", bs.Status.Phase)
 			}
+			// The Workflow tells the same story: Failed, though the failed
+			// member's post hook and the global post hook handled the failure;
+			// the failed step's node says why, as the session's step does.
+			if wf.Status.Phase != wfv1.WorkflowFailed {
+				t.Errorf("workflow %s is %s, want Failed like its session", wf.Name, wf.Status.Phase)
+			}
+			checkNodeCause(t, wf, bs, "etcd-dead-etcd-backup")
 			phases := map[string]string{}
 			for _, tg := range bs.Status.Targets {
 				if tg.Ref == nil {

@@ -266,6 +266,10 @@ func describeMatches(t *testing.T, ref string, wf *wfv1.Workflow) {
 		t.Errorf("describe does not name workflow %s:\n%s", wf.Name, out)
 	}
 	for name, n := range nodes {
+		if name == "verdict" {
+			// It restates the session's phase, which describe prints.
+			continue
+		}
 		l := describeLine(lines, name)
 		if l == "" || !strings.Contains(l, " "+string(n.Phase)) {
 			t.Errorf("describe has no line for node %s with phase %s (found %q):\n%s", name, n.Phase, l, out)

@@ -5,6 +5,7 @@ import (
 	"github.com/stashflow/stashflow/functions/etcd"
 	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/repository"
+	"github.com/stashflow/stashflow/functions/verdict"
 	"github.com/stashflow/stashflow/functions/volume"
 )
 
@@ -24,6 +25,7 @@ func Builtin() (*Registry, error) {
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
 		{hook.Name, hook.New},
+		{verdict.Name, verdict.New},
 	} {
 		if err := r.Register(b.name, b.factory); err != nil {
 			return nil, err

@@ -26,8 +26,9 @@ const (
 	LabelFunction  = "stashflow.dev/function"   // the Function a step invokes
 	LabelGlobal    = "stashflow.dev/global"     // "true" on global (batch) hooks
 
-	KindStep = "step"
-	KindHook = "hook"
+	KindStep    = "step"
+	KindHook    = "hook"
+	KindVerdict = "verdict" // the step that fails a run in which a step failed
 )
 
 // Graph is one run: a set of steps and the edges between them.

@@ -160,6 +160,11 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		g.Steps = append(g.Steps, *globalPost)
 		plan.Layout.GlobalPostHook = globalPost.Name
 	}
+	if handlesFailure(g.Steps) {
+		v := r.verdictStep(g.Steps, opts)
+		g.Steps = append(g.Steps, v)
+		plan.Layout.Verdict = v.Name
+	}
 	vols, err := r.volumes(objs)
 	if err != nil {
 		return nil, err
@@ -231,6 +236,51 @@ func linkGlobalPost(post *pipeline.Step, policy v1alpha1.HookExecutionPolicy, gl
 	if globalPre != nil && policy != v1alpha1.HookExecuteOnFailure && len(chains) == 0 {
 		post.Dependencies = append(post.Dependencies, pipeline.Dependency{Step: globalPre.Name, When: pipeline.OnEnd})
 	}
+}
+
+// handlesFailure reports whether some step runs after another failed: a
+// post hook's OnFailure or Always policy, a Sequential batch's OnEnd edges,
+// an AnyOf. Then the failure no longer fails the engine's run by itself.
+func handlesFailure(steps []pipeline.Step) bool {
+	for i := range steps {
+		if len(steps[i].AnyOf) > 0 {
+			return true
+		}
+		for _, d := range steps[i].Dependencies {
+			if d.When != pipeline.OnSuccess {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// verdictStep is the last step of a graph that handles failures: it waits
+// for every step, runs only if one of them failed, and fails (`stashflow fn
+// verdict`). So the engine's own verdict on the run, the Argo Workflow's
+// phase that Argo's UI, metrics and notifications show, is Failed exactly
+// when the session is; a run in which nothing failed never starts it.
+func (r *run) verdictStep(steps []pipeline.Step, opts Options) pipeline.Step {
+	name := "verdict"
+	for n := 2; slices.ContainsFunc(steps, func(s pipeline.Step) bool { return s.Name == name }); n++ {
+		name = fmt.Sprintf("verdict-%d", n)
+	}
+	session := r.name
+	if r.namespace != "" {
+		session = r.namespace + "/" + r.name
+	}
+	s := pipeline.Step{
+		Name:        name,
+		DisplayName: "verdict: fail the run if a step failed",
+		Process: pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{
+			"fn", "verdict", "--kind=" + r.labels()[v1alpha1.LabelSessionKind], "--session=" + session,
+		}},
+		Labels: map[string]string{pipeline.LabelKind: pipeline.KindVerdict, pipeline.LabelGlobal: "true", pipeline.LabelFunction: "verdict"},
+	}
+	for _, st := range steps {
+		s.AnyOf = append(s.AnyOf, pipeline.Dependency{Step: st.Name, When: pipeline.OnFailure})
+	}
+	return s
 }
 
 // stepPrefixes name each target's steps: no prefix for a single-target run,

@@ -48,6 +48,10 @@ type Layout struct {
 	GlobalPreHook  string         `json:"globalPreHook,omitempty"`
 	GlobalPostHook string         `json:"globalPostHook,omitempty"`
 	Targets        []TargetLayout `json:"targets"`
+	// Verdict is the step that fails the run when any step failed, if the
+	// graph has one (see verdictStep). It is not part of any target: the
+	// session's status does not list it.
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // TargetLayout is one target's part of the graph.

@@ -129,7 +129,9 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 	if len(ix.steps) > 0 {
 		graphNames := sets.New[string]()
 		for _, s := range plan.Graph.Steps {
-			graphNames.Insert(s.Name)
+			if s.Name != plan.Layout.Verdict {
+				graphNames.Insert(s.Name)
+			}
 		}
 		statusNames := sets.KeySet(ix.steps)
 		if !graphNames.Equal(statusNames) {
@@ -140,6 +142,10 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 
 	d := &dag{}
 	for _, s := range plan.Graph.Steps {
+		if s.Name == plan.Layout.Verdict {
+			// The engine's verdict on the run: the session's phase shows it.
+			continue
+		}
 		p, ok := where[s.Name]
 		if !ok {
 			p = place{-1, roleStep, ""}

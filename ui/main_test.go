@@ -5,15 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
-	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,8 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/controllers"
-	"github.com/stashflow/stashflow/functions/hook"
-	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -36,13 +32,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	// The local engine runs hook steps as `stashflow fn hook ...`, with
-	// "stashflow" being this test binary (controllers.Config.LocalCommands
-	// defaults it to the running executable). Run the real hook Function
-	// then, as `stashflow fn hook` would.
-	if len(os.Args) > 2 && os.Args[1] == "fn" && os.Args[2] == hook.Name {
-		os.Exit(runHook(os.Args[3:]))
-	}
+	fntest.Dispatch()
 	code := m.Run()
 	if env != nil {
 		if err := env.Stop(); err != nil {
@@ -50,28 +40,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-// runHook runs functions/hook with args, as cmd/stashflow's `fn hook`.
-func runHook(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	fn := hook.New()
-	fs := pflag.NewFlagSet("hook", pflag.ContinueOnError)
-	fn.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if err := fn.Validate(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	if _, err := fn.Run(ctx, step.NewEnv(os.Stderr)); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 // testEnv returns the shared apiserver, starting it if needed.

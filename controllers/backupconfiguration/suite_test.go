@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/controllers/internal/operatortest"
+	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -16,6 +17,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	fntest.Dispatch() // hook and verdict steps run this binary as `stashflow fn`
 	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
 		env = e
 		var err error

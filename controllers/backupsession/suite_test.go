@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/controllers/internal/operatortest"
+	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -22,6 +23,7 @@ var (
 // TestMain starts one kube-apiserver for the package, with Argo's Workflow
 // CRD (from the module cache) besides stashflow's.
 func TestMain(m *testing.M) {
+	fntest.Dispatch() // hook and verdict steps run this binary as `stashflow fn`
 	os.Exit(run(m))
 }
 

@@ -186,10 +186,15 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		Secrets:     secrets{in: in, ns: session.GetNamespace()},
 	})
 	onEvent := func(e local.Event) {
-		if opts.Progress == nil {
+		// The verdict step only restates the session's phase.
+		if opts.Progress == nil || e.Step == plan.Layout.Verdict {
 			return
 		}
-		p := Progress{Session: session.GetName(), Steps: len(plan.Graph.Steps), Event: e}
+		steps := len(plan.Graph.Steps)
+		if plan.Layout.Verdict != "" {
+			steps--
+		}
+		p := Progress{Session: session.GetName(), Steps: steps, Event: e}
 		if e.Phase == pipeline.PhaseSucceeded {
 			p.Outputs = readOutputs(filepath.Join(work, e.Step, "outputs"))
 		}

@@ -1,13 +1,14 @@
 package conformance
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/stashflow/stashflow/pipeline"
 )
 
 func linear() Case {
-	return newCase("linear", `
+	return newCase("linear", ok, `
 a ─▶ b ─▶ c`, []spec{
 		{name: "a", want: ok},
 		{name: "b", deps: after("a"), want: ok},
@@ -16,7 +17,7 @@ a ─▶ b ─▶ c`, []spec{
 }
 
 func diamond() Case {
-	return newCase("diamond", `
+	return newCase("diamond", ok, `
     ┌─▶ b ─┐
 a ──┤      ├─▶ d
     └─▶ c ─┘`, []spec{
@@ -31,7 +32,7 @@ a ──┤      ├─▶ d
 // policy hang off the failed step and off the step it caused to be omitted.
 // An Omitted dependency satisfies OnEnd but neither OnSuccess nor OnFailure.
 func failureWithHooks() Case {
-	return newCase("failure-with-hooks", `
+	return newCase("failure-with-hooks", failed, `
 pre ─▶ backup ─▶ upload ✗ ─▶ retention (Omitted)
                    │            ├─(OnFailure)─▶ after-omitted-on-failure (Omitted)
                    │            └─(OnEnd)─────▶ after-omitted-always
@@ -73,7 +74,7 @@ func sequentialBatch() Case {
 	specs = append(specs, target("t2", on("t1-post", pipeline.OnEnd), true)...)
 	specs = append(specs, target("t3", on("t2-post", pipeline.OnEnd), false)...)
 	specs = append(specs, spec{name: "global-post", deps: []pipeline.Dependency{on("t3-post", pipeline.OnEnd)}, want: ok})
-	return newCase("sequential-batch", `
+	return newCase("sequential-batch", ok, `
 global-pre ─▶ t1-pre ─▶ t1-backup ─▶ t1-retention ─(OnEnd)▶ t1-post ─(OnEnd)┐
 ┌───────────────────────────────────────────────────────────────────────────┘
 └▶ t2-pre ─▶ t2-backup ✗ ─▶ t2-retention (Omitted) ─(OnEnd)▶ t2-post ─(OnEnd)┐
@@ -86,7 +87,7 @@ global-pre ─▶ t1-pre ─▶ t1-backup ─▶ t1-retention ─(OnEnd)▶ t1-p
 // hooks carry the three policies.
 func parallelBatch() Case {
 	const slow = "sleep 0.3"
-	return newCase("parallel-batch", `
+	return newCase("parallel-batch", ok, `
              ┌─▶ t1-pre ─▶ t1-backup   ─(OnSuccess)─▶ t1-post            ─(OnEnd)┐
 global-pre ──┼─▶ t2-pre ─▶ t2-backup ✗ ─(OnFailure)─▶ t2-post            ─(OnEnd)┼─▶ global-post
              └─▶ t3-pre ─▶ t3-backup   ─(OnFailure)─▶ t3-post (Omitted)  ─(OnEnd)┘
@@ -110,7 +111,7 @@ t1-pre and t3-pre sleep 0.3 s, so t2-backup has failed before t1-backup and t3-b
 // failingPreHook: a pre hook fails; its target's steps are omitted, its
 // post hook (Always) runs, the other target and the global post hook run.
 func failingPreHook() Case {
-	return newCase("failing-pre-hook", `
+	return newCase("failing-pre-hook", ok, `
               ┌─▶ t1-pre ✗ ─▶ t1-backup (Omitted) ─(OnEnd)▶ t1-post ─(OnEnd)┐
 global-pre ───┤                                                              ├─▶ global-post
               └─▶ t2-pre ───▶ t2-backup ─────────────────▶ t2-post ─(OnEnd)┘`, []spec{
@@ -129,7 +130,7 @@ global-pre ───┤                                                         
 
 // timeout: a step sleeps 30 s under a 1 s timeout and fails.
 func timeout() Case {
-	return newCase("timeout", `
+	return newCase("timeout", failed, `
 slow (sleep 30, timeout 1s) ✗ ─┬─(OnFailure)─▶ on-timeout
                                └─────────────▶ next (Omitted)`, []spec{
 		{name: "slow", want: failed, timeout: time.Second, extra: "sleep 30"},
@@ -141,7 +142,7 @@ slow (sleep 30, timeout 1s) ✗ ─┬─(OnFailure)─▶ on-timeout
 // retryThenSucceed: a step fails on its first attempt and succeeds on the
 // second; its output comes from the attempt that succeeded.
 func retryThenSucceed() Case {
-	c := newCase("retry-then-succeed", `
+	c := newCase("retry-then-succeed", ok, `
 flaky (retry limit 2, backoff 100ms; fails on attempt 1) ─▶ after-retry`, []spec{
 		{
 			name: "flaky", want: ok, outputs: []string{"attempt"},
@@ -162,7 +163,7 @@ if [ "$n" -lt 2 ]; then echo "attempt $n fails on purpose" >&2; exit 1; fi`,
 // outputReference: a step's output parameters reach a later step through
 // its args and env; exactly one trailing newline is trimmed, as Argo does.
 func outputReference() Case {
-	c := newCase("output-reference", `
+	c := newCase("output-reference", ok, `
 produce (outputs id, raw) ─▶ relay ─▶ consume (args: $(steps.produce.outputs.id);
                                                env ID=$(steps.produce.outputs.id))`, []spec{
 		{
@@ -190,7 +191,7 @@ printf '%s' "$ID" > "$out/env"`,
 // OnFailure hook runs if any target's work failed (AnyOf); the OnSuccess hook
 // needs every target's last step to have succeeded, so it is Omitted.
 func anyOfHooks() Case {
-	return newCase("any-of-hooks", `
+	return newCase("any-of-hooks", failed, `
 ┌─▶ t1-backup ───┐
 │                ├─(any failed)──▶ global-on-failure
 └─▶ t2-backup ✗ ─┼─(all ok)──────▶ global-on-success (Omitted)
@@ -205,4 +206,36 @@ func anyOfHooks() Case {
 			on("t1-backup", pipeline.OnSuccess), on("t2-backup", pipeline.OnSuccess),
 		}, want: ok},
 	})
+}
+
+// verdict: a Sequential batch as the translators build it when a failure
+// can be handled: target t2 failing is handled by its OnFailure post hook and
+// by the OnEnd edges after it, so without more the Workflow would succeed.
+// The verdict step waits for every step, runs only if one failed (AnyOf
+// OnFailure) and always fails, so the run fails exactly when a step did.
+func verdict(t2Fails bool) Case {
+	name, run, t2, t2post, v := "verdict-failed-run", failed, failed, ok, failed
+	if !t2Fails {
+		name, run, t2, t2post, v = "verdict-succeeded-run", ok, ok, omitted, omitted
+	}
+	specs := []spec{
+		{name: "global-pre", want: ok},
+		{name: "t1-backup", deps: after("global-pre"), want: ok},
+		{name: "t1-post", deps: []pipeline.Dependency{on("t1-backup", pipeline.OnEnd)}, want: ok},
+		{name: "t2-backup", deps: []pipeline.Dependency{on("global-pre", pipeline.OnSuccess), on("t1-post", pipeline.OnEnd)}, want: t2, fails: t2Fails},
+		{name: "t2-post", deps: []pipeline.Dependency{on("t2-backup", pipeline.OnFailure)}, want: t2post},
+		{name: "global-post", deps: []pipeline.Dependency{on("t1-post", pipeline.OnEnd), on("t2-post", pipeline.OnEnd)}, want: ok},
+	}
+	var anyFailed []pipeline.Dependency
+	for _, s := range specs {
+		anyFailed = append(anyFailed, on(s.name, pipeline.OnFailure))
+	}
+	specs = append(specs, spec{name: "verdict", anyOf: anyFailed, want: v, fails: true})
+	drawing := `
+global-pre ─▶ t1-backup ─(OnEnd)▶ t1-post ─(OnEnd)▶ t2-backup %s─(OnFailure)▶ t2-post ─(OnEnd)▶ global-post
+every step ─(any failed)▶ verdict ✗ %s`
+	if t2Fails {
+		return newCase(name, run, fmt.Sprintf(drawing, "✗ ", ""), specs)
+	}
+	return newCase(name, run, fmt.Sprintf(drawing, "", "(Omitted)"), specs)
 }

@@ -43,17 +43,22 @@ type Case struct {
 	WantOutputs map[string]map[string]string
 	// WantAttempts lists, for some steps, the number of attempts made.
 	WantAttempts map[string]int
+	// WantRun is the phase of the whole run as Argo gives it to the
+	// Workflow (pipeline.RunPhase models it): a failure that a dependent
+	// handles does not fail the run.
+	WantRun pipeline.Phase
 }
 
-// Check compares what an engine reported for c with what c wants.
-func Check(t *testing.T, c Case, got []pipeline.NodeStatus) {
+// Check compares what an engine reported for c with what c wants: the
+// steps' statuses, and run, the phase the engine gave the whole run.
+func Check(t *testing.T, c Case, got []pipeline.NodeStatus, run pipeline.Phase) {
 	t.Helper()
-	for _, m := range mismatches(c, got) {
+	for _, m := range mismatches(c, got, run) {
 		t.Error(m)
 	}
 }
 
-func mismatches(c Case, got []pipeline.NodeStatus) []string {
+func mismatches(c Case, got []pipeline.NodeStatus, run pipeline.Phase) []string {
 	phases := make(map[string]pipeline.Phase, len(got))
 	outputs := map[string]map[string]string{}
 	attempts := map[string]int{}
@@ -75,6 +80,9 @@ func mismatches(c Case, got []pipeline.NodeStatus) []string {
 	}
 	if diff := cmp.Diff(c.WantAttempts, attempts, cmpopts.EquateEmpty()); diff != "" {
 		out = append(out, fmt.Sprintf("%s: attempts mismatch (-want +got):\n%s", c.Name, diff))
+	}
+	if run != c.WantRun {
+		out = append(out, fmt.Sprintf("%s: run mismatch: the run ended %s, want %s", c.Name, run, c.WantRun))
 	}
 	return out
 }
@@ -182,10 +190,11 @@ func build(name, scratch string, specs []spec) (*pipeline.Graph, map[string]pipe
 }
 
 // newCase makes a Case out of specs.
-func newCase(name, drawing string, specs []spec) Case {
+func newCase(name string, run pipeline.Phase, drawing string, specs []spec) Case {
 	_, want := build(name, "/nonexistent", specs)
 	return Case{
 		Name:    name,
+		WantRun: run,
 		Drawing: drawing,
 		Graph: func(scratch string) *pipeline.Graph {
 			g, _ := build(name, scratch, specs)
@@ -206,5 +215,6 @@ func Cases() []Case {
 	return []Case{
 		linear(), diamond(), failureWithHooks(), sequentialBatch(), parallelBatch(),
 		failingPreHook(), timeout(), retryThenSucceed(), outputReference(), anyOfHooks(),
+		verdict(true), verdict(false),
 	}
 }

@@ -36,6 +36,13 @@ func TestCasesAreSound(t *testing.T) {
 			if diff := cmp.Diff(c.Want, steps); diff != "" {
 				t.Errorf("Want does not list exactly the graph's steps (-want +steps):\n%s", diff)
 			}
+			var wanted []pipeline.NodeStatus
+			for step, p := range c.Want {
+				wanted = append(wanted, pipeline.NodeStatus{Step: step, Phase: p})
+			}
+			if got := pipeline.RunPhase(g, wanted); got != c.WantRun {
+				t.Errorf("pipeline.RunPhase of the wanted phases = %s, want the case's WantRun %s", got, c.WantRun)
+			}
 			for step := range c.WantOutputs {
 				if _, ok := g.Step(step); !ok {
 					t.Errorf("WantOutputs names unknown step %q", step)
@@ -55,21 +62,25 @@ func TestCheck(t *testing.T) {
 		}
 		return got
 	}
-	Check(t, c, right())
+	Check(t, c, right(), c.WantRun)
 	tcs := map[string]func(*pipeline.NodeStatus){
 		"phases":   func(st *pipeline.NodeStatus) { st.Phase = pipeline.PhaseError },
 		"outputs":  func(st *pipeline.NodeStatus) { st.Outputs = map[string]string{"attempt": "2\n"} },
 		"attempts": func(st *pipeline.NodeStatus) { st.Attempts = 3 },
+		"run":      nil,
 	}
 	for name, spoil := range tcs {
 		t.Run(name, func(t *testing.T) {
-			got := right()
+			got, run := right(), c.WantRun
 			for i := range got {
-				if got[i].Step == "flaky" {
+				if got[i].Step == "flaky" && spoil != nil {
 					spoil(&got[i])
 				}
 			}
-			if m := mismatches(c, got); len(m) != 1 || !strings.Contains(m[0], name+" mismatch") {
+			if spoil == nil {
+				run = pipeline.PhaseFailed
+			}
+			if m := mismatches(c, got, run); len(m) != 1 || !strings.Contains(m[0], name+" mismatch") {
 				t.Errorf("mismatches() = %q, want one %s mismatch", m, name)
 			}
 		})

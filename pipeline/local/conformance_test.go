@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/conformance"
 	"github.com/stashflow/stashflow/pipeline/local"
 )
@@ -16,15 +17,13 @@ func TestConformance(t *testing.T) {
 			t.Parallel()
 			g := c.Graph(t.TempDir())
 			e := local.New(local.Options{WorkDir: t.TempDir(), GracePeriod: time.Second})
-			start := time.Now()
 			got, err := e.Run(context.Background(), g, nil)
 			if err != nil {
 				t.Fatalf("Run() error = %v", err)
 			}
-			conformance.Check(t, c, got)
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("case took %s, want it well under 2s", d)
-			}
+			// The local engine has no run phase of its own: the model of
+			// Argo's, which e2e checks against the real controller.
+			conformance.Check(t, c, got, pipeline.RunPhase(g, got))
 			if t.Failed() {
 				t.Logf("drawing:%s\nsteps:\n%s", c.Drawing, conformance.Describe(got))
 			}
