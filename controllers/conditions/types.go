@@ -79,6 +79,7 @@ const (
 	ReasonInvalidInput          Reason = "InvalidInput"
 	ReasonWaitingForReferences  Reason = "WaitingForReferences"
 	ReasonAnotherSessionRunning Reason = "AnotherSessionRunning"
+	ReasonTargetBusy            Reason = "TargetBusy"
 	ReasonRunning               Reason = "Running"
 	ReasonSucceeded             Reason = "Succeeded"
 	ReasonStepFailed            Reason = "StepFailed"

@@ -4,8 +4,9 @@
 // is read, which Repository and members it names, and which translator
 // turns it into a graph (restorebatch.go).
 //
-// The flow is the BackupSession's without invoker, concurrency and retries:
-// resolve, translate, submit once, follow, map node statuses to the status.
+// The flow is the BackupSession's without invoker and retries: resolve,
+// translate, wait while another restore writes one of the targets (exclusive.go),
+// submit once, follow, map node statuses to the status.
 // Input that cannot work (a Repository that forbids the namespace, a spec the
 // translators reject) ends the restore Invalid with a terminal error.
 package restoresession
@@ -131,6 +132,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	log.V(1).Info("Reconciling restore", "phase", s.status.Phase)
 	return doReconcile(ctx, s, []phaseFunc{
 		r.reconcilePlan,
+		r.reconcileExclusive,
 		r.reconcileWorkflow,
 		r.reconcileProgress,
 		r.reconcileCompletion,

@@ -1,11 +1,13 @@
 package restoresession_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,5 +143,69 @@ func TestRestore(t *testing.T) {
 		if st.Reason != string(conditions.ReasonDeadlineExceeded) || !conditions.IsTrue(st.Conditions, conditions.DeadlineExceeded) {
 			t.Errorf("status = %+v, want DeadlineExceeded", st)
 		}
+	})
+}
+
+// TestRestoresOfOneTargetTakeTurns: three restores that write target a,
+// two RestoreSessions and a RestoreBatch member, created together, run one
+// after the other: the step fails if it finds another one writing (a
+// marker it creates with noclobber), so all three succeed only if they took
+// turns, and the ones that waited said why.
+func TestRestoresOfOneTargetTakeTurns(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	script := fmt.Sprintf(`set -eC
+: > %[1]s/writing || { echo "another restore is writing the target" >&2; exit 3; }
+sleep 0.5
+rm %[1]s/writing`, t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+		ot.ShellFunction(ns+"-write", script), ot.Task(ns+"-write", ns+"-write"),
+		ot.ShellFunction(ns+"-other", "true"), ot.Task(ns+"-other", ns+"-other"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	session := func(name string) *v1alpha1.RestoreSession {
+		return &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec:       v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-write"), Repository: v1alpha1.ObjectRef{Name: "repo"}},
+		}
+	}
+	r1, r2 := session("first"), session("second")
+	batch := &v1alpha1.RestoreBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "batch"},
+		Spec: v1alpha1.RestoreBatchSpec{
+			Repository: v1alpha1.ObjectRef{Name: "repo"},
+			Members: []v1alpha1.RestoreBatchMember{
+				{RestoreTargetSpec: target("b", ns+"-other")},
+				{RestoreTargetSpec: target("a", ns+"-write")},
+			},
+		},
+	}
+	ot.Create(t, c, r1, r2, batch)
+	for _, x := range []struct {
+		obj    client.Object
+		status func() v1alpha1.RestoreSessionStatus
+	}{
+		{r1, func() v1alpha1.RestoreSessionStatus { return r1.Status }},
+		{r2, func() v1alpha1.RestoreSessionStatus { return r2.Status }},
+		{batch, func() v1alpha1.RestoreSessionStatus { return batch.Status }},
+	} {
+		waitRestore(t, x.obj, x.status, v1alpha1.RestoreSucceeded)
+	}
+	ot.Eventually(t, 10*time.Second, func() string {
+		events := &corev1.EventList{}
+		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		waited := 0
+		for _, e := range events.Items {
+			if e.Reason == string(v1alpha1.RestorePending) && strings.Contains(e.Message, "target AppBinding/a is being restored by") {
+				waited++
+			}
+		}
+		if waited < 2 {
+			return fmt.Sprintf("%d restores said they waited for target a, want 2", waited)
+		}
+		return ""
 	})
 }

@@ -263,25 +263,37 @@ func TestAbort(t *testing.T) {
 }
 
 // TestConcurrentFirstUse starts several first uses of one new repository
-// at once, on a local path and on a rest-server, again and again: restic's
+// at once, on a local path and on a rest-server, again and again, and once
+// on S3 (MinIO): restic's
 // own init gives such a repository two keys and an unreadable config; under
 // the init lock it gets exactly one key and checks clean.
 func TestConcurrentFirstUse(t *testing.T) {
 	rest := testservers.StartRestServer(t)
+	s3 := testservers.StartS3Server(t)
 	lockDir := t.TempDir()
 	const users, rounds = 4, 3
 	for round := range rounds {
-		for name, loc := range map[string]string{
-			"local": filepath.Join(t.TempDir(), "new", "repo"),
-			"rest":  fmt.Sprintf("%sconcurrent-%d", rest, round),
+		s3Env := s3.S3Repo(fmt.Sprintf("concurrent-%d", round))
+		s3Loc, _ := strings.CutPrefix(s3Env[0], "RESTIC_REPOSITORY=")
+		for name, repo := range map[string]struct {
+			loc string
+			env []string
+		}{
+			"local": {loc: filepath.Join(t.TempDir(), "new", "repo")},
+			"rest":  {loc: fmt.Sprintf("%sconcurrent-%d", rest, round)},
+			"s3":    {loc: s3Loc, env: s3Env[1:]},
 		} {
+			if name == "s3" && round > 0 {
+				continue // MinIO is slower; one round shows the lock reaches S3
+			}
+			loc := repo.loc
 			t.Run(fmt.Sprintf("%s/%d", name, round), func(t *testing.T) {
 				created := make(chan bool, users)
 				errs := make(chan error, users)
 				for range users {
 					go func() {
-						c, err := NewClient(append(os.Environ(), "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD="+password,
-							EnvInitLockDir+"="+lockDir), nil)
+						env := append(os.Environ(), "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD="+password, EnvInitLockDir+"="+lockDir)
+						c, err := NewClient(append(env, repo.env...), nil)
 						if err != nil {
 							errs <- err
 							return
@@ -304,7 +316,7 @@ func TestConcurrentFirstUse(t *testing.T) {
 				if inits != 1 {
 					t.Errorf("%d of %d first uses initialised the repository, want exactly 1", inits, users)
 				}
-				c := newClient(t, loc)
+				c := newClient(t, loc, repo.env...)
 				out, err := c.run(ctx(t), runOptions{}, "key", "list")
 				if err != nil {
 					t.Fatalf("restic key list: %v", err)
