@@ -22,6 +22,7 @@ func Builtin() (*Registry, error) {
 		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
+		{repository.InitName, func() Function { return repository.NewInit() }},
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
 		{hook.Name, hook.New},

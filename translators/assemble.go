@@ -132,17 +132,32 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		return nil, err
 	}
 
+	var repoInit *pipeline.Step
+	if r.needsRepositoryInit(objs) {
+		s := r.repositoryInitStep(objs, opts)
+		repoInit = &s
+	}
 	for i, c := range chains {
 		c.link(globalPre)
+		if repoInit != nil {
+			c.first().Dependencies = append(c.first().Dependencies, pipeline.Dependency{Step: repoInit.Name, When: pipeline.OnSuccess})
+		}
 		if r.order == v1alpha1.Sequential && i > 0 {
 			c.first().Dependencies = append(c.first().Dependencies, pipeline.Dependency{Step: chains[i-1].last().Name, When: pipeline.OnEnd})
 		}
 	}
 	if globalPost != nil {
 		linkGlobalPost(globalPost, r.globalPost.Policy(), globalPre, chains)
+		if repoInit != nil && r.globalPost.Policy() == v1alpha1.HookExecuteOnFailure {
+			globalPost.AnyOf = append(globalPost.AnyOf, pipeline.Dependency{Step: repoInit.Name, When: pipeline.OnFailure})
+		}
 	}
 
 	g := plan.Graph
+	if repoInit != nil {
+		g.Steps = append(g.Steps, *repoInit)
+		plan.Layout.RepositoryInit = repoInit.Name
+	}
 	if globalPre != nil {
 		g.Steps = append(g.Steps, *globalPre)
 		plan.Layout.GlobalPreHook = globalPre.Name
@@ -235,6 +250,35 @@ func linkGlobalPost(post *pipeline.Step, policy v1alpha1.HookExecutionPolicy, gl
 	post.AnyOf = anyOf
 	if globalPre != nil && policy != v1alpha1.HookExecuteOnFailure && len(chains) == 0 {
 		post.Dependencies = append(post.Dependencies, pipeline.Dependency{Step: globalPre.Name, When: pipeline.OnEnd})
+	}
+}
+
+// needsRepositoryInit: the members of a Parallel backup batch start at
+// once, possibly on different nodes, where the Functions' init lock (one
+// machine's flock) does not reach; into a repository that has no backup yet
+// (its status has no firstBackupTime) one step initialises it first.
+// Sessions of different invokers into one new repository are kept apart by
+// the BackupSession controller instead.
+func (r *run) needsRepositoryInit(objs *Objects) bool {
+	return r.kind == backupRun && r.isBatch() && r.order != v1alpha1.Sequential && len(r.members) > 1 &&
+		objs.Repository != nil && objs.Repository.Status.FirstBackupTime == nil
+}
+
+// repositoryInitStep runs `stashflow fn repository-init` with the
+// repository's environment and volume, before every member.
+func (r *run) repositoryInitStep(objs *Objects, opts Options) pipeline.Step {
+	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{"fn", "repository-init"}, Env: repositoryEnv(objs.Repository)}
+	if l := objs.Repository.Spec.Backend.Local; l != nil {
+		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: repositoryVolume, MountPath: l.MountPath, SubPath: l.SubPath})
+	}
+	if r.runtime != nil && r.runtime.Container != nil {
+		applyContainerSettings(&p, r.runtime.Container)
+	}
+	return pipeline.Step{
+		Name:        "repository-init",
+		DisplayName: "initialise the repository",
+		Process:     p,
+		Labels:      map[string]string{pipeline.LabelKind: pipeline.KindStep, pipeline.LabelGlobal: "true", pipeline.LabelFunction: "repository-init"},
 	}
 }
 

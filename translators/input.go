@@ -52,6 +52,17 @@ type Layout struct {
 	// graph has one (see verdictStep). It is not part of any target: the
 	// session's status does not list it.
 	Verdict string `json:"verdict,omitempty"`
+	// RepositoryInit is the step that initialises a new repository before
+	// the members of a Parallel batch start, if the graph has one (see
+	// repositoryInitStep). The session's status does not list it; its
+	// failure is the session's.
+	RepositoryInit string `json:"repositoryInit,omitempty"`
+}
+
+// Unlisted reports whether a graph step is one the session's status does
+// not list: the verdict and the repository initialisation.
+func (l Layout) Unlisted(step string) bool {
+	return step != "" && (step == l.Verdict || step == l.RepositoryInit)
 }
 
 // TargetLayout is one target's part of the graph.

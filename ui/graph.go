@@ -129,7 +129,7 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 	if len(ix.steps) > 0 {
 		graphNames := sets.New[string]()
 		for _, s := range plan.Graph.Steps {
-			if s.Name != plan.Layout.Verdict {
+			if !plan.Layout.Unlisted(s.Name) {
 				graphNames.Insert(s.Name)
 			}
 		}
@@ -142,8 +142,9 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 
 	d := &dag{}
 	for _, s := range plan.Graph.Steps {
-		if s.Name == plan.Layout.Verdict {
-			// The engine's verdict on the run: the session's phase shows it.
+		if plan.Layout.Unlisted(s.Name) {
+			// The verdict restates the session's phase; the repository's
+			// initialisation, when it fails, is the session's message.
 			continue
 		}
 		p, ok := where[s.Name]
@@ -175,10 +176,14 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 		}
 		d.Nodes = append(d.Nodes, n)
 		for _, e := range s.Dependencies {
-			d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When})
+			if !plan.Layout.Unlisted(e.Step) {
+				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When})
+			}
 		}
 		for _, e := range s.AnyOf {
-			d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When, AnyOf: true})
+			if !plan.Layout.Unlisted(e.Step) {
+				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When, AnyOf: true})
+			}
 		}
 	}
 	return d, nil

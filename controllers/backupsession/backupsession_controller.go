@@ -1,6 +1,7 @@
 // Package backupsession reconciles BackupSessions: it resolves what the
 // session's invoker refers to, translates the run into a pipeline.Graph,
-// submits it to the engine once, follows it, and writes every step's outcome
+// waits while the first backup into a new Repository is another session's
+// (firstuse.go), submits it to the engine once, follows it, and writes every step's outcome
 // into the session's status. When the run ends it records Snapshots and the
 // Repository's status, exports metrics, and creates the retry session if the
 // run failed and retries are left.
@@ -149,6 +150,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		r.reconcileInvoker,
 		r.reconcileConcurrency,
 		r.reconcilePlan,
+		r.reconcileFirstUse,
 		r.reconcileWorkflow,
 		r.reconcileProgress,
 		r.reconcileCompletion,

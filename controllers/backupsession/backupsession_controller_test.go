@@ -11,8 +11,10 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
@@ -74,6 +76,9 @@ func TestBackupSession(t *testing.T) {
 		ot.ShellFunction(ns+"-fail", "echo 'disk full' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"),
 		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"),
 	)
+	// The subtests' sessions of several invokers share the repository: not
+	// a first use (TestFirstUseOfARepository).
+	ot.BackedUp(t, c, repo)
 	ot.Start(t, env, ns, controllers.Config{})
 
 	t.Run("a session succeeds and records its snapshot", func(t *testing.T) {
@@ -242,4 +247,43 @@ func TestBackupSession(t *testing.T) {
 			t.Errorf("reason, message = %s, %q; want NamespaceNotAllowed", bs.Status.Reason, bs.Status.Message)
 		}
 	})
+}
+
+// TestFirstUseOfARepository: sessions of two BackupConfigurations into one
+// Repository that has no backup yet, created together, run one after the
+// other: the step fails if it finds another writing (a marker it creates
+// with noclobber), so both succeed only if they took turns; the one that
+// waited said why; and the Repository then has a first backup time.
+func TestFirstUseOfARepository(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	script := fmt.Sprintf(`set -eC
+: > %[1]s/writing || { echo "another session is initialising the repository" >&2; exit 3; }
+sleep 0.5
+rm %[1]s/writing
+`, t.TempDir()) + ot.BackupScript
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
+		ot.ShellFunction(ns+"-first", script, "snapshotID", "size", "uploaded", "files", "duration"), ot.Task(ns+"-first", ns+"-first"))
+	ot.Start(t, env, ns, controllers.Config{})
+
+	ot.Create(t, c, config(ns, "a", ns+"-first"), config(ns, "b", ns+"-first"), session(ns, "a-1", "a"), session(ns, "b-1", "b"))
+	waitPhase(t, ns, "a-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
+	waitPhase(t, ns, "b-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
+	ot.Eventually(t, 10*time.Second, func() string {
+		events := &corev1.EventList{}
+		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		for _, e := range events.Items {
+			if e.Reason == string(v1alpha1.BackupSessionPending) && strings.Contains(e.Message, "Repository "+ns+"/repo has no backup yet") {
+				return ""
+			}
+		}
+		return "no session said it waited for the repository's first backup"
+	})
+	got := &v1alpha1.Repository{}
+	if msg := ot.Get(c, ns, "repo", got); msg != "" || got.Status.FirstBackupTime == nil {
+		t.Errorf("repository: %s; firstBackupTime %v, want set", msg, got.Status.FirstBackupTime)
+	}
 }

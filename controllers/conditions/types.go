@@ -80,6 +80,8 @@ const (
 	ReasonWaitingForReferences  Reason = "WaitingForReferences"
 	ReasonAnotherSessionRunning Reason = "AnotherSessionRunning"
 	ReasonTargetBusy            Reason = "TargetBusy"
+	ReasonRepositoryInitFailed  Reason = "RepositoryInitFailed"
+	ReasonRepositoryFirstUse    Reason = "RepositoryFirstUse"
 	ReasonRunning               Reason = "Running"
 	ReasonSucceeded             Reason = "Succeeded"
 	ReasonStepFailed            Reason = "StepFailed"

@@ -18,10 +18,13 @@
 //     a stop), with the message of its first step that did not run;
 //   - before that, Running if any of its steps started, else Pending.
 //
-// The session is Running until the run finished; then Failed if a target
+// The session is Running until the run finished; then Failed if the
+// repository's initialisation step (Layout.RepositoryInit) failed, a target
 // failed or was skipped or a global hook failed, else Succeeded. The reason
-// and message name the first failure in DAG order: global pre hook, each
-// target's pre hook, steps and post hook, global post hook.
+// and message name the first failure in DAG order: repository
+// initialisation, global pre hook, each target's pre hook, steps and post
+// hook, global post hook. The verdict step (Layout.Verdict) only restates
+// the outcome and is not read.
 //
 // Host statistics come from the target's step that reported a snapshotID
 // (the last one that did), or, while none has, from the first step that
@@ -160,6 +163,9 @@ func Evaluate(layout translators.Layout, nodes []pipeline.NodeStatus, finished b
 		if out.Phase != Failed {
 			out.Phase, out.Reason, out.Message = Failed, reason, msg
 		}
+	}
+	if n := layout.RepositoryInit; n != "" && StepPhase(node(n).Phase) == v1alpha1.StepFailed {
+		fail(conditions.ReasonRepositoryInitFailed, "the repository could not be initialised: "+conditions.Truncate(node(n).Message, 4096))
 	}
 	if globalPreFailed {
 		fail(conditions.ReasonGlobalPreHookFailed, "the global pre hook failed: "+out.GlobalPre.Message)

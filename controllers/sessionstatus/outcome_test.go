@@ -208,3 +208,33 @@ func TestEvaluateDetails(t *testing.T) {
 }
 
 func ptr(v int64) *int64 { return &v }
+
+// TestEvaluateRepositoryInit: a failed repository initialisation is the
+// session's failure, named first; the verdict step is not read.
+func TestEvaluateRepositoryInit(t *testing.T) {
+	layout := batchLayout
+	layout.RepositoryInit, layout.Verdict = "repository-init", "verdict"
+	nodes := []pipeline.NodeStatus{
+		failed("repository-init", "wrong password"), ok("global-pre-backup", nil), omitted("a-pre-backup"), omitted("a-backup"),
+		omitted("a-retention"), ok("a-post-backup", nil), omitted("b-backup"), ok("global-post-backup", nil), failed("verdict", "failed"),
+	}
+	o := Evaluate(layout, nodes, true)
+	want := summary{Phase: Failed, Reason: conditions.ReasonRepositoryInitFailed,
+		TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetFailed}, Hosts: []string{"a Failed ", "b Failed "}}
+	if diff := cmp.Diff(want, summarize(o)); diff != "" {
+		t.Errorf("Evaluate() mismatch (-want +got):\n%s", diff)
+	}
+	if o.Message != "the repository could not be initialised: wrong password" {
+		t.Errorf("message = %q", o.Message)
+	}
+	nodes[0] = ok("repository-init", nil)
+	for i := range nodes[1:] {
+		if nodes[i+1].Phase == pipeline.PhaseOmitted {
+			nodes[i+1] = ok(nodes[i+1].Step, nil)
+		}
+	}
+	nodes[len(nodes)-1] = omitted("verdict")
+	if o := Evaluate(layout, nodes, true); o.Phase != Succeeded {
+		t.Errorf("with the repository initialised and everything run: %s %s %q, want Succeeded", o.Phase, o.Reason, o.Message)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,5 +113,30 @@ func TestRetentionAndCheck(t *testing.T) {
 	out, err = run(t, NewCheck(), env, "--read-data")
 	if !restic.IsKind(err, restic.KindCheckFailed) || out[OutputErrors] == "0" || out[OutputIntegrity] != "false" {
 		t.Errorf("check of a damaged repository: outputs %v, err %v", out, err)
+	}
+}
+
+// TestInit: repository-init creates a missing repository once; a second
+// run finds it and creates nothing; a wrong password fails naming it.
+func TestInit(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "repo")
+	env := step.NewEnv(nil)
+	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=pw")
+	for i, want := range []string{"true", "false"} {
+		out, err := run(t, NewInit(), env)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if diff := cmp.Diff(step.Outputs{OutputCreated: want}, out); diff != "" {
+			t.Errorf("run %d outputs (-want +got):\n%s", i, diff)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(loc, "config")); err != nil {
+		t.Errorf("no repository config: %v", err)
+	}
+	wrong := step.NewEnv(nil)
+	wrong.Environ = append(wrong.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=other")
+	if _, err := run(t, NewInit(), wrong); err == nil || !strings.Contains(err.Error(), "wrong password") {
+		t.Errorf("with a wrong password: %v, want an error naming the wrong password", err)
 	}
 }

@@ -171,6 +171,18 @@ func Repository(namespace, name, dir string) (*v1alpha1.Repository, *corev1.Secr
 	return repo, secret
 }
 
+// BackedUp marks a created Repository as one that has had a backup
+// (status.firstBackupTime), so that its sessions do not wait for a first
+// one (the BackupSession controller's RepositoryFirstUse).
+func BackedUp(t testing.TB, c client.Client, repo *v1alpha1.Repository) {
+	t.Helper()
+	now := metav1.Now()
+	repo.Status.FirstBackupTime = &now
+	if err := c.Status().Update(context.Background(), repo); err != nil {
+		t.Fatalf("marking Repository %s backed up: %v", repo.Name, err)
+	}
+}
+
 // AppBinding is an AppBinding with a URL.
 func AppBinding(namespace, name string) *v1alpha1.AppBinding {
 	url := "http://" + name + ".example:80"
