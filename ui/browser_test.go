@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,21 @@ func TestBrowser(t *testing.T) {
 			t.Logf("closing chromium: %v", err)
 		}
 	}()
-	if err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
+	// Chromium must die with this process, so chromedp starts it with a
+	// parent-death signal (SIGKILL), which Linux sends when the *thread*
+	// that forked chromium ends. Any goroutine that ends while locked to its
+	// thread ends that thread (the local engine's steps did, until
+	// internal/deathsig gave its threads back), and killed chromium mid-test
+	// ("context canceled", chromium "signal: killed"). Fork it from a
+	// goroutine locked to a thread of its own, kept until chromium has ended.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with chromium's
+		started <- chromedp.Run(bctx, chromedp.Navigate("about:blank"))
+		<-bctx.Done()
+		chromedp.FromContext(bctx).Allocator.Wait()
+	}()
+	if err := <-started; err != nil {
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
 
@@ -156,7 +171,12 @@ func TestBrowser(t *testing.T) {
 
 	var firstPhase string
 	run(bctx, t, "open the session",
-		chromedp.Click(row+" a", chromedp.ByQuery),
+		// Clicked by the page itself, in one step: the page's refresh
+		// replaces the row in place, and chromedp.Click (a query, then a
+		// scroll and a mouse event on the node it found, several round
+		// trips) failed when a refresh came in between ("Could not find
+		// node with given id").
+		chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).click()`, row+" a"), nil),
 		chromedp.WaitVisible(`svg.dag g.node`, chromedp.ByQuery),
 		chromedp.AttributeValue(`#session`, "data-phase", &firstPhase, nil, chromedp.ByQuery),
 		// A mark that a reload would lose.

@@ -31,9 +31,13 @@ func Start(cmd *exec.Cmd, sig syscall.Signal) (*Process, error) {
 	started := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
+		// Pdeathsig fires when the thread that forked the child ends, so the
+		// thread is held for the child's life. It is given back afterwards,
+		// not retired: retiring it would also fire the parent-death signal
+		// of any other child that other code had forked from this thread
+		// earlier (a goroutine that ends locked ends its thread).
 		runtime.LockOSThread()
-		// Never unlocked: the goroutine ends once the child has ended and
-		// the runtime then retires this thread, which fires nothing.
+		defer runtime.UnlockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return
