@@ -288,8 +288,13 @@ func TestLocalEngine(t *testing.T) {
 			return ""
 		})
 
-		// Every session that succeeded ran both steps, reported its
-		// snapshot and has its Snapshot object.
+		// Every session that succeeded ran both steps and reported its
+		// snapshot; it has its Snapshot object while retention keeps the
+		// snapshot, and none once retention forgot it.
+		inRepo := map[string]bool{}
+		for _, snap := range le.snapshotsOf(t, host) {
+			inRepo[snap.ID] = true
+		}
 		for name, s := range succeeded {
 			var steps []string
 			var id string
@@ -306,6 +311,15 @@ func TestLocalEngine(t *testing.T) {
 			}
 			if id == "" {
 				t.Errorf("session %s: no snapshot id in its stats:\n%s", name, mustJSON(t, s.Status.Targets))
+				continue
+			}
+			if !inRepo[id] {
+				eventually(t, "no Snapshot object for forgotten "+id, func() string {
+					if msg := le.snapshotObject(id, ""); msg == "" {
+						return "retention forgot the snapshot, but its Snapshot object is still there"
+					}
+					return ""
+				})
 				continue
 			}
 			le.checkSnapshotObject(t, name, id)

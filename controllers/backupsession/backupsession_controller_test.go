@@ -2,6 +2,7 @@ package backupsession_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -286,4 +287,63 @@ rm %[1]s/writing
 	if msg := ot.Get(c, ns, "repo", got); msg != "" || got.Status.FirstBackupTime == nil {
 		t.Errorf("repository: %s; firstBackupTime %v, want set", msg, got.Status.FirstBackupTime)
 	}
+}
+
+// TestSnapshotsMirrorRetention: a retention step's keptSnapshots and
+// forgottenSnapshots outputs are mirrored into Snapshot objects: a kept
+// snapshot that has none (a run that was lost after restic committed it) is
+// recorded once, with its session and a SnapshotFound event, and the
+// Snapshot object of a forgotten one is deleted.
+func TestSnapshotsMirrorRetention(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	const lost, old = "feedc0de0123456789abcdef0123456789abcdef0123456789abcdef01234567", "01dc0ffee123456789abcdef0123456789abcdef0123456789abcdef01234567"
+	retention := fmt.Sprintf(`set -e
+printf '%%s' '[{"id":"%s","time":"2026-12-01T10:00:00Z","hostname":"db","paths":["/db"],"session":"lost-1","size":4096}]' > "$STASHFLOW_OUTPUT_DIR/keptSnapshots"
+printf '%%s' '["%s"]' > "$STASHFLOW_OUTPUT_DIR/forgottenSnapshots"`, lost, old)
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
+		ot.BackupFunction(ns+"-backup"), ot.ShellFunction(ns+"-retention", retention, "keptSnapshots", "forgottenSnapshots"),
+		ot.Task(ns+"-mirror", ns+"-backup", ns+"-retention"))
+	oldSnap := &v1alpha1.Snapshot{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: backupsession.SnapshotName("repo", old), Labels: map[string]string{v1alpha1.LabelRepository: "repo"}},
+		Spec:       v1alpha1.SnapshotSpec{Repository: v1alpha1.ObjectRef{Name: "repo", Namespace: ns}, SnapshotID: old, Hostname: "db"},
+	}
+	ot.Create(t, c, oldSnap)
+	ot.Start(t, env, ns, controllers.Config{})
+
+	ot.Create(t, c, config(ns, "mirror", ns+"-mirror"), session(ns, "mirror-1", "mirror"))
+	waitPhase(t, ns, "mirror-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
+
+	found := &v1alpha1.Snapshot{}
+	if msg := ot.Get(c, ns, backupsession.SnapshotName("repo", lost), found); msg != "" {
+		t.Fatalf("the lost run's snapshot was not recorded: %s", msg)
+	}
+	if found.Spec.SnapshotID != lost || found.Spec.Session != "lost-1" || found.Labels[v1alpha1.LabelSession] != "lost-1" ||
+		found.Spec.Hostname != "db" || ptr.Deref(found.Spec.Size, 0) != 4096 || found.Spec.Time == nil || len(found.OwnerReferences) != 1 {
+		t.Errorf("found snapshot = %s, want the lost run's id, session, host, size and time, owned by the Repository", mustJSON(found))
+	}
+	ot.Eventually(t, 10*time.Second, func() string {
+		if msg := ot.Get(c, ns, oldSnap.Name, &v1alpha1.Snapshot{}); msg == "" {
+			return "the Snapshot object of the forgotten snapshot is still there"
+		}
+		events := &corev1.EventList{}
+		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		for _, e := range events.Items {
+			if e.Reason == "SnapshotFound" && strings.Contains(e.Message, "session lost-1") {
+				return ""
+			}
+		}
+		return "no SnapshotFound event"
+	})
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }

@@ -2,6 +2,7 @@ package backupsession
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -84,7 +85,121 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 		}
 		created.Insert(snap.Name)
 	}
+	if err := r.syncSnapshots(ctx, s, repo, created); err != nil {
+		return err
+	}
 	return r.updateRepository(ctx, repo, created, o, now)
+}
+
+// keptSnapshot is one entry of a retention step's keptSnapshots output.
+type keptSnapshot struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths"`
+	Session  string    `json:"session"`
+	Size     *int64    `json:"size"`
+}
+
+// syncSnapshots mirrors what a target's retention step saw of the
+// repository, for the target's host: a kept snapshot without a Snapshot
+// object gets one (a run that was lost after restic committed it, the
+// operator killed, a Workflow deleted: recorded now, once, with a
+// SnapshotFound event), and the Snapshot objects of snapshots the policy
+// removed are deleted. Only a retention step that succeeded is read.
+func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1.Repository, created sets.Set[string]) error {
+	log := ctrl.LoggerFrom(ctx)
+	for _, t := range s.outcome.Targets {
+		if t.Retention == nil || t.Retention.Phase != v1alpha1.StepSucceeded {
+			continue
+		}
+		var kept []keptSnapshot
+		if v := t.Outputs[sessionstatus.OutputKeptSnapshots]; v != "" {
+			if err := json.Unmarshal([]byte(v), &kept); err != nil {
+				log.Info("Unreadable keptSnapshots output", "step", t.Retention.Name, "error", err.Error())
+			}
+		}
+		for _, k := range kept {
+			name := SnapshotName(repo.Name, k.ID)
+			if k.ID == "" || created.Has(name) {
+				continue
+			}
+			snap := foundSnapshot(repo, name, k)
+			_ = controllerutil.SetOwnerReference(repo, snap, r.Scheme)
+			err := r.Client.Create(ctx, snap)
+			switch {
+			case apierrors.IsAlreadyExists(err):
+				continue
+			case err != nil:
+				return fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err)
+			}
+			created.Insert(name)
+			msg := fmt.Sprintf("snapshot %.8s (host %s, session %s) was in the repository without a Snapshot object (its run did not report it); recorded as %s",
+				k.ID, k.Hostname, valueOr(k.Session, "unknown"), name)
+			log.Info("Snapshot found in the repository", "snapshot", name, "session", k.Session)
+			r.Recorder.Event(s.session, corev1.EventTypeNormal, "SnapshotFound", msg)
+		}
+		var forgotten []string
+		if v := t.Outputs[sessionstatus.OutputForgottenSnapshots]; v != "" {
+			if err := json.Unmarshal([]byte(v), &forgotten); err != nil {
+				log.Info("Unreadable forgottenSnapshots output", "step", t.Retention.Name, "error", err.Error())
+			}
+		}
+		for _, id := range forgotten {
+			snap := &v1alpha1.Snapshot{}
+			key := types.NamespacedName{Namespace: repo.Namespace, Name: SnapshotName(repo.Name, id)}
+			if err := r.Client.Get(ctx, key, snap); err != nil {
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				return fmt.Errorf("reading Snapshot %s: %w", key, err)
+			}
+			if snap.Spec.SnapshotID != id || snap.Spec.Repository.Name != repo.Name {
+				continue // a name collision of the first 8 characters: not this snapshot
+			}
+			if err := r.Client.Delete(ctx, snap); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting Snapshot %s of a forgotten snapshot: %w", key, err)
+			}
+			created.Delete(key.Name)
+			log.V(1).Info("Snapshot object of a forgotten snapshot deleted", "snapshot", key.Name)
+		}
+	}
+	return nil
+}
+
+// foundSnapshot is the Snapshot object of a snapshot found in the repository.
+func foundSnapshot(repo *v1alpha1.Repository, name string, k keptSnapshot) *v1alpha1.Snapshot {
+	snap := &v1alpha1.Snapshot{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      name,
+			Namespace: repo.Namespace,
+			Labels: validLabels(map[string]string{
+				v1alpha1.LabelRepository: repo.Name,
+				v1alpha1.LabelHostname:   k.Hostname,
+				v1alpha1.LabelSession:    k.Session,
+				v1alpha1.LabelManagedBy:  v1alpha1.ManagedByValue,
+			}),
+		},
+		Spec: v1alpha1.SnapshotSpec{
+			Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
+			SnapshotID: k.ID,
+			Hostname:   k.Hostname,
+			Paths:      k.Paths,
+			Size:       k.Size,
+			Session:    k.Session,
+		},
+	}
+	if !k.Time.IsZero() {
+		snap.Spec.Time = ptr.To(metav1.NewTime(k.Time))
+	}
+	return snap
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // reportUnrecorded says, on the session, which snapshots the run committed

@@ -61,6 +61,12 @@ const (
 	OutputSnapshotsRemoved = "removed"
 	// OutputIntegrity is "true" or "false" from a repository check step.
 	OutputIntegrity = "integrity"
+	// OutputKeptSnapshots is a retention step's JSON array of the snapshots
+	// it kept ({id, time, hostname, paths, session, size}).
+	OutputKeptSnapshots = "keptSnapshots"
+	// OutputForgottenSnapshots is a retention step's JSON array of the ids
+	// it removed.
+	OutputForgottenSnapshots = "forgottenSnapshots"
 )
 
 // Phase is the phase of a whole run.

@@ -2,9 +2,11 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,12 +81,48 @@ func TestRetentionAndCheck(t *testing.T) {
 				}
 				delete(out, OutputTotalSize)
 			}
+			var kept []KeptSnapshot
+			var forgotten []string
+			if err := json.Unmarshal([]byte(out[OutputKeptSnapshots]), &kept); err != nil {
+				t.Errorf("keptSnapshots %q: %v", out[OutputKeptSnapshots], err)
+			}
+			if err := json.Unmarshal([]byte(out[OutputForgottenSnapshots]), &forgotten); err != nil {
+				t.Errorf("forgottenSnapshots %q: %v", out[OutputForgottenSnapshots], err)
+			}
+			delete(out, OutputKeptSnapshots)
+			delete(out, OutputForgottenSnapshots)
 			if diff := cmp.Diff(tt.want, out); diff != "" {
 				t.Errorf("outputs (-want +got):\n%s", diff)
 			}
 			snaps, err := c.Snapshots(ctx, restic.Filter{})
 			if err != nil || len(snaps) != tt.left {
 				t.Errorf("%d snapshots left (%v), want %d", len(snaps), err, tt.left)
+			}
+			// The lists name what restic kept and removed: every kept one is
+			// still there, with its host; a dry run forgets nothing.
+			left := map[string]bool{}
+			for _, sn := range snaps {
+				left[sn.ID] = true
+			}
+			if strconv.Itoa(len(kept)) != tt.want[OutputKept] {
+				t.Errorf("keptSnapshots has %d entries, want %s", len(kept), tt.want[OutputKept])
+			}
+			for _, k := range kept {
+				if !left[k.ID] || k.Hostname == "" || k.Time.IsZero() || k.Size == nil {
+					t.Errorf("kept snapshot %+v: not in the repository, or without host, time or size", k)
+				}
+			}
+			wantForgotten := tt.want[OutputRemoved]
+			if slices.Contains(tt.args, "--dry-run") {
+				wantForgotten = "0"
+			}
+			if strconv.Itoa(len(forgotten)) != wantForgotten {
+				t.Errorf("forgottenSnapshots %v, want %s ids", forgotten, wantForgotten)
+			}
+			for _, id := range forgotten {
+				if left[id] {
+					t.Errorf("forgotten snapshot %s is still in the repository", id)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -27,7 +28,27 @@ const (
 	OutputTotalSize = "totalSize"
 	// OutputSnapshotCount is the number of snapshots left in the repository.
 	OutputSnapshotCount = "snapshotCount"
+	// OutputKeptSnapshots lists the snapshots the policy kept, as a JSON
+	// array of KeptSnapshot: the controller records any of them that has
+	// no Snapshot object yet (one committed by a run that was lost).
+	OutputKeptSnapshots = "keptSnapshots"
+	// OutputForgottenSnapshots lists the ids of the snapshots the policy
+	// removed, as a JSON array (empty on --dry-run): the controller deletes
+	// their Snapshot objects.
+	OutputForgottenSnapshots = "forgottenSnapshots"
 )
+
+// KeptSnapshot is one entry of the keptSnapshots output.
+type KeptSnapshot struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths,omitempty"`
+	// Session is the snapshot's session=<name> tag.
+	Session string `json:"session,omitempty"`
+	// Size is the bytes the backup read, if restic recorded a summary.
+	Size *uint64 `json:"size,omitempty"`
+}
 
 // Retention is the retention Function.
 type Retention struct {
@@ -53,7 +74,7 @@ func (*Retention) Description() string {
 
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Retention) DeclaredOutputs() []string {
-	return []string{OutputKept, OutputRemoved, OutputTotalSize, OutputSnapshotCount}
+	return []string{OutputKept, OutputRemoved, OutputTotalSize, OutputSnapshotCount, OutputKeptSnapshots, OutputForgottenSnapshots}
 }
 
 // Flags implements step.Function.
@@ -131,6 +152,8 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 	if err != nil {
 		return out, err
 	}
+	kept, forgotten := r.snapshotLists(res)
+	out[OutputKeptSnapshots], out[OutputForgottenSnapshots] = kept, forgotten
 	env.Logger().Info("retention applied", "kept", res.Kept, "removed", res.Removed, "pruned", r.prune && !r.dryRun, "dryRun", r.dryRun)
 	if r.stats {
 		// The size is a report, not the step's purpose: the policy is
@@ -146,4 +169,29 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 		out[OutputSnapshotCount] = strconv.Itoa(st.SnapshotsCount)
 	}
 	return out, nil
+}
+
+// snapshotLists renders the kept and (unless --dry-run) removed snapshots
+// of a forget run as the keptSnapshots and forgottenSnapshots outputs.
+func (r *Retention) snapshotLists(res restic.ForgetResult) (kept, forgotten string) {
+	keep := []KeptSnapshot{}
+	removed := []string{}
+	for _, g := range res.Groups {
+		for _, sn := range g.Keep {
+			k := KeptSnapshot{ID: sn.ID, Time: sn.Time, Hostname: sn.Hostname, Paths: sn.Paths, Session: sn.Tag("session")}
+			if sn.Summary != nil {
+				size := sn.Summary.TotalBytesProcessed
+				k.Size = &size
+			}
+			keep = append(keep, k)
+		}
+		if !r.dryRun {
+			for _, sn := range g.Remove {
+				removed = append(removed, sn.ID)
+			}
+		}
+	}
+	kb, _ := json.Marshal(keep)
+	rb, _ := json.Marshal(removed)
+	return string(kb), string(rb)
 }
