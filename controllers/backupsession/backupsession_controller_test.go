@@ -12,10 +12,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
@@ -259,11 +257,7 @@ func TestFirstUseOfARepository(t *testing.T) {
 	t.Parallel()
 	ns := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
-	script := fmt.Sprintf(`set -eC
-: > %[1]s/writing || { echo "another session is initialising the repository" >&2; exit 3; }
-sleep 0.5
-rm %[1]s/writing
-`, t.TempDir()) + ot.BackupScript
+	script := ot.ExclusiveScript(t.TempDir(), "another session is initialising the repository") + ot.BackupScript
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
 		ot.ShellFunction(ns+"-first", script, "snapshotID", "size", "uploaded", "files", "duration"), ot.Task(ns+"-first", ns+"-first"))
 	ot.Start(t, env, ns, controllers.Config{})
@@ -271,18 +265,7 @@ rm %[1]s/writing
 	ot.Create(t, c, config(ns, "a", ns+"-first"), config(ns, "b", ns+"-first"), session(ns, "a-1", "a"), session(ns, "b-1", "b"))
 	waitPhase(t, ns, "a-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
 	waitPhase(t, ns, "b-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
-	ot.Eventually(t, 10*time.Second, func() string {
-		events := &corev1.EventList{}
-		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
-			return err.Error()
-		}
-		for _, e := range events.Items {
-			if e.Reason == string(v1alpha1.BackupSessionPending) && strings.Contains(e.Message, "Repository "+ns+"/repo has no backup yet") {
-				return ""
-			}
-		}
-		return "no session said it waited for the repository's first backup"
-	})
+	ot.WaitEvent(t, c, ns, string(v1alpha1.BackupSessionPending), "Repository "+ns+"/repo has no backup yet", 1)
 	got := &v1alpha1.Repository{}
 	if msg := ot.Get(c, ns, "repo", got); msg != "" || got.Status.FirstBackupTime == nil {
 		t.Errorf("repository: %s; firstBackupTime %v, want set", msg, got.Status.FirstBackupTime)
@@ -323,21 +306,10 @@ printf '%%s' '["%s"]' > "$STASHFLOW_OUTPUT_DIR/forgottenSnapshots"`, lost, old)
 		found.Spec.Hostname != "db" || ptr.Deref(found.Spec.Size, 0) != 4096 || found.Spec.Time == nil || len(found.OwnerReferences) != 1 {
 		t.Errorf("found snapshot = %s, want the lost run's id, session, host, size and time, owned by the Repository", mustJSON(found))
 	}
-	ot.Eventually(t, 10*time.Second, func() string {
-		if msg := ot.Get(c, ns, oldSnap.Name, &v1alpha1.Snapshot{}); msg == "" {
-			return "the Snapshot object of the forgotten snapshot is still there"
-		}
-		events := &corev1.EventList{}
-		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
-			return err.Error()
-		}
-		for _, e := range events.Items {
-			if e.Reason == "SnapshotFound" && strings.Contains(e.Message, "session lost-1") {
-				return ""
-			}
-		}
-		return "no SnapshotFound event"
-	})
+	if msg := ot.Get(c, ns, oldSnap.Name, &v1alpha1.Snapshot{}); msg == "" {
+		t.Error("the Snapshot object of the forgotten snapshot is still there")
+	}
+	ot.WaitEvent(t, c, ns, "SnapshotFound", "session lost-1", 1)
 }
 
 func mustJSON(v any) string {

@@ -1,13 +1,11 @@
 package restoresession_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -155,10 +153,7 @@ func TestRestoresOfOneTargetTakeTurns(t *testing.T) {
 	t.Parallel()
 	ns := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
-	script := fmt.Sprintf(`set -eC
-: > %[1]s/writing || { echo "another restore is writing the target" >&2; exit 3; }
-sleep 0.5
-rm %[1]s/writing`, t.TempDir())
+	script := ot.ExclusiveScript(t.TempDir(), "another restore is writing the target")
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
 		ot.ShellFunction(ns+"-write", script), ot.Task(ns+"-write", ns+"-write"),
 		ot.ShellFunction(ns+"-other", "true"), ot.Task(ns+"-other", ns+"-other"))
@@ -192,20 +187,5 @@ rm %[1]s/writing`, t.TempDir())
 	} {
 		waitRestore(t, x.obj, x.status, v1alpha1.RestoreSucceeded)
 	}
-	ot.Eventually(t, 10*time.Second, func() string {
-		events := &corev1.EventList{}
-		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
-			return err.Error()
-		}
-		waited := 0
-		for _, e := range events.Items {
-			if e.Reason == string(v1alpha1.RestorePending) && strings.Contains(e.Message, "target AppBinding/a is being restored by") {
-				waited++
-			}
-		}
-		if waited < 2 {
-			return fmt.Sprintf("%d restores said they waited for target a, want 2", waited)
-		}
-		return ""
-	})
+	ot.WaitEvent(t, c, ns, string(v1alpha1.RestorePending), "target AppBinding/a is being restored by", 2)
 }

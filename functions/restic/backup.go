@@ -233,6 +233,12 @@ func (b *StdinBackup) Finish(ctx context.Context) (*BackupSummary, error) {
 		return nil, b.gaveUp
 	}
 	if waitErr != nil {
+		if sig, ok := signalOf(waitErr); ok {
+			// Killed by someone else: its lock is left, and the signal is
+			// the cause.
+			b.cleanupLock(context.WithoutCancel(ctx))
+			return nil, killedError("backup", sig, b.stderr.Bytes(), b.c.Location)
+		}
 		code := -1
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) {
@@ -264,9 +270,11 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 	// sees that EOF: let it exit and tell its reason (a full disk, a
 	// damaged repository) before it is killed.
 	var waitErr error
+	killed := true // by us
 	if b.readerGone {
 		select {
 		case waitErr = <-b.proc.done:
+			killed = false
 		case <-time.After(exitGrace):
 			b.proc.kill()
 			waitErr = <-b.proc.done
@@ -285,6 +293,12 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 		// Stopped while it could not open the repository: it holds no
 		// lock there, and its reason is the one that matters.
 		return b.gaveUp
+	}
+	if sig, ok := signalOf(waitErr); ok && !killed {
+		// Someone else's signal ended restic, and our write found it
+		// gone: the signal is the cause, and its lock is left.
+		b.cleanupLock(context.WithoutCancel(ctx))
+		return killedError("backup", sig, b.stderr.Bytes(), b.c.Location)
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) && ee.ExitCode() >= 0 {
@@ -327,4 +341,17 @@ func SetPipeSize(f *os.File, size int) {
 			}
 		}
 	})
+}
+
+// signalOf is the signal that ended a process, from its Wait error.
+func signalOf(err error) (syscall.Signal, bool) {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0, false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"syscall"
 	"fmt"
 	"os"
 	"os/exec"
@@ -406,5 +407,53 @@ func TestDiskFull(t *testing.T) {
 	snaps, serr := c.Snapshots(ctx(t), Filter{})
 	if serr == nil && len(snaps) != 0 {
 		t.Errorf("a failed backup left %d snapshot(s)", len(snaps))
+	}
+}
+
+// TestStdinBackupResticKilled: a restic that someone else kills in the
+// middle of a stream backup ends the backup with the signal as its cause
+// (not "exit status -1"), no snapshot, and no lock left behind.
+func TestStdinBackupResticKilled(t *testing.T) {
+	for _, when := range []string{"while writing", "before finishing"} {
+		t.Run(when, func(t *testing.T) {
+			c := newClient(t, filepath.Join(t.TempDir(), "repo"))
+			if _, err := c.EnsureRepository(ctx(t)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := c.BackupStdin(ctx(t), BackupOptions{Filename: "f", Host: "h"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := make([]byte, 1<<20)
+			_, _ = rand.Read(chunk)
+			if _, err := b.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(b.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if when == "while writing" {
+				// The writer finds restic gone, then aborts, as the
+				// Functions do.
+				for i := 0; i < 64 && err == nil; i++ {
+					_, err = b.Write(chunk)
+				}
+				if err == nil {
+					t.Fatal("writing to a killed restic did not fail")
+				}
+				err = b.Abort(ctx(t))
+			} else {
+				_, err = b.Finish(ctx(t))
+			}
+			if err == nil || !strings.Contains(err.Error(), "restic was killed by signal SIGKILL") {
+				t.Errorf("error = %v, want restic killed by SIGKILL", err)
+			}
+			if snaps, err := c.Snapshots(ctx(t), Filter{}); err != nil || len(snaps) != 0 {
+				t.Errorf("snapshots: %v, %v; want none", snaps, err)
+			}
+			if locks, err := c.Locks(ctx(t)); err != nil || len(locks) != 0 {
+				t.Errorf("locks: %v, %v; want none", locks, err)
+			}
+		})
 	}
 }

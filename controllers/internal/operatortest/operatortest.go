@@ -183,6 +183,40 @@ func BackedUp(t testing.TB, c client.Client, repo *v1alpha1.Repository) {
 	}
 }
 
+// ExclusiveScript is a step script that fails if another step running it
+// with the same dir is between its start and its end: it creates
+// dir/writing with noclobber, holds it for half a second and removes it.
+// Steps that must take turns show it by all succeeding.
+func ExclusiveScript(dir, other string) string {
+	return fmt.Sprintf(`set -eC
+: > %[1]s/writing || { echo "%[2]s" >&2; exit 3; }
+sleep 0.5
+rm %[1]s/writing
+`, dir, other)
+}
+
+// WaitEvent waits until at least n events of the namespace have reason and
+// a message containing text.
+func WaitEvent(t testing.TB, c client.Client, ns, reason, text string, n int) {
+	t.Helper()
+	Eventually(t, 10*time.Second, func() string {
+		events := &corev1.EventList{}
+		if err := c.List(context.Background(), events, client.InNamespace(ns)); err != nil {
+			return err.Error()
+		}
+		found := 0
+		for _, e := range events.Items {
+			if e.Reason == reason && strings.Contains(e.Message, text) {
+				found++
+			}
+		}
+		if found < n {
+			return fmt.Sprintf("%d events %s with %q, want %d", found, reason, text, n)
+		}
+		return ""
+	})
+}
+
 // AppBinding is an AppBinding with a URL.
 func AppBinding(namespace, name string) *v1alpha1.AppBinding {
 	url := "http://" + name + ".example:80"
