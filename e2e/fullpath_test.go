@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,10 +50,11 @@ type fullPath struct {
 }
 
 // startOperator runs stashflow's controllers (engine argo, the built-in
-// catalog) against the env's apiserver until the end of the test.
-func startOperator(t *testing.T) {
+// catalog) against the env's apiserver until the end of the test, or until
+// the returned stop is called.
+func startOperator(t *testing.T) (stop func()) {
 	t.Helper()
-	runOperator(t, env.Namespace, "operator", controllers.Config{
+	return runOperator(t, env.Namespace, "operator", controllers.Config{
 		Engine:        v1alpha1.EngineArgo,
 		ArgoUIBaseURL: argoUI,
 	})
@@ -60,8 +62,9 @@ func startOperator(t *testing.T) {
 
 // runOperator runs stashflow's controllers with cfg, the built-in catalog
 // and the tests' short intervals, their cache scoped to namespace, until
-// the end of the test. The log goes to <work dir>/<logName>-<test>.log.
-func runOperator(t *testing.T, namespace, logName string, cfg controllers.Config) {
+// the end of the test or until the returned stop is called. The log goes
+// to <work dir>/<logName>-<test>.log.
+func runOperator(t *testing.T, namespace, logName string, cfg controllers.Config) (stop func()) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(env.WorkDir, logName+"-"+strings.ReplaceAll(t.Name(), "/", "-")+".log"))
 	if err != nil {
@@ -91,16 +94,23 @@ func runOperator(t *testing.T, namespace, logName string, cfg controllers.Config
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("operator: %v", err)
+			}
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("operator: %v", err)
-		}
+		stop()
 		_ = logf.Close()
 		if t.Failed() {
 			t.Logf("operator log: %s", logf.Name())
 		}
 	})
+	return stop
 }
 
 // create creates objects in the env's namespace and deletes them at the
