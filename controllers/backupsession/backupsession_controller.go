@@ -70,7 +70,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations;backupbatches;repositories;appbindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=tasks;functions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=repositories/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
