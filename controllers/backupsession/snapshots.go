@@ -280,8 +280,15 @@ func validLabels(in map[string]string) map[string]string {
 // first) backup time, snapshot count (a step's snapshotCount output, else
 // the number of its Snapshot objects), and size, integrity and removals if a
 // step reported them.
+//
+// The patch carries the resourceVersion it was computed from: two sessions
+// ending together each read the Repository from the cache, and one
+// computed from a stale copy would otherwise move lastBackupTime backwards
+// or write an old snapshot count. A conflict is an error; the reconcile is
+// retried from a fresher copy (creating the Snapshots again changes
+// nothing).
 func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Repository, created sets.Set[string], o *sessionstatus.Outcome, now time.Time) error {
-	helper := patch.NewHelper(repo)
+	helper := patch.NewHelper(repo, patch.WithOptimisticLock())
 	st := &repo.Status
 	t := metav1.NewTime(now)
 	if st.LastBackupTime == nil || st.LastBackupTime.Before(&t) {
