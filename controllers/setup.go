@@ -35,6 +35,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/internal/index"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/repository"
 	"github.com/stashflow/stashflow/controllers/restoresession"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -151,6 +152,10 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		if err := bb.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("BackupBlueprint controller for %s: %w", kind.Name, err)
 		}
+	}
+	repo := &repository.Reconciler{Client: mgr.GetClient(), Metrics: m}
+	if err := repo.SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("Repository controller: %w", err)
 	}
 	if cfg.InstallBuiltins {
 		if err := mgr.Add(builtinsInstaller{client: mgr.GetClient(), reader: mgr.GetAPIReader(), builtins: cfg.Builtins}); err != nil {
