@@ -34,8 +34,8 @@ import (
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/internal/index"
 	"github.com/stashflow/stashflow/controllers/metrics"
-	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/repository"
+	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/restoresession"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -155,7 +155,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	}
 	repo := &repository.Reconciler{Client: mgr.GetClient(), Metrics: m}
 	if err := repo.SetupWithManager(mgr, opts); err != nil {
-		return fmt.Errorf("Repository controller: %w", err)
+		return fmt.Errorf("the Repository controller: %w", err)
 	}
 	if cfg.InstallBuiltins {
 		if err := mgr.Add(builtinsInstaller{client: mgr.GetClient(), reader: mgr.GetAPIReader(), builtins: cfg.Builtins}); err != nil {
