@@ -224,7 +224,7 @@ func (b *StdinBackup) Finish(ctx context.Context) (*BackupSummary, error) {
 		<-b.proc.done
 		b.wg.Wait()
 		b.closeReaders()
-		b.cleanupLock(context.WithoutCancel(ctx))
+		b.c.removeLockOfKilled(ctx)
 		return nil, &Error{Kind: KindInterrupted, Command: "backup", ExitCode: -1, Message: ctx.Err().Error()}
 	}
 	b.wg.Wait()
@@ -236,7 +236,7 @@ func (b *StdinBackup) Finish(ctx context.Context) (*BackupSummary, error) {
 		if sig, ok := signalOf(waitErr); ok {
 			// Killed by someone else: its lock is left, and the signal is
 			// the cause.
-			b.cleanupLock(context.WithoutCancel(ctx))
+			b.c.removeLockOfKilled(ctx)
 			return nil, killedError("backup", sig, b.stderr.Bytes(), b.c.Location)
 		}
 		code := -1
@@ -297,7 +297,7 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 	if sig, ok := signalOf(waitErr); ok && !killed {
 		// Someone else's signal ended restic, and our write found it
 		// gone: the signal is the cause, and its lock is left.
-		b.cleanupLock(context.WithoutCancel(ctx))
+		b.c.removeLockOfKilled(ctx)
 		return killedError("backup", sig, b.stderr.Bytes(), b.c.Location)
 	}
 	var ee *exec.ExitError
@@ -308,23 +308,13 @@ func (b *StdinBackup) abortWith(ctx context.Context, cause error) error {
 		}
 		return errors.Join(cause, rerr)
 	}
-	b.cleanupLock(context.WithoutCancel(ctx))
+	b.c.removeLockOfKilled(ctx)
 	return cause
 }
 
 func (b *StdinBackup) closeReaders() {
 	b.stdoutR.Close()
 	b.stderrR.Close()
-}
-
-// cleanupLock removes the lock a killed restic left: its PID is gone and
-// it ran on this host, so the lock is provably stale.
-func (b *StdinBackup) cleanupLock(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, _, err := b.c.RemoveStaleLocks(ctx); err != nil {
-		b.c.log().Warn("could not remove the lock of the killed restic", "err", err.Error())
-	}
 }
 
 // SetPipeSize enlarges the pipe behind f as far as the kernel allows, up to

@@ -283,11 +283,11 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	if waitErr != nil {
 		code := -1
 		var ee *exec.ExitError
+		if sig, ok := signalOf(waitErr); ok {
+			return stdout.Bytes(), killedError(command, sig, stderr.Bytes(), c.Location)
+		}
 		if errors.As(waitErr, &ee) {
 			code = ee.ExitCode()
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return stdout.Bytes(), killedError(command, ws.Signal(), stderr.Bytes(), c.Location)
-			}
 		}
 		return stdout.Bytes(), classify(command, code, stderr.Bytes(), c.Location)
 	}
