@@ -28,7 +28,7 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 	if s.status.Workflow != nil {
 		return ctrl.Result{}, nil
 	}
-	mine := restoreTargets(s.obj)
+	mine := restoreTargets(r.Kind, s.obj)
 	if len(mine) == 0 {
 		return ctrl.Result{}, nil
 	}
@@ -37,20 +37,20 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 		return ctrl.Result{}, err
 	}
 	for _, o := range others {
-		if o.GetUID() == s.obj.GetUID() {
+		if o.obj.GetUID() == s.obj.GetUID() {
 			continue
 		}
-		if restoreStatus(o).Workflow == nil && !createdBefore(o, s.obj) {
+		if o.kind.Status(o.obj).Workflow == nil && !createdBefore(o, restore{r.Kind, s.obj}) {
 			continue
 		}
-		for _, t := range restoreTargets(o) {
+		for _, t := range restoreTargets(o.kind, o.obj) {
 			if !slices.Contains(mine, t) {
 				continue
 			}
 			msg := fmt.Sprintf("waiting: target %s is being restored by %s %s; this restore starts when that one ends",
-				t, kindOf(o), o.GetName())
+				t, o.kind.Name, o.obj.GetName())
 			r.setPhase(s, v1alpha1.RestorePending, conditions.ReasonTargetBusy, msg)
-			ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the target", "target", t, "restore", o.GetName())
+			ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the target", "target", t, "restore", o.obj.GetName())
 			s.done = true
 			return ctrl.Result{RequeueAfter: busyRecheck}, nil
 		}
@@ -58,69 +58,50 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 	return ctrl.Result{}, nil
 }
 
+// restore is a RestoreSession or RestoreBatch with its Kind.
+type restore struct {
+	kind Kind
+	obj  client.Object
+}
+
 // unfinishedRestores lists the namespace's RestoreSessions and RestoreBatches
 // that have not ended.
-func (r *Reconciler) unfinishedRestores(ctx context.Context, ns string) ([]client.Object, error) {
-	var out []client.Object
+func (r *Reconciler) unfinishedRestores(ctx context.Context, ns string) ([]restore, error) {
+	var out []restore
 	sessions := &v1alpha1.RestoreSessionList{}
 	if err := r.Client.List(ctx, sessions, client.InNamespace(ns)); err != nil {
 		return nil, err
 	}
 	for i := range sessions.Items {
-		out = append(out, &sessions.Items[i])
+		out = append(out, restore{RestoreSessionKind, &sessions.Items[i]})
 	}
 	batches := &v1alpha1.RestoreBatchList{}
 	if err := r.Client.List(ctx, batches, client.InNamespace(ns)); err != nil {
 		return nil, err
 	}
 	for i := range batches.Items {
-		out = append(out, &batches.Items[i])
+		out = append(out, restore{RestoreBatchKind, &batches.Items[i]})
 	}
-	return slices.DeleteFunc(out, func(o client.Object) bool { return finished(restoreStatus(o).Phase) }), nil
+	return slices.DeleteFunc(out, func(o restore) bool { return finished(o.kind.Status(o.obj).Phase) }), nil
 }
 
-// restoreTargets are the targets an object restores into, as Kind/Name.
-func restoreTargets(o client.Object) []string {
-	var specs []*v1alpha1.RestoreTargetSpec
-	switch x := o.(type) {
-	case *v1alpha1.RestoreSession:
-		specs = append(specs, &x.Spec.RestoreTargetSpec)
-	case *v1alpha1.RestoreBatch:
-		for i := range x.Spec.Members {
-			specs = append(specs, &x.Spec.Members[i].RestoreTargetSpec)
-		}
-	}
+// restoreTargets are the targets a restore writes into, as Kind/Name.
+func restoreTargets(kind Kind, o client.Object) []string {
+	_, members := kind.References(o)
 	var out []string
-	for _, t := range specs {
-		if t.Target != nil && t.Target.Ref.Name != "" {
-			out = append(out, t.Target.Ref.Kind+"/"+t.Target.Ref.Name)
+	for _, m := range members {
+		if m.Target != nil && m.Target.Name != "" {
+			out = append(out, m.Target.Kind+"/"+m.Target.Name)
 		}
 	}
 	return out
 }
 
-func restoreStatus(o client.Object) *v1alpha1.RestoreSessionStatus {
-	switch x := o.(type) {
-	case *v1alpha1.RestoreSession:
-		return &x.Status
-	case *v1alpha1.RestoreBatch:
-		return &x.Status
-	}
-	return &v1alpha1.RestoreSessionStatus{}
-}
-
 // createdBefore orders restores by creation time, then kind and name.
-func createdBefore(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp().Time, b.GetCreationTimestamp().Time
+func createdBefore(a, b restore) bool {
+	ta, tb := a.obj.GetCreationTimestamp().Time, b.obj.GetCreationTimestamp().Time
 	if !ta.Equal(tb) {
 		return ta.Before(tb)
 	}
-	return cmp.Or(cmp.Compare(kindOf(a), kindOf(b)), cmp.Compare(a.GetName(), b.GetName())) < 0
-}
-
-func kindOf(o client.Object) string {
-	if _, ok := o.(*v1alpha1.RestoreBatch); ok {
-		return RestoreBatchKind.Name
-	}
-	return RestoreSessionKind.Name
+	return cmp.Or(cmp.Compare(a.kind.Name, b.kind.Name), cmp.Compare(a.obj.GetName(), b.obj.GetName())) < 0
 }
