@@ -117,6 +117,16 @@ func WriteTerminationMessage(environ []string, msg string) {
 	_ = f.Close()
 }
 
+// Fail reports a failed Function run as `stashflow fn` does: its one-line
+// reason (OneLine), also written as the container's termination message;
+// usage says the step was called wrongly (a ValidationError, exit code 2).
+func Fail(err error, environ []string) (msg string, usage bool) {
+	msg = OneLine(err, environ)
+	WriteTerminationMessage(environ, msg)
+	var ve *ValidationError
+	return msg, errors.As(err, &ve)
+}
+
 // maxReasonLen bounds the failure reason printed on stderr.
 const maxReasonLen = 1000
 

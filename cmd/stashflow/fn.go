@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -82,10 +81,8 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 				if err == nil {
 					return nil
 				}
-				msg := functions.OneLine(err, env.Environ)
-				functions.WriteTerminationMessage(env.Environ, msg)
-				var ve *functions.ValidationError
-				if errors.As(err, &ve) {
+				msg, usage := functions.Fail(err, env.Environ)
+				if usage {
 					return usageError{fnFailure{msg}}
 				}
 				return fnFailure{msg}

@@ -8,7 +8,6 @@ package fntest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -58,11 +57,9 @@ func run(args []string) int {
 	defer stop()
 	env := step.NewEnv(os.Stderr)
 	if _, err := functions.Execute(ctx, fn, env, outputDir); err != nil {
-		msg := functions.OneLine(err, env.Environ)
-		functions.WriteTerminationMessage(env.Environ, msg)
+		msg, usage := functions.Fail(err, env.Environ)
 		fmt.Fprintln(os.Stderr, msg)
-		var ve *functions.ValidationError
-		if errors.As(err, &ve) {
+		if usage {
 			return 2
 		}
 		return 1
