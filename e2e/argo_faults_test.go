@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/deathsig"
-	"github.com/stashflow/stashflow/internal/testenv"
 )
 
 // argoFault is one case of the fault table on the Argo engine: an etcd
@@ -75,7 +73,7 @@ func TestArgoFaults(t *testing.T) {
 		{
 			name: "wrong-password",
 			setup: func(t *testing.T, w *argoWorld, _ *v1alpha1.Repository, _ *v1alpha1.BackupConfiguration) {
-				resticCmd(t, w.repoDir, "another-password", "init")
+				(&fullPath{t: t, repoDir: w.repoDir, password: "another-password"}).restic("init")
 			},
 			want: v1alpha1.BackupSessionFailed, cause: "wrong password",
 		},
@@ -181,7 +179,7 @@ func runArgoFault(t *testing.T, tc argoFault, restartOperator func()) {
 		var snaps []struct {
 			ID string `json:"id"`
 		}
-		if err := json.Unmarshal(resticCmd(t, w.repoDir, w.password, "snapshots", "--json"), &snaps); err != nil {
+		if err := json.Unmarshal(w.restic(t, "snapshots", "--json"), &snaps); err != nil {
 			t.Fatal(err)
 		}
 		if len(snaps) != tc.snapshots {
@@ -209,7 +207,7 @@ func runArgoFault(t *testing.T, tc argoFault, restartOperator func()) {
 		// The repository stays readable: a killed restic's lock was removed
 		// by the Function, so no unlock comes first.
 		if _, err := os.Stat(filepath.Join(w.repoDir, "config")); err == nil {
-			resticCmd(t, w.repoDir, w.password, "check")
+			w.restic(t, "check")
 		}
 	}
 	// The password nowhere.
@@ -229,22 +227,10 @@ func runArgoFault(t *testing.T, tc argoFault, restartOperator func()) {
 	t.Logf("%s on Argo: %s %q", tc.name, bs.Status.Phase, bs.Status.Message)
 }
 
-// resticCmd runs the repository's restic with a password and returns stdout.
-func resticCmd(t *testing.T, repoDir, password string, args ...string) []byte {
+// restic runs plain restic on the case's repository (fullPath.restic).
+func (w *argoWorld) restic(t *testing.T, args ...string) []byte {
 	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(root, "bin", "restic"), append([]string{"--no-cache"}, args...)...)
-	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+repoDir, "RESTIC_PASSWORD="+password)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("restic %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out
+	return (&fullPath{t: t, repoDir: w.repoDir, password: w.password}).restic(args...)
 }
 
 // sessionProcesses are the processes below this test (the pod runner's
