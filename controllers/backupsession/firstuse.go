@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,7 +33,7 @@ func (r *Reconciler) reconcileFirstUse(ctx context.Context, s *scope) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	ref, _ := invokerReferences(s)
-	repoKey := repositoryKey(ref, s.session.Namespace)
+	repoKey := types.NamespacedName{Namespace: ref.NamespaceOr(s.session.Namespace), Name: ref.Name}
 	repo := &v1alpha1.Repository{}
 	if err := r.Client.Get(ctx, repoKey, repo); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err) // reconcilePlan resolved it; a deletion is seen later
@@ -78,32 +77,17 @@ func (r *Reconciler) sessionRepository(ctx context.Context, session *v1alpha1.Ba
 	case v1alpha1.KindBackupConfiguration:
 		c := &v1alpha1.BackupConfiguration{}
 		if err := r.Client.Get(ctx, key, c); err != nil {
-			return nil, ignoreNotFound(err)
+			return nil, client.IgnoreNotFound(err)
 		}
 		ref = c.Spec.Repository
 	case v1alpha1.KindBackupBatch:
 		b := &v1alpha1.BackupBatch{}
 		if err := r.Client.Get(ctx, key, b); err != nil {
-			return nil, ignoreNotFound(err)
+			return nil, client.IgnoreNotFound(err)
 		}
 		ref = b.Spec.Repository
 	default:
 		return nil, nil
 	}
-	k := repositoryKey(ref, session.Namespace)
-	return &k, nil
-}
-
-func repositoryKey(ref v1alpha1.ObjectRef, ns string) types.NamespacedName {
-	if ref.Namespace != "" {
-		ns = ref.Namespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: ref.Name}
-}
-
-func ignoreNotFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return &types.NamespacedName{Namespace: ref.NamespaceOr(session.Namespace), Name: ref.Name}, nil
 }

@@ -1,6 +1,7 @@
 package backupsession
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,7 +136,7 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 			}
 			created.Insert(name)
 			msg := fmt.Sprintf("snapshot %.8s (host %s, session %s) was in the repository without a Snapshot object (its run did not report it); recorded as %s",
-				k.ID, k.Hostname, valueOr(k.Session, "unknown"), name)
+				k.ID, k.Hostname, cmp.Or(k.Session, "unknown"), name)
 			log.Info("Snapshot found in the repository", "snapshot", name, "session", k.Session)
 			r.Recorder.Event(s.session, corev1.EventTypeNormal, "SnapshotFound", msg)
 		}
@@ -193,13 +194,6 @@ func foundSnapshot(repo *v1alpha1.Repository, name string, k keptSnapshot) *v1al
 		snap.Spec.Time = ptr.To(metav1.NewTime(k.Time))
 	}
 	return snap
-}
-
-func valueOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // reportUnrecorded says, on the session, which snapshots the run committed
