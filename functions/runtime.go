@@ -102,12 +102,10 @@ const DefaultTerminationLog = "/dev/termination-log"
 // cause. It writes only into a file that exists (the kubelet creates it;
 // on the local engine there is none and the engine reads the log instead),
 // and never fails the step.
-func WriteTerminationMessage(environ []string, msg string) {
+func WriteTerminationMessage(env *Env, msg string) {
 	path := DefaultTerminationLog
-	for _, kv := range environ {
-		if v, ok := strings.CutPrefix(kv, TerminationLogEnv+"="); ok && v != "" {
-			path = v
-		}
+	if v, ok := env.LookupEnv(TerminationLogEnv); ok && v != "" {
+		path = v
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
@@ -120,9 +118,9 @@ func WriteTerminationMessage(environ []string, msg string) {
 // Fail reports a failed Function run as `stashflow fn` does: its one-line
 // reason (OneLine), also written as the container's termination message;
 // usage says the step was called wrongly (a ValidationError, exit code 2).
-func Fail(err error, environ []string) (msg string, usage bool) {
-	msg = OneLine(err, environ)
-	WriteTerminationMessage(environ, msg)
+func Fail(err error, env *Env) (msg string, usage bool) {
+	msg = OneLine(err, env.Environ)
+	WriteTerminationMessage(env, msg)
 	var ve *ValidationError
 	return msg, errors.As(err, &ve)
 }

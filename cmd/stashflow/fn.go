@@ -81,7 +81,7 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 				if err == nil {
 					return nil
 				}
-				msg, usage := functions.Fail(err, env.Environ)
+				msg, usage := functions.Fail(err, env)
 				if usage {
 					return usageError{fnFailure{msg}}
 				}

@@ -57,7 +57,7 @@ func run(args []string) int {
 	defer stop()
 	env := step.NewEnv(os.Stderr)
 	if _, err := functions.Execute(ctx, fn, env, outputDir); err != nil {
-		msg, usage := functions.Fail(err, env.Environ)
+		msg, usage := functions.Fail(err, env)
 		fmt.Fprintln(os.Stderr, msg)
 		if usage {
 			return 2
