@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/controllers/internal/index"
 )
 
 // firstUseRecheck is how often a session that waits for a repository's
@@ -41,20 +43,18 @@ func (r *Reconciler) reconcileFirstUse(ctx context.Context, s *scope) (ctrl.Resu
 	if repo.Status.FirstBackupTime != nil {
 		return ctrl.Result{}, nil
 	}
+	invokers, err := r.invokersOf(ctx, s.session.Namespace, repoKey)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	list := &v1alpha1.BackupSessionList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(s.session.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing the sessions of namespace %s: %w", s.session.Namespace, err)
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == s.session.UID || finished(other.Status.Phase) || (other.Status.Workflow == nil && !olderThan(other, s.session)) {
-			continue
-		}
-		otherRepo, err := r.sessionRepository(ctx, other)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if otherRepo == nil || *otherRepo != repoKey {
+		if other.UID == s.session.UID || finished(other.Status.Phase) || (other.Status.Workflow == nil && !olderThan(other, s.session)) ||
+			!invokers.Has(index.InvokerKey(other.Spec.Invoker.Kind, other.Spec.Invoker.Name)) {
 			continue
 		}
 		msg := fmt.Sprintf("waiting: Repository %s has no backup yet and BackupSession %s, which uses it too, goes first (a new repository is initialised by one session)",
@@ -67,27 +67,25 @@ func (r *Reconciler) reconcileFirstUse(ctx context.Context, s *scope) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// sessionRepository is the Repository a session's invoker names; nil if the
-// invoker is gone.
-func (r *Reconciler) sessionRepository(ctx context.Context, session *v1alpha1.BackupSession) (*types.NamespacedName, error) {
-	inv := session.Spec.Invoker
-	key := types.NamespacedName{Namespace: session.Namespace, Name: inv.Name}
-	var ref v1alpha1.ObjectRef
-	switch inv.Kind {
-	case v1alpha1.KindBackupConfiguration:
-		c := &v1alpha1.BackupConfiguration{}
-		if err := r.Client.Get(ctx, key, c); err != nil {
-			return nil, client.IgnoreNotFound(err)
-		}
-		ref = c.Spec.Repository
-	case v1alpha1.KindBackupBatch:
-		b := &v1alpha1.BackupBatch{}
-		if err := r.Client.Get(ctx, key, b); err != nil {
-			return nil, client.IgnoreNotFound(err)
-		}
-		ref = b.Spec.Repository
-	default:
-		return nil, nil
+// invokersOf is the InvokerKeys of the namespace's BackupConfigurations and
+// BackupBatches that back up into the Repository, by the cache's
+// InvokerRepository index.
+func (r *Reconciler) invokersOf(ctx context.Context, ns string, repo types.NamespacedName) (sets.Set[string], error) {
+	match := client.MatchingFields{index.InvokerRepository: repo.String()}
+	configs := &v1alpha1.BackupConfigurationList{}
+	if err := r.Client.List(ctx, configs, client.InNamespace(ns), match); err != nil {
+		return nil, fmt.Errorf("listing the BackupConfigurations of Repository %s: %w", repo, err)
 	}
-	return &types.NamespacedName{Namespace: ref.NamespaceOr(session.Namespace), Name: ref.Name}, nil
+	batches := &v1alpha1.BackupBatchList{}
+	if err := r.Client.List(ctx, batches, client.InNamespace(ns), match); err != nil {
+		return nil, fmt.Errorf("listing the BackupBatches of Repository %s: %w", repo, err)
+	}
+	out := sets.New[string]()
+	for _, c := range configs.Items {
+		out.Insert(index.InvokerKey(v1alpha1.KindBackupConfiguration, c.Name))
+	}
+	for _, b := range batches.Items {
+		out.Insert(index.InvokerKey(v1alpha1.KindBackupBatch, b.Name))
+	}
+	return out, nil
 }
