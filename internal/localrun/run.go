@@ -185,14 +185,15 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 		Volumes:     opts.Volumes,
 		Secrets:     secrets{in: in, ns: session.GetNamespace()},
 	})
+	// The verdict step only restates the session's phase: progress leaves
+	// it out.
+	steps := len(plan.Graph.Steps)
+	if plan.Layout.Verdict != "" {
+		steps--
+	}
 	onEvent := func(e local.Event) {
-		// The verdict step only restates the session's phase.
 		if opts.Progress == nil || e.Step == plan.Layout.Verdict {
 			return
-		}
-		steps := len(plan.Graph.Steps)
-		if plan.Layout.Verdict != "" {
-			steps--
 		}
 		p := Progress{Session: session.GetName(), Steps: steps, Event: e}
 		if e.Phase == pipeline.PhaseSucceeded {
