@@ -267,10 +267,8 @@ func (r *run) needsRepositoryInit(objs *Objects) bool {
 // repositoryInitStep runs `stashflow fn repository-init` with the
 // repository's environment and volume, before every member.
 func (r *run) repositoryInitStep(objs *Objects, opts Options) pipeline.Step {
-	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{"fn", "repository-init"}, Env: repositoryEnv(objs.Repository)}
-	if l := objs.Repository.Spec.Backend.Local; l != nil {
-		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: repositoryVolume, MountPath: l.MountPath, SubPath: l.SubPath})
-	}
+	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{"fn", "repository-init"}}
+	addRepository(&p, objs.Repository)
 	if r.runtime != nil && r.runtime.Container != nil {
 		applyContainerSettings(&p, r.runtime.Container)
 	}

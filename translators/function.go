@@ -254,15 +254,7 @@ func process(fn *v1alpha1.Function, vars Variables) (pipeline.Process, error) {
 // addStepEnvironment gives a Function step the repository, the target's
 // volume, the interim directory and the run's container settings.
 func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, _ Options) {
-	env := repositoryEnv(objs.Repository)
-	for _, e := range p.Env { // the Function's own env wins
-		env = slices.DeleteFunc(env, func(x pipeline.EnvVar) bool { return x.Name == e.Name })
-	}
-	p.Env = append(env, p.Env...)
-	if repo := objs.Repository; repo != nil && repo.Spec.Backend.Local != nil {
-		l := repo.Spec.Backend.Local
-		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: repositoryVolume, MountPath: l.MountPath, SubPath: l.SubPath})
-	}
+	addRepository(p, objs.Repository)
 	if m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
 	}
@@ -271,6 +263,20 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 		if rs != nil && rs.Container != nil {
 			applyContainerSettings(p, rs.Container)
 		}
+	}
+}
+
+// addRepository gives a process the repository's environment (the
+// process's own variables win) and, for a local backend, its volume.
+func addRepository(p *pipeline.Process, repo *v1alpha1.Repository) {
+	env := repositoryEnv(repo)
+	for _, e := range p.Env {
+		env = slices.DeleteFunc(env, func(x pipeline.EnvVar) bool { return x.Name == e.Name })
+	}
+	p.Env = append(env, p.Env...)
+	if repo != nil && repo.Spec.Backend.Local != nil {
+		l := repo.Spec.Backend.Local
+		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: repositoryVolume, MountPath: l.MountPath, SubPath: l.SubPath})
 	}
 }
 
