@@ -8,9 +8,10 @@ import (
 	"strings"
 )
 
-// Format renders the graph as text, steps in topological order: the form
-// golden files and `stashflow describe --graph` use. Secret references are
-// shown as secret:<name>/<key>; a Graph never holds a secret's value.
+// Format renders the graph as text, steps in topological order (as declared
+// when the graph has none): the form golden files and `stashflow describe
+// --graph` use. Secret references are shown as secret:<name>/<key>; a Graph
+// never holds a secret's value.
 func (g *Graph) Format() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "graph %s", g.Name)
@@ -26,14 +27,7 @@ func (g *Graph) Format() string {
 		src, _ := json.Marshal(v.VolumeSource)
 		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, src)
 	}
-	order, err := g.TopologicalOrder()
-	if err != nil {
-		for _, s := range g.Steps {
-			order = append(order, s.Name)
-		}
-	}
-	for _, name := range order {
-		s, _ := g.Step(name)
+	for _, s := range g.orderedSteps() {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "step %s", s.Name)
 		if s.DisplayName != "" && s.DisplayName != s.Name {
@@ -80,6 +74,24 @@ func (g *Graph) Format() string {
 		}
 	}
 	return b.String()
+}
+
+// orderedSteps is the graph's steps in topological order, or as declared
+// when it has none (a cycle, an unknown step, a name used twice).
+func (g *Graph) orderedSteps() []*Step {
+	steps := make([]*Step, 0, len(g.Steps))
+	order, err := g.TopologicalOrder()
+	if err != nil {
+		for i := range g.Steps {
+			steps = append(steps, &g.Steps[i])
+		}
+		return steps
+	}
+	for _, name := range order {
+		s, _ := g.Step(name)
+		steps = append(steps, s)
+	}
+	return steps
 }
 
 func writeMap(b *strings.Builder, title string, m map[string]string) {

@@ -6,9 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// MaxSteps is the largest graph one Argo DAG template accepts.
-const MaxSteps = 200
-
 // OutputDir is where a step writes its output parameter files. Declared
 // output paths live under it; engines may map it elsewhere (the local engine
 // gives every step a directory of its own) and tell the process through the

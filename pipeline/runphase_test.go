@@ -16,7 +16,6 @@ func TestRunPhase(t *testing.T) {
 		omitted = pipeline.PhaseOmitted
 		running = pipeline.PhaseRunning
 	)
-	on := func(s string, w pipeline.Condition) pipeline.Dependency { return pipeline.Dependency{Step: s, When: w} }
 	// a ─▶ b ─▶ c, and d ─(OnFailure)▶ e.
 	chain := graph(step("a"), step("b", "a"), step("c", "b"),
 		step("d"), with(step("e"), func(s *pipeline.Step) { s.Dependencies = []pipeline.Dependency{on("d", pipeline.OnFailure)} }))
@@ -42,6 +41,10 @@ func TestRunPhase(t *testing.T) {
 		{"the handler failed too", handled, map[string]pipeline.Phase{"x": failed, "y": failed}, failed},
 		{"verdict omitted", anyOf, map[string]pipeline.Phase{"p": ok, "q": ok, "v": omitted}, ok},
 		{"verdict failed", anyOf, map[string]pipeline.Phase{"p": ok, "q": failed, "v": failed}, failed},
+		// An AnyOf naming a step not in the graph: no order, so no run phase.
+		{"invalid graph", graph(with(step("v"), func(s *pipeline.Step) {
+			s.AnyOf = []pipeline.Dependency{on("missing", pipeline.OnFailure)}
+		})), map[string]pipeline.Phase{"v": ok}, errored},
 	}
 	for _, tc := range tcs {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,9 +20,6 @@ func (g *Graph) Validate() error {
 	if len(g.Steps) == 0 {
 		errs = append(errs, errors.New("graph has no steps"))
 	}
-	if len(g.Steps) > MaxSteps {
-		errs = append(errs, fmt.Errorf("graph has %d steps, more than the %d one run allows", len(g.Steps), MaxSteps))
-	}
 	names := make(map[string]*Step, len(g.Steps))
 	for i := range g.Steps {
 		s := &g.Steps[i]
@@ -102,26 +99,33 @@ func (s *Step) validate(names map[string]*Step) []error {
 	return errs
 }
 
-// TopologicalOrder returns the step names so that every step comes after its
-// dependencies, ties broken by name (Kahn's algorithm). A cycle is an error
-// that names its steps, the same for the same graph every time.
+// TopologicalOrder returns the step names so that every step comes after
+// every step it waits for (Dependencies and AnyOf), ties broken by name
+// (Kahn's algorithm). It takes any graph: on one it cannot order it returns
+// nil and the first problem, the same for the same graph every time (a name
+// used twice, else an edge to an unknown step, both in declaration order,
+// else a cycle, named by its steps). Validate reports every problem, this
+// only the one that stops the ordering; a graph Validate accepts always has
+// an order.
 func (g *Graph) TopologicalOrder() ([]string, error) {
-	// Validate reports these too; checking here keeps the cycle search below
-	// (which follows edges by name) from running on a graph it cannot walk.
-	known := make(map[string]bool, len(g.Steps))
-	for _, s := range g.Steps {
-		if known[s.Name] {
+	steps := make(map[string]*Step, len(g.Steps))
+	for i := range g.Steps {
+		s := &g.Steps[i]
+		if _, dup := steps[s.Name]; dup {
 			return nil, fmt.Errorf("step %q: name is used twice", s.Name)
 		}
-		known[s.Name] = true
+		steps[s.Name] = s
 	}
-	for _, s := range g.Steps {
-		for _, d := range s.Dependencies {
-			if !known[d.Step] {
+	for i := range g.Steps {
+		s := &g.Steps[i]
+		for _, d := range s.Edges() {
+			if steps[d.Step] == nil {
 				return nil, fmt.Errorf("step %q: depends on unknown step %q", s.Name, d.Step)
 			}
 		}
 	}
+	// From here on every edge joins two steps of the graph, which is what
+	// both Kahn's algorithm and the cycle search below rely on.
 	indegree := make(map[string]int, len(g.Steps))
 	dependents := make(map[string][]string, len(g.Steps))
 	for _, s := range g.Steps {
@@ -154,13 +158,16 @@ func (g *Graph) TopologicalOrder() ([]string, error) {
 	if len(order) == len(indegree) {
 		return order, nil
 	}
-	return nil, fmt.Errorf("dependency cycle: %s", strings.Join(g.findCycle(indegree), " -> "))
+	return nil, fmt.Errorf("dependency cycle: %s", strings.Join(findCycle(steps, indegree), " -> "))
 }
 
-// findCycle walks dependencies from the smallest-named step Kahn's algorithm
-// could not place, always to the smallest-named unplaced dependency, until a
-// step repeats; the repeated stretch is a cycle.
-func (g *Graph) findCycle(indegree map[string]int) []string {
+// findCycle walks edges back from the smallest-named step Kahn's algorithm
+// could not place, always to the smallest-named unplaced step it waits for,
+// until a step repeats; the repeated stretch is a cycle. Every unplaced step
+// waits for at least one unplaced step (it would have been placed otherwise,
+// every edge joining two steps of the graph), so the walk goes on until it
+// closes a cycle.
+func findCycle(steps map[string]*Step, indegree map[string]int) []string {
 	var stuck []string
 	for name, n := range indegree {
 		if n > 0 {
@@ -168,19 +175,9 @@ func (g *Graph) findCycle(indegree map[string]int) []string {
 		}
 	}
 	slices.Sort(stuck)
-	next := func(name string) string {
-		s, _ := g.Step(name)
-		var deps []string
-		for _, d := range s.Edges() {
-			if indegree[d.Step] > 0 {
-				deps = append(deps, d.Step)
-			}
-		}
-		return slices.Min(deps)
-	}
 	seen := map[string]int{}
 	var walk []string
-	for name := stuck[0]; ; name = next(name) {
+	for name := stuck[0]; ; {
 		if i, ok := seen[name]; ok {
 			cycle := append(slices.Clone(walk[i:]), name)
 			slices.Reverse(cycle) // present it in execution order: a -> b means b waits for a
@@ -188,6 +185,16 @@ func (g *Graph) findCycle(indegree map[string]int) []string {
 		}
 		seen[name] = len(walk)
 		walk = append(walk, name)
+		var next []string
+		for _, d := range steps[name].Edges() {
+			if indegree[d.Step] > 0 {
+				next = append(next, d.Step)
+			}
+		}
+		if len(next) == 0 {
+			return stuck // cannot happen (see above); never a panic on a graph
+		}
+		name = slices.Min(next)
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 )
 
 func main() {
-	steps := flag.Int("steps", 100, "steps in the chain (at most pipeline.MaxSteps)")
+	steps := flag.Int("steps", 100, "steps in the chain")
 	reps := flag.Int("reps", 5, "measured repetitions, after one warm-up")
 	flag.Parse()
 	if err := run(*steps, *reps); err != nil {

@@ -3,6 +3,13 @@
 // validation, internal/argolint), and NodeStatuses reads the per-step outcome back out of the Workflow's
 // status. Submitting, watching and deleting belong to the controllers.
 //
+// Render refuses what a valid graph may hold but a Workflow cannot: more than
+// MaxSteps steps (Argo's limit for one DAG template), a step without an image
+// when Options.DefaultImage is empty, a step named after a keyword of depends
+// expressions, "{{" in a literal, invalid label keys or values, a volume named
+// OutputsVolume, and a mount of an unknown volume or one hiding the outputs
+// directory.
+//
 // # Shape of a rendered Workflow
 //
 // The entrypoint is one dag template, EntrypointTemplate ("main"), with one

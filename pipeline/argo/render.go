@@ -22,6 +22,11 @@ import (
 	"github.com/stashflow/stashflow/pipeline"
 )
 
+// MaxSteps is the largest graph one Argo DAG template accepts: Render refuses
+// a graph with more steps. It is Argo's limit, not the model's: the local
+// engine runs graphs of any size.
+const MaxSteps = 200
+
 // Names the renderer gives to what it adds.
 const (
 	// EntrypointTemplate is the dag template every rendered workflow starts in.
@@ -154,6 +159,9 @@ var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 // checkRenderable rejects what a valid graph may hold but a Workflow cannot.
 func checkRenderable(g *pipeline.Graph, opts Options) error {
 	var errs []error
+	if len(g.Steps) > MaxSteps {
+		errs = append(errs, fmt.Errorf("graph has %d steps, more than the %d one Argo DAG template accepts", len(g.Steps), MaxSteps))
+	}
 	if err := checkLabels("labels", g.Labels); err != nil {
 		errs = append(errs, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,6 +404,63 @@ func TestRenderRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenderStepLimit: MaxSteps is Argo's limit, so the renderer checks it,
+// with an error that says so; pipeline.Validate accepts larger graphs.
+func TestRenderStepLimit(t *testing.T) {
+	chain := func(n int) *pipeline.Graph {
+		g := graph("big")
+		for i := range n {
+			s := fn(fmt.Sprintf("s-%d", i), "x")
+			if i > 0 {
+				s.Dependencies = []pipeline.Dependency{after(fmt.Sprintf("s-%d", i-1))}
+			}
+			g.Steps = append(g.Steps, s)
+		}
+		return g
+	}
+	cases := []struct {
+		name  string
+		steps int
+		// wantErr is the exact error; "" means Render accepts the graph.
+		wantErr string
+	}{
+		{name: "MaxSteps steps", steps: MaxSteps},
+		{
+			name:    "one step more than MaxSteps",
+			steps:   MaxSteps + 1,
+			wantErr: `argo: graph "big": graph has 201 steps, more than the 200 one Argo DAG template accepts`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := chain(tc.steps)
+			if err := g.Validate(); err != nil {
+				t.Fatalf("Validate() = %v, want nil: the limit is Argo's", err)
+			}
+			wf, err := Render(g, Options{})
+			if diff := cmp.Diff(tc.wantErr, errText(err)); diff != "" {
+				t.Fatalf("Render error mismatch (-want +got):\n%s", diff)
+			}
+			if err != nil {
+				return
+			}
+			if got := len(wf.Spec.Templates[0].DAG.Tasks); got != tc.steps {
+				t.Errorf("rendered %d tasks, want %d", got, tc.steps)
+			}
+			if err := argolint.Validate(wf); err != nil {
+				t.Errorf("rendered workflow fails Argo's validation: %v", err)
+			}
+		})
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func TestRenderDefaults(t *testing.T) {

@@ -269,30 +269,41 @@ func (r *run) schedule(ctx context.Context, results chan<- stepResult, running i
 }
 
 // readiness reports whether every dependency of n ended and, if so, the
-// reason n cannot run ("" if it can).
+// reason n cannot run ("" if it can). Step.Ready decides, as it does for
+// every caller that needs the rule; blocker only says why it refused.
 func (r *run) readiness(n *node) (ready bool, blocker string) {
-	for _, d := range n.step.Edges() {
-		if !r.nodes[d.Step].done {
-			return false, ""
-		}
-	}
-	for _, d := range n.step.Dependencies {
-		if p := r.nodes[d.Step].status.Phase; !d.When.Satisfies(p) {
-			return true, fmt.Sprintf("dependency %q ended %s, which does not satisfy %s", d.Step, p, d.When)
-		}
-	}
-	if len(n.step.AnyOf) == 0 {
+	run, ok := n.step.Ready(r.phaseOf)
+	switch {
+	case !ok:
+		return false, ""
+	case run:
 		return true, ""
 	}
-	var ends []string
-	for _, d := range n.step.AnyOf {
-		p := r.nodes[d.Step].status.Phase
-		if d.When.Satisfies(p) {
-			return true, ""
-		}
-		ends = append(ends, fmt.Sprintf("%q ended %s", d.Step, p))
+	return true, r.blocker(n.step)
+}
+
+// phaseOf is the final phase of a step, Pending until it ended.
+func (r *run) phaseOf(step string) pipeline.Phase {
+	if n := r.nodes[step]; n != nil && n.done {
+		return n.status.Phase
 	}
-	return true, fmt.Sprintf("none of its alternative dependencies holds: %s", strings.Join(ends, ", "))
+	return pipeline.PhasePending
+}
+
+// blocker names what keeps s from running once Step.Ready said it cannot:
+// the first of its Dependencies whose condition does not hold, else the ends
+// of its AnyOf, none of which holds.
+func (r *run) blocker(s *pipeline.Step) string {
+	for _, d := range s.Dependencies {
+		if p := r.phaseOf(d.Step); !d.When.Satisfies(p) {
+			return fmt.Sprintf("dependency %q ended %s, which does not satisfy %s", d.Step, p, d.When)
+		}
+	}
+	ends := make([]string, 0, len(s.AnyOf))
+	for _, d := range s.AnyOf {
+		ends = append(ends, fmt.Sprintf("%q ended %s", d.Step, r.phaseOf(d.Step)))
+	}
+	return fmt.Sprintf("none of its alternative dependencies holds: %s", strings.Join(ends, ", "))
 }
 
 // resolveRefs returns n's process with every output reference replaced by

@@ -501,3 +501,71 @@ func TestOutputOfAFailedProducer(t *testing.T) {
 		t.Errorf("statuses mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestOmissionMessages: Step.Ready decides that a step cannot run; the
+// Omitted status says which dependency kept it from running.
+func TestOmissionMessages(t *testing.T) {
+	anyOf := func(s pipeline.Step, deps ...pipeline.Dependency) pipeline.Step {
+		s.AnyOf = deps
+		return s
+	}
+	tcs := []struct {
+		name  string
+		steps []pipeline.Step
+		want  map[string]phaseAndMessage
+	}{{
+		// ok ─▶ bad ✗ ─▶ after (Omitted) ─(OnFailure)▶ handler (Omitted) ─(OnEnd)▶ last
+		name: "a failure omits its chain",
+		steps: []pipeline.Step{
+			sh("ok", "true"),
+			sh("bad", "exit 3", on("ok", pipeline.OnSuccess)),
+			sh("after", "true", on("ok", pipeline.OnSuccess), on("bad", pipeline.OnSuccess)),
+			sh("handler", "true", on("after", pipeline.OnFailure)),
+			sh("last", "true", on("handler", pipeline.OnEnd)),
+		},
+		want: map[string]phaseAndMessage{
+			"ok":      {pipeline.PhaseSucceeded, ""},
+			"bad":     {pipeline.PhaseFailed, "exit code 3"},
+			"after":   {pipeline.PhaseOmitted, `dependency "bad" ended Failed, which does not satisfy OnSuccess`},
+			"handler": {pipeline.PhaseOmitted, `dependency "after" ended Omitted, which does not satisfy OnFailure`},
+			"last":    {pipeline.PhaseSucceeded, ""},
+		},
+	}, {
+		// p, q ─(any failed)▶ verdict (Omitted)
+		name: "no alternative holds",
+		steps: []pipeline.Step{
+			sh("p", "true"),
+			sh("q", "true"),
+			anyOf(sh("verdict", "false"), on("p", pipeline.OnFailure), on("q", pipeline.OnFailure)),
+		},
+		want: map[string]phaseAndMessage{
+			"p":       {pipeline.PhaseSucceeded, ""},
+			"q":       {pipeline.PhaseSucceeded, ""},
+			"verdict": {pipeline.PhaseOmitted, `none of its alternative dependencies holds: "p" ended Succeeded, "q" ended Succeeded`},
+		},
+	}, {
+		// p ✗ ─▶ v (Omitted: its Dependency fails, although one of AnyOf holds)
+		// q, r ─(q ended or r failed)▶ v
+		name: "a failed dependency wins over a holding alternative",
+		steps: []pipeline.Step{
+			sh("p", "false"),
+			sh("q", "true"),
+			sh("r", "true"),
+			anyOf(sh("v", "true", on("p", pipeline.OnSuccess)), on("q", pipeline.OnEnd), on("r", pipeline.OnFailure)),
+		},
+		want: map[string]phaseAndMessage{
+			"p": {pipeline.PhaseFailed, "exit code 1"},
+			"q": {pipeline.PhaseSucceeded, ""},
+			"r": {pipeline.PhaseSucceeded, ""},
+			"v": {pipeline.PhaseOmitted, `dependency "p" ended Failed, which does not satisfy OnSuccess`},
+		},
+	}}
+	for _, tc := range tcs {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := run(context.Background(), t, local.Options{}, tc.steps...)
+			if diff := cmp.Diff(tc.want, summary(got)); diff != "" {
+				t.Errorf("statuses mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
