@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stashflow/stashflow/catalog"
-	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func TestCatalogContents(t *testing.T) {
@@ -50,8 +50,8 @@ func TestCatalogContents(t *testing.T) {
 			t.Errorf("function %q: args must start with [fn %s], got %v", name, name, fn.Spec.Args)
 		}
 		for _, o := range fn.Spec.Outputs {
-			if !strings.HasPrefix(o.Path, pipeline.OutputDir+"/") {
-				t.Errorf("function %q output %q: path %q is not under %s", name, o.Name, o.Path, pipeline.OutputDir)
+			if !strings.HasPrefix(o.Path, outputs.Dir+"/") {
+				t.Errorf("function %q output %q: path %q is not under %s", name, o.Name, o.Path, outputs.Dir)
 			}
 		}
 		for _, e := range fn.Spec.Env {

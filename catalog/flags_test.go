@@ -9,6 +9,7 @@ import (
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/functions"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -93,7 +94,7 @@ func TestCatalogOutputsAlwaysWritten(t *testing.T) {
 			t.Fatal(err)
 		}
 		written := map[string]bool{}
-		for _, o := range step.CommonOutputs() {
+		for _, o := range outputs.Common() {
 			written[o] = true
 		}
 		if d, ok := fn.(step.OutputDeclarer); ok {

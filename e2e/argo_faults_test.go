@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +39,8 @@ type argoFault struct {
 	cause string
 	// snapshots is how many snapshots the repository must hold afterwards.
 	snapshots int
+	// steps, if set, are the step names the session's status must list.
+	steps []string
 }
 
 // argoWorld is one case's Repository on a local path.
@@ -109,6 +112,33 @@ func TestArgoFaults(t *testing.T) {
 			},
 			want: v1alpha1.BackupSessionSucceeded, snapshots: 1,
 		},
+		{
+			// The session's Task gains a step while its Workflow runs, and
+			// the operator restarts: the new operator reads the Workflow's
+			// nodes against the session's run record, not against today's
+			// Task, so the session ends as the run did.
+			name: "task-changed-operator-restarted",
+			setup: func(t *testing.T, w *argoWorld, _ *v1alpha1.Repository, bc *v1alpha1.BackupConfiguration) {
+				task := &v1alpha1.Task{ObjectMeta: metav1.ObjectMeta{Name: w.name}, Spec: v1alpha1.TaskSpec{
+					Steps: []v1alpha1.FunctionRef{{Name: "etcd-backup"}},
+				}}
+				createCluster(t, task)
+				bc.Spec.Task = &v1alpha1.TaskRef{Name: task.Name}
+			},
+			during: func(t *testing.T, w *argoWorld, restartOperator func()) {
+				waitResticWithPack(t, w.repoDir)
+				task := &v1alpha1.Task{}
+				if err := env.Client.Get(context.Background(), client.ObjectKey{Name: w.name}, task); err != nil {
+					t.Fatal(err)
+				}
+				task.Spec.Steps = append([]v1alpha1.FunctionRef{{Name: "repository-check"}}, task.Spec.Steps...)
+				if err := env.Client.Update(context.Background(), task); err != nil {
+					t.Fatal(err)
+				}
+				restartOperator()
+			},
+			want: v1alpha1.BackupSessionSucceeded, snapshots: 1, steps: []string{"etcd-backup"},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runArgoFault(t, tc, restart) })
@@ -162,6 +192,17 @@ func runArgoFault(t *testing.T, tc argoFault, restartOperator func()) {
 	// Phase and cause.
 	if bs.Status.Phase != tc.want || !strings.Contains(bs.Status.Message, tc.cause) {
 		t.Errorf("session %s: %q; want %s naming %q", bs.Status.Phase, bs.Status.Message, tc.want, tc.cause)
+	}
+	if tc.steps != nil {
+		var steps []string
+		for _, tg := range bs.Status.Targets {
+			for _, st := range tg.Steps {
+				steps = append(steps, st.Name)
+			}
+		}
+		if !slices.Equal(steps, tc.steps) || bs.Status.Plan == nil || len(bs.Status.Plan.Steps) != len(tc.steps) {
+			t.Errorf("status steps %v, plan %+v; want the steps %v the run was submitted with", steps, bs.Status.Plan, tc.steps)
+		}
 	}
 	// No process of the session left.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

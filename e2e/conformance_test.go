@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stashflow/stashflow/e2e/podrunner"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/argo"
 	"github.com/stashflow/stashflow/pipeline/conformance"
@@ -110,7 +111,7 @@ func TestNoSecretsInWorkflow(t *testing.T) {
 					Name: secret.Name, Key: "RESTIC_PASSWORD",
 				}}},
 			},
-			Outputs: []pipeline.Output{{Name: "digest", Path: pipeline.OutputDir + "/digest"}},
+			Outputs: []pipeline.Output{{Name: "digest", Path: outputs.Dir + "/digest"}},
 		}},
 	}
 	got := runGraph(ctx, t, g, "no-secrets")

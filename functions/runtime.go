@@ -12,13 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
-
-// DefaultOutputDir is where outputs go when $STASHFLOW_OUTPUT_DIR is unset.
-const DefaultOutputDir = "/tmp/stashflow/outputs"
-
-// OutputDirEnv names the environment variable that sets the output directory.
-const OutputDirEnv = "STASHFLOW_OUTPUT_DIR"
 
 // ValidationError is returned by Execute when the Function's Validate fails:
 // the step was called wrongly and retrying will not help.
@@ -41,7 +36,7 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 	if out == nil {
 		out = Outputs{}
 	}
-	declared := step.CommonOutputs()
+	declared := outputs.Common()
 	if d, ok := fn.(step.OutputDeclarer); ok {
 		declared = append(declared, d.DeclaredOutputs()...)
 	}
@@ -50,7 +45,7 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 			out[name] = ""
 		}
 	}
-	out[step.OutputDuration] = time.Since(start).Round(time.Millisecond).String()
+	out[outputs.Duration] = time.Since(start).Round(time.Millisecond).String()
 	if err := WriteOutputs(outputDir, out); err != nil {
 		return out, errors.Join(runErr, err)
 	}

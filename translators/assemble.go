@@ -110,7 +110,7 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 			continue
 		}
 		c.steps = steps
-		layout := TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
+		layout := v1alpha1.TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
 		if m.ref != nil {
 			layout.Ref = *m.ref
 		}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -80,7 +81,7 @@ func (r *run) memberField(m *member) string {
 }
 
 // functionSteps turns a member's Task into process steps, in Task order.
-func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix string, opts Options) ([]pipeline.Step, []StepRef, []string, error) {
+func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix string, opts Options) ([]pipeline.Step, []v1alpha1.StepRef, []string, error) {
 	taskName, err := r.taskName(m, objs)
 	if err != nil {
 		return nil, nil, nil, err
@@ -101,7 +102,7 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 	}
 	var (
 		steps    []pipeline.Step
-		refs     []StepRef
+		refs     []v1alpha1.StepRef
 		warnings []string
 		used     = map[string]int{}
 	)
@@ -148,13 +149,13 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 			Process:     proc,
 			Labels:      stepLabels(m, pipeline.KindStep, "", fn.Name),
 		}
-		var outputs []string
+		var declared []string
 		for _, o := range fn.Spec.Outputs {
 			step.Outputs = append(step.Outputs, pipeline.Output{Name: o.Name, Path: o.Path})
-			outputs = append(outputs, o.Name)
+			declared = append(declared, o.Name)
 		}
 		steps = append(steps, step)
-		refs = append(refs, StepRef{Name: name, Function: fn.Name, Outputs: outputs})
+		refs = append(refs, v1alpha1.StepRef{Name: name, Function: fn.Name, Role: v1alpha1.StepRole(outputs.RoleOf(declared, r.kind == restoreRun)), Outputs: declared})
 	}
 	if len(steps) == 0 {
 		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)

@@ -3,6 +3,8 @@ package translators
 import (
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
 )
@@ -33,54 +35,15 @@ type Options struct {
 	Hostname string
 }
 
-// Plan is a translated run.
+// Plan is a translated run. Record turns it into the run record a session
+// stores with its workflow.
 type Plan struct {
-	Graph  *pipeline.Graph
-	Layout Layout
+	Graph *pipeline.Graph
+	// Layout says which graph steps belong to which target and hook.
+	Layout v1alpha1.RunLayout
 	// Warnings are things the user should know that do not stop the run,
 	// such as a Stash update-status step that was dropped.
 	Warnings []string
-}
-
-// Layout says which graph steps belong to which target and hook, so that
-// node statuses can be written back into the session's status.
-type Layout struct {
-	GlobalPreHook  string         `json:"globalPreHook,omitempty"`
-	GlobalPostHook string         `json:"globalPostHook,omitempty"`
-	Targets        []TargetLayout `json:"targets"`
-	// Verdict is the step that fails the run when any step failed, if the
-	// graph has one (see verdictStep). It is not part of any target: the
-	// session's status does not list it.
-	Verdict string `json:"verdict,omitempty"`
-	// RepositoryInit is the step that initialises a new repository before
-	// the members of a Parallel batch start, if the graph has one (see
-	// repositoryInitStep). The session's status does not list it; its
-	// failure is the session's.
-	RepositoryInit string `json:"repositoryInit,omitempty"`
-}
-
-// Unlisted reports whether a graph step is one the session's status does
-// not list: the verdict and the repository initialisation.
-func (l Layout) Unlisted(step string) bool {
-	return step != "" && (step == l.Verdict || step == l.RepositoryInit)
-}
-
-// TargetLayout is one target's part of the graph.
-type TargetLayout struct {
-	Ref      v1alpha1.TargetRef `json:"ref"`
-	Hostname string             `json:"hostname"`
-	PreHook  string             `json:"preHook,omitempty"`
-	PostHook string             `json:"postHook,omitempty"`
-	Steps    []StepRef          `json:"steps"`
-}
-
-// StepRef names a graph step and the Function it runs.
-type StepRef struct {
-	Name     string `json:"name"`
-	Function string `json:"function"`
-	// Outputs lists the Function's declared outputs; backup statistics
-	// come from steps that declare snapshotID.
-	Outputs []string `json:"outputs,omitempty"`
 }
 
 // member is one target of a run, backup or restore alike.
@@ -124,4 +87,31 @@ func (k sessionKind) hookPhases() (pre, post string) {
 		return "preBackup", "postBackup"
 	}
 	return "preRestore", "postRestore"
+}
+
+// Record is the run record of p: its steps and their edges (not what they
+// run, so no value of any kind reaches the session's status), its timeout
+// and its layout. A session stores it with its workflow; every reader of the
+// run reads it against the record.
+func (p *Plan) Record() *v1alpha1.RunPlan {
+	rec := &v1alpha1.RunPlan{Layout: *p.Layout.DeepCopy(), Steps: make([]v1alpha1.PlannedStep, 0, len(p.Graph.Steps))}
+	if p.Graph.Timeout > 0 {
+		rec.Timeout = &metav1.Duration{Duration: p.Graph.Timeout}
+	}
+	deps := func(in []pipeline.Dependency) []v1alpha1.PlannedDependency {
+		var out []v1alpha1.PlannedDependency
+		for _, d := range in {
+			out = append(out, v1alpha1.PlannedDependency{Step: d.Step, When: string(d.When)})
+		}
+		return out
+	}
+	for i := range p.Graph.Steps {
+		s := &p.Graph.Steps[i]
+		ps := v1alpha1.PlannedStep{Name: s.Name, Dependencies: deps(s.Dependencies), AnyOf: deps(s.AnyOf)}
+		if s.DisplayName != s.Name {
+			ps.DisplayName = s.DisplayName
+		}
+		rec.Steps = append(rec.Steps, ps)
+	}
+	return rec
 }

@@ -70,7 +70,7 @@ func TestRunPhaseIsSessionPhase(t *testing.T) {
 			}
 			for _, fail := range outcomes {
 				nodes := simulate(t, plan, fail)
-				session := sessionstatus.Evaluate(plan.Layout, nodes, true).Phase
+				session := sessionstatus.Evaluate(&plan.Layout, nodes, true).Phase
 				run := pipeline.RunPhase(plan.Graph, nodes)
 				runFailed := run == pipeline.PhaseFailed || run == pipeline.PhaseError
 				if runFailed != (session == sessionstatus.Failed) {

@@ -82,8 +82,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := Setup(mgr, Config{
-		Options: Options{BindAddress: "127.0.0.1:0", TokenFile: tokenFile},
-		Engine:  v1alpha1.EngineLocal, RefreshInterval: 500 * time.Millisecond,
+		Options:         Options{BindAddress: "127.0.0.1:0", TokenFile: tokenFile},
+		RefreshInterval: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

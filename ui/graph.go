@@ -2,14 +2,9 @@ package ui
 
 import (
 	"fmt"
-	"slices"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
-	"github.com/stashflow/stashflow/translators"
 )
 
 // dag is a session's graph as the UI draws it: the steps and hooks of the
@@ -95,54 +90,64 @@ func indexStatus(r *record) statusIndex {
 	return ix
 }
 
-// dagFromPlan builds the graph of a translated plan, with the status's
-// outcome on every node. It fails if the plan and the status disagree on the
-// steps (the invoker changed since the session ran).
-func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
+// sessionDAG is the graph of a session: its run record with the status's
+// outcome on every node, or, for a session that has none (not submitted
+// yet, or submitted by an operator that kept no record), the status alone.
+func sessionDAG(r *record) *dag {
+	if r.Plan == nil {
+		note := "The session has not been submitted yet: its graph is drawn once the operator records the plan it runs."
+		if r.Workflow != nil || len(r.Targets) > 0 {
+			note = "The session has no run record (an operator that kept none wrote its status): the graph is drawn from the status alone, targets side by side, each target's hooks and steps chained."
+		}
+		return dagFromStatus(r, note)
+	}
+	return dagFromPlan(r.Plan, r)
+}
+
+// dagFromPlan builds the graph of a run record, with the status's outcome on
+// every node.
+func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 	ix := indexStatus(r)
 	type place struct {
 		target int
 		role   string
 		hook   string
 	}
-	where := map[string]place{}
-	if n := plan.Layout.GlobalPreHook; n != "" {
-		where[n] = place{-1, roleGlobalHook, ""}
+	pre, post := "preBackup", "postBackup"
+	if r.Kind != nil && !r.Kind.Backup {
+		pre, post = "preRestore", "postRestore"
 	}
-	if n := plan.Layout.GlobalPostHook; n != "" {
-		where[n] = place{-1, roleGlobalHook, ""}
+	layout := &plan.Layout
+	where := map[string]place{}
+	if n := layout.GlobalPreHook; n != "" {
+		where[n] = place{-1, roleGlobalHook, pre}
+	}
+	if n := layout.GlobalPostHook; n != "" {
+		where[n] = place{-1, roleGlobalHook, post}
 	}
 	statsStep := map[int]string{}
-	for i, t := range plan.Layout.Targets {
+	functions := map[string]string{}
+	for i := range layout.Targets {
+		t := &layout.Targets[i]
 		if t.PreHook != "" {
-			where[t.PreHook] = place{i, roleHook, ""}
+			where[t.PreHook] = place{i, roleHook, pre}
 		}
 		if t.PostHook != "" {
-			where[t.PostHook] = place{i, roleHook, ""}
+			where[t.PostHook] = place{i, roleHook, post}
 		}
 		for _, s := range t.Steps {
 			where[s.Name] = place{i, roleStep, ""}
+			functions[s.Name] = s.Function
 		}
-		statsStep[i] = statsStepOf(t, r, i)
-	}
-
-	if len(ix.steps) > 0 {
-		graphNames := sets.New[string]()
-		for _, s := range plan.Graph.Steps {
-			if !plan.Layout.Unlisted(s.Name) {
-				graphNames.Insert(s.Name)
-			}
-		}
-		statusNames := sets.KeySet(ix.steps)
-		if !graphNames.Equal(statusNames) {
-			return nil, fmt.Errorf("the status has steps the graph of today's invoker does not (%s), or the other way round (%s): the invoker changed since the session ran",
-				strings.Join(sets.List(statusNames.Difference(graphNames)), ", "), strings.Join(sets.List(graphNames.Difference(statusNames)), ", "))
+		if k := t.StatsStep(func(step string) v1alpha1.StepPhase { return ix.steps[step].Phase }); k >= 0 {
+			statsStep[i] = t.Steps[k].Name
 		}
 	}
 
 	d := &dag{}
-	for _, s := range plan.Graph.Steps {
-		if plan.Layout.Unlisted(s.Name) {
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		if layout.Unlisted(s.Name) {
 			// The verdict restates the session's phase; the repository's
 			// initialisation, when it fails, is the session's message.
 			continue
@@ -152,15 +157,11 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 			p = place{-1, roleStep, ""}
 		}
 		n := dagNode{
-			Name: s.Name, Title: s.Title(), Role: p.role, Target: p.target,
-			Function: s.Labels[pipeline.LabelFunction], Hook: s.Labels[pipeline.LabelHookPhase],
-			Phase: v1alpha1.StepPending,
+			Name: s.Name, Title: s.Title(), Role: p.role, Target: p.target, Hook: p.hook,
+			Function: functions[s.Name], Phase: v1alpha1.StepPending,
 		}
-		if n.Role == roleStep && n.Function == "" {
-			n.Function = functionOf(plan.Layout, s.Name)
-		}
-		if n.Target >= 0 && n.Target < len(plan.Layout.Targets) {
-			n.TargetName = targetName(plan.Layout.Targets[n.Target].Ref)
+		if n.Target >= 0 && n.Target < len(layout.Targets) {
+			n.TargetName = targetName(layout.Targets[n.Target].Ref)
 		}
 		if st, ok := ix.steps[s.Name]; ok {
 			n.Status, n.Message = &st, st.Message
@@ -171,87 +172,39 @@ func dagFromPlan(plan *translators.Plan, r *record) (*dag, error) {
 		if n.Target >= 0 && statsStep[n.Target] == s.Name && n.Target < len(r.Targets) {
 			n.Stats = r.Targets[n.Target].Stats
 		}
-		if n.Role != roleStep && strings.HasPrefix(n.Hook, "post") {
+		if n.Role != roleStep && n.Hook == post {
 			n.Policy = postPolicy(s)
 		}
 		d.Nodes = append(d.Nodes, n)
 		for _, e := range s.Dependencies {
-			if !plan.Layout.Unlisted(e.Step) {
-				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When})
+			if !layout.Unlisted(e.Step) {
+				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: pipeline.Condition(e.When)})
 			}
 		}
 		for _, e := range s.AnyOf {
-			if !plan.Layout.Unlisted(e.Step) {
-				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: e.When, AnyOf: true})
+			if !layout.Unlisted(e.Step) {
+				d.Edges = append(d.Edges, dagEdge{From: e.Step, To: s.Name, When: pipeline.Condition(e.When), AnyOf: true})
 			}
 		}
 	}
-	return d, nil
+	return d
 }
 
 // postPolicy reads a post hook's executionPolicy back from its edges, as
 // the translators wrote them: OnFailure hooks wait for any of the work to
 // fail, Always hooks for it to end, OnSuccess hooks for it to succeed.
-func postPolicy(s pipeline.Step) string {
+func postPolicy(s *v1alpha1.PlannedStep) string {
 	for _, e := range s.AnyOf {
-		if e.When == pipeline.OnFailure {
+		if pipeline.Condition(e.When) == pipeline.OnFailure {
 			return string(v1alpha1.HookExecuteOnFailure)
 		}
 	}
 	for _, e := range s.Dependencies {
-		if e.When == pipeline.OnEnd {
+		if pipeline.Condition(e.When) == pipeline.OnEnd {
 			return string(v1alpha1.HookExecuteAlways)
 		}
 	}
 	return string(v1alpha1.HookExecuteOnSuccess)
-}
-
-// statsStepOf is the step of target i whose outputs became the host
-// statistics, following controllers/sessionstatus: the last step declaring a
-// snapshotID that succeeded once a snapshot id was reported, else the first
-// step declaring one.
-func statsStepOf(t translators.TargetLayout, r *record, i int) string {
-	var declaring []string
-	for _, s := range t.Steps {
-		if slices.Contains(s.Outputs, "snapshotID") {
-			declaring = append(declaring, s.Name)
-		}
-	}
-	if len(declaring) == 0 {
-		return ""
-	}
-	if i < len(r.Targets) && hasSnapshot(r.Targets[i].Stats) {
-		phases := map[string]v1alpha1.StepPhase{}
-		for _, s := range r.Targets[i].Steps {
-			phases[s.Name] = s.Phase
-		}
-		for k := len(declaring) - 1; k >= 0; k-- {
-			if phases[declaring[k]] == v1alpha1.StepSucceeded {
-				return declaring[k]
-			}
-		}
-	}
-	return declaring[0]
-}
-
-func hasSnapshot(stats []hostStats) bool {
-	for _, h := range stats {
-		if h.SnapshotID != "" {
-			return true
-		}
-	}
-	return false
-}
-
-func functionOf(l translators.Layout, step string) string {
-	for _, t := range l.Targets {
-		for _, s := range t.Steps {
-			if s.Name == step {
-				return s.Function
-			}
-		}
-	}
-	return ""
 }
 
 func targetName(ref v1alpha1.TargetRef) string {
@@ -339,23 +292,13 @@ func dagFromStatus(r *record, note string) *dag {
 	return d
 }
 
-// statsStepFromStatus guesses, without the plan, which step of a target
-// produced its statistics: the first that is not a retention or check step.
+// statsStepFromStatus places a target's statistics, without a run record,
+// on the step that has no role the status can tell apart: its first step.
 func statsStepFromStatus(t targetRecord) string {
-	if len(t.Stats) == 0 {
+	if len(t.Stats) == 0 || len(t.Steps) == 0 {
 		return ""
 	}
-	for _, s := range t.Steps {
-		f := s.Function
-		if strings.Contains(f, "retention") || f == "check" || strings.HasSuffix(f, "-check") || strings.Contains(f, "verify") {
-			continue
-		}
-		return s.Name
-	}
-	if len(t.Steps) > 0 {
-		return t.Steps[0].Name
-	}
-	return ""
+	return t.Steps[0].Name
 }
 
 func phaseOr(p v1alpha1.StepPhase) v1alpha1.StepPhase {

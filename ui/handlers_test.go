@@ -59,7 +59,7 @@ func loadFixtures(t *testing.T) fixtures {
 func newTestServer(t *testing.T, mutate ...func(*Config)) *Server {
 	t.Helper()
 	cfg := Config{
-		Client: testClient(t), Engine: "argo", Image: "stashflow:test",
+		Client: testClient(t),
 		Logger: testr.New(t), Now: func() time.Time { return fixedNow },
 	}
 	for _, m := range mutate {
@@ -257,12 +257,12 @@ func TestSessionPage(t *testing.T) {
 		}
 	})
 
-	t.Run("invoker gone: from the status, hostile text escaped", func(t *testing.T) {
+	t.Run("no run record: from the status, hostile text escaped", func(t *testing.T) {
 		r := get(t, h, "/sessions/backupsession/"+f.ns1+"/orphan-1")
 		if r.code != http.StatusOK {
 			t.Fatalf("GET = %d:\n%s", r.code, r.body)
 		}
-		if !strings.Contains(r.body, `id="graph-note"`) || !strings.Contains(r.body, "reading the invoker BackupConfiguration") {
+		if !strings.Contains(r.body, `id="graph-note"`) || !strings.Contains(r.body, "no run record") {
 			t.Error("the page does not say the graph comes from the status, and why")
 		}
 		for _, raw := range []string{`<script>alert`, `<img src=x`, `</text></svg><script>`, `<b>x</b>`, `</title><script>`} {
@@ -287,10 +287,10 @@ func TestSessionPage(t *testing.T) {
 		}
 	})
 
-	t.Run("running restore: live, from the status", func(t *testing.T) {
+	t.Run("running restore without a record: live, from the status", func(t *testing.T) {
 		r := get(t, h, "/sessions/restoresession/"+f.ns2+"/restore-1")
-		if r.code != http.StatusOK || !strings.Contains(r.body, `data-refresh="3000"`) || !strings.Contains(r.body, "Repository "+f.ns2+"/repo not found") {
-			t.Errorf("GET = %d; want a live page saying the Repository is missing:\n%s", r.code, r.body)
+		if r.code != http.StatusOK || !strings.Contains(r.body, `data-refresh="3000"`) || !strings.Contains(r.body, "no run record") {
+			t.Errorf("GET = %d; want a live page saying the graph is drawn from the status:\n%s", r.code, r.body)
 		}
 		if got := nodesIn(r.body); got["uitest-restore"] != "Running" {
 			t.Errorf("nodes = %v", got)

@@ -301,7 +301,7 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.s.cfg.Now()
-	d := p.s.planner.sessionDAG(r.Context(), rec)
+	d := sessionDAG(rec)
 	v := &sessionView{
 		Rec: rec, DAG: d, Drawing: draw(d, now), Conditions: rec.Conditions,
 		WorkflowURL: p.workflowURL(rec), Started: formatTime(rec.Created), Elapsed: rec.Elapsed(now),
@@ -394,7 +394,7 @@ func (p *pages) sessionJSON(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, code, err.Error())
 		return
 	}
-	d := p.s.planner.sessionDAG(r.Context(), rec)
+	d := sessionDAG(rec)
 	layers := dagLayers(d)
 	out := struct {
 		Kind       string     `json:"kind"`

@@ -105,12 +105,14 @@ type record struct {
 	Created   time.Time
 	// Invoker is "BackupConfiguration/<name>" or "BackupBatch/<name>" for
 	// backups, "Repository/<name>" for restores.
-	Invoker    string
-	Phase      string
-	Reason     string
-	Message    string
-	Duration   string
-	Workflow   *v1alpha1.WorkflowRef
+	Invoker  string
+	Phase    string
+	Reason   string
+	Message  string
+	Duration string
+	Workflow *v1alpha1.WorkflowRef
+	// Plan is the run record the session was submitted with; nil before.
+	Plan       *v1alpha1.RunPlan
 	GlobalPre  *v1alpha1.HookStatus
 	GlobalPost *v1alpha1.HookStatus
 	Targets    []targetRecord
@@ -147,7 +149,7 @@ func backupRecord(s *v1alpha1.BackupSession) *record {
 		Namespace: s.Namespace, Name: s.Name, Created: s.CreationTimestamp.Time,
 		Invoker: s.Spec.Invoker.Kind + "/" + s.Spec.Invoker.Name,
 		Phase:   string(st.Phase), Reason: st.Reason, Message: st.Message, Duration: st.SessionDuration,
-		Workflow: st.Workflow, Conditions: st.Conditions, obj: s,
+		Workflow: st.Workflow, Plan: st.Plan, Conditions: st.Conditions, obj: s,
 	}
 	if g := st.GlobalHooks; g != nil {
 		r.GlobalPre, r.GlobalPost = g.PreBackup, g.PostBackup
@@ -170,7 +172,7 @@ func restoreRecord(o client.Object, repo v1alpha1.ObjectRef, st *v1alpha1.Restor
 		Namespace: o.GetNamespace(), Name: o.GetName(), Created: o.GetCreationTimestamp().Time,
 		Invoker: "Repository/" + repo.Name,
 		Phase:   string(st.Phase), Reason: st.Reason, Message: st.Message, Duration: st.SessionDuration,
-		Workflow: st.Workflow, Conditions: st.Conditions, obj: o,
+		Workflow: st.Workflow, Plan: st.Plan, Conditions: st.Conditions, obj: o,
 	}
 	if repo.Namespace != "" && repo.Namespace != o.GetNamespace() {
 		r.Invoker = "Repository/" + repo.Namespace + "/" + repo.Name

@@ -19,9 +19,6 @@ import (
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-
-	"github.com/stashflow/stashflow/api/v1alpha1"
-	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
 //go:embed templates static
@@ -57,15 +54,6 @@ type Config struct {
 	// Client reads sessions, repositories, snapshots and what sessions
 	// refer to; the manager's cached client. Secrets are never read.
 	Client client.Reader
-	// APIReader reads what the cache does not hold (a Repository in a
-	// namespace outside a namespaced operator's cache).
-	APIReader client.Reader
-	// Engine and Image are the operator's, to translate sessions again
-	// exactly as the controllers did.
-	Engine v1alpha1.Engine
-	Image  string
-	// Builtins are the catalog's Tasks and Functions, as the controllers see them.
-	Builtins resolve.Builtins
 	// ArgoUIBaseURL links Argo workflows whose status has no uiURL.
 	ArgoUIBaseURL string
 	// RefreshInterval is how often open pages refresh; 0 means 3s.
@@ -80,7 +68,6 @@ type Config struct {
 // (it only reads).
 type Server struct {
 	cfg     Config
-	planner *planner
 	pages   *pages
 	handler http.Handler
 
@@ -101,25 +88,13 @@ func New(cfg Config) (*Server, error) {
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("--ui-tls-cert and --ui-tls-key go together: set both or neither")
 	}
-	if cfg.Engine == "" {
-		cfg.Engine = v1alpha1.EngineLocal
-	}
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 3 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.APIReader == nil {
-		cfg.APIReader = cfg.Client
-	}
 	s := &Server{cfg: cfg}
-	s.planner = &planner{
-		client:   cfg.Client,
-		resolver: &resolve.Resolver{Client: cfg.Client, APIReader: cfg.APIReader, Builtins: cfg.Builtins},
-		image:    cfg.Image,
-		engine:   cfg.Engine,
-	}
 	p, err := newPages(s)
 	if err != nil {
 		return nil, err
@@ -150,17 +125,14 @@ func readToken(path string) (string, error) {
 }
 
 // Setup adds the UI to mgr, reading through its cached client, and returns
-// it; nil if cfg.BindAddress is empty (the UI is off). Client, APIReader and
-// Logger default to mgr's.
+// it; nil if cfg.BindAddress is empty (the UI is off). Client and Logger
+// default to mgr's.
 func Setup(mgr manager.Manager, cfg Config) (*Server, error) {
 	if cfg.BindAddress == "" {
 		return nil, nil
 	}
 	if cfg.Client == nil {
 		cfg.Client = mgr.GetClient()
-	}
-	if cfg.APIReader == nil {
-		cfg.APIReader = mgr.GetAPIReader()
 	}
 	if cfg.Logger.GetSink() == nil {
 		cfg.Logger = mgr.GetLogger().WithName("ui")

@@ -221,6 +221,13 @@ type RestoreSessionStatus struct {
 	// +optional
 	Workflow *WorkflowRef `json:"workflow,omitempty"`
 
+	// plan is the run record: the steps of the DAG the restore was submitted
+	// with and which of them belong to which target, written once with
+	// workflow. Its node statuses are read against it, whatever the invoker,
+	// Task or Functions say later.
+	// +optional
+	Plan *RunPlan `json:"plan,omitempty"`
+
 	// targets has one entry per target (per member, for a RestoreBatch), in spec order.
 	// +optional
 	// +listType=atomic

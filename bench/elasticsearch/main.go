@@ -45,6 +45,7 @@ import (
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/internal/repo"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 const resticPassword = "bench-password"
@@ -441,12 +442,12 @@ func (b *bench) runFn(name, repo, fn string, args ...string) (result, error) {
 	}
 	fmt.Fprintf(logf, "rusage maxrss %d, VmHWM %d\n", rep.RusageMaxRSS, rep.MaxRSS)
 	r := result{name: name, wall: wall, rss: rep.MaxRSS, resticRSS: rep.ChildMaxRSS, cpu: rep.CPU, resticCPU: rep.ChildCPU,
-		snapshotID: rep.Outputs[step.OutputSnapshotID]}
+		snapshotID: rep.Outputs[outputs.SnapshotID]}
 	r.docs, _ = strconv.ParseInt(rep.Outputs[elasticsearch.OutputDocuments], 10, 64)
 	if v := rep.Outputs[elasticsearch.OutputBytes]; v != "" {
 		r.bytes, _ = strconv.ParseInt(v, 10, 64)
 	} else {
-		r.bytes, _ = strconv.ParseInt(rep.Outputs[step.OutputSize], 10, 64)
+		r.bytes, _ = strconv.ParseInt(rep.Outputs[outputs.Size], 10, 64)
 	}
 	return r, nil
 }

@@ -100,11 +100,13 @@ type node struct {
 func describe(w io.Writer, obj client.Object) {
 	var root node
 	var wf *v1alpha1.WorkflowRef
+	var plan *v1alpha1.RunPlan
 	var conditions []metav1.Condition
 	switch s := obj.(type) {
 	case *v1alpha1.BackupSession:
 		st := s.Status
-		wf, conditions = st.Workflow, st.Conditions
+		wf, plan, conditions = st.Workflow, st.Plan, st.Conditions
+		roles := rolesOf(plan)
 		root.label = fmt.Sprintf("BackupSession %s/%s  %s  %s", s.Namespace, s.Name, orDash(string(st.Phase)), st.SessionDuration)
 		root.children = append(root.children, node{label: "invoker: " + s.Spec.Invoker.Kind + "/" + s.Spec.Invoker.Name})
 		if g := st.GlobalHooks; g != nil && g.PreBackup != nil {
@@ -116,7 +118,7 @@ func describe(w io.Writer, obj client.Object) {
 				n.children = append(n.children, hookNode("preBackup hook", h))
 			}
 			for _, sp := range t.Steps {
-				n.children = append(n.children, stepNode(sp))
+				n.children = append(n.children, stepNode(sp, roles[sp.Name]))
 			}
 			for _, h := range t.PostBackupHooks {
 				n.children = append(n.children, hookNode("postBackup hook", h))
@@ -142,9 +144,16 @@ func describe(w io.Writer, obj client.Object) {
 			root.children = append(root.children, node{label: "message: " + st.Message})
 		}
 	case *v1alpha1.RestoreSession:
-		root, wf, conditions = restoreTree("RestoreSession", s.Namespace, s.Name, s.Status), s.Status.Workflow, s.Status.Conditions
+		root, wf, plan, conditions = restoreTree("RestoreSession", s.Namespace, s.Name, s.Status), s.Status.Workflow, s.Status.Plan, s.Status.Conditions
 	case *v1alpha1.RestoreBatch:
-		root, wf, conditions = restoreTree("RestoreBatch", s.Namespace, s.Name, s.Status), s.Status.Workflow, s.Status.Conditions
+		root, wf, plan, conditions = restoreTree("RestoreBatch", s.Namespace, s.Name, s.Status), s.Status.Workflow, s.Status.Plan, s.Status.Conditions
+	}
+	if plan != nil {
+		line := fmt.Sprintf("plan: %d step%s, recorded when the run was submitted", len(plan.Steps), map[bool]string{true: "s"}[len(plan.Steps) != 1])
+		if d := plan.RunTimeout(); d > 0 {
+			line += ", timeout " + d.String()
+		}
+		root.children = append([]node{{label: line}}, root.children...)
 	}
 	if wf != nil {
 		line := fmt.Sprintf("workflow: %s %s", wf.Engine, wf.Name)
@@ -168,13 +177,14 @@ func restoreTree(kind, ns, name string, st v1alpha1.RestoreSessionStatus) node {
 	if g := st.GlobalHooks; g != nil && g.PreRestore != nil {
 		root.children = append(root.children, hookNode("global preRestore hook", *g.PreRestore))
 	}
+	roles := rolesOf(st.Plan)
 	for _, t := range st.Targets {
 		n := node{label: fmt.Sprintf("target %s  %s", refString(t.Ref), t.Phase)}
 		for _, h := range t.PreRestoreHooks {
 			n.children = append(n.children, hookNode("preRestore hook", h))
 		}
 		for _, sp := range t.Steps {
-			n.children = append(n.children, stepNode(sp))
+			n.children = append(n.children, stepNode(sp, roles[sp.Name]))
 		}
 		for _, h := range t.PostRestoreHooks {
 			n.children = append(n.children, hookNode("postRestore hook", h))
@@ -199,10 +209,29 @@ func restoreTree(kind, ns, name string, st v1alpha1.RestoreSessionStatus) node {
 	return root
 }
 
-func stepNode(s v1alpha1.StepStatus) node {
+// rolesOf maps the Function steps of a run record to their roles.
+func rolesOf(plan *v1alpha1.RunPlan) map[string]v1alpha1.StepRole {
+	out := map[string]v1alpha1.StepRole{}
+	if plan == nil {
+		return out
+	}
+	for _, t := range plan.Layout.Targets {
+		for _, s := range t.Steps {
+			out[s.Name] = s.Role
+		}
+	}
+	return out
+}
+
+// stepNode is a Function step's line: its name, its Function, its role in
+// the run record, its phase.
+func stepNode(s v1alpha1.StepStatus, role v1alpha1.StepRole) node {
 	label := fmt.Sprintf("step %s", s.Name)
 	if s.Function != "" && s.Function != s.Name {
 		label += " (" + s.Function + ")"
+	}
+	if role != "" {
+		label += " [" + string(role) + "]"
 	}
 	return node{label: label + "  " + phaseLine(string(s.Phase), s.StartedAt, s.FinishedAt, s.Message)}
 }

@@ -73,6 +73,14 @@ func TestDescribe(t *testing.T) {
 			Status: v1alpha1.RestoreSessionStatus{
 				Phase: v1alpha1.RestoreSucceeded, SessionDuration: "3s",
 				Workflow: &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: "etcd-restore"},
+				Plan: &v1alpha1.RunPlan{
+					Steps:   []v1alpha1.PlannedStep{{Name: "etcd-restore"}},
+					Timeout: &metav1.Duration{Duration: 10 * time.Minute},
+					Layout: v1alpha1.RunLayout{Targets: []v1alpha1.TargetLayout{{
+						Ref: *ab("etcd-fresh"), Hostname: "etcd",
+						Steps: []v1alpha1.StepRef{{Name: "etcd-restore", Function: "etcd-restore", Role: v1alpha1.RoleRestore}},
+					}}},
+				},
 				Targets: []v1alpha1.RestoreTargetStatus{{
 					Ref: ab("etcd-fresh"), Phase: v1alpha1.TargetSucceeded,
 					Steps: []v1alpha1.StepStatus{{Name: "etcd-restore", Function: "etcd-restore", Phase: ok, StartedAt: at(0), FinishedAt: at(3)}},

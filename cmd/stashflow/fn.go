@@ -10,6 +10,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func init() { subcommands = append(subcommands, newFnCommand) }
@@ -25,15 +26,15 @@ func (fnFailure) ExitCode() int   { return exitFailed }
 func newFnCommand() *cobra.Command {
 	reg, regErr := functions.Builtin()
 	var list bool
-	outputDir := os.Getenv(functions.OutputDirEnv)
+	outputDir := os.Getenv(outputs.DirEnv)
 	if outputDir == "" {
-		outputDir = functions.DefaultOutputDir
+		outputDir = outputs.Dir
 	}
 	cmd := &cobra.Command{
 		Use:   "fn <function> [flags]",
 		Short: "Run one Function step (the step runtime)",
 		Long: `Run one Function step. Outputs are written as files into the output directory
-($` + functions.OutputDirEnv + `, default ` + functions.DefaultOutputDir + `); on failure the step exits
+($` + outputs.DirEnv + `, default ` + outputs.Dir + `); on failure the step exits
 non-zero with a one-line reason on stderr. See docs/functions.md.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if regErr != nil {
@@ -53,7 +54,7 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 		},
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "list the registered Functions")
-	cmd.PersistentFlags().StringVar(&outputDir, "output-dir", outputDir, "directory the outputs are written to (env "+functions.OutputDirEnv+")")
+	cmd.PersistentFlags().StringVar(&outputDir, "output-dir", outputDir, "directory the outputs are written to (env "+outputs.DirEnv+")")
 	if regErr != nil {
 		return cmd
 	}

@@ -61,8 +61,6 @@ type Reconciler struct {
 	Now            func() time.Time
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
-
-	plans sessionstatus.Plans
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions,verbs=get;list;watch;create
@@ -105,7 +103,11 @@ type scope struct {
 	// invoker is exactly one of config and batch, once read.
 	config *v1alpha1.BackupConfiguration
 	batch  *v1alpha1.BackupBatch
-	plan   *translators.Plan
+	// plan is the run translated now, before it is submitted.
+	plan *translators.Plan
+	// record is the plan the run was submitted with: the session's
+	// status.plan once submitted, plan.Record() before.
+	record *v1alpha1.RunPlan
 	// outcome is the run's outcome, once read from the engine.
 	outcome *sessionstatus.Outcome
 	// done stops the phases that follow: the session waits or has ended.
@@ -201,10 +203,9 @@ func lowestNonZero(a, b ctrl.Result) ctrl.Result {
 	return a
 }
 
-// forget drops the engine's and the plan cache's memory of a session.
+// forget drops the engine's memory of a session.
 func (r *Reconciler) forget(key client.ObjectKey) {
 	r.Engine.Forget(engine.Key{Kind: Kind, NamespacedName: key})
-	r.plans.Delete(key)
 }
 
 func finished(p v1alpha1.BackupSessionPhase) bool {

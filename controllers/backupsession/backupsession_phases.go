@@ -104,12 +104,11 @@ func phaseOrNew(p v1alpha1.BackupSessionPhase) string {
 	return string(p)
 }
 
-// reconcilePlan resolves what the invoker refers to and translates the run,
-// or takes the plan the run was submitted with.
+// reconcilePlan takes the run record of a submitted run, or resolves what
+// the invoker refers to and translates the run.
 func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, error) {
-	key := client.ObjectKeyFromObject(s.session)
-	if p := r.plans.Get(key, s.session.UID); p != nil {
-		s.plan = p
+	if st := &s.session.Status; st.Plan != nil && st.Workflow != nil {
+		s.record = st.Plan
 		return ctrl.Result{}, nil
 	}
 	repo, members := invokerReferences(s)
@@ -126,8 +125,12 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 			r.Recorder.Event(s.session, corev1.EventTypeWarning, "TranslationWarning", w)
 		}
 	}
-	r.plans.Put(key, s.session.UID, plan)
-	s.plan = plan
+	s.plan, s.record = plan, plan.Record()
+	if st := &s.session.Status; st.Workflow != nil {
+		// Submitted by an operator that kept no record: read the run
+		// against today's translation, and keep that from now on.
+		st.Plan = s.record
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -197,7 +200,7 @@ func (r *Reconciler) reconcileWorkflow(ctx context.Context, s *scope) (ctrl.Resu
 		}
 		return ctrl.Result{}, fmt.Errorf("submitting the workflow: %w", err)
 	}
-	st.Workflow = ref
+	st.Workflow, st.Plan = ref, s.record
 	now := r.Now()
 	if s.plan.Graph.Timeout > 0 {
 		d := metaTime(now.Add(s.plan.Graph.Timeout))
@@ -214,7 +217,7 @@ func (r *Reconciler) reconcileWorkflow(ctx context.Context, s *scope) (ctrl.Resu
 // status; it stops a run past its deadline.
 func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := &s.session.Status
-	res, err := r.Engine.Status(ctx, s.session, st.Workflow, s.plan.Graph)
+	res, err := r.Engine.Status(ctx, s.session, st.Workflow, s.record)
 	if lost := engine.AsLost(err); lost != nil {
 		phase := v1alpha1.BackupSessionFailed
 		if lost.Unknown {
@@ -229,7 +232,7 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 		return r.fail(ctx, s, v1alpha1.BackupSessionFailed, conditions.ReasonEngineError, "the engine could not run the workflow: "+res.Failure, false)
 	}
 	now := r.Now()
-	deadline := sessionstatus.Deadline{Timeout: s.plan.Graph.Timeout, Subject: "session"}
+	deadline := sessionstatus.Deadline{Timeout: s.record.RunTimeout(), Subject: "session"}
 	if st.SessionDeadline != nil {
 		deadline.At = st.SessionDeadline.Time
 	}
@@ -238,7 +241,7 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	s.outcome = deadline.EvaluateRun(&st.Conditions, s.session.Generation, s.plan.Layout, res.Nodes, res.Finished, now)
+	s.outcome = deadline.EvaluateRun(&st.Conditions, s.session.Generation, &s.record.Layout, res.Nodes, res.Finished, now)
 	sessionstatus.SetBackup(s.session, s.outcome)
 	done := s.outcome.Phase == sessionstatus.Succeeded || s.outcome.Phase == sessionstatus.Failed
 	if done {
@@ -291,7 +294,6 @@ func (r *Reconciler) finish(ctx context.Context, s *scope, phase v1alpha1.Backup
 	st := &s.session.Status
 	st.SessionDuration = now.Sub(s.session.CreationTimestamp.Time).Round(time.Second).String()
 	r.setPhase(s.session, phase, reason, msg)
-	r.plans.Delete(client.ObjectKeyFromObject(s.session))
 	ctrl.LoggerFrom(ctx).Info("BackupSession ended", "phase", phase, "reason", reason, "duration", st.SessionDuration)
 	if phase != v1alpha1.BackupSessionSkipped {
 		r.recordMetrics(s, now)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // SnapshotName is the name of the Snapshot object of a restic snapshot:
@@ -92,16 +94,6 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	return r.updateRepository(ctx, repo, created, o, now)
 }
 
-// keptSnapshot is one entry of a retention step's keptSnapshots output.
-type keptSnapshot struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Hostname string    `json:"hostname"`
-	Paths    []string  `json:"paths"`
-	Session  string    `json:"session"`
-	Size     *int64    `json:"size"`
-}
-
 // syncSnapshots mirrors what a target's retention step saw of the
 // repository, for the target's host: a kept snapshot without a Snapshot
 // object gets one (a run that was lost after restic committed it, the
@@ -114,8 +106,8 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 		if t.Retention == nil || t.Retention.Phase != v1alpha1.StepSucceeded {
 			continue
 		}
-		var kept []keptSnapshot
-		if v := t.Outputs[sessionstatus.OutputKeptSnapshots]; v != "" {
+		var kept []outputs.KeptSnapshot
+		if v := t.Outputs[outputs.KeptSnapshots]; v != "" {
 			if err := json.Unmarshal([]byte(v), &kept); err != nil {
 				log.Info("Unreadable keptSnapshots output", "step", t.Retention.Name, "error", err.Error())
 			}
@@ -141,7 +133,7 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 			r.Recorder.Event(s.session, corev1.EventTypeNormal, "SnapshotFound", msg)
 		}
 		var forgotten []string
-		if v := t.Outputs[sessionstatus.OutputForgottenSnapshots]; v != "" {
+		if v := t.Outputs[outputs.ForgottenSnapshots]; v != "" {
 			if err := json.Unmarshal([]byte(v), &forgotten); err != nil {
 				log.Info("Unreadable forgottenSnapshots output", "step", t.Retention.Name, "error", err.Error())
 			}
@@ -169,7 +161,7 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 }
 
 // foundSnapshot is the Snapshot object of a snapshot found in the repository.
-func foundSnapshot(repo *v1alpha1.Repository, name string, k keptSnapshot) *v1alpha1.Snapshot {
+func foundSnapshot(repo *v1alpha1.Repository, name string, k outputs.KeptSnapshot) *v1alpha1.Snapshot {
 	snap := &v1alpha1.Snapshot{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
@@ -186,7 +178,7 @@ func foundSnapshot(repo *v1alpha1.Repository, name string, k keptSnapshot) *v1al
 			SnapshotID: k.ID,
 			Hostname:   k.Hostname,
 			Paths:      k.Paths,
-			Size:       k.Size,
+			Size:       sizeOf(k.Size),
 			Session:    k.Session,
 		},
 	}
@@ -291,13 +283,13 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 	if st.FirstBackupTime == nil {
 		st.FirstBackupTime = &t
 	}
-	outputs := map[string]string{}
+	out := map[string]string{}
 	for _, tg := range o.Targets {
 		for k, v := range tg.Outputs {
-			outputs[k] = v
+			out[k] = v
 		}
 	}
-	if n := sessionstatus.Int(outputs[sessionstatus.OutputSnapshotCount]); n != nil {
+	if n := sessionstatus.Int(out[outputs.SnapshotCount]); n != nil {
 		st.SnapshotCount = *n
 	} else {
 		list := &v1alpha1.SnapshotList{}
@@ -312,16 +304,16 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 		}
 		st.SnapshotCount = int64(all.Len())
 	}
-	if n := sessionstatus.Int(outputs[sessionstatus.OutputTotalSize]); n != nil {
+	if n := sessionstatus.Int(out[outputs.TotalSize]); n != nil {
 		st.TotalSize = HumanBytes(*n)
 		if r.Metrics != nil {
 			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
 		}
 	}
-	if n := sessionstatus.Int(outputs[sessionstatus.OutputSnapshotsRemoved]); n != nil {
+	if n := sessionstatus.Int(out[outputs.Removed]); n != nil {
 		st.SnapshotsRemovedOnLastCleanup = *n
 	}
-	if v, err := strconv.ParseBool(outputs[sessionstatus.OutputIntegrity]); err == nil {
+	if v, err := strconv.ParseBool(out[outputs.Integrity]); err == nil {
 		st.Integrity = &v
 	}
 	if r.Metrics != nil {
@@ -343,4 +335,12 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// sizeOf converts a kept snapshot's size for the Snapshot's status.
+func sizeOf(n *uint64) *int64 {
+	if n == nil || *n > math.MaxInt64 {
+		return nil
+	}
+	return ptr.To(int64(*n))
 }

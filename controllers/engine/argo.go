@@ -118,7 +118,7 @@ func (a *Argo) ref(wf *wfv1.Workflow) *v1alpha1.WorkflowRef {
 // gone, replaced by one that is not owner's, or being deleted before it
 // finished is a *LostError (reason WorkflowDeleted); the controller then
 // fails the session and calls Stop, which ends the steps.
-func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, g *pipeline.Graph) (*Run, error) {
+func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, plan *v1alpha1.RunPlan) (*Run, error) {
 	if ref == nil || ref.Engine != v1alpha1.EngineArgo {
 		return nil, otherEngine(ref, v1alpha1.EngineArgo)
 	}
@@ -152,6 +152,10 @@ func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.Wo
 			Reason:  conditions.ReasonWorkflowDeleted,
 			Message: fmt.Sprintf("the Argo Workflow %s was deleted while the session was running", key),
 		}
+	}
+	g := &pipeline.Graph{Name: wf.Name, Steps: make([]pipeline.Step, len(plan.Steps))}
+	for i := range plan.Steps {
+		g.Steps[i].Name = plan.Steps[i].Name
 	}
 	nodes, err := argo.NodeStatuses(wf, g)
 	if err != nil {

@@ -284,7 +284,7 @@ func TestArgoStatusWorkflowBeingDeleted(t *testing.T) {
 		Status: wfv1.WorkflowStatus{Phase: wfv1.WorkflowRunning},
 	}
 	a, _ := newArgo(t, wf)
-	_, err := a.Status(context.Background(), s, s.Status.Workflow, graph("true"))
+	_, err := a.Status(context.Background(), s, s.Status.Workflow, record(graph("true")))
 	if lost := AsLost(err); lost == nil || lost.Reason != "WorkflowDeleted" || lost.Unknown {
 		t.Errorf("Status: %v; want a LostError WorkflowDeleted", err)
 	}

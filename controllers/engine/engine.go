@@ -41,9 +41,10 @@ type Engine interface {
 	// Submit starts g as the run of owner. It is idempotent: for a run it
 	// already started for owner, it returns the same reference.
 	Submit(ctx context.Context, owner client.Object, g *pipeline.Graph) (*v1alpha1.WorkflowRef, error)
-	// Status reports the run of owner that ref names. g must be the graph
-	// the run was started with. A run the engine lost is a *LostError.
-	Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, g *pipeline.Graph) (*Run, error)
+	// Status reports the run of owner that ref names, one node status per
+	// step of plan, the run record it was submitted with. A run the engine
+	// lost is a *LostError.
+	Status(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, plan *v1alpha1.RunPlan) (*Run, error)
 	// Stop asks the run to stop; steps still running end Failed and steps
 	// not started end Omitted. It does not wait.
 	Stop(ctx context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, reason string) error
@@ -110,12 +111,12 @@ func otherEngine(ref *v1alpha1.WorkflowRef, this v1alpha1.Engine) error {
 	}
 }
 
-// nodesInOrder returns one status per graph step, in graph order: the known
-// ones, and Pending for the others.
-func nodesInOrder(g *pipeline.Graph, known map[string]pipeline.NodeStatus) []pipeline.NodeStatus {
-	out := make([]pipeline.NodeStatus, 0, len(g.Steps))
-	for i := range g.Steps {
-		name := g.Steps[i].Name
+// nodesInOrder returns one status per step of the plan, in its order: the
+// known ones, and Pending for the others.
+func nodesInOrder(plan *v1alpha1.RunPlan, known map[string]pipeline.NodeStatus) []pipeline.NodeStatus {
+	out := make([]pipeline.NodeStatus, 0, len(plan.Steps))
+	for i := range plan.Steps {
+		name := plan.Steps[i].Name
 		if st, ok := known[name]; ok {
 			out = append(out, st)
 			continue

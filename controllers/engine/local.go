@@ -284,7 +284,7 @@ func (l *Local) notify(key Key, wait bool) {
 }
 
 // Status implements Engine.
-func (l *Local) Status(_ context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, g *pipeline.Graph) (*Run, error) {
+func (l *Local) Status(_ context.Context, owner client.Object, ref *v1alpha1.WorkflowRef, plan *v1alpha1.RunPlan) (*Run, error) {
 	if ref != nil && ref.Engine != v1alpha1.EngineLocal {
 		return nil, otherEngine(ref, v1alpha1.EngineLocal)
 	}
@@ -296,15 +296,15 @@ func (l *Local) Status(_ context.Context, owner client.Object, ref *v1alpha1.Wor
 	}
 	switch {
 	case r.failure != "":
-		return &Run{Nodes: nodesInOrder(g, r.nodes), Finished: true, Failure: r.failure}, nil
+		return &Run{Nodes: nodesInOrder(plan, r.nodes), Finished: true, Failure: r.failure}, nil
 	case r.finished:
 		known := make(map[string]pipeline.NodeStatus, len(r.final))
 		for _, st := range r.final {
 			known[st.Step] = st
 		}
-		return &Run{Nodes: nodesInOrder(g, known), Finished: true}, nil
+		return &Run{Nodes: nodesInOrder(plan, known), Finished: true}, nil
 	}
-	return &Run{Nodes: nodesInOrder(g, r.nodes)}, nil
+	return &Run{Nodes: nodesInOrder(plan, r.nodes)}, nil
 }
 
 // Stop implements Engine.

@@ -11,8 +11,10 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
+	"github.com/stashflow/stashflow/translators"
 )
 
 func newLocal(t *testing.T, secrets local.StaticSecrets) *Local {
@@ -35,6 +37,11 @@ func owner(name, uid string) *v1alpha1.BackupSession {
 }
 
 // graph is  a ─▶ b, both shell steps; a writes an output and reads a secret.
+// record is the run record of g, as a session stores it.
+func record(g *pipeline.Graph) *v1alpha1.RunPlan {
+	return (&translators.Plan{Graph: g}).Record()
+}
+
 func graph(script string) *pipeline.Graph {
 	return &pipeline.Graph{
 		Name: "g",
@@ -45,7 +52,7 @@ func graph(script string) *pipeline.Graph {
 					Command: []string{"sh", "-c", `printf "%s" "$PASSWORD" > "$STASHFLOW_OUTPUT_DIR/snapshotID"`},
 					Env:     []pipeline.EnvVar{{Name: "PASSWORD", SecretKeyRef: &pipeline.SecretKeyRef{Name: "repo", Key: "RESTIC_PASSWORD"}}},
 				},
-				Outputs: []pipeline.Output{{Name: "snapshotID", Path: pipeline.OutputDir + "/snapshotID"}},
+				Outputs: []pipeline.Output{{Name: "snapshotID", Path: outputs.Dir + "/snapshotID"}},
 			},
 			{Name: "b", Process: pipeline.Process{Command: []string{"sh", "-c", script}}, Dependencies: []pipeline.Dependency{{Step: "a", When: pipeline.OnSuccess}}},
 		},
@@ -56,7 +63,7 @@ func waitFinished(t *testing.T, l *Local, o *v1alpha1.BackupSession, ref *v1alph
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := l.Status(context.Background(), o, ref, g)
+		r, err := l.Status(context.Background(), o, ref, record(g))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,13 +110,13 @@ func TestLocalLostAndStopped(t *testing.T) {
 	g := graph("sleep 30")
 
 	// A run this engine never started: the operator restarted.
-	_, err := l.Status(context.Background(), owner("old", "0000"), &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: "old"}, g)
+	_, err := l.Status(context.Background(), owner("old", "0000"), &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: "old"}, record(g))
 	lost := AsLost(err)
 	if lost == nil || lost.Reason != conditions.ReasonRunLost || lost.Message != LostOnRestart || !lost.Unknown {
 		t.Errorf("Status of an unknown run = %v, want RunLost", err)
 	}
 	// A run of another engine.
-	_, err = l.Status(context.Background(), owner("old", "0000"), &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineArgo, Name: "old"}, g)
+	_, err = l.Status(context.Background(), owner("old", "0000"), &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineArgo, Name: "old"}, record(g))
 	if AsLost(err) == nil {
 		t.Errorf("Status of an Argo run = %v, want a LostError", err)
 	}
@@ -122,7 +129,7 @@ func TestLocalLostAndStopped(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := l.Status(context.Background(), o, ref, g)
+		r, err := l.Status(context.Background(), o, ref, record(g))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +157,7 @@ func TestLocalLostAndStopped(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	l.Shutdown()
-	if _, err := l.Status(context.Background(), o3, ref3, g); AsLost(err) == nil {
+	if _, err := l.Status(context.Background(), o3, ref3, record(g)); AsLost(err) == nil {
 		t.Errorf("Status after Shutdown = %v, want a LostError", err)
 	}
 	if _, err := l.Submit(context.Background(), owner("s4", "5555"), g); err == nil {

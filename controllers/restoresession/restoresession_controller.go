@@ -55,8 +55,6 @@ type Reconciler struct {
 	Now            func() time.Time
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
-
-	plans sessionstatus.Plans
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions;restorebatches,verbs=get;list;watch
@@ -93,9 +91,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 
 // scope is what one reconcile read and computed.
 type scope struct {
-	obj     client.Object
-	status  *v1alpha1.RestoreSessionStatus
-	plan    *translators.Plan
+	obj    client.Object
+	status *v1alpha1.RestoreSessionStatus
+	plan   *translators.Plan
+	// record is the plan the run was submitted with (status.plan), or
+	// plan.Record() before it is submitted.
+	record  *v1alpha1.RunPlan
 	outcome *sessionstatus.Outcome
 	done    bool
 }
@@ -162,7 +163,6 @@ func doReconcile(ctx context.Context, s *scope, phases []phaseFunc) (ctrl.Result
 
 func (r *Reconciler) forget(key client.ObjectKey) {
 	r.Engine.Forget(engine.Key{Kind: r.Kind.Name, NamespacedName: key})
-	r.plans.Delete(key)
 }
 
 func finished(p v1alpha1.RestorePhase) bool {

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -19,12 +18,11 @@ import (
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 )
 
-// reconcilePlan resolves what the restore refers to and translates it, or
-// takes the plan the run was submitted with.
+// reconcilePlan takes the run record of a submitted run, or resolves what
+// the restore refers to and translates it.
 func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, error) {
-	key := client.ObjectKeyFromObject(s.obj)
-	if p := r.plans.Get(key, s.obj.GetUID()); p != nil {
-		s.plan = p
+	if s.status.Plan != nil && s.status.Workflow != nil {
+		s.record = s.status.Plan
 		return ctrl.Result{}, nil
 	}
 	repo, members := r.Kind.References(s.obj)
@@ -55,8 +53,12 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 			r.Recorder.Event(s.obj, corev1.EventTypeWarning, "TranslationWarning", w)
 		}
 	}
-	r.plans.Put(key, s.obj.GetUID(), plan)
-	s.plan = plan
+	s.plan, s.record = plan, plan.Record()
+	if s.status.Workflow != nil {
+		// Submitted by an operator that kept no record: read the run
+		// against today's translation, and keep that from now on.
+		s.status.Plan = s.record
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -78,7 +80,7 @@ func (r *Reconciler) reconcileWorkflow(ctx context.Context, s *scope) (ctrl.Resu
 		}
 		return ctrl.Result{}, fmt.Errorf("submitting the workflow: %w", err)
 	}
-	st.Workflow = ref
+	st.Workflow, st.Plan = ref, s.record
 	if s.plan.Graph.Timeout > 0 {
 		d := metav1.NewTime(r.Now().Add(s.plan.Graph.Timeout))
 		st.SessionDeadline = &d
@@ -94,7 +96,7 @@ func (r *Reconciler) reconcileWorkflow(ctx context.Context, s *scope) (ctrl.Resu
 // run past its deadline.
 func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := s.status
-	res, err := r.Engine.Status(ctx, s.obj, st.Workflow, s.plan.Graph)
+	res, err := r.Engine.Status(ctx, s.obj, st.Workflow, s.record)
 	if lost := engine.AsLost(err); lost != nil {
 		phase := v1alpha1.RestoreFailed
 		if lost.Unknown {
@@ -109,7 +111,7 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 		return r.fail(ctx, s, v1alpha1.RestoreFailed, conditions.ReasonEngineError, "the engine could not run the workflow: "+res.Failure, false)
 	}
 	now := r.Now()
-	deadline := sessionstatus.Deadline{Timeout: s.plan.Graph.Timeout, Subject: "restore"}
+	deadline := sessionstatus.Deadline{Timeout: s.record.RunTimeout(), Subject: "restore"}
 	if st.SessionDeadline != nil {
 		deadline.At = st.SessionDeadline.Time
 	}
@@ -118,7 +120,7 @@ func (r *Reconciler) reconcileProgress(ctx context.Context, s *scope) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	s.outcome = deadline.EvaluateRun(&st.Conditions, s.obj.GetGeneration(), s.plan.Layout, res.Nodes, res.Finished, now)
+	s.outcome = deadline.EvaluateRun(&st.Conditions, s.obj.GetGeneration(), &s.record.Layout, res.Nodes, res.Finished, now)
 	sessionstatus.SetRestore(s.status, s.obj.GetGeneration(), s.outcome)
 	done := s.outcome.Phase == sessionstatus.Succeeded || s.outcome.Phase == sessionstatus.Failed
 	if done {
@@ -167,7 +169,6 @@ func (r *Reconciler) finish(ctx context.Context, s *scope, phase v1alpha1.Restor
 	d := now.Sub(s.obj.GetCreationTimestamp().Time)
 	s.status.SessionDuration = d.Round(time.Second).String()
 	r.setPhase(s, phase, reason, msg)
-	r.plans.Delete(client.ObjectKeyFromObject(s.obj))
 	ctrl.LoggerFrom(ctx).Info("Restore ended", "phase", phase, "reason", reason, "duration", s.status.SessionDuration)
 	if r.Metrics != nil && phase != v1alpha1.RestoreInvalid {
 		ok := 0.0

@@ -7,16 +7,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/pipeline"
-	"github.com/stashflow/stashflow/translators"
 )
 
 // The layout of one target with one step:
 //
 //	backup
-var oneStepLayout = translators.Layout{Targets: []translators.TargetLayout{{
-	Hostname: "h", Steps: []translators.StepRef{{Name: "backup", Function: "volume-backup"}},
+var oneStepLayout = v1alpha1.RunLayout{Targets: []v1alpha1.TargetLayout{{
+	Hostname: "h", Steps: []v1alpha1.StepRef{{Name: "backup", Function: "volume-backup", Role: v1alpha1.RoleBackup}},
 }}}
 
 func TestDeadlineEvaluateRun(t *testing.T) {
@@ -73,7 +73,7 @@ func TestDeadlineEvaluateRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var conds []metav1.Condition
-			o := tt.deadline.EvaluateRun(&conds, 1, oneStepLayout, tt.nodes, tt.finished, tt.now)
+			o := tt.deadline.EvaluateRun(&conds, 1, &oneStepLayout, tt.nodes, tt.finished, tt.now)
 			got := want{Phase: o.Phase, Reason: o.Reason, Message: o.Message, Condition: conditions.IsTrue(conds, conditions.DeadlineExceeded)}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)

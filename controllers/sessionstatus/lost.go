@@ -8,6 +8,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Lost is what is known of a run that its engine lost (its Argo Workflow
@@ -61,8 +62,8 @@ func EndBackup(st *v1alpha1.BackupSessionStatus, l Lost) {
 			h := &t.Stats[j]
 			if late.snapshotID != "" && h.SnapshotID == "" {
 				h.Phase, h.SnapshotID, h.Error = v1alpha1.HostSucceeded, late.snapshotID, ""
-				h.Size, h.Uploaded, h.Files = Int(late.outputs[OutputSize]), Int(late.outputs[OutputUploaded]), Int(late.outputs[OutputFiles])
-				h.Duration = Duration(late.outputs[OutputDuration])
+				h.Size, h.Uploaded, h.Files = Int(late.outputs[outputs.Size]), Int(late.outputs[outputs.Uploaded]), Int(late.outputs[outputs.Files])
+				h.Duration = Duration(late.outputs[outputs.Duration])
 				continue
 			}
 			h.Phase, h.Error = endHost(h.Phase, h.Error, l.Message)
@@ -115,7 +116,7 @@ func endSteps(steps []v1alpha1.StepStatus, l Lost) lateSnapshot {
 				s.Phase, s.Message = v1alpha1.StepFailed, l.Message
 			case late.Succeeded:
 				s.Phase, s.Message = v1alpha1.StepSucceeded, "succeeded, but "+l.Message
-				if id := late.Outputs[OutputSnapshotID]; id != "" {
+				if id := late.Outputs[outputs.SnapshotID]; id != "" {
 					s.Message += fmt.Sprintf("; it committed snapshot %s, which this session did not record", id)
 					snap = lateSnapshot{snapshotID: id, outputs: late.Outputs}
 				}

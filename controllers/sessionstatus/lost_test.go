@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 const lostMsg = "the Argo Workflow ns/wf was deleted while the session was running"
@@ -42,7 +43,7 @@ func TestEndBackup(t *testing.T) {
 		{
 			name: "backup succeeded after the loss",
 			late: map[string]LateStep{"backup": {Succeeded: true, FinishedAt: t0.Add(2 * time.Second), Outputs: map[string]string{
-				OutputSnapshotID: "abc", OutputSize: "7", OutputDuration: "1.5",
+				outputs.SnapshotID: "abc", outputs.Size: "7", outputs.Duration: "1.5",
 			}}},
 			steps: []v1alpha1.StepStatus{
 				{

@@ -42,31 +42,8 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
-	"github.com/stashflow/stashflow/translators"
-)
-
-// Output parameter names the controllers read.
-const (
-	OutputSnapshotID = "snapshotID"
-	OutputSize       = "size"
-	OutputUploaded   = "uploaded"
-	OutputFiles      = "files"
-	OutputDuration   = "duration"
-	// OutputTotalSize is the repository's size in bytes, if a step reports it.
-	OutputTotalSize = "totalSize"
-	// OutputSnapshotCount is the number of snapshots in the repository, if a step reports it.
-	OutputSnapshotCount = "snapshotCount"
-	// OutputSnapshotsRemoved is how many snapshots a retention step removed.
-	OutputSnapshotsRemoved = "removed"
-	// OutputIntegrity is "true" or "false" from a repository check step.
-	OutputIntegrity = "integrity"
-	// OutputKeptSnapshots is a retention step's JSON array of the snapshots
-	// it kept ({id, time, hostname, paths, session, size}).
-	OutputKeptSnapshots = "keptSnapshots"
-	// OutputForgottenSnapshots is a retention step's JSON array of the ids
-	// it removed.
-	OutputForgottenSnapshots = "forgottenSnapshots"
 )
 
 // Phase is the phase of a whole run.
@@ -129,7 +106,7 @@ type Outcome struct {
 
 // Evaluate maps node statuses onto the layout. finished says whether the
 // run ended.
-func Evaluate(layout translators.Layout, nodes []pipeline.NodeStatus, finished bool) *Outcome {
+func Evaluate(layout *v1alpha1.RunLayout, nodes []pipeline.NodeStatus, finished bool) *Outcome {
 	byName := make(map[string]pipeline.NodeStatus, len(nodes))
 	out := &Outcome{}
 	for _, n := range nodes {
@@ -206,7 +183,7 @@ func targetName(t Target) string {
 	return fmt.Sprintf("target %s/%s", t.Ref.Kind, t.Ref.Name)
 }
 
-func evaluateTarget(l *translators.TargetLayout, node func(string) pipeline.NodeStatus, finished, globalPreFailed bool) Target {
+func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeStatus, finished, globalPreFailed bool) Target {
 	t := Target{Hostname: l.Hostname, Outputs: map[string]string{}}
 	if l.Ref.Kind != "" || l.Ref.Name != "" {
 		ref := l.Ref
@@ -238,8 +215,7 @@ func evaluateTarget(l *translators.TargetLayout, node func(string) pipeline.Node
 			failWith(conditions.ReasonPreHookFailed, "the pre hook failed: "+n.Message)
 		}
 	}
-	statsStep := -1
-	for i, ref := range l.Steps {
+	for _, ref := range l.Steps {
 		n := node(ref.Name)
 		see(n)
 		st := stepStatus(n, ref.Function)
@@ -255,14 +231,11 @@ func evaluateTarget(l *translators.TargetLayout, node func(string) pipeline.Node
 				t.Outputs[k] = v
 			}
 		}
-		if declares(ref, OutputSnapshotID) && (statsStep < 0 || strings.TrimSpace(n.Outputs[OutputSnapshotID]) != "") {
-			statsStep = i
-		}
-		switch {
-		case isRetention(ref.Function):
+		switch ref.Role {
+		case v1alpha1.RoleRetention:
 			s := st
 			t.Retention = &s
-		case isCheck(ref.Function):
+		case v1alpha1.RoleIntegrityCheck:
 			s := st
 			t.Check = &s
 		}
@@ -279,8 +252,8 @@ func evaluateTarget(l *translators.TargetLayout, node func(string) pipeline.Node
 			allSucceeded = false
 		}
 	}
-	if statsStep >= 0 {
-		t.Host = host(l, node(l.Steps[statsStep].Name))
+	if i := l.StatsStep(func(step string) v1alpha1.StepPhase { return StepPhase(node(step).Phase) }); i >= 0 {
+		t.Host = host(l, node(l.Steps[i].Name))
 	}
 
 	switch {
@@ -312,24 +285,7 @@ func evaluateTarget(l *translators.TargetLayout, node func(string) pipeline.Node
 	return t
 }
 
-func declares(ref translators.StepRef, output string) bool {
-	for _, o := range ref.Outputs {
-		if o == output {
-			return true
-		}
-	}
-	return false
-}
-
-// isRetention and isCheck recognise the catalog's retention and repository
-// check Functions by name.
-func isRetention(function string) bool { return strings.Contains(function, "retention") }
-
-func isCheck(function string) bool {
-	return function == "check" || strings.HasSuffix(function, "-check") || strings.Contains(function, "verify")
-}
-
-func host(l *translators.TargetLayout, n pipeline.NodeStatus) *Host {
+func host(l *v1alpha1.TargetLayout, n pipeline.NodeStatus) *Host {
 	h := &Host{Hostname: l.Hostname, FinishedAt: n.FinishedAt}
 	if h.Hostname == "" {
 		h.Hostname = "host-0"
@@ -344,11 +300,11 @@ func host(l *translators.TargetLayout, n pipeline.NodeStatus) *Host {
 	default:
 		h.Phase = v1alpha1.HostPending
 	}
-	h.SnapshotID = strings.TrimSpace(n.Outputs[OutputSnapshotID])
-	h.Size = Int(n.Outputs[OutputSize])
-	h.Uploaded = Int(n.Outputs[OutputUploaded])
-	h.Files = Int(n.Outputs[OutputFiles])
-	h.Duration = Duration(n.Outputs[OutputDuration])
+	h.SnapshotID = strings.TrimSpace(n.Outputs[outputs.SnapshotID])
+	h.Size = Int(n.Outputs[outputs.Size])
+	h.Uploaded = Int(n.Outputs[outputs.Uploaded])
+	h.Files = Int(n.Outputs[outputs.Files])
+	h.Duration = Duration(n.Outputs[outputs.Duration])
 	return h
 }
 

@@ -9,28 +9,27 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/pipeline"
-	"github.com/stashflow/stashflow/translators"
 )
 
 // The layout of a batch of two targets, a and b, with hooks:
 //
 //	global-pre-backup ─▶ a-pre ─▶ a-backup ─▶ a-retention ─▶ a-post ─┐
 //	                 └─▶ b-backup ────────────────────────────────────┴─▶ global-post-backup
-var batchLayout = translators.Layout{
+var batchLayout = v1alpha1.RunLayout{
 	GlobalPreHook:  "global-pre-backup",
 	GlobalPostHook: "global-post-backup",
-	Targets: []translators.TargetLayout{
+	Targets: []v1alpha1.TargetLayout{
 		{
 			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "a"}, Hostname: "a",
 			PreHook: "a-pre-backup", PostHook: "a-post-backup",
-			Steps: []translators.StepRef{
-				{Name: "a-backup", Function: "volume-backup", Outputs: []string{"snapshotID", "size", "uploaded", "files", "duration"}},
-				{Name: "a-retention", Function: "retention", Outputs: []string{"removed", "duration"}},
+			Steps: []v1alpha1.StepRef{
+				{Name: "a-backup", Function: "volume-backup", Role: v1alpha1.RoleBackup, Outputs: []string{"snapshotID", "size", "uploaded", "files", "duration"}},
+				{Name: "a-retention", Function: "retention", Role: v1alpha1.RoleRetention, Outputs: []string{"removed", "duration"}},
 			},
 		},
 		{
 			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "b"}, Hostname: "b",
-			Steps: []translators.StepRef{{Name: "b-backup", Function: "volume-backup", Outputs: []string{"snapshotID", "size"}}},
+			Steps: []v1alpha1.StepRef{{Name: "b-backup", Function: "volume-backup", Role: v1alpha1.RoleBackup, Outputs: []string{"snapshotID", "size"}}},
 		},
 	},
 }
@@ -169,7 +168,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := summarize(Evaluate(batchLayout, tt.nodes, tt.finished))
+			got := summarize(Evaluate(&batchLayout, tt.nodes, tt.finished))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Evaluate() mismatch (-want +got):\n%s", diff)
 			}
@@ -184,7 +183,7 @@ func TestEvaluateDetails(t *testing.T) {
 		ok("a-retention", map[string]string{"removed": "2"}),
 		ok("a-post-backup", nil), failed("b-backup", "exit status 1: disk full"), ok("global-post-backup", nil),
 	}
-	o := Evaluate(batchLayout, nodes, true)
+	o := Evaluate(&batchLayout, nodes, true)
 	a := o.Targets[0]
 	wantHost := &Host{
 		Hostname: "a", Phase: v1alpha1.HostSucceeded, SnapshotID: "abc123",
@@ -218,7 +217,7 @@ func TestEvaluateRepositoryInit(t *testing.T) {
 		failed("repository-init", "wrong password"), ok("global-pre-backup", nil), omitted("a-pre-backup"), omitted("a-backup"),
 		omitted("a-retention"), ok("a-post-backup", nil), omitted("b-backup"), ok("global-post-backup", nil), failed("verdict", "failed"),
 	}
-	o := Evaluate(layout, nodes, true)
+	o := Evaluate(&layout, nodes, true)
 	want := summary{Phase: Failed, Reason: conditions.ReasonRepositoryInitFailed,
 		TargetPhases: []v1alpha1.TargetPhase{v1alpha1.TargetFailed, v1alpha1.TargetFailed}, Hosts: []string{"a Failed ", "b Failed "}}
 	if diff := cmp.Diff(want, summarize(o)); diff != "" {
@@ -234,7 +233,39 @@ func TestEvaluateRepositoryInit(t *testing.T) {
 		}
 	}
 	nodes[len(nodes)-1] = omitted("verdict")
-	if o := Evaluate(layout, nodes, true); o.Phase != Succeeded {
+	if o := Evaluate(&layout, nodes, true); o.Phase != Succeeded {
 		t.Errorf("with the repository initialised and everything run: %s %s %q, want Succeeded", o.Phase, o.Reason, o.Message)
+	}
+}
+
+// TestRolesFromTheRecord: a step's role is the one its record declares,
+// never guessed from its Function's name.
+func TestRolesFromTheRecord(t *testing.T) {
+	layout := v1alpha1.RunLayout{Targets: []v1alpha1.TargetLayout{{
+		Hostname: "h",
+		Steps: []v1alpha1.StepRef{
+			{Name: "verify-config", Function: "verify-config"},
+			{Name: "dump", Function: "dump", Role: v1alpha1.RoleBackup},
+			{Name: "thin", Function: "thin", Role: v1alpha1.RoleRetention},
+			{Name: "fsck", Function: "fsck", Role: v1alpha1.RoleIntegrityCheck},
+		},
+	}}}
+	nodes := []pipeline.NodeStatus{
+		ok("verify-config", nil), ok("dump", map[string]string{"snapshotID": "abc"}), ok("thin", nil), ok("fsck", map[string]string{"integrity": "true"}),
+	}
+	o := Evaluate(&layout, nodes, true)
+	tg := o.Targets[0]
+	got := []string{"", "", ""}
+	if tg.Host != nil {
+		got[0] = tg.Host.SnapshotID
+	}
+	if tg.Retention != nil {
+		got[1] = tg.Retention.Name
+	}
+	if tg.Check != nil {
+		got[2] = tg.Check.Name
+	}
+	if diff := cmp.Diff([]string{"abc", "thin", "fsck"}, got); diff != "" {
+		t.Errorf("host snapshot, retention, check (-want +got):\n%s", diff)
 	}
 }

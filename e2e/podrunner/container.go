@@ -18,7 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Argo's names (github.com/argoproj/argo-workflows/v3/workflow/common),
@@ -267,7 +267,7 @@ func writeFiles(dir string, data map[string][]byte, items []corev1.KeyToPath) er
 }
 
 // mountRewrites maps the container's mount paths to the volumes' host
-// directories, and pipeline.OutputDir to outDir unless a mount covers it.
+// directories, and outputs.Dir to outDir unless a mount covers it.
 func mountRewrites(c *corev1.Container, volumes map[string]string, outDir string) (pathmap.Rewriter, error) {
 	var rw []pathmap.Mapping
 	coversOutputs := false
@@ -281,13 +281,13 @@ func mountRewrites(c *corev1.Container, volumes map[string]string, outDir string
 			return nil, fmt.Errorf("volume mount %q: no such volume in the pod", m.Name)
 		}
 		rw = append(rw, pathmap.Mapping{From: from, To: filepath.Join(dir, filepath.FromSlash(m.SubPath))})
-		coversOutputs = coversOutputs || from == pipeline.OutputDir || strings.HasPrefix(pipeline.OutputDir, from+"/")
+		coversOutputs = coversOutputs || from == outputs.Dir || strings.HasPrefix(outputs.Dir, from+"/")
 	}
 	if !coversOutputs {
 		if err := os.MkdirAll(outDir, 0o750); err != nil {
 			return nil, err
 		}
-		rw = append(rw, pathmap.Mapping{From: pipeline.OutputDir, To: outDir})
+		rw = append(rw, pathmap.Mapping{From: outputs.Dir, To: outDir})
 	}
 	for _, r := range rw {
 		if err := os.MkdirAll(r.To, 0o750); err != nil {

@@ -20,7 +20,7 @@
 //     directory of the pod, hostPath to its path, a persistentVolumeClaim to
 //     a directory per claim under WorkDir (it outlives pods, like a volume);
 //     there are no mount namespaces, so every mount path (and the output
-//     directory, pipeline.OutputDir) is replaced by its host directory
+//     directory, outputs.Dir) is replaced by its host directory
 //     wherever it stands as a path in the command, args, literal env values
 //     and working directory — the local engine's rule;
 //  4. starts the process in its own process group (stdout and stderr to

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func TestUnwrapEmissary(t *testing.T) {
@@ -163,7 +163,7 @@ func TestPlanArgoPod(t *testing.T) {
 	env := envMap(p.env)
 	for k, want := range map[string]string{
 		"PATH":                "/usr/bin:/bin",
-		pipeline.OutputDirEnv: outDir,
+		outputs.DirEnv:        outDir,
 		"ARGO_CONTAINER_NAME": "main",
 		"ARGO_NODE_ID":        "capture-3151704423",
 	} {

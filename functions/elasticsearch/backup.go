@@ -17,6 +17,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Registered names of the Functions.
@@ -244,10 +245,10 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return out, err
 	}
-	out[step.OutputSnapshotID] = sum.SnapshotID
-	out[step.OutputSize] = strconv.FormatUint(sum.TotalBytesProcessed, 10)
-	out[step.OutputUploaded] = strconv.FormatUint(sum.DataAddedPacked, 10)
-	out[step.OutputFiles] = strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10)
+	out[outputs.SnapshotID] = sum.SnapshotID
+	out[outputs.Size] = strconv.FormatUint(sum.TotalBytesProcessed, 10)
+	out[outputs.Uploaded] = strconv.FormatUint(sum.DataAddedPacked, 10)
+	out[outputs.Files] = strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10)
 	log.Info("elasticsearch backup stored", "snapshot", sum.SnapshotID, "indices", len(res.indices),
 		"documents", res.documents, "bytes", res.bytes, "uploaded", sum.DataAddedPacked)
 	return out, nil

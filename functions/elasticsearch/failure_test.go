@@ -15,6 +15,7 @@ import (
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // TestRestoreRetries429: whole bulk requests answered 429 with Retry-After,
@@ -88,7 +89,7 @@ func TestCredentials(t *testing.T) {
 				}
 				dst := estest.New(estest.Options{APIKeys: []string{apiKey}})
 				defer dst.Close()
-				mustRun(t, &Restore{}, testEnv(t, repo, []string{"ES_API_KEY=" + apiKey}), "--url", dst.URL, "--snapshot", out[step.OutputSnapshotID])
+				mustRun(t, &Restore{}, testEnv(t, repo, []string{"ES_API_KEY=" + apiKey}), "--url", dst.URL, "--snapshot", out[outputs.SnapshotID])
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -177,7 +178,7 @@ func archiveOf(t *testing.T) (*step.Env, []byte) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := rc.Dump(context.Background(), out[step.OutputSnapshotID], ArchivePath, &buf); err != nil {
+	if err := rc.Dump(context.Background(), out[outputs.SnapshotID], ArchivePath, &buf); err != nil {
 		t.Fatal(err)
 	}
 	return env, buf.Bytes()

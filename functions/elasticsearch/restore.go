@@ -14,6 +14,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Values of --existing.
@@ -148,7 +149,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if err != nil {
 		return out, err
 	}
-	out[step.OutputSnapshotID] = snap.ID
+	out[outputs.SnapshotID] = snap.ID
 	c, err := connect(cleanList(r.urls), env, log)
 	if err != nil {
 		return out, err
@@ -198,7 +199,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	})
 	out[OutputIndices] = strconv.Itoa(rs.restored)
 	out[OutputDocuments] = strconv.FormatInt(rs.documents, 10)
-	out[step.OutputSize] = strconv.FormatInt(cr.n, 10)
+	out[outputs.Size] = strconv.FormatInt(cr.n, 10)
 	if err != nil {
 		return out, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // compareIndex checks that dst's index to holds what src's index from
@@ -102,7 +103,7 @@ func TestRoundTripPIT(t *testing.T) {
 			t.Errorf("output %s = %q, want %q", k, out[k], v)
 		}
 	}
-	if len(out[step.OutputSnapshotID]) != 64 || out[OutputBytes] == "" || out[OutputBytes] != out[step.OutputSize] {
+	if len(out[outputs.SnapshotID]) != 64 || out[OutputBytes] == "" || out[OutputBytes] != out[outputs.Size] {
 		t.Errorf("outputs %v: want a 64-hex snapshot id and bytes == size", out)
 	}
 	if !strings.Contains(stderr.String(), "data streams are not backed up: events") {
@@ -122,7 +123,7 @@ func TestRoundTripPIT(t *testing.T) {
 	dst := estest.New(estest.Options{})
 	defer dst.Close()
 	rout := mustRun(t, &Restore{}, env, "--url", dst.URL, "--host", "es-host", "--session", "s1", "--workers", "3", "--bulk-size", "256KiB")
-	if rout[OutputIndices] != "3" || rout[OutputDocuments] != "6520" || rout[step.OutputSnapshotID] != out[step.OutputSnapshotID] {
+	if rout[OutputIndices] != "3" || rout[OutputDocuments] != "6520" || rout[outputs.SnapshotID] != out[outputs.SnapshotID] {
 		t.Errorf("restore outputs %v", rout)
 	}
 	if got := dst.Indices(); !slices.Equal(got, []string{"logs-a", "logs-b", "metrics"}) {
@@ -155,7 +156,7 @@ func TestRoundTripPIT(t *testing.T) {
 		t.Errorf("--existing=skip restored %s indices", skip[OutputIndices])
 	}
 	// Renamed beside the originals, aliases too.
-	mustRun(t, &Restore{}, env, "--url", src.URL, "--rename-prefix", "restored-", "--rename-suffix", "-1", "--snapshot", out[step.OutputSnapshotID][:8])
+	mustRun(t, &Restore{}, env, "--url", src.URL, "--rename-prefix", "restored-", "--rename-suffix", "-1", "--snapshot", out[outputs.SnapshotID][:8])
 	for _, n := range []string{"logs-a", "logs-b", "metrics"} {
 		compareIndex(t, src, n, src, "restored-"+n+"-1", "restored-", "-1")
 	}

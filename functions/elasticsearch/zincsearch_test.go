@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
-	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // TestZincSearchRoundTrip backs up 5,500 documents in three indices with
@@ -59,7 +59,7 @@ func zincRoundTrip(t *testing.T, z *estest.ZincSearch) {
 		t.Errorf("wrong credentials: %v", err)
 	}
 
-	rout := mustRun(t, &Restore{}, env, "--url", z.URL, "--rename-prefix", "r-", "--snapshot", out[step.OutputSnapshotID])
+	rout := mustRun(t, &Restore{}, env, "--url", z.URL, "--rename-prefix", "r-", "--snapshot", out[outputs.SnapshotID])
 	if rout[OutputIndices] != "3" || rout[OutputDocuments] != "5500" {
 		t.Fatalf("restore outputs %v", rout)
 	}

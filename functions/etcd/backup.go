@@ -14,6 +14,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // BackupName is the registered name of the backup Function.
@@ -160,10 +161,10 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		return out, err
 	}
 	out[OutputSHA256] = sum
-	out[step.OutputSnapshotID] = summary.SnapshotID
-	out[step.OutputSize] = strconv.FormatUint(summary.TotalBytesProcessed, 10)
-	out[step.OutputUploaded] = strconv.FormatUint(summary.DataAddedPacked, 10)
-	out[step.OutputFiles] = strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10)
+	out[outputs.SnapshotID] = summary.SnapshotID
+	out[outputs.Size] = strconv.FormatUint(summary.TotalBytesProcessed, 10)
+	out[outputs.Uploaded] = strconv.FormatUint(summary.DataAddedPacked, 10)
+	out[outputs.Files] = strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10)
 	log.Info("etcd snapshot stored", "snapshot", summary.SnapshotID, "bytes", summary.TotalBytesProcessed, "uploaded", summary.DataAddedPacked, "sha256", sum)
 	return out, nil
 }

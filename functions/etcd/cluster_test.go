@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stashflow/stashflow/functions/internal/testservers"
-	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // TestClusterDataDirRestore backs up a 3-member cluster (with one member
@@ -37,7 +37,7 @@ func TestClusterDataDirRestore(t *testing.T) {
 	}
 	// A full snapshot ID is fetched while it is checked against the
 	// filter: a mismatch fails before any data directory is written.
-	id := out[step.OutputSnapshotID]
+	id := out[outputs.SnapshotID]
 	_, err := runFn(t, NewRestore(), testEnv(t, repo), append(args, "--snapshot", id, "--session", "another")...)
 	if want := fmt.Sprintf("no snapshot %q matches tags session=another", id); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("full id, other session: err = %v, want it to contain %q", err, want)
@@ -48,7 +48,7 @@ func TestClusterDataDirRestore(t *testing.T) {
 		}
 	}
 	res := mustRun(t, NewRestore(), testEnv(t, repo), append(args, "--snapshot", id)...)
-	if res[OutputMembers] != "m0,m1,m2" || res[step.OutputSnapshotID] != out[step.OutputSnapshotID] {
+	if res[OutputMembers] != "m0,m1,m2" || res[outputs.SnapshotID] != out[outputs.SnapshotID] {
 		t.Errorf("outputs %v", jsonString(res))
 	}
 	dst.Start(t)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // RestoreName is the registered name of the restore Function.
@@ -162,7 +163,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		id = snap.ID
 		resolved <- nil
 	}
-	out := step.Outputs{step.OutputSnapshotID: id, step.OutputFiles: "1"}
+	out := step.Outputs{outputs.SnapshotID: id, outputs.Files: "1"}
 
 	file := filepath.Join(dir, "etcd-"+id[:min(12, len(id))]+".snapshot")
 	log.Info("dumping etcd snapshot", "snapshot", id, "file", file)
@@ -180,7 +181,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if err != nil {
 		return out, err
 	}
-	out[step.OutputSize] = strconv.FormatInt(size, 10)
+	out[outputs.Size] = strconv.FormatInt(size, 10)
 	out[OutputSHA256] = sum
 
 	switch r.mode {

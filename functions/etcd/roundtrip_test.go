@@ -13,6 +13,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // TestRoundTrip backs up ≥ 50k keys (values up to 100 KiB, overwrites and
@@ -41,8 +42,8 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %d snapshots, want 1", name, len(snaps))
 		}
 		s := snaps[0]
-		if s.ID != out[step.OutputSnapshotID] {
-			t.Errorf("%s: output snapshotID %s, repository has %s", name, out[step.OutputSnapshotID], s.ID)
+		if s.ID != out[outputs.SnapshotID] {
+			t.Errorf("%s: output snapshotID %s, repository has %s", name, out[outputs.SnapshotID], s.ID)
 		}
 		wantTags := []string{"etcd-revision=" + out[OutputRevision], "kind=etcd", "session=s1", "target=etcd-main"}
 		gotTags := slices.Sorted(slices.Values(s.Tags))
@@ -52,11 +53,11 @@ func TestRoundTrip(t *testing.T) {
 		if s.Hostname != "node-a" || !slices.Equal(s.Paths, []string{SnapshotPath}) {
 			t.Errorf("%s: snapshot host %q paths %v", name, s.Hostname, s.Paths)
 		}
-		size, _ := strconv.ParseInt(out[step.OutputSize], 10, 64)
-		if size < 10<<20 || (size-32)%4096 != 0 || out[step.OutputFiles] != "1" || len(out[OutputSHA256]) != 64 || out[OutputMember] != "m0" {
+		size, _ := strconv.ParseInt(out[outputs.Size], 10, 64)
+		if size < 10<<20 || (size-32)%4096 != 0 || out[outputs.Files] != "1" || len(out[OutputSHA256]) != 64 || out[OutputMember] != "m0" {
 			t.Errorf("%s: outputs %v", name, jsonString(out))
 		}
-		t.Logf("%s backup: %d bytes, uploaded %s, revision %s", name, size, out[step.OutputUploaded], out[OutputRevision])
+		t.Logf("%s backup: %d bytes, uploaded %s, revision %s", name, size, out[outputs.Uploaded], out[OutputRevision])
 	}
 	if backups["local"][OutputSHA256] == "" || backups["local"][OutputRevision] != backups["rest"][OutputRevision] {
 		t.Errorf("local and REST backups of the same data differ: %v vs %v", backups["local"], backups["rest"])
@@ -78,7 +79,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 		wantOut := map[string]string{
 			OutputKeysWritten: strconv.Itoa(len(want)), OutputKeysDeleted: "3",
-			step.OutputSnapshotID: backups["rest"][step.OutputSnapshotID], OutputSHA256: backups["rest"][OutputSHA256],
+			outputs.SnapshotID: backups["rest"][outputs.SnapshotID], OutputSHA256: backups["rest"][OutputSHA256],
 		}
 		gotOut := map[string]string{}
 		for k := range wantOut {
@@ -101,7 +102,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := mustRun(t, NewRestore(), testEnv(t, repos["local"]),
-			"--mode", "live", "--endpoints", eps, "--snapshot", backups["local"][step.OutputSnapshotID][:10],
+			"--mode", "live", "--endpoints", eps, "--snapshot", backups["local"][outputs.SnapshotID][:10],
 			"--prefix", "/a/", "--delete-absent", "--max-txn-ops", "50", "--max-txn-bytes", "200000")
 		wantA := map[string]string{}
 		for k, v := range want {

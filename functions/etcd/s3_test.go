@@ -11,7 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/stashflow/stashflow/functions/internal/testservers"
-	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // TestS3RoundTrip backs a small etcd up to a restic repository on a real
@@ -37,7 +37,7 @@ func TestS3RoundTrip(t *testing.T) {
 	for _, s := range snaps {
 		gotSnaps = append(gotSnaps, snap{s.ID, s.Hostname, slices.Sorted(slices.Values(s.Tags))})
 	}
-	wantSnaps := []snap{{backup[step.OutputSnapshotID], "node-a",
+	wantSnaps := []snap{{backup[outputs.SnapshotID], "node-a",
 		[]string{"etcd-revision=" + backup[OutputRevision], "session=s3-1", "target=etcd-main"}}}
 	if diff := cmp.Diff(wantSnaps, gotSnaps); diff != "" {
 		t.Fatalf("snapshots (-want +got):\n%s", diff)
@@ -78,7 +78,7 @@ func TestS3RoundTrip(t *testing.T) {
 				clientv3.OpDelete("/a/", clientv3.WithPrefix()),
 				clientv3.OpPut("/a/new", "n"),
 			},
-			args:    []string{"--snapshot", backup[step.OutputSnapshotID][:8], "--prefix", "/a/"},
+			args:    []string{"--snapshot", backup[outputs.SnapshotID][:8], "--prefix", "/a/"},
 			prefix:  "/a/",
 			want:    only("/a/"),
 			written: len(only("/a/")), deleted: 1,
@@ -97,7 +97,7 @@ func TestS3RoundTrip(t *testing.T) {
 			}
 			wantOut := map[string]string{
 				OutputKeysWritten: strconv.Itoa(tc.written), OutputKeysDeleted: strconv.Itoa(tc.deleted),
-				step.OutputSnapshotID: backup[step.OutputSnapshotID], OutputSHA256: backup[OutputSHA256],
+				outputs.SnapshotID: backup[outputs.SnapshotID], OutputSHA256: backup[OutputSHA256],
 			}
 			gotOut := map[string]string{}
 			for k := range wantOut {

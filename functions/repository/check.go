@@ -10,17 +10,11 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // CheckName is the registered name of the repository-check Function.
 const CheckName = "repository-check"
-
-// Outputs of repository-check.
-const (
-	OutputIntegrity   = "integrity"   // "true" when restic check found no error, else "false"
-	OutputErrors      = "errors"      // number of errors restic check found
-	OutputBrokenPacks = "brokenPacks" // number of damaged pack files
-)
 
 // Check is the repository-check Function.
 type Check struct {
@@ -38,7 +32,7 @@ func (*Check) Description() string {
 
 // DeclaredOutputs implements step.OutputDeclarer.
 func (c *Check) DeclaredOutputs() []string {
-	return []string{OutputIntegrity, OutputErrors, OutputBrokenPacks}
+	return []string{outputs.Integrity, outputs.Errors, outputs.BrokenPacks}
 }
 
 // Flags implements step.Function.
@@ -69,14 +63,14 @@ func (c *Check) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	}
 	res, err := repo.Check(ctx, restic.CheckOptions{ReadData: c.readData, ReadDataSubset: c.readDataSubset})
 	out := step.Outputs{
-		OutputErrors:      strconv.Itoa(max(res.NumErrors, len(res.Errors))),
-		OutputBrokenPacks: strconv.Itoa(len(res.BrokenPacks)),
+		outputs.Errors:      strconv.Itoa(max(res.NumErrors, len(res.Errors))),
+		outputs.BrokenPacks: strconv.Itoa(len(res.BrokenPacks)),
 	}
 	switch {
 	case err == nil:
-		out[OutputIntegrity] = "true"
+		out[outputs.Integrity] = "true"
 	case restic.IsKind(err, restic.KindCheckFailed):
-		out[OutputIntegrity] = "false"
+		out[outputs.Integrity] = "false"
 	}
 	return out, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func TestMain(m *testing.M) {
@@ -60,9 +61,9 @@ func TestRetentionAndCheck(t *testing.T) {
 		want step.Outputs
 		left int
 	}{
-		{"dry run", []string{"--keep-last", "1", "--tags", "target=a", "--dry-run", "--stats=false"}, step.Outputs{OutputKept: "1", OutputRemoved: "2"}, 4},
-		{"forget and prune", []string{"--keep-last", "1", "--tags", "target=a", "--prune"}, step.Outputs{OutputKept: "1", OutputRemoved: "2", OutputSnapshotCount: "2"}, 2},
-		{"nothing to do", []string{"--keep-last", "5"}, step.Outputs{OutputKept: "2", OutputRemoved: "0", OutputSnapshotCount: "2"}, 2},
+		{"dry run", []string{"--keep-last", "1", "--tags", "target=a", "--dry-run", "--stats=false"}, step.Outputs{outputs.Kept: "1", outputs.Removed: "2"}, 4},
+		{"forget and prune", []string{"--keep-last", "1", "--tags", "target=a", "--prune"}, step.Outputs{outputs.Kept: "1", outputs.Removed: "2", outputs.SnapshotCount: "2"}, 2},
+		{"nothing to do", []string{"--keep-last", "5"}, step.Outputs{outputs.Kept: "2", outputs.Removed: "0", outputs.SnapshotCount: "2"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +72,7 @@ func TestRetentionAndCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The size is the repository's: compare it with restic's own.
-			if size, ok := out[OutputTotalSize]; ok {
+			if size, ok := out[outputs.TotalSize]; ok {
 				st, err := c.Stats(ctx, "raw-data")
 				if err != nil {
 					t.Fatal(err)
@@ -79,18 +80,18 @@ func TestRetentionAndCheck(t *testing.T) {
 				if want := strconv.FormatUint(st.TotalSize, 10); size != want || st.TotalSize == 0 {
 					t.Errorf("totalSize = %s, want restic's %s (> 0)", size, want)
 				}
-				delete(out, OutputTotalSize)
+				delete(out, outputs.TotalSize)
 			}
-			var kept []KeptSnapshot
+			var kept []outputs.KeptSnapshot
 			var forgotten []string
-			if err := json.Unmarshal([]byte(out[OutputKeptSnapshots]), &kept); err != nil {
-				t.Errorf("keptSnapshots %q: %v", out[OutputKeptSnapshots], err)
+			if err := json.Unmarshal([]byte(out[outputs.KeptSnapshots]), &kept); err != nil {
+				t.Errorf("keptSnapshots %q: %v", out[outputs.KeptSnapshots], err)
 			}
-			if err := json.Unmarshal([]byte(out[OutputForgottenSnapshots]), &forgotten); err != nil {
-				t.Errorf("forgottenSnapshots %q: %v", out[OutputForgottenSnapshots], err)
+			if err := json.Unmarshal([]byte(out[outputs.ForgottenSnapshots]), &forgotten); err != nil {
+				t.Errorf("forgottenSnapshots %q: %v", out[outputs.ForgottenSnapshots], err)
 			}
-			delete(out, OutputKeptSnapshots)
-			delete(out, OutputForgottenSnapshots)
+			delete(out, outputs.KeptSnapshots)
+			delete(out, outputs.ForgottenSnapshots)
 			if diff := cmp.Diff(tt.want, out); diff != "" {
 				t.Errorf("outputs (-want +got):\n%s", diff)
 			}
@@ -104,15 +105,15 @@ func TestRetentionAndCheck(t *testing.T) {
 			for _, sn := range snaps {
 				left[sn.ID] = true
 			}
-			if strconv.Itoa(len(kept)) != tt.want[OutputKept] {
-				t.Errorf("keptSnapshots has %d entries, want %s", len(kept), tt.want[OutputKept])
+			if strconv.Itoa(len(kept)) != tt.want[outputs.Kept] {
+				t.Errorf("keptSnapshots has %d entries, want %s", len(kept), tt.want[outputs.Kept])
 			}
 			for _, k := range kept {
 				if !left[k.ID] || k.Hostname == "" || k.Time.IsZero() || k.Size == nil {
 					t.Errorf("kept snapshot %+v: not in the repository, or without host, time or size", k)
 				}
 			}
-			wantForgotten := tt.want[OutputRemoved]
+			wantForgotten := tt.want[outputs.Removed]
 			if slices.Contains(tt.args, "--dry-run") {
 				wantForgotten = "0"
 			}
@@ -131,7 +132,7 @@ func TestRetentionAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(step.Outputs{OutputIntegrity: "true", OutputErrors: "0", OutputBrokenPacks: "0"}, out); diff != "" {
+	if diff := cmp.Diff(step.Outputs{outputs.Integrity: "true", outputs.Errors: "0", outputs.BrokenPacks: "0"}, out); diff != "" {
 		t.Errorf("check outputs (-want +got):\n%s", diff)
 	}
 
@@ -149,7 +150,7 @@ func TestRetentionAndCheck(t *testing.T) {
 		}
 	}
 	out, err = run(t, NewCheck(), env, "--read-data")
-	if !restic.IsKind(err, restic.KindCheckFailed) || out[OutputErrors] == "0" || out[OutputIntegrity] != "false" {
+	if !restic.IsKind(err, restic.KindCheckFailed) || out[outputs.Errors] == "0" || out[outputs.Integrity] != "false" {
 		t.Errorf("check of a damaged repository: outputs %v, err %v", out, err)
 	}
 }

@@ -14,41 +14,11 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // RetentionName is the registered name of the retention Function.
 const RetentionName = "retention"
-
-// Outputs of retention.
-const (
-	OutputKept    = "kept"    // snapshots kept (in the groups the policy looked at)
-	OutputRemoved = "removed" // snapshots removed (or, with --dry-run, that would be)
-	// OutputTotalSize is the repository's stored size in bytes after the
-	// policy (restic stats --mode raw-data), for Repository.status.totalSize.
-	OutputTotalSize = "totalSize"
-	// OutputSnapshotCount is the number of snapshots left in the repository.
-	OutputSnapshotCount = "snapshotCount"
-	// OutputKeptSnapshots lists the snapshots the policy kept, as a JSON
-	// array of KeptSnapshot: the controller records any of them that has
-	// no Snapshot object yet (one committed by a run that was lost).
-	OutputKeptSnapshots = "keptSnapshots"
-	// OutputForgottenSnapshots lists the ids of the snapshots the policy
-	// removed, as a JSON array (empty on --dry-run): the controller deletes
-	// their Snapshot objects.
-	OutputForgottenSnapshots = "forgottenSnapshots"
-)
-
-// KeptSnapshot is one entry of the keptSnapshots output.
-type KeptSnapshot struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Hostname string    `json:"hostname"`
-	Paths    []string  `json:"paths,omitempty"`
-	// Session is the snapshot's session=<name> tag.
-	Session string `json:"session,omitempty"`
-	// Size is the bytes the backup read, if restic recorded a summary.
-	Size *uint64 `json:"size,omitempty"`
-}
 
 // Retention is the retention Function.
 type Retention struct {
@@ -74,7 +44,7 @@ func (*Retention) Description() string {
 
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Retention) DeclaredOutputs() []string {
-	return []string{OutputKept, OutputRemoved, OutputTotalSize, OutputSnapshotCount, OutputKeptSnapshots, OutputForgottenSnapshots}
+	return []string{outputs.Kept, outputs.Removed, outputs.TotalSize, outputs.SnapshotCount, outputs.KeptSnapshots, outputs.ForgottenSnapshots}
 }
 
 // Flags implements step.Function.
@@ -148,12 +118,12 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 		GroupBy: r.groupBy, Filter: restic.Filter{Tags: r.tags, Host: r.host},
 		Prune: r.prune, DryRun: r.dryRun,
 	})
-	out := step.Outputs{OutputKept: strconv.Itoa(res.Kept), OutputRemoved: strconv.Itoa(res.Removed)}
+	out := step.Outputs{outputs.Kept: strconv.Itoa(res.Kept), outputs.Removed: strconv.Itoa(res.Removed)}
 	if err != nil {
 		return out, err
 	}
 	kept, forgotten := r.snapshotLists(res)
-	out[OutputKeptSnapshots], out[OutputForgottenSnapshots] = kept, forgotten
+	out[outputs.KeptSnapshots], out[outputs.ForgottenSnapshots] = kept, forgotten
 	env.Logger().Info("retention applied", "kept", res.Kept, "removed", res.Removed, "pruned", r.prune && !r.dryRun, "dryRun", r.dryRun)
 	if r.stats {
 		// The size is a report, not the step's purpose: the policy is
@@ -165,8 +135,8 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 			env.Logger().Warn("repository size not reported", "error", err)
 			return out, nil
 		}
-		out[OutputTotalSize] = strconv.FormatUint(st.TotalSize, 10)
-		out[OutputSnapshotCount] = strconv.Itoa(st.SnapshotsCount)
+		out[outputs.TotalSize] = strconv.FormatUint(st.TotalSize, 10)
+		out[outputs.SnapshotCount] = strconv.Itoa(st.SnapshotsCount)
 	}
 	return out, nil
 }
@@ -174,11 +144,11 @@ func (r *Retention) Run(ctx context.Context, env *step.Env) (step.Outputs, error
 // snapshotLists renders the kept and (unless --dry-run) removed snapshots
 // of a forget run as the keptSnapshots and forgottenSnapshots outputs.
 func (r *Retention) snapshotLists(res restic.ForgetResult) (kept, forgotten string) {
-	keep := []KeptSnapshot{}
+	keep := []outputs.KeptSnapshot{}
 	removed := []string{}
 	for _, g := range res.Groups {
 		for _, sn := range g.Keep {
-			k := KeptSnapshot{ID: sn.ID, Time: sn.Time, Hostname: sn.Hostname, Paths: sn.Paths, Session: sn.Tag("session")}
+			k := outputs.KeptSnapshot{ID: sn.ID, Time: sn.Time, Hostname: sn.Hostname, Paths: sn.Paths, Session: sn.Tag("session")}
 			if sn.Summary != nil {
 				size := sn.Summary.TotalBytesProcessed
 				k.Size = &size

@@ -108,19 +108,3 @@ func (e *Env) Logger() *slog.Logger {
 // Outputs are a step's output parameters: name → value. The runtime writes
 // each as a file named after it in the output directory.
 type Outputs map[string]string
-
-// The output parameters every Function step has. The runtime writes an empty
-// file for those a Function does not set, so that engines that collect
-// outputs from files always find them; it sets OutputDuration itself.
-const (
-	OutputSnapshotID = "snapshotID" // restic snapshot id (full, 64 hex)
-	OutputSize       = "size"       // bytes the step read or restored
-	OutputUploaded   = "uploaded"   // bytes added to the repository (packed)
-	OutputFiles      = "files"      // files in the snapshot
-	OutputDuration   = "duration"   // wall time of Run, Go duration syntax
-)
-
-// CommonOutputs returns the output parameters every step has, in order.
-func CommonOutputs() []string {
-	return []string{OutputSnapshotID, OutputSize, OutputUploaded, OutputFiles, OutputDuration}
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Registry names.
@@ -88,10 +89,10 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		return nil, err
 	}
 	return step.Outputs{
-		step.OutputSnapshotID: sum.SnapshotID,
-		step.OutputSize:       strconv.FormatUint(sum.TotalBytesProcessed, 10),
-		step.OutputUploaded:   strconv.FormatUint(sum.DataAddedPacked, 10),
-		step.OutputFiles:      strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10),
+		outputs.SnapshotID: sum.SnapshotID,
+		outputs.Size:       strconv.FormatUint(sum.TotalBytesProcessed, 10),
+		outputs.Uploaded:   strconv.FormatUint(sum.DataAddedPacked, 10),
+		outputs.Files:      strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10),
 	}, nil
 }
 
@@ -167,9 +168,9 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		return nil, err
 	}
 	return step.Outputs{
-		step.OutputSnapshotID: snap.ID,
-		step.OutputFiles:      strconv.FormatUint(sum.FilesRestored, 10),
-		step.OutputSize:       strconv.FormatUint(sum.BytesRestored, 10),
+		outputs.SnapshotID: snap.ID,
+		outputs.Files:      strconv.FormatUint(sum.FilesRestored, 10),
+		outputs.Size:       strconv.FormatUint(sum.BytesRestored, 10),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/internal/testenv"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out[step.OutputSnapshotID]) != 64 || out[step.OutputFiles] != "3" {
+	if len(out[outputs.SnapshotID]) != 64 || out[outputs.Files] != "3" {
 		t.Fatalf("outputs = %v, want a snapshot of 3 files (the .tmp excluded)", out)
 	}
 
@@ -93,13 +94,13 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("restored in place (-want +got):\n%s", diff)
 	}
 	// restic counts restored directories as files too.
-	if rout[step.OutputSnapshotID] != out[step.OutputSnapshotID] || rout[step.OutputFiles] == "0" || rout[step.OutputFiles] == "" {
+	if rout[outputs.SnapshotID] != out[outputs.SnapshotID] || rout[outputs.Files] == "0" || rout[outputs.Files] == "" {
 		t.Errorf("restore outputs = %v", rout)
 	}
 
 	// Restore one path elsewhere.
 	elsewhere := filepath.Join(tmp, "elsewhere")
-	if _, err := runFn(t, NewRestore(), repo, "--snapshot="+out[step.OutputSnapshotID][:8], "--paths="+filepath.Join(data, "sub"), "--target-dir="+elsewhere); err != nil {
+	if _, err := runFn(t, NewRestore(), repo, "--snapshot="+out[outputs.SnapshotID][:8], "--paths="+filepath.Join(data, "sub"), "--target-dir="+elsewhere); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(map[string]string{strings.TrimPrefix(filepath.Join(data, "sub/b.txt"), "/"): "bravo"}, tree(t, elsewhere)); diff != "" {

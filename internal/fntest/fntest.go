@@ -17,6 +17,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Dispatch runs `fn <name> args...` and exits when the process was started
@@ -49,9 +50,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	outputDir := os.Getenv(functions.OutputDirEnv)
+	outputDir := os.Getenv(outputs.DirEnv)
 	if outputDir == "" {
-		outputDir = functions.DefaultOutputDir
+		outputDir = outputs.Dir
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -224,20 +224,20 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 	var o *sessionstatus.Outcome
 	switch s := out.(type) {
 	case *v1alpha1.BackupSession:
-		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, &plan.Layout, nodes, true, now)
 		sessionstatus.SetBackup(s, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.BackupSessionPhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
+		s.Status.Workflow, s.Status.Plan, s.Status.SessionDuration, s.Status.SessionDeadline = ref, plan.Record(), duration, sessionDeadline
 	case *v1alpha1.RestoreSession:
-		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, &plan.Layout, nodes, true, now)
 		sessionstatus.SetRestore(&s.Status, s.Generation, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
+		s.Status.Workflow, s.Status.Plan, s.Status.SessionDuration, s.Status.SessionDeadline = ref, plan.Record(), duration, sessionDeadline
 	case *v1alpha1.RestoreBatch:
-		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, plan.Layout, nodes, true, now)
+		o = deadline.EvaluateRun(&s.Status.Conditions, s.Generation, &plan.Layout, nodes, true, now)
 		sessionstatus.SetRestore(&s.Status, s.Generation, o)
 		s.Status.Phase, s.Status.Reason, s.Status.Message = v1alpha1.RestorePhase(o.Phase), string(o.Reason), o.Message
-		s.Status.Workflow, s.Status.SessionDuration, s.Status.SessionDeadline = ref, duration, sessionDeadline
+		s.Status.Workflow, s.Status.Plan, s.Status.SessionDuration, s.Status.SessionDeadline = ref, plan.Record(), duration, sessionDeadline
 	default:
 		return nil, fmt.Errorf("%s is not a session", in.where(session))
 	}

@@ -1,0 +1,97 @@
+package outputs
+
+import (
+	"slices"
+	"time"
+)
+
+// Dir is where a step writes its output files: one file per output, named
+// after it. Declared output paths live under it. An engine may give each
+// step a directory of its own and tell the process through DirEnv.
+const Dir = "/tmp/stashflow/outputs"
+
+// DirEnv names the environment variable that overrides Dir for one step.
+const DirEnv = "STASHFLOW_OUTPUT_DIR"
+
+// The outputs every Function step has: the runtime writes an empty file for
+// those a Function does not set and sets Duration itself.
+const (
+	SnapshotID = "snapshotID" // restic snapshot id (full, 64 hex)
+	Size       = "size"       // bytes the step read or restored
+	Uploaded   = "uploaded"   // bytes added to the repository (packed)
+	Files      = "files"      // files in the snapshot
+	Duration   = "duration"   // wall time of the step, Go duration syntax
+)
+
+// Common returns the outputs every step has, in order.
+func Common() []string {
+	return []string{SnapshotID, Size, Uploaded, Files, Duration}
+}
+
+// Outputs of a retention step.
+const (
+	Kept    = "kept"    // snapshots kept (in the groups the policy looked at)
+	Removed = "removed" // snapshots removed (or, with --dry-run, that would be)
+	// TotalSize is the repository's stored size in bytes after the policy.
+	TotalSize = "totalSize"
+	// SnapshotCount is the number of snapshots left in the repository.
+	SnapshotCount = "snapshotCount"
+	// KeptSnapshots is a JSON array of KeptSnapshot: the snapshots the
+	// policy kept, so that one committed by a lost run is recorded.
+	KeptSnapshots = "keptSnapshots"
+	// ForgottenSnapshots is a JSON array of the ids the policy removed
+	// (empty on a dry run), whose Snapshot objects are deleted.
+	ForgottenSnapshots = "forgottenSnapshots"
+)
+
+// KeptSnapshot is one entry of the KeptSnapshots output.
+type KeptSnapshot struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths,omitempty"`
+	// Session is the snapshot's session=<name> tag.
+	Session string `json:"session,omitempty"`
+	// Size is the bytes the backup read, if restic recorded a summary.
+	Size *uint64 `json:"size,omitempty"`
+}
+
+// Outputs of an integrity check step.
+const (
+	Integrity   = "integrity"   // "true" when restic check found no error, else "false"
+	Errors      = "errors"      // number of errors restic check found
+	BrokenPacks = "brokenPacks" // number of damaged pack files
+)
+
+// Role is what a Function step does for its target. The names are the API's
+// StepRole values.
+type Role string
+
+// The roles; a step with none is any other work.
+const (
+	RoleNone           Role = ""
+	RoleBackup         Role = "Backup"
+	RoleRestore        Role = "Restore"
+	RoleRetention      Role = "Retention"
+	RoleIntegrityCheck Role = "IntegrityCheck"
+)
+
+// RoleOf is the one rule for a step's role, from the outputs its Function
+// declares, never from its name:
+//   - Integrity declared: an integrity check;
+//   - KeptSnapshots or ForgottenSnapshots declared: retention;
+//   - SnapshotID declared: the backup (or, in a restore, the restore) of
+//     the target, whose outputs are the host's statistics.
+func RoleOf(declared []string, restore bool) Role {
+	switch {
+	case slices.Contains(declared, Integrity):
+		return RoleIntegrityCheck
+	case slices.Contains(declared, KeptSnapshots), slices.Contains(declared, ForgottenSnapshots):
+		return RoleRetention
+	case slices.Contains(declared, SnapshotID) && restore:
+		return RoleRestore
+	case slices.Contains(declared, SnapshotID):
+		return RoleBackup
+	}
+	return RoleNone
+}
