@@ -15,19 +15,6 @@ const (
 	OutputDirEnv = "STASHFLOW_OUTPUT_DIR"
 )
 
-// Well-known step labels.
-const (
-	LabelTarget    = "stashflow.dev/target"     // the target a step belongs to ("" for global hooks)
-	LabelKind      = "stashflow.dev/step-kind"  // KindStep or KindHook
-	LabelHookPhase = "stashflow.dev/hook-phase" // e.g. preBackup, postBackup
-	LabelFunction  = "stashflow.dev/function"   // the Function a step invokes
-	LabelGlobal    = "stashflow.dev/global"     // "true" on global (batch) hooks
-
-	KindStep    = "step"
-	KindHook    = "hook"
-	KindVerdict = "verdict" // the step that fails a run in which a step failed
-)
-
 // Graph is one run: a set of steps and the edges between them.
 type Graph struct {
 	// Name identifies the run (a session name); engines derive their own
@@ -55,6 +42,9 @@ type Step struct {
 	Name string
 	// DisplayName is what a person sees (the Argo UI, describe); defaults to Name.
 	DisplayName string
+	// Template is a name for what the step runs, e.g. its Function; engines
+	// may name reusable units after it (Argo's templates); defaults to Name.
+	Template string
 	// Process is what runs.
 	Process Process
 	// Dependencies must all be satisfied for the step to run; a dependency
@@ -71,7 +61,9 @@ type Step struct {
 	Retry RetryPolicy
 	// Outputs are read from files after the step succeeds.
 	Outputs []Output
-	// Labels classify the step (LabelTarget, LabelKind, ...).
+	// Labels classify the step for whoever built the graph; engines may
+	// carry them onto what they create (Argo: the step's pod) and read none
+	// of them.
 	Labels map[string]string
 }
 

@@ -276,7 +276,8 @@ func (r *run) repositoryInitStep(objs *Objects, opts Options) pipeline.Step {
 		Name:        "repository-init",
 		DisplayName: "initialise the repository",
 		Process:     p,
-		Labels:      map[string]string{pipeline.LabelKind: pipeline.KindStep, pipeline.LabelGlobal: "true", pipeline.LabelFunction: "repository-init"},
+		Template:    "repository-init",
+		Labels:      stepLabels(nil, StepKindFunction, "", "repository-init"),
 	}
 }
 
@@ -317,7 +318,8 @@ func (r *run) verdictStep(steps []pipeline.Step, opts Options) pipeline.Step {
 		Process: pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{
 			"fn", "verdict", "--kind=" + r.labels()[v1alpha1.LabelSessionKind], "--session=" + session,
 		}},
-		Labels: map[string]string{pipeline.LabelKind: pipeline.KindVerdict, pipeline.LabelGlobal: "true", pipeline.LabelFunction: "verdict"},
+		Template: "verdict",
+		Labels:   stepLabels(nil, StepKindVerdict, "", "verdict"),
 	}
 	for _, st := range steps {
 		s.AnyOf = append(s.AnyOf, pipeline.Dependency{Step: st.Name, When: pipeline.OnFailure})

@@ -147,7 +147,8 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 			Name:        name,
 			DisplayName: ts.Name,
 			Process:     proc,
-			Labels:      stepLabels(m, pipeline.KindStep, "", fn.Name),
+			Template:    fn.Name,
+			Labels:      stepLabels(m, StepKindFunction, "", fn.Name),
 		}
 		var declared []string
 		for _, o := range fn.Spec.Outputs {

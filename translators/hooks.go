@@ -70,7 +70,7 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 		Name:        name,
 		DisplayName: displayHook(m, phase),
 		Process:     pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: args},
-		Labels:      stepLabels(m, pipeline.KindHook, phase, ""),
+		Labels:      stepLabels(m, StepKindHook, phase, ""),
 	}
 	if h.TimeoutSeconds != nil && *h.TimeoutSeconds > 0 {
 		s.Timeout = time.Duration(*h.TimeoutSeconds) * time.Second
@@ -141,21 +141,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// stepLabels classify a step for status mapping and for the Argo UI.
-func stepLabels(m *member, kind, hookPhase, function string) map[string]string {
-	l := map[string]string{pipeline.LabelKind: kind}
-	if m != nil {
-		l[pipeline.LabelTarget] = strconv.Itoa(m.index)
-	} else {
-		l[pipeline.LabelGlobal] = "true"
-	}
-	if hookPhase != "" {
-		l[pipeline.LabelHookPhase] = hookPhase
-	}
-	if function != "" {
-		l[pipeline.LabelFunction] = function
-	}
-	return l
 }

@@ -42,8 +42,8 @@
 // one parameter cannot become several args without a shell) and reads well
 // in the UI's inputs panel. A template used by one step holds all its values
 // and has parameters only for output references. Templates are named after
-// the Function label of their first step (else the step), with -2, -3... on
-// clashes.
+// the Template of their first step (the translators set the Function's
+// name; else the step's name), with -2, -3... on clashes.
 //
 // Output references $(steps.X.outputs.Y) become task arguments
 // {{tasks.X.outputs.parameters.Y}}: only a DAG task can resolve them. Argo

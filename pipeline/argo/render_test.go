@@ -25,6 +25,16 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/ w
 
 const image = "ghcr.io/stashflow/stashflow:v0.1.0"
 
+// Step labels as the translators set them. The renderer reads none of them;
+// the goldens show their text.
+const (
+	labelTarget    = "stashflow.dev/target"
+	labelStepKind  = "stashflow.dev/step-kind"
+	labelHookPhase = "stashflow.dev/hook-phase"
+	labelFunction  = "stashflow.dev/function"
+	labelGlobal    = "stashflow.dev/global"
+)
+
 // fn is a step that runs `stashflow fn <function> args...`.
 func fn(name, function string, args ...string) pipeline.Step {
 	return pipeline.Step{
@@ -34,26 +44,27 @@ func fn(name, function string, args ...string) pipeline.Step {
 			Command: []string{"stashflow", "fn", function},
 			Args:    args,
 		},
-		Labels: map[string]string{pipeline.LabelKind: pipeline.KindStep, pipeline.LabelFunction: function},
+		Template: function,
+		Labels:   map[string]string{labelStepKind: "step", labelFunction: function},
 	}
 }
 
 // hook is a hook step of a target ("" for a global hook).
 func hook(name, target, phase string, deps ...pipeline.Dependency) pipeline.Step {
 	s := fn(name, "exec-hook", "--phase="+phase)
-	s.Labels[pipeline.LabelKind] = pipeline.KindHook
-	s.Labels[pipeline.LabelHookPhase] = phase
+	s.Labels[labelStepKind] = "hook"
+	s.Labels[labelHookPhase] = phase
 	if target == "" {
-		s.Labels[pipeline.LabelGlobal] = "true"
+		s.Labels[labelGlobal] = "true"
 	} else {
-		s.Labels[pipeline.LabelTarget] = target
+		s.Labels[labelTarget] = target
 	}
 	s.Dependencies = deps
 	return s
 }
 
 func target(s pipeline.Step, t string, deps ...pipeline.Dependency) pipeline.Step {
-	s.Labels[pipeline.LabelTarget] = t
+	s.Labels[labelTarget] = t
 	s.Dependencies = deps
 	return s
 }
@@ -385,7 +396,7 @@ func TestRenderRejects(t *testing.T) {
 			name: "invalid label value",
 			graph: func() *pipeline.Graph {
 				s := fn("a", "x")
-				s.Labels[pipeline.LabelTarget] = "not a label value"
+				s.Labels[labelTarget] = "not a label value"
 				return graph("label", s)
 			}(),
 			wantErr: "stashflow.dev/target",

@@ -328,10 +328,10 @@ func taskRefs(s string) string {
 	})
 }
 
-// templateBaseName names a template after the Function its first step
-// invokes, or after the step.
+// templateBaseName names a template after its first step's Template (e.g.
+// the Function it invokes), or after the step.
 func templateBaseName(s *pipeline.Step) string {
-	if n := nameChars(s.Labels[pipeline.LabelFunction]); n != "" {
+	if n := nameChars(s.Template); n != "" {
 		return n
 	}
 	return s.Name

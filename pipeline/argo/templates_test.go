@@ -1,6 +1,10 @@
 package argo
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stashflow/stashflow/pipeline"
+)
 
 // expandKube is the kubelet's expansion of command, args and env values
 // (k8s.io/kubernetes third_party/forked/golang/expansion), for the test.
@@ -48,6 +52,24 @@ func TestKubeLiteral(t *testing.T) {
 	} {
 		if got := expandKube(kubeLiteral(s), env); got != s {
 			t.Errorf("expand(kubeLiteral(%q)) = %q (escaped %q)", s, got, kubeLiteral(s))
+		}
+	}
+}
+
+func TestTemplateBaseName(t *testing.T) {
+	for _, tc := range []struct {
+		step pipeline.Step
+		want string
+	}{
+		{pipeline.Step{Name: "a-backup", Template: "etcd-backup"}, "etcd-backup"},
+		{pipeline.Step{Name: "a-backup", Template: "Etcd Backup!"}, "etcd-backup"},
+		{pipeline.Step{Name: "pre-hook"}, "pre-hook"},
+		{pipeline.Step{Name: "pre-hook", Template: "--"}, "pre-hook"},
+		// Labels name nothing: they are the graph builder's, not the engine's.
+		{pipeline.Step{Name: "b", Labels: map[string]string{"stashflow.dev/function": "etcd-backup"}}, "b"},
+	} {
+		if got := templateBaseName(&tc.step); got != tc.want {
+			t.Errorf("templateBaseName(%+v) = %q, want %q", tc.step, got, tc.want)
 		}
 	}
 }
