@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -38,7 +39,7 @@ func parseFuzzGraph(in string) (*pipeline.Graph, []pipeline.NodeStatus) {
 		s := pipeline.Step{Process: pipeline.Process{Command: []string{"true"}}}
 		if n, ok := strings.CutSuffix(name, "+"); ok {
 			name = n
-			s.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+			s.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 		}
 		s.Name = name
 		s.Dependencies = parseFuzzEdges(deps)
@@ -96,7 +97,7 @@ func TestParseFuzzGraph(t *testing.T) {
 		in: "a+@s;b:a|c!,d*$a@f;:,x?@z",
 		wantGraph: graph(
 			with(step("a"), func(s *pipeline.Step) {
-				s.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+				s.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 			}),
 			with(step("b", "a"), func(s *pipeline.Step) {
 				s.AnyOf = []pipeline.Dependency{on("c", pipeline.OnFailure), on("d", pipeline.OnEnd)}

@@ -6,15 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// OutputDir is where a step writes its output parameter files. Declared
-// output paths live under it; engines may map it elsewhere (the local engine
-// gives every step a directory of its own) and tell the process through the
-// OutputDirEnv environment variable.
-const (
-	OutputDir    = "/tmp/stashflow/outputs"
-	OutputDirEnv = "STASHFLOW_OUTPUT_DIR"
-)
-
 // Graph is one run: a set of steps and the edges between them.
 type Graph struct {
 	// Name identifies the run (a session name); engines derive their own
@@ -122,7 +113,7 @@ type RetryPolicy struct {
 }
 
 // Output is an output parameter: its value is the content of Path after the
-// step succeeds. Path must be under OutputDir.
+// step succeeds. Path must be under outputs.Dir.
 type Output struct {
 	Name string
 	Path string

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/stashflow/stashflow/outputs"
 )
 
 var (
@@ -84,8 +86,8 @@ func (s *Step) validate(names map[string]*Step) []error {
 			fail("output %q is declared twice", o.Name)
 		}
 		seenOut[o.Name] = true
-		if p := path.Clean(o.Path); !strings.HasPrefix(p, OutputDir+"/") {
-			fail("output %q: path %q is not under %s", o.Name, o.Path, OutputDir)
+		if p := path.Clean(o.Path); !strings.HasPrefix(p, outputs.Dir+"/") {
+			fail("output %q: path %q is not under %s", o.Name, o.Path, outputs.Dir)
 		}
 	}
 	for _, e := range s.Process.Env {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -278,9 +279,9 @@ func TestValidate(t *testing.T) {
 		graph: graph(with(step("a"), func(s *pipeline.Step) {
 			s.Outputs = []pipeline.Output{
 				{Name: "outside", Path: "/tmp/other/id"},
-				{Name: "escaping", Path: pipeline.OutputDir + "/../id"},
-				{Name: "dir", Path: pipeline.OutputDir},
-				{Name: "ok", Path: pipeline.OutputDir + "/sub/id"},
+				{Name: "escaping", Path: outputs.Dir + "/../id"},
+				{Name: "dir", Path: outputs.Dir},
+				{Name: "ok", Path: outputs.Dir + "/sub/id"},
 			}
 		})),
 		want: `step "a": output "outside": path "/tmp/other/id" is not under /tmp/stashflow/outputs` + "\n" +
@@ -291,9 +292,9 @@ func TestValidate(t *testing.T) {
 		name: "output names",
 		graph: graph(with(step("a"), func(s *pipeline.Step) {
 			s.Outputs = []pipeline.Output{
-				{Name: "9x", Path: pipeline.OutputDir + "/x"},
-				{Name: "id", Path: pipeline.OutputDir + "/id"},
-				{Name: "id", Path: pipeline.OutputDir + "/id2"},
+				{Name: "9x", Path: outputs.Dir + "/x"},
+				{Name: "id", Path: outputs.Dir + "/id"},
+				{Name: "id", Path: outputs.Dir + "/id2"},
 			}
 		})),
 		want: `step "a": output "9x": name must be letters, digits, '_' or '-', starting with a letter` + "\n" +
@@ -303,7 +304,7 @@ func TestValidate(t *testing.T) {
 		name: "reference to an ancestor's output",
 		graph: graph(
 			with(step("a"), func(s *pipeline.Step) {
-				s.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+				s.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 			}),
 			step("b", "a"),
 			with(step("c", "b"), func(s *pipeline.Step) { s.Process.Args = []string{"--id=$(steps.a.outputs.id)"} }),
@@ -313,7 +314,7 @@ func TestValidate(t *testing.T) {
 		name: "reference to an undeclared output",
 		graph: graph(
 			with(step("a"), func(s *pipeline.Step) {
-				s.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+				s.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 			}),
 			with(step("b", "a"), func(s *pipeline.Step) { s.Process.Args = []string{"$(steps.a.outputs.size)"} }),
 		),
@@ -324,7 +325,7 @@ func TestValidate(t *testing.T) {
 		name: "reference to a non-ancestor and to an unknown step",
 		graph: graph(
 			with(step("a"), func(s *pipeline.Step) {
-				s.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+				s.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 			}),
 			with(step("b"), func(s *pipeline.Step) {
 				s.Process.Env = []pipeline.EnvVar{{Name: "ID", Value: "$(steps.a.outputs.id)"}}

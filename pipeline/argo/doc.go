@@ -53,8 +53,8 @@
 // # What each step gets
 //
 //   - Outputs: template outputs.parameters with valueFrom.path; an emptyDir
-//     (OutputsVolume) mounted at pipeline.OutputDir and the env
-//     STASHFLOW_OUTPUT_DIR=pipeline.OutputDir in every container, so output
+//     (OutputsVolume) mounted at outputs.Dir and the env
+//     STASHFLOW_OUTPUT_DIR=outputs.Dir in every container, so output
 //     files work with a read-only root filesystem and any executor.
 //   - Env from Secret keys as valueFrom.secretKeyRef, never a value.
 //   - Timeout as the template's activeDeadlineSeconds (per attempt, rounded up

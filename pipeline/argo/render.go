@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -31,7 +32,7 @@ const MaxSteps = 200
 const (
 	// EntrypointTemplate is the dag template every rendered workflow starts in.
 	EntrypointTemplate = "main"
-	// OutputsVolume is the emptyDir mounted at pipeline.OutputDir in every step.
+	// OutputsVolume is the emptyDir mounted at outputs.Dir in every step.
 	OutputsVolume = "stashflow-outputs"
 	// DefaultTTL keeps a finished Workflow this long unless Options say otherwise.
 	DefaultTTL = 24 * time.Hour
@@ -193,8 +194,8 @@ func checkRenderable(g *pipeline.Graph, opts Options) error {
 			if !volumes[m.Name] {
 				fail("volume mount %q: no such volume in the graph", m.Name)
 			}
-			if p := path.Clean(m.MountPath); p == pipeline.OutputDir || strings.HasPrefix(pipeline.OutputDir, p+"/") {
-				fail("volume mount %q at %s would hide the outputs directory %s", m.Name, m.MountPath, pipeline.OutputDir)
+			if p := path.Clean(m.MountPath); p == outputs.Dir || strings.HasPrefix(outputs.Dir, p+"/") {
+				fail("volume mount %q at %s would hide the outputs directory %s", m.Name, m.MountPath, outputs.Dir)
 			}
 		}
 		for _, v := range literals(s) {

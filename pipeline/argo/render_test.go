@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/internal/argolint"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -218,8 +219,8 @@ func renderCases() []renderCase {
 				func() pipeline.Step {
 					s := fn("backup", "etcd-backup")
 					s.Outputs = []pipeline.Output{
-						{Name: "snapshot-id", Path: pipeline.OutputDir + "/snapshot-id"},
-						{Name: "bytes", Path: pipeline.OutputDir + "/bytes"},
+						{Name: "snapshot-id", Path: outputs.Dir + "/snapshot-id"},
+						{Name: "bytes", Path: outputs.Dir + "/bytes"},
 					}
 					return s
 				}(),
@@ -477,7 +478,7 @@ func errText(err error) string {
 func TestRenderDefaults(t *testing.T) {
 	s := fn("a", "x")
 	s.Process.Image = ""
-	s.Process.Env = []pipeline.EnvVar{{Name: pipeline.OutputDirEnv, Value: "/elsewhere"}}
+	s.Process.Env = []pipeline.EnvVar{{Name: outputs.DirEnv, Value: "/elsewhere"}}
 	g := graph("Nightly Backup of etcd/prod at 2024-01-01T00:00:00Z", s)
 	g.Labels["stashflow.dev/session"] = "nightly"
 	wf, err := Render(g, Options{DefaultImage: image, TTLAfterCompletion: -1, Labels: map[string]string{"team": "db", "stashflow.dev/session": "overridden"}})
@@ -491,7 +492,7 @@ func TestRenderDefaults(t *testing.T) {
 	want := map[string]any{
 		"name":          WorkflowName(g.Name),
 		"image":         image,
-		"env":           []corev1.EnvVar{{Name: pipeline.OutputDirEnv, Value: pipeline.OutputDir}},
+		"env":           []corev1.EnvVar{{Name: outputs.DirEnv, Value: outputs.Dir}},
 		"ttl":           (*wfv1.TTLStrategy)(nil),
 		"session label": "nightly",
 		"team label":    "db",

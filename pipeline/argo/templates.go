@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -51,7 +52,7 @@ func identityOf(s *pipeline.Step, defaultImage string) identity {
 		id.Image = defaultImage
 	}
 	for _, e := range p.Env {
-		if e.Name != pipeline.OutputDirEnv { // the engine owns it
+		if e.Name != outputs.DirEnv { // the engine owns it
 			id.Env = append(id.Env, e)
 		}
 	}
@@ -174,7 +175,7 @@ func (g *group) template() wfv1.Template {
 		// log's tail. Argo puts it in the node's message.
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		VolumeMounts: append(slices.Clone(g.id.Mounts), corev1.VolumeMount{
-			Name: OutputsVolume, MountPath: pipeline.OutputDir,
+			Name: OutputsVolume, MountPath: outputs.Dir,
 		}),
 	}
 	for i, e := range g.id.Env {
@@ -194,7 +195,7 @@ func (g *group) template() wfv1.Template {
 		}
 		c.Env = append(c.Env, v)
 	}
-	c.Env = append(c.Env, corev1.EnvVar{Name: pipeline.OutputDirEnv, Value: pipeline.OutputDir})
+	c.Env = append(c.Env, corev1.EnvVar{Name: outputs.DirEnv, Value: outputs.Dir})
 
 	t := wfv1.Template{Name: g.name, Container: c}
 	for _, names := range [][]string{g.args, g.command, g.env} {

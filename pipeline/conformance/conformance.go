@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -60,12 +61,12 @@ func Check(t *testing.T, c Case, got []pipeline.NodeStatus, run pipeline.Phase) 
 
 func mismatches(c Case, got []pipeline.NodeStatus, run pipeline.Phase) []string {
 	phases := make(map[string]pipeline.Phase, len(got))
-	outputs := map[string]map[string]string{}
+	gotOutputs := map[string]map[string]string{}
 	attempts := map[string]int{}
 	for _, st := range got {
 		phases[st.Step] = st.Phase
 		if len(st.Outputs) > 0 {
-			outputs[st.Step] = st.Outputs
+			gotOutputs[st.Step] = st.Outputs
 		}
 		if _, ok := c.WantAttempts[st.Step]; ok {
 			attempts[st.Step] = st.Attempts
@@ -75,7 +76,7 @@ func mismatches(c Case, got []pipeline.NodeStatus, run pipeline.Phase) []string 
 	if diff := cmp.Diff(c.Want, phases); diff != "" {
 		out = append(out, fmt.Sprintf("%s: phases mismatch (-want +got):\n%s\nsteps:\n%s", c.Name, diff, Describe(got)))
 	}
-	if diff := cmp.Diff(c.WantOutputs, outputs, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(c.WantOutputs, gotOutputs, cmpopts.EquateEmpty()); diff != "" {
 		out = append(out, fmt.Sprintf("%s: outputs mismatch (-want +got):\n%s", c.Name, diff))
 	}
 	if diff := cmp.Diff(c.WantAttempts, attempts, cmpopts.EquateEmpty()); diff != "" {
@@ -133,7 +134,7 @@ func quote(s string) string {
 }
 
 // outDir is the shell expression of the directory outputs go to.
-const outDir = `"${` + pipeline.OutputDirEnv + `:-` + pipeline.OutputDir + `}"`
+const outDir = `"${` + outputs.DirEnv + `:-` + outputs.Dir + `}"`
 
 // build turns specs into a graph whose steps check their dependencies'
 // markers, and the phases the case wants.
@@ -182,7 +183,7 @@ func build(name, scratch string, specs []spec) (*pipeline.Graph, map[string]pipe
 			Retry:        s.retry,
 		}
 		for _, o := range s.outputs {
-			step.Outputs = append(step.Outputs, pipeline.Output{Name: o, Path: pipeline.OutputDir + "/" + o})
+			step.Outputs = append(step.Outputs, pipeline.Output{Name: o, Path: outputs.Dir + "/" + o})
 		}
 		g.Steps = append(g.Steps, step)
 	}

@@ -36,7 +36,7 @@ type Options struct {
 	// DefaultGracePeriod.
 	GracePeriod time.Duration
 	// BaseEnv is the environment every step starts from; nil means
-	// os.Environ(). The step's own env vars and pipeline.OutputDirEnv are
+	// os.Environ(). The step's own env vars and outputs.DirEnv are
 	// added after it and win.
 	BaseEnv []string
 	// Commands maps a step's Command[0] to an executable before PATH is

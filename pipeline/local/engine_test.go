@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
 )
@@ -302,7 +303,7 @@ func TestSecrets(t *testing.T) {
 
 func TestMissingOutputFailsTheStep(t *testing.T) {
 	lazy := sh("lazy", "true")
-	lazy.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+	lazy.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 	lazy.Retry = pipeline.RetryPolicy{Limit: 2}
 	got, _ := run(context.Background(), t, local.Options{},
 		lazy,
@@ -393,12 +394,12 @@ func TestEnvironmentCommandsAndOutputs(t *testing.T) {
 echo "$STASHFLOW_OUTPUT_DIR" > /tmp/stashflow/outputs/dir
 pwd > /tmp/stashflow/outputs/pwd
 printf 'a\n\n' > /tmp/stashflow/outputs/sub-newlines`)
-	s.Process.Env = []pipeline.EnvVar{{Name: "FOO", Value: "step"}, {Name: pipeline.OutputDirEnv, Value: "/ignored"}}
+	s.Process.Env = []pipeline.EnvVar{{Name: "FOO", Value: "step"}, {Name: outputs.DirEnv, Value: "/ignored"}}
 	s.Outputs = []pipeline.Output{
-		{Name: "foo", Path: pipeline.OutputDir + "/foo"},
-		{Name: "dir", Path: pipeline.OutputDir + "/dir"},
-		{Name: "pwd", Path: pipeline.OutputDir + "/pwd"},
-		{Name: "newlines", Path: pipeline.OutputDir + "/sub-newlines"},
+		{Name: "foo", Path: outputs.Dir + "/foo"},
+		{Name: "dir", Path: outputs.Dir + "/dir"},
+		{Name: "pwd", Path: outputs.Dir + "/pwd"},
+		{Name: "newlines", Path: outputs.Dir + "/sub-newlines"},
 	}
 	mapped := pipeline.Step{Name: "mapped", Process: pipeline.Process{Command: []string{"stashflow", "hello", "from", "$(steps.env.outputs.foo)"}},
 		Dependencies: []pipeline.Dependency{on("env", pipeline.OnSuccess)}}
@@ -448,7 +449,7 @@ func TestVolumes(t *testing.T) {
 	reader := mount(sh("reader", `cat file > /tmp/stashflow/outputs/seen`, on("writer", pipeline.OnSuccess)),
 		corev1.VolumeMount{Name: "scratch", MountPath: "/scratch"})
 	reader.Process.WorkingDir = "/scratch"
-	reader.Outputs = []pipeline.Output{{Name: "seen", Path: pipeline.OutputDir + "/seen"}}
+	reader.Outputs = []pipeline.Output{{Name: "seen", Path: outputs.Dir + "/seen"}}
 	g := &pipeline.Graph{Name: "volumes", Volumes: volumes, Steps: []pipeline.Step{writer, reader}}
 
 	// A PVC without a host directory fails the run before anything starts.
@@ -489,7 +490,7 @@ func TestInvalidGraphIsAnError(t *testing.T) {
 
 func TestOutputOfAFailedProducer(t *testing.T) {
 	producer := sh("producer", "exit 1")
-	producer.Outputs = []pipeline.Output{{Name: "id", Path: pipeline.OutputDir + "/id"}}
+	producer.Outputs = []pipeline.Output{{Name: "id", Path: outputs.Dir + "/id"}}
 	consumer := sh("consumer", `echo "$1"`, on("producer", pipeline.OnEnd))
 	consumer.Process.Args = []string{"$(steps.producer.outputs.id)"}
 	got, _ := run(context.Background(), t, local.Options{}, producer, consumer)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -46,9 +47,9 @@ func (r *run) runStep(ctx context.Context, n *node, proc pipeline.Process) stepR
 		r.emit(Event{Step: st.Step, Phase: pipeline.PhaseRunning, Attempt: attempt, Time: time.Now(), LogPath: logPath})
 		out := r.attempt(ctx, n, cmd, logPath)
 		if out.phase == pipeline.PhaseSucceeded {
-			outputs, err := readOutputs(n.step.Outputs, n.outDir)
+			values, err := readOutputs(n.step.Outputs, n.outDir)
 			if err == nil {
-				st.Phase, st.Outputs = pipeline.PhaseSucceeded, outputs
+				st.Phase, st.Outputs = pipeline.PhaseSucceeded, values
 				break
 			}
 			// Argo's wait container fails the same way: the node ends in
@@ -150,20 +151,20 @@ func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *
 		c.env = append(c.env, e.Name+"="+v)
 	}
 	// Last, so that it wins over BaseEnv and the step's env alike.
-	c.env = append(c.env, pipeline.OutputDirEnv+"="+n.outDir)
+	c.env = append(c.env, outputs.DirEnv+"="+n.outDir)
 	return c, nil
 }
 
 // readOutputs reads every declared output from the step's own output
-// directory, where pipeline.OutputDir is mapped. Like Argo's executor, it
+// directory, where outputs.Dir is mapped. Like Argo's executor, it
 // trims exactly one trailing newline and nothing else.
-func readOutputs(outputs []pipeline.Output, outDir string) (map[string]string, error) {
-	if len(outputs) == 0 {
+func readOutputs(declared []pipeline.Output, outDir string) (map[string]string, error) {
+	if len(declared) == 0 {
 		return nil, nil
 	}
-	values := make(map[string]string, len(outputs))
-	for _, o := range outputs {
-		rel := strings.TrimPrefix(path.Clean(o.Path), pipeline.OutputDir+"/")
+	values := make(map[string]string, len(declared))
+	for _, o := range declared {
+		rel := strings.TrimPrefix(path.Clean(o.Path), outputs.Dir+"/")
 		data, err := readAtMost(filepath.Join(outDir, filepath.FromSlash(rel)), maxOutputSize)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

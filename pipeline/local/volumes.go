@@ -9,13 +9,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
 // The local engine has no mount namespaces: a step sees the host's file
 // system. A volume is a host directory, and a step's mount path is rewritten
 // to that directory wherever it appears as a path in the step's command,
-// args, literal env values and working directory. pipeline.OutputDir is
+// args, literal env values and working directory. outputs.Dir is
 // rewritten the same way, to the step's own output directory.
 
 // resolveVolumes maps every volume some step mounts to a host directory,
@@ -69,7 +70,7 @@ func volumeDir(v *corev1.Volume, name string, overrides map[string]string, workD
 
 // rewrite replaces a path prefix.
 func stepRewrites(s *pipeline.Step, volumes map[string]string, outDir string) (pathmap.Rewriter, error) {
-	rw := []pathmap.Mapping{{From: pipeline.OutputDir, To: outDir}}
+	rw := []pathmap.Mapping{{From: outputs.Dir, To: outDir}}
 	for _, m := range s.Process.VolumeMounts {
 		from := path.Clean(m.MountPath)
 		if !path.IsAbs(from) || from == "/" {

@@ -30,6 +30,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/internal/testenv"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Client returns a client of env that knows Argo's kinds too.
@@ -109,10 +110,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// ShellFunction is a Function that runs script with sh; outputs are the
+// ShellFunction is a Function that runs script with sh; declared are the
 // output parameters it declares, written by the script into
 // $STASHFLOW_OUTPUT_DIR/<name>.
-func ShellFunction(name, script string, outputs ...string) *v1alpha1.Function {
+func ShellFunction(name, script string, declared ...string) *v1alpha1.Function {
 	fn := &v1alpha1.Function{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v1alpha1.FunctionSpec{
@@ -120,8 +121,8 @@ func ShellFunction(name, script string, outputs ...string) *v1alpha1.Function {
 			Command: []string{"sh", "-c", script},
 		},
 	}
-	for _, o := range outputs {
-		fn.Spec.Outputs = append(fn.Spec.Outputs, v1alpha1.FunctionOutput{Name: o, Path: "/tmp/stashflow/outputs/" + o})
+	for _, o := range declared {
+		fn.Spec.Outputs = append(fn.Spec.Outputs, v1alpha1.FunctionOutput{Name: o, Path: outputs.Dir + "/" + o})
 	}
 	return fn
 }
