@@ -79,6 +79,15 @@ const (
 	BackupSessionUnknown BackupSessionPhase = "Unknown"
 )
 
+// IsFinal reports whether the phase is one a session ends in.
+func (p BackupSessionPhase) IsFinal() bool {
+	switch p {
+	case BackupSessionSucceeded, BackupSessionFailed, BackupSessionSkipped, BackupSessionUnknown:
+		return true
+	}
+	return false
+}
+
 // BackupGlobalHooksStatus is the outcome of a BackupBatch's global hooks.
 type BackupGlobalHooksStatus struct {
 	// preBackup is the global pre-backup hook.

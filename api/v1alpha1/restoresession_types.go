@@ -85,6 +85,15 @@ const (
 	RestoreInvalid RestorePhase = "Invalid"
 )
 
+// IsFinal reports whether the phase is one a restore ends in.
+func (p RestorePhase) IsFinal() bool {
+	switch p {
+	case RestoreSucceeded, RestoreFailed, RestoreUnknown, RestoreInvalid:
+		return true
+	}
+	return false
+}
+
 // RestoreGlobalHooksStatus is the outcome of a RestoreBatch's global hooks.
 type RestoreGlobalHooksStatus struct {
 	// preRestore is the global pre-restore hook.

@@ -9,7 +9,8 @@
 // The shape is cluster-api's machine controller: Reconcile reads the object,
 // defers one status patch and runs a list of phase functions over a scope;
 // the phases are in backupsession_phases.go and the status mapping in
-// backupsession_status.go.
+// backupsession_status.go. Submitting, following, the deadline, a lost run
+// and the end are the lifecycle every session kind shares (sessionrun).
 package backupsession
 
 import (
@@ -28,11 +29,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -61,6 +64,8 @@ type Reconciler struct {
 	Now            func() time.Time
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
+
+	run *sessionrun.Runner
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions,verbs=get;list;watch;create
@@ -86,6 +91,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if r.ReferenceGrace <= 0 {
 		r.ReferenceGrace = DefaultReferenceGrace
 	}
+	r.run = &sessionrun.Runner{
+		Kind: backupKind, Engine: r.Engine, Recorder: r.Recorder, Now: r.Now,
+		PollInterval: r.PollInterval, ReferenceGrace: r.ReferenceGrace,
+		OnEnd: func(_ context.Context, obj client.Object, phase sessionrun.Phase, now time.Time) {
+			if phase != sessionrun.Skipped {
+				r.recordMetrics(obj.(*v1alpha1.BackupSession), now)
+			}
+		},
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.BackupSession{}).
 		Named("backupsession").
@@ -97,21 +111,29 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	return b.Complete(shutdown.Quiet(r))
 }
 
-// scope is what one reconcile read and computed.
+// scope is what one reconcile read and computed: the shared run, and the
+// session's invoker.
 type scope struct {
+	*sessionrun.Run
 	session *v1alpha1.BackupSession
 	// invoker is exactly one of config and batch, once read.
 	config *v1alpha1.BackupConfiguration
 	batch  *v1alpha1.BackupBatch
-	// plan is the run translated now, before it is submitted.
-	plan *translators.Plan
-	// record is the plan the run was submitted with: the session's
-	// status.plan once submitted, plan.Record() before.
-	record *v1alpha1.RunPlan
-	// outcome is the run's outcome, once read from the engine.
-	outcome *sessionstatus.Outcome
-	// done stops the phases that follow: the session waits or has ended.
-	done bool
+}
+
+// backupKind is the BackupSession's part of the shared lifecycle.
+var backupKind = sessionrun.Kind{
+	Name: Kind, Subject: "session", ExecutorCondition: conditions.BackupExecutorEnsured, Invalid: sessionrun.Failed,
+	Status: func(obj client.Object) sessionrun.Status {
+		st := &obj.(*v1alpha1.BackupSession).Status
+		return sessionrun.Status{
+			Phase: (*string)(&st.Phase), Reason: &st.Reason, Message: &st.Message, SessionDuration: &st.SessionDuration,
+			SessionDeadline: &st.SessionDeadline, Workflow: &st.Workflow, Plan: &st.Plan, Conditions: &st.Conditions,
+		}
+	},
+	Apply: func(obj client.Object, o *sessionstatus.Outcome) {
+		sessionstatus.SetBackup(obj.(*v1alpha1.BackupSession), o)
+	},
 }
 
 func (s *scope) invoker() client.Object {
@@ -130,7 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	session := &v1alpha1.BackupSession{}
 	if err := r.Client.Get(ctx, req.NamespacedName, session); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.run.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -140,7 +162,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	ctx = ctrl.LoggerInto(ctx, log)
 
 	helper := patch.NewHelper(session, patch.WithOptimisticLock())
-	s := &scope{session: session}
+	s := &scope{Run: r.run.NewRun(session), session: session}
 	defer func() {
 		session.Status.ObservedGeneration = session.Generation
 		// With the optimistic lock, a patch computed from a stale read fails
@@ -148,7 +170,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		helper.PatchStatusOnExit(ctx, r.Client, session, &retres, &reterr)
 	}()
 
-	phases := []phaseFunc{
+	phases := []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcileInvoker,
 		r.reconcileConcurrency,
 		r.reconcilePlan,
@@ -157,61 +179,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		r.reconcileProgress,
 		r.reconcileCompletion,
 	}
-	if finished(session.Status.Phase) {
+	if session.Status.Phase.IsFinal() {
 		// The cache shows the end: nothing will read the run any more.
-		r.forget(req.NamespacedName)
-		phases = []phaseFunc{r.reconcileInvoker}
+		r.run.Forget(req.NamespacedName)
+		phases = phases[:1] // the invoker, for retries
 	}
 	log.V(1).Info("Reconciling BackupSession", "phase", session.Status.Phase)
-	res, err := doReconcile(ctx, s, phases)
+	res, err := sessionrun.Do(ctx, s, s.Run, phases)
 	if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
 		return res, err
 	}
 	// A session that ended, in this reconcile or before, may need a retry.
 	retryRes, retryErr := r.reconcileRetry(ctx, s)
-	return lowestNonZero(res, retryRes), kerrors.NewAggregate([]error{err, retryErr})
-}
-
-type phaseFunc func(context.Context, *scope) (ctrl.Result, error)
-
-// doReconcile runs the phases in order until one fails or says the session
-// is done, and returns the soonest requeue any of them asked for.
-func doReconcile(ctx context.Context, s *scope, phases []phaseFunc) (ctrl.Result, error) {
-	res := ctrl.Result{}
-	for _, phase := range phases {
-		r, err := phase(ctx, s)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		res = lowestNonZero(res, r)
-		if s.done {
-			break
-		}
-	}
-	return res, nil
-}
-
-func lowestNonZero(a, b ctrl.Result) ctrl.Result {
-	switch {
-	case a.RequeueAfter == 0:
-		return b
-	case b.RequeueAfter == 0:
-		return a
-	case b.RequeueAfter < a.RequeueAfter:
-		return b
-	}
-	return a
-}
-
-// forget drops the engine's memory of a session.
-func (r *Reconciler) forget(key client.ObjectKey) {
-	r.Engine.Forget(engine.Key{Kind: Kind, NamespacedName: key})
-}
-
-func finished(p v1alpha1.BackupSessionPhase) bool {
-	switch p {
-	case v1alpha1.BackupSessionSucceeded, v1alpha1.BackupSessionFailed, v1alpha1.BackupSessionSkipped, v1alpha1.BackupSessionUnknown:
-		return true
-	}
-	return false
+	return sessionrun.Soonest(res, retryRes), kerrors.NewAggregate([]error{err, retryErr})
 }

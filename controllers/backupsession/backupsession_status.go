@@ -21,11 +21,10 @@ const (
 )
 
 // recordMetrics exports the ended session.
-func (r *Reconciler) recordMetrics(s *scope, now time.Time) {
+func (r *Reconciler) recordMetrics(sess *v1alpha1.BackupSession, now time.Time) {
 	if r.Metrics == nil {
 		return
 	}
-	sess := s.session
 	inv := sess.Spec.Invoker
 	ok := sess.Status.Phase == v1alpha1.BackupSessionSucceeded
 	r.Metrics.BackupSessionSuccess.WithLabelValues(sess.Namespace, inv.Kind, inv.Name).Set(metrics.Bool(ok))
@@ -94,5 +93,3 @@ func retrySession(s *v1alpha1.BackupSession, left int32) *v1alpha1.BackupSession
 	}
 	return retry
 }
-
-func metaTime(t time.Time) metav1.Time { return metav1.NewTime(t) }

@@ -13,6 +13,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/internal/index"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 )
 
 // firstUseRecheck is how often a session that waits for a repository's
@@ -53,15 +54,15 @@ func (r *Reconciler) reconcileFirstUse(ctx context.Context, s *scope) (ctrl.Resu
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == s.session.UID || finished(other.Status.Phase) || (other.Status.Workflow == nil && !olderThan(other, s.session)) ||
+		if other.UID == s.session.UID || other.Status.Phase.IsFinal() || (other.Status.Workflow == nil && !olderThan(other, s.session)) ||
 			!invokers.Has(index.InvokerKey(other.Spec.Invoker.Kind, other.Spec.Invoker.Name)) {
 			continue
 		}
 		msg := fmt.Sprintf("waiting: Repository %s has no backup yet and BackupSession %s, which uses it too, goes first (a new repository is initialised by one session)",
 			repoKey, other.Name)
-		r.setPhase(s.session, v1alpha1.BackupSessionPending, conditions.ReasonRepositoryFirstUse, msg)
+		r.run.SetPhase(s.Run, sessionrun.Pending, conditions.ReasonRepositoryFirstUse, msg)
 		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the repository's first backup", "repository", repoKey, "session", other.Name)
-		s.done = true
+		s.Done = true
 		return ctrl.Result{RequeueAfter: firstUseRecheck}, nil
 	}
 	return ctrl.Result{}, nil

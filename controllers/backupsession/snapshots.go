@@ -55,7 +55,7 @@ func SnapshotName(repository, snapshotID string) string {
 // Repository's status. Creating an existing Snapshot is not an error, so a
 // reconcile that repeats this after a failed status write changes nothing.
 func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
-	o := s.outcome
+	o := s.Outcome
 	var any bool
 	for _, t := range o.Targets {
 		any = any || (t.Host != nil && t.Host.SnapshotID != "")
@@ -102,7 +102,7 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 // removed are deleted. Only a retention step that succeeded is read.
 func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1.Repository, created sets.Set[string]) error {
 	log := ctrl.LoggerFrom(ctx)
-	for _, t := range s.outcome.Targets {
+	for _, t := range s.Outcome.Targets {
 		if t.Retention == nil || t.Retention.Phase != v1alpha1.StepSucceeded {
 			continue
 		}
@@ -193,7 +193,7 @@ func foundSnapshot(repo *v1alpha1.Repository, name string, k outputs.KeptSnapsho
 // the session: they are in the backend, and nobody should have to guess.
 func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.NamespacedName) {
 	var ids []string
-	for _, t := range s.outcome.Targets {
+	for _, t := range s.Outcome.Targets {
 		if t.Host != nil && t.Host.SnapshotID != "" {
 			ids = append(ids, fmt.Sprintf("%.8s (host %s)", t.Host.SnapshotID, t.Host.Hostname))
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 )
 
 // busyRecheck is how often a restore that waits for its target looks again.
@@ -28,19 +29,19 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 	if s.status.Workflow != nil {
 		return ctrl.Result{}, nil
 	}
-	mine := restoreTargets(r.Kind, s.obj)
+	mine := restoreTargets(r.Kind, s.Obj)
 	if len(mine) == 0 {
 		return ctrl.Result{}, nil
 	}
-	others, err := r.unfinishedRestores(ctx, s.obj.GetNamespace())
+	others, err := r.unfinishedRestores(ctx, s.Obj.GetNamespace())
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	for _, o := range others {
-		if o.obj.GetUID() == s.obj.GetUID() {
+		if o.obj.GetUID() == s.Obj.GetUID() {
 			continue
 		}
-		if o.kind.Status(o.obj).Workflow == nil && !createdBefore(o, restore{r.Kind, s.obj}) {
+		if o.kind.Status(o.obj).Workflow == nil && !createdBefore(o, restore{r.Kind, s.Obj}) {
 			continue
 		}
 		for _, t := range restoreTargets(o.kind, o.obj) {
@@ -49,9 +50,9 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 			}
 			msg := fmt.Sprintf("waiting: target %s is being restored by %s %s; this restore starts when that one ends",
 				t, o.kind.Name, o.obj.GetName())
-			r.setPhase(s, v1alpha1.RestorePending, conditions.ReasonTargetBusy, msg)
+			r.run.SetPhase(s.Run, sessionrun.Pending, conditions.ReasonTargetBusy, msg)
 			ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the target", "target", t, "restore", o.obj.GetName())
-			s.done = true
+			s.Done = true
 			return ctrl.Result{RequeueAfter: busyRecheck}, nil
 		}
 	}
@@ -82,7 +83,7 @@ func (r *Reconciler) unfinishedRestores(ctx context.Context, ns string) ([]resto
 	for i := range batches.Items {
 		out = append(out, restore{RestoreBatchKind, &batches.Items[i]})
 	}
-	return slices.DeleteFunc(out, func(o restore) bool { return finished(o.kind.Status(o.obj).Phase) }), nil
+	return slices.DeleteFunc(out, func(o restore) bool { return o.kind.Status(o.obj).Phase.IsFinal() }), nil
 }
 
 // restoreTargets are the targets a restore writes into, as Kind/Name.

@@ -6,7 +6,8 @@
 //
 // The flow is the BackupSession's without invoker and retries: resolve,
 // translate, wait while another restore writes one of the targets (exclusive.go),
-// submit once, follow, map node statuses to the status.
+// submit once, follow, map node statuses to the status — the lifecycle
+// every session kind shares (sessionrun).
 // Input that cannot work (a Repository that forbids the namespace, a spec the
 // translators reject) ends the restore Invalid with a terminal error.
 package restoresession
@@ -25,11 +26,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -55,6 +58,8 @@ type Reconciler struct {
 	Now            func() time.Time
 	PollInterval   time.Duration
 	ReferenceGrace time.Duration
+
+	run *sessionrun.Runner
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions;restorebatches,verbs=get;list;watch
@@ -78,6 +83,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if r.ReferenceGrace <= 0 {
 		r.ReferenceGrace = DefaultReferenceGrace
 	}
+	r.run = &sessionrun.Runner{
+		Kind: r.Kind.lifecycle(), Engine: r.Engine, Recorder: r.Recorder, Now: r.Now,
+		PollInterval: r.PollInterval, ReferenceGrace: r.ReferenceGrace, OnEnd: r.recordMetrics,
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New()).
 		Named(r.Kind.Name).
@@ -89,16 +98,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	return b.Complete(shutdown.Quiet(r))
 }
 
-// scope is what one reconcile read and computed.
+// scope is what one reconcile read and computed: the shared run and the
+// restore's status.
 type scope struct {
-	obj    client.Object
+	*sessionrun.Run
 	status *v1alpha1.RestoreSessionStatus
-	plan   *translators.Plan
-	// record is the plan the run was submitted with (status.plan), or
-	// plan.Record() before it is submitted.
-	record  *v1alpha1.RunPlan
-	outcome *sessionstatus.Outcome
-	done    bool
 }
 
 // Reconcile moves one restore along: Pending, Running, then Succeeded,
@@ -107,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.run.Forget(req.NamespacedName)
 			if r.Metrics != nil {
 				r.Metrics.ForgetRestore(req.Namespace, r.Kind.Name, req.Name)
 			}
@@ -119,58 +123,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	ctx = ctrl.LoggerInto(ctx, log)
 
 	helper := patch.NewHelper(obj, patch.WithOptimisticLock())
-	s := &scope{obj: obj, status: r.Kind.Status(obj)}
+	s := &scope{Run: r.run.NewRun(obj), status: r.Kind.Status(obj)}
 	defer func() {
 		s.status.ObservedGeneration = obj.GetGeneration()
 		helper.PatchStatusOnExit(ctx, r.Client, obj, &retres, &reterr)
 	}()
 
-	if finished(s.status.Phase) {
+	if s.status.Phase.IsFinal() {
 		// The cache shows the end: nothing will read the run any more.
-		r.forget(req.NamespacedName)
+		r.run.Forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	log.V(1).Info("Reconciling restore", "phase", s.status.Phase)
-	return doReconcile(ctx, s, []phaseFunc{
+	return sessionrun.Do(ctx, s, s.Run, []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcilePlan,
 		r.reconcileExclusive,
 		r.reconcileWorkflow,
 		r.reconcileProgress,
 		r.reconcileCompletion,
 	})
-}
-
-type phaseFunc func(context.Context, *scope) (ctrl.Result, error)
-
-// doReconcile runs the phases in order until one fails or says the restore
-// is done, and returns the soonest requeue any of them asked for.
-func doReconcile(ctx context.Context, s *scope, phases []phaseFunc) (ctrl.Result, error) {
-	res := ctrl.Result{}
-	for _, phase := range phases {
-		r, err := phase(ctx, s)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if r.RequeueAfter > 0 && (res.RequeueAfter == 0 || r.RequeueAfter < res.RequeueAfter) {
-			res = r
-		}
-		if s.done {
-			break
-		}
-	}
-	return res, nil
-}
-
-func (r *Reconciler) forget(key client.ObjectKey) {
-	r.Engine.Forget(engine.Key{Kind: r.Kind.Name, NamespacedName: key})
-}
-
-func finished(p v1alpha1.RestorePhase) bool {
-	switch p {
-	case v1alpha1.RestoreSucceeded, v1alpha1.RestoreFailed, v1alpha1.RestoreUnknown, v1alpha1.RestoreInvalid:
-		return true
-	}
-	return false
 }
 
 // Kind is what differs between RestoreSession and RestoreBatch.
@@ -185,6 +156,23 @@ type Kind struct {
 	References func(client.Object) (v1alpha1.ObjectRef, []resolve.Member)
 	// Translate turns the object into a plan.
 	Translate func(client.Object, *translators.Objects, translators.Options) (*translators.Plan, error)
+}
+
+// lifecycle is the kind's part of the shared session lifecycle.
+func (k Kind) lifecycle() sessionrun.Kind {
+	return sessionrun.Kind{
+		Name: k.Name, Subject: "restore", ExecutorCondition: conditions.RestoreExecutorEnsured, Invalid: sessionrun.Invalid,
+		Status: func(obj client.Object) sessionrun.Status {
+			st := k.Status(obj)
+			return sessionrun.Status{
+				Phase: (*string)(&st.Phase), Reason: &st.Reason, Message: &st.Message, SessionDuration: &st.SessionDuration,
+				SessionDeadline: &st.SessionDeadline, Workflow: &st.Workflow, Plan: &st.Plan, Conditions: &st.Conditions,
+			}
+		},
+		Apply: func(obj client.Object, o *sessionstatus.Outcome) {
+			sessionstatus.SetRestore(k.Status(obj), obj.GetGeneration(), o)
+		},
+	}
 }
 
 // RestoreSessionKind is the Kind of RestoreSessions.
