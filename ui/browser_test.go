@@ -238,7 +238,7 @@ func TestBrowser(t *testing.T) {
 	if note != 0 {
 		t.Error("the page says the graph comes from the status alone")
 	}
-	if !strings.HasPrefix(stats, "snapshot ") || !strings.HasSuffix(stats, "50.0 MiB") {
+	if !strings.HasPrefix(stats, "snapshot ") || !strings.HasSuffix(stats, "50 MiB") {
 		t.Errorf("orders-db's backup node shows %q, want its snapshot and size", stats)
 	}
 

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,20 +37,6 @@ func stepDuration(started, finished *metav1.Time, now time.Time) string {
 		end = finished.Time
 	}
 	return formatDuration(end.Sub(started.Time))
-}
-
-// formatBytes prints n in IEC units: "512 B", "2.0 KiB", "1.2 GiB".
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // formatTime prints t in UTC to the second; "" for the zero time.

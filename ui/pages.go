@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -330,10 +331,10 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) {
 		for _, h := range t.Stats {
 			row := hostRow{Target: tn, Hostname: h.Hostname, Phase: string(h.Phase), SnapshotID: h.SnapshotID, Duration: h.Duration, Error: h.Error}
 			if h.Size != nil {
-				row.Size = formatBytes(*h.Size)
+				row.Size = humanize.IBytes(uint64(*h.Size))
 			}
 			if h.Uploaded != nil {
-				row.Uploaded = formatBytes(*h.Uploaded)
+				row.Uploaded = humanize.IBytes(uint64(*h.Uploaded))
 			}
 			if h.Files != nil {
 				row.Files = strconv.FormatInt(*h.Files, 10)
@@ -559,7 +560,7 @@ func (p *pages) repository(w http.ResponseWriter, r *http.Request) {
 		row := snapshotRow{Name: s.Name, ID: s.Spec.SnapshotID, ShortID: shortID(s.Spec.SnapshotID), Hostname: s.Spec.Hostname,
 			Time: metaTime(s.Spec.Time), Session: s.Spec.Session, Paths: strings.Join(s.Spec.Paths, ", "), Tags: strings.Join(s.Spec.Tags, ", ")}
 		if s.Spec.Size != nil {
-			row.Size = formatBytes(*s.Spec.Size)
+			row.Size = humanize.IBytes(uint64(*s.Spec.Size))
 		}
 		if s.Status.Verified != nil {
 			row.Verified = strconv.FormatBool(*s.Status.Verified)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -177,7 +179,7 @@ func statsLine(hosts []hostStats) string {
 	case 1:
 		s := "snapshot " + shortID(withID[0].SnapshotID)
 		if withID[0].Size != nil {
-			s += " · " + formatBytes(*withID[0].Size)
+			s += " · " + humanize.IBytes(uint64(*withID[0].Size))
 		}
 		return s
 	}
@@ -187,7 +189,7 @@ func statsLine(hosts []hostStats) string {
 			total += *h.Size
 		}
 	}
-	return fmt.Sprintf("%d snapshots · %s", len(withID), formatBytes(total))
+	return fmt.Sprintf("%d snapshots · %s", len(withID), humanize.IBytes(uint64(total)))
 }
 
 func nodeTooltip(n *dagNode, now time.Time) string {
@@ -227,10 +229,10 @@ func nodeTooltip(n *dagNode, now time.Time) string {
 			b.WriteString("\nsnapshot " + h.SnapshotID)
 		}
 		if h.Size != nil {
-			b.WriteString("\nsize " + formatBytes(*h.Size))
+			b.WriteString("\nsize " + humanize.IBytes(uint64(*h.Size)))
 		}
 		if h.Uploaded != nil {
-			b.WriteString("\nuploaded " + formatBytes(*h.Uploaded))
+			b.WriteString("\nuploaded " + humanize.IBytes(uint64(*h.Uploaded)))
 		}
 		if h.Files != nil {
 			fmt.Fprintf(&b, "\nfiles %d", *h.Files)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -127,10 +128,10 @@ func describe(w io.Writer, obj client.Object) {
 				if h.SnapshotID != "" {
 					line := fmt.Sprintf("snapshot %s  host %s", short(h.SnapshotID), h.Hostname)
 					if h.Size != nil {
-						line += "  " + humanBytes(fmt.Sprint(*h.Size))
+						line += "  " + humanize.IBytes(uint64(*h.Size))
 					}
 					if h.Uploaded != nil {
-						line += " (" + humanBytes(fmt.Sprint(*h.Uploaded)) + " new)"
+						line += " (" + humanize.IBytes(uint64(*h.Uploaded)) + " new)"
 					}
 					n.children = append(n.children, node{label: line})
 				}
@@ -193,7 +194,7 @@ func restoreTree(kind, ns, name string, st v1alpha1.RestoreSessionStatus) node {
 			if h.SnapshotID != "" {
 				line := fmt.Sprintf("snapshot %s  host %s", short(h.SnapshotID), h.Hostname)
 				if h.Size != nil {
-					line += "  " + humanBytes(fmt.Sprint(*h.Size)) + " restored"
+					line += "  " + humanize.IBytes(uint64(*h.Size)) + " restored"
 				}
 				n.children = append(n.children, node{label: line})
 			}

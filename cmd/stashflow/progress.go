@@ -5,10 +5,12 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
 	"github.com/stashflow/stashflow/internal/localrun"
@@ -146,15 +148,25 @@ func (p *progress) line(e localrun.Progress) string {
 		line += fmt.Sprintf(" attempt %d", e.Attempt)
 	}
 	if size := e.Outputs["size"]; size != "" {
-		line += "  " + humanBytes(size)
+		line += "  " + outputBytes(size)
 		if up := e.Outputs["uploaded"]; up != "" {
-			line += " (" + humanBytes(up) + " new)"
+			line += " (" + outputBytes(up) + " new)"
 		}
 	}
 	if e.Message != "" && e.Phase != pipeline.PhaseSucceeded && e.Phase != pipeline.PhaseRunning {
 		line += "  " + e.Message
 	}
 	return line
+}
+
+// outputBytes prints a step's byte-count output in IEC units ("1.0 MiB"),
+// or as it is when it is not a count.
+func outputBytes(v string) string {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return v
+	}
+	return humanize.IBytes(n)
 }
 
 // barWidth is the number of cells of the bar itself.

@@ -42,7 +42,7 @@ func TestProgress(t *testing.T) {
 		"[   0.0s] pre-hook                         Running  ",
 		"[   0.5s] pre-hook                         Succeeded    0.5s",
 		"[   0.5s] etcd-backup                      Running  ",
-		"[   4.0s] etcd-backup                      Succeeded    3.5s  1.0 MiB (512.0 KiB new)",
+		"[   4.0s] etcd-backup                      Succeeded    3.5s  1.0 MiB (512 KiB new)",
 		"[   4.5s] retention                        Failed     exit status 1: wrong password",
 	}
 	tests := []struct {

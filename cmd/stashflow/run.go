@@ -207,20 +207,3 @@ func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts
 }
 
 func kindOf(o client.Object) string { return o.GetObjectKind().GroupVersionKind().Kind }
-
-func humanBytes(s string) string {
-	var n float64
-	if _, err := fmt.Sscan(s, &n); err != nil {
-		return s
-	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for n >= 1024 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", n, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", n, units[i])
-}

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -221,7 +222,7 @@ func printSnapshots(w io.Writer, output string, rows []snapshotRow) error {
 	for _, r := range rows {
 		size := "-"
 		if r.Size != nil {
-			size = humanBytes(fmt.Sprint(*r.Size))
+			size = humanize.IBytes(uint64(*r.Size))
 		}
 		id := r.ID
 		if len(id) > 8 {

@@ -260,6 +260,9 @@ func (s *TestServer) catIndices(w http.ResponseWriter, r *http.Request, target s
 	writeJSON(w, http.StatusOK, rows)
 }
 
+// humanBytes prints a size as Elasticsearch's _cat APIs do: lower-case
+// binary units and no space ("512b", "1.5kb", "3.0mb"). go-humanize has no
+// such format, and a fake server should answer as the real one does.
 func humanBytes(n int) string {
 	switch {
 	case n >= 1<<30:
