@@ -37,6 +37,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/repository"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/restoresession"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -120,20 +121,19 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	}
 	recorder := mgr.GetEventRecorderFor
 
-	bs := &backupsession.Reconciler{
-		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder("backupsession-controller"),
-		Engine: eng, Resolver: resolver, Metrics: m, Translate: topts,
-		PollInterval: cfg.PollInterval, ReferenceGrace: cfg.ReferenceGrace,
+	deps := func(recorderName string) sessionrun.Deps {
+		return sessionrun.Deps{
+			Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder(recorderName),
+			Engine: eng, Resolver: resolver, Metrics: m, Translate: topts,
+			PollInterval: cfg.PollInterval, ReferenceGrace: cfg.ReferenceGrace,
+		}
 	}
+	bs := &backupsession.Reconciler{Deps: deps("backupsession-controller")}
 	if err := bs.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("BackupSession controller: %w", err)
 	}
 	for _, kind := range []restoresession.Kind{restoresession.RestoreSessionKind, restoresession.RestoreBatchKind} {
-		rs := &restoresession.Reconciler{
-			Kind: kind, Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder(strings.ToLower(kind.Name) + "-controller"),
-			Engine: eng, Resolver: resolver, Metrics: m, Translate: topts,
-			PollInterval: cfg.PollInterval, ReferenceGrace: cfg.ReferenceGrace,
-		}
+		rs := &restoresession.Reconciler{Deps: deps(strings.ToLower(kind.Name) + "-controller"), Kind: kind}
 		if err := rs.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("%s controller: %w", kind.Name, err)
 		}

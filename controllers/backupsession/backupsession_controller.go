@@ -19,9 +19,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,40 +28,14 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
-	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/shutdown"
-	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
-	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionrun"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
-	"github.com/stashflow/stashflow/translators"
-)
-
-// Defaults of the Reconciler's timing.
-const (
-	// DefaultPollInterval re-reads a running session's run even without an
-	// event from the engine.
-	DefaultPollInterval = time.Minute
-	// DefaultReferenceGrace is how long a new session waits for the objects
-	// it refers to before it fails: they may be created with it.
-	DefaultReferenceGrace = 30 * time.Second
 )
 
 // Reconciler reconciles BackupSessions.
 type Reconciler struct {
-	Client   client.Client
-	Scheme   *runtime.Scheme
-	Recorder record.EventRecorder
-	Engine   engine.Engine
-	Resolver *resolve.Resolver
-	Metrics  *metrics.Metrics
-	// Translate are the translators' options (image, local engine).
-	Translate translators.Options
-	// Now is the clock; time.Now when nil.
-	Now            func() time.Time
-	PollInterval   time.Duration
-	ReferenceGrace time.Duration
+	sessionrun.Deps
 
 	run *sessionrun.Runner
 }
@@ -82,33 +54,12 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.PollInterval <= 0 {
-		r.PollInterval = DefaultPollInterval
-	}
-	if r.ReferenceGrace <= 0 {
-		r.ReferenceGrace = DefaultReferenceGrace
-	}
-	r.run = &sessionrun.Runner{
-		Kind: backupKind, Engine: r.Engine, Recorder: r.Recorder, Now: r.Now,
-		PollInterval: r.PollInterval, ReferenceGrace: r.ReferenceGrace,
-		OnEnd: func(_ context.Context, obj client.Object, phase sessionrun.Phase, now time.Time) {
-			if phase != sessionrun.Skipped {
-				r.recordMetrics(obj.(*v1alpha1.BackupSession), now)
-			}
-		},
-	}
-	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.BackupSession{}).
-		Named("backupsession").
-		WithOptions(opts)
-	b, err := r.Engine.Watch(b, &v1alpha1.BackupSession{})
-	if err != nil {
-		return err
-	}
-	return b.Complete(shutdown.Quiet(r))
+	r.run = r.Runner(backupKind, func(_ context.Context, obj client.Object, phase sessionrun.Phase, now time.Time) {
+		if phase != sessionrun.Skipped {
+			r.recordMetrics(obj.(*v1alpha1.BackupSession), now)
+		}
+	})
+	return r.Register(mgr, opts, "backupsession", &v1alpha1.BackupSession{}, r)
 }
 
 // scope is what one reconcile read and computed: the shared run, and the

@@ -15,11 +15,8 @@ package restoresession
 import (
 	"context"
 	"fmt"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,9 +24,6 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
-	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/shutdown"
-	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionrun"
@@ -37,27 +31,11 @@ import (
 	"github.com/stashflow/stashflow/translators"
 )
 
-// Defaults of the Reconciler's timing.
-const (
-	DefaultPollInterval   = time.Minute
-	DefaultReferenceGrace = 30 * time.Second
-)
-
 // Reconciler reconciles the restores of one Kind.
 type Reconciler struct {
+	sessionrun.Deps
 	// Kind is RestoreSessionKind or RestoreBatchKind.
-	Kind      Kind
-	Client    client.Client
-	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
-	Engine    engine.Engine
-	Resolver  *resolve.Resolver
-	Metrics   *metrics.Metrics
-	Translate translators.Options
-	// Now is the clock; time.Now when nil.
-	Now            func() time.Time
-	PollInterval   time.Duration
-	ReferenceGrace time.Duration
+	Kind Kind
 
 	run *sessionrun.Runner
 }
@@ -74,28 +52,8 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.PollInterval <= 0 {
-		r.PollInterval = DefaultPollInterval
-	}
-	if r.ReferenceGrace <= 0 {
-		r.ReferenceGrace = DefaultReferenceGrace
-	}
-	r.run = &sessionrun.Runner{
-		Kind: r.Kind.lifecycle(), Engine: r.Engine, Recorder: r.Recorder, Now: r.Now,
-		PollInterval: r.PollInterval, ReferenceGrace: r.ReferenceGrace, OnEnd: r.recordMetrics,
-	}
-	b := ctrl.NewControllerManagedBy(mgr).
-		For(r.Kind.New()).
-		Named(r.Kind.Name).
-		WithOptions(opts)
-	b, err := r.Engine.Watch(b, r.Kind.New())
-	if err != nil {
-		return err
-	}
-	return b.Complete(shutdown.Quiet(r))
+	r.run = r.Runner(r.Kind.lifecycle(), r.recordMetrics)
+	return r.Register(mgr, opts, r.Kind.Name, r.Kind.New(), r)
 }
 
 // scope is what one reconcile read and computed: the shared run and the

@@ -8,14 +8,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/internal/shutdown"
+	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
@@ -349,4 +353,60 @@ func Soonest(a, b ctrl.Result) ctrl.Result {
 		return b
 	}
 	return a
+}
+
+// Defaults of a session controller's timing.
+const (
+	// DefaultPollInterval re-reads a running session's run even without an
+	// event from the engine.
+	DefaultPollInterval = time.Minute
+	// DefaultReferenceGrace is how long a new session waits for the objects
+	// it refers to before it fails: they may be created with it.
+	DefaultReferenceGrace = 30 * time.Second
+)
+
+// Deps are what every session controller is built from.
+type Deps struct {
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	Engine   engine.Engine
+	Resolver *resolve.Resolver
+	Metrics  *metrics.Metrics
+	// Translate are the translators' options (image, local engine).
+	Translate translators.Options
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// PollInterval and ReferenceGrace: DefaultPollInterval and
+	// DefaultReferenceGrace when zero.
+	PollInterval   time.Duration
+	ReferenceGrace time.Duration
+}
+
+// Runner sets the defaults and returns the Runner of kind.
+func (d *Deps) Runner(kind Kind, onEnd func(ctx context.Context, obj client.Object, phase Phase, now time.Time)) *Runner {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.PollInterval <= 0 {
+		d.PollInterval = DefaultPollInterval
+	}
+	if d.ReferenceGrace <= 0 {
+		d.ReferenceGrace = DefaultReferenceGrace
+	}
+	return &Runner{
+		Kind: kind, Engine: d.Engine, Recorder: d.Recorder, Now: d.Now,
+		PollInterval: d.PollInterval, ReferenceGrace: d.ReferenceGrace, OnEnd: onEnd,
+	}
+}
+
+// Register adds the controller of kind (objects like obj) to mgr, watching
+// what the engine runs for it.
+func (d *Deps) Register(mgr ctrl.Manager, opts controller.Options, name string, obj client.Object, r reconcile.Reconciler) error {
+	b := ctrl.NewControllerManagedBy(mgr).For(obj).Named(name).WithOptions(opts)
+	b, err := d.Engine.Watch(b, obj)
+	if err != nil {
+		return err
+	}
+	return b.Complete(shutdown.Quiet(r))
 }
