@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 )
 
 // setStatus changes the pod's status through pods/status, as the kubelet
@@ -44,7 +45,7 @@ func (r *Runner) pending(ctx context.Context, log logr.Logger, pod *corev1.Pod, 
 		for _, c := range pod.Spec.Containers {
 			cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
 			if c.Name == argoWaitContainer {
-				cs.Started, cs.State.Running = ptr(true), &corev1.ContainerStateRunning{StartedAt: now}
+				cs.Started, cs.State.Running = ptr.To(true), &corev1.ContainerStateRunning{StartedAt: now}
 			} else {
 				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: message}
 			}
@@ -96,7 +97,7 @@ func runningStatus(st *corev1.PodStatus, pod *corev1.Pod, start metav1.Time) {
 	st.ContainerStatuses = nil
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr(true),
+			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: start}},
 		})
 	}
@@ -122,7 +123,7 @@ func endedStatus(st *corev1.PodStatus, pod *corev1.Pod, main string, res result,
 			t.ExitCode, t.Reason, t.Message = 1, "Error", waitErr.Error()
 		}
 		st.ContainerStatuses = append(st.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, Started: ptr(false),
+			Name: c.Name, Image: c.Image, Started: ptr.To(false),
 			State: corev1.ContainerState{Terminated: t},
 		})
 	}
@@ -132,7 +133,7 @@ func initStatuses(pod *corev1.Pod, at metav1.Time) []corev1.ContainerStatus {
 	var out []corev1.ContainerStatus
 	for _, c := range pod.Spec.InitContainers {
 		out = append(out, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr(false),
+			Name: c.Name, Image: c.Image, Ready: true, Started: ptr.To(false),
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 0, Reason: "Completed", StartedAt: at, FinishedAt: at,
 			}},
@@ -155,5 +156,3 @@ func conditions(at metav1.Time, ready bool, reason string) []corev1.PodCondition
 	}
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }

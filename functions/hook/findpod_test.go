@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -66,7 +67,7 @@ func TestFindPod(t *testing.T) {
 	})
 	mustCreate(t, c, &v1alpha1.AppBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "external", Namespace: ns},
-		Spec:       v1alpha1.AppBindingSpec{Type: "etcd", ClientConfig: v1alpha1.ClientConfig{URL: ptr("http://10.0.0.1:2379")}},
+		Spec:       v1alpha1.AppBindingSpec{Type: "etcd", ClientConfig: v1alpha1.ClientConfig{URL: ptr.To("http://10.0.0.1:2379")}},
 	})
 	mustCreate(t, c, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "etcd", Namespace: ns},
@@ -116,5 +117,3 @@ func mustCreate(t *testing.T, c client.Client, obj client.Object) {
 		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -104,7 +105,7 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 			// Argo's default stops scheduling new tasks after the first
 			// failure; our graphs route failures to OnFailure/OnEnd steps and
 			// let independent branches (targets of a Parallel batch) go on.
-			FailFast: ptr(false),
+			FailFast: ptr.To(false),
 		},
 	}
 
@@ -130,7 +131,7 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 		wf.Spec.PodMetadata = &wfv1.Metadata{Labels: maps.Clone(g.Labels)}
 	}
 	if g.Timeout > 0 {
-		wf.Spec.ActiveDeadlineSeconds = ptr(seconds(g.Timeout))
+		wf.Spec.ActiveDeadlineSeconds = ptr.To(seconds(g.Timeout))
 	}
 	return wf, nil
 }
@@ -284,7 +285,7 @@ func ttlStrategy(d time.Duration) *wfv1.TTLStrategy {
 	if s > math.MaxInt32 {
 		s = math.MaxInt32
 	}
-	return &wfv1.TTLStrategy{SecondsAfterCompletion: ptr(int32(s))}
+	return &wfv1.TTLStrategy{SecondsAfterCompletion: ptr.To(int32(s))}
 }
 
 // dependsExpression renders a step's dependencies as an Argo depends
@@ -360,5 +361,3 @@ func mergeMaps(low, high map[string]string) map[string]string {
 	maps.Copy(out, high)
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -14,6 +14,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -223,7 +224,7 @@ func (g *group) template() wfv1.Template {
 		})
 	}
 	if g.id.Timeout > 0 {
-		t.ActiveDeadlineSeconds = ptr(intstr.FromInt32(int32(min(seconds(g.id.Timeout), math.MaxInt32))))
+		t.ActiveDeadlineSeconds = ptr.To(intstr.FromInt32(int32(min(seconds(g.id.Timeout), math.MaxInt32))))
 	}
 	t.RetryStrategy = retryStrategy(g.id.Retry)
 	return t
@@ -267,7 +268,7 @@ func retryStrategy(r pipeline.RetryPolicy) *wfv1.RetryStrategy {
 		return nil
 	}
 	rs := &wfv1.RetryStrategy{
-		Limit: ptr(intstr.FromInt32(int32(min(r.Limit, math.MaxInt32)))),
+		Limit: ptr.To(intstr.FromInt32(int32(min(r.Limit, math.MaxInt32)))),
 		// The local engine retries every failed attempt: a non-zero exit, a
 		// timeout, or the process not starting. Argo calls the last kind
 		// Error (pod deleted, evicted, image not pulled), so retry both.
@@ -276,7 +277,7 @@ func retryStrategy(r pipeline.RetryPolicy) *wfv1.RetryStrategy {
 	if r.Backoff > 0 {
 		rs.Backoff = &wfv1.Backoff{
 			Duration: formatDuration(r.Backoff),
-			Factor:   ptr(intstr.FromInt32(int32(min(r.Factor, math.MaxInt32)))),
+			Factor:   ptr.To(intstr.FromInt32(int32(min(r.Factor, math.MaxInt32)))),
 		}
 		if r.MaxBackoff > 0 {
 			rs.Backoff.Cap = formatDuration(r.MaxBackoff)
@@ -370,5 +371,5 @@ func optional(b bool) *bool {
 	if !b {
 		return nil
 	}
-	return ptr(true)
+	return ptr.To(true)
 }
