@@ -107,10 +107,9 @@ func (r *Reconciler) checkMember(ctx context.Context, s *scope, i int, m *v1alph
 	}
 	before := len(v.invalid) + len(v.missing)
 	invalidBefore := len(v.invalid)
-	member := resolve.Member{Field: field, Task: m.Task}
+	member := resolve.BackupMember(field, m)
 	if m.Target != nil {
 		ms.Ref = m.Target.Ref
-		member.Target = &m.Target.Ref
 		checked, err := r.Resolver.Target(ctx, field+".target.ref", ns, m.Target.Ref)
 		msg := fmt.Sprintf("%s %s found", m.Target.Ref.Kind, m.Target.Ref.Name)
 		reason := conditions.ReasonTargetFound

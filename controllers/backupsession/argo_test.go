@@ -59,10 +59,6 @@ func TestArgoEngine(t *testing.T) {
 			t.Errorf("status.workflow = %+v, want %s with its UI link", w, wf.Name)
 		}
 
-		// A reconcile must not create a second Workflow.
-		time.Sleep(500 * time.Millisecond)
-		workflowOf(t, "argo-1")
-
 		// Play Argo: the step runs, then succeeds with its outputs.
 		step := ns + "-backup"
 		start := metav1.NewTime(time.Now().Add(-2 * time.Second).Truncate(time.Second))
@@ -92,6 +88,11 @@ func TestArgoEngine(t *testing.T) {
 			}},
 		})
 		bs = waitPhase(t, ns, "argo-1", v1alpha1.BackupSessionSucceeded, 10*time.Second)
+		// The reconciles that followed the run made no second Workflow.
+		all := &wfv1.WorkflowList{}
+		if err := c.List(ctx, all, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelSession: "argo-1"}); err != nil || len(all.Items) != 1 {
+			t.Errorf("%d workflows of argo-1 (%v), want 1", len(all.Items), err)
+		}
 		if h := bs.Status.Targets[0].Stats; len(h) != 1 || h[0].SnapshotID != id || *h[0].Size != 4096 || *h[0].Files != 7 {
 			t.Errorf("stats = %+v, want the outputs of the node", h)
 		}

@@ -117,19 +117,12 @@ func (r *Reconciler) reconcilePlan(ctx context.Context, s *scope) (ctrl.Result, 
 
 // invokerReferences returns the invoker's Repository and members.
 func invokerReferences(s *scope) (v1alpha1.ObjectRef, []resolve.Member) {
-	member := func(field string, t *v1alpha1.BackupConfigurationTemplateSpec) resolve.Member {
-		m := resolve.Member{Field: field, Task: t.Task}
-		if t.Target != nil {
-			m.Target = &t.Target.Ref
-		}
-		return m
-	}
 	if s.config != nil {
-		return s.config.Spec.Repository, []resolve.Member{member("spec", &s.config.Spec.BackupConfigurationTemplateSpec)}
+		return s.config.Spec.Repository, []resolve.Member{resolve.BackupMember("spec", &s.config.Spec.BackupConfigurationTemplateSpec)}
 	}
 	var members []resolve.Member
 	for i := range s.batch.Spec.Members {
-		members = append(members, member(fmt.Sprintf("spec.members[%d]", i), &s.batch.Spec.Members[i].BackupConfigurationTemplateSpec))
+		members = append(members, resolve.BackupMember(fmt.Sprintf("spec.members[%d]", i), &s.batch.Spec.Members[i].BackupConfigurationTemplateSpec))
 	}
 	return s.batch.Spec.Repository, members
 }

@@ -257,6 +257,26 @@ type Member struct {
 	Target *v1alpha1.TargetRef
 }
 
+// BackupMember is the member of a BackupConfiguration's (or a BackupBatch
+// member's) spec at field.
+func BackupMember(field string, t *v1alpha1.BackupConfigurationTemplateSpec) Member {
+	m := Member{Field: field, Task: t.Task}
+	if t.Target != nil {
+		m.Target = &t.Target.Ref
+	}
+	return m
+}
+
+// RestoreMember is the member of a RestoreSession's (or a RestoreBatch
+// member's) spec at field.
+func RestoreMember(field string, t *v1alpha1.RestoreTargetSpec) Member {
+	m := Member{Field: field, Task: t.Task}
+	if t.Target != nil {
+		m.Target = &t.Target.Ref
+	}
+	return m
+}
+
 // TaskName is the Task a member runs: its own, or the one its target implies
 // ("volume-<kind>" for a PersistentVolumeClaim, "<type>-<kind>" for an
 // AppBinding). The rule is the translators' (translators.InferTask).

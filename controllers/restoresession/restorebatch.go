@@ -1,6 +1,8 @@
 package restoresession
 
 import (
+	"fmt"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -18,7 +20,7 @@ var RestoreBatchKind = Kind{
 		b := o.(*v1alpha1.RestoreBatch)
 		members := make([]resolve.Member, 0, len(b.Spec.Members))
 		for i := range b.Spec.Members {
-			members = append(members, member(memberField(i), &b.Spec.Members[i].RestoreTargetSpec))
+			members = append(members, resolve.RestoreMember(fmt.Sprintf("spec.members[%d]", i), &b.Spec.Members[i].RestoreTargetSpec))
 		}
 		return b.Spec.Repository, members
 	},

@@ -14,7 +14,6 @@ package restoresession
 
 import (
 	"context"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
@@ -140,19 +139,9 @@ var RestoreSessionKind = Kind{
 	Status: func(o client.Object) *v1alpha1.RestoreSessionStatus { return &o.(*v1alpha1.RestoreSession).Status },
 	References: func(o client.Object) (v1alpha1.ObjectRef, []resolve.Member) {
 		s := o.(*v1alpha1.RestoreSession)
-		return s.Spec.Repository, []resolve.Member{member("spec", &s.Spec.RestoreTargetSpec)}
+		return s.Spec.Repository, []resolve.Member{resolve.RestoreMember("spec", &s.Spec.RestoreTargetSpec)}
 	},
 	Translate: func(o client.Object, objs *translators.Objects, opts translators.Options) (*translators.Plan, error) {
 		return translators.Restore(o.(*v1alpha1.RestoreSession), objs, opts)
 	},
 }
-
-func member(field string, t *v1alpha1.RestoreTargetSpec) resolve.Member {
-	m := resolve.Member{Field: field, Task: t.Task}
-	if t.Target != nil {
-		m.Target = &t.Target.Ref
-	}
-	return m
-}
-
-func memberField(i int) string { return fmt.Sprintf("spec.members[%d]", i) }
