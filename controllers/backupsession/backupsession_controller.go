@@ -54,8 +54,8 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	r.run = r.Runner(backupKind, func(_ context.Context, obj client.Object, phase sessionrun.Phase, now time.Time) {
-		if phase != sessionrun.Skipped {
+	r.run = r.Runner(backupKind, func(_ context.Context, obj client.Object, phase sessionstatus.Phase, now time.Time) {
+		if phase != sessionstatus.Skipped {
 			r.recordMetrics(obj.(*v1alpha1.BackupSession), now)
 		}
 	})
@@ -73,8 +73,8 @@ type scope struct {
 }
 
 // backupKind is the BackupSession's part of the shared lifecycle.
-var backupKind = sessionrun.Kind{
-	Name: Kind, Subject: "session", ExecutorCondition: conditions.BackupExecutorEnsured, Invalid: sessionrun.Failed,
+var backupKind = sessionrun.Adapter{
+	Name: Kind, Subject: "session", ExecutorCondition: conditions.BackupExecutorEnsured, Invalid: sessionstatus.Failed,
 	Status: func(obj client.Object) sessionrun.Status {
 		st := &obj.(*v1alpha1.BackupSession).Status
 		return sessionrun.Status{

@@ -17,6 +17,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/internal/index"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionrun"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -32,7 +33,7 @@ func (r *Reconciler) reconcileInvoker(ctx context.Context, s *scope) (ctrl.Resul
 	var obj client.Object
 	switch {
 	case inv.Group() != v1alpha1.GroupName:
-		return r.run.Fail(ctx, s.Run, sessionrun.Failed, conditions.ReasonInvalidInvoker,
+		return r.run.Fail(ctx, s.Run, sessionstatus.Failed, conditions.ReasonInvalidInvoker,
 			fmt.Sprintf("spec.invoker: API group %q is not %s", inv.Group(), v1alpha1.GroupName), true)
 	case inv.Kind == v1alpha1.KindBackupConfiguration:
 		s.config = &v1alpha1.BackupConfiguration{}
@@ -41,7 +42,7 @@ func (r *Reconciler) reconcileInvoker(ctx context.Context, s *scope) (ctrl.Resul
 		s.batch = &v1alpha1.BackupBatch{}
 		obj = s.batch
 	default:
-		return r.run.Fail(ctx, s.Run, sessionrun.Failed, conditions.ReasonInvalidInvoker,
+		return r.run.Fail(ctx, s.Run, sessionstatus.Failed, conditions.ReasonInvalidInvoker,
 			fmt.Sprintf("spec.invoker: kind %q is neither BackupConfiguration nor BackupBatch", inv.Kind), true)
 	}
 	err := r.Client.Get(ctx, key, obj)
@@ -59,7 +60,7 @@ func (r *Reconciler) reconcileInvoker(ctx context.Context, s *scope) (ctrl.Resul
 	if wait := r.run.WaitForReferences(s.Run, msg); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	return r.run.Fail(ctx, s.Run, sessionrun.Failed, conditions.ReasonInvokerNotFound, msg, true)
+	return r.run.Fail(ctx, s.Run, sessionstatus.Failed, conditions.ReasonInvokerNotFound, msg, true)
 }
 
 // reconcileConcurrency skips a session that has not started while an older
@@ -81,7 +82,7 @@ func (r *Reconciler) reconcileConcurrency(ctx context.Context, s *scope) (ctrl.R
 			continue
 		}
 		msg := fmt.Sprintf("skipped: BackupSession %s of the same %s is still %s", other.Name, inv.Kind, phaseOrNew(other.Status.Phase))
-		return r.run.Fail(ctx, s.Run, sessionrun.Skipped, conditions.ReasonAnotherSessionRunning, msg, false)
+		return r.run.Fail(ctx, s.Run, sessionstatus.Skipped, conditions.ReasonAnotherSessionRunning, msg, false)
 	}
 	return ctrl.Result{}, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/internal/index"
-	"github.com/stashflow/stashflow/controllers/sessionrun"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 )
 
 // firstUseRecheck is how often a session that waits for a repository's
@@ -60,7 +60,7 @@ func (r *Reconciler) reconcileFirstUse(ctx context.Context, s *scope) (ctrl.Resu
 		}
 		msg := fmt.Sprintf("waiting: Repository %s has no backup yet and BackupSession %s, which uses it too, goes first (a new repository is initialised by one session)",
 			repoKey, other.Name)
-		r.run.SetPhase(s.Run, sessionrun.Pending, conditions.ReasonRepositoryFirstUse, msg)
+		r.run.SetPhase(s.Run, sessionstatus.Pending, conditions.ReasonRepositoryFirstUse, msg)
 		ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the repository's first backup", "repository", repoKey, "session", other.Name)
 		s.Done = true
 		return ctrl.Result{RequeueAfter: firstUseRecheck}, nil

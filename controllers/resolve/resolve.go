@@ -240,13 +240,14 @@ func (r *Resolver) Function(ctx context.Context, field, name string) (*v1alpha1.
 	return nil, &NotFoundError{Field: field, Kind: "Function", Name: name}
 }
 
-// Kind says which Task a target without one gets: <type>-backup or -restore.
-type Kind string
+// Mode says whether a run backs up or restores, and so which Task a target
+// without one gets: <type>-backup or <type>-restore.
+type Mode string
 
-// Kinds of runs.
+// The modes.
 const (
-	Backup  Kind = "backup"
-	Restore Kind = "restore"
+	Backup  Mode = "backup"
+	Restore Mode = "restore"
 )
 
 // Member is one target of a run and its task.
@@ -278,13 +279,13 @@ func RestoreMember(field string, t *v1alpha1.RestoreTargetSpec) Member {
 }
 
 // TaskName is the Task a member runs: its own, or the one its target implies
-// ("volume-<kind>" for a PersistentVolumeClaim, "<type>-<kind>" for an
+// ("volume-<mode>" for a PersistentVolumeClaim, "<type>-<mode>" for an
 // AppBinding). The rule is the translators' (translators.InferTask).
-func TaskName(kind Kind, m Member, ab *v1alpha1.AppBinding) (string, error) {
+func TaskName(mode Mode, m Member, ab *v1alpha1.AppBinding) (string, error) {
 	if m.Task != nil && m.Task.Name != "" {
 		return m.Task.Name, nil
 	}
-	if name := translators.InferTask(string(kind), m.Target, ab); name != "" {
+	if name := translators.InferTask(string(mode), m.Target, ab); name != "" {
 		return name, nil
 	}
 	return "", &InvalidError{Message: m.Field + ".task: no task is set and none can be inferred from the target"}
@@ -303,7 +304,7 @@ type MemberObjects struct {
 
 // Member resolves one member: its AppBinding (if the target is one), its
 // Task and the Task's Functions.
-func (r *Resolver) Member(ctx context.Context, kind Kind, namespace string, m Member) (*MemberObjects, error) {
+func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Member) (*MemberObjects, error) {
 	out := &MemberObjects{Functions: map[string]*v1alpha1.Function{}}
 	if m.Target != nil && m.Target.Kind == "AppBinding" {
 		ab := &v1alpha1.AppBinding{}
@@ -315,7 +316,7 @@ func (r *Resolver) Member(ctx context.Context, kind Kind, namespace string, m Me
 		}
 		out.AppBinding = ab
 	}
-	name, err := TaskName(kind, m, out.AppBinding)
+	name, err := TaskName(mode, m, out.AppBinding)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +337,7 @@ func (r *Resolver) Member(ctx context.Context, kind Kind, namespace string, m Me
 }
 
 // Objects resolves everything a run needs for the translators.
-func (r *Resolver) Objects(ctx context.Context, kind Kind, namespace string, repo v1alpha1.ObjectRef, members []Member) (*translators.Objects, error) {
+func (r *Resolver) Objects(ctx context.Context, mode Mode, namespace string, repo v1alpha1.ObjectRef, members []Member) (*translators.Objects, error) {
 	repository, err := r.Repository(ctx, "spec.repository", repo, namespace)
 	if err != nil {
 		return nil, err
@@ -348,7 +349,7 @@ func (r *Resolver) Objects(ctx context.Context, kind Kind, namespace string, rep
 		Functions:   map[string]*v1alpha1.Function{},
 	}
 	for _, m := range members {
-		mo, err := r.Member(ctx, kind, namespace, m)
+		mo, err := r.Member(ctx, mode, namespace, m)
 		if err != nil {
 			return nil, err
 		}

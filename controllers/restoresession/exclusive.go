@@ -12,7 +12,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
-	"github.com/stashflow/stashflow/controllers/sessionrun"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 )
 
 // busyRecheck is how often a restore that waits for its target looks again.
@@ -50,7 +50,7 @@ func (r *Reconciler) reconcileExclusive(ctx context.Context, s *scope) (ctrl.Res
 			}
 			msg := fmt.Sprintf("waiting: target %s is being restored by %s %s; this restore starts when that one ends",
 				t, o.kind.Name, o.obj.GetName())
-			r.run.SetPhase(s.Run, sessionrun.Pending, conditions.ReasonTargetBusy, msg)
+			r.run.SetPhase(s.Run, sessionstatus.Pending, conditions.ReasonTargetBusy, msg)
 			ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the target", "target", t, "restore", o.obj.GetName())
 			s.Done = true
 			return ctrl.Result{RequeueAfter: busyRecheck}, nil

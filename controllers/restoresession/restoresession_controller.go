@@ -116,9 +116,9 @@ type Kind struct {
 }
 
 // lifecycle is the kind's part of the shared session lifecycle.
-func (k Kind) lifecycle() sessionrun.Kind {
-	return sessionrun.Kind{
-		Name: k.Name, Subject: "restore", ExecutorCondition: conditions.RestoreExecutorEnsured, Invalid: sessionrun.Invalid,
+func (k Kind) lifecycle() sessionrun.Adapter {
+	return sessionrun.Adapter{
+		Name: k.Name, Subject: "restore", ExecutorCondition: conditions.RestoreExecutorEnsured, Invalid: sessionstatus.Invalid,
 		Status: func(obj client.Object) sessionrun.Status {
 			st := k.Status(obj)
 			return sessionrun.Status{

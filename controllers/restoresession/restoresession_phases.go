@@ -9,6 +9,7 @@ import (
 
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionrun"
+	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -44,12 +45,12 @@ func (r *Reconciler) reconcileCompletion(ctx context.Context, s *scope) (ctrl.Re
 }
 
 // recordMetrics exports an ended restore.
-func (r *Reconciler) recordMetrics(_ context.Context, obj client.Object, phase sessionrun.Phase, now time.Time) {
-	if r.Metrics == nil || phase == sessionrun.Invalid {
+func (r *Reconciler) recordMetrics(_ context.Context, obj client.Object, phase sessionstatus.Phase, now time.Time) {
+	if r.Metrics == nil || phase == sessionstatus.Invalid {
 		return
 	}
 	ok := 0.0
-	if phase == sessionrun.Succeeded {
+	if phase == sessionstatus.Succeeded {
 		ok = 1
 	}
 	d := now.Sub(obj.GetCreationTimestamp().Time)

@@ -1,6 +1,6 @@
 // Package sessionrun is the lifecycle every session kind shares:
 // BackupSession, RestoreSession and RestoreBatch each reconcile through one
-// Runner and a small Kind adapter (what differs: the status type, the phase
+// Runner and a small Adapter (what differs: the status type, the phase
 // for input that can never run, the subject of messages).
 //
 // The lifecycle of one session:

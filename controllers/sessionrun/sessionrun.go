@@ -25,29 +25,6 @@ import (
 	"github.com/stashflow/stashflow/translators"
 )
 
-// Phase is a session's phase whatever its kind; the values are the API's.
-type Phase string
-
-// The phases. Skipped is a BackupSession's only, Invalid a restore's only.
-const (
-	Pending   Phase = "Pending"
-	Running   Phase = "Running"
-	Succeeded Phase = "Succeeded"
-	Failed    Phase = "Failed"
-	Skipped   Phase = "Skipped"
-	Unknown   Phase = "Unknown"
-	Invalid   Phase = "Invalid"
-)
-
-// warning reports whether entering p is a Warning event.
-func (p Phase) warning() bool {
-	switch p {
-	case Failed, Skipped, Unknown, Invalid:
-		return true
-	}
-	return false
-}
-
 // Status points into the status fields every session kind has.
 type Status struct {
 	Phase           *string
@@ -60,8 +37,9 @@ type Status struct {
 	Conditions      *[]metav1.Condition
 }
 
-// Kind is what differs between the session kinds.
-type Kind struct {
+// Adapter is what differs between the session kinds: a kind's part of
+// the shared lifecycle.
+type Adapter struct {
 	// Name is the kind, e.g. "BackupSession": the engine's key.
 	Name string
 	// Subject names a session in messages: "session" or "restore".
@@ -69,7 +47,7 @@ type Kind struct {
 	// ExecutorCondition is the condition that says the run was submitted.
 	ExecutorCondition string
 	// Invalid is the phase of input that can never run.
-	Invalid Phase
+	Invalid sessionstatus.Phase
 	// Status points into obj's status.
 	Status func(obj client.Object) Status
 	// Apply writes an outcome into obj's status (targets, hooks, conditions).
@@ -92,7 +70,7 @@ type Run struct {
 }
 
 // Phase is the session's phase.
-func (r *Run) Phase() Phase { return Phase(*r.Status.Phase) }
+func (r *Run) Phase() sessionstatus.Phase { return sessionstatus.Phase(*r.Status.Phase) }
 
 // Submitted reports whether the run was submitted to an engine.
 func (r *Run) Submitted() bool { return *r.Status.Workflow != nil }
@@ -102,9 +80,9 @@ func (r *Run) Ended() bool {
 	return r.Outcome != nil && (r.Outcome.Phase == sessionstatus.Succeeded || r.Outcome.Phase == sessionstatus.Failed)
 }
 
-// Runner runs the shared lifecycle for one Kind.
+// Runner runs the shared lifecycle for one kind.
 type Runner struct {
-	Kind     Kind
+	Kind     Adapter
 	Engine   engine.Engine
 	Recorder record.EventRecorder
 	// Now is the clock.
@@ -115,7 +93,7 @@ type Runner struct {
 	// refers to that do not exist yet.
 	ReferenceGrace time.Duration
 	// OnEnd is called once a session ends, after its phase is set.
-	OnEnd func(ctx context.Context, obj client.Object, phase Phase, now time.Time)
+	OnEnd func(ctx context.Context, obj client.Object, phase sessionstatus.Phase, now time.Time)
 }
 
 // NewRun starts the Run of obj.
@@ -148,7 +126,7 @@ func (r *Runner) TakePlan(ctx context.Context, run *Run, translate func(context.
 		if wait := r.WaitForReferences(run, err.Error()); wait > 0 {
 			return ctrl.Result{RequeueAfter: wait}, nil
 		}
-		return r.Fail(ctx, run, Failed, resolve.Reason(err), err.Error(), true)
+		return r.Fail(ctx, run, sessionstatus.Failed, resolve.Reason(err), err.Error(), true)
 	case errors.As(err, new(*translateError)):
 		return r.Fail(ctx, run, r.Kind.Invalid, conditions.ReasonInvalidInput, errors.Unwrap(err).Error(), true)
 	default:
@@ -190,7 +168,7 @@ func (r *Runner) WaitForReferences(run *Run, msg string) time.Duration {
 	if run.Submitted() || age >= r.ReferenceGrace {
 		return 0
 	}
-	r.SetPhase(run, Pending, conditions.ReasonWaitingForReferences, msg)
+	r.SetPhase(run, sessionstatus.Pending, conditions.ReasonWaitingForReferences, msg)
 	run.Done = true
 	return min(2*time.Second, r.ReferenceGrace-age)
 }
@@ -204,7 +182,7 @@ func (r *Runner) Submit(ctx context.Context, run *Run) (ctrl.Result, error) {
 		return ctrl.Result{}, nil
 	}
 	if *st.Phase == "" {
-		r.SetPhase(run, Pending, conditions.ReasonWorkflowCreated, "submitting the workflow")
+		r.SetPhase(run, sessionstatus.Pending, conditions.ReasonWorkflowCreated, "submitting the workflow")
 	}
 	gen := run.Obj.GetGeneration()
 	ref, err := r.Engine.Submit(ctx, run.Obj, run.Plan.Graph)
@@ -223,7 +201,7 @@ func (r *Runner) Submit(ctx context.Context, run *Run) (ctrl.Result, error) {
 	msg := fmt.Sprintf("workflow %s submitted to the %s engine", ref.Name, ref.Engine)
 	conditions.True(st.Conditions, gen, r.Kind.ExecutorCondition, conditions.ReasonWorkflowCreated, msg)
 	ctrl.LoggerFrom(ctx).Info("Workflow submitted", "engine", ref.Engine, "workflow", ref.Name)
-	r.SetPhase(run, Running, conditions.ReasonRunning, msg)
+	r.SetPhase(run, sessionstatus.Running, conditions.ReasonRunning, msg)
 	return ctrl.Result{}, nil
 }
 
@@ -234,9 +212,9 @@ func (r *Runner) Follow(ctx context.Context, run *Run) (ctrl.Result, error) {
 	st := run.Status
 	res, err := r.Engine.Status(ctx, run.Obj, *st.Workflow, run.Record)
 	if lost := engine.AsLost(err); lost != nil {
-		phase := Failed
+		phase := sessionstatus.Failed
 		if lost.Unknown {
-			phase = Unknown
+			phase = sessionstatus.Unknown
 		}
 		return r.Fail(ctx, run, phase, lost.Reason, lost.Message, false)
 	}
@@ -244,7 +222,7 @@ func (r *Runner) Follow(ctx context.Context, run *Run) (ctrl.Result, error) {
 		return ctrl.Result{}, fmt.Errorf("reading the run: %w", err)
 	}
 	if res.Failure != "" {
-		return r.Fail(ctx, run, Failed, conditions.ReasonEngineError, "the engine could not run the workflow: "+res.Failure, false)
+		return r.Fail(ctx, run, sessionstatus.Failed, conditions.ReasonEngineError, "the engine could not run the workflow: "+res.Failure, false)
 	}
 	now := r.Now()
 	deadline := sessionstatus.Deadline{Timeout: run.Record.RunTimeout(), Subject: r.Kind.Subject}
@@ -274,17 +252,17 @@ func (r *Runner) Complete(ctx context.Context, run *Run) {
 	if !run.Ended() {
 		return
 	}
-	phase := Succeeded
+	phase := sessionstatus.Succeeded
 	if run.Outcome.Phase == sessionstatus.Failed {
-		phase = Failed
+		phase = sessionstatus.Failed
 	}
 	r.End(ctx, run, phase, run.Outcome.Reason, run.Outcome.Message)
 }
 
 // Fail ends the session with phase, stopping its run unless the phase is
 // Unknown (nothing is left to stop); terminal marks input no retry can fix.
-func (r *Runner) Fail(ctx context.Context, run *Run, phase Phase, reason conditions.Reason, msg string, terminal bool) (ctrl.Result, error) {
-	if run.Submitted() && phase != Unknown {
+func (r *Runner) Fail(ctx context.Context, run *Run, phase sessionstatus.Phase, reason conditions.Reason, msg string, terminal bool) (ctrl.Result, error) {
+	if run.Submitted() && phase != sessionstatus.Unknown {
 		if err := r.Engine.Stop(ctx, run.Obj, *run.Status.Workflow, msg); err != nil {
 			ctrl.LoggerFrom(ctx).Error(err, "Stopping the run failed")
 		}
@@ -298,7 +276,7 @@ func (r *Runner) Fail(ctx context.Context, run *Run, phase Phase, reason conditi
 }
 
 // End sets a final phase and the duration, logs, and calls OnEnd.
-func (r *Runner) End(ctx context.Context, run *Run, phase Phase, reason conditions.Reason, msg string) {
+func (r *Runner) End(ctx context.Context, run *Run, phase sessionstatus.Phase, reason conditions.Reason, msg string) {
 	now := r.Now()
 	*run.Status.SessionDuration = now.Sub(run.Obj.GetCreationTimestamp().Time).Round(time.Second).String()
 	r.SetPhase(run, phase, reason, msg)
@@ -310,15 +288,15 @@ func (r *Runner) End(ctx context.Context, run *Run, phase Phase, reason conditio
 
 // SetPhase sets the phase, reason and message, with an event when the
 // phase changes.
-func (r *Runner) SetPhase(run *Run, phase Phase, reason conditions.Reason, msg string) {
+func (r *Runner) SetPhase(run *Run, phase sessionstatus.Phase, reason conditions.Reason, msg string) {
 	st := run.Status
-	changed := Phase(*st.Phase) != phase
+	changed := sessionstatus.Phase(*st.Phase) != phase
 	*st.Phase, *st.Reason, *st.Message = string(phase), string(reason), conditions.Truncate(msg, conditions.MaxMessageLength)
 	if !changed {
 		return
 	}
 	eventType := corev1.EventTypeNormal
-	if phase.warning() {
+	if phase.Warning() {
 		eventType = corev1.EventTypeWarning
 	}
 	r.Recorder.Event(run.Obj, eventType, string(phase), conditions.Truncate(msg, 1024))
@@ -384,7 +362,7 @@ type Deps struct {
 }
 
 // Runner sets the defaults and returns the Runner of kind.
-func (d *Deps) Runner(kind Kind, onEnd func(ctx context.Context, obj client.Object, phase Phase, now time.Time)) *Runner {
+func (d *Deps) Runner(kind Adapter, onEnd func(ctx context.Context, obj client.Object, phase sessionstatus.Phase, now time.Time)) *Runner {
 	if d.Now == nil {
 		d.Now = time.Now
 	}

@@ -46,16 +46,31 @@ import (
 	"github.com/stashflow/stashflow/pipeline"
 )
 
-// Phase is the phase of a whole run.
+// Phase is the phase of a whole run and of the session it is, whatever the
+// session's kind; the values are the API's. A run's Outcome is Pending,
+// Running, Succeeded or Failed; a session also ends Skipped (a BackupSession
+// only), Unknown (its run was lost) or Invalid (a restore only).
 type Phase string
 
-// Phases of a run.
+// The phases.
 const (
 	Pending   Phase = "Pending"
 	Running   Phase = "Running"
 	Succeeded Phase = "Succeeded"
 	Failed    Phase = "Failed"
+	Skipped   Phase = "Skipped"
+	Unknown   Phase = "Unknown"
+	Invalid   Phase = "Invalid"
 )
+
+// Warning reports whether entering p is a Warning event.
+func (p Phase) Warning() bool {
+	switch p {
+	case Failed, Skipped, Unknown, Invalid:
+		return true
+	}
+	return false
+}
 
 // Host is the statistics of one host of a target.
 type Host struct {
