@@ -97,37 +97,8 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		globalPost = &s
 	}
 
-	prefixes := r.stepPrefixes()
-	chains := make([]*chain, len(r.members))
-	for i := range r.members {
-		m := &r.members[i]
-		vars := r.memberVariables(m, objs, opts)
-		c := &chain{m: m}
-		steps, refs, warnings, err := r.functionSteps(m, objs, vars, prefixes[i], opts)
-		plan.Warnings = append(plan.Warnings, warnings...)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		c.steps = steps
-		layout := v1alpha1.TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
-		if m.ref != nil {
-			layout.Ref = *m.ref
-		}
-		hookField := r.hookField(m)
-		if m.pre != nil {
-			s, err := r.hookStep(m.pre, prefixes[i]+kebab(prePhase), prePhase, m, objs, opts)
-			errs = append(errs, wrap(hookField+"."+prePhase, err))
-			c.pre, layout.PreHook = &s, s.Name
-		}
-		if m.post != nil {
-			s, err := r.hookStep(&m.post.Hook, prefixes[i]+kebab(postPhase), postPhase, m, objs, opts)
-			errs = append(errs, wrap(hookField+"."+postPhase, err))
-			c.post, c.postPolicy, layout.PostHook = &s, m.post.Policy(), s.Name
-		}
-		chains[i] = c
-		plan.Layout.Targets = append(plan.Layout.Targets, layout)
-	}
+	chains, chainErrs := r.chains(plan, objs, opts)
+	errs = append(errs, chainErrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -189,6 +160,45 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		return nil, fmt.Errorf("the translated graph is invalid: %w", err)
 	}
 	return plan, nil
+}
+
+// chains turns every member into its chain (pre hook, Function steps, post
+// hook) and appends its layout to plan.
+func (r *run) chains(plan *Plan, objs *Objects, opts Options) ([]*chain, []error) {
+	prePhase, postPhase := r.kind.hookPhases()
+	prefixes := r.stepPrefixes()
+	chains := make([]*chain, len(r.members))
+	var errs []error
+	for i := range r.members {
+		m := &r.members[i]
+		vars := r.memberVariables(m, objs, opts)
+		c := &chain{m: m}
+		steps, refs, warnings, err := r.functionSteps(m, objs, vars, prefixes[i], opts)
+		plan.Warnings = append(plan.Warnings, warnings...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.steps = steps
+		layout := v1alpha1.TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
+		if m.ref != nil {
+			layout.Ref = *m.ref
+		}
+		hookField := r.hookField(m)
+		if m.pre != nil {
+			s, err := r.hookStep(m.pre, prefixes[i]+kebab(prePhase), prePhase, m, objs, opts)
+			errs = append(errs, wrap(hookField+"."+prePhase, err))
+			c.pre, layout.PreHook = &s, s.Name
+		}
+		if m.post != nil {
+			s, err := r.hookStep(&m.post.Hook, prefixes[i]+kebab(postPhase), postPhase, m, objs, opts)
+			errs = append(errs, wrap(hookField+"."+postPhase, err))
+			c.post, c.postPolicy, layout.PostHook = &s, m.post.Policy(), s.Name
+		}
+		chains[i] = c
+		plan.Layout.Targets = append(plan.Layout.Targets, layout)
+	}
+	return chains, errs
 }
 
 // link wires a target's own edges.
