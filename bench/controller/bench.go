@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/metadata"
@@ -228,18 +229,14 @@ func runSetting(ctx context.Context, env *testenv.Env, kubeconfig string, o opti
 			return r, err
 		}
 		fmt.Printf("memory: %d sessions created in %.1fs; waiting until the operator has given each a phase\n", extra, time.Since(t0).Seconds())
-		deadline := time.Now().Add(o.timeout)
-		for {
-			total, phased := countPhased(si.GetStore())
-			if phased >= total && total >= o.total {
-				fmt.Printf("memory: %d sessions, all with a phase, %.1fs after the first create\n", total, time.Since(t0).Seconds())
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Printf("memory: timed out: %d of %d sessions with a phase\n", phased, total)
-				break
-			}
-			time.Sleep(2 * time.Second)
+		var total, phased int
+		if err := wait.PollUntilContextTimeout(ctx, 2*time.Second, o.timeout, true, func(context.Context) (bool, error) {
+			total, phased = countPhased(si.GetStore())
+			return phased >= total && total >= o.total, nil
+		}); err != nil {
+			fmt.Printf("memory: timed out: %d of %d sessions with a phase\n", phased, total)
+		} else {
+			fmt.Printf("memory: %d sessions, all with a phase, %.1fs after the first create\n", total, time.Since(t0).Seconds())
 		}
 		time.Sleep(10 * time.Second) // let pruning and status writes settle
 	}

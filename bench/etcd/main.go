@@ -39,6 +39,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 const resticPassword = "bench"
@@ -211,19 +212,16 @@ func (b *bench) startEtcd(size int64) error {
 		return err
 	}
 	defer cli.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := cli.Get(ctx, "health")
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("etcd not ready: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err = cli.Get(ctx, "health")
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("etcd not ready: %w", err)
 	}
+	return nil
 }
 
 func (b *bench) client() (*clientv3.Client, error) {

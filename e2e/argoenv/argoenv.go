@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -476,11 +477,11 @@ func (e *Env) CreateWorkflow(ctx context.Context, wf *wfv1.Workflow) (*wfv1.Work
 		if err := workflows.Delete(ctx, wf.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("argoenv: delete the earlier workflow %s: %w", wf.Name, err)
 		}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if created, err = workflows.Create(ctx, wf, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) || time.Now().After(deadline) {
-				break
-			}
-		}
+		// Until the deletion is through; err is the last attempt's.
+		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			created, err = workflows.Create(ctx, wf, metav1.CreateOptions{})
+			return !apierrors.IsAlreadyExists(err), nil
+		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("argoenv: create workflow %s: %w", wf.Name, err)

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 )
@@ -68,8 +69,6 @@ func (r *Runner) workflowGC(ctx context.Context, wf *wfv1.Workflow, gone bool) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		ctx, cancel := context.WithTimeout(ctx, gcTimeout)
-		defer cancel()
 		log := r.log.WithValues("workflow", klog.KObj(wf))
 		// next says whether to collect again, as for a Workflow gone.
 		next := func() bool {
@@ -82,7 +81,7 @@ func (r *Runner) workflowGC(ctx context.Context, wf *wfv1.Workflow, gone bool) {
 			delete(r.collecting, wf.UID)
 			return false
 		}
-		for {
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, gcTimeout, true, func(ctx context.Context) (bool, error) {
 			var done bool
 			var err error
 			switch {
@@ -94,25 +93,21 @@ func (r *Runner) workflowGC(ctx context.Context, wf *wfv1.Workflow, gone bool) {
 			if err == nil && done && !gone {
 				err = r.removeFinalizers(ctx, wf)
 			}
-			if err == nil && done {
-				log.Info("Collected the Workflow's dependents", "orphan", orphan && !gone, "foreground", foreground && !gone)
-				if next() {
-					continue
-				}
-				return
-			}
 			if err != nil {
 				log.V(1).Info("Collecting the Workflow's dependents", "error", err.Error())
+				return false, nil
 			}
-			select {
-			case <-ctx.Done():
-				log.Error(ctx.Err(), "Gave up collecting the Workflow's dependents")
-				r.mu.Lock()
-				delete(r.collecting, wf.UID)
-				r.mu.Unlock()
-				return
-			case <-time.After(50 * time.Millisecond):
+			if done {
+				log.Info("Collected the Workflow's dependents", "orphan", orphan && !gone, "foreground", foreground && !gone)
+				return !next(), nil
 			}
+			return false, nil
+		})
+		if err != nil {
+			log.Error(err, "Gave up collecting the Workflow's dependents")
+			r.mu.Lock()
+			delete(r.collecting, wf.UID)
+			r.mu.Unlock()
 		}
 	}()
 }
@@ -250,34 +245,28 @@ func (r *Runner) collectIfOwnerGone(ctx context.Context, pod *corev1.Pod) {
 	if owner == nil || r.workflows == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, gcTimeout)
-	defer cancel()
-	for {
+	// The collection outlives this look: it gets ctx, not the poll's own,
+	// which ends when the look does.
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, gcTimeout, true, func(pollCtx context.Context) (bool, error) {
 		if obj, ok, _ := r.workflows.GetByKey(pod.Namespace + "/" + owner.Name); ok {
 			if wf, isWF := obj.(*wfv1.Workflow); isWF && wf.UID == owner.UID && wf.DeletionTimestamp == nil {
-				return
+				return true, nil
 			}
 		}
-		wf, err := r.argo.ArgoprojV1alpha1().Workflows(pod.Namespace).Get(ctx, owner.Name, metav1.GetOptions{})
+		wf, err := r.argo.ArgoprojV1alpha1().Workflows(pod.Namespace).Get(pollCtx, owner.Name, metav1.GetOptions{})
 		switch {
 		case err == nil && wf.UID == owner.UID && wf.DeletionTimestamp == nil:
-			return
+			return true, nil
 		case err == nil && wf.UID == owner.UID:
-			// Being deleted: look again.
+			return false, nil // being deleted: look again
 		case err != nil && !apierrors.IsNotFound(err):
 			r.log.Error(err, "Cannot read a pod's Workflow", "pod", klog.KObj(pod))
-			return
-		default:
-			gone := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: owner.Name, UID: owner.UID}}
-			r.workflowGC(ctx, gone, true)
-			return
+			return true, nil
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		gone := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: owner.Name, UID: owner.UID}}
+		r.workflowGC(ctx, gone, true)
+		return true, nil
+	})
 }
 
 // workflowDeleted is the informer's delete handler for Workflows.

@@ -18,6 +18,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 type config struct {
@@ -242,20 +243,17 @@ func (d *demo) startEtcd(ctx context.Context, name, dataDir string, restored boo
 		return "", "", err
 	}
 	defer c.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := c.Status(sctx, clientURL)
-		cancel()
-		if err == nil {
-			return clientURL, peerURL, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			b, _ := os.ReadFile(log.Name())
-			return "", "", fmt.Errorf("etcd %s did not start: %w\n%s", name, err, b)
-		}
-		time.Sleep(100 * time.Millisecond)
+		defer cancel()
+		_, err = c.Status(sctx, clientURL)
+		return err == nil, nil
+	})
+	if err != nil {
+		b, _ := os.ReadFile(log.Name())
+		return "", "", fmt.Errorf("etcd %s did not start: %w\n%s", name, err, b)
 	}
+	return clientURL, peerURL, nil
 }
 
 // stashflow runs bin/stashflow with bin/ first on PATH, its output shown.
