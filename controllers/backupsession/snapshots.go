@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -305,7 +306,7 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 		st.SnapshotCount = int64(all.Len())
 	}
 	if n := sessionstatus.Int(out[outputs.TotalSize]); n != nil {
-		st.TotalSize = HumanBytes(*n)
+		st.TotalSize = humanize.IBytes(uint64(max(*n, 0)))
 		if r.Metrics != nil {
 			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
 		}
@@ -321,20 +322,6 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 	}
 	st.ObservedGeneration = repo.Generation
 	return helper.PatchStatus(ctx, r.Client, repo)
-}
-
-// HumanBytes formats a size as Stash does: "1.2 GiB".
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // sizeOf converts a kept snapshot's size for the Snapshot's status.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
@@ -187,7 +188,7 @@ func TestEvaluateDetails(t *testing.T) {
 	a := o.Targets[0]
 	wantHost := &Host{
 		Hostname: "a", Phase: v1alpha1.HostSucceeded, SnapshotID: "abc123",
-		Size: ptr(2048), Uploaded: ptr(1024), Files: ptr(3), Duration: "1.5s", FinishedAt: t0.Add(time.Second),
+		Size: ptr.To[int64](2048), Uploaded: ptr.To[int64](1024), Files: ptr.To[int64](3), Duration: "1.5s", FinishedAt: t0.Add(time.Second),
 	}
 	if diff := cmp.Diff(wantHost, a.Host); diff != "" {
 		t.Errorf("host of a (-want +got):\n%s", diff)
@@ -205,8 +206,6 @@ func TestEvaluateDetails(t *testing.T) {
 		t.Errorf("host of b = %+v, want Failed with the step's message", b.Host)
 	}
 }
-
-func ptr(v int64) *int64 { return &v }
 
 // TestEvaluateRepositoryInit: a failed repository initialisation is the
 // session's failure, named first; the verdict step is not read.
