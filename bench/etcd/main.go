@@ -26,7 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/stashflow/stashflow/internal/repo"
-	"net"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,9 +37,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 const resticPassword = "bench"
@@ -107,8 +105,7 @@ type bench struct {
 	ownDir         bool
 	stashflow      string
 	self           string
-	etcd           *exec.Cmd
-	etcdDone       chan struct{}
+	etcd           *testservers.Etcd
 	endpoint       string
 }
 
@@ -153,13 +150,7 @@ func newBench(workdir string) (*bench, error) {
 
 func (b *bench) close() {
 	if b.etcd != nil {
-		_ = b.etcd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-b.etcdDone:
-		case <-time.After(10 * time.Second):
-			_ = b.etcd.Process.Kill()
-			<-b.etcdDone
-		}
+		b.etcd.Stop()
 	}
 	if b.ownDir {
 		_ = os.RemoveAll(b.dir)
@@ -170,64 +161,23 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[bench] "+format+"\n", args...)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startEtcd starts one member with a quota large enough for size.
+// startEtcd starts one member (the tests' etcd starter) with a quota large
+// enough for size.
 func (b *bench) startEtcd(size int64) error {
-	cp, err := freePort()
+	e, err := testservers.NewEtcd(filepath.Join(b.dir, "etcd"), 1, nil)
 	if err != nil {
 		return err
 	}
-	pp, err := freePort()
-	if err != nil {
-		return err
-	}
-	b.endpoint = fmt.Sprintf("http://127.0.0.1:%d", cp)
-	peer := fmt.Sprintf("http://127.0.0.1:%d", pp)
 	quota := max(int64(2)<<30, 3*size)
-	logf, err := os.Create(filepath.Join(b.dir, "etcd.log"))
-	if err != nil {
+	e.Extra = []string{"--quota-backend-bytes", strconv.FormatInt(quota, 10)}
+	if err := e.Launch(); err != nil {
 		return err
 	}
-	defer logf.Close()
-	b.etcd = exec.Command("etcd", "--name", "bench", "--data-dir", filepath.Join(b.dir, "etcd"),
-		"--listen-client-urls", b.endpoint, "--advertise-client-urls", b.endpoint,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "bench="+peer,
-		"--quota-backend-bytes", strconv.FormatInt(quota, 10), "--log-level", "warn")
-	b.etcd.Stdout, b.etcd.Stderr = logf, logf
-	if err := b.etcd.Start(); err != nil {
-		return err
-	}
-	b.etcdDone = make(chan struct{})
-	go func() { _ = b.etcd.Wait(); close(b.etcdDone) }()
-	cli, err := b.client()
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	_ = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err = cli.Get(ctx, "health")
-		return err == nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("etcd not ready: %w", err)
-	}
-	return nil
+	b.etcd, b.endpoint = e, e.Members[0].ClientURL
+	return e.Serve(30 * time.Second)
 }
 
-func (b *bench) client() (*clientv3.Client, error) {
-	return clientv3.New(clientv3.Config{Endpoints: []string{b.endpoint}, DialTimeout: 5 * time.Second,
-		Logger: zap.NewNop(), MaxCallSendMsgSize: 16 << 20})
-}
+func (b *bench) client() (*clientv3.Client, error) { return b.etcd.NewClient() }
 
 // load writes size bytes as values of valueSize: even keys random, odd keys
 // compressible.
@@ -301,7 +251,7 @@ func (b *bench) newRepo(name string) ([]string, error) {
 }
 
 func (b *bench) etcdCPU() time.Duration {
-	cpu, _ := procCPU(b.etcd.Process.Pid)
+	cpu, _ := procCPU(b.etcd.Members[0].Pid())
 	return cpu
 }
 

@@ -148,7 +148,7 @@ spec:
 // bcrypt hash (as `htpasswd -B` writes). It returns the server's base URL
 // (http://127.0.0.1:PORT/), without credentials.
 //
-// functions/internal/testservers has the unauthenticated starters; this
+// internal/testservers has the unauthenticated starters; this
 // package cannot import it (internal to functions/).
 func startRestServerWithAuth(t *testing.T, user, password string) string {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/outputs"
 )
 

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/testproc"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
 )

@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/internal/testproc"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stashflow/stashflow/functions/internal/testservers"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 // s3Client returns a client for an S3 repository environment (from

@@ -37,10 +37,10 @@ type Etcd struct {
 	Extra []string
 }
 
-// PlanEtcd allocates names, ports and data directories for n members; it
-// starts nothing.
-func PlanEtcd(t testing.TB, n int, tl *TLS) *Etcd {
-	t.Helper()
+// NewEtcd allocates names, ports and data directories under dir for n
+// members; it starts nothing. Programs (bench/) use it with Launch, Serve
+// and Stop; tests use PlanEtcd or StartEtcd.
+func NewEtcd(dir string, n int, tl *TLS) (*Etcd, error) {
 	scheme := "http"
 	if tl != nil {
 		scheme = "https"
@@ -49,18 +49,29 @@ func PlanEtcd(t testing.TB, n int, tl *TLS) *Etcd {
 	for i := range n {
 		cp, err := testproc.FreePort()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		pp, err := testproc.FreePort()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
+		name := fmt.Sprintf("m%d", i)
 		e.Members = append(e.Members, &EtcdMember{
-			Name:      fmt.Sprintf("m%d", i),
-			DataDir:   filepath.Join(t.TempDir(), "data"),
+			Name:      name,
+			DataDir:   filepath.Join(dir, name, "data"),
 			ClientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, cp),
 			PeerURL:   fmt.Sprintf("%s://127.0.0.1:%d", scheme, pp),
 		})
+	}
+	return e, nil
+}
+
+// PlanEtcd is NewEtcd in the test's temporary directory.
+func PlanEtcd(t testing.TB, n int, tl *TLS) *Etcd {
+	t.Helper()
+	e, err := NewEtcd(t.TempDir(), n, tl)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
@@ -92,17 +103,31 @@ func (e *Etcd) Endpoints() []string {
 }
 
 // Start starts every member (on its existing data directory, if any) and
-// waits until the cluster serves a linearizable read.
+// waits until the cluster serves a linearizable read; the members stop at
+// the test's cleanup.
 func (e *Etcd) Start(t testing.TB) {
 	t.Helper()
 	for _, m := range e.Members {
-		e.startMember(t, m)
+		if err := e.launchMember(m); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Stop)
 	}
 	e.WaitReady(t)
 }
 
-func (e *Etcd) startMember(t testing.TB, m *EtcdMember) {
-	t.Helper()
+// Launch starts every member; Serve waits until they serve, Stop ends them.
+func (e *Etcd) Launch() error {
+	for _, m := range e.Members {
+		if err := e.launchMember(m); err != nil {
+			e.Stop()
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Etcd) launchMember(m *EtcdMember) error {
 	args := []string{
 		"--name", m.Name,
 		"--data-dir", m.DataDir,
@@ -126,22 +151,32 @@ func (e *Etcd) startMember(t testing.TB, m *EtcdMember) {
 		)
 	}
 	args = append(args, e.Extra...)
+	if err := os.MkdirAll(filepath.Dir(m.DataDir), 0o700); err != nil {
+		return err
+	}
 	m.logFile = filepath.Join(filepath.Dir(m.DataDir), m.Name+"-etcd.log")
 	logf, err := os.OpenFile(m.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
+	defer logf.Close()
 	cmd := exec.Command("etcd", args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start etcd (run make tools if it is missing): %v", err)
+		return fmt.Errorf("start etcd (run make tools if it is missing): %w", err)
 	}
-	logf.Close()
 	m.cmd = cmd
 	m.done = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(m.done) }()
-	t.Cleanup(m.Stop)
+	return nil
+}
+
+// Pid is the member's process id, 0 when it is not running.
+func (m *EtcdMember) Pid() int {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
 }
 
 // Stop stops the member (SIGTERM, then SIGKILL after 10s) and waits.
@@ -177,29 +212,30 @@ func (m *EtcdMember) Log() string {
 
 // ClientTLS returns the client TLS configuration (nil without TLS).
 func (e *Etcd) ClientTLS(t testing.TB) *tls.Config {
-	if e.TLS == nil {
-		return nil
-	}
-	pair, err := tls.X509KeyPair([]byte(e.TLS.ClientCert), []byte(e.TLS.ClientKey))
+	c, err := e.clientTLS()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func (e *Etcd) clientTLS() (*tls.Config, error) {
+	if e.TLS == nil {
+		return nil, nil
+	}
+	pair, err := tls.X509KeyPair([]byte(e.TLS.ClientCert), []byte(e.TLS.ClientKey))
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(e.TLS.CA))
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Client returns a client for all members, closed at cleanup.
 func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:          e.Endpoints(),
-		DialTimeout:        5 * time.Second,
-		TLS:                e.ClientTLS(t),
-		Logger:             zap.NewNop(),
-		MaxCallSendMsgSize: 8 << 20,
-		MaxCallRecvMsgSize: 1 << 30,
-	})
+	cli, err := e.NewClient()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,12 +243,40 @@ func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	return cli
 }
 
+// NewClient returns a client for all members; the caller closes it.
+func (e *Etcd) NewClient() (*clientv3.Client, error) {
+	tc, err := e.clientTLS()
+	if err != nil {
+		return nil, err
+	}
+	return clientv3.New(clientv3.Config{
+		Endpoints:          e.Endpoints(),
+		DialTimeout:        5 * time.Second,
+		TLS:                tc,
+		Logger:             zap.NewNop(),
+		MaxCallSendMsgSize: 16 << 20,
+		MaxCallRecvMsgSize: 1 << 30,
+	})
+}
+
 // WaitReady waits until every member answers Status and the cluster serves
 // a linearizable read.
 func (e *Etcd) WaitReady(t testing.TB) {
 	t.Helper()
-	cli := e.Client(t)
-	deadline := time.Now().Add(30 * time.Second)
+	if err := e.Serve(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Serve waits up to timeout until every member answers Status and the
+// cluster serves a linearizable read; the error holds the members' logs.
+func (e *Etcd) Serve(timeout time.Duration) error {
+	cli, err := e.NewClient()
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := func() error {
@@ -226,12 +290,12 @@ func (e *Etcd) WaitReady(t testing.TB) {
 		}()
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		for _, m := range e.Members {
 			select {
 			case <-m.done:
-				t.Fatalf("etcd %s exited:\n%s", m.Name, m.Log())
+				return fmt.Errorf("etcd %s exited:\n%s", m.Name, m.Log())
 			default:
 			}
 		}
@@ -240,7 +304,7 @@ func (e *Etcd) WaitReady(t testing.TB) {
 			for _, m := range e.Members {
 				fmt.Fprintf(&logs, "--- %s\n%s\n", m.Name, m.Log())
 			}
-			t.Fatalf("etcd not ready: %v\n%s", err, logs.String())
+			return fmt.Errorf("etcd not ready: %w\n%s", err, logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
