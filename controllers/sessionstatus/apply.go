@@ -1,6 +1,9 @@
 package sessionstatus
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
 	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
@@ -9,36 +12,19 @@ import (
 // from one reconcile to the next by position.
 func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 	st := &s.Status
-	targets := make([]v1alpha1.BackupTargetStatus, len(o.Targets))
-	for i := range o.Targets {
-		t := &o.Targets[i]
-		ts := v1alpha1.BackupTargetStatus{
-			Ref:             t.Ref,
-			Phase:           t.Phase,
-			Steps:           t.Steps,
-			PreBackupHooks:  t.PreHooks,
-			PostBackupHooks: t.PostHooks,
-		}
-		if i < len(st.Targets) {
-			ts.Conditions = st.Targets[i].Conditions
-		}
-		if t.Host != nil {
-			ts.TotalHosts = oneHost()
-			ts.Stats = []v1alpha1.HostBackupStats{{
-				Hostname:   t.Host.Hostname,
-				Phase:      t.Host.Phase,
-				SnapshotID: t.Host.SnapshotID,
-				Size:       t.Host.Size,
-				Uploaded:   t.Host.Uploaded,
-				Files:      t.Host.Files,
-				Duration:   t.Host.Duration,
-				Error:      t.Host.Error,
-			}}
-		}
-		Backup.TargetConditions(&ts.Conditions, s.Generation, t)
-		targets[i] = ts
-	}
-	st.Targets = targets
+	st.Targets = setTargets(o, st.Targets, s.Generation, Backup,
+		func(ts *v1alpha1.BackupTargetStatus) *[]metav1.Condition { return &ts.Conditions },
+		func(t *Target) v1alpha1.BackupTargetStatus {
+			ts := v1alpha1.BackupTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreBackupHooks: t.PreHooks, PostBackupHooks: t.PostHooks}
+			if h := t.Host; h != nil {
+				ts.TotalHosts = ptr.To[int32](1)
+				ts.Stats = []v1alpha1.HostBackupStats{{
+					Hostname: h.Hostname, Phase: h.Phase, SnapshotID: h.SnapshotID, Size: h.Size,
+					Uploaded: h.Uploaded, Files: h.Files, Duration: h.Duration, Error: h.Error,
+				}}
+			}
+			return ts
+		})
 	if o.GlobalPre != nil || o.GlobalPost != nil {
 		st.GlobalHooks = &v1alpha1.BackupGlobalHooksStatus{PreBackup: o.GlobalPre, PostBackup: o.GlobalPost}
 	}
@@ -46,45 +32,38 @@ func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 }
 
 // SetRestore writes the run's targets, hooks and their conditions into the
-// status. Targets keep their conditions from one reconcile to the next by
-// position.
+// status, as SetBackup does.
 func SetRestore(st *v1alpha1.RestoreSessionStatus, gen int64, o *Outcome) {
-	targets := make([]v1alpha1.RestoreTargetStatus, len(o.Targets))
-	for i := range o.Targets {
-		t := &o.Targets[i]
-		ts := v1alpha1.RestoreTargetStatus{
-			Ref:              t.Ref,
-			Phase:            t.Phase,
-			Steps:            t.Steps,
-			PreRestoreHooks:  t.PreHooks,
-			PostRestoreHooks: t.PostHooks,
-		}
-		if i < len(st.Targets) {
-			ts.Conditions = st.Targets[i].Conditions
-		}
-		if t.Host != nil {
-			ts.TotalHosts = oneHost()
-			ts.Stats = []v1alpha1.HostRestoreStats{{
-				Hostname:   t.Host.Hostname,
-				Phase:      t.Host.Phase,
-				SnapshotID: t.Host.SnapshotID,
-				Size:       t.Host.Size,
-				Files:      t.Host.Files,
-				Duration:   t.Host.Duration,
-				Error:      t.Host.Error,
-			}}
-		}
-		Restore.TargetConditions(&ts.Conditions, gen, t)
-		targets[i] = ts
-	}
-	st.Targets = targets
+	st.Targets = setTargets(o, st.Targets, gen, Restore,
+		func(ts *v1alpha1.RestoreTargetStatus) *[]metav1.Condition { return &ts.Conditions },
+		func(t *Target) v1alpha1.RestoreTargetStatus {
+			ts := v1alpha1.RestoreTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreRestoreHooks: t.PreHooks, PostRestoreHooks: t.PostHooks}
+			if h := t.Host; h != nil {
+				ts.TotalHosts = ptr.To[int32](1)
+				ts.Stats = []v1alpha1.HostRestoreStats{{
+					Hostname: h.Hostname, Phase: h.Phase, SnapshotID: h.SnapshotID, Size: h.Size,
+					Files: h.Files, Duration: h.Duration, Error: h.Error,
+				}}
+			}
+			return ts
+		})
 	if o.GlobalPre != nil || o.GlobalPost != nil {
 		st.GlobalHooks = &v1alpha1.RestoreGlobalHooksStatus{PreRestore: o.GlobalPre, PostRestore: o.GlobalPost}
 	}
 	Restore.GlobalConditions(&st.Conditions, gen, o)
 }
 
-func oneHost() *int32 {
-	n := int32(1)
-	return &n
+// setTargets builds one target status per outcome target with build, keeps
+// each target's conditions from old by position and sets them from the
+// outcome in v's words.
+func setTargets[T any](o *Outcome, old []T, gen int64, v Vocabulary, conds func(*T) *[]metav1.Condition, build func(*Target) T) []T {
+	out := make([]T, len(o.Targets))
+	for i := range o.Targets {
+		out[i] = build(&o.Targets[i])
+		if i < len(old) {
+			*conds(&out[i]) = *conds(&old[i])
+		}
+		v.TargetConditions(conds(&out[i]), gen, &o.Targets[i])
+	}
+	return out
 }
