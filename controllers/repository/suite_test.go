@@ -1,7 +1,6 @@
 package repository_test
 
 import (
-	"os"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,11 +14,4 @@ var (
 	c   client.Client
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
-		env = e
-		var err error
-		c, err = operatortest.Client(e)
-		return err
-	}))
-}
+func TestMain(m *testing.M) { operatortest.Main(m, &env, &c) }

@@ -1,13 +1,11 @@
 package restoresession_test
 
 import (
-	"os"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/controllers/internal/operatortest"
-	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -16,12 +14,4 @@ var (
 	c   client.Client
 )
 
-func TestMain(m *testing.M) {
-	fntest.Dispatch() // hook and verdict steps run this binary as `stashflow fn`
-	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
-		env = e
-		var err error
-		c, err = operatortest.Client(e)
-		return err
-	}))
-}
+func TestMain(m *testing.M) { operatortest.Main(m, &env, &c) }

@@ -141,8 +141,8 @@ func (e *Env) Stop() error {
 
 // Run starts an Env, calls setup with it, runs the tests and stops the Env. It returns the
 // exit code for os.Exit: 1 when the Env cannot start or setup fails, with the reason on stderr.
-func Run(m *testing.M, setup func(*Env) error) int {
-	e, err := Start()
+func Run(m *testing.M, setup func(*Env) error, opts ...Option) int {
+	e, err := Start(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

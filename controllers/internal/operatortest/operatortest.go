@@ -12,6 +12,7 @@ package operatortest
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,9 +31,24 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/outputs"
 )
+
+// Main is a controller suite's TestMain: Function steps of this binary
+// (hooks, the verdict) are dispatched as `stashflow fn`; otherwise one
+// kube-apiserver starts for the package (with opts), *env and *c are set,
+// the tests run and the process exits with their code.
+func Main(m *testing.M, env **testenv.Env, c *client.Client, opts ...testenv.Option) {
+	fntest.Dispatch()
+	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
+		*env = e
+		var err error
+		*c, err = Client(e)
+		return err
+	}, opts...))
+}
 
 // Client returns a client of env that knows Argo's kinds too.
 func Client(env *testenv.Env) (client.Client, error) {
