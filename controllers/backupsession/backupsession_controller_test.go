@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -20,7 +20,6 @@ import (
 	"github.com/stashflow/stashflow/controllers/backupsession"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
-	"github.com/stashflow/stashflow/controllers/metrics"
 )
 
 // config is a paused BackupConfiguration of task on the AppBinding db:
@@ -78,7 +77,7 @@ func TestBackupSession(t *testing.T) {
 	// The subtests' sessions of several invokers share the repository: not
 	// a first use (TestFirstUseOfARepository).
 	ot.BackedUp(t, c, repo)
-	ot.Start(t, env, ns, controllers.Config{})
+	op := ot.Start(t, env, ns, controllers.Config{})
 
 	t.Run("a session succeeds and records its snapshot", func(t *testing.T) {
 		t.Parallel()
@@ -122,9 +121,34 @@ func TestBackupSession(t *testing.T) {
 			snap.Labels[v1alpha1.LabelRepository] != "repo" || len(snap.OwnerReferences) != 1 {
 			t.Errorf("snapshot = %+v, want the session's snapshot, owned by the repository", snap)
 		}
-		m := &dto.Metric{}
-		if err := metrics.Default().BackupSessionSuccess.WithLabelValues(ns, v1alpha1.KindBackupConfiguration, "ok").Write(m); err != nil || m.GetGauge().GetValue() != 1 {
-			t.Errorf("stashflow_backup_session_success = %v (%v), want 1", m.GetGauge().GetValue(), err)
+		// The operator's /metrics, under stashflow's names and Stash's.
+		ours := map[string]string{"namespace": ns, "invoker_kind": v1alpha1.KindBackupConfiguration, "invoker": "ok"}
+		stash := map[string]string{"namespace": ns, "invoker_kind": v1alpha1.KindBackupConfiguration, "invoker_name": "ok"}
+		host := func(base map[string]string, target, hostname string) map[string]string {
+			out := maps.Clone(base)
+			out[target], out[hostname] = "db", "db"
+			return out
+		}
+		for _, g := range []struct {
+			name   string
+			labels map[string]string
+			want   float64
+		}{
+			{"stashflow_backup_session_success", ours, 1},
+			{"stash_backup_session_success", stash, 1},
+			{"stash_backup_host_backup_success", host(stash, "target_name", "host"), 1},
+			{"stashflow_backup_host_data_uploaded_bytes", host(ours, "target", "hostname"), 1024},
+			{"stash_backup_host_data_uploaded_bytes", host(stash, "target_name", "host"), 1024},
+			{"stash_backup_host_data_size_bytes", host(stash, "target_name", "host"), 2048},
+			{"stash_backup_host_files_total", host(stash, "target_name", "host"), 3},
+			{"stash_backup_host_backup_duration_seconds", host(stash, "target_name", "host"), 0.15},
+		} {
+			if v, ok := op.Gauge(t, g.name, g.labels); !ok || v != g.want {
+				t.Errorf("%s%v = %v (exported: %v), want %v", g.name, g.labels, v, ok, g.want)
+			}
+		}
+		if v, ok := op.Gauge(t, "stash_backup_last_success_time_seconds", stash); !ok || v < float64(time.Now().Add(-time.Minute).Unix()) {
+			t.Errorf("stash_backup_last_success_time_seconds = %v (exported: %v), want about now", v, ok)
 		}
 		r := &v1alpha1.Repository{}
 		ot.Eventually(t, 5*time.Second, func() string {

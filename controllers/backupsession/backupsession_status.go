@@ -1,6 +1,7 @@
 package backupsession
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,24 +21,43 @@ const (
 	AnnotationRetryAttempt = v1alpha1.GroupName + "/retry-attempt"
 )
 
-// recordMetrics exports the ended session.
+// recordMetrics exports the ended session: the invoker's, each target's
+// and each host's gauges (metrics.Metrics, under stashflow's and Stash's
+// names).
 func (r *Reconciler) recordMetrics(sess *v1alpha1.BackupSession, now time.Time) {
-	if r.Metrics == nil {
+	m := r.Metrics
+	if m == nil {
 		return
 	}
-	inv := sess.Spec.Invoker
+	inv := []string{sess.Namespace, sess.Spec.Invoker.Kind, sess.Spec.Invoker.Name}
 	ok := sess.Status.Phase == v1alpha1.BackupSessionSucceeded
-	r.Metrics.BackupSessionSuccess.WithLabelValues(sess.Namespace, inv.Kind, inv.Name).Set(metrics.Bool(ok))
-	r.Metrics.BackupSessionDuration.WithLabelValues(sess.Namespace, inv.Kind, inv.Name).Set(now.Sub(sess.CreationTimestamp.Time).Seconds())
+	m.BackupSessionSuccess.WithLabelValues(inv...).Set(metrics.Bool(ok))
+	m.BackupSessionDuration.WithLabelValues(inv...).Set(now.Sub(sess.CreationTimestamp.Time).Seconds())
+	if ok {
+		m.BackupLastSuccessTime.WithLabelValues(inv...).Set(float64(now.Unix()))
+	}
 	for _, t := range sess.Status.Targets {
-		kind, name := "", ""
+		target := append(slices.Clone(inv), "", "")
 		if t.Ref != nil {
-			kind, name = t.Ref.Kind, t.Ref.Name
+			target[3], target[4] = t.Ref.Kind, t.Ref.Name
 		}
-		r.Metrics.BackupTargetSuccess.WithLabelValues(sess.Namespace, inv.Kind, inv.Name, kind, name).Set(metrics.Bool(t.Phase == v1alpha1.TargetSucceeded))
+		m.BackupTargetSuccess.WithLabelValues(target...).Set(metrics.Bool(t.Phase == v1alpha1.TargetSucceeded))
+		if t.Phase == v1alpha1.TargetSucceeded {
+			m.BackupTargetLastSuccess.WithLabelValues(target...).Set(float64(now.Unix()))
+		}
 		for _, h := range t.Stats {
-			if h.Uploaded != nil {
-				r.Metrics.HostDataUploadedBytes.WithLabelValues(sess.Namespace, inv.Kind, inv.Name, kind, name, h.Hostname).Set(float64(*h.Uploaded))
+			host := append(slices.Clone(target), h.Hostname)
+			m.HostBackupSuccess.WithLabelValues(host...).Set(metrics.Bool(h.Phase == v1alpha1.HostSucceeded))
+			if h.Phase != v1alpha1.HostSucceeded {
+				continue
+			}
+			for g, v := range map[*metrics.Gauge]*int64{m.HostDataSizeBytes: h.Size, m.HostDataUploadedBytes: h.Uploaded, m.HostFilesTotal: h.Files} {
+				if v != nil {
+					g.WithLabelValues(host...).Set(float64(*v))
+				}
+			}
+			if d, err := time.ParseDuration(h.Duration); err == nil {
+				m.HostBackupDuration.WithLabelValues(host...).Set(d.Seconds())
 			}
 		}
 	}

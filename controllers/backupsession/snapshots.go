@@ -25,6 +25,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/internal/names"
+	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/outputs"
@@ -313,9 +314,15 @@ func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Reposi
 	}
 	if n := sessionstatus.Int(out[outputs.Removed]); n != nil {
 		st.SnapshotsRemovedOnLastCleanup = *n
+		if r.Metrics != nil {
+			r.Metrics.RepositorySnapshotsGone.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
+		}
 	}
 	if v, err := strconv.ParseBool(out[outputs.Integrity]); err == nil {
 		st.Integrity = &v
+		if r.Metrics != nil {
+			r.Metrics.RepositoryIntegrity.WithLabelValues(repo.Namespace, repo.Name).Set(metrics.Bool(v))
+		}
 	}
 	if r.Metrics != nil {
 		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(st.SnapshotCount))

@@ -33,7 +33,7 @@ func TestRepositoryMetrics(t *testing.T) {
 
 	ot.Eventually(t, 10*time.Second, func() string {
 		for _, name := range []string{"gone", "kept"} {
-			if v, ok := value(m.RepositorySnapshots, ns, name); !ok || v != 3 {
+			if v, ok := value(m.RepositorySnapshots.GaugeVec, ns, name); !ok || v != 3 {
 				return fmt.Sprintf("snapshot count of %s: %v (exported: %v), want 3 from its status", name, v, ok)
 			}
 		}
@@ -43,14 +43,14 @@ func TestRepositoryMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ot.Eventually(t, 10*time.Second, func() string {
-		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots, m.RepositorySizeBytes} {
+		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots.GaugeVec, m.RepositorySizeBytes.GaugeVec} {
 			if _, ok := value(vec, ns, "gone"); ok {
 				return "the deleted Repository's series are still exported"
 			}
 		}
 		return ""
 	})
-	if _, ok := value(m.RepositorySnapshots, ns, "kept"); !ok {
+	if _, ok := value(m.RepositorySnapshots.GaugeVec, ns, "kept"); !ok {
 		t.Error("the other Repository's series were dropped too")
 	}
 }

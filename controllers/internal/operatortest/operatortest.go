@@ -12,12 +12,14 @@ package operatortest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +35,7 @@ import (
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
+	"github.com/stashflow/stashflow/internal/testproc"
 	"github.com/stashflow/stashflow/outputs"
 )
 
@@ -75,15 +78,22 @@ func Namespace(t testing.TB, c client.Client, labels map[string]string) string {
 type Operator struct {
 	cancel context.CancelFunc
 	done   chan error
+	// MetricsURL is the operator's Prometheus endpoint.
+	MetricsURL string
 }
 
 // Start starts the controllers for namespace with cfg (engine local unless
 // set). The operator stops at the end of the test, or with Stop.
 func Start(t testing.TB, env *testenv.Env, namespace string, cfg controllers.Config) *Operator {
 	t.Helper()
+	port, err := testproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:  controllers.NewScheme(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Metrics: metricsserver.Options{BindAddress: addr},
 		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
 		Logger:  zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t})).WithValues("test", t.Name()),
 	})
@@ -101,7 +111,7 @@ func Start(t testing.TB, env *testenv.Env, namespace string, cfg controllers.Con
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	o := &Operator{cancel: cancel, done: make(chan error, 1)}
+	o := &Operator{cancel: cancel, done: make(chan error, 1), MetricsURL: "http://" + addr + "/metrics"}
 	go func() { o.done <- mgr.Start(ctx) }()
 	t.Cleanup(o.Stop)
 	return o
@@ -115,6 +125,41 @@ func (o *Operator) Stop() {
 	o.cancel()
 	<-o.done
 	o.cancel = nil
+}
+
+// Gauge scrapes the operator's /metrics over HTTP and returns the value of
+// the gauge name whose labels include labels; found is false when no such
+// series is exported.
+func (o *Operator) Gauge(t testing.TB, name string, labels map[string]string) (v float64, found bool) {
+	t.Helper()
+	resp, err := http.Get(o.MetricsURL)
+	if err != nil {
+		t.Fatalf("scraping %s: %v", o.MetricsURL, err)
+	}
+	defer resp.Body.Close()
+	var parser expfmt.TextParser
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", o.MetricsURL, err)
+	}
+	f := families[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			match = match && have[k] == v
+		}
+		if match {
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
 }
 
 // testWriter sends the operator's log to the test's log, which go test
