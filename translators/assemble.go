@@ -159,6 +159,9 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("the translated graph is invalid: %w", err)
 	}
+	if len(g.Steps) > v1alpha1.MaxRunSteps {
+		return nil, fmt.Errorf("the run has %d steps, more than the %d a session's run record (status.plan) holds: split the batch", len(g.Steps), v1alpha1.MaxRunSteps)
+	}
 	return plan, nil
 }
 
@@ -182,7 +185,8 @@ func (r *run) chains(plan *Plan, objs *Objects, opts Options) ([]*chain, []error
 		c.steps = steps
 		layout := v1alpha1.TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
 		if m.ref != nil {
-			layout.Ref = *m.ref
+			ref := *m.ref
+			layout.Ref = &ref
 		}
 		hookField := r.hookField(m)
 		if m.pre != nil {

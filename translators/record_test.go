@@ -82,10 +82,10 @@ func TestRecord(t *testing.T) {
 	}
 }
 
-// TestRecordSize measures the record of a 20-member BackupBatch with global
-// and per-member hooks against etcd's 1.5 MiB request limit: the record is
-// stored in the session's status.
-func TestRecordSize(t *testing.T) {
+// bigBatch is a Sequential BackupBatch of n members with global and
+// per-member hooks, each member's Task repeating etcd-backup k times.
+func bigBatch(t *testing.T, n, k int) *input {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString(`apiVersion: stashflow.dev/v1alpha1
 kind: BackupBatch
@@ -99,7 +99,11 @@ spec:
     postBackup: {exec: {command: ["/bin/sh", "-c", "echo thawing writes"]}, executionPolicy: Always}
   members:
 `)
-	extra := []string{`apiVersion: stashflow.dev/v1alpha1
+	task := "apiVersion: stashflow.dev/v1alpha1\nkind: Task\nmetadata: {name: big-task}\nspec:\n  steps:\n"
+	for range k {
+		task += "  - name: etcd-backup\n"
+	}
+	extra := []string{task, `apiVersion: stashflow.dev/v1alpha1
 kind: Repository
 metadata: {name: local-repo, namespace: demo}
 spec:
@@ -107,9 +111,9 @@ spec:
     storageSecretName: repo-secret
     local: {mountPath: /safe/data, hostPath: {path: /var/backups/stashflow}}
 `}
-	for i := range 20 {
+	for i := range n {
 		fmt.Fprintf(&b, `  - target: {ref: {apiVersion: stashflow.dev/v1alpha1, kind: AppBinding, name: etcd-%02d}}
-    task: {name: etcd-backup}
+    task: {name: big-task}
     hooks:
       preBackup: {exec: {command: ["etcdctl", "endpoint", "health"]}}
       postBackup: {exec: {command: ["/bin/sh", "-c", "echo done"]}, executionPolicy: OnFailure}
@@ -132,7 +136,14 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := newInput(t, objs)
+	return newInput(t, objs)
+}
+
+// TestRecordSize measures the record of a 20-member BackupBatch with global
+// and per-member hooks against etcd's 1.5 MiB request limit: the record is
+// stored in the session's status.
+func TestRecordSize(t *testing.T) {
+	in := bigBatch(t, 20, 2)
 	plan, err := in.translate(translators.Options{Image: testImage})
 	if err != nil {
 		t.Fatal(err)
@@ -148,5 +159,14 @@ spec:
 	}
 	if len(out) > 256<<10 {
 		t.Errorf("the record of 20 members is %d bytes, more than 256 KiB of etcd's 1.5 MiB", len(out))
+	}
+}
+
+// TestRecordLimit: a run larger than a record holds is refused before it
+// is submitted, naming the limit.
+func TestRecordLimit(t *testing.T) {
+	_, err := bigBatch(t, 64, 16).translate(translators.Options{Image: testImage})
+	if err == nil || !strings.Contains(err.Error(), "status.plan") {
+		t.Fatalf("translate() error = %v, want one naming the run record's limit", err)
 	}
 }

@@ -160,8 +160,8 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 			Name: s.Name, Title: s.Title(), Role: p.role, Target: p.target, Hook: p.hook,
 			Function: functions[s.Name], Phase: v1alpha1.StepPending,
 		}
-		if n.Target >= 0 && n.Target < len(layout.Targets) {
-			n.TargetName = targetName(layout.Targets[n.Target].Ref)
+		if n.Target >= 0 && n.Target < len(layout.Targets) && layout.Targets[n.Target].Ref != nil {
+			n.TargetName = targetName(*layout.Targets[n.Target].Ref)
 		}
 		if st, ok := ix.steps[s.Name]; ok {
 			n.Status, n.Message = &st, st.Message

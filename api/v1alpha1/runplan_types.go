@@ -28,6 +28,10 @@ import (
 // writer, `stashflow describe`, the UI) reads the run's node statuses
 // against it, never against what the invoker, Task or Functions say today.
 
+// MaxRunSteps is the most steps a run record holds (status.plan.steps'
+// MaxItems): the translators refuse a larger run before it is submitted.
+const MaxRunSteps = 1000
+
 // RunPlan is the plan a session's run was submitted with: the steps of its
 // DAG and their edges (not what each step runs, and no secret value), and
 // which steps belong to which target.
@@ -133,8 +137,10 @@ func (l *RunLayout) Unlisted(step string) bool {
 
 // TargetLayout is one target's part of the plan.
 type TargetLayout struct {
-	// ref is the target.
-	Ref TargetRef `json:"ref"`
+	// ref is the target; unset for a member that names none (its Task
+	// needs no target).
+	// +optional
+	Ref *TargetRef `json:"ref,omitempty"`
 
 	// hostname under which the target's data is stored.
 	// +optional

@@ -77,7 +77,7 @@ func TestDescribe(t *testing.T) {
 					Steps:   []v1alpha1.PlannedStep{{Name: "etcd-restore"}},
 					Timeout: &metav1.Duration{Duration: 10 * time.Minute},
 					Layout: v1alpha1.RunLayout{Targets: []v1alpha1.TargetLayout{{
-						Ref: *ab("etcd-fresh"), Hostname: "etcd",
+						Ref: ab("etcd-fresh"), Hostname: "etcd",
 						Steps: []v1alpha1.StepRef{{Name: "etcd-restore", Function: "etcd-restore", Role: v1alpha1.RoleRestore}},
 					}}},
 				},

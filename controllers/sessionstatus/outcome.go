@@ -200,8 +200,8 @@ func targetName(t Target) string {
 
 func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeStatus, finished, globalPreFailed bool) Target {
 	t := Target{Hostname: l.Hostname, Outputs: map[string]string{}}
-	if l.Ref.Kind != "" || l.Ref.Name != "" {
-		ref := l.Ref
+	if l.Ref != nil {
+		ref := *l.Ref
 		t.Ref = &ref
 	}
 	var (

@@ -21,7 +21,7 @@ var batchLayout = v1alpha1.RunLayout{
 	GlobalPostHook: "global-post-backup",
 	Targets: []v1alpha1.TargetLayout{
 		{
-			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "a"}, Hostname: "a",
+			Ref: &v1alpha1.TargetRef{Kind: "AppBinding", Name: "a"}, Hostname: "a",
 			PreHook: "a-pre-backup", PostHook: "a-post-backup",
 			Steps: []v1alpha1.StepRef{
 				{Name: "a-backup", Function: "volume-backup", Role: v1alpha1.RoleBackup, Outputs: []string{"snapshotID", "size", "uploaded", "files", "duration"}},
@@ -29,7 +29,7 @@ var batchLayout = v1alpha1.RunLayout{
 			},
 		},
 		{
-			Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "b"}, Hostname: "b",
+			Ref: &v1alpha1.TargetRef{Kind: "AppBinding", Name: "b"}, Hostname: "b",
 			Steps: []v1alpha1.StepRef{{Name: "b-backup", Function: "volume-backup", Role: v1alpha1.RoleBackup, Outputs: []string{"snapshotID", "size"}}},
 		},
 	},

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/testproc"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 // flipProxy forwards TCP connections to upstream and flips one bit of the

@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stashflow/stashflow/functions/internal/fntest"
-	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/internal/repo"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 func TestMain(m *testing.M) {

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/outputs"
 )
 

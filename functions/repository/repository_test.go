@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stashflow/stashflow/functions/internal/fntest"
-	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/outputs"
 )
 

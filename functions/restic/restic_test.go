@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/internal/testproc"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 func TestMain(m *testing.M) {
