@@ -151,3 +151,30 @@ func TestVersionAndPluginName(t *testing.T) {
 		t.Fatalf("as kubectl-stashflow: %v\n%s", err, help)
 	}
 }
+
+// TestUsageExitCodes: every way of calling a command wrongly exits 2 with
+// the reason, and --version answers like the version command.
+func TestUsageExitCodes(t *testing.T) {
+	for _, tt := range []struct {
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
+		{[]string{"run", "--nope"}, exitUsage, "", "unknown flag: --nope"},
+		{[]string{"version", "extra"}, exitUsage, "", `unknown command "extra"`},
+		{[]string{"trigger"}, exitUsage, "", "accepts 1 arg(s), received 0"},
+		{[]string{"describe", "a", "b"}, exitUsage, "", "accepts at most 1 arg(s), received 2"},
+		{[]string{"catalog", "list", "x"}, exitUsage, "", `unknown command "x"`},
+		{[]string{"--version"}, exitOK, "stashflow ", ""},
+		{[]string{"version"}, exitOK, "stashflow ", ""},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			stdout, stderr, code := stashflow(context.Background(), t, tt.args...)
+			if code != tt.wantCode || !strings.Contains(stdout, tt.wantStdout) || !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout, stderr, tt.wantCode, tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}

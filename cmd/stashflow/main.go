@@ -52,7 +52,8 @@ func run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra's own unknown-command error carries no type.
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		return exitUsage
 	case ctx.Err() != nil:
@@ -84,12 +85,31 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionString()
+	root.SetVersionTemplate("stashflow {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCommand())
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every command's argument check a usage error (exit 2),
+// as flag errors are.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // subcommands are registered by the files that define them (fn.go, run.go, ...).

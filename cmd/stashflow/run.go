@@ -56,7 +56,7 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
 	f.StringVarP(&o.output, "output", "o", "yaml", "how to print finished sessions: yaml, json or none")
-	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: a temp dir)")
+	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: $XDG_CACHE_HOME or ~/.cache, then stashflow/run)")
 	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir (PVC targets are target-<n>)")
 	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")

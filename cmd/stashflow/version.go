@@ -16,16 +16,21 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the stashflow version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rev := ""
-			if info, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range info.Settings {
-					if s.Key == "vcs.revision" {
-						rev = s.Value
-					}
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "stashflow %s %s\n", version, rev)
+			fmt.Fprintf(cmd.OutOrStdout(), "stashflow %s\n", versionString())
 			return nil
 		},
 	}
+}
+
+// versionString is the version and, when the build recorded one, the
+// revision: what `stashflow version` and `stashflow --version` print.
+func versionString() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return version + " " + s.Value
+			}
+		}
+	}
+	return version
 }

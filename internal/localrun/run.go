@@ -165,7 +165,7 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 	}
 	work := opts.WorkDir
 	if work == "" {
-		work = filepath.Join(os.TempDir(), "stashflow-run")
+		work = DefaultWorkDir()
 	}
 	work = filepath.Join(work, session.GetName())
 	if err := os.RemoveAll(work); err != nil {
@@ -269,4 +269,15 @@ func readOutputs(dir string) map[string]string {
 		}
 	}
 	return out
+}
+
+// DefaultWorkDir is where runs keep their logs and outputs when no work
+// directory is given: the user's cache directory ($XDG_CACHE_HOME or
+// ~/.cache)/stashflow/run, or a directory of this user's under the
+// temporary directory, so that two users of a machine never share one.
+func DefaultWorkDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "stashflow", "run")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("stashflow-run-%d", os.Getuid()))
 }
