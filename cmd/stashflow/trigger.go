@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -15,11 +18,19 @@ import (
 func init() { subcommands = append(subcommands, newTriggerCommand) }
 
 func newTriggerCommand() *cobra.Command {
-	var namespace string
+	var (
+		namespace string
+		wait      bool
+		timeout   time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "trigger (backupconfiguration|backupbatch)/NAME",
 		Short: "Start a backup now: create a BackupSession for the invoker",
-		Args:  cobra.ExactArgs(1),
+		Long: `Start a backup now: create a BackupSession for the invoker, named by the
+API server (<name>-manual-<suffix>), so triggers in the same second never
+collide. With --wait, follow the session until it ends and exit 1 unless it
+Succeeded.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			kind, name, ok := strings.Cut(args[0], "/")
 			if !ok || name == "" {
@@ -41,11 +52,10 @@ func newTriggerCommand() *cobra.Command {
 			if err := cl.Get(c.Context(), client.ObjectKey{Namespace: namespace, Name: name}, inv); err != nil {
 				return err
 			}
-			now := time.Now()
 			s := &v1alpha1.BackupSession{
 				ObjectMeta: metav1.ObjectMeta{
-					Name:      fmt.Sprintf("%s-manual-%d", name, now.Unix()),
-					Namespace: namespace,
+					GenerateName: manualPrefix(name),
+					Namespace:    namespace,
 					Labels: map[string]string{
 						v1alpha1.LabelInvoker: name, v1alpha1.LabelInvokerKind: kind,
 					},
@@ -57,9 +67,56 @@ func newTriggerCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "backupsession/%s created\n", s.Name)
-			return nil
+			if !wait {
+				return nil
+			}
+			return waitForSession(c, cl, s, timeout)
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "the invoker's namespace")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the session until it ends; exit 1 unless it Succeeded")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	return cmd
+}
+
+// manualPrefix is the generateName of a triggered session: the invoker's
+// name cut so that the generated name (5 more characters) stays a valid
+// label value (the session's name labels its Workflow and steps).
+func manualPrefix(invoker string) string {
+	const suffix = "-manual-"
+	if limit := validation.LabelValueMaxLength - 5 - len(suffix); len(invoker) > limit {
+		invoker = strings.TrimRight(invoker[:limit], "-.")
+	}
+	return invoker + suffix
+}
+
+// waitForSession prints the session's phase changes until it ends, then
+// its final line; a session that did not succeed is an error (exit 1).
+func waitForSession(c *cobra.Command, cl client.Client, s *v1alpha1.BackupSession, timeout time.Duration) error {
+	ctx := c.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	key := client.ObjectKeyFromObject(s)
+	last := v1alpha1.BackupSessionPhase("")
+	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		if err := cl.Get(ctx, key, s); err != nil {
+			return false, fmt.Errorf("reading BackupSession %s: %w", key, err)
+		}
+		if p := s.Status.Phase; p != last && p != "" {
+			last = p
+			fmt.Fprintf(c.ErrOrStderr(), "backupsession/%s %s\n", s.Name, p)
+		}
+		return s.Status.Phase.IsFinal(), nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for BackupSession %s (last seen %s): %w", key, orDash(string(last)), err)
+	}
+	fmt.Fprintf(c.OutOrStdout(), "backupsession/%s %s %s %s\n", s.Name, s.Status.Phase, s.Status.SessionDuration, s.Status.Message)
+	if s.Status.Phase != v1alpha1.BackupSessionSucceeded {
+		return fmt.Errorf("BackupSession %s ended %s: %s", key, s.Status.Phase, s.Status.Message)
+	}
+	return nil
 }
