@@ -64,25 +64,26 @@ func newGauge(name, stashName, help string, labels []string) *Gauge {
 	return g
 }
 
+// Setter sets one series; the controllers only ever set a gauge.
+type Setter interface{ Set(float64) }
+
 // pair sets two gauges at once.
-type pair struct {
-	prometheus.Gauge
-	stash prometheus.Gauge
-}
+type pair struct{ ours, stash prometheus.Gauge }
 
 func (p pair) Set(v float64) {
-	p.Gauge.Set(v)
+	p.ours.Set(v)
 	p.stash.Set(v)
 }
 
-// WithLabelValues returns the gauge of the label values (in our label
-// order); setting it sets Stash's too.
-func (g *Gauge) WithLabelValues(lvs ...string) prometheus.Gauge {
+// WithLabelValues returns the series of the label values (in our label
+// order); setting it sets Stash's too. Read a series through the embedded
+// GaugeVec.
+func (g *Gauge) WithLabelValues(lvs ...string) Setter {
 	ours := g.GaugeVec.WithLabelValues(lvs...)
 	if g.stash == nil {
 		return ours
 	}
-	return pair{Gauge: ours, stash: g.stash.WithLabelValues(lvs...)}
+	return pair{ours: ours, stash: g.stash.WithLabelValues(lvs...)}
 }
 
 // DeletePartialMatch deletes the series that match labels (our names) in

@@ -7,6 +7,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/sessionrun"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
@@ -49,11 +50,7 @@ func (r *Reconciler) recordMetrics(_ context.Context, obj client.Object, phase s
 	if r.Metrics == nil || phase == sessionstatus.Invalid {
 		return
 	}
-	ok := 0.0
-	if phase == sessionstatus.Succeeded {
-		ok = 1
-	}
 	d := now.Sub(obj.GetCreationTimestamp().Time)
-	r.Metrics.RestoreSessionSuccess.WithLabelValues(obj.GetNamespace(), r.Kind.Name, obj.GetName()).Set(ok)
+	r.Metrics.RestoreSessionSuccess.WithLabelValues(obj.GetNamespace(), r.Kind.Name, obj.GetName()).Set(metrics.Bool(phase == sessionstatus.Succeeded))
 	r.Metrics.RestoreSessionDuration.WithLabelValues(obj.GetNamespace(), r.Kind.Name, obj.GetName()).Set(d.Seconds())
 }

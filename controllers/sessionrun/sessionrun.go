@@ -82,16 +82,10 @@ func (r *Run) Ended() bool {
 
 // Runner runs the shared lifecycle for one kind.
 type Runner struct {
-	Kind     Adapter
-	Engine   engine.Engine
-	Recorder record.EventRecorder
-	// Now is the clock.
-	Now func() time.Time
-	// PollInterval re-reads a running session without an engine event.
-	PollInterval time.Duration
-	// ReferenceGrace is how long a new session waits for objects it
-	// refers to that do not exist yet.
-	ReferenceGrace time.Duration
+	Kind Adapter
+	// Deps give the engine, the event recorder, the clock, the poll
+	// interval and the reference grace.
+	*Deps
 	// OnEnd is called once a session ends, after its phase is set.
 	OnEnd func(ctx context.Context, obj client.Object, phase sessionstatus.Phase, now time.Time)
 }
@@ -128,7 +122,7 @@ func (r *Runner) TakePlan(ctx context.Context, run *Run, translate func(context.
 		}
 		return r.Fail(ctx, run, sessionstatus.Failed, resolve.Reason(err), err.Error(), true)
 	case errors.As(err, new(*translateError)):
-		return r.Fail(ctx, run, r.Kind.Invalid, conditions.ReasonInvalidInput, errors.Unwrap(err).Error(), true)
+		return r.Fail(ctx, run, r.Kind.Invalid, conditions.ReasonInvalidInput, err.Error(), true)
 	default:
 		return ctrl.Result{}, err
 	}
@@ -247,16 +241,13 @@ func (r *Runner) Follow(ctx context.Context, run *Run) (ctrl.Result, error) {
 	return ctrl.Result{RequeueAfter: wait}, nil
 }
 
-// Complete ends a session whose run ended, with the outcome's phase.
+// Complete ends a session whose run ended, with the outcome's phase
+// (Succeeded or Failed).
 func (r *Runner) Complete(ctx context.Context, run *Run) {
 	if !run.Ended() {
 		return
 	}
-	phase := sessionstatus.Succeeded
-	if run.Outcome.Phase == sessionstatus.Failed {
-		phase = sessionstatus.Failed
-	}
-	r.End(ctx, run, phase, run.Outcome.Reason, run.Outcome.Message)
+	r.End(ctx, run, run.Outcome.Phase, run.Outcome.Reason, run.Outcome.Message)
 }
 
 // Fail ends the session with phase, stopping its run unless the phase is
@@ -372,10 +363,7 @@ func (d *Deps) Runner(kind Adapter, onEnd func(ctx context.Context, obj client.O
 	if d.ReferenceGrace <= 0 {
 		d.ReferenceGrace = DefaultReferenceGrace
 	}
-	return &Runner{
-		Kind: kind, Engine: d.Engine, Recorder: d.Recorder, Now: d.Now,
-		PollInterval: d.PollInterval, ReferenceGrace: d.ReferenceGrace, OnEnd: onEnd,
-	}
+	return &Runner{Kind: kind, Deps: d, OnEnd: onEnd}
 }
 
 // Register adds the controller of kind (objects like obj) to mgr, watching

@@ -80,7 +80,7 @@ var run *Run
 // must look at; setting the same phase again is not.
 func TestSetPhase(t *testing.T) {
 	rec := record.NewFakeRecorder(10)
-	r := &Runner{Recorder: rec, Kind: Adapter{Status: func(obj client.Object) Status {
+	r := &Runner{Deps: &Deps{Recorder: rec}, Kind: Adapter{Status: func(obj client.Object) Status {
 		st := &obj.(*v1alpha1.RestoreSession).Status
 		return Status{Phase: (*string)(&st.Phase), Reason: &st.Reason, Message: &st.Message, SessionDuration: &st.SessionDuration,
 			SessionDeadline: &st.SessionDeadline, Workflow: &st.Workflow, Plan: &st.Plan, Conditions: &st.Conditions}
