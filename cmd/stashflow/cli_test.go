@@ -33,8 +33,17 @@ func TestMain(m *testing.M) {
 // stashflow runs the built binary and returns stdout, stderr, exit code.
 func stashflow(ctx context.Context, t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return stashflowEnv(ctx, t, nil, args...)
+}
+
+// stashflowEnv is stashflow with env added to the test's environment.
+func stashflowEnv(ctx context.Context, t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	err := cmd.Run()

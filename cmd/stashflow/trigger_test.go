@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,20 +65,7 @@ func TestTriggerWait(t *testing.T) {
 	testproc.StartProcess(t, op, filepath.Join(dir, "operator.log"))
 
 	trigger := func(args ...string) (string, string, int) {
-		cmd := exec.Command(binary, append([]string{"trigger", "-n", ns}, args...)...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return stdout.String(), stderr.String(), 0
-		case errors.As(err, &ee):
-			return stdout.String(), stderr.String(), ee.ExitCode()
-		}
-		t.Fatalf("trigger %v: %v", args, err)
-		return "", "", -1
+		return stashflowEnv(context.Background(), t, []string{"KUBECONFIG=" + kubeconfig}, append([]string{"trigger", "-n", ns}, args...)...)
 	}
 	created := regexp.MustCompile(`backupsession/(twice-manual-[a-z0-9]{5}) created`)
 
