@@ -123,7 +123,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 
 	deps := func(recorderName string) sessionrun.Deps {
 		return sessionrun.Deps{
-			Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder(recorderName),
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder(recorderName),
 			Engine: eng, Resolver: resolver, Metrics: m, Translate: topts,
 			PollInterval: cfg.PollInterval, ReferenceGrace: cfg.ReferenceGrace,
 		}

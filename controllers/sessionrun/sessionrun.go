@@ -336,12 +336,15 @@ const (
 
 // Deps are what every session controller is built from.
 type Deps struct {
-	Client   client.Client
-	Scheme   *runtime.Scheme
-	Recorder record.EventRecorder
-	Engine   engine.Engine
-	Resolver *resolve.Resolver
-	Metrics  *metrics.Metrics
+	Client client.Client
+	// APIReader reads the API server directly, for decisions a stale
+	// cache must not make.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Engine    engine.Engine
+	Resolver  *resolve.Resolver
+	Metrics   *metrics.Metrics
 	// Translate are the translators' options (image, local engine).
 	Translate translators.Options
 	// Now is the clock; time.Now when nil.
