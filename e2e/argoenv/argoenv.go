@@ -434,7 +434,12 @@ func (e *Env) startRunner(ctx context.Context, opts Options) error {
 	r, err := podrunner.New(e.Config, e.Namespace, podrunner.Options{
 		Commands: opts.Commands,
 		WorkDir:  filepath.Join(e.WorkDir, "pods"),
-		Log:      log,
+		// PATH as the runner's default; KUBECONFIG (written before the
+		// runner starts) stands in for the service-account token a real
+		// pod gets, for steps that call the API (exec hooks, workload
+		// quiesce and resume).
+		BaseEnv: []string{"PATH=" + os.Getenv("PATH"), "KUBECONFIG=" + e.Kubeconfig},
+		Log:     log,
 	})
 	if err != nil {
 		return fmt.Errorf("argoenv: %w", err)

@@ -28,5 +28,11 @@
 // (ControllerLog, RunnerLog), which Stop removes unless Options.WorkDir was
 // given.
 //
+// Every pod's process gets KUBECONFIG=<Kubeconfig> (the apiserver's admin,
+// its context's namespace Namespace) in its environment, after PATH: the
+// stand-in for the service-account token a real pod gets, for steps that
+// call the API (exec hooks, workload-quiesce and workload-resume). It is an
+// admin's, so RBAC is not tested through it.
+//
 // A missing binary is an error that says to run `make tools`, never a skip.
 package argoenv

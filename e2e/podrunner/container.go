@@ -56,6 +56,10 @@ type plan struct {
 type objects interface {
 	secret(ctx context.Context, name string) (*corev1.Secret, error)
 	configMap(ctx context.Context, name string) (*corev1.ConfigMap, error)
+	// claim reads a PersistentVolumeClaim of the pod's namespace.
+	claim(ctx context.Context, name string) (*corev1.PersistentVolumeClaim, error)
+	// persistentVolume reads a (cluster-scoped) PersistentVolume.
+	persistentVolume(ctx context.Context, name string) (*corev1.PersistentVolume, error)
 }
 
 // configError is what the kubelet reports as CreateContainerConfigError: a
@@ -65,6 +69,15 @@ type configError struct{ err error }
 
 func (e *configError) Error() string { return e.err.Error() }
 func (e *configError) Unwrap() error { return e.err }
+
+// unschedulableError is what the scheduler reports as Unschedulable: a
+// persistentVolumeClaim of the pod does not exist, or is bound to a
+// PersistentVolume that does not. The pod stays Pending and unbound; the
+// scheduler retries, and so does the runner.
+type unschedulableError struct{ err error }
+
+func (e *unschedulableError) Error() string { return e.err.Error() }
+func (e *unschedulableError) Unwrap() error { return e.err }
 
 // planPod works out how to run pod's main container on this host; podDir is
 // the pod's own directory, workDir the runner's. Volumes' directories are
@@ -182,9 +195,8 @@ func volumeDirs(ctx context.Context, pod *corev1.Pod, objs objects, podDir, work
 				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 			}
 		case v.PersistentVolumeClaim != nil:
-			// One directory per claim, shared by pods and outliving them.
-			dir = filepath.Join(workDir, "claims", v.PersistentVolumeClaim.ClaimName)
-			if err := os.MkdirAll(dir, 0o750); err != nil {
+			var err error
+			if dir, err = claimDir(ctx, objs, workDir, v.PersistentVolumeClaim.ClaimName); err != nil {
 				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 			}
 		case v.ConfigMap != nil:
@@ -220,6 +232,41 @@ func volumeDirs(ctx context.Context, pod *corev1.Pod, objs objects, podDir, work
 		dirs[v.Name] = dir
 	}
 	return dirs, nil
+}
+
+// claimDir is the host directory of the persistentVolumeClaim name: the
+// path of the PersistentVolume it is bound to (spec.volumeName), when that
+// is a hostPath or local volume; otherwise (unbound, or another kind of
+// volume) a directory of the claim's own under workDir, shared by pods and
+// outliving them. The directory is created if missing. A claim that does
+// not exist, or is bound to a PersistentVolume that does not, is an
+// unschedulableError: the pod must not start on some other directory.
+func claimDir(ctx context.Context, objs objects, workDir, name string) (string, error) {
+	pvc, err := objs.claim(ctx, name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", &unschedulableError{fmt.Errorf("persistentvolumeclaim %q not found", name)}
+	case err != nil:
+		return "", fmt.Errorf("persistentvolumeclaim %q: %w", name, err)
+	}
+	dir := filepath.Join(workDir, "claims", name)
+	if pvName := pvc.Spec.VolumeName; pvName != "" {
+		pv, err := objs.persistentVolume(ctx, pvName)
+		switch {
+		case apierrors.IsNotFound(err):
+			return "", &unschedulableError{fmt.Errorf("persistentvolumeclaim %q is bound to persistentvolume %q, which is not found", name, pvName)}
+		case err != nil:
+			return "", fmt.Errorf("persistentvolume %q of claim %q: %w", pvName, name, err)
+		case pv.Spec.HostPath != nil && pv.Spec.HostPath.Path != "":
+			dir = pv.Spec.HostPath.Path
+		case pv.Spec.Local != nil && pv.Spec.Local.Path != "":
+			dir = pv.Spec.Local.Path
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // missing turns a failed read of a referenced object into nil (optional

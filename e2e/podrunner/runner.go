@@ -14,6 +14,7 @@ import (
 	wfinformers "github.com/argoproj/argo-workflows/v3/pkg/client/informers/externalversions"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -30,11 +31,14 @@ type Options struct {
 	// Other names are looked up in the PATH of the process's environment.
 	Commands map[string]string
 	// WorkDir holds a directory per pod (<pod>-<uid>: volumes, outputs,
-	// main.log) and one per persistentVolumeClaim (claims/<name>). Required.
+	// main.log) and one per persistentVolumeClaim that is not bound to a
+	// hostPath or local PersistentVolume (claims/<name>). Required.
 	WorkDir string
 	// BaseEnv comes first in every process's environment, as an image's env
 	// would; default PATH from this process. HOSTNAME (the pod name) and HOME
-	// (a directory of the pod) are set before it.
+	// (a directory of the pod) are set before it. A KUBECONFIG here is the
+	// stand-in for the service-account token a real pod gets (argoenv sets
+	// one).
 	BaseEnv []string
 	// GracePeriod caps the pod's terminationGracePeriodSeconds between
 	// SIGTERM and SIGKILL; default 2s.
@@ -272,7 +276,8 @@ func (r *Runner) workflowChanged(ctx context.Context, obj any) {
 	}
 }
 
-// podObjects reads Secrets and ConfigMaps of the runner's namespace.
+// podObjects reads Secrets, ConfigMaps and PersistentVolumeClaims of the
+// runner's namespace, and PersistentVolumes.
 type podObjects struct {
 	kube      kubernetes.Interface
 	namespace string
@@ -286,6 +291,14 @@ func (o podObjects) configMap(ctx context.Context, name string) (*corev1.ConfigM
 	return o.kube.CoreV1().ConfigMaps(o.namespace).Get(ctx, name, metav1.GetOptions{})
 }
 
+func (o podObjects) claim(ctx context.Context, name string) (*corev1.PersistentVolumeClaim, error) {
+	return o.kube.CoreV1().PersistentVolumeClaims(o.namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (o podObjects) persistentVolume(ctx context.Context, name string) (*corev1.PersistentVolume, error) {
+	return o.kube.CoreV1().PersistentVolumes().Get(ctx, name, metav1.GetOptions{})
+}
+
 // runPod takes one pod from Pending to its end.
 func (r *Runner) runPod(ctx context.Context, pod *corev1.Pod) {
 	log := r.log.WithValues("pod", klog.KObj(pod))
@@ -297,14 +310,34 @@ func (r *Runner) runPod(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 
+	// Playing the scheduler: a pod pinned to a node is bound to it once it
+	// can be planned (its claims exist), before its process starts. It is
+	// planned as it will be once bound (spec.nodeName in its downward-API
+	// env).
+	node, planned := "", pod
+	if pod.Spec.NodeName == "" {
+		if node = nodeFor(pod); node != "" {
+			planned = pod.DeepCopy()
+			planned.Spec.NodeName = node
+		}
+	}
+
 	var p *plan
 	reported := ""
 	for {
 		var err error
-		p, err = planPod(ctx, pod, objs, podDir, r.opts.WorkDir, baseEnv)
+		p, err = planPod(ctx, planned, objs, podDir, r.opts.WorkDir, baseEnv)
 		var cfgErr *configError
+		var unschedErr *unschedulableError
 		switch {
 		case err == nil:
+		case errors.As(err, &unschedErr):
+			// The scheduler leaves the pod Pending, unbound, and tries again.
+			if reported != unschedErr.Error() {
+				reported = unschedErr.Error()
+				log.Info("Pod unschedulable", "reason", reported)
+				r.unschedulable(ctx, log, pod, reported)
+			}
 		case errors.As(err, &cfgErr):
 			// The kubelet keeps the pod Pending and tries again.
 			if reported != cfgErr.Error() {
@@ -312,17 +345,31 @@ func (r *Runner) runPod(ctx context.Context, pod *corev1.Pod) {
 				log.Info("Container config not ready", "reason", reported)
 				r.pending(ctx, log, pod, reported)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			continue
 		default:
 			r.fail(ctx, log, pod, err)
 			return
 		}
-		break
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+
+	if node != "" {
+		bound, err := r.bind(ctx, pod, node)
+		if ctx.Err() != nil {
+			return // the pod was deleted, or the runner stops
+		}
+		if err != nil {
+			r.fail(ctx, log, pod, err)
+			return
+		}
+		pod = bound
+		log.Info("Pod bound", "node", pod.Spec.NodeName)
 	}
 
 	start := metav1.Now()
@@ -352,4 +399,70 @@ func (r *Runner) runPod(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 	log.Info("Pod ended", "exitCode", res.exitCode, "reason", res.reason)
+}
+
+// nodeFor is the node the scheduler could only bind pod to: the one value
+// of a required node-affinity term's matchFields `metadata.name In [node]`
+// (what a DaemonSet's pods carry), else nodeSelector
+// kubernetes.io/hostname; "" when the pod has neither.
+func nodeFor(pod *corev1.Pod) string {
+	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			for _, f := range term.MatchFields {
+				if f.Key == metav1.ObjectNameField && f.Operator == corev1.NodeSelectorOpIn && len(f.Values) == 1 {
+					return f.Values[0]
+				}
+			}
+		}
+	}
+	return pod.Spec.NodeSelector[corev1.LabelHostname]
+}
+
+// bind binds pod to node through pods/binding, as the scheduler does (the
+// Node object need not exist), and returns the pod read back after it, so
+// that later status writes start from the bound pod. A pod someone else
+// bound meanwhile (Conflict) stays where it was bound.
+func (r *Runner) bind(ctx context.Context, pod *corev1.Pod, node string) (*corev1.Pod, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiCallDeadline)
+	defer cancel()
+	pods := r.kube.CoreV1().Pods(pod.Namespace)
+	binding := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+		Target:     corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: node},
+	}
+	bindErr := pods.Bind(ctx, binding, metav1.CreateOptions{})
+	if bindErr != nil && !apierrors.IsConflict(bindErr) {
+		return nil, fmt.Errorf("bind to node %q: %w", node, bindErr)
+	}
+	cur, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read the pod bound to node %q: %w", node, err)
+	case cur.UID != pod.UID:
+		return nil, fmt.Errorf("bind to node %q: the pod was replaced", node)
+	case cur.Spec.NodeName == "" && bindErr != nil:
+		return nil, fmt.Errorf("bind to node %q: %w", node, bindErr)
+	case cur.Spec.NodeName == "":
+		return nil, fmt.Errorf("bind to node %q: the pod is still unbound", node)
+	}
+	return cur, nil
+}
+
+// unschedulable reports the pod Pending and not scheduled, as the scheduler
+// does while it cannot place it: condition PodScheduled False, reason
+// Unschedulable (Argo shows "Unschedulable: <message>" on the node).
+func (r *Runner) unschedulable(ctx context.Context, log logr.Logger, pod *corev1.Pod, message string) {
+	now := metav1.Now()
+	err := r.setStatus(ctx, pod, func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodPending
+		st.Conditions = []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Reason: corev1.PodReasonUnschedulable, Message: message, LastTransitionTime: now,
+		}}
+		// No container of an unscheduled pod has been looked at.
+		st.InitContainerStatuses, st.ContainerStatuses = nil, nil
+	})
+	if err != nil {
+		log.Error(err, "Cannot report the pod unschedulable")
+	}
 }
