@@ -125,7 +125,12 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 	if n := layout.GlobalPostHook; n != "" {
 		where[n] = place{-1, roleGlobalHook, post}
 	}
-	statsStep := map[int]string{}
+	// statsStep: the step whose node shows a host's statistics, per step name.
+	type hostOf struct {
+		target int
+		host   string
+	}
+	statsStep := map[string]hostOf{}
 	functions := map[string]string{}
 	for i := range layout.Targets {
 		t := &layout.Targets[i]
@@ -139,8 +144,10 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 			where[s.Name] = place{i, roleStep, ""}
 			functions[s.Name] = s.Function
 		}
-		if k := t.StatsStep(func(step string) v1alpha1.StepPhase { return ix.steps[step].Phase }); k >= 0 {
-			statsStep[i] = t.Steps[k].Name
+		for _, h := range t.Hosts() {
+			if k := t.StatsStep(h, func(step string) v1alpha1.StepPhase { return ix.steps[step].Phase }); k >= 0 {
+				statsStep[t.Steps[k].Name] = hostOf{i, h}
+			}
 		}
 	}
 
@@ -169,8 +176,8 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 				n.Phase = st.Phase
 			}
 		}
-		if n.Target >= 0 && statsStep[n.Target] == s.Name && n.Target < len(r.Targets) {
-			n.Stats = r.Targets[n.Target].Stats
+		if h, ok := statsStep[s.Name]; ok && h.target < len(r.Targets) {
+			n.Stats = statsOfHost(r.Targets[h.target].Stats, h.host)
 		}
 		if n.Role != roleStep && n.Hook == post {
 			n.Policy = postPolicy(s)
@@ -306,4 +313,20 @@ func phaseOr(p v1alpha1.StepPhase) v1alpha1.StepPhase {
 		return v1alpha1.StepPending
 	}
 	return p
+}
+
+// statsOfHost are a target's statistics for one host; all of them when the
+// target has one host or its status names none (a host's name defaults to
+// host-0 in the status).
+func statsOfHost(stats []hostStats, host string) []hostStats {
+	if len(stats) <= 1 {
+		return stats
+	}
+	var out []hostStats
+	for _, s := range stats {
+		if s.Hostname == host {
+			out = append(out, s)
+		}
+	}
+	return out
 }

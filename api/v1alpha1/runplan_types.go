@@ -17,6 +17,7 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -171,6 +172,10 @@ const (
 	RoleRestore        StepRole = "Restore"
 	RoleRetention      StepRole = "Retention"
 	RoleIntegrityCheck StepRole = "IntegrityCheck"
+	// RoleQuiesce scales a workload target to zero before its volumes are
+	// restored; RoleResume scales it back to the recorded replica count.
+	RoleQuiesce StepRole = "Quiesce"
+	RoleResume  StepRole = "Resume"
 )
 
 // StepRef names a Function step of a target.
@@ -184,6 +189,12 @@ type StepRef struct {
 	// role of the step, from the Function's declared outputs.
 	// +optional
 	Role StepRole `json:"role,omitempty"`
+
+	// host the step backs up or restores, for a target of several hosts (a
+	// StatefulSet's replicas, a DaemonSet's nodes). Empty means the
+	// target's hostname.
+	// +optional
+	Host string `json:"host,omitempty"`
 
 	// outputs the Function declares.
 	// +optional
@@ -202,13 +213,17 @@ func (r *StepRef) Declares(output string) bool {
 	return false
 }
 
-// StatsStep is the one rule for which step's outputs are the target's host
-// statistics: among the steps whose role is Backup or Restore, the last one
-// that succeeded (phase returns a step's phase), else the last one. It
-// returns -1 when the target has no such step.
-func (t *TargetLayout) StatsStep(phase func(step string) StepPhase) int {
+// StatsStep is the one rule for which step's outputs are a host's
+// statistics: among the steps of that host whose role is Backup or Restore,
+// the last one that succeeded (phase returns a step's phase), else the last
+// one. It returns -1 when the host has no such step. host "" is the
+// target's own hostname.
+func (t *TargetLayout) StatsStep(host string, phase func(step string) StepPhase) int {
 	last, succeeded := -1, -1
 	for i := range t.Steps {
+		if t.StepHost(i) != t.HostOr(host) {
+			continue
+		}
 		switch t.Steps[i].Role {
 		case RoleBackup, RoleRestore:
 			last = i
@@ -221,4 +236,30 @@ func (t *TargetLayout) StatsStep(phase func(step string) StepPhase) int {
 		return succeeded
 	}
 	return last
+}
+
+// Hosts are the target's hosts in step order: those its Backup and Restore
+// steps name, or the target's hostname when they name none.
+func (t *TargetLayout) Hosts() []string {
+	var out []string
+	for i := range t.Steps {
+		if r := t.Steps[i].Role; r != RoleBackup && r != RoleRestore {
+			continue
+		}
+		if h := t.StepHost(i); !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// StepHost is the host of step i: its own, or the target's hostname.
+func (t *TargetLayout) StepHost(i int) string { return t.HostOr(t.Steps[i].Host) }
+
+// HostOr is host, or the target's hostname when host is empty.
+func (t *TargetLayout) HostOr(host string) string {
+	if host != "" {
+		return host
+	}
+	return t.Hostname
 }

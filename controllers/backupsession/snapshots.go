@@ -60,7 +60,9 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	o := s.Outcome
 	var any bool
 	for _, t := range o.Targets {
-		any = any || (t.Host != nil && t.Host.SnapshotID != "")
+		for _, h := range t.Hosts {
+			any = any || h.SnapshotID != ""
+		}
 	}
 	if !any {
 		return nil
@@ -78,17 +80,19 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	created := sets.New[string]()
 	now := r.Now()
 	for i, t := range o.Targets {
-		if t.Host == nil || t.Host.SnapshotID == "" {
-			continue
+		for _, h := range t.Hosts {
+			if h.SnapshotID == "" {
+				continue
+			}
+			snap := r.snapshot(s, repo, i, &t, &h)
+			if snap.Spec.Time == nil {
+				snap.Spec.Time = ptr.To(metav1.NewTime(now))
+			}
+			if err := r.Client.Create(ctx, snap); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err)
+			}
+			created.Insert(snap.Name)
 		}
-		snap := r.snapshot(s, repo, i, &t)
-		if snap.Spec.Time == nil {
-			snap.Spec.Time = ptr.To(metav1.NewTime(now))
-		}
-		if err := r.Client.Create(ctx, snap); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating Snapshot %s/%s: %w", snap.Namespace, snap.Name, err)
-		}
-		created.Insert(snap.Name)
 	}
 	if err := r.syncSnapshots(ctx, s, repo, created); err != nil {
 		return err
@@ -196,8 +200,10 @@ func foundSnapshot(repo *v1alpha1.Repository, name string, k outputs.KeptSnapsho
 func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.NamespacedName) {
 	var ids []string
 	for _, t := range s.Outcome.Targets {
-		if t.Host != nil && t.Host.SnapshotID != "" {
-			ids = append(ids, fmt.Sprintf("%.8s (host %s)", t.Host.SnapshotID, t.Host.Hostname))
+		for _, h := range t.Hosts {
+			if h.SnapshotID != "" {
+				ids = append(ids, fmt.Sprintf("%.8s (host %s)", h.SnapshotID, h.Hostname))
+			}
 		}
 	}
 	msg := fmt.Sprintf("Repository %s was deleted during the session: snapshot(s) %s are in the backend but have no Snapshot object", repo, strings.Join(ids, ", "))
@@ -206,15 +212,15 @@ func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.
 	r.Recorder.Event(s.session, corev1.EventTypeWarning, string(conditions.ReasonRepositoryDeleted), conditions.Truncate(msg, 1024))
 }
 
-func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target) *v1alpha1.Snapshot {
+func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target, h *sessionstatus.Host) *v1alpha1.Snapshot {
 	inv := s.session.Spec.Invoker
 	snap := &v1alpha1.Snapshot{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      SnapshotName(repo.Name, t.Host.SnapshotID),
+			Name:      SnapshotName(repo.Name, h.SnapshotID),
 			Namespace: repo.Namespace,
 			Labels: validLabels(map[string]string{
 				v1alpha1.LabelRepository:  repo.Name,
-				v1alpha1.LabelHostname:    t.Host.Hostname,
+				v1alpha1.LabelHostname:    h.Hostname,
 				v1alpha1.LabelSession:     s.session.Name,
 				v1alpha1.LabelInvoker:     inv.Name,
 				v1alpha1.LabelInvokerKind: inv.Kind,
@@ -223,10 +229,10 @@ func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *ses
 		},
 		Spec: v1alpha1.SnapshotSpec{
 			Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
-			SnapshotID: t.Host.SnapshotID,
-			Hostname:   t.Host.Hostname,
+			SnapshotID: h.SnapshotID,
+			Hostname:   h.Hostname,
 			Paths:      targetPaths(s, i),
-			Size:       t.Host.Size,
+			Size:       h.Size,
 			Session:    s.session.Name,
 		},
 	}
@@ -235,8 +241,8 @@ func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *ses
 			snap.Labels[k] = v
 		}
 	}
-	if !t.Host.FinishedAt.IsZero() {
-		snap.Spec.Time = ptr.To(metav1.NewTime(t.Host.FinishedAt))
+	if !h.FinishedAt.IsZero() {
+		snap.Spec.Time = ptr.To(metav1.NewTime(h.FinishedAt))
 	}
 	// Snapshots go with their Repository.
 	_ = controllerutil.SetOwnerReference(repo, snap, r.Scheme)

@@ -16,12 +16,14 @@ func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 		func(ts *v1alpha1.BackupTargetStatus) *[]metav1.Condition { return &ts.Conditions },
 		func(t *Target) v1alpha1.BackupTargetStatus {
 			ts := v1alpha1.BackupTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreBackupHooks: t.PreHooks, PostBackupHooks: t.PostHooks}
-			if h := t.Host; h != nil {
-				ts.TotalHosts = ptr.To[int32](1)
-				ts.Stats = []v1alpha1.HostBackupStats{{
+			for _, h := range t.Hosts {
+				ts.Stats = append(ts.Stats, v1alpha1.HostBackupStats{
 					Hostname: h.Hostname, Phase: h.Phase, SnapshotID: h.SnapshotID, Size: h.Size,
 					Uploaded: h.Uploaded, Files: h.Files, Duration: h.Duration, Error: h.Error,
-				}}
+				})
+			}
+			if len(t.Hosts) > 0 {
+				ts.TotalHosts = ptr.To(int32(len(t.Hosts)))
 			}
 			return ts
 		})
@@ -38,12 +40,14 @@ func SetRestore(st *v1alpha1.RestoreSessionStatus, gen int64, o *Outcome) {
 		func(ts *v1alpha1.RestoreTargetStatus) *[]metav1.Condition { return &ts.Conditions },
 		func(t *Target) v1alpha1.RestoreTargetStatus {
 			ts := v1alpha1.RestoreTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreRestoreHooks: t.PreHooks, PostRestoreHooks: t.PostHooks}
-			if h := t.Host; h != nil {
-				ts.TotalHosts = ptr.To[int32](1)
-				ts.Stats = []v1alpha1.HostRestoreStats{{
+			for _, h := range t.Hosts {
+				ts.Stats = append(ts.Stats, v1alpha1.HostRestoreStats{
 					Hostname: h.Hostname, Phase: h.Phase, SnapshotID: h.SnapshotID, Size: h.Size,
 					Files: h.Files, Duration: h.Duration, Error: h.Error,
-				}}
+				})
+			}
+			if len(t.Hosts) > 0 {
+				ts.TotalHosts = ptr.To(int32(len(t.Hosts)))
 			}
 			return ts
 		})

@@ -93,8 +93,9 @@ type Target struct {
 	Steps     []v1alpha1.StepStatus
 	PreHooks  []v1alpha1.HookStatus
 	PostHooks []v1alpha1.HookStatus
-	// Host is nil when no step of the target declares a snapshotID.
-	Host *Host
+	// Hosts are the target's hosts (one, or a workload's replicas or
+	// nodes); empty when no step of the target backs up or restores.
+	Hosts []Host
 	// Outputs are every output of the target's steps that has a value;
 	// a later step wins.
 	Outputs map[string]string
@@ -267,8 +268,11 @@ func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeSta
 			allSucceeded = false
 		}
 	}
-	if i := l.StatsStep(func(step string) v1alpha1.StepPhase { return StepPhase(node(step).Phase) }); i >= 0 {
-		t.Host = host(l, node(l.Steps[i].Name))
+	phase := func(step string) v1alpha1.StepPhase { return StepPhase(node(step).Phase) }
+	for _, h := range l.Hosts() {
+		if i := l.StatsStep(h, phase); i >= 0 {
+			t.Hosts = append(t.Hosts, host(h, node(l.Steps[i].Name)))
+		}
 	}
 
 	switch {
@@ -288,20 +292,22 @@ func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeSta
 	default:
 		t.Phase = v1alpha1.TargetPending
 	}
-	if t.Host != nil && t.Phase == v1alpha1.TargetFailed && t.Host.Phase != v1alpha1.HostSucceeded {
-		t.Host.Phase = v1alpha1.HostFailed
-		if t.Host.Error == "" {
-			t.Host.Error = t.Message
+	for i := range t.Hosts {
+		if h := &t.Hosts[i]; t.Phase == v1alpha1.TargetFailed && h.Phase != v1alpha1.HostSucceeded {
+			h.Phase = v1alpha1.HostFailed
+			if h.Error == "" {
+				h.Error = t.Message
+			}
 		}
 	}
-	if t.Host != nil && t.Phase == v1alpha1.TargetSkipped {
-		t.Host = nil
+	if t.Phase == v1alpha1.TargetSkipped {
+		t.Hosts = nil
 	}
 	return t
 }
 
-func host(l *v1alpha1.TargetLayout, n pipeline.NodeStatus) *Host {
-	h := &Host{Hostname: l.Hostname, FinishedAt: n.FinishedAt}
+func host(hostname string, n pipeline.NodeStatus) Host {
+	h := Host{Hostname: hostname, FinishedAt: n.FinishedAt}
 	if h.Hostname == "" {
 		h.Hostname = "host-0"
 	}

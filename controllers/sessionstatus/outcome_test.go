@@ -65,11 +65,12 @@ func summarize(o *Outcome) summary {
 	s := summary{Phase: o.Phase, Reason: o.Reason}
 	for _, t := range o.Targets {
 		s.TargetPhases = append(s.TargetPhases, t.Phase)
-		if t.Host == nil {
+		if len(t.Hosts) == 0 {
 			s.Hosts = append(s.Hosts, "-")
-			continue
 		}
-		s.Hosts = append(s.Hosts, t.Host.Hostname+" "+string(t.Host.Phase)+" "+t.Host.SnapshotID)
+		for _, h := range t.Hosts {
+			s.Hosts = append(s.Hosts, h.Hostname+" "+string(h.Phase)+" "+h.SnapshotID)
+		}
 	}
 	return s
 }
@@ -186,11 +187,11 @@ func TestEvaluateDetails(t *testing.T) {
 	}
 	o := Evaluate(&batchLayout, nodes, true)
 	a := o.Targets[0]
-	wantHost := &Host{
+	wantHost := []Host{{
 		Hostname: "a", Phase: v1alpha1.HostSucceeded, SnapshotID: "abc123",
 		Size: ptr.To[int64](2048), Uploaded: ptr.To[int64](1024), Files: ptr.To[int64](3), Duration: "1.5s", FinishedAt: t0.Add(time.Second),
-	}
-	if diff := cmp.Diff(wantHost, a.Host); diff != "" {
+	}}
+	if diff := cmp.Diff(wantHost, a.Hosts); diff != "" {
 		t.Errorf("host of a (-want +got):\n%s", diff)
 	}
 	if a.Retention == nil || a.Retention.Phase != v1alpha1.StepSucceeded {
@@ -202,8 +203,8 @@ func TestEvaluateDetails(t *testing.T) {
 	if want := "target AppBinding/b: step b-backup failed: exit status 1: disk full"; o.Message != want {
 		t.Errorf("message = %q, want %q", o.Message, want)
 	}
-	if b := o.Targets[1]; b.Host == nil || b.Host.Phase != v1alpha1.HostFailed || b.Host.Error != "exit status 1: disk full" {
-		t.Errorf("host of b = %+v, want Failed with the step's message", b.Host)
+	if b := o.Targets[1]; len(b.Hosts) != 1 || b.Hosts[0].Phase != v1alpha1.HostFailed || b.Hosts[0].Error != "exit status 1: disk full" {
+		t.Errorf("hosts of b = %+v, want one Failed with the step's message", b.Hosts)
 	}
 }
 
@@ -255,8 +256,8 @@ func TestRolesFromTheRecord(t *testing.T) {
 	o := Evaluate(&layout, nodes, true)
 	tg := o.Targets[0]
 	got := []string{"", "", ""}
-	if tg.Host != nil {
-		got[0] = tg.Host.SnapshotID
+	if len(tg.Hosts) == 1 {
+		got[0] = tg.Hosts[0].SnapshotID
 	}
 	if tg.Retention != nil {
 		got[1] = tg.Retention.Name
