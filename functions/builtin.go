@@ -7,6 +7,7 @@ import (
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/verdict"
 	"github.com/stashflow/stashflow/functions/volume"
+	"github.com/stashflow/stashflow/functions/workload"
 )
 
 // Builtin returns a new Registry with the built-in Functions.
@@ -25,6 +26,8 @@ func Builtin() (*Registry, error) {
 		{repository.InitName, func() Function { return repository.NewInit() }},
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
+		{workload.QuiesceName, workload.NewQuiesce},
+		{workload.ResumeName, workload.NewResume},
 		{hook.Name, hook.New},
 		{verdict.Name, verdict.New},
 	} {

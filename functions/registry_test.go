@@ -93,7 +93,7 @@ func TestBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore", "hook", "repository-check", "repository-init", "retention", "verdict", "volume-backup", "volume-restore"}
+	want := []string{"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore", "hook", "repository-check", "repository-init", "retention", "verdict", "volume-backup", "volume-restore", "workload-quiesce", "workload-resume"}
 	if diff := cmp.Diff(want, r.Names()); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}
@@ -154,6 +154,10 @@ func TestValidateNamesFlag(t *testing.T) {
 		{"retention", []string{"--keep-within", "7 days"}, "--keep-within"},
 		{"retention", []string{"--keep-last", "1", "--group-by", "color"}, "--group-by"},
 		{"repository-check", []string{"--read-data", "--read-data-subset", "10%"}, "--read-data-subset"},
+		{"workload-quiesce", []string{"--kind", "Deployment", "--name", "web"}, "--namespace"},
+		{"workload-quiesce", []string{"--namespace", "app", "--kind", "DaemonSet", "--name", "agent"}, "--kind"},
+		{"workload-quiesce", []string{"--namespace", "app", "--kind", "Deployment", "--name", "web", "--timeout", "0s"}, "--timeout"},
+		{"workload-resume", []string{"--namespace", "app", "--kind", "Deployment"}, "--name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fn+" "+strings.Join(tt.args, " "), func(t *testing.T) {

@@ -63,6 +63,14 @@ const (
 	BrokenPacks = "brokenPacks" // number of damaged pack files
 )
 
+// Outputs of the workload-quiesce and workload-resume steps of a workload
+// restore.
+const (
+	// Replicas is the workload's replica count before the restore scaled it
+	// to zero: the count quiesce recorded, or the one resume scaled it back to.
+	Replicas = "replicas"
+)
+
 // Role is what a Function step does for its target. The names are the API's
 // StepRole values.
 type Role string

@@ -56,6 +56,12 @@ const (
 	AnnotationTrigger = GroupName + "/trigger"
 	// AnnotationWorkflowUI on a session holds a link to the engine's UI for its workflow.
 	AnnotationWorkflowUI = GroupName + "/workflow-ui"
+	// AnnotationRestoreReplicas on a Deployment, StatefulSet or ReplicaSet holds the replica count
+	// it had before the workload-quiesce step of a restore scaled it to zero; workload-resume
+	// scales it back to that count and removes the annotation. It is written in the same patch
+	// that sets spec.replicas to 0, so the count is never lost, and an earlier failed restore's
+	// value is never overwritten.
+	AnnotationRestoreReplicas = GroupName + "/restore-replicas"
 )
 
 // Values of AnnotationTrigger.
