@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,8 @@ const (
 // Backup is volume-backup.
 type Backup struct {
 	paths, exclude, tags []string
+	volumeFlags          []string
+	volumes              []namedVolume
 	session, target      string
 	hostname             string
 }
@@ -43,6 +46,7 @@ func (b *Backup) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&b.session, "session", "", "the BackupSession (tag session=...)")
 	fs.StringVar(&b.target, "target", "", "the target as Kind/Name (tag target=...)")
 	fs.StringVar(&b.hostname, "hostname", "", "the snapshot's host")
+	fs.StringSliceVar(&b.volumeFlags, "volumes", nil, "a workload's volumes as NAME=PATH, where this step mounts them; recorded in the snapshot's tags so that a restore maps each path back onto its volume")
 }
 
 // Validate implements step.Function.
@@ -58,6 +62,15 @@ func (b *Backup) Validate() error {
 	}
 	if b.hostname == "" {
 		return errors.New("--hostname: required (the target's host in the repository)")
+	}
+	var err error
+	if b.volumes, err = parseVolumes("--volumes", b.volumeFlags); err != nil {
+		return err
+	}
+	for _, p := range b.paths {
+		if len(b.volumes) > 0 && !slices.ContainsFunc(b.volumes, func(v namedVolume) bool { return under(p, v.path) }) {
+			return fmt.Errorf("--paths: %s is in none of the mounted volumes (--volumes)", p)
+		}
 	}
 	return nil
 }
@@ -83,6 +96,9 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if b.target != "" {
 		tags = append(tags, "target="+b.target)
 	}
+	for _, v := range b.volumes {
+		tags = append(tags, volumeTag(v.name, v.path))
+	}
 	env.Logger().Info("backing up", "paths", strings.Join(b.paths, ","), "host", b.hostname)
 	sum, err := c.BackupPaths(ctx, restic.PathsBackupOptions{Paths: b.paths, Exclude: b.exclude, Tags: tags, Host: b.hostname})
 	if err != nil {
@@ -100,6 +116,8 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 type Restore struct {
 	snapshot, host, targetDir, mapTo string
 	paths, include, exclude          []string
+	volumeFlags                      []string
+	volumes                          []namedVolume
 }
 
 // NewRestore returns a fresh volume-restore.
@@ -118,6 +136,7 @@ func (r *Restore) Flags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&r.include, "include", nil, "restic include patterns")
 	fs.StringSliceVar(&r.exclude, "exclude", nil, "restic exclude patterns")
 	fs.StringVar(&r.targetDir, "target-dir", "/", "directory to restore into; / puts files back where they were")
+	fs.StringSliceVar(&r.volumeFlags, "volumes", nil, "the target workload's volumes as NAME=PATH, where this step mounts them: every path of the snapshot is restored into the volume it was backed up from, and a restore that cannot map a path is refused before anything is written")
 	fs.StringVar(&r.mapTo, "map-to", "", "the target volume's directory: the snapshot's path is restored into it (its contents, not the path), and a restore that cannot map is refused before anything is written")
 }
 
@@ -133,8 +152,15 @@ func (r *Restore) Validate() error {
 	if r.mapTo != "" && !filepath.IsAbs(r.mapTo) {
 		return fmt.Errorf("--map-to: %q is not an absolute path", r.mapTo)
 	}
+	var err error
+	if r.volumes, err = parseVolumes("--volumes", r.volumeFlags); err != nil {
+		return err
+	}
+	if r.mapTo != "" && len(r.volumes) > 0 {
+		return errors.New("--map-to and --volumes: set one (a volume target maps onto one directory, a workload onto its volumes)")
+	}
 	for _, p := range r.paths {
-		if r.mapTo != "" && !filepath.IsAbs(p) {
+		if (r.mapTo != "" || len(r.volumes) > 0) && !filepath.IsAbs(p) {
 			return fmt.Errorf("--paths: %q is not an absolute path of the snapshot", p)
 		}
 	}
@@ -150,6 +176,9 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	snap, err := c.Resolve(ctx, r.snapshot, restic.Filter{Host: r.host})
 	if err != nil {
 		return nil, err
+	}
+	if len(r.volumes) > 0 {
+		return r.restoreVolumes(ctx, env, c, snap)
 	}
 	opts := restic.RestoreOptions{
 		SnapshotID: snap.ID, Target: r.targetDir,
@@ -171,6 +200,32 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		outputs.SnapshotID: snap.ID,
 		outputs.Files:      strconv.FormatUint(sum.FilesRestored, 10),
 		outputs.Size:       strconv.FormatUint(sum.BytesRestored, 10),
+	}, nil
+}
+
+// restoreVolumes restores every path of snap into the workload volume it
+// maps onto, all of them planned before the first is written.
+func (r *Restore) restoreVolumes(ctx context.Context, env *step.Env, c *restic.Client, snap restic.Snapshot) (step.Outputs, error) {
+	parts, err := planVolumes(snap, r.volumes, r.paths)
+	if err != nil {
+		return nil, err
+	}
+	var files, size uint64
+	for _, p := range parts {
+		env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "source", p.root, "target", p.into)
+		sum, err := c.Restore(ctx, restic.RestoreOptions{
+			SnapshotID: snap.ID + ":" + p.root, Target: p.into,
+			Include: append(slices.Clone(p.include), r.include...), Exclude: r.exclude,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("restoring %s into %s: %w", p.root, p.into, err)
+		}
+		files, size = files+sum.FilesRestored, size+sum.BytesRestored
+	}
+	return step.Outputs{
+		outputs.SnapshotID: snap.ID,
+		outputs.Files:      strconv.FormatUint(files, 10),
+		outputs.Size:       strconv.FormatUint(size, 10),
 	}, nil
 }
 

@@ -223,3 +223,104 @@ func TestRestoreIntoAnotherVolume(t *testing.T) {
 		t.Errorf("other volume touched (-want +got):\n%s", diff)
 	}
 }
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRestoreWorkloadVolumes: a workload host's volumes, backed up from
+// where one step mounted them, are restored into the volumes of the same
+// names wherever the restore step mounts them (another StatefulSet's
+// claims): each path into its own volume, nothing elsewhere; a path that
+// maps onto no volume refuses the restore before anything is written.
+func TestRestoreWorkloadVolumes(t *testing.T) {
+	tmp := t.TempDir()
+	data, logs := filepath.Join(tmp, "src", "data"), filepath.Join(tmp, "src", "logs")
+	writeTree(t, data, map[string]string{"db/a": "alpha", "db/b": "bravo"})
+	writeTree(t, logs, map[string]string{"app.log": "lines"})
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+	out, err := runFn(t, NewBackup(), repo, "--paths="+data+","+logs, "--hostname=host-0",
+		"--volumes=data="+data+",logs="+logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only data is mounted for this one: the untagged fallback is the path itself.
+	if _, err := runFn(t, NewBackup(), repo, "--paths="+data, "--hostname=plain"); err != nil {
+		t.Fatal(err)
+	}
+
+	newData, newLogs := filepath.Join(tmp, "dst", "data"), filepath.Join(tmp, "dst", "logs")
+	for _, d := range []string{newData, newLogs} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := runFn(t, NewRestore(), repo, "--snapshot="+out[outputs.SnapshotID], "--volumes=logs="+newLogs+",data="+newData); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"db/a": "alpha", "db/b": "bravo"}, tree(t, newData)); diff != "" {
+		t.Errorf("data volume (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"app.log": "lines"}, tree(t, newLogs)); diff != "" {
+		t.Errorf("logs volume (-want +got):\n%s", diff)
+	}
+
+	t.Run("one path of one volume", func(t *testing.T) {
+		only := filepath.Join(tmp, "only")
+		if err := os.MkdirAll(only, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runFn(t, NewRestore(), repo, "--host=host-0", "--paths="+filepath.Join(data, "db", "b"), "--volumes=data="+only); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"db/b": "bravo"}, tree(t, only)); diff != "" {
+			t.Errorf("target (-want +got):\n%s", diff)
+		}
+	})
+
+	refused := []struct {
+		name, wantErr string
+		args          []string
+	}{
+		{"a volume of the snapshot is not mounted", "lies in none of the target's volumes", []string{"--host=host-0", "--volumes=data=" + filepath.Join(tmp, "empty")}},
+		{"volume missing on disk", `volume "data" is not mounted at`, []string{"--host=host-0", "--volumes=data=" + filepath.Join(tmp, "absent") + ",logs=" + filepath.Join(tmp, "empty")}},
+		{"untagged path into another directory", "lies in none of the target's volumes", []string{"--host=plain", "--volumes=data=" + filepath.Join(tmp, "empty") + ",logs=" + newLogs}},
+		{"a path outside the snapshot", "is in no path of snapshot", []string{"--host=host-0", "--paths=/etc", "--volumes=data=" + filepath.Join(tmp, "empty")}},
+	}
+	if err := os.Mkdir(filepath.Join(tmp, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runFn(t, NewRestore(), repo, tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "nothing was restored") {
+				t.Fatalf("err = %v, want it to contain %q and say nothing was restored", err, tt.wantErr)
+			}
+			if got := tree(t, filepath.Join(tmp, "empty")); len(got) != 0 {
+				t.Errorf("refused restore wrote %v", got)
+			}
+		})
+	}
+	for _, tt := range []struct{ name, wantErr string }{
+		{"data", `"data" is not NAME=PATH`},
+		{"=/x", `"=/x" is not NAME=PATH`},
+		{"data=rel", `is not absolute`},
+		{"data=/a,data=/b", `volume "data" is given twice`},
+	} {
+		if _, err := runFn(t, NewRestore(), repo, "--volumes="+tt.name); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("--volumes=%s: err = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if _, err := runFn(t, NewBackup(), repo, "--paths=/etc", "--hostname=h", "--volumes=data="+data); err == nil || !strings.Contains(err.Error(), "in none of the mounted volumes") {
+		t.Errorf("backup of a path outside the volumes: err = %v", err)
+	}
+}
