@@ -61,7 +61,13 @@ func (g *Graph) Format() string {
 			if m.SubPath != "" {
 				sub = " subPath " + m.SubPath
 			}
+			if m.ReadOnly {
+				sub += " (read-only)"
+			}
 			fmt.Fprintf(&b, "  mount %s at %s%s\n", m.Name, m.MountPath, sub)
+		}
+		if p.NodeName != "" {
+			fmt.Fprintf(&b, "  on node %s\n", p.NodeName)
 		}
 		for _, o := range s.Outputs {
 			fmt.Fprintf(&b, "  output %s from %s\n", o.Name, o.Path)

@@ -67,6 +67,11 @@ type Process struct {
 	WorkingDir   string
 	VolumeMounts []corev1.VolumeMount
 	Resources    corev1.ResourceRequirements
+	// NodeName pins the step to one node of a cluster, where the volumes it
+	// mounts are (a workload's ReadWriteOnce claims are mounted by a second
+	// pod only on the node of the first). The local engine runs every step
+	// on its one machine and ignores it.
+	NodeName string
 }
 
 // EnvVar is a literal value or a reference to a key of a Secret. Secret

@@ -176,14 +176,26 @@ func (r *run) chains(plan *Plan, objs *Objects, opts Options) ([]*chain, []error
 		m := &r.members[i]
 		vars := r.memberVariables(m, objs, opts)
 		c := &chain{m: m}
-		steps, refs, warnings, err := r.functionSteps(m, objs, vars, prefixes[i], opts)
+		hostname := vars["HOSTNAME"]
+		var (
+			steps    []pipeline.Step
+			refs     []v1alpha1.StepRef
+			warnings []string
+			err      error
+		)
+		if m.ref != nil && IsWorkload(m.ref.Kind) {
+			steps, refs, warnings, err = r.workloadSteps(m, objs, prefixes[i], opts)
+			hostname = ""
+		} else {
+			steps, refs, warnings, err = r.functionSteps(m, objs, vars, prefixes[i], opts)
+		}
 		plan.Warnings = append(plan.Warnings, warnings...)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		c.steps = steps
-		layout := v1alpha1.TargetLayout{Hostname: vars["HOSTNAME"], Steps: refs}
+		layout := v1alpha1.TargetLayout{Hostname: hostname, Steps: refs}
 		if m.ref != nil {
 			ref := *m.ref
 			layout.Ref = &ref
@@ -442,6 +454,9 @@ func (r *run) volumes(objs *Objects) ([]corev1.Volume, error) {
 		for _, tv := range objs.Tasks[name].Spec.Volumes {
 			errs = append(errs, add(taskVolume(tv), fmt.Sprintf("task %q", name)))
 		}
+	}
+	for _, v := range r.hostVolumes {
+		_ = add(v, "spec.target")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

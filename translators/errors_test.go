@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -143,6 +147,49 @@ spec:
 			file:    "custom-task.yaml",
 			edit:    func(in *input) { in.objs.Repository = nil },
 			wantErr: []string{`spec.repository: the Repository was not resolved`},
+		},
+		{
+			name: "a volume the workload does not have",
+			file: "workload-backup-statefulset.yaml",
+			edit: func(in *input) {
+				configOf(in).Spec.Target.VolumeMounts = []corev1.VolumeMount{{Name: "dta", MountPath: "/var/lib/db"}}
+			},
+			wantErr: []string{`spec.target.volumeMounts[0]: StatefulSet/db has no volume "dta"`},
+		},
+		{
+			name: "a volume whose data lives in the pod",
+			file: "workload-backup-statefulset.yaml",
+			edit: func(in *input) {
+				configOf(in).Spec.Target.VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+			},
+			wantErr: []string{`spec.target.volumeMounts[0]: volume "scratch" of StatefulSet/db is not a PersistentVolumeClaim or hostPath`},
+		},
+		{
+			name:    "a path outside every mount",
+			file:    "workload-backup-statefulset.yaml",
+			edit:    func(in *input) { configOf(in).Spec.Target.Paths = []string{"/var/lib/db/x", "/etc"} },
+			wantErr: []string{`spec.target.paths[1]: "/etc" is in none of the mounted volumes (data at /var/lib/db)`},
+		},
+		{
+			name:    "a host without a running pod",
+			file:    "workload-backup-statefulset.yaml",
+			edit:    func(in *input) { in.objs.Workloads["StatefulSet/db"].Hosts[1].Node = "" },
+			wantErr: []string{`spec.target.ref: StatefulSet "db" has no running pod for host-1`, "nothing was backed up"},
+		},
+		{
+			name:    "an unresolved workload",
+			file:    "workload-backup-statefulset.yaml",
+			edit:    func(in *input) { delete(in.objs.Workloads, "StatefulSet/db") },
+			wantErr: []string{`spec.target.ref: StatefulSet "db" was not resolved`},
+		},
+		{
+			name: "a restore into a DaemonSet",
+			file: "workload-restore-deployment.yaml",
+			edit: func(in *input) {
+				manifest.Of[*v1alpha1.RestoreSession](in.set)[0].Spec.Target.Ref.Kind = "DaemonSet"
+				in.objs.Workloads["DaemonSet/www"] = in.objs.Workloads["Deployment/www"]
+			},
+			wantErr: []string{`spec.target.ref: a restore into DaemonSet "www" is not supported`},
 		},
 	}
 	for _, tt := range tests {

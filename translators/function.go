@@ -49,15 +49,15 @@ func (r *run) taskName(m *member, objs *Objects) (string, error) {
 
 // InferTask is the Task a target without one runs, "" if none fits: an
 // AppBinding of type etcd (or kubedb.com/etcd) runs etcd-<op>, a
-// PersistentVolumeClaim volume-<op>; op is "backup" or "restore".
+// PersistentVolumeClaim or a workload volume-<op>; op is "backup" or "restore".
 func InferTask(op string, ref *v1alpha1.TargetRef, ab *v1alpha1.AppBinding) string {
 	if ref == nil {
 		return ""
 	}
-	switch ref.Kind {
-	case "PersistentVolumeClaim":
+	switch {
+	case ref.Kind == "PersistentVolumeClaim", IsWorkload(ref.Kind):
 		return "volume-" + op
-	case "AppBinding":
+	case ref.Kind == "AppBinding":
 		if ab != nil && ab.Spec.Type != "" {
 			return appType(ab.Spec.Type) + "-" + op
 		}

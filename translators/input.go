@@ -3,6 +3,7 @@ package translators
 import (
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -20,6 +21,9 @@ type Objects struct {
 	// Tasks and Functions by name (cluster-scoped).
 	Tasks     map[string]*v1alpha1.Task
 	Functions map[string]*v1alpha1.Function
+	// Workloads are the workload targets (Deployment, StatefulSet,
+	// DaemonSet, ReplicaSet) by WorkloadKey.
+	Workloads map[string]*Workload
 }
 
 // Options are the run's environment: where it runs and with what image.
@@ -58,6 +62,8 @@ type member struct {
 	paths   []string
 	exclude []string
 	rules   []v1alpha1.RestoreRule
+	// volumeMounts are the target's volumeMounts (a workload's volumes to mount).
+	volumeMounts []corev1.VolumeMount
 }
 
 // run is everything the assembly of one graph needs, backup or restore.
@@ -73,6 +79,9 @@ type run struct {
 	retention  *v1alpha1.RetentionPolicy
 	timeout    time.Duration
 	runtime    *v1alpha1.RuntimeSettings
+	// hostVolumes are the volumes of workload targets' hosts, added to the
+	// graph's by the chains that mount them.
+	hostVolumes []corev1.Volume
 }
 
 type sessionKind int
@@ -114,4 +123,12 @@ func (p *Plan) Record() *v1alpha1.RunPlan {
 		rec.Steps = append(rec.Steps, ps)
 	}
 	return rec
+}
+
+// verb is what a run does to a target: "back up" or "restore".
+func (k sessionKind) verb() string {
+	if k == backupRun {
+		return "back up"
+	}
+	return "restore"
 }

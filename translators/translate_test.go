@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -83,8 +85,16 @@ func newInput(t testing.TB, objs []manifest.Object) *input {
 	for name, fn := range loadedCatalog.Functions {
 		in.objs.Functions[name] = fn.DeepCopy()
 	}
+	var (
+		pods      []corev1.Pod
+		workloads []client.Object
+	)
 	for _, o := range objs {
 		switch x := o.Object.(type) {
+		case *corev1.Pod:
+			pods = append(pods, *x)
+		case *appsv1.Deployment, *appsv1.StatefulSet, *appsv1.DaemonSet, *appsv1.ReplicaSet:
+			workloads = append(workloads, x)
 		case *v1alpha1.Repository:
 			in.objs.Repository = x
 		case *v1alpha1.AppBinding:
@@ -94,6 +104,17 @@ func newInput(t testing.TB, objs []manifest.Object) *input {
 		case *v1alpha1.Function:
 			in.objs.Functions[x.Name] = x
 		}
+	}
+	for _, o := range workloads {
+		w, err := translators.NewWorkload(o, pods)
+		if err != nil {
+			t.Fatalf("workload %s: %v", o.GetName(), err)
+		}
+		if in.objs.Workloads == nil {
+			in.objs.Workloads = map[string]*translators.Workload{}
+		}
+		kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1.")
+		in.objs.Workloads[translators.WorkloadKey(kind, o.GetName())] = w
 	}
 	return in
 }

@@ -33,6 +33,7 @@
 package sessionstatus
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -292,6 +293,11 @@ func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeSta
 	default:
 		t.Phase = v1alpha1.TargetPending
 	}
+	if t.Phase == v1alpha1.TargetFailed {
+		if left := leftQuiesced(l, node); left != "" {
+			t.Message += "; " + left
+		}
+	}
 	for i := range t.Hosts {
 		if h := &t.Hosts[i]; t.Phase == v1alpha1.TargetFailed && h.Phase != v1alpha1.HostSucceeded {
 			h.Phase = v1alpha1.HostFailed
@@ -304,6 +310,33 @@ func evaluateTarget(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeSta
 		t.Hosts = nil
 	}
 	return t
+}
+
+// leftQuiesced says where a failed workload restore left its workload: a
+// quiesce step that succeeded and a resume that did not leave it at zero
+// replicas, with its count in an annotation; "" otherwise.
+func leftQuiesced(l *v1alpha1.TargetLayout, node func(string) pipeline.NodeStatus) string {
+	var quiesced, resumed bool
+	var replicas string
+	for _, ref := range l.Steps {
+		n := node(ref.Name)
+		switch ref.Role {
+		case v1alpha1.RoleQuiesce:
+			quiesced, replicas = n.Phase == pipeline.PhaseSucceeded, strings.TrimSpace(n.Outputs[outputs.Replicas])
+		case v1alpha1.RoleResume:
+			resumed = n.Phase == pipeline.PhaseSucceeded
+		}
+	}
+	if !quiesced || resumed || l.Ref == nil {
+		return ""
+	}
+	count := "its replica count"
+	if replicas != "" {
+		count = "its " + replicas + " replica(s)"
+	}
+	kind := strings.ToLower(l.Ref.Kind)
+	return fmt.Sprintf("%s/%s is left scaled to 0 so that nothing runs on half-restored data (%s recorded in annotation %s); once its volumes are right, scale it back with `kubectl -n <namespace> scale %s/%s --replicas=%s` and remove the annotation, or run `stashflow fn workload-resume --namespace=<namespace> --kind=%s --name=%s`",
+		l.Ref.Kind, l.Ref.Name, count, v1alpha1.AnnotationRestoreReplicas, kind, l.Ref.Name, cmp.Or(replicas, "N"), l.Ref.Kind, l.Ref.Name)
 }
 
 func host(hostname string, n pipeline.NodeStatus) Host {

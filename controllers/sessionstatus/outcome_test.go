@@ -1,6 +1,7 @@
 package sessionstatus
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,44 @@ func TestRolesFromTheRecord(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"abc", "thin", "fsck"}, got); diff != "" {
 		t.Errorf("host snapshot, retention, check (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvaluateLeftQuiesced: a workload restore that failed after its
+// workload was scaled to zero says so, with the recorded count and the
+// command that scales it back; one that never quiesced or resumed does not.
+func TestEvaluateLeftQuiesced(t *testing.T) {
+	layout := v1alpha1.RunLayout{Targets: []v1alpha1.TargetLayout{{
+		Ref: &v1alpha1.TargetRef{Kind: "Deployment", Name: "www"},
+		Steps: []v1alpha1.StepRef{
+			{Name: "workload-quiesce", Function: "workload-quiesce", Role: v1alpha1.RoleQuiesce, Outputs: []string{"replicas"}},
+			{Name: "host-0-volume-restore", Function: "volume-restore", Role: v1alpha1.RoleRestore, Host: "host-0"},
+			{Name: "workload-resume", Function: "workload-resume", Role: v1alpha1.RoleResume},
+		},
+	}}}
+	tests := []struct {
+		name     string
+		nodes    []pipeline.NodeStatus
+		wantLeft bool
+	}{
+		{"restore failed", []pipeline.NodeStatus{ok("workload-quiesce", map[string]string{"replicas": "3\n"}), failed("host-0-volume-restore", "wrong password")}, true},
+		{"quiesce failed", []pipeline.NodeStatus{failed("workload-quiesce", "pods still there")}, false},
+		{"resumed", []pipeline.NodeStatus{ok("workload-quiesce", map[string]string{"replicas": "3"}), ok("host-0-volume-restore", nil), ok("workload-resume", nil)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := Evaluate(&layout, tt.nodes, true)
+			msg := o.Targets[0].Message
+			left := strings.Contains(msg, "Deployment/www is left scaled to 0")
+			if left != tt.wantLeft {
+				t.Fatalf("message %q: says left scaled down = %v, want %v", msg, left, tt.wantLeft)
+			}
+			if left && (!strings.Contains(msg, "its 3 replica(s) recorded in annotation stashflow.dev/restore-replicas") || !strings.Contains(msg, "scale deployment/www --replicas=3")) {
+				t.Errorf("message %q does not give the count and the command", msg)
+			}
+		})
+	}
+	if o := Evaluate(&layout, []pipeline.NodeStatus{ok("workload-quiesce", map[string]string{"replicas": "3"}), failed("host-0-volume-restore", "x")}, true); o.Targets[0].Hosts[0].Hostname != "host-0" {
+		t.Errorf("hosts = %+v, want host-0", o.Targets[0].Hosts)
 	}
 }

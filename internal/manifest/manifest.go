@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,10 +25,12 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
-// Scheme knows the kinds a manifest may hold: ours and core/v1.
+// Scheme knows the kinds a manifest may hold: ours, core/v1 and apps/v1
+// (workload targets).
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = corev1.AddToScheme(s)
+	_ = appsv1.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
 	return s
 }

@@ -30,6 +30,7 @@ type identity struct {
 	WorkingDir string                      `json:"workingDir"`
 	Mounts     []corev1.VolumeMount        `json:"mounts"`
 	Resources  corev1.ResourceRequirements `json:"resources"`
+	NodeName   string                      `json:"nodeName"`
 	Outputs    []pipeline.Output           `json:"outputs"`
 	Timeout    time.Duration               `json:"timeout"`
 	Retry      pipeline.RetryPolicy        `json:"retry"`
@@ -45,6 +46,7 @@ func identityOf(s *pipeline.Step, defaultImage string) identity {
 		WorkingDir: p.WorkingDir,
 		Mounts:     p.VolumeMounts,
 		Resources:  p.Resources,
+		NodeName:   p.NodeName,
 		Timeout:    s.Timeout,
 		Args:       len(p.Args),
 		LabelKeys:  slices.Sorted(maps.Keys(s.Labels)),
@@ -198,7 +200,7 @@ func (g *group) template() wfv1.Template {
 	}
 	c.Env = append(c.Env, corev1.EnvVar{Name: outputs.DirEnv, Value: outputs.Dir})
 
-	t := wfv1.Template{Name: g.name, Container: c}
+	t := wfv1.Template{Name: g.name, Container: c, Affinity: nodeAffinity(g.id.NodeName)}
 	for _, names := range [][]string{g.args, g.command, g.env} {
 		for _, n := range names {
 			if n != "" {
@@ -372,4 +374,22 @@ func optional(b bool) *bool {
 		return nil
 	}
 	return ptr.To(true)
+}
+
+// nodeAffinity pins a pod to one node by name, as the DaemonSet controller
+// does (matchFields on metadata.name: a node's name, unlike its hostname
+// label, is always set); nil for no node.
+func nodeAffinity(node string) *corev1.Affinity {
+	if node == "" {
+		return nil
+	}
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchFields: []corev1.NodeSelectorRequirement{{
+					Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+				}},
+			}},
+		},
+	}}
 }
