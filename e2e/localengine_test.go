@@ -135,6 +135,8 @@ type resticSnapshot struct {
 	ID       string    `json:"id"`
 	Time     time.Time `json:"time"`
 	Hostname string    `json:"hostname"`
+	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags"`
 }
 
 // snapshotsOf lists the repository's restic snapshots of a host, oldest first.

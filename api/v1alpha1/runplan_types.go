@@ -163,7 +163,7 @@ type TargetLayout struct {
 
 // StepRole is what a Function step does for its target, as the Function
 // declares it through its outputs (see package outputs).
-// +kubebuilder:validation:Enum=Backup;Restore;Retention;IntegrityCheck
+// +kubebuilder:validation:Enum=Backup;Restore;Retention;IntegrityCheck;Quiesce;Resume
 type StepRole string
 
 // The roles of a Function step. A step with none is any other work.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,6 +106,10 @@ type Resolver struct {
 	APIReader client.Reader
 	// Builtins are the catalog, used when the cluster has no object of a name.
 	Builtins Builtins
+	// LocalEngine is set when runs go to the operator's local engine, whose
+	// steps run on the operator's machine and can mount no volume of the
+	// cluster: volume and workload targets are refused.
+	LocalEngine bool
 }
 
 // Repository returns the Repository ref points to (its namespace defaulting
@@ -198,6 +203,10 @@ func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1al
 		pvc := &metav1.PartialObjectMetadata{}
 		pvc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"))
 		err = r.APIReader.Get(ctx, key, pvc)
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+		w := &metav1.PartialObjectMetadata{}
+		w.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(ref.Kind))
+		err = r.APIReader.Get(ctx, key, w)
 	default:
 		return false, nil
 	}
@@ -298,14 +307,26 @@ const stashUpdateStatus = "update-status"
 // MemberObjects are what one member refers to.
 type MemberObjects struct {
 	AppBinding *v1alpha1.AppBinding
-	Task       *v1alpha1.Task
-	Functions  map[string]*v1alpha1.Function
+	// Workload is a workload target with its hosts, read when resolved.
+	Workload  *translators.Workload
+	Task      *v1alpha1.Task
+	Functions map[string]*v1alpha1.Function
 }
 
 // Member resolves one member: its AppBinding (if the target is one), its
 // Task and the Task's Functions.
 func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Member) (*MemberObjects, error) {
 	out := &MemberObjects{Functions: map[string]*v1alpha1.Function{}}
+	if m.Target != nil && r.LocalEngine && (m.Target.Kind == "PersistentVolumeClaim" || translators.IsWorkload(m.Target.Kind)) {
+		return nil, &InvalidError{Message: fmt.Sprintf("%s.target.ref: %s %q cannot be backed up or restored on the local engine: its steps run on the operator's machine, which cannot mount the target's volumes; run the operator with --engine=argo", m.Field, m.Target.Kind, m.Target.Name)}
+	}
+	if m.Target != nil && translators.IsWorkload(m.Target.Kind) {
+		w, err := r.workload(ctx, m.Field+".target.ref", namespace, *m.Target)
+		if err != nil {
+			return nil, err
+		}
+		out.Workload = w
+	}
 	if m.Target != nil && m.Target.Kind == "AppBinding" {
 		ab := &v1alpha1.AppBinding{}
 		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: m.Target.Name}, ab); err != nil {
@@ -356,12 +377,75 @@ func (r *Resolver) Objects(ctx context.Context, mode Mode, namespace string, rep
 		if mo.AppBinding != nil {
 			objs.AppBindings[mo.AppBinding.Name] = mo.AppBinding
 		}
+		if mo.Workload != nil {
+			if objs.Workloads == nil {
+				objs.Workloads = map[string]*translators.Workload{}
+			}
+			objs.Workloads[translators.WorkloadKey(m.Target.Kind, m.Target.Name)] = mo.Workload
+		}
 		objs.Tasks[mo.Task.Name] = mo.Task
 		for n, f := range mo.Functions {
 			objs.Functions[n] = f
 		}
 	}
 	return objs, nil
+}
+
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
+
+// workload reads a workload target and the pods its selector matches,
+// directly from the API server (the operator caches neither), and makes
+// them the translators' Workload.
+func (r *Resolver) workload(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (*translators.Workload, error) {
+	var obj client.Object
+	switch ref.Kind {
+	case "Deployment":
+		obj = &appsv1.Deployment{}
+	case "StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	default:
+		obj = &appsv1.ReplicaSet{}
+	}
+	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	if err := r.APIReader.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &NotFoundError{Field: field, Kind: ref.Kind, Namespace: namespace, Name: ref.Name}
+		}
+		return nil, fmt.Errorf("%s: reading %s %s: %w", field, ref.Kind, key, err)
+	}
+	var pods corev1.PodList
+	if sel := workloadSelector(obj); sel != nil {
+		if err := r.APIReader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return nil, fmt.Errorf("%s: listing the pods of %s %s: %w", field, ref.Kind, key, err)
+		}
+	}
+	w, err := translators.NewWorkload(obj, pods.Items)
+	if err != nil {
+		return nil, &InvalidError{Message: fmt.Sprintf("%s: %s %s: %v", field, ref.Kind, key, err)}
+	}
+	return w, nil
+}
+
+func workloadSelector(obj client.Object) labels.Selector {
+	var ls *metav1.LabelSelector
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		ls = o.Spec.Selector
+	case *appsv1.StatefulSet:
+		ls = o.Spec.Selector
+	case *appsv1.DaemonSet:
+		ls = o.Spec.Selector
+	case *appsv1.ReplicaSet:
+		ls = o.Spec.Selector
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ls)
+	if err != nil || sel.Empty() {
+		return nil
+	}
+	return sel
 }
 
 // NotFoundKind returns the kind of the missing object if err is, or wraps,

@@ -32,6 +32,11 @@ const (
 	LabelWorkflow               = "workflows.argoproj.io/workflow"
 	LabelOnExit                 = "workflows.argoproj.io/on-exit"
 	LabelReportOutputsCompleted = "workflows.argoproj.io/report-outputs-completed"
+
+	// AnnotationIgnore marks a pod the runner leaves alone: a workload's
+	// pod that a test stands in for (its status set by the test), where
+	// only a workflow's pods are meant to run.
+	AnnotationIgnore = "podrunner.stashflow.dev/ignore"
 )
 
 // LogFile is the name of the main container's log in its pod directory.

@@ -5,7 +5,8 @@
 // outside tests: it runs whatever a pod says, as host processes, with this
 // process's rights.
 //
-// For every pod in its namespace that has not ended, a Runner:
+// For every pod in its namespace that has not ended (except those annotated
+// podrunner.stashflow.dev/ignore=true: workload pods a test stands in for), a Runner:
 //
 //  1. reads the main container (the one container that is not Argo's "wait"),
 //     unwraps Argo's emissary wrapper (`/var/run/argo/argoexec emissary ...

@@ -212,7 +212,7 @@ func (r *Runner) observe(ctx context.Context, obj any) {
 		r.stopPod(pod.UID, errPodDeleted)
 		return
 	}
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed || pod.Annotations[AnnotationIgnore] == "true" {
 		return
 	}
 	r.mu.Lock()

@@ -1,0 +1,403 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/e2e/podrunner"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// labelPlayed marks the workloads playWorkloads keeps pods for.
+const labelPlayed = "e2e.stashflow.dev/played"
+
+// playWorkloads stands in for the Deployment and StatefulSet controllers and
+// the scheduler, which envtest does not run, for the test's workloads (those
+// labelled labelPlayed): it keeps pods <name>-<i> for i < spec.replicas,
+// Running on node-<i>, and deletes the others. The pod runner leaves these
+// pods alone (podrunner.AnnotationIgnore): the application is not what is
+// tested, its volumes are.
+func playWorkloads(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := reconcileWorkloads(ctx); err != nil && ctx.Err() == nil {
+				t.Logf("playing workloads: %v", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func reconcileWorkloads(ctx context.Context) error {
+	sel := client.HasLabels{labelPlayed}
+	var deps appsv1.DeploymentList
+	var sets appsv1.StatefulSetList
+	if err := env.Client.List(ctx, &deps, client.InNamespace(env.Namespace), sel); err != nil {
+		return err
+	}
+	if err := env.Client.List(ctx, &sets, client.InNamespace(env.Namespace), sel); err != nil {
+		return err
+	}
+	for _, d := range deps.Items {
+		if err := keepPods(ctx, d.Name, ptr.Deref(d.Spec.Replicas, 1), d.Spec.Selector, d.Spec.Template, nil); err != nil {
+			return err
+		}
+	}
+	for _, s := range sets.Items {
+		var claims []string
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			claims = append(claims, c.Name)
+		}
+		if err := keepPods(ctx, s.Name, ptr.Deref(s.Spec.Replicas, 1), s.Spec.Selector, s.Spec.Template, claims); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keepPods(ctx context.Context, name string, replicas int32, selector *metav1.LabelSelector, tpl corev1.PodTemplateSpec, claimTemplates []string) error {
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return err
+	}
+	var pods corev1.PodList
+	if err := env.Client.List(ctx, &pods, client.InNamespace(env.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return err
+	}
+	have := map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		have[pods.Items[i].Name] = &pods.Items[i]
+	}
+	for i := range replicas {
+		podName := fmt.Sprintf("%s-%d", name, i)
+		p := have[podName]
+		delete(have, podName)
+		if p == nil {
+			p = &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: env.Namespace, Labels: tpl.Labels,
+					Annotations: map[string]string{podrunner.AnnotationIgnore: "true"}},
+				Spec: *tpl.Spec.DeepCopy(),
+			}
+			p.Spec.NodeName = fmt.Sprintf("node-%d", i)
+			for _, c := range claimTemplates {
+				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: c, VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: fmt.Sprintf("%s-%s-%d", c, name, i)},
+				}})
+			}
+			if err := env.Client.Create(ctx, p); err != nil {
+				return err
+			}
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			p.Status.Phase = corev1.PodRunning
+			if err := env.Client.Status().Update(ctx, p); err != nil && !apierrors.IsConflict(err) {
+				return err
+			}
+		}
+	}
+	for _, p := range have {
+		if err := env.Client.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundClaim makes a PersistentVolume on a host directory and a claim bound
+// to it (the pod runner mounts the PV's directory for the claim).
+func boundClaim(t *testing.T, claim, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	size := corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: env.Namespace + "-" + claim},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity: size, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
+			ClaimRef:               &corev1.ObjectReference{Namespace: env.Namespace, Name: claim},
+		},
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: claim},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: size}, VolumeName: pv.Name,
+		},
+	}
+	create(t, pv, pvc)
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			out[rel] = string(b)
+		}
+		return err
+	})
+	return out
+}
+
+func playedTemplate(app, mountPath string, volumes ...corev1.Volume) corev1.PodTemplateSpec {
+	var mounts []corev1.VolumeMount
+	for _, v := range volumes {
+		mounts = append(mounts, corev1.VolumeMount{Name: v.Name, MountPath: mountPath})
+	}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Image: "app:e2e", VolumeMounts: mounts}},
+			Volumes:    volumes,
+		},
+	}
+}
+
+// waitPods waits until exactly n pods of app exist.
+func waitPods(t *testing.T, app string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(fullPathTimeout)
+	for {
+		var pods corev1.PodList
+		if err := env.Client.List(context.Background(), &pods, client.InNamespace(env.Namespace), client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(labels.Set{"app": app})}); err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		if running == n && len(pods.Items) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pods of %s (%d running), want %d", len(pods.Items), app, running, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stepPods are the workflow's pods of one Function, by name.
+func stepPods(t *testing.T, wfName, function string) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	if err := env.Client.List(context.Background(), &pods, client.InNamespace(env.Namespace), client.MatchingLabels{
+		podrunner.LabelWorkflow: wfName, translators.LabelFunction: function,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return pods.Items
+}
+
+func (fp *fullPath) snapshots() []resticSnapshot {
+	fp.t.Helper()
+	var out []resticSnapshot
+	if err := json.Unmarshal(fp.restic("snapshots", "--json"), &out); err != nil {
+		fp.t.Fatal(err)
+	}
+	return out
+}
+
+func backupOnce(t *testing.T, config string) *v1alpha1.BackupSession {
+	t.Helper()
+	bs := &v1alpha1.BackupSession{
+		ObjectMeta: metav1.ObjectMeta{Name: config + "-1"},
+		Spec: v1alpha1.BackupSessionSpec{Invoker: v1alpha1.BackupInvokerRef{
+			APIGroup: v1alpha1.GroupVersion.Group, Kind: "BackupConfiguration", Name: config,
+		}},
+	}
+	create(t, bs)
+	waitFor(t, bs, func() bool { return bs.Status.Phase.IsFinal() })
+	return bs
+}
+
+func restoreInto(t *testing.T, name, repo string, ref v1alpha1.TargetRef, rules ...v1alpha1.RestoreRule) *v1alpha1.RestoreSession {
+	t.Helper()
+	rs := &v1alpha1.RestoreSession{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.RestoreSessionSpec{
+			RestoreTargetSpec: v1alpha1.RestoreTargetSpec{Target: &v1alpha1.RestoreTarget{Ref: ref, Rules: rules}},
+			Repository:        v1alpha1.ObjectRef{Name: repo},
+		},
+	}
+	create(t, rs)
+	waitFor(t, rs, func() bool { return rs.Status.Phase.IsFinal() })
+	return rs
+}
+
+// TestDeploymentBackupRestore backs up a Deployment's claim on the Argo
+// engine (the step pinned to the node of the Deployment's pod, the claim
+// mounted read-only where the Deployment mounts it, Stash's host-0), then
+// restores it into the same Deployment (quiesced to 0, restored, scaled
+// back to its 2 replicas), and shows a restore that fails leaving the
+// Deployment at 0 with its count recorded and the way back in the message.
+func TestDeploymentBackupRestore(t *testing.T) {
+	fp := newFullPath(t)
+	startOperator(t)
+	playWorkloads(t)
+	dir := filepath.Join(t.TempDir(), "pv-www")
+	files := map[string]string{"index.html": "<h1>hello</h1>", "img/logo.svg": "<svg/>", "big.bin": strings.Repeat("0123456789", 100_000)}
+	writeFiles(t, dir, files)
+	boundClaim(t, "www-html", dir)
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "www", Labels: map[string]string{labelPlayed: "true"}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "www"}},
+			Template: playedTemplate("www", "/usr/share/www", corev1.Volume{Name: "html", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "www-html"},
+			}}),
+		},
+	}
+	create(t, deploy)
+	waitPods(t, "www", 2)
+	ref := v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "www"}
+	create(t, &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "www"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: ref}},
+			Repository:                      v1alpha1.ObjectRef{Name: fp.repo},
+			Schedule:                        "0 0 1 1 *",
+			Paused:                          true,
+		},
+	})
+
+	bs := backupOnce(t, "www")
+	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
+		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
+	}
+	if st := bs.Status.Targets[0].Stats; len(st) != 1 || st[0].Hostname != "host-0" || st[0].SnapshotID == "" {
+		t.Errorf("backup stats = %+v, want one host-0 with a snapshot", st)
+	}
+	wf := workflowOf(t, bs.Status.Workflow)
+	pods := stepPods(t, wf.Name, "volume-backup")
+	if len(pods) != 1 || pods[0].Spec.NodeName != "node-0" {
+		t.Errorf("volume-backup ran in %d pod(s) on %v, want one on node-0 (the node of www-0)", len(pods), nodesOf(pods))
+	}
+	for _, p := range pods {
+		i := slices.IndexFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == "main" })
+		if i < 0 {
+			t.Fatalf("pod %s has no main container", p.Name)
+		}
+		if m := p.Spec.Containers[i].VolumeMounts; !slices.ContainsFunc(m, func(vm corev1.VolumeMount) bool {
+			return vm.MountPath == "/usr/share/www" && vm.ReadOnly
+		}) {
+			t.Errorf("backup pod %s mounts %+v, want the claim read-only at /usr/share/www", p.Name, m)
+		}
+	}
+	snaps := fp.snapshots()
+	if len(snaps) != 1 || snaps[0].Hostname != "host-0" || !slices.Contains(snaps[0].Tags, "volume:html="+dir) {
+		t.Fatalf("restic snapshots = %+v, want one of host-0 tagged with its volume", snaps)
+	}
+	checkSnapshotObject(t, snaps[0].ID)
+
+	// The data is lost; a restore into the same Deployment brings it back.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"index.html": "broken"})
+	rs := restoreInto(t, "www-restore", fp.repo, ref)
+	if rs.Status.Phase != v1alpha1.RestoreSucceeded {
+		t.Fatalf("restore: %s\n%s", rs.Status.Phase, mustJSON(t, rs.Status))
+	}
+	if diff := cmp.Diff(files, readFiles(t, dir)); diff != "" {
+		t.Errorf("restored volume (-want +got):\n%s", diff)
+	}
+	var steps []string
+	for _, s := range rs.Status.Targets[0].Steps {
+		steps = append(steps, s.Name+"="+string(s.Phase))
+	}
+	if want := []string{"workload-quiesce=Succeeded", "host-0-volume-restore=Succeeded", "workload-resume=Succeeded"}; !cmp.Equal(want, steps) {
+		t.Errorf("restore steps = %v, want %v", steps, want)
+	}
+	got := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "www"}}
+	waitFor(t, got, func() bool { return got.UID != "" })
+	if _, ok := got.Annotations[v1alpha1.AnnotationRestoreReplicas]; ok || ptr.Deref(got.Spec.Replicas, 0) != 2 {
+		t.Errorf("after the restore: replicas %d, annotations %v; want 2 and no record left", ptr.Deref(got.Spec.Replicas, 0), got.Annotations)
+	}
+	waitPods(t, "www", 2)
+
+	// A restore that fails (a wrong password) leaves the Deployment at 0,
+	// its count recorded, and says how to bring it back.
+	create(t,
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wrong-secret"}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte("not-the-password")}},
+		&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "wrong-repo"}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+			StorageSecretName: "wrong-secret",
+			Local:             &v1alpha1.LocalSpec{HostPath: &corev1.HostPathVolumeSource{Path: fp.repoDir}, MountPath: "/stashflow/repository"},
+		}}})
+	before := readFiles(t, dir)
+	bad := restoreInto(t, "www-bad", "wrong-repo", ref)
+	if bad.Status.Phase != v1alpha1.RestoreFailed {
+		t.Fatalf("restore with a wrong password: %s, want Failed", bad.Status.Phase)
+	}
+	msg := bad.Status.Targets[0].Conditions
+	text := mustJSON(t, bad.Status)
+	for _, want := range []string{"Deployment/www is left scaled to 0", "its 2 replica(s) recorded in annotation " + v1alpha1.AnnotationRestoreReplicas, "scale deployment/www --replicas=2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the failed restore's status does not say %q: %v", want, msg)
+		}
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(got), got); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(got.Spec.Replicas, -1) != 0 || got.Annotations[v1alpha1.AnnotationRestoreReplicas] != "2" {
+		t.Errorf("after the failed restore: replicas %d, annotations %v; want 0 and the count 2 recorded", ptr.Deref(got.Spec.Replicas, -1), got.Annotations)
+	}
+	if diff := cmp.Diff(before, readFiles(t, dir)); diff != "" {
+		t.Errorf("the failed restore changed the volume (-before +after):\n%s", diff)
+	}
+	waitPods(t, "www", 0)
+}
+
+func nodesOf(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Spec.NodeName)
+	}
+	return out
+}
