@@ -59,6 +59,7 @@ func TestRecord(t *testing.T) {
 			if diff := cmp.Diff(plan.Layout, rec.Layout); diff != "" {
 				t.Errorf("record layout (-plan +record):\n%s", diff)
 			}
+			admitRecord(t, mustLoad(t, filepath.Base(path)), rec)
 			if rec.RunTimeout() != plan.Graph.Timeout {
 				t.Errorf("record timeout %s, graph %s", rec.RunTimeout(), plan.Graph.Timeout)
 			}
@@ -168,5 +169,44 @@ func TestRecordLimit(t *testing.T) {
 	_, err := bigBatch(t, 64, 16).translate(translators.Options{Image: testImage})
 	if err == nil || !strings.Contains(err.Error(), "status.plan") {
 		t.Fatalf("translate() error = %v, want one naming the run record's limit", err)
+	}
+}
+
+// admitRecord writes the record into the case's session object, as the
+// controller's status patch does, and validates it with the CRD's own
+// schema: a record the apiserver refuses leaves a submitted run unrecorded.
+func admitRecord(t *testing.T, in *input, rec *v1alpha1.RunPlan) {
+	t.Helper()
+	var obj any
+	switch {
+	case len(manifest.Of[*v1alpha1.BackupSession](in.set)) == 1:
+		s := manifest.Of[*v1alpha1.BackupSession](in.set)[0]
+		s.Status.Plan = rec
+		obj = s
+	case len(manifest.Of[*v1alpha1.RestoreSession](in.set)) == 1:
+		s := manifest.Of[*v1alpha1.RestoreSession](in.set)[0]
+		s.Status.Plan = rec
+		obj = s
+	case len(manifest.Of[*v1alpha1.RestoreBatch](in.set)) == 1:
+		s := manifest.Of[*v1alpha1.RestoreBatch](in.set)[0]
+		s.Status.Plan = rec
+		obj = s
+	default:
+		t.Fatal("the case has no session")
+	}
+	adm, err := manifest.CRDAdmission()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u map[string]any
+	if err := json.Unmarshal(raw, &u); err != nil {
+		t.Fatal(err)
+	}
+	if errs := adm.AdmitStatus(u); len(errs) > 0 {
+		t.Errorf("the apiserver would refuse the run record: %v", errs.ToAggregate())
 	}
 }

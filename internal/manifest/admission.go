@@ -147,7 +147,14 @@ func (v *crdVersion) compile() (*compiledSchema, error) {
 // the status, which a create does not write, is not validated. An object
 // without a namespace is validated in DefaultNamespace, as kubectl would
 // create it; a cluster-scoped object's namespace is ignored.
-func (a *Admission) Admit(obj map[string]any) field.ErrorList {
+func (a *Admission) Admit(obj map[string]any) field.ErrorList { return a.admit(obj, false) }
+
+// AdmitStatus validates obj with its status, as the apiserver validates a
+// write of the status subresource: what a controller writes into a
+// session's status (its run record) must pass the CRD's own schema.
+func (a *Admission) AdmitStatus(obj map[string]any) field.ErrorList { return a.admit(obj, true) }
+
+func (a *Admission) admit(obj map[string]any, withStatus bool) field.ErrorList {
 	u := &unstructured.Unstructured{Object: obj}
 	gvk := u.GroupVersionKind()
 	k := a.kinds[gvk.GroupKind()]
@@ -171,7 +178,7 @@ func (a *Admission) Admit(obj map[string]any) field.ErrorList {
 
 	// Create: the object as the registry validates it.
 	created := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(obj)}
-	if v.status {
+	if v.status && !withStatus {
 		delete(created.Object, "status")
 	}
 	switch {
