@@ -69,6 +69,10 @@ const (
 	// Replicas is the workload's replica count before the restore scaled it
 	// to zero: the count quiesce recorded, or the one resume scaled it back to.
 	Replicas = "replicas"
+	// ClaimsCreated is how many PersistentVolumeClaims of a StatefulSet's
+	// hosts workload-quiesce created from its volumeClaimTemplates because
+	// they did not exist yet (0 for other kinds).
+	ClaimsCreated = "claimsCreated"
 )
 
 // Role is what a Function step does for its target. The names are the API's

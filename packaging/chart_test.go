@@ -286,20 +286,20 @@ ui:
 			}
 
 			// Exec hooks: exactly the rules argo.workflowRBAC.execHooks grants the Argo
-			// steps (the Role's rules less Argo's workflowtaskresults), bound to the
-			// operator's ServiceAccount.
+			// steps (the Role's rules less Argo's workflowtaskresults and the workload
+			// restore steps' rules), bound to the operator's ServiceAccount.
 			argo, err := helmTemplate(t, "bk", "backup-system", "engine: argo\nargo: {workflowRBAC: {create: true}}")
 			if err != nil {
 				t.Fatal(err)
 			}
-			stepRules := rulesOf(t, find(t, argo, "Role", "stashflow-workflow"))
-			if diff := cmp.Diff(stepRules[1:], rulesOf(t, find(t, objs, "ClusterRole", "bk-stashflow-operator-exec-hooks"))); diff != "" {
+			hookRules := execHookRules(t, find(t, argo, "Role", "stashflow-workflow"))
+			if diff := cmp.Diff(hookRules, rulesOf(t, find(t, objs, "ClusterRole", "bk-stashflow-operator-exec-hooks"))); diff != "" {
 				t.Errorf("exec-hooks ClusterRole rules (-workflow Role's exec-hook rules +got):\n%s", diff)
 			}
-			if !slices.ContainsFunc(stepRules[1:], func(r any) bool {
+			if !slices.ContainsFunc(hookRules, func(r any) bool {
 				return cmp.Equal(r, map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/exec"}, "verbs": []any{"create"}})
 			}) {
-				t.Errorf("exec hook rules %v lack create on pods/exec", stepRules[1:])
+				t.Errorf("exec hook rules %v lack create on pods/exec", hookRules)
 			}
 			crb := find(t, objs, "ClusterRoleBinding", "bk-stashflow-operator-exec-hooks")
 			wantSubjects := []any{map[string]any{"kind": "ServiceAccount", "name": "backup-operator", "namespace": "backup-system"}}
@@ -627,4 +627,26 @@ func crdNamesIn(t *testing.T, dir string) []string {
 func rulesOf(t *testing.T, role *unstructured.Unstructured) []any {
 	t.Helper()
 	return nested[[]any](t, role, "rules")
+}
+
+// workflowStepRules are the first rules of argo.workflowRBAC's Role, granted
+// with or without exec hooks: Argo's executor's, then those of a workload
+// restore's workload-quiesce and workload-resume steps.
+var workflowStepRules = []any{
+	map[string]any{"apiGroups": []any{"argoproj.io"}, "resources": []any{"workflowtaskresults"}, "verbs": []any{"create", "patch"}},
+	map[string]any{"apiGroups": []any{"apps"}, "resources": []any{"deployments", "statefulsets", "replicasets"}, "verbs": []any{"get", "patch"}},
+	map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"}, "verbs": []any{"list"}},
+	map[string]any{"apiGroups": []any{""}, "resources": []any{"persistentvolumeclaims"}, "verbs": []any{"get", "create"}},
+}
+
+// execHookRules are the exec-hook rules of argo.workflowRBAC's Role (or of
+// its sample): those after workflowStepRules, which it checks come first.
+func execHookRules(t *testing.T, role *unstructured.Unstructured) []any {
+	t.Helper()
+	rules := rulesOf(t, role)
+	n := min(len(workflowStepRules), len(rules))
+	if diff := cmp.Diff(workflowStepRules, rules[:n]); diff != "" {
+		t.Errorf("%s %s: first rules (-Argo's and the workload steps' +got):\n%s", role.GetKind(), role.GetName(), diff)
+	}
+	return rules[n:]
 }

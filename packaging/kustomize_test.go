@@ -94,7 +94,8 @@ func TestChartMatchesKustomize(t *testing.T) {
 }
 
 // TestWorkflowRBACSample checks config/samples/argo-workflow-rbac.yaml grants what the
-// chart's argo.workflowRBAC grants, and that the apiserver accepts it.
+// chart's argo.workflowRBAC grants, Argo's and the workload restore steps' rules first
+// (all the chart grants with execHooks=false), and that the apiserver accepts it.
 func TestWorkflowRBACSample(t *testing.T) {
 	sample := mustReadObjects(t, repoPath("config", "samples", "argo-workflow-rbac.yaml"))
 	chart, err := helmTemplate(t, "stashflow", "team-c", "engine: argo\nargo: {workflowRBAC: {create: true}}")
@@ -103,6 +104,14 @@ func TestWorkflowRBACSample(t *testing.T) {
 	}
 	if diff := cmp.Diff(rulesOf(t, find(t, sample, "Role", "stashflow-workflow")), rulesOf(t, find(t, chart, "Role", "stashflow-workflow"))); diff != "" {
 		t.Errorf("Role rules (-sample +chart):\n%s", diff)
+	}
+	execHookRules(t, find(t, sample, "Role", "stashflow-workflow"))
+	noHooks, err := helmTemplate(t, "stashflow", "team-c", "engine: argo\nargo: {workflowRBAC: {create: true, execHooks: false}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(workflowStepRules, rulesOf(t, find(t, noHooks, "Role", "stashflow-workflow"))); diff != "" {
+		t.Errorf("Role rules with execHooks=false (-Argo's and the workload steps' +chart):\n%s", diff)
 	}
 	for _, o := range sample {
 		o.SetNamespace("team-c")
@@ -155,9 +164,10 @@ func TestLocalExecHooksSample(t *testing.T) {
 	if subject["name"] != sa.GetName() || subject["namespace"] != sa.GetNamespace() {
 		t.Errorf("sample binds %v, want config/default's ServiceAccount %s/%s", subject, sa.GetNamespace(), sa.GetName())
 	}
-	// The same rules as the Argo steps' exec-hook part (all but workflowtaskresults).
+	// The same rules as the Argo steps' exec-hook part (all but workflowtaskresults and
+	// the workload restore steps' rules).
 	argo := mustReadObjects(t, repoPath("config", "samples", "argo-workflow-rbac.yaml"))
-	if diff := cmp.Diff(rulesOf(t, find(t, argo, "Role", "stashflow-workflow"))[1:], rulesOf(t, find(t, sample, "ClusterRole", name))); diff != "" {
+	if diff := cmp.Diff(execHookRules(t, find(t, argo, "Role", "stashflow-workflow")), rulesOf(t, find(t, sample, "ClusterRole", name))); diff != "" {
 		t.Errorf("exec hook rules (-argo-workflow-rbac.yaml +local-exec-hooks-rbac.yaml):\n%s", diff)
 	}
 	applyToAPIServer(t, sample)

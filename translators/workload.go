@@ -187,13 +187,19 @@ func (r *run) workloadScaleStep(m *member, prefix, fn string, opts Options) (pip
 	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: []string{
 		"fn", fn, "--namespace=" + r.namespace, "--kind=" + m.ref.Kind, "--name=" + m.ref.Name, "--session=" + r.name,
 	}}
+	outs := []string{outputs.Replicas}
+	if fn == workloadQuiesceFunction {
+		outs = append(outs, outputs.ClaimsCreated)
+	}
 	name := prefix + fn
 	s := pipeline.Step{
 		Name: name, DisplayName: display, Process: p, Template: fn,
-		Labels:  stepLabels(m, StepKindFunction, "", fn),
-		Outputs: []pipeline.Output{{Name: outputs.Replicas, Path: path.Join(outputs.Dir, outputs.Replicas)}},
+		Labels: stepLabels(m, StepKindFunction, "", fn),
 	}
-	return s, v1alpha1.StepRef{Name: name, Function: fn, Role: role, Outputs: []string{outputs.Replicas}}
+	for _, o := range outs {
+		s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
+	}
+	return s, v1alpha1.StepRef{Name: name, Function: fn, Role: role, Outputs: outs}
 }
 
 // The steps a workload restore adds around its hosts' restores.

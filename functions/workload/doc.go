@@ -29,6 +29,31 @@
 // still there and the recorded count, and leaves the workload at 0 replicas
 // with the annotation, so a later quiesce or resume picks the count up.
 //
+// For a StatefulSet, once its pods are gone, quiesce makes sure every
+// host's claim exists: a restore into a StatefulSet none of whose pods ever
+// ran (a new one) finds no claim to write into, since the StatefulSet
+// controller creates a claim only with its pod. For each ordinal below the
+// recorded count and each of spec.volumeClaimTemplates, the claim
+// <template>-<statefulset>-<ordinal> (the name the restore steps mount)
+// is created when it does not exist, the way the StatefulSet controller
+// creates it: a copy of the template, in the StatefulSet's namespace, its
+// labels the template's plus the StatefulSet's spec.selector.matchLabels,
+// its spec (storageClassName, accessModes, resources, ...) and annotations
+// the template's. It gets no owner reference — the controller sets none
+// under the default persistentVolumeClaimRetentionPolicy (Retain), and
+// fixes the owner references of its pods' claims itself under another —
+// and one more annotation, stashflow.dev/created-by-restore
+// (AnnotationCreatedByRestore), holding --session (empty without it), so
+// that it shows who made the claim. A claim that exists is left exactly as
+// it is, whatever its labels or spec; one created by someone else between
+// the step's read and its create (AlreadyExists) counts as existing. Any
+// other failure stops the step with an error naming the claim, its
+// template and ordinal, and the StatefulSet, which stays at 0 replicas with
+// its count recorded; a retried quiesce creates only what is still
+// missing. Ordinals run from 0, as the restore's hosts do
+// (spec.ordinals.start is not taken into account). Nothing is created
+// when the wait for the pods fails, and nothing for the other kinds.
+//
 // workload-resume reads the annotation, sets spec.replicas to the recorded
 // count and removes the annotation, again in one patch with the
 // resourceVersion. A workload without the annotation is an error and is left
@@ -39,7 +64,9 @@
 // after it succeeded fails the same way, with the workload already running.
 //
 // Both steps write the output replicas (outputs.Replicas): the count
-// recorded, which is the count resumed. A HorizontalPodAutoscaler does not
+// recorded, which is the count resumed. Quiesce also writes claimsCreated
+// (outputs.ClaimsCreated): how many claims it created, 0 for a Deployment
+// or ReplicaSet and when every claim existed. A HorizontalPodAutoscaler does not
 // undo the quiesce: it leaves a target scaled to zero alone.
 //
 // Unlike the other Functions these steps call the Kubernetes API. The client
@@ -51,6 +78,9 @@
 //	apiGroup  resources                                   verbs
 //	apps      deployments, statefulsets, replicasets      get, patch
 //	""        pods                                        list
+//	""        persistentvolumeclaims                      get, create
 //
-// (docs/install.md lists these next to the exec hooks' rules).
+// (the last rule for a StatefulSet's claims). The chart's
+// argo.workflowRBAC Role and config/samples/argo-workflow-rbac.yaml grant
+// them; docs/install.md describes them.
 package workload

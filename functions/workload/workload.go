@@ -53,6 +53,11 @@ const (
 	fieldOwner = "stashflow"
 )
 
+// AnnotationCreatedByRestore is on each PersistentVolumeClaim that
+// workload-quiesce created for a StatefulSet's host; it holds the
+// RestoreSession's name (--session), empty when none was given.
+const AnnotationCreatedByRestore = v1alpha1.GroupName + "/created-by-restore"
+
 // The kinds a restore can quiesce.
 const (
 	kindDeployment  = "Deployment"
@@ -188,7 +193,9 @@ func (q *Quiesce) Flags(fs *pflag.FlagSet) { q.flags(fs) }
 func (q *Quiesce) Validate() error { return q.validate() }
 
 // DeclaredOutputs implements step.OutputDeclarer.
-func (q *Quiesce) DeclaredOutputs() []string { return []string{outputs.Replicas} }
+func (q *Quiesce) DeclaredOutputs() []string {
+	return []string{outputs.Replicas, outputs.ClaimsCreated}
+}
 
 // Run implements step.Function.
 func (q *Quiesce) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
@@ -197,28 +204,40 @@ func (q *Quiesce) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		return nil, fmt.Errorf("%s: %w", &q.target, err)
 	}
 	log := q.logger(env)
-	count, selector, err := q.scaleToZero(ctx, c, log)
+	obj, count, selector, err := q.scaleToZero(ctx, c, log)
 	if err != nil {
 		return nil, err
 	}
-	out := step.Outputs{outputs.Replicas: strconv.Itoa(int(count))}
+	out := step.Outputs{outputs.Replicas: strconv.Itoa(int(count)), outputs.ClaimsCreated: "0"}
 	if err := q.waitForNoPods(ctx, c, selector, count, log); err != nil {
 		return out, err
 	}
-	log.Info("quiesced: no pod of the workload is left", "replicas", count)
+	if set, ok := obj.(*appsv1.StatefulSet); ok {
+		created, err := q.createClaims(ctx, c, set, count, log)
+		out[outputs.ClaimsCreated] = strconv.Itoa(created)
+		if err != nil {
+			return out, err
+		}
+	}
+	log.Info("quiesced: no pod of the workload is left", "replicas", count, "claimsCreated", out[outputs.ClaimsCreated])
 	return out, nil
 }
 
 // scaleToZero records the replica count in the annotation, unless an earlier
 // quiesce did, and sets spec.replicas to 0, in one patch. It returns the
-// recorded count and the workload's pod selector.
-func (q *Quiesce) scaleToZero(ctx context.Context, c client.Client, log *slog.Logger) (int32, labels.Selector, error) {
+// workload as last read, the recorded count and the workload's pod selector.
+func (q *Quiesce) scaleToZero(ctx context.Context, c client.Client, log *slog.Logger) (client.Object, int32, labels.Selector, error) {
 	var (
+		obj      client.Object
 		count    int32
 		selector labels.Selector
 	)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		obj, s, err := q.get(ctx, c)
+		var (
+			s   spec
+			err error
+		)
+		obj, s, err = q.get(ctx, c)
 		if err != nil {
 			return err
 		}
@@ -251,7 +270,7 @@ func (q *Quiesce) scaleToZero(ctx context.Context, c client.Client, log *slog.Lo
 		*s.replicas = ptr.To[int32](0)
 		return q.patch(ctx, c, obj, before)
 	})
-	return count, selector, err
+	return obj, count, selector, err
 }
 
 // podSelector is the workload's spec.selector as a label selector. One that
@@ -317,6 +336,80 @@ func (q *Quiesce) waitForNoPods(ctx context.Context, c client.Client, selector l
 	}
 	return fmt.Errorf("%s: %d pod(s) still exist %s: %s (replicas is 0; the original count %d is kept in annotation %s for workload-resume)",
 		&q.target, len(remaining), why, namePods(remaining), count, v1alpha1.AnnotationRestoreReplicas)
+}
+
+// createClaims creates, for each ordinal below count and each of the
+// StatefulSet's volumeClaimTemplates, the claim <template>-<statefulset>-<ordinal>
+// its pod would mount, when it does not exist yet: a restore into a
+// StatefulSet none of whose pods ever ran writes into those claims. A claim
+// is made the way the StatefulSet controller makes it (see newClaim); an
+// existing one is left as it is, and one that another writer created between
+// the read and the create (AlreadyExists) counts as existing. It returns how
+// many claims it created.
+func (q *Quiesce) createClaims(ctx context.Context, c client.Client, set *appsv1.StatefulSet, count int32, log *slog.Logger) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.timeout)
+	defer cancel()
+	created := 0
+	fail := func(what string, tpl *corev1.PersistentVolumeClaim, name string, ordinal int32, err error) error {
+		return fmt.Errorf("%s: %s PersistentVolumeClaim %s/%s (volumeClaimTemplate %s, ordinal %d): %w (the pods are gone and replicas is 0; the original count %d is kept in annotation %s; %d missing claim(s) were created before this one)",
+			&q.target, what, set.Namespace, name, tpl.Name, ordinal, err, count, v1alpha1.AnnotationRestoreReplicas, created)
+	}
+	for ordinal := range count {
+		for i := range set.Spec.VolumeClaimTemplates {
+			tpl := &set.Spec.VolumeClaimTemplates[i]
+			name := claimName(set, tpl, ordinal)
+			err := c.Get(ctx, client.ObjectKey{Namespace: set.Namespace, Name: name}, &corev1.PersistentVolumeClaim{})
+			switch {
+			case err == nil:
+				log.Debug("the host's claim exists; leaving it as it is", "claim", name)
+				continue
+			case !apierrors.IsNotFound(err):
+				return created, fail("get", tpl, name, ordinal, err)
+			}
+			err = c.Create(ctx, newClaim(set, tpl, name, q.session), client.FieldOwner(fieldOwner))
+			switch {
+			case apierrors.IsAlreadyExists(err):
+				log.Info("the host's claim was created meanwhile by someone else; leaving it as it is", "claim", name)
+				continue
+			case err != nil:
+				return created, fail("create", tpl, name, ordinal, err)
+			}
+			created++
+			log.Info("created the host's missing claim from the StatefulSet's volumeClaimTemplate", "claim", name, "template", tpl.Name, "ordinal", ordinal)
+		}
+	}
+	return created, nil
+}
+
+// claimName is the name the StatefulSet controller gives the claim of a
+// volumeClaimTemplate for the pod of an ordinal.
+func claimName(set *appsv1.StatefulSet, tpl *corev1.PersistentVolumeClaim, ordinal int32) string {
+	return fmt.Sprintf("%s-%s-%d", tpl.Name, set.Name, ordinal)
+}
+
+// newClaim is the claim the StatefulSet controller would create from tpl
+// (getPersistentVolumeClaims in k8s.io/kubernetes/pkg/controller/statefulset):
+// a copy of the template named name in the StatefulSet's namespace, its
+// labels the template's plus the StatefulSet's selector matchLabels. Like the
+// controller under the default retention policy (Retain) it sets no owner
+// reference; unlike it, it adds AnnotationCreatedByRestore.
+func newClaim(set *appsv1.StatefulSet, tpl *corev1.PersistentVolumeClaim, name, session string) *corev1.PersistentVolumeClaim {
+	claim := tpl.DeepCopy()
+	claim.Name = name
+	claim.Namespace = set.Namespace
+	if claim.Labels == nil {
+		claim.Labels = map[string]string{}
+	}
+	if set.Spec.Selector != nil {
+		for k, v := range set.Spec.Selector.MatchLabels {
+			claim.Labels[k] = v
+		}
+	}
+	if claim.Annotations == nil {
+		claim.Annotations = map[string]string{}
+	}
+	claim.Annotations[AnnotationCreatedByRestore] = session
+	return claim
 }
 
 // podsLeft names the pods that may still run a container of the workload:
@@ -427,7 +520,9 @@ func newClient(env *step.Env, userAgent string) (client.Client, error) {
 	for _, k := range []string{kindDeployment, kindStatefulSet, kindReplicaSet} {
 		mapper.Add(appsv1.SchemeGroupVersion.WithKind(k), meta.RESTScopeNamespace)
 	}
-	mapper.Add(corev1.SchemeGroupVersion.WithKind("Pod"), meta.RESTScopeNamespace)
+	for _, k := range []string{"Pod", "PersistentVolumeClaim"} {
+		mapper.Add(corev1.SchemeGroupVersion.WithKind(k), meta.RESTScopeNamespace)
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

@@ -171,6 +171,12 @@ func TestQuiesceResume(t *testing.T) {
 				if got := out[outputs.Replicas]; got != cl.want {
 					t.Errorf("call %d: %s: output %s = %q, want %q", i, cl.fn, outputs.Replicas, got, cl.want)
 				}
+				if cl.fn == workload.QuiesceName && cl.want != "" {
+					// No claim to create: no volumeClaimTemplate, or not a StatefulSet.
+					if got := out[outputs.ClaimsCreated]; got != "0" {
+						t.Errorf("call %d: %s: output %s = %q, want 0", i, cl.fn, outputs.ClaimsCreated, got)
+					}
+				}
 				if tc.absent {
 					continue
 				}
