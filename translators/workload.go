@@ -239,12 +239,18 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		refs     []v1alpha1.StepRef
 		warnings []string
 	)
-	if r.kind == restoreRun {
+	// On one machine (stashflow run) there is no cluster to scale the
+	// workload in: the user stops what writes to the volumes.
+	scale := r.kind == restoreRun && !opts.Local
+	if r.kind == restoreRun && opts.Local {
+		warnings = append(warnings, fmt.Sprintf("%s.ref: %s %q is not scaled down on this machine: stop what writes to its volumes before the restore", field, m.ref.Kind, m.ref.Name))
+	}
+	if scale {
 		s, ref := r.workloadScaleStep(m, prefix, workloadQuiesceFunction, opts)
 		steps, refs = append(steps, s), append(refs, ref)
 	}
 	for h, host := range w.Hosts {
-		if r.kind == backupRun && host.Node == "" {
+		if r.kind == backupRun && host.Node == "" && !opts.Local {
 			return nil, nil, nil, fmt.Errorf("%s.ref: %s %q has no running pod for %s: its backup step runs on the node where that pod mounts the volumes (nothing was backed up)", field, m.ref.Kind, m.ref.Name, host.Name)
 		}
 		hostOpts := opts
@@ -258,7 +264,7 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 			return nil, nil, nil, err
 		}
 		if h == 0 {
-			warnings = warn
+			warnings = append(warnings, warn...)
 		}
 		gv, mounts := r.hostMounts(m, vols, h, host)
 		r.hostVolumes = append(r.hostVolumes, gv...)
@@ -272,7 +278,7 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		}
 		steps, refs = append(steps, s...), append(refs, rf...)
 	}
-	if r.kind == restoreRun {
+	if scale {
 		s, ref := r.workloadScaleStep(m, prefix, workloadResumeFunction, opts)
 		steps, refs = append(steps, s), append(refs, ref)
 	}

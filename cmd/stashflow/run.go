@@ -57,7 +57,7 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
 	f.StringVarP(&o.output, "output", "o", "yaml", "how to print finished sessions: yaml, json or none")
 	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: $XDG_CACHE_HOME or ~/.cache, then stashflow/run)")
-	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir (PVC targets are target-<n>)")
+	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir: a claim by its name (a PVC target, a workload's claim such as data-db-0), or a graph volume (PVC targets are also target-<n>)")
 	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")
 	_ = cmd.MarkFlagRequired("filename")
@@ -82,7 +82,9 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	opts := localrun.Options{WorkDir: o.workDir, Volumes: volumes}
+	opts := localrun.Options{WorkDir: o.workDir, Volumes: volumes, Warn: func(s client.Object, w string) {
+		fmt.Fprintf(stderr, "warning: %s %s: %s\n", kindOf(s), s.GetName(), w)
+	}}
 	var pr *progress
 	if !o.quiet {
 		pr = newProgress(stderr, !o.schedule && isTerminal(stderr))

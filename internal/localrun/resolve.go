@@ -97,6 +97,9 @@ func (in *Inputs) objects(owner client.Object, ns string, repo v1alpha1.ObjectRe
 			objs.AppBindings[ab.Name] = ab
 		}
 	}
+	if err := in.workloads(objs, ns); err != nil {
+		return nil, err
+	}
 	repoNS := repo.NamespaceOr(ns)
 	r, ok := manifest.Named[*v1alpha1.Repository](in.Set, repoNS, repo.Name)
 	if !ok || r.Namespace != repoNS {
@@ -112,6 +115,31 @@ func (in *Inputs) objects(owner client.Object, ns string, repo v1alpha1.ObjectRe
 	}
 	objs.Repository = r
 	return objs, nil
+}
+
+// workloads are the Deployments, StatefulSets, DaemonSets and ReplicaSets
+// of the files in namespace ns, with the files' pods (usually none: on one
+// machine a workload is its volumes, mapped with --volume).
+func (in *Inputs) workloads(objs *translators.Objects, ns string) error {
+	var pods []corev1.Pod
+	for _, p := range manifest.Of[*corev1.Pod](in.Set) {
+		pods = append(pods, *p)
+	}
+	for _, o := range in.Set.Objects {
+		kind := o.Object.GetObjectKind().GroupVersionKind().Kind
+		if !translators.IsWorkload(kind) || o.Object.GetNamespace() != ns {
+			continue
+		}
+		w, err := translators.NewWorkload(o.Object, pods)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.where(o.Object), err)
+		}
+		if objs.Workloads == nil {
+			objs.Workloads = map[string]*translators.Workload{}
+		}
+		objs.Workloads[translators.WorkloadKey(kind, o.Object.GetName())] = w
+	}
+	return nil
 }
 
 func (in *Inputs) secret(ns, name string) (*corev1.Secret, bool) {

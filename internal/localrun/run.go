@@ -34,6 +34,10 @@ type Options struct {
 	Parallelism int
 	// Progress receives every step event.
 	Progress func(Progress)
+	// Warn receives what the translation says the user should know (a
+	// step dropped, a workload not scaled down), before the run starts;
+	// the operator makes them Events.
+	Warn func(session client.Object, warning string)
 }
 
 // Progress is one step event of one session.
@@ -162,6 +166,11 @@ func (in *Inputs) Run(ctx context.Context, session client.Object, opts Options) 
 	plan, err := in.Plan(session, translators.Options{})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Warn != nil {
+		for _, w := range plan.Warnings {
+			opts.Warn(session, w)
+		}
 	}
 	work := opts.WorkDir
 	if work == "" {

@@ -46,6 +46,12 @@ func volumeDir(v *corev1.Volume, name string, overrides map[string]string, workD
 	if dir, ok := overrides[name]; ok {
 		return filepath.Abs(dir)
 	}
+	if v != nil && v.PersistentVolumeClaim != nil {
+		// A claim is mapped by the claim's own name too: the one a user knows.
+		if dir, ok := overrides[v.PersistentVolumeClaim.ClaimName]; ok {
+			return filepath.Abs(dir)
+		}
+	}
 	switch {
 	case v == nil:
 		return "", fmt.Errorf("volume %q is mounted but not declared in the graph", name)
@@ -62,7 +68,7 @@ func volumeDir(v *corev1.Volume, name string, overrides map[string]string, workD
 		}
 		return dir, nil
 	case v.PersistentVolumeClaim != nil:
-		return "", fmt.Errorf("volume %q (persistentVolumeClaim %q) has no host directory: map it in the engine's volumes", name, v.PersistentVolumeClaim.ClaimName)
+		return "", fmt.Errorf("volume %q (persistentVolumeClaim %q) has no host directory on this machine: map the claim to one (stashflow run --volume %s=DIR)", name, v.PersistentVolumeClaim.ClaimName, v.PersistentVolumeClaim.ClaimName)
 	default:
 		return "", fmt.Errorf("volume %q has no host directory: only hostPath and emptyDir volumes map by themselves, map it in the engine's volumes", name)
 	}
