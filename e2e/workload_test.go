@@ -401,3 +401,102 @@ func nodesOf(pods []corev1.Pod) []string {
 	}
 	return out
 }
+
+// TestStatefulSetIntoNewStatefulSet backs up a StatefulSet of 3 replicas
+// (one host per replica, each step on its pod's node with its own claim)
+// and restores it into a new StatefulSet whose claims do not exist yet:
+// quiesce creates them from its volumeClaimTemplates, and each host's data
+// lands in its own claim.
+func TestStatefulSetIntoNewStatefulSet(t *testing.T) {
+	fp := newFullPath(t)
+	startOperator(t)
+	playWorkloads(t)
+	root := t.TempDir()
+	want := make([]map[string]string, 3)
+	for i := range 3 {
+		want[i] = map[string]string{"rows": fmt.Sprintf("replica %d", i), fmt.Sprintf("only-%d/file", i): strings.Repeat(fmt.Sprint(i), 1000)}
+		dir := filepath.Join(root, fmt.Sprintf("pv-db-%d", i))
+		writeFiles(t, dir, want[i])
+		boundClaim(t, fmt.Sprintf("data-db-%d", i), dir)
+	}
+	sts := func(name string) *appsv1.StatefulSet {
+		size := corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}
+		return &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{labelPlayed: "true"}},
+			Spec: appsv1.StatefulSetSpec{
+				Replicas:    ptr.To[int32](3),
+				ServiceName: name,
+				Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: func() corev1.PodTemplateSpec {
+					tpl := playedTemplate(name, "")
+					tpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/db"}}
+					return tpl
+				}(),
+				VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+					ObjectMeta: metav1.ObjectMeta{Name: "data"},
+					Spec: corev1.PersistentVolumeClaimSpec{
+						AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+						Resources:   corev1.VolumeResourceRequirements{Requests: size},
+					},
+				}},
+			},
+		}
+	}
+	create(t, sts("db"))
+	waitPods(t, "db", 3)
+	create(t, &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+				Target: &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}},
+			},
+			Repository: v1alpha1.ObjectRef{Name: fp.repo},
+			Schedule:   "0 0 1 1 *",
+			Paused:     true,
+		},
+	})
+	bs := backupOnce(t, "db")
+	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
+		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
+	}
+	var hosts []string
+	for _, s := range bs.Status.Targets[0].Stats {
+		hosts = append(hosts, s.Hostname)
+	}
+	if diff := cmp.Diff([]string{"host-0", "host-1", "host-2"}, hosts); diff != "" || ptr.Deref(bs.Status.Targets[0].TotalHosts, 0) != 3 {
+		t.Errorf("backup hosts (-want +got):\n%s", diff)
+	}
+	wf := workflowOf(t, bs.Status.Workflow)
+	if nodes := nodesOf(stepPods(t, wf.Name, "volume-backup")); !cmp.Equal(slices.Sorted(slices.Values(nodes)), []string{"node-0", "node-1", "node-2"}) {
+		t.Errorf("backup steps ran on %v, want one on each replica's node", nodes)
+	}
+	if n := len(fp.snapshots()); n != 3 {
+		t.Errorf("%d restic snapshots, want 3", n)
+	}
+
+	// A new StatefulSet of the same shape; its claims do not exist.
+	create(t, sts("db2"))
+	waitPods(t, "db2", 3)
+	rs := restoreInto(t, "db2-restore", fp.repo, v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db2"})
+	if rs.Status.Phase != v1alpha1.RestoreSucceeded {
+		t.Fatalf("restore: %s\n%s", rs.Status.Phase, mustJSON(t, rs.Status))
+	}
+	for i := range 3 {
+		claim := fmt.Sprintf("data-db2-%d", i)
+		pvc := &corev1.PersistentVolumeClaim{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: env.Namespace, Name: claim}, pvc); err != nil {
+			t.Fatalf("claim %s: %v", claim, err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), pvc) })
+		// Unbound (no provisioner here): the pod runner's directory of the claim.
+		dir := filepath.Join(env.WorkDir, "pods", "claims", claim)
+		if diff := cmp.Diff(want[i], readFiles(t, dir)); diff != "" {
+			t.Errorf("claim %s (-want +got):\n%s", claim, diff)
+		}
+	}
+	got := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db2"}}
+	waitFor(t, got, func() bool { return ptr.Deref(got.Spec.Replicas, 0) == 3 })
+	if _, ok := got.Annotations[v1alpha1.AnnotationRestoreReplicas]; ok {
+		t.Errorf("db2 still has the restore annotation: %v", got.Annotations)
+	}
+}
