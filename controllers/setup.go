@@ -2,7 +2,8 @@
 // manager: Setup registers the cache indexes, builds the engine (Argo or
 // local) and the reconcilers of BackupSession, RestoreSession, RestoreBatch,
 // BackupConfiguration and BackupBatch, and the BackupBlueprint reconcilers
-// of AppBindings and PersistentVolumeClaims. `stashflow operator`, the envtest
+// of AppBindings, PersistentVolumeClaims and workloads (Deployments,
+// StatefulSets, DaemonSets, ReplicaSets). `stashflow operator`, the envtest
 // suites and the e2e suite all start the same wiring through it.
 //
 // One package per kind holds its reconciler; controllers/engine holds the
@@ -147,7 +148,10 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			return fmt.Errorf("%s controller: %w", kind.Name, err)
 		}
 	}
-	for _, kind := range []backupblueprint.TargetKind{backupblueprint.AppBindingKind, backupblueprint.PersistentVolumeClaimKind} {
+	for _, kind := range []backupblueprint.TargetKind{
+		backupblueprint.AppBindingKind, backupblueprint.PersistentVolumeClaimKind,
+		backupblueprint.DeploymentKind, backupblueprint.StatefulSetKind, backupblueprint.DaemonSetKind, backupblueprint.ReplicaSetKind,
+	} {
 		bb := &backupblueprint.Reconciler{Kind: kind, Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder("backupblueprint-controller")}
 		if err := bb.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("BackupBlueprint controller for %s: %w", kind.Name, err)

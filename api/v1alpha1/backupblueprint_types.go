@@ -93,7 +93,10 @@ type BackupBlueprintSpec struct {
 	RetryConfig *RetryConfig `json:"retryConfig,omitempty"`
 
 	// annotations are the annotation keys this blueprint reacts to. Defaults:
-	// stashflow.dev/backup-blueprint and stashflow.dev/schedule.
+	// stashflow.dev/backup-blueprint and stashflow.dev/schedule, with Stash's
+	// stash.appscode.com/backup-blueprint and stash.appscode.com/schedule read where ours
+	// are not set. A workload also names what to back up with stashflow.dev/target-paths
+	// (required) and stashflow.dev/volume-mounts, or Stash's keys of the same names.
 	// +optional
 	Annotations *BlueprintAnnotations `json:"annotations,omitempty"`
 }

@@ -52,6 +52,22 @@ const (
 	// AnnotationSchedule on a workload or AppBinding overrides the blueprint's schedule.
 	// A BackupBlueprint may choose another key with spec.annotations.schedule.
 	AnnotationSchedule = GroupName + "/schedule"
+	// AnnotationTargetPaths on a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet)
+	// that names a BackupBlueprint lists the paths to back up: comma-separated absolute
+	// paths, e.g. "/data,/etc/app". Required on a workload.
+	AnnotationTargetPaths = GroupName + "/target-paths"
+	// AnnotationVolumeMounts on a workload that names a BackupBlueprint lists the volumes
+	// the backup mounts: comma-separated volumeName:mountPath (or
+	// volumeName:mountPath:subPath), Stash's format, e.g. "data:/data".
+	AnnotationVolumeMounts = GroupName + "/volume-mounts"
+	// StashAnnotationBackupBlueprint, StashAnnotationSchedule, StashAnnotationTargetPaths
+	// and StashAnnotationVolumeMounts are Stash's keys for the same annotations. They are
+	// read too, so that a target annotated for Stash moves over unchanged; where both are
+	// set, ours win.
+	StashAnnotationBackupBlueprint = "stash.appscode.com/backup-blueprint"
+	StashAnnotationSchedule        = "stash.appscode.com/schedule"
+	StashAnnotationTargetPaths     = "stash.appscode.com/target-paths"
+	StashAnnotationVolumeMounts    = "stash.appscode.com/volume-mounts"
 	// AnnotationTrigger on a BackupSession records who created it: "schedule", "manual" or "retry".
 	AnnotationTrigger = GroupName + "/trigger"
 	// AnnotationWorkflowUI on a session holds a link to the engine's UI for its workflow.

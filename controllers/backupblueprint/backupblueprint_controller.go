@@ -1,24 +1,38 @@
-// Package backupblueprint turns BackupBlueprints into backups: an AppBinding
-// or PersistentVolumeClaim annotated with a blueprint's name
-// (stashflow.dev/backup-blueprint, or the blueprint's own key) gets a
-// Repository and a BackupConfiguration made from the blueprint, with
-// ${TARGET_KIND}, ${TARGET_NAME}, ${TARGET_NAMESPACE}, ${TARGET_APP_TYPE}
-// and ${TARGET_APP_VERSION} filled in. Removing the annotation (or the
-// target) removes them.
+// Package backupblueprint turns BackupBlueprints into backups: an
+// AppBinding, PersistentVolumeClaim or workload (apps/v1 Deployment,
+// StatefulSet, DaemonSet, ReplicaSet) annotated with a blueprint's name
+// (stashflow.dev/backup-blueprint, Stash's stash.appscode.com/backup-blueprint,
+// or the blueprint's own key) gets a Repository and a BackupConfiguration
+// made from the blueprint, with ${TARGET_KIND}, ${TARGET_NAME},
+// ${TARGET_NAMESPACE}, ${TARGET_APP_TYPE} and ${TARGET_APP_VERSION} filled
+// in. A workload also names what to back up: the paths of its target-paths
+// annotation (required) and the volumes of its volume-mounts annotation,
+// ours or Stash's. Removing the annotation (or the target) removes them.
 //
 // The reconciled object is the target, not the blueprint: one Reconciler
-// per target kind (AppBinding, PersistentVolumeClaim). What it makes is
-// applied with server-side apply (field owner "stashflow"), labelled with
-// the blueprint and the target so that it can be found again, and owned by
-// the target when it lives in the target's namespace.
+// per target kind. Workloads are watched as metadata only (annotations and
+// owner references are all a blueprint reads), so the cache does not hold
+// every pod template of the cluster. What it makes is applied with
+// server-side apply (field owner "stashflow"), labelled with the blueprint
+// and the target so that it can be found again, and owned by the target when
+// it lives in the target's namespace.
+//
+// Bad input is reported as a Warning event on the target and not retried
+// (the blueprint and the target are watched): BlueprintNotFound,
+// BlueprintInvalid for what the blueprint cannot make, AnnotationInvalid for
+// the target's own annotations. What was made before stays until the input
+// is fixed or the blueprint annotation removed.
 package backupblueprint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
@@ -48,16 +62,29 @@ const (
 	FieldOwner = "stashflow"
 )
 
+// Reasons of the Warning events on a target.
+const (
+	// ReasonBlueprintNotFound: the annotation names no BackupBlueprint.
+	ReasonBlueprintNotFound = "BlueprintNotFound"
+	// ReasonBlueprintInvalid: the blueprint cannot make a Repository and a
+	// BackupConfiguration for the target (no schedule, a bad repoName, ...).
+	ReasonBlueprintInvalid = "BlueprintInvalid"
+	// ReasonAnnotationInvalid: the target's own annotations are missing or
+	// malformed (a workload's target-paths or volume-mounts).
+	ReasonAnnotationInvalid = "AnnotationInvalid"
+)
+
 // Reconciler reconciles the targets of one kind.
 type Reconciler struct {
-	// Kind is AppBindingKind or PersistentVolumeClaimKind.
+	// Kind is AppBindingKind, PersistentVolumeClaimKind or a workload kind
+	// (DeploymentKind, StatefulSetKind, DaemonSetKind, ReplicaSetKind).
 	Kind     TargetKind
 	Client   client.Client
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 }
 
-// TargetKind is what differs between AppBinding and PersistentVolumeClaim targets.
+// TargetKind is what differs between the kinds of targets.
 type TargetKind struct {
 	Name       string
 	APIVersion string
@@ -65,6 +92,12 @@ type TargetKind struct {
 	NewList    func() client.ObjectList
 	// Variables are the target's own ${TARGET_*} values besides kind, name and namespace.
 	Variables func(client.Object) map[string]string
+	// Workload targets are backed up as files: the target-paths annotation
+	// is required and volume-mounts read.
+	Workload bool
+	// NotATarget, when set, says why an object of the kind is not a target
+	// of its own ("" when it is).
+	NotATarget func(client.Object) string
 }
 
 // AppBindingKind targets AppBindings.
@@ -86,11 +119,47 @@ var PersistentVolumeClaimKind = TargetKind{
 	Variables: func(client.Object) map[string]string { return map[string]string{"TARGET_APP_TYPE": "volume"} },
 }
 
+// Workload targets (apps/v1), as Stash has them.
+var (
+	DeploymentKind  = workloadKind("Deployment", nil)
+	StatefulSetKind = workloadKind("StatefulSet", nil)
+	DaemonSetKind   = workloadKind("DaemonSet", nil)
+	// ReplicaSetKind leaves out ReplicaSets a Deployment controls: they carry
+	// a copy of the Deployment's annotations, and the Deployment is the target.
+	ReplicaSetKind = workloadKind("ReplicaSet", func(o client.Object) string {
+		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Deployment" && ref.APIVersion == appsv1.SchemeGroupVersion.String() {
+			return "controlled by Deployment " + ref.Name
+		}
+		return ""
+	})
+)
+
+// workloadKind is an apps/v1 workload kind, read as metadata only.
+func workloadKind(kind string, notATarget func(client.Object) string) TargetKind {
+	gv := appsv1.SchemeGroupVersion
+	return TargetKind{
+		Name: kind, APIVersion: gv.String(), Workload: true, NotATarget: notATarget,
+		New: func() client.Object {
+			o := &metav1.PartialObjectMetadata{}
+			o.SetGroupVersionKind(gv.WithKind(kind))
+			return o
+		},
+		NewList: func() client.ObjectList {
+			l := &metav1.PartialObjectMetadataList{}
+			l.SetGroupVersionKind(gv.WithKind(kind + "List"))
+			return l
+		},
+		Variables: func(client.Object) map[string]string { return map[string]string{"TARGET_APP_TYPE": "workload"} },
+	}
+}
+
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupblueprints;appbindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=repositories;backupconfigurations,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=appbindings/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments/finalizers;statefulsets/finalizers;daemonsets/finalizers;replicasets/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller.
@@ -128,7 +197,7 @@ func (r *Reconciler) allTargets(ctx context.Context, o client.Object) []ctrl.Req
 	}
 	var out []ctrl.Request
 	_ = forEach(list, func(t client.Object) {
-		if t.GetAnnotations()[bp.Spec.BlueprintAnnotation()] == bp.Name {
+		if name, _ := annotation(t.GetAnnotations(), bp.Spec.BlueprintAnnotation()); name == bp.Name {
 			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(t)})
 		}
 	})
@@ -149,6 +218,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	log := ctrl.LoggerFrom(ctx).WithValues("target", klog.KObj(target), "targetKind", r.Kind.Name)
 	ctx = ctrl.LoggerInto(ctx, log)
 
+	if r.Kind.NotATarget != nil {
+		if why := r.Kind.NotATarget(target); why != "" {
+			log.V(1).Info("Not a blueprint target", "reason", why)
+			return ctrl.Result{}, r.removeMade(ctx, target.GetNamespace(), target.GetName(), "")
+		}
+	}
 	bp, err := r.blueprintOf(ctx, target)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -158,9 +233,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	repo, bc, err := r.desired(bp, target)
 	if err != nil {
-		r.Recorder.Event(target, corev1.EventTypeWarning, "BlueprintInvalid", err.Error())
-		log.Error(err, "Cannot apply the blueprint", "blueprint", bp.Name)
-		return ctrl.Result{}, nil // the blueprint or the annotation must change; both are watched
+		reason := ReasonBlueprintInvalid
+		if ae := (*annotationError)(nil); errors.As(err, &ae) {
+			reason = ReasonAnnotationInvalid
+		}
+		r.Recorder.Event(target, corev1.EventTypeWarning, reason, err.Error())
+		log.Error(err, "Cannot apply the blueprint", "blueprint", bp.Name, "reason", reason)
+		return ctrl.Result{}, nil // the blueprint or the annotations must change; both are watched
 	}
 	var errs []error
 	for _, obj := range []client.Object{repo, bc} {
@@ -187,12 +266,12 @@ func (r *Reconciler) blueprintOf(ctx context.Context, target client.Object) (*v1
 	}
 	for i := range list.Items {
 		bp := &list.Items[i]
-		if target.GetAnnotations()[bp.Spec.BlueprintAnnotation()] == bp.Name {
+		if name, _ := annotation(target.GetAnnotations(), bp.Spec.BlueprintAnnotation()); name == bp.Name {
 			return bp, nil
 		}
 	}
-	if name := target.GetAnnotations()[v1alpha1.AnnotationBackupBlueprint]; name != "" {
-		r.Recorder.Event(target, corev1.EventTypeWarning, "BlueprintNotFound", fmt.Sprintf("BackupBlueprint %s not found", name))
+	if name, key := annotation(target.GetAnnotations(), v1alpha1.AnnotationBackupBlueprint); name != "" {
+		r.Recorder.Event(target, corev1.EventTypeWarning, ReasonBlueprintNotFound, fmt.Sprintf("BackupBlueprint %s (annotation %s) not found", name, key))
 	}
 	return nil, nil
 }

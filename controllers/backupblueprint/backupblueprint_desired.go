@@ -45,11 +45,15 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 		return nil, nil, fmt.Errorf("BackupBlueprint %s: the repository's fields: %w", bp.Name, err)
 	}
 	schedule := bp.Spec.Schedule
-	if s := target.GetAnnotations()[bp.Spec.ScheduleAnnotation()]; s != "" {
+	if s, _ := annotation(target.GetAnnotations(), bp.Spec.ScheduleAnnotation()); s != "" {
 		schedule = s
 	}
 	if schedule == "" {
 		return nil, nil, fmt.Errorf("BackupBlueprint %s has no schedule and %s has no %s annotation", bp.Name, target.GetName(), bp.Spec.ScheduleAnnotation())
+	}
+	backupTarget, err := r.backupTarget(target)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	labels := map[string]string{
@@ -70,7 +74,7 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 		Spec: v1alpha1.BackupConfigurationSpec{
 			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
 				Task:                  bp.Spec.Task.DeepCopy(),
-				Target:                &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: r.Kind.APIVersion, Kind: r.Kind.Name, Name: target.GetName()}},
+				Target:                backupTarget,
 				RuntimeSettings:       bp.Spec.RuntimeSettings.DeepCopy(),
 				TempDir:               bp.Spec.TempDir.DeepCopy(),
 				InterimVolumeTemplate: bp.Spec.InterimVolumeTemplate.DeepCopy(),
@@ -96,6 +100,20 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 		}
 	}
 	return repo, bc, nil
+}
+
+// backupTarget is the BackupConfiguration's target: the reference, and for a
+// workload the paths and volume mounts its annotations name.
+func (r *Reconciler) backupTarget(target client.Object) (*v1alpha1.BackupTarget, error) {
+	bt := &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: r.Kind.APIVersion, Kind: r.Kind.Name, Name: target.GetName()}}
+	if !r.Kind.Workload {
+		return bt, nil
+	}
+	var err error
+	if bt.Paths, bt.VolumeMounts, err = workloadFiles(r.Kind.Name, target.GetAnnotations()); err != nil {
+		return nil, err
+	}
+	return bt, nil
 }
 
 // substituteJSON fills ${VAR} in every string of in and decodes into out.
