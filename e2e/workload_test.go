@@ -500,3 +500,125 @@ func TestStatefulSetIntoNewStatefulSet(t *testing.T) {
 		t.Errorf("db2 still has the restore annotation: %v", got.Annotations)
 	}
 }
+
+// TestWorkloadAndDatabaseBatch is Stash's batch backup shape (WordPress):
+// a Deployment's volume and its database (an etcd here) in one
+// Sequential BackupBatch with global hooks, then a RestoreBatch of both,
+// also Sequential with global hooks: the Deployment quiesced, restored and
+// resumed, the database restored live into a fresh etcd.
+func TestWorkloadAndDatabaseBatch(t *testing.T) {
+	fp := newFullPath(t)
+	startOperator(t)
+	playWorkloads(t)
+	hooks := newHookServer(t)
+	dir := filepath.Join(t.TempDir(), "pv-wp")
+	files := map[string]string{"wp-config.php": "<?php define('DB', 'etcd');", "uploads/2026/cat.jpg": strings.Repeat("\xff\xd8", 5000)}
+	writeFiles(t, dir, files)
+	boundClaim(t, "wp-content", dir)
+	create(t, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "wp", Labels: map[string]string{labelPlayed: "true"}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "wp"}},
+			Template: playedTemplate("wp", "/var/www/html", corev1.Volume{Name: "content", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "wp-content"},
+			}}),
+		},
+	})
+	waitPods(t, "wp", 1)
+	src, dst := startEtcd(t), startEtcd(t)
+	keys := map[string]string{}
+	for i := range 50 {
+		k, v := fmt.Sprintf("/wp/options/%02d", i), strings.Repeat(fmt.Sprint(i), 100)
+		keys[k] = v
+		if _, err := src.Client.Put(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(t, appBinding("wp-db", src.URL), appBinding("wp-db-fresh", dst.URL))
+	wpRef := v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "wp"}
+	create(t, &v1alpha1.BackupBatch{
+		ObjectMeta: metav1.ObjectMeta{Name: "wordpress"},
+		Spec: v1alpha1.BackupBatchSpec{
+			Repository:     v1alpha1.ObjectRef{Name: fp.repo},
+			Schedule:       "0 0 1 1 *",
+			Paused:         true,
+			ExecutionOrder: v1alpha1.Sequential,
+			Hooks: &v1alpha1.BackupHooks{
+				PreBackup:  hooks.hook("/global-pre-backup"),
+				PostBackup: hooks.postHook("/global-post-backup", v1alpha1.HookExecuteAlways),
+			},
+			Members: []v1alpha1.BackupBatchMember{
+				{BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: wpRef}}},
+				{BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+					Task: &v1alpha1.TaskRef{Name: "etcd-backup"}, Target: &v1alpha1.BackupTarget{Ref: appBindingRef("wp-db")},
+				}},
+			},
+		},
+	})
+	bs := &v1alpha1.BackupSession{
+		ObjectMeta: metav1.ObjectMeta{Name: "wordpress-1"},
+		Spec:       v1alpha1.BackupSessionSpec{Invoker: v1alpha1.BackupInvokerRef{APIGroup: v1alpha1.GroupVersion.Group, Kind: "BackupBatch", Name: "wordpress"}},
+	}
+	create(t, bs)
+	waitFor(t, bs, func() bool { return bs.Status.Phase.IsFinal() })
+	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
+		t.Fatalf("batch backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
+	}
+	if calls := hooks.take(); !cmp.Equal(calls, []string{"/global-pre-backup", "/global-post-backup"}) {
+		t.Errorf("backup hooks called %v, want the global pre then post", calls)
+	}
+	var hosts []string
+	for _, tg := range bs.Status.Targets {
+		for _, s := range tg.Stats {
+			hosts = append(hosts, tg.Ref.Kind+"/"+s.Hostname)
+		}
+	}
+	if want := []string{"Deployment/host-0", "AppBinding/wp-db"}; !cmp.Equal(want, hosts) {
+		t.Errorf("backed up hosts %v, want %v", hosts, want)
+	}
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, dir, map[string]string{"wp-config.php": "damaged"})
+	rb := &v1alpha1.RestoreBatch{
+		ObjectMeta: metav1.ObjectMeta{Name: "wordpress-restore"},
+		Spec: v1alpha1.RestoreBatchSpec{
+			Repository:     v1alpha1.ObjectRef{Name: fp.repo},
+			ExecutionOrder: v1alpha1.Sequential,
+			Hooks: &v1alpha1.RestoreHooks{
+				PreRestore:  hooks.hook("/global-pre-restore"),
+				PostRestore: hooks.postHook("/global-post-restore", v1alpha1.HookExecuteAlways),
+			},
+			Members: []v1alpha1.RestoreBatchMember{
+				{RestoreTargetSpec: v1alpha1.RestoreTargetSpec{Target: &v1alpha1.RestoreTarget{Ref: wpRef}}},
+				{RestoreTargetSpec: liveEtcdRestore("", "wp-db-fresh", fp.repo, "wp-db", "latest").Spec.RestoreTargetSpec},
+			},
+		},
+	}
+	create(t, rb)
+	waitFor(t, rb, func() bool { return rb.Status.Phase.IsFinal() })
+	if rb.Status.Phase != v1alpha1.RestoreSucceeded {
+		t.Fatalf("batch restore: %s\n%s", rb.Status.Phase, mustJSON(t, rb.Status))
+	}
+	if calls := hooks.take(); !cmp.Equal(calls, []string{"/global-pre-restore", "/global-post-restore"}) {
+		t.Errorf("restore hooks called %v, want the global pre then post", calls)
+	}
+	if diff := cmp.Diff(files, readFiles(t, dir)); diff != "" {
+		t.Errorf("restored wp-content (-want +got):\n%s", diff)
+	}
+	resp, err := dst.Client.Get(context.Background(), "/wp/", clientv3WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, kv := range resp.Kvs {
+		got[string(kv.Key)] = string(kv.Value)
+	}
+	if diff := cmp.Diff(keys, got); diff != "" {
+		t.Errorf("restored etcd (-want +got):\n%s", diff)
+	}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "wp"}}
+	waitFor(t, d, func() bool { return ptr.Deref(d.Spec.Replicas, 0) == 1 })
+}
