@@ -112,7 +112,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	resolver := &resolve.Resolver{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Builtins: cfg.Builtins}
+	resolver := &resolve.Resolver{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Builtins: cfg.Builtins, LocalEngine: cfg.Engine == v1alpha1.EngineLocal}
 	m := metrics.Default()
 	topts := translators.Options{Image: cfg.Image, Local: cfg.Engine == v1alpha1.EngineLocal}
 	opts := controller.Options{MaxConcurrentReconciles: cfg.MaxConcurrentReconciles}

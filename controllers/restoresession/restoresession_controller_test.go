@@ -116,6 +116,27 @@ func TestRestore(t *testing.T) {
 		}
 	})
 
+	t.Run("a volume or workload target on the local engine is Invalid, naming --engine=argo", func(t *testing.T) {
+		t.Parallel()
+		for i, ref := range []v1alpha1.TargetRef{
+			{APIVersion: "apps/v1", Kind: "Deployment", Name: "www"},
+			{APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "data"},
+		} {
+			rs := &v1alpha1.RestoreSession{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("restore-local-%d", i)},
+				Spec: v1alpha1.RestoreSessionSpec{RestoreTargetSpec: v1alpha1.RestoreTargetSpec{Target: &v1alpha1.RestoreTarget{Ref: ref}},
+					Repository: v1alpha1.ObjectRef{Name: "repo"}},
+			}
+			ot.Create(t, c, rs)
+			st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreInvalid)
+			if st.Reason != string(conditions.ReasonInvalidInput) || st.Workflow != nil ||
+				!strings.Contains(st.Message, "spec.target.ref: "+ref.Kind+` "`+ref.Name+`" cannot be backed up or restored on the local engine`) ||
+				!strings.Contains(st.Message, "--engine=argo") {
+				t.Errorf("status = %+v, want InvalidInput naming the target and --engine=argo, and no workflow", st)
+			}
+		}
+	})
+
 	t.Run("a RestoreSession of a missing Task fails after the grace", func(t *testing.T) {
 		t.Parallel()
 		rs := &v1alpha1.RestoreSession{
