@@ -62,6 +62,8 @@ type member struct {
 	paths   []string
 	exclude []string
 	rules   []v1alpha1.RestoreRule
+	// alias is the target's host name in the repository, if set.
+	alias string
 	// volumeMounts are the target's volumeMounts (a workload's volumes to mount).
 	volumeMounts []corev1.VolumeMount
 }

@@ -52,7 +52,7 @@ func Backup(s *v1alpha1.BackupSession, inv BackupInvoker, objs *Objects, opts Op
 func backupMember(i int, t *v1alpha1.BackupConfigurationTemplateSpec) member {
 	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir}
 	if t.Target != nil {
-		m.ref, m.paths, m.exclude, m.volumeMounts = &t.Target.Ref, t.Target.Paths, t.Target.Exclude, t.Target.VolumeMounts
+		m.ref, m.paths, m.exclude, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Paths, t.Target.Exclude, t.Target.VolumeMounts, t.Target.Alias
 	}
 	if t.Hooks != nil {
 		m.pre, m.post = t.Hooks.PreBackup, t.Hooks.PostBackup
@@ -103,7 +103,7 @@ func RestoreBatch(b *v1alpha1.RestoreBatch, objs *Objects, opts Options) (*Plan,
 func restoreMember(i int, t *v1alpha1.RestoreTargetSpec) member {
 	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir}
 	if t.Target != nil {
-		m.ref, m.rules, m.volumeMounts = &t.Target.Ref, t.Target.Rules, t.Target.VolumeMounts
+		m.ref, m.rules, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Rules, t.Target.VolumeMounts, t.Target.Alias
 	}
 	if t.Hooks != nil {
 		m.pre, m.post = t.Hooks.PreRestore, t.Hooks.PostRestore

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,5 +208,37 @@ func golden(t *testing.T, file, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s differs (-want +got); run go test ./translators -update if the change is intended:\n%s", path, diff)
+	}
+}
+
+// TestAlias: a target's alias is its host in the repository: the backup
+// stores its snapshots under it, the record names it, and a restore reads
+// the alias's snapshots.
+func TestAlias(t *testing.T) {
+	in := mustLoad(t, "volume-backup-rest.yaml")
+	configOf(in).Spec.Target.Alias = "www-blue"
+	plan, err := in.translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := plan.Layout.Targets[0].Hostname; h != "www-blue" {
+		t.Errorf("layout hostname = %q, want the alias", h)
+	}
+	if args := strings.Join(plan.Graph.Steps[0].Process.Args, " "); !strings.Contains(args, "--hostname=www-blue") {
+		t.Errorf("backup args %q do not store under the alias", args)
+	}
+	rin := mustLoad(t, "etcd-restore-rules.yaml")
+	rs := manifest.Of[*v1alpha1.RestoreSession](rin.set)[0]
+	rs.Spec.Target.Alias, rs.Spec.Target.Rules = "etcd-old", nil
+	rplan, err := rin.translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, s := range rplan.Graph.Steps {
+		found = found || slices.ContainsFunc(s.Process.Args, func(a string) bool { return a == "--host=etcd-old" || a == "--source-host=etcd-old" || strings.HasSuffix(a, "=etcd-old") })
+	}
+	if !found || rplan.Layout.Targets[0].Hostname != "etcd-old" {
+		t.Errorf("the restore does not read the alias's snapshots: layout %q", rplan.Layout.Targets[0].Hostname)
 	}
 }

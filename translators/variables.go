@@ -1,6 +1,7 @@
 package translators
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 		v["TARGET_KIND"] = m.ref.Kind
 		v["TARGET_NAMESPACE"] = r.namespace
 		if host == "" {
-			host = m.ref.Name
+			host = cmp.Or(m.alias, m.ref.Name)
 		}
 		if m.ref.Kind == "AppBinding" {
 			if ab := objs.AppBindings[m.ref.Name]; ab != nil {

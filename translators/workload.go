@@ -220,6 +220,9 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 	if w == nil {
 		return nil, nil, nil, fmt.Errorf("%s.ref: %s %q was not resolved", field, m.ref.Kind, m.ref.Name)
 	}
+	if m.alias != "" {
+		return nil, nil, nil, fmt.Errorf("%s.alias: a workload's hosts are named as Stash names them (host-0, …, or the node); an alias is for a target of one host", field)
+	}
 	if r.kind == restoreRun && m.ref.Kind == "DaemonSet" {
 		return nil, nil, nil, fmt.Errorf("%s.ref: a restore into DaemonSet %q is not supported: a DaemonSet cannot be scaled to zero while its volumes are written; restore each volume as a PersistentVolumeClaim target", field, m.ref.Name)
 	}

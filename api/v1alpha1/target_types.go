@@ -101,6 +101,17 @@ type TaskRef struct {
 
 // BackupTarget says what to back up.
 type BackupTarget struct {
+	// alias is the host name under which the target's data is stored in the
+	// repository (Stash's alias), instead of the target's name: several
+	// targets of one name, or a target renamed, keep their own snapshots.
+	// A restore reads the alias's snapshots. Workload targets name their
+	// hosts as Stash does (host-0, …) and refuse an alias.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`
+	Alias string `json:"alias,omitempty"`
+
 	// ref points to the object to back up.
 	// +required
 	Ref TargetRef `json:"ref"`
@@ -132,6 +143,17 @@ type BackupTarget struct {
 
 // RestoreTarget says where restored data goes.
 type RestoreTarget struct {
+	// alias is the host name under which the target's data is stored in the
+	// repository (Stash's alias), instead of the target's name: several
+	// targets of one name, or a target renamed, keep their own snapshots.
+	// A restore reads the alias's snapshots. Workload targets name their
+	// hosts as Stash does (host-0, …) and refuse an alias.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`
+	Alias string `json:"alias,omitempty"`
+
 	// ref points to the object to restore into.
 	// +required
 	Ref TargetRef `json:"ref"`
