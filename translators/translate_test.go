@@ -236,7 +236,9 @@ func TestAlias(t *testing.T) {
 	}
 	var found bool
 	for _, s := range rplan.Graph.Steps {
-		found = found || slices.ContainsFunc(s.Process.Args, func(a string) bool { return a == "--host=etcd-old" || a == "--source-host=etcd-old" || strings.HasSuffix(a, "=etcd-old") })
+		found = found || slices.ContainsFunc(s.Process.Args, func(a string) bool {
+			return a == "--host=etcd-old" || a == "--source-host=etcd-old" || strings.HasSuffix(a, "=etcd-old")
+		})
 	}
 	if !found || rplan.Layout.Targets[0].Hostname != "etcd-old" {
 		t.Errorf("the restore does not read the alias's snapshots: layout %q", rplan.Layout.Targets[0].Hostname)

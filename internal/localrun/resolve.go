@@ -127,7 +127,7 @@ func (in *Inputs) workloads(objs *translators.Objects, ns string) error {
 	}
 	for _, o := range in.Set.Objects {
 		kind := o.Object.GetObjectKind().GroupVersionKind().Kind
-		if !translators.IsWorkload(kind) || o.Object.GetNamespace() != ns {
+		if !translators.IsWorkload(kind) || o.GetNamespace() != ns {
 			continue
 		}
 		w, err := translators.NewWorkload(o.Object, pods)
@@ -137,7 +137,7 @@ func (in *Inputs) workloads(objs *translators.Objects, ns string) error {
 		if objs.Workloads == nil {
 			objs.Workloads = map[string]*translators.Workload{}
 		}
-		objs.Workloads[translators.WorkloadKey(kind, o.Object.GetName())] = w
+		objs.Workloads[translators.WorkloadKey(kind, o.GetName())] = w
 	}
 	return nil
 }
