@@ -622,3 +622,44 @@ func TestWorkloadAndDatabaseBatch(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "wp"}}
 	waitFor(t, d, func() bool { return ptr.Deref(d.Spec.Replicas, 0) == 1 })
 }
+
+// TestClaimIntoAnotherClaim restores a PersistentVolumeClaim's snapshot into
+// another claim on the Argo engine: the target gets every file, the source
+// (changed since the backup) is not touched.
+func TestClaimIntoAnotherClaim(t *testing.T) {
+	fp := newFullPath(t)
+	startOperator(t)
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "pv-src"), filepath.Join(root, "pv-dst")
+	files := map[string]string{"a.txt": "alpha", "deep/er/b.txt": "bravo", "big": strings.Repeat("x", 300_000)}
+	writeFiles(t, src, files)
+	boundClaim(t, "claim-src", src)
+	boundClaim(t, "claim-dst", dst)
+	create(t, &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "claim-src"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+				Target: &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "claim-src"}},
+			},
+			Repository: v1alpha1.ObjectRef{Name: fp.repo},
+			Schedule:   "0 0 1 1 *",
+			Paused:     true,
+		},
+	})
+	if bs := backupOnce(t, "claim-src"); bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
+		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
+	}
+	writeFiles(t, src, map[string]string{"a.txt": "changed since"})
+	wantSrc := readFiles(t, src)
+	rs := restoreInto(t, "into-dst", fp.repo, v1alpha1.TargetRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "claim-dst"},
+		v1alpha1.RestoreRule{SourceHost: "claim-src", Snapshots: []string{"latest"}})
+	if rs.Status.Phase != v1alpha1.RestoreSucceeded {
+		t.Fatalf("restore: %s\n%s", rs.Status.Phase, mustJSON(t, rs.Status))
+	}
+	if diff := cmp.Diff(files, readFiles(t, dst)); diff != "" {
+		t.Errorf("target claim (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantSrc, readFiles(t, src)); diff != "" {
+		t.Errorf("source claim touched (-want +got):\n%s", diff)
+	}
+}
