@@ -183,12 +183,6 @@ spec:
 			wantErr: []string{`spec.target.ref: StatefulSet "db" was not resolved`},
 		},
 		{
-			name:    "an alias on a workload",
-			file:    "workload-backup-statefulset.yaml",
-			edit:    func(in *input) { configOf(in).Spec.Target.Alias = "db-main" },
-			wantErr: []string{"spec.target.alias: a workload's hosts are named as Stash names them"},
-		},
-		{
 			name: "a restore into a DaemonSet",
 			file: "workload-restore-deployment.yaml",
 			edit: func(in *input) {

@@ -244,3 +244,20 @@ func TestAlias(t *testing.T) {
 		t.Errorf("the restore does not read the alias's snapshots: layout %q", rplan.Layout.Targets[0].Hostname)
 	}
 }
+
+// TestWorkloadAlias: a workload's hosts under an alias are named as Stash
+// names them: <alias>-<ordinal> for a StatefulSet's replicas.
+func TestWorkloadAlias(t *testing.T) {
+	in := mustLoad(t, "workload-backup-statefulset.yaml")
+	configOf(in).Spec.Target.Alias = "my-sts"
+	plan, err := in.translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"my-sts-0", "my-sts-1"}, plan.Layout.Targets[0].Hosts()); diff != "" {
+		t.Errorf("hosts (-want +got):\n%s", diff)
+	}
+	if args := strings.Join(plan.Graph.Steps[0].Process.Args, " "); !strings.Contains(args, "--hostname=my-sts-0") {
+		t.Errorf("first backup step's args %q, want host my-sts-0", args)
+	}
+}

@@ -220,9 +220,6 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 	if w == nil {
 		return nil, nil, nil, fmt.Errorf("%s.ref: %s %q was not resolved", field, m.ref.Kind, m.ref.Name)
 	}
-	if m.alias != "" {
-		return nil, nil, nil, fmt.Errorf("%s.alias: a workload's hosts are named as Stash names them (host-0, …, or the node); an alias is for a target of one host", field)
-	}
 	if r.kind == restoreRun && m.ref.Kind == "DaemonSet" {
 		return nil, nil, nil, fmt.Errorf("%s.ref: a restore into DaemonSet %q is not supported: a DaemonSet cannot be scaled to zero while its volumes are written; restore each volume as a PersistentVolumeClaim target", field, m.ref.Name)
 	}
@@ -253,6 +250,7 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		steps, refs = append(steps, s), append(refs, ref)
 	}
 	for h, host := range w.Hosts {
+		host.Name = aliasedHost(m.ref.Kind, m.alias, host.Name, h)
 		if r.kind == backupRun && host.Node == "" && !opts.Local {
 			return nil, nil, nil, fmt.Errorf("%s.ref: %s %q has no running pod for %s: its backup step runs on the node where that pod mounts the volumes (nothing was backed up)", field, m.ref.Kind, m.ref.Name, host.Name)
 		}
@@ -286,6 +284,22 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		steps, refs = append(steps, s), append(refs, ref)
 	}
 	return steps, refs, warnings, nil
+}
+
+// aliasedHost is a workload host's name under an alias, as Stash names it:
+// the alias for a Deployment or ReplicaSet, <alias>-<ordinal> for a
+// StatefulSet's replica, <alias>-<node> for a DaemonSet's; without an
+// alias, the host's own name.
+func aliasedHost(kind, alias, host string, i int) string {
+	switch {
+	case alias == "":
+		return host
+	case kind == "StatefulSet":
+		return fmt.Sprintf("%s-%d", alias, i)
+	case kind == "DaemonSet":
+		return alias + "-" + host
+	}
+	return alias
 }
 
 // hostStepPrefix names a host's steps: by the host when its name is a short

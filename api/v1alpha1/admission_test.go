@@ -412,10 +412,10 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "greater than or equal to 0",
 		},
 		{
-			name:  "restore rule without snapshots",
-			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = nil }),
-			field: "spec.target.rules[0].snapshots",
-			msg:   "Required value",
+			name:  "restore rule with an empty snapshot",
+			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = []string{""} }),
+			field: "spec.target.rules[0].snapshots[0]",
+			msg:   "should be at least 1 chars long",
 		},
 		{
 			name:  "restore without task or target",

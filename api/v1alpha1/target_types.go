@@ -190,11 +190,10 @@ type RestoreRule struct {
 	// +kubebuilder:validation:MaxLength=253
 	SourceHost string `json:"sourceHost,omitempty"`
 
-	// snapshots are the restic snapshot IDs to restore, or "latest".
-	// stashflow requires at least one (Stash let paths stand in for snapshots).
-	// +required
+	// snapshots are the restic snapshot IDs to restore, or "latest". Empty
+	// means the latest snapshot of the source host, as in Stash.
+	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=128

@@ -287,6 +287,19 @@ func TestRestoreWorkloadVolumes(t *testing.T) {
 		}
 	})
 
+	t.Run("a path at the target volume's mount", func(t *testing.T) {
+		at := filepath.Join(tmp, "at")
+		if err := os.MkdirAll(at, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runFn(t, NewRestore(), repo, "--host=host-0", "--paths="+filepath.Join(at, "db", "a"), "--volumes=data="+at); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(map[string]string{"db/a": "alpha"}, tree(t, at)); diff != "" {
+			t.Errorf("target (-want +got):\n%s", diff)
+		}
+	})
+
 	refused := []struct {
 		name, wantErr string
 		args          []string

@@ -75,6 +75,23 @@ func planVolumes(snap restic.Snapshot, volumes []namedVolume, paths []string) ([
 			}
 		}
 	}
+	// A rule's path names where the data was backed up from; where a step
+	// sees volumes at other paths than the backup did (one machine, the
+	// test pod runner), a path given at a target volume's mount names the
+	// same place in the volume the snapshot recorded under that name.
+	paths = slices.Clone(paths)
+	for i, p := range paths {
+		if slices.ContainsFunc(snap.Paths, func(root string) bool { return under(p, root) }) {
+			continue
+		}
+		for _, v := range volumes {
+			if src, ok := recorded[v.name]; ok && under(p, v.path) {
+				rel, _ := filepath.Rel(v.path, filepath.Clean(p))
+				paths[i] = filepath.Join(src, rel)
+				break
+			}
+		}
+	}
 	roots := snap.Paths
 	if len(paths) > 0 {
 		roots = nil
