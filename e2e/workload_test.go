@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +24,6 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/e2e/podrunner"
-	"github.com/stashflow/stashflow/translators"
 )
 
 // labelPlayed marks the workloads playWorkloads keeps pods for.
@@ -221,17 +221,28 @@ func waitPods(t *testing.T, app string, n int) {
 	}
 }
 
-// stepPods are the workflow's pods of one Function, by name.
-func stepPods(t *testing.T, wfName, function string) []corev1.Pod {
-	t.Helper()
-	var pods corev1.PodList
-	if err := env.Client.List(context.Background(), &pods, client.InNamespace(env.Namespace), client.MatchingLabels{
-		podrunner.LabelWorkflow: wfName, translators.LabelFunction: function,
-	}); err != nil {
-		t.Fatal(err)
+// backupNodes are the nodes the workflow's volume-backup steps ran on, by
+// step (Argo records each pod's node; the pods themselves are collected
+// as they complete).
+func backupNodes(wf *wfv1.Workflow) map[string]string {
+	out := map[string]string{}
+	for _, n := range wf.Status.Nodes {
+		if n.Type == wfv1.NodeTypePod && strings.HasSuffix(n.DisplayName, "volume-backup") {
+			out[n.DisplayName] = n.HostNodeName
+		}
 	}
-	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	return pods.Items
+	return out
+}
+
+// backupTemplates are the workflow's templates that run volume-backup.
+func backupTemplates(wf *wfv1.Workflow) []wfv1.Template {
+	var out []wfv1.Template
+	for _, tpl := range wf.Spec.Templates {
+		if tpl.Container != nil && slices.Contains(tpl.Container.Args, "volume-backup") {
+			out = append(out, tpl)
+		}
+	}
+	return out
 }
 
 func (fp *fullPath) snapshots() []resticSnapshot {
@@ -315,19 +326,14 @@ func TestDeploymentBackupRestore(t *testing.T) {
 		t.Errorf("backup stats = %+v, want one host-0 with a snapshot", st)
 	}
 	wf := workflowOf(t, bs.Status.Workflow)
-	pods := stepPods(t, wf.Name, "volume-backup")
-	if len(pods) != 1 || pods[0].Spec.NodeName != "node-0" {
-		t.Errorf("volume-backup ran in %d pod(s) on %v, want one on node-0 (the node of www-0)", len(pods), nodesOf(pods))
+	if nodes := backupNodes(wf); !cmp.Equal(nodes, map[string]string{"host-0-volume-backup": "node-0"}) {
+		t.Errorf("volume-backup ran on %v, want once on node-0 (the node of www-0)", nodes)
 	}
-	for _, p := range pods {
-		i := slices.IndexFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == "main" })
-		if i < 0 {
-			t.Fatalf("pod %s has no main container", p.Name)
-		}
-		if m := p.Spec.Containers[i].VolumeMounts; !slices.ContainsFunc(m, func(vm corev1.VolumeMount) bool {
+	for _, tpl := range backupTemplates(wf) {
+		if m := tpl.Container.VolumeMounts; !slices.ContainsFunc(m, func(vm corev1.VolumeMount) bool {
 			return vm.MountPath == "/usr/share/www" && vm.ReadOnly
 		}) {
-			t.Errorf("backup pod %s mounts %+v, want the claim read-only at /usr/share/www", p.Name, m)
+			t.Errorf("backup template %s mounts %+v, want the claim read-only at /usr/share/www", tpl.Name, m)
 		}
 	}
 	snaps := fp.snapshots()
@@ -392,14 +398,6 @@ func TestDeploymentBackupRestore(t *testing.T) {
 		t.Errorf("the failed restore changed the volume (-before +after):\n%s", diff)
 	}
 	waitPods(t, "www", 0)
-}
-
-func nodesOf(pods []corev1.Pod) []string {
-	var out []string
-	for _, p := range pods {
-		out = append(out, p.Spec.NodeName)
-	}
-	return out
 }
 
 // TestStatefulSetIntoNewStatefulSet backs up a StatefulSet of 3 replicas
@@ -467,8 +465,8 @@ func TestStatefulSetIntoNewStatefulSet(t *testing.T) {
 		t.Errorf("backup hosts (-want +got):\n%s", diff)
 	}
 	wf := workflowOf(t, bs.Status.Workflow)
-	if nodes := nodesOf(stepPods(t, wf.Name, "volume-backup")); !cmp.Equal(slices.Sorted(slices.Values(nodes)), []string{"node-0", "node-1", "node-2"}) {
-		t.Errorf("backup steps ran on %v, want one on each replica's node", nodes)
+	if nodes := backupNodes(wf); !cmp.Equal(nodes, map[string]string{"host-0-volume-backup": "node-0", "host-1-volume-backup": "node-1", "host-2-volume-backup": "node-2"}) {
+		t.Errorf("backup steps ran on %v, want each on its replica's node", nodes)
 	}
 	if n := len(fp.snapshots()); n != 3 {
 		t.Errorf("%d restic snapshots, want 3", n)
