@@ -221,7 +221,7 @@ func (r *run) chains(plan *Plan, objs *Objects, opts Options) ([]*chain, []error
 func (c *chain) link(globalPre *pipeline.Step) {
 	prev := c.pre
 	for i := range c.steps {
-		if prev != nil {
+		if prev != nil && !slices.ContainsFunc(c.steps[i].Dependencies, func(d pipeline.Dependency) bool { return d.Step == prev.Name }) {
 			c.steps[i].Dependencies = append(c.steps[i].Dependencies, pipeline.Dependency{Step: prev.Name, When: pipeline.OnSuccess})
 		}
 		prev = &c.steps[i]

@@ -212,8 +212,9 @@ const (
 // once per host, each host's with that host's volumes mounted where the
 // workload mounts them (read-only, on the node of the host's pod, for a
 // backup); a restore is quiesce → every host's restore → resume. Hosts run
-// one after another: a failed host stops the target, and a failed restore
-// never scales the workload back up.
+// one after another; a backup goes on to the next host after one failed
+// (the target fails), a restore stops, and a failed restore never scales
+// the workload back up.
 func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Options) ([]pipeline.Step, []v1alpha1.StepRef, []string, error) {
 	field := r.targetField(m)
 	w := objs.Workloads[WorkloadKey(m.ref.Kind, m.ref.Name)]
@@ -269,6 +270,11 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		}
 		gv, mounts := r.hostMounts(m, vols, h, host)
 		r.hostVolumes = append(r.hostVolumes, gv...)
+		if r.kind == backupRun && h > 0 {
+			// One host's failure does not keep the next from being backed
+			// up (Stash backs each up on its own); the target still fails.
+			s[0].Dependencies = append(s[0].Dependencies, pipeline.Dependency{Step: steps[len(steps)-1].Name, When: pipeline.OnEnd})
+		}
 		for i := range s {
 			s[i].Process.VolumeMounts = append(s[i].Process.VolumeMounts, mounts...)
 			if r.kind == backupRun {

@@ -112,6 +112,17 @@ spec:
 		}
 	}
 
+	// host-0's volume is gone: host-1 is still backed up, the run fails.
+	before := strings.Count(out, `"host-1"`)
+	args = []string{"run", "--work-dir", t.TempDir(), "-f", backup, "--volume", "data-db-0=" + filepath.Join(tmp, "gone"), "--volume", "data-db-1=" + dirs["data-db-1"]}
+	if stdout, stderr, code := stashflow(context.Background(), t, args...); code != 1 {
+		t.Errorf("backup with host-0's volume gone: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	out, _, _ = stashflow(context.Background(), t, "snapshots", "-f", backup, "-o", "json")
+	if after := strings.Count(out, `"host-1"`); after != before+1 {
+		t.Errorf("host-1 snapshots %d → %d, want one more: a failed host must not keep the next from its backup\n%s", before, after, out)
+	}
+
 	bad := write(t, "bad.yaml", strings.Replace(string(mustRead(t, backup)), "name: db}}", "name: db}, paths: [/etc]}", 1))
 	args = append([]string{"run", "--work-dir", t.TempDir(), "-f", bad}, vol("data-db-0", "data-db-1")...)
 	stdout, stderr, code = stashflow(context.Background(), t, args...)
