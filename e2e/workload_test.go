@@ -254,8 +254,19 @@ func (fp *fullPath) snapshots() []resticSnapshot {
 	return out
 }
 
-func backupOnce(t *testing.T, config string) *v1alpha1.BackupSession {
+// backupOnce makes a paused BackupConfiguration of ref into the test's
+// Repository and runs one BackupSession of it to its end.
+func (fp *fullPath) backupOnce(t *testing.T, config string, ref v1alpha1.TargetRef) *v1alpha1.BackupSession {
 	t.Helper()
+	create(t, &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: config},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: ref}},
+			Repository:                      v1alpha1.ObjectRef{Name: fp.repo},
+			Schedule:                        "0 0 1 1 *",
+			Paused:                          true,
+		},
+	})
 	bs := &v1alpha1.BackupSession{
 		ObjectMeta: metav1.ObjectMeta{Name: config + "-1"},
 		Spec: v1alpha1.BackupSessionSpec{Invoker: v1alpha1.BackupInvokerRef{
@@ -308,17 +319,7 @@ func TestDeploymentBackupRestore(t *testing.T) {
 	create(t, deploy)
 	waitPods(t, "www", 2)
 	ref := v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "www"}
-	create(t, &v1alpha1.BackupConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "www"},
-		Spec: v1alpha1.BackupConfigurationSpec{
-			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: ref}},
-			Repository:                      v1alpha1.ObjectRef{Name: fp.repo},
-			Schedule:                        "0 0 1 1 *",
-			Paused:                          true,
-		},
-	})
-
-	bs := backupOnce(t, "www")
+	bs := fp.backupOnce(t, "www", ref)
 	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
 	}
@@ -442,18 +443,7 @@ func TestStatefulSetIntoNewStatefulSet(t *testing.T) {
 	}
 	create(t, sts("db"))
 	waitPods(t, "db", 3)
-	create(t, &v1alpha1.BackupConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "db"},
-		Spec: v1alpha1.BackupConfigurationSpec{
-			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
-				Target: &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}},
-			},
-			Repository: v1alpha1.ObjectRef{Name: fp.repo},
-			Schedule:   "0 0 1 1 *",
-			Paused:     true,
-		},
-	})
-	bs := backupOnce(t, "db")
+	bs := fp.backupOnce(t, "db", v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"})
 	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
 	}
@@ -633,18 +623,7 @@ func TestClaimIntoAnotherClaim(t *testing.T) {
 	writeFiles(t, src, files)
 	boundClaim(t, "claim-src", src)
 	boundClaim(t, "claim-dst", dst)
-	create(t, &v1alpha1.BackupConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: "claim-src"},
-		Spec: v1alpha1.BackupConfigurationSpec{
-			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
-				Target: &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "claim-src"}},
-			},
-			Repository: v1alpha1.ObjectRef{Name: fp.repo},
-			Schedule:   "0 0 1 1 *",
-			Paused:     true,
-		},
-	})
-	if bs := backupOnce(t, "claim-src"); bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
+	if bs := fp.backupOnce(t, "claim-src", v1alpha1.TargetRef{APIVersion: "v1", Kind: "PersistentVolumeClaim", Name: "claim-src"}); bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
 	}
 	writeFiles(t, src, map[string]string{"a.txt": "changed since"})
