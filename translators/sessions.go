@@ -104,6 +104,9 @@ func restoreMember(i int, t *v1alpha1.RestoreTargetSpec) member {
 	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir}
 	if t.Target != nil {
 		m.ref, m.rules, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Rules, t.Target.VolumeMounts, t.Target.Alias
+		if len(m.rules) == 0 {
+			m.rules = t.Rules // Stash's older place for them
+		}
 	}
 	if t.Hooks != nil {
 		m.pre, m.post = t.Hooks.PreRestore, t.Hooks.PostRestore

@@ -261,3 +261,21 @@ func TestWorkloadAlias(t *testing.T) {
 		t.Errorf("first backup step's args %q, want host my-sts-0", args)
 	}
 }
+
+// TestTopLevelRules: Stash's older spec.rules translate as target.rules do.
+func TestTopLevelRules(t *testing.T) {
+	want, err := mustLoad(t, "etcd-restore-rules.yaml").translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := mustLoad(t, "etcd-restore-rules.yaml")
+	rs := manifest.Of[*v1alpha1.RestoreSession](in.set)[0]
+	rs.Spec.Rules, rs.Spec.Target.Rules = rs.Spec.Target.Rules, nil
+	got, err := in.translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Graph.Format(), got.Graph.Format()); diff != "" {
+		t.Errorf("graph with spec.rules (-target.rules +spec.rules):\n%s", diff)
+	}
+}

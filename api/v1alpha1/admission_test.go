@@ -190,6 +190,12 @@ func TestExampleVariantsAccepted(t *testing.T) {
 			o.Spec.ClientConfig.URL = ptr.To("https://etcd.example.com:2379")
 		})},
 		{"restore batch in parallel", from(func(o *v1alpha1.RestoreBatch) { o.Spec.ExecutionOrder = v1alpha1.Parallel })},
+		{"driver Restic", from(func(o *v1alpha1.BackupConfiguration) { o.Spec.Driver = "Restic" })},
+		{"restore rules at Stash's older place", from(func(o *v1alpha1.RestoreSession) {
+			o.Spec.Rules, o.Spec.Target.Rules = o.Spec.Target.Rules, nil
+		})},
+		{"restore rule without snapshots", from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = nil })},
+		{"target alias", from(func(o *v1alpha1.BackupConfiguration) { o.Spec.Target.Alias = "app" })},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -416,6 +422,30 @@ func TestInvalidRejected(t *testing.T) {
 			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = []string{""} }),
 			field: "spec.target.rules[0].snapshots[0]",
 			msg:   "should be at least 1 chars long",
+		},
+		{
+			name:  "driver VolumeSnapshotter",
+			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Driver = "VolumeSnapshotter" }),
+			field: "spec.driver",
+			msg:   "driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported",
+		},
+		{
+			name:  "backup batch driver VolumeSnapshotter",
+			obj:   from(func(o *v1alpha1.BackupBatch) { o.Spec.Driver = "VolumeSnapshotter" }),
+			field: "spec.driver",
+			msg:   "is not supported",
+		},
+		{
+			name:  "restore rules in both places",
+			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Rules = o.Spec.Target.Rules }),
+			field: "spec",
+			msg:   "set rules in spec.target.rules or in spec.rules (Stash's older place), not both",
+		},
+		{
+			name:  "restore rules without a target",
+			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Rules = o.Spec.Target.Rules; o.Spec.Target = nil }),
+			field: "spec",
+			msg:   "spec.rules apply to spec.target, which is not set",
 		},
 		{
 			name:  "restore without task or target",

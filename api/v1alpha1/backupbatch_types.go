@@ -40,6 +40,14 @@ type BackupBatchMember struct {
 // BackupBatchSpec backs up several targets into one Repository in one session.
 // +kubebuilder:validation:XValidation:rule="(has(self.paused) && self.paused) || has(self.schedule)",message="spec.schedule is required unless spec.paused is true"
 type BackupBatchSpec struct {
+	// driver is how data is copied, as in Stash: Restic (the default, and
+	// the only one stashflow has). VolumeSnapshotter (CSI VolumeSnapshots) is
+	// refused until it exists.
+	// +optional
+	// +kubebuilder:validation:Enum=Restic;VolumeSnapshotter
+	// +kubebuilder:validation:XValidation:rule="self == 'Restic'",message="driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic"
+	Driver string `json:"driver,omitempty"`
+
 	// repository receives the backups of every member.
 	// +required
 	Repository ObjectRef `json:"repository"`

@@ -61,6 +61,14 @@ type BackupConfigurationTemplateSpec struct {
 type BackupConfigurationSpec struct {
 	BackupConfigurationTemplateSpec `json:",inline"`
 
+	// driver is how data is copied, as in Stash: Restic (the default, and
+	// the only one stashflow has). VolumeSnapshotter (CSI VolumeSnapshots) is
+	// refused until it exists.
+	// +optional
+	// +kubebuilder:validation:Enum=Restic;VolumeSnapshotter
+	// +kubebuilder:validation:XValidation:rule="self == 'Restic'",message="driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic"
+	Driver string `json:"driver,omitempty"`
+
 	// repository receives the backups.
 	// +required
 	Repository ObjectRef `json:"repository"`

@@ -22,12 +22,21 @@ import (
 
 // RestoreBatchMember is one target of a RestoreBatch, with its own task and hooks.
 // +kubebuilder:validation:XValidation:rule="has(self.target)",message="every entry of spec.members must set target"
+// +kubebuilder:validation:XValidation:rule="!has(self.rules) || !has(self.target) || !has(self.target.rules)",message="set a member's rules in target.rules or in rules (Stash's older place), not both"
 type RestoreBatchMember struct {
 	RestoreTargetSpec `json:",inline"`
 }
 
 // RestoreBatchSpec restores several targets from one Repository in one run.
 type RestoreBatchSpec struct {
+	// driver is how data is copied, as in Stash: Restic (the default, and
+	// the only one stashflow has). VolumeSnapshotter (CSI VolumeSnapshots) is
+	// refused until it exists.
+	// +optional
+	// +kubebuilder:validation:Enum=Restic;VolumeSnapshotter
+	// +kubebuilder:validation:XValidation:rule="self == 'Restic'",message="driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic"
+	Driver string `json:"driver,omitempty"`
+
 	// repository holds the snapshots to restore.
 	// +required
 	Repository ObjectRef `json:"repository"`

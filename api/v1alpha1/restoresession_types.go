@@ -47,12 +47,29 @@ type RestoreTargetSpec struct {
 	// hooks run before and after this target's restore.
 	// +optional
 	Hooks *RestoreHooks `json:"hooks,omitempty"`
+
+	// rules is Stash's older place for target.rules: it applies to the
+	// target as target.rules would. Set one of the two.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Rules []RestoreRule `json:"rules,omitempty"`
 }
 
 // RestoreSessionSpec is a one-off restore of one target from a Repository.
 // +kubebuilder:validation:XValidation:rule="has(self.task) || has(self.target)",message="spec.task or spec.target must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.rules) || has(self.target)",message="spec.rules apply to spec.target, which is not set"
+// +kubebuilder:validation:XValidation:rule="!has(self.rules) || !has(self.target.rules)",message="set rules in spec.target.rules or in spec.rules (Stash's older place), not both"
 type RestoreSessionSpec struct {
 	RestoreTargetSpec `json:",inline"`
+
+	// driver is how data is copied, as in Stash: Restic (the default, and
+	// the only one stashflow has). VolumeSnapshotter (CSI VolumeSnapshots) is
+	// refused until it exists.
+	// +optional
+	// +kubebuilder:validation:Enum=Restic;VolumeSnapshotter
+	// +kubebuilder:validation:XValidation:rule="self == 'Restic'",message="driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic"
+	Driver string `json:"driver,omitempty"`
 
 	// repository holds the snapshots to restore.
 	// +required
