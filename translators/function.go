@@ -87,6 +87,11 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, nil, err
 	}
 	task := objs.Tasks[taskName]
+	var warnings []string
+	if stash := StashTaskName(taskName); task == nil && stash != "" && objs.Tasks[stash] != nil {
+		task = objs.Tasks[stash]
+		warnings = append(warnings, fmt.Sprintf("%s: Stash's Task %q runs stashflow's Task %q", r.memberField(m), taskName, stash))
+	}
 	if task == nil {
 		return nil, nil, nil, fmt.Errorf("%s: Task %q not found", r.memberField(m), taskName)
 	}
@@ -101,10 +106,9 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, nil, err
 	}
 	var (
-		steps    []pipeline.Step
-		refs     []v1alpha1.StepRef
-		warnings []string
-		used     = map[string]int{}
+		steps []pipeline.Step
+		refs  []v1alpha1.StepRef
+		used  = map[string]int{}
 	)
 	for i, ts := range task.Spec.Steps {
 		field := fmt.Sprintf("task %q steps[%d]", taskName, i)

@@ -231,6 +231,11 @@ func (r *Resolver) Task(ctx context.Context, field, name string) (*v1alpha1.Task
 	case r.Builtins.Tasks[name] != nil:
 		return r.Builtins.Tasks[name].DeepCopy(), nil
 	}
+	if stash := translators.StashTaskName(name); stash != "" {
+		// A Stash Task name (etcd-backup-3.5.0, pvc-backup): the Task it
+		// stands for; the translators say so in a warning.
+		return r.Task(ctx, field, stash)
+	}
 	return nil, &NotFoundError{Field: field, Kind: "Task", Name: name}
 }
 
