@@ -13,6 +13,19 @@ const Dir = "/tmp/stashflow/outputs"
 // DirEnv names the environment variable that overrides Dir for one step.
 const DirEnv = "STASHFLOW_OUTPUT_DIR"
 
+// The environment variables that carry a step's runtimeSettings.container
+// nice and ionice (Stash's) to the processes the step starts: restic runs
+// with its niceness raised by NiceEnv and in I/O class IONiceClassEnv at
+// level IONiceClassDataEnv.
+const (
+	NiceEnv            = "STASHFLOW_NICE"
+	IONiceClassEnv     = "STASHFLOW_IONICE_CLASS"
+	IONiceClassDataEnv = "STASHFLOW_IONICE_CLASS_DATA"
+	// NoCacheEnv=true runs restic with --no-cache (Stash's
+	// tempDir.disableCaching).
+	NoCacheEnv = "STASHFLOW_RESTIC_NO_CACHE"
+)
+
 // The outputs every Function step has: the runtime writes an empty file for
 // those a Function does not set and sets Duration itself.
 const (

@@ -23,6 +23,13 @@ func (g *Graph) Format() string {
 	}
 	b.WriteString("\n")
 	writeMap(&b, "  labels", g.Labels)
+	if g.ServiceAccountName != "" {
+		fmt.Fprintf(&b, "  serviceAccountName: %s\n", g.ServiceAccountName)
+	}
+	writeMap(&b, "  nodeSelector", g.NodeSelector)
+	if g.PriorityClassName != "" {
+		fmt.Fprintf(&b, "  priorityClassName: %s\n", g.PriorityClassName)
+	}
 	for _, v := range g.Volumes {
 		src, _ := json.Marshal(v.VolumeSource)
 		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, src)
@@ -65,6 +72,10 @@ func (g *Graph) Format() string {
 				sub += " (read-only)"
 			}
 			fmt.Fprintf(&b, "  mount %s at %s%s\n", m.Name, m.MountPath, sub)
+		}
+		if p.SecurityContext != nil {
+			sc, _ := json.Marshal(p.SecurityContext)
+			fmt.Fprintf(&b, "  securityContext: %s\n", sc)
 		}
 		if p.NodeName != "" {
 			fmt.Fprintf(&b, "  on node %s\n", p.NodeName)

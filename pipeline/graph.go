@@ -22,6 +22,11 @@ type Graph struct {
 	Volumes []corev1.Volume
 	// ServiceAccountName runs the steps' pods in a cluster.
 	ServiceAccountName string
+	// NodeSelector and PriorityClassName place and rank the steps' pods in
+	// a cluster. The local engine has no nodes and no pod priority: a graph
+	// that sets them is refused there.
+	NodeSelector      map[string]string
+	PriorityClassName string
 	// Steps in any order; Validate checks names and edges.
 	Steps []Step
 }
@@ -67,6 +72,9 @@ type Process struct {
 	WorkingDir   string
 	VolumeMounts []corev1.VolumeMount
 	Resources    corev1.ResourceRequirements
+	// SecurityContext is the step's container's, in a cluster. The local
+	// engine runs steps as its own user and refuses a step that sets one.
+	SecurityContext *corev1.SecurityContext
 	// NodeName pins the step to one node of a cluster, where the volumes it
 	// mounts are (a workload's ReadWriteOnce claims are mounted by a second
 	// pod only on the node of the first). The local engine runs every step

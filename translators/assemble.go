@@ -79,8 +79,8 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		Timeout:   r.timeout,
 		Labels:    r.labels(),
 	}}
-	if r.runtime != nil && r.runtime.Pod != nil {
-		plan.Graph.ServiceAccountName = r.runtime.Pod.ServiceAccountName
+	if err := r.podSettings(plan.Graph, opts); err != nil {
+		return nil, err
 	}
 
 	var errs []error

@@ -214,3 +214,29 @@ spec:
 		})
 	}
 }
+
+// TestLocalRefusesPodSettings: on the local engine, what cannot apply (pod
+// settings, a container securityContext) is refused naming the field, not
+// ignored; nice, ionice, env and resources pass.
+func TestLocalRefusesPodSettings(t *testing.T) {
+	for _, tt := range []struct {
+		edit    func(*v1alpha1.RuntimeSettings)
+		wantErr string
+	}{
+		{func(*v1alpha1.RuntimeSettings) {}, "spec.runtimeSettings.pod.serviceAccountName: the local engine runs steps as processes of this machine"},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod.ServiceAccountName = "" }, "spec.runtimeSettings.pod.nodeSelector:"},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod.ServiceAccountName, rs.Pod.NodeSelector = "", nil }, "spec.runtimeSettings.pod.priorityClassName:"},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod = nil }, "spec.runtimeSettings.container.securityContext:"},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod, rs.Container.SecurityContext = nil, nil }, ""},
+	} {
+		in := mustLoad(t, "runtime-settings.yaml")
+		tt.edit(configOf(in).Spec.RuntimeSettings)
+		_, err := in.translate(translators.Options{Image: testImage, Local: true})
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("nice, ionice, env and resources on the local engine: %v", err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package translators
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -265,6 +266,9 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
 	}
 	p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: interimVolume, MountPath: InterimDir})
+	if m.tempDir != nil && m.tempDir.DisableCaching {
+		p.Env = append(p.Env, pipeline.EnvVar{Name: outputs.NoCacheEnv, Value: "true"})
+	}
 	for _, rs := range []*v1alpha1.RuntimeSettings{r.runtime, m.runtime} {
 		if rs != nil && rs.Container != nil {
 			applyContainerSettings(p, rs.Container)
@@ -289,6 +293,24 @@ func addRepository(p *pipeline.Process, repo *v1alpha1.Repository) {
 func applyContainerSettings(p *pipeline.Process, c *v1alpha1.ContainerRuntimeSettings) {
 	if c.Resources != nil {
 		p.Resources = *c.Resources.DeepCopy()
+	}
+	if c.SecurityContext != nil {
+		p.SecurityContext = c.SecurityContext.DeepCopy()
+	}
+	// nice and ionice apply to the step's own process, which restic and
+	// every other child inherit (stashflow fn reads them; see outputs.NiceEnv).
+	setEnv := func(name string, v *int32) {
+		if v != nil {
+			p.Env = slices.DeleteFunc(p.Env, func(e pipeline.EnvVar) bool { return e.Name == name })
+			p.Env = append(p.Env, pipeline.EnvVar{Name: name, Value: strconv.Itoa(int(*v))})
+		}
+	}
+	if c.Nice != nil {
+		setEnv(outputs.NiceEnv, c.Nice.Adjustment)
+	}
+	if c.IONice != nil {
+		setEnv(outputs.IONiceClassEnv, c.IONice.Class)
+		setEnv(outputs.IONiceClassDataEnv, c.IONice.ClassData)
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {

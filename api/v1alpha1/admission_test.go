@@ -424,6 +424,16 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "should be at least 1 chars long",
 		},
 		{
+			name: "interim volume template",
+			obj: from(func(o *v1alpha1.RestoreSession) {
+				o.Spec.InterimVolumeTemplate = &v1alpha1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				}}
+			}),
+			field: "spec.interimVolumeTemplate",
+			msg:   "interimVolumeTemplate (a claim per session) is not supported yet",
+		},
+		{
 			name:  "driver VolumeSnapshotter",
 			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Driver = "VolumeSnapshotter" }),
 			field: "spec.driver",

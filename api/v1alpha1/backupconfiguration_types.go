@@ -44,7 +44,9 @@ type BackupConfigurationTemplateSpec struct {
 
 	// interimVolumeTemplate is a claim created for each session to hold the data between
 	// steps (e.g. a dump before upload). Empty means steps stream, or use tempDir.
+	// Not supported yet: refused at admission (steps stream, or use tempDir).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it"
 	InterimVolumeTemplate *PersistentVolumeClaimTemplate `json:"interimVolumeTemplate,omitempty"`
 
 	// hooks run before and after this target's backup.

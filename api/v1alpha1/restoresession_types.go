@@ -41,7 +41,9 @@ type RestoreTargetSpec struct {
 	TempDir *EmptyDirSettings `json:"tempDir,omitempty"`
 
 	// interimVolumeTemplate is a claim created for the session to hold data between steps.
+	// Not supported yet: refused at admission (steps stream, or use tempDir).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it"
 	InterimVolumeTemplate *PersistentVolumeClaimTemplate `json:"interimVolumeTemplate,omitempty"`
 
 	// hooks run before and after this target's restore.

@@ -122,7 +122,8 @@ type EmptyDirSettings struct {
 	// +optional
 	SizeLimit *resource.Quantity `json:"sizeLimit,omitempty"`
 
-	// disableCaching turns restic's local cache off (restic --no-cache).
+	// disableCaching turns restic's local cache off (restic --no-cache) in
+	// every step of the target.
 	// +optional
 	DisableCaching bool `json:"disableCaching,omitempty"`
 }

@@ -126,7 +126,7 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 		return nil, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, stdoutW, stderrW
-	proc, err := startLocked(cmd)
+	proc, err := c.start(cmd)
 	// The child has its copies; ours of its ends must go so that EOF and
 	// exit are seen.
 	stdinR.Close()

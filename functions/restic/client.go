@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/stashflow/stashflow/internal/deathsig"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Environment variables the client reads.
@@ -61,6 +63,11 @@ type Client struct {
 	Log *slog.Logger
 	// Hostname is this host's name, used to decide whether a lock is stale.
 	Hostname string
+	// NoCache runs restic with --no-cache (outputs.NoCacheEnv=true).
+	NoCache bool
+	// Priority is restic's CPU and I/O priority (outputs.NiceEnv and the
+	// ionice variables of the step's environment).
+	Priority deathsig.Priority
 }
 
 // NewClient returns a Client for the repository named by environ.
@@ -87,6 +94,19 @@ func NewClient(environ []string, log *slog.Logger) (*Client, error) {
 		}
 		c.StallTimeout = t
 	}
+	for _, v := range []struct {
+		name string
+		dst  **int
+	}{{outputs.NiceEnv, &c.Priority.Nice}, {outputs.IONiceClassEnv, &c.Priority.IOClass}, {outputs.IONiceClassDataEnv, &c.Priority.IOClassData}} {
+		if s := get(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s=%q is not a number", v.name, s)}
+			}
+			*v.dst = &n
+		}
+	}
+	c.NoCache = get(outputs.NoCacheEnv) == "true"
 	bin := get(EnvBinary)
 	if bin == "" {
 		bin = "restic"
@@ -232,7 +252,7 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	}
 	defer stderrR.Close()
 	cmd.Stderr = stderrW
-	proc, err := startLocked(cmd)
+	proc, err := c.start(cmd)
 	stderrW.Close()
 	if err != nil {
 		return nil, &Error{Kind: KindNotFound, Command: command, Message: err.Error()}
@@ -343,8 +363,11 @@ type process struct {
 	once sync.Once
 }
 
-func startLocked(cmd *exec.Cmd) (*process, error) {
-	dp, err := deathsig.Start(cmd, syscall.SIGKILL)
+func (c *Client) start(cmd *exec.Cmd) (*process, error) {
+	if c.NoCache && len(cmd.Args) > 0 {
+		cmd.Args = append([]string{cmd.Args[0], "--no-cache"}, cmd.Args[1:]...)
+	}
+	dp, err := deathsig.StartPriority(cmd, syscall.SIGKILL, c.Priority)
 	if err != nil {
 		return nil, err
 	}

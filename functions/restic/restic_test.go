@@ -17,6 +17,7 @@ import (
 
 	"github.com/stashflow/stashflow/internal/testproc"
 	"github.com/stashflow/stashflow/internal/testservers"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 func TestMain(m *testing.M) {
@@ -455,5 +456,31 @@ func TestStdinBackupResticKilled(t *testing.T) {
 				t.Errorf("locks: %v, %v; want none", locks, err)
 			}
 		})
+	}
+}
+
+// TestRuntimeSettings: the step's nice, ionice and disableCaching reach
+// restic: it runs without its cache (nothing under XDG_CACHE_HOME) and
+// with the priority asked for; a value that is not a number is a
+// configuration error naming the variable.
+func TestRuntimeSettings(t *testing.T) {
+	cache := t.TempDir()
+	c := newClient(t, filepath.Join(t.TempDir(), "repo"), "XDG_CACHE_HOME="+cache, outputs.NoCacheEnv+"=true",
+		outputs.NiceEnv+"=3", outputs.IONiceClassEnv+"=3", outputs.IONiceClassDataEnv+"=0")
+	if !c.NoCache || c.Priority.Nice == nil || *c.Priority.Nice != 3 || c.Priority.IOClass == nil || *c.Priority.IOClass != 3 {
+		t.Fatalf("client = %+v, want no cache, nice 3 and the idle I/O class", c)
+	}
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	backup(t, c, []byte("some data"))
+	if _, err := c.Snapshots(ctx(t), Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 0 {
+		t.Errorf("restic cached into %s (%d entries) with %s=true", cache, len(entries), outputs.NoCacheEnv)
+	}
+	if _, err := NewClient([]string{"RESTIC_REPOSITORY=/r", "RESTIC_PASSWORD=x", outputs.NiceEnv + "=high"}, nil); !IsKind(err, KindRepositoryConfig) || !strings.Contains(err.Error(), outputs.NiceEnv) {
+		t.Errorf("a nice that is not a number: err = %v, want a configuration error naming %s", err, outputs.NiceEnv)
 	}
 }

@@ -21,6 +21,12 @@ type Process struct {
 // Start starts cmd so that it receives sig (SIGKILL when 0) when this
 // process dies, however it dies. Extra SysProcAttr settings of cmd are kept.
 func Start(cmd *exec.Cmd, sig syscall.Signal) (*Process, error) {
+	return StartPriority(cmd, sig, Priority{})
+}
+
+// StartPriority is Start with the child's CPU and I/O priority set: they
+// are set on the thread that forks it, which it inherits.
+func StartPriority(cmd *exec.Cmd, sig syscall.Signal, prio Priority) (*Process, error) {
 	if sig == 0 {
 		sig = syscall.SIGKILL
 	}
@@ -38,6 +44,14 @@ func Start(cmd *exec.Cmd, sig syscall.Signal) (*Process, error) {
 		// earlier (a goroutine that ends locked ends its thread).
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
+		if !prio.IsZero() {
+			undo, err := prio.apply()
+			defer undo()
+			if err != nil {
+				started <- err
+				return
+			}
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return

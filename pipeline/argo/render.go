@@ -118,12 +118,14 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 			Annotations: workflowAnnotations(g),
 		},
 		Spec: wfv1.WorkflowSpec{
-			Entrypoint:         EntrypointTemplate,
-			Templates:          append([]wfv1.Template{dag}, templates...),
-			ServiceAccountName: cmp.Or(opts.ServiceAccountName, g.ServiceAccountName),
-			Volumes:            append(slices.Clone(g.Volumes), outputsVolume()),
-			PodGC:              &wfv1.PodGC{Strategy: cmp.Or(opts.PodGCStrategy, wfv1.PodGCOnPodCompletion)},
-			TTLStrategy:        ttlStrategy(opts.TTLAfterCompletion),
+			Entrypoint:           EntrypointTemplate,
+			Templates:            append([]wfv1.Template{dag}, templates...),
+			ServiceAccountName:   cmp.Or(opts.ServiceAccountName, g.ServiceAccountName),
+			NodeSelector:         maps.Clone(g.NodeSelector),
+			PodPriorityClassName: g.PriorityClassName,
+			Volumes:              append(slices.Clone(g.Volumes), outputsVolume()),
+			PodGC:                &wfv1.PodGC{Strategy: cmp.Or(opts.PodGCStrategy, wfv1.PodGCOnPodCompletion)},
+			TTLStrategy:          ttlStrategy(opts.TTLAfterCompletion),
 		},
 	}
 	if len(g.Labels) > 0 {

@@ -31,6 +31,7 @@ type identity struct {
 	Mounts     []corev1.VolumeMount        `json:"mounts"`
 	Resources  corev1.ResourceRequirements `json:"resources"`
 	NodeName   string                      `json:"nodeName"`
+	Security   *corev1.SecurityContext     `json:"securityContext"`
 	Outputs    []pipeline.Output           `json:"outputs"`
 	Timeout    time.Duration               `json:"timeout"`
 	Retry      pipeline.RetryPolicy        `json:"retry"`
@@ -47,6 +48,7 @@ func identityOf(s *pipeline.Step, defaultImage string) identity {
 		Mounts:     p.VolumeMounts,
 		Resources:  p.Resources,
 		NodeName:   p.NodeName,
+		Security:   p.SecurityContext,
 		Timeout:    s.Timeout,
 		Args:       len(p.Args),
 		LabelKeys:  slices.Sorted(maps.Keys(s.Labels)),
@@ -177,6 +179,7 @@ func (g *group) template() wfv1.Template {
 		// (stashflow fn does); for any other command the kubelet takes the
 		// log's tail. Argo puts it in the node's message.
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          g.id.Security.DeepCopy(),
 		VolumeMounts: append(slices.Clone(g.id.Mounts), corev1.VolumeMount{
 			Name: OutputsVolume, MountPath: outputs.Dir,
 		}),
