@@ -176,6 +176,13 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"trigger"}, exitUsage, "", "accepts 1 arg(s), received 0"},
 		{[]string{"describe", "a", "b"}, exitUsage, "", "accepts at most 1 arg(s), received 2"},
 		{[]string{"catalog", "list", "x"}, exitUsage, "", `unknown command "x"`},
+		{[]string{"run"}, exitUsage, "", `required flag(s) "filename" not set`},
+		{[]string{"plan"}, exitUsage, "", `required flag(s) "filename" not set`},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "extra"}, exitUsage, "", `unknown command "extra"`},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-o", "wide"}, exitUsage, "", `--output: "wide" is not text, yaml, json, argo or none`},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "--volume", "nodir"}, exitUsage, "", `--volume: "nodir" is not name=dir`},
+		{[]string{"run", "--dry-run", "--schedule", "-f", "testdata/shell-backup.yaml"}, exitUsage, "", "--dry-run and --schedule"},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-o", "none"}, exitOK, "", ""},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
 	} {

@@ -227,23 +227,34 @@ func rolesOf(plan *v1alpha1.RunPlan) map[string]v1alpha1.StepRole {
 // stepNode is a Function step's line: its name, its Function, its role in
 // the run record, its phase.
 func stepNode(s v1alpha1.StepStatus, role v1alpha1.StepRole) node {
-	label := fmt.Sprintf("step %s", s.Name)
-	if s.Function != "" && s.Function != s.Name {
-		label += " (" + s.Function + ")"
+	return node{label: stepLabel(s.Name, s.Function, role) + "  " + phaseLine(string(s.Phase), s.StartedAt, s.FinishedAt, s.Message)}
+}
+
+// stepLabel names a Function step: its name, its Function, its role (what
+// describe and plan print before a step's phase or dependencies).
+func stepLabel(name, function string, role v1alpha1.StepRole) string {
+	label := "step " + name
+	if function != "" && function != name {
+		label += " (" + function + ")"
 	}
 	if role != "" {
 		label += " [" + string(role) + "]"
 	}
-	return node{label: label + "  " + phaseLine(string(s.Phase), s.StartedAt, s.FinishedAt, s.Message)}
+	return label
 }
 
 // hookNode is a hook's line: its title, its node name (the Workflow's node
 // of the same name), its phase.
 func hookNode(title string, h v1alpha1.HookStatus) node {
-	if h.Name != "" {
-		title += " " + h.Name
+	return node{label: hookLabel(title, h.Name) + "  " + phaseLine(string(h.Phase), h.StartedAt, h.FinishedAt, h.Message)}
+}
+
+// hookLabel names a hook: its title and its step (node) name.
+func hookLabel(title, name string) string {
+	if name != "" {
+		title += " " + name
 	}
-	return node{label: title + "  " + phaseLine(string(h.Phase), h.StartedAt, h.FinishedAt, h.Message)}
+	return title
 }
 
 func phaseLine(phase string, start, end *metav1.Time, msg string) string {

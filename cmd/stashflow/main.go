@@ -52,8 +52,8 @@ func run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
-		// cobra's own unknown-command error carries no type.
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "required flag(s) "):
+		// cobra's own unknown-command and required-flag errors carry no type.
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		return exitUsage
 	case ctx.Err() != nil:

@@ -63,7 +63,7 @@ describes the flags, the scheduling rules, the status fields and the metrics.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.engine, "engine", string(v1alpha1.EngineLocal), "workflow engine: local (steps run as child processes of the operator) or argo (steps run as Argo Workflows)")
-	f.StringVar(&o.image, "image", "ghcr.io/stashflow/stashflow:"+version, "the stashflow image that runs hook steps and Functions naming ${STASHFLOW_IMAGE}")
+	f.StringVar(&o.image, "image", defaultImage(), "the stashflow image that runs hook steps and Functions naming ${STASHFLOW_IMAGE}")
 	f.StringVar(&o.argoUIBaseURL, "argo-ui-base-url", "", "base URL of the Argo UI; fills status.workflow.uiURL with <base>/workflows/<namespace>/<name>")
 	f.StringVar(&o.namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +35,7 @@ type runOptions struct {
 	volumes  []string
 	schedule bool
 	quiet    bool
+	dryRun   bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -49,9 +49,15 @@ Tasks and Functions (the built-in catalog is always there) — and runs each ses
 engine, showing every step as it goes. With no session in the files, it runs one backup of each
 BackupConfiguration and BackupBatch now; with --schedule it keeps running and fires them on their
 schedules. The finished sessions are printed with their status filled as the operator fills it.
+With --dry-run nothing runs: the sessions are translated and printed as "stashflow plan" prints them.
 Exit code 1 when a session did not succeed, 2 for bad input.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return o.run(c.Context(), c.OutOrStdout(), c.ErrOrStderr()) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.dryRun {
+				return o.plan(c)
+			}
+			return o.run(c.Context(), c.OutOrStdout(), c.ErrOrStderr())
+		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
@@ -60,6 +66,7 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir: a claim by its name (a PVC target, a workload's claim such as data-db-0), or a graph volume (PVC targets are also target-<n>)")
 	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines")
+	f.BoolVar(&o.dryRun, "dry-run", false, "run nothing: print the plan of every session, as stashflow plan (-o text by default, yaml, json, argo or none)")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
@@ -70,13 +77,9 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Errorf("--output: %q is not yaml, json or none", o.output)}
 	}
-	volumes := map[string]string{}
-	for _, v := range o.volumes {
-		name, dir, ok := strings.Cut(v, "=")
-		if !ok || name == "" || dir == "" {
-			return usageError{fmt.Errorf("--volume: %q is not name=dir", v)}
-		}
-		volumes[name] = dir
+	volumes, err := parseVolumes(o.volumes)
+	if err != nil {
+		return err
 	}
 	in, err := localrun.Load(o.files...)
 	if err != nil {
@@ -122,6 +125,19 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		return runFailed{failed}
 	}
 	return nil
+}
+
+// plan is --dry-run: stashflow plan with run's files, volumes and output
+// (text unless -o is given).
+func (o *runOptions) plan(c *cobra.Command) error {
+	if o.schedule {
+		return usageError{errors.New("--dry-run and --schedule: give --dry-run alone, it plans one session of each BackupConfiguration and BackupBatch")}
+	}
+	p := &planOptions{files: o.files, output: o.output, volumes: o.volumes, image: defaultImage()}
+	if !c.Flags().Changed("output") {
+		p.output = "text"
+	}
+	return p.plan(c.Context(), c.OutOrStdout(), c.ErrOrStderr())
 }
 
 func (o *runOptions) print(w io.Writer, obj client.Object) error {
