@@ -112,8 +112,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		"invokerKind", session.Spec.Invoker.Kind, "invoker", klog.KRef(session.Namespace, session.Spec.Invoker.Name))
 	ctx = ctrl.LoggerInto(ctx, log)
 
-	helper := patch.NewHelper(session, patch.WithOptimisticLock())
 	s := &scope{Run: r.run.NewRun(session), session: session}
+	helper := patch.NewHelper(session, patch.WithOptimisticLock(), patch.WithInvalidFallback(r.run.RecordRefused(s.Run)))
 	defer func() {
 		session.Status.ObservedGeneration = session.Generation
 		// With the optimistic lock, a patch computed from a stale read fails

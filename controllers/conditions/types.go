@@ -43,6 +43,10 @@ const (
 	// SnapshotsRecorded: False when snapshots the session committed got no
 	// Snapshot object (their Repository was deleted during the session).
 	SnapshotsRecorded = "SnapshotsRecorded"
+	// RunRecorded is False when the API server refused a submitted run's
+	// record (status.plan): the run is then read against today's
+	// translation.
+	RunRecorded = "RunRecorded"
 )
 
 // Reason is the CamelCase reason of a condition or of a session's phase.
@@ -54,6 +58,7 @@ const (
 	ReasonRepositoryFound     Reason = "RepositoryFound"
 	ReasonRepositoryNotFound  Reason = "RepositoryNotFound"
 	ReasonRepositoryDeleted   Reason = "RepositoryDeleted"
+	ReasonRecordRefused       Reason = "RecordRefused"
 	ReasonNamespaceNotAllowed Reason = "NamespaceNotAllowed"
 	ReasonSecretFound         Reason = "SecretFound"
 	ReasonSecretNotFound      Reason = "SecretNotFound"

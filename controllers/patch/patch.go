@@ -23,6 +23,8 @@ type Helper struct {
 	// changed since it was read, so that a decision taken on a stale copy is
 	// never written over a newer one.
 	optimisticLock bool
+	// invalidFallback: see WithInvalidFallback.
+	invalidFallback func(err error) bool
 }
 
 // Option configures a Helper.
@@ -30,6 +32,15 @@ type Option func(*Helper)
 
 // WithOptimisticLock adds metadata.resourceVersion to every patch.
 func WithOptimisticLock() Option { return func(h *Helper) { h.optimisticLock = true } }
+
+// WithInvalidFallback gives PatchStatusOnExit a second chance when the API
+// server refuses the status as Invalid: fallback may change the object to a
+// status it accepts (it reports whether it changed anything), and the patch
+// is sent once more. A session whose workflow is running must never be
+// left without a status because one field of it was refused.
+func WithInvalidFallback(fallback func(err error) bool) Option {
+	return func(h *Helper) { h.invalidFallback = fallback }
+}
 
 // NewHelper remembers obj as it is now.
 func NewHelper(obj client.Object, opts ...Option) *Helper {
@@ -78,6 +89,10 @@ const ConflictRequeue = time.Second
 //     then (and warns when it is not zero).
 func (h *Helper) PatchStatusOnExit(ctx context.Context, c client.Client, obj client.Object, res *ctrl.Result, reterr *error) {
 	err := h.PatchStatus(ctx, c, obj)
+	if apierrors.IsInvalid(err) && h.invalidFallback != nil && h.invalidFallback(err) {
+		ctrl.LoggerFrom(ctx).Info("Status refused, patching again without the refused part", "object", client.ObjectKeyFromObject(obj), "error", err.Error())
+		err = h.PatchStatus(ctx, c, obj)
+	}
 	switch {
 	case err == nil:
 	case apierrors.IsConflict(err) && *reterr == nil:

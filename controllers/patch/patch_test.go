@@ -85,3 +85,63 @@ func TestPatchStatusOnExit(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidFallback: a status the API server refuses as Invalid is sent
+// once more after the fallback changed it; without a change, or for any
+// other error, the refusal is the Reconcile's error.
+func TestInvalidFallback(t *testing.T) {
+	invalid := apierrors.NewInvalid(schema.GroupKind{Group: "stashflow.dev", Kind: "BackupSession"}, "s", nil)
+	for _, tt := range []struct {
+		name      string
+		changes   bool
+		wantErr   bool
+		wantCalls int
+		wantPhase v1alpha1.BackupSessionPhase
+	}{
+		{name: "the fallback drops the refused part", changes: true, wantCalls: 2, wantPhase: v1alpha1.BackupSessionFailed},
+		{name: "the fallback changes nothing", wantErr: true, wantCalls: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			scheme := runtime.NewScheme()
+			if err := v1alpha1.AddToScheme(scheme); err != nil {
+				t.Fatal(err)
+			}
+			obj := &v1alpha1.BackupSession{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}}
+			calls := 0
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(obj.DeepCopy()).WithStatusSubresource(obj).
+				WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+					calls++
+					if o.(*v1alpha1.BackupSession).Status.Phase == v1alpha1.BackupSessionRunning {
+						return invalid // the refused field
+					}
+					return c.SubResource(sub).Patch(ctx, o, p, opts...)
+				}}).Build()
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+				t.Fatal(err)
+			}
+			h := NewHelper(obj, WithOptimisticLock(), WithInvalidFallback(func(err error) bool {
+				if !apierrors.IsInvalid(err) {
+					t.Errorf("fallback got %v, want the Invalid error", err)
+				}
+				if tt.changes {
+					obj.Status.Phase = v1alpha1.BackupSessionFailed
+				}
+				return tt.changes
+			}))
+			obj.Status.Phase = v1alpha1.BackupSessionRunning
+			var res ctrl.Result
+			var reterr error
+			h.PatchStatusOnExit(context.Background(), c, obj, &res, &reterr)
+			if (reterr != nil) != tt.wantErr || calls != tt.wantCalls {
+				t.Fatalf("error %v after %d patches, want error %v after %d", reterr, calls, tt.wantErr, tt.wantCalls)
+			}
+			got := &v1alpha1.BackupSession{}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.Phase != tt.wantPhase {
+				t.Errorf("stored phase %q, want %q", got.Status.Phase, tt.wantPhase)
+			}
+		})
+	}
+}

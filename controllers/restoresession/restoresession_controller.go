@@ -79,8 +79,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	log := ctrl.LoggerFrom(ctx).WithValues("restore", klog.KObj(obj), "kind", r.Kind.Name)
 	ctx = ctrl.LoggerInto(ctx, log)
 
-	helper := patch.NewHelper(obj, patch.WithOptimisticLock())
 	s := &scope{Run: r.run.NewRun(obj), status: r.Kind.Status(obj)}
+	helper := patch.NewHelper(obj, patch.WithOptimisticLock(), patch.WithInvalidFallback(r.run.RecordRefused(s.Run)))
 	defer func() {
 		s.status.ObservedGeneration = obj.GetGeneration()
 		helper.PatchStatusOnExit(ctx, r.Client, obj, &retres, &reterr)

@@ -199,6 +199,26 @@ func (r *Runner) Submit(ctx context.Context, run *Run) (ctrl.Result, error) {
 	return ctrl.Result{}, nil
 }
 
+// RecordRefused is the status patch's fallback (patch.WithInvalidFallback)
+// for a submitted run whose record the API server refused: the run keeps
+// its workflow reference and drops the record, so that it is followed and
+// its outcome written, read against today's translation as the run of an
+// operator that kept no record; a RunRecorded=False condition and an event
+// say why. Before submission it changes nothing.
+func (r *Runner) RecordRefused(run *Run) func(error) bool {
+	return func(err error) bool {
+		if !run.Submitted() || *run.Status.Plan == nil {
+			return false
+		}
+		*run.Status.Plan = nil
+		msg := "the API server refused the run record (status.plan), so the run is read against today's translation: " + conditions.Truncate(err.Error(), 1024)
+		if conditions.False(run.Status.Conditions, run.Obj.GetGeneration(), conditions.RunRecorded, conditions.ReasonRecordRefused, msg) {
+			r.Recorder.Event(run.Obj, corev1.EventTypeWarning, string(conditions.ReasonRecordRefused), msg)
+		}
+		return true
+	}
+}
+
 // Follow reads the run from the engine against the record and writes it
 // into the status; it stops a run past its deadline. A lost run ends the
 // session Failed, or Unknown when the engine cannot tell how it ended.
