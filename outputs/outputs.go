@@ -120,3 +120,14 @@ func RoleOf(declared []string, restore bool) Role {
 	}
 	return RoleNone
 }
+
+// The environment an AppBinding target's TLS settings and parameters give
+// every Function step of the target (clientConfig.caBundle, serverName,
+// insecureSkipTLSVerify; spec.parameters as JSON). The etcd and
+// Elasticsearch Functions read them; a Function of a user's may too.
+const (
+	TargetCABundleEnv              = "TARGET_CA_BUNDLE"
+	TargetServerNameEnv            = "TARGET_SERVER_NAME"
+	TargetInsecureSkipTLSVerifyEnv = "TARGET_INSECURE_SKIP_TLS_VERIFY"
+	TargetParametersEnv            = "TARGET_PARAMETERS"
+)

@@ -266,6 +266,9 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
 	}
 	p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: interimVolume, MountPath: InterimDir})
+	if m.ref != nil && m.ref.Kind == "AppBinding" {
+		p.Env = append(p.Env, appBindingEnv(objs.AppBindings[m.ref.Name])...)
+	}
 	if m.tempDir != nil && m.tempDir.DisableCaching {
 		p.Env = append(p.Env, pipeline.EnvVar{Name: outputs.NoCacheEnv, Value: "true"})
 	}
@@ -323,3 +326,28 @@ func applyContainerSettings(p *pipeline.Process, c *v1alpha1.ContainerRuntimeSet
 }
 
 func targetVolume(m *member) string { return fmt.Sprintf("target-%d", m.index) }
+
+// appBindingEnv is what an AppBinding says about reaching its server beyond
+// its URL, for every Function step of the target: the CA bundle, the TLS
+// server name, whether to skip verification, and its parameters. None of it
+// is secret (credentials stay in the AppBinding's Secret).
+func appBindingEnv(ab *v1alpha1.AppBinding) []pipeline.EnvVar {
+	if ab == nil {
+		return nil
+	}
+	var env []pipeline.EnvVar
+	cc := &ab.Spec.ClientConfig
+	if len(cc.CABundle) > 0 {
+		env = append(env, pipeline.EnvVar{Name: outputs.TargetCABundleEnv, Value: string(cc.CABundle)})
+	}
+	if cc.ServerName != "" {
+		env = append(env, pipeline.EnvVar{Name: outputs.TargetServerNameEnv, Value: cc.ServerName})
+	}
+	if cc.InsecureSkipTLSVerify {
+		env = append(env, pipeline.EnvVar{Name: outputs.TargetInsecureSkipTLSVerifyEnv, Value: "true"})
+	}
+	if p := ab.Spec.Parameters; p != nil && len(p.Raw) > 0 {
+		env = append(env, pipeline.EnvVar{Name: outputs.TargetParametersEnv, Value: string(p.Raw)})
+	}
+	return env
+}

@@ -21,6 +21,7 @@ import (
 	es8 "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Environment variables holding credentials (their content, from the
@@ -60,12 +61,21 @@ func connect(urls []string, env *step.Env, log *slog.Logger) (*conn, error) {
 		ResponseHeaderTimeout: 5 * time.Minute,
 		ForceAttemptHTTP2:     true,
 	}
-	if pemData := env.Getenv(EnvCACert); strings.TrimSpace(pemData) != "" {
+	pemData := env.Getenv(EnvCACert)
+	if strings.TrimSpace(pemData) == "" {
+		pemData = env.Getenv(outputs.TargetCABundleEnv) // the AppBinding's caBundle
+	}
+	insecure := env.Getenv(outputs.TargetInsecureSkipTLSVerifyEnv) == "true"
+	serverName := env.Getenv(outputs.TargetServerNameEnv)
+	if strings.TrimSpace(pemData) != "" || insecure || serverName != "" {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure, ServerName: serverName} //nolint:gosec // the AppBinding's insecureSkipTLSVerify
+	}
+	if strings.TrimSpace(pemData) != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(pemData)) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", EnvCACert)
+			return nil, fmt.Errorf("%s (or the AppBinding's caBundle) holds no PEM certificate", EnvCACert)
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig.RootCAs = pool
 	}
 	cfg := es8.Config{
 		Addresses:    urls,

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // Environment variables holding the etcd client's TLS material and
@@ -109,7 +110,11 @@ func (c *connFlags) clientConfig(env *step.Env, endpoints []string) (clientv3.Co
 		return cfg, fmt.Errorf("%s is set but %s is not", EnvPassword, EnvUsername)
 	}
 	ca, cert, key := env.Getenv(EnvCACert), env.Getenv(EnvCert), env.Getenv(EnvKey)
-	useTLS := ca != "" || cert != "" || c.insecureSkipTLSVerify
+	if ca == "" {
+		ca = env.Getenv(outputs.TargetCABundleEnv) // the AppBinding's caBundle
+	}
+	insecure := c.insecureSkipTLSVerify || env.Getenv(outputs.TargetInsecureSkipTLSVerifyEnv) == "true"
+	useTLS := ca != "" || cert != "" || insecure
 	for _, ep := range endpoints {
 		if strings.HasPrefix(ep, "https://") || strings.HasPrefix(ep, "unixs://") {
 			useTLS = true
@@ -118,11 +123,11 @@ func (c *connFlags) clientConfig(env *step.Env, endpoints []string) (clientv3.Co
 	if !useTLS {
 		return cfg, nil
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.insecureSkipTLSVerify} //nolint:gosec // an explicit flag
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure, ServerName: env.Getenv(outputs.TargetServerNameEnv)} //nolint:gosec // an explicit flag or AppBinding field
 	if ca != "" {
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(ca)) {
-			return cfg, fmt.Errorf("%s holds no PEM certificate", EnvCACert)
+			return cfg, fmt.Errorf("%s (or the AppBinding's caBundle) holds no PEM certificate", EnvCACert)
 		}
 		tc.RootCAs = pool
 	}
