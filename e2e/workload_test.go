@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -115,7 +116,8 @@ func keepPods(ctx context.Context, name string, replicas int32, selector *metav1
 			}
 		}
 		if p.Status.Phase != corev1.PodRunning {
-			p.Status.Phase = corev1.PodRunning
+			// The test's servers listen on loopback: the pod's IP is there.
+			p.Status.Phase, p.Status.PodIP = corev1.PodRunning, "127.0.0.1"
 			if err := env.Client.Status().Update(ctx, p); err != nil && !apierrors.IsConflict(err) {
 				return err
 			}
@@ -256,12 +258,16 @@ func (fp *fullPath) snapshots() []resticSnapshot {
 
 // backupOnce makes a paused BackupConfiguration of ref into the test's
 // Repository and runs one BackupSession of it to its end.
-func (fp *fullPath) backupOnce(t *testing.T, config string, ref v1alpha1.TargetRef) *v1alpha1.BackupSession {
+func (fp *fullPath) backupOnce(t *testing.T, config string, ref v1alpha1.TargetRef, hooks ...*v1alpha1.BackupHooks) *v1alpha1.BackupSession {
 	t.Helper()
+	var h *v1alpha1.BackupHooks
+	if len(hooks) > 0 {
+		h = hooks[0]
+	}
 	create(t, &v1alpha1.BackupConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: config},
 		Spec: v1alpha1.BackupConfigurationSpec{
-			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: ref}},
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Target: &v1alpha1.BackupTarget{Ref: ref}, Hooks: h},
 			Repository:                      v1alpha1.ObjectRef{Name: fp.repo},
 			Schedule:                        "0 0 1 1 *",
 			Paused:                          true,
@@ -316,12 +322,23 @@ func TestDeploymentBackupRestore(t *testing.T) {
 			}}),
 		},
 	}
+	hooks := newHookServer(t)
+	deploy.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "hooks", ContainerPort: int32(hooks.port)}}
 	create(t, deploy)
 	waitPods(t, "www", 2)
 	ref := v1alpha1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "www"}
-	bs := fp.backupOnce(t, "www", ref)
+	// Hooks with no host go to the Deployment's pod (its IP; here the
+	// loopback the test's server listens on); the post hook names its port.
+	named := hooks.postHook("/post-backup", v1alpha1.HookExecuteOnSuccess)
+	named.HTTPGet.Host, named.HTTPGet.Port = "", intstr.FromString("hooks")
+	pre := hooks.hook("/pre-backup")
+	pre.HTTPGet.Host = ""
+	bs := fp.backupOnce(t, "www", ref, &v1alpha1.BackupHooks{PreBackup: pre, PostBackup: named})
 	if bs.Status.Phase != v1alpha1.BackupSessionSucceeded {
 		t.Fatalf("backup: %s\n%s", bs.Status.Phase, mustJSON(t, bs.Status))
+	}
+	if calls := hooks.take(); !cmp.Equal(calls, []string{"/pre-backup", "/post-backup"}) {
+		t.Errorf("hooks called %v, want the pre and post hook at the Deployment's pod", calls)
 	}
 	if st := bs.Status.Targets[0].Stats; len(st) != 1 || st[0].Hostname != "host-0" || st[0].SnapshotID == "" {
 		t.Errorf("backup stats = %+v, want one host-0 with a snapshot", st)

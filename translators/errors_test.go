@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/manifest"
@@ -181,6 +182,18 @@ spec:
 			file:    "workload-backup-statefulset.yaml",
 			edit:    func(in *input) { delete(in.objs.Workloads, "StatefulSet/db") },
 			wantErr: []string{`spec.target.ref: StatefulSet "db" was not resolved`},
+		},
+		{
+			name: "a hook port by name where no pod resolves it",
+			file: "etcd-backup-http-hooks.yaml",
+			edit: func(in *input) {
+				h := configOf(in).Spec.Hooks
+				if h == nil || h.PreBackup == nil || h.PreBackup.HTTPGet == nil {
+					t.Fatal("the case has no httpGet preBackup hook")
+				}
+				h.PreBackup.HTTPGet.Port = intstr.FromString("metrics")
+			},
+			wantErr: []string{`preBackup hook: port "metrics" is a name, which only a hook sent to a workload's or claim's pod (no host) can resolve`},
 		},
 		{
 			name: "a restore into a DaemonSet",

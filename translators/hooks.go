@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/intstr"
+
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
 )
@@ -25,6 +27,26 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 		summary = append(summary, "--target="+m.ref.Kind+"/"+m.ref.Name)
 	}
 	host := defaultHookHost(m, objs, r.namespace, opts)
+	// A hook with no host goes to the target's pod (Stash's default: its
+	// sidecar shared the pod), found when the hook runs; a port given by
+	// name is that pod's container port of the name.
+	toPod := !opts.Local && m != nil && m.ref != nil && (IsWorkload(m.ref.Kind) || m.ref.Kind == "PersistentVolumeClaim")
+	network := func(hostField string, port intstr.IntOrString) (string, []string, error) {
+		var extra []string
+		switch {
+		case hostField != "":
+			host = hostField
+		case toPod:
+			host, extra = targetPodHost, append(extra, "--to-target-pod")
+		}
+		if port.Type == intstr.String {
+			if len(extra) == 0 {
+				return "", nil, fmt.Errorf("%s hook: port %q is a name, which only a hook sent to a workload's or claim's pod (no host) can resolve; give a number", phase, port.StrVal)
+			}
+			extra = append(extra, "--port-name="+port.StrVal)
+		}
+		return host, extra, nil
+	}
 	if n := handlers(h); n > 1 {
 		return pipeline.Step{}, fmt.Errorf("%s hook: %d handlers are set (want exactly one of exec, httpGet, httpPost, tcpSocket)", phase, n)
 	}
@@ -42,13 +64,23 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 		args = append(args, h.Exec.Command...)
 	case h.HTTPGet != nil:
 		g := h.HTTPGet
-		args = append(args, "http-get", "--url="+hookURL(string(g.URIScheme()), firstNonEmpty(g.Host, host), g.Port.String(), g.Path))
+		to, extra, err := network(g.Host, g.Port)
+		if err != nil {
+			return pipeline.Step{}, err
+		}
+		args = append(args, "http-get", "--url="+hookURL(string(g.URIScheme()), to, g.Port.String(), g.Path))
 		args = append(args, summary...)
+		args = append(args, extra...)
 		args = append(args, headerArgs(g.HTTPHeaders)...)
 	case h.HTTPPost != nil:
 		p := h.HTTPPost
-		args = append(args, "http-post", "--url="+hookURL(string(p.URIScheme()), firstNonEmpty(p.Host, host), p.Port.String(), p.Path))
+		to, extra, err := network(p.Host, p.Port)
+		if err != nil {
+			return pipeline.Step{}, err
+		}
+		args = append(args, "http-post", "--url="+hookURL(string(p.URIScheme()), to, p.Port.String(), p.Path))
 		args = append(args, summary...)
+		args = append(args, extra...)
 		args = append(args, headerArgs(p.HTTPHeaders)...)
 		if p.Body != "" {
 			// Base64, because Argo reads any "{{" as its own template tag and a
@@ -61,8 +93,17 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 			}
 		}
 	case h.TCPSocket != nil:
-		args = append(args, "tcp", "--address="+net.JoinHostPort(firstNonEmpty(h.TCPSocket.Host, host), h.TCPSocket.Port.String()))
+		to, extra, err := network(h.TCPSocket.Host, h.TCPSocket.Port)
+		if err != nil {
+			return pipeline.Step{}, err
+		}
+		port := h.TCPSocket.Port.String()
+		if h.TCPSocket.Port.Type == intstr.String {
+			port = "0" // the pod's named port replaces it
+		}
+		args = append(args, "tcp", "--address="+net.JoinHostPort(to, port))
 		args = append(args, summary...)
+		args = append(args, extra...)
 	default:
 		return pipeline.Step{}, fmt.Errorf("%s hook: no handler set (want exactly one of exec, httpGet, httpPost, tcpSocket)", phase)
 	}
@@ -77,6 +118,10 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 	}
 	return s, nil
 }
+
+// targetPodHost stands for the target's pod in a hook's URL or address
+// until the hook step finds the pod (--to-target-pod).
+const targetPodHost = "target-pod"
 
 func handlers(h *v1alpha1.Hook) int {
 	n := 0

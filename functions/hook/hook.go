@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -62,6 +63,9 @@ type Hook struct {
 	container string
 	local     bool
 	url       string
+	// toTargetPod and portName: see their flags.
+	toTargetPod bool
+	portName    string
 	headers   []string
 	body      string
 	bodyB64   string
@@ -103,6 +107,8 @@ func (h *Hook) Flags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&h.form, "form", nil, "http-post: a form field as key=value (repeatable)")
 	fs.StringVar(&h.address, "address", "", "tcp: host:port to connect to")
 	fs.DurationVar(&h.timeout, "timeout", 30*time.Second, "how long a network hook may take")
+	fs.BoolVar(&h.toTargetPod, "to-target-pod", false, "http-get, http-post, tcp: send to the target's pod (found as exec hooks find it): its IP replaces the host of --url or --address")
+	fs.StringVar(&h.portName, "port-name", "", "with --to-target-pod: the port is the pod's container port of this name")
 }
 
 // Validate implements step.Function.
@@ -152,6 +158,9 @@ func (h *Hook) Validate() error {
 	default:
 		return fmt.Errorf("unknown action %q: want exec, http-get, http-post or tcp", h.action)
 	}
+	if (h.toTargetPod || h.portName != "") && (h.action == ActionExec || h.target == "") {
+		return errors.New("--to-target-pod, --port-name: for http-get, http-post and tcp hooks of a --target")
+	}
 	if len(h.command) > 0 && h.action != ActionExec {
 		return fmt.Errorf("%s takes no command, got %q", h.action, h.command)
 	}
@@ -161,6 +170,12 @@ func (h *Hook) Validate() error {
 // Run implements step.Function.
 func (h *Hook) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	log := env.Logger().With("hook", h.hook, "action", h.action)
+	if h.toTargetPod {
+		if err := h.resolveTargetPod(ctx); err != nil {
+			return nil, err
+		}
+		log.Info("sending the hook to the target's pod", "target", h.target, "url", redactURL(h.url), "address", h.address)
+	}
 	switch h.action {
 	case ActionExec:
 		if h.local {
@@ -271,4 +286,56 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.Redacted()
+}
+
+// resolveTargetPod points the hook at the target's pod: its IP replaces the
+// host of the URL or address, and a port given by name becomes the pod's
+// container port of that name. A Stash hook with no host goes to the pod.
+func (h *Hook) resolveTargetPod(ctx context.Context) error {
+	ex, err := NewClusterExecutor()
+	if err != nil {
+		return err
+	}
+	kind, name, _ := strings.Cut(h.target, "/")
+	pod, err := FindPod(ctx, ex.Client, h.namespace, kind, name)
+	if err != nil {
+		return fmt.Errorf("%s hook: %w", h.action, err)
+	}
+	if pod.Status.PodIP == "" {
+		return fmt.Errorf("%s hook: pod %s/%s of %s has no IP yet", h.action, pod.Namespace, pod.Name, h.target)
+	}
+	port := ""
+	if h.portName != "" {
+		for _, c := range pod.Spec.Containers {
+			for _, p := range c.Ports {
+				if p.Name == h.portName {
+					port = strconv.Itoa(int(p.ContainerPort))
+				}
+			}
+		}
+		if port == "" {
+			return fmt.Errorf("%s hook: pod %s/%s has no container port named %q", h.action, pod.Namespace, pod.Name, h.portName)
+		}
+	}
+	hostPort := func(old string) string {
+		_, p, err := net.SplitHostPort(old)
+		if port != "" || err != nil {
+			p = port
+		}
+		if p == "" {
+			return pod.Status.PodIP
+		}
+		return net.JoinHostPort(pod.Status.PodIP, p)
+	}
+	if h.action == ActionTCP {
+		h.address = hostPort(h.address)
+		return nil
+	}
+	u, err := url.Parse(h.url)
+	if err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	u.Host = hostPort(u.Host)
+	h.url = u.String()
+	return nil
 }

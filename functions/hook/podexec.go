@@ -130,7 +130,7 @@ func FindPod(ctx context.Context, c client.Client, ns, kind, name string) (*core
 			return nil, fmt.Errorf("exec hook: Service %s/%s has no selector", ns, svc)
 		}
 		selector = labels.SelectorFromSet(s.Spec.Selector)
-	case "Deployment", "StatefulSet", "DaemonSet":
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
 		sel, err := workloadSelector(ctx, c, ns, kind, name)
 		if err != nil {
 			return nil, err
@@ -221,6 +221,12 @@ func workloadSelector(ctx context.Context, c client.Client, ns, kind, name strin
 			return nil, fmt.Errorf("exec hook: DaemonSet %s/%s: %w", ns, name, err)
 		}
 		sel = d.Spec.Selector
+	case "ReplicaSet":
+		var r appsv1.ReplicaSet
+		if err := c.Get(ctx, key, &r); err != nil {
+			return nil, fmt.Errorf("exec hook: ReplicaSet %s/%s: %w", ns, name, err)
+		}
+		sel = r.Spec.Selector
 	}
 	return metav1.LabelSelectorAsSelector(sel)
 }
