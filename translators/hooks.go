@@ -178,12 +178,3 @@ func headerArgs(hs []v1alpha1.HTTPHeader) []string {
 	}
 	return out
 }
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}

@@ -66,12 +66,12 @@ type Hook struct {
 	// toTargetPod and portName: see their flags.
 	toTargetPod bool
 	portName    string
-	headers   []string
-	body      string
-	bodyB64   string
-	form      []string
-	address   string
-	timeout   time.Duration
+	headers     []string
+	body        string
+	bodyB64     string
+	form        []string
+	address     string
+	timeout     time.Duration
 	// Exec runs a command in a pod; nil means the Kubernetes API from the
 	// in-cluster configuration (tests replace it).
 	Exec PodExecutor
