@@ -196,6 +196,14 @@ spec:
 			wantErr: []string{`preBackup hook: port "metrics" is a name, which only a hook sent to a workload's or claim's pod (no host) can resolve`},
 		},
 		{
+			name: "a batch member's own pod settings",
+			file: "batch-parallel.yaml",
+			edit: func(in *input) {
+				batchOf(in).Spec.Members[1].RuntimeSettings = &v1alpha1.RuntimeSettings{Pod: &v1alpha1.PodRuntimeSettings{NodeSelector: map[string]string{"disk": "ssd"}}}
+			},
+			wantErr: []string{"spec.members[1].runtimeSettings.pod: a member's own pod settings are not supported: set them in the batch's spec.runtimeSettings.pod"},
+		},
+		{
 			name: "a restore into a DaemonSet",
 			file: "workload-restore-deployment.yaml",
 			edit: func(in *input) {

@@ -191,15 +191,15 @@ func render() []byte {
 	b.WriteString("Kubernetes type (`resources`, `env`, `securityContext`, `volumeMounts`, the volume sources,\n")
 	b.WriteString("`selector`) and at `interimVolumeTemplate`: the row says where the whole value goes.\n")
 	counts := map[apifields.Status]int{}
-	untested := 0
+	untested := map[apifields.Status]int{}
 	for _, f := range apifields.Fields {
 		counts[f.Status]++
 		if f.Proof == apifields.Untested {
-			untested++
+			untested[f.Status]++
 		}
 	}
-	fmt.Fprintf(&b, "\n%d fields: %d Honoured (%d of them untested), %d Refused, %d Ignored.\n",
-		len(apifields.Fields), counts[apifields.Honoured], untested, counts[apifields.Refused], counts[apifields.Ignored])
+	fmt.Fprintf(&b, "\n%d fields: %d Honoured (%d of them untested), %d Refused (%d of them untested), %d Ignored.\n",
+		len(apifields.Fields), counts[apifields.Honoured], untested[apifields.Honoured], counts[apifields.Refused], untested[apifields.Refused], counts[apifields.Ignored])
 	for _, kind := range kinds {
 		fmt.Fprintf(&b, "\n## %s\n\n| field | status | how | proof |\n|---|---|---|---|\n", kind)
 		for _, f := range apifields.Fields {

@@ -22,18 +22,8 @@ var knownIgnored = map[string]string{
 // knownUntested are fields some code honours but no test proves it. Each is a
 // defect to fix; the value says what would prove it. Remove the entry with the test.
 var knownUntested = map[string]string{
-	"BackupBatch spec.members[].runtimeSettings.pod.nodeSelector":               "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"BackupBatch spec.members[].runtimeSettings.pod.priorityClassName":          "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"BackupBatch spec.members[].runtimeSettings.pod.serviceAccountName":         "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"RestoreBatch spec.members[].runtimeSettings.pod.nodeSelector":              "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"RestoreBatch spec.members[].runtimeSettings.pod.priorityClassName":         "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"RestoreBatch spec.members[].runtimeSettings.pod.serviceAccountName":        "a translators TestTranslateErrors case with a member's own runtimeSettings.pod",
-	"AppBinding spec.clientConfig.caBundle":                                     "a translators golden case or unit test that sets it",
-	"AppBinding spec.clientConfig.insecureSkipTLSVerify":                        "a translators golden case or unit test that sets it",
-	"AppBinding spec.clientConfig.serverName":                                   "a translators golden case or unit test that sets it",
 	"AppBinding spec.clientConfig.service.path":                                 "a translators golden case or unit test that sets it",
 	"AppBinding spec.clientConfig.service.query":                                "a translators golden case or unit test that sets it",
-	"AppBinding spec.parameters":                                                "a translators golden case or unit test that sets it",
 	"BackupBatch spec.hooks.postBackup.httpGet.host":                            "a translators golden case that sets it",
 	"BackupBatch spec.hooks.postBackup.httpGet.httpHeaders[].name":              "a translators golden case that sets it",
 	"BackupBatch spec.hooks.postBackup.httpGet.httpHeaders[].value":             "a translators golden case that sets it",
