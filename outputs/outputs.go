@@ -24,6 +24,12 @@ const (
 	// NoCacheEnv=true runs restic with --no-cache (Stash's
 	// tempDir.disableCaching).
 	NoCacheEnv = "STASHFLOW_RESTIC_NO_CACHE"
+	// ResticOptionsEnv holds restic extended options (-o), comma-separated,
+	// e.g. gs.connections=8 from a backend's maxConnections.
+	ResticOptionsEnv = "STASHFLOW_RESTIC_OPTIONS"
+	// ResticInsecureTLSEnv=true runs restic with --insecure-tls (an S3
+	// backend's insecureTLS).
+	ResticInsecureTLSEnv = "STASHFLOW_RESTIC_INSECURE_TLS"
 )
 
 // The outputs every Function step has: the runtime writes an empty file for

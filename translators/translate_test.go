@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -277,5 +278,39 @@ func TestTopLevelRules(t *testing.T) {
 	}
 	if diff := cmp.Diff(want.Graph.Format(), got.Graph.Format()); diff != "" {
 		t.Errorf("graph with spec.rules (-target.rules +spec.rules):\n%s", diff)
+	}
+}
+
+// TestBackendOptions: a backend's maxConnections becomes restic's
+// <backend>.connections option and S3's insecureTLS restic's
+// --insecure-tls, in every step's environment.
+func TestBackendOptions(t *testing.T) {
+	for _, tt := range []struct {
+		backend v1alpha1.Backend
+		want    string
+	}{
+		{v1alpha1.Backend{StorageSecretName: "s", GCS: &v1alpha1.GCSSpec{Bucket: "b", MaxConnections: ptr.To[int64](8)}}, "STASHFLOW_RESTIC_OPTIONS=gs.connections=8"},
+		{v1alpha1.Backend{StorageSecretName: "s", Azure: &v1alpha1.AzureSpec{Container: "c", MaxConnections: ptr.To[int64](4)}}, "STASHFLOW_RESTIC_OPTIONS=azure.connections=4"},
+		{v1alpha1.Backend{StorageSecretName: "s", B2: &v1alpha1.B2Spec{Bucket: "b", MaxConnections: ptr.To[int64](2)}}, "STASHFLOW_RESTIC_OPTIONS=b2.connections=2"},
+		{v1alpha1.Backend{StorageSecretName: "s", S3: &v1alpha1.S3Spec{Endpoint: "https://minio:9000", Bucket: "b", InsecureTLS: true}}, "STASHFLOW_RESTIC_INSECURE_TLS=true"},
+	} {
+		in := mustLoad(t, "volume-backup-rest.yaml")
+		in.objs.Repository.Spec.Backend = tt.backend
+		plan, err := in.translate(translators.Options{Image: testImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range plan.Graph.Steps {
+			if s.Name == plan.Layout.Verdict {
+				continue
+			}
+			var env []string
+			for _, e := range s.Process.Env {
+				env = append(env, e.Name+"="+e.Value)
+			}
+			if !slices.Contains(env, tt.want) {
+				t.Errorf("step %s env %v, want %s", s.Name, env, tt.want)
+			}
+		}
 	}
 }

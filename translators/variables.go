@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -240,6 +241,7 @@ func repositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
 	}
 	b := &repo.Spec.Backend
 	env := []pipeline.EnvVar{{Name: "RESTIC_REPOSITORY", Value: ResticRepository(b)}}
+	env = append(env, backendOptionEnv(b)...)
 	if b.StorageSecretName == "" {
 		return env
 	}
@@ -272,3 +274,29 @@ func retentionVariables(v Variables, p *v1alpha1.RetentionPolicy) {
 }
 
 func targetMountPath(pvc string) string { return TargetMountRoot + "/" + pvc }
+
+// backendOptionEnv carries a backend's restic settings that are not
+// credentials: maxConnections as restic's <backend>.connections option, and
+// an S3 backend's insecureTLS.
+func backendOptionEnv(b *v1alpha1.Backend) []pipeline.EnvVar {
+	var (
+		prefix string
+		max    *int64
+	)
+	switch {
+	case b.GCS != nil:
+		prefix, max = "gs", b.GCS.MaxConnections
+	case b.Azure != nil:
+		prefix, max = "azure", b.Azure.MaxConnections
+	case b.B2 != nil:
+		prefix, max = "b2", b.B2.MaxConnections
+	}
+	var env []pipeline.EnvVar
+	if max != nil && *max > 0 {
+		env = append(env, pipeline.EnvVar{Name: outputs.ResticOptionsEnv, Value: prefix + ".connections=" + strconv.FormatInt(*max, 10)})
+	}
+	if b.S3 != nil && b.S3.InsecureTLS {
+		env = append(env, pipeline.EnvVar{Name: outputs.ResticInsecureTLSEnv, Value: "true"})
+	}
+	return env
+}

@@ -434,6 +434,12 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "interimVolumeTemplate (a claim per session) is not supported yet",
 		},
 		{
+			name:  "repository wipeOut",
+			obj:   from(func(o *v1alpha1.Repository) { o.Spec.WipeOut = true }),
+			field: "spec.wipeOut",
+			msg:   "wipeOut is not supported yet",
+		},
+		{
 			name:  "driver VolumeSnapshotter",
 			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Driver = "VolumeSnapshotter" }),
 			field: "spec.driver",

@@ -32,8 +32,12 @@ type RepositorySpec struct {
 	// +optional
 	UsagePolicy *UsagePolicy `json:"usagePolicy,omitempty"`
 
-	// wipeOut deletes the repository's data from the backend when the Repository is deleted.
+	// wipeOut would delete the repository's data from the backend when the
+	// Repository is deleted (Stash's). Not supported yet: true is refused at
+	// admission, so that nobody counts on a wipe that does not happen;
+	// deleting a Repository keeps its data.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="wipeOut is not supported yet: deleting a Repository keeps its data in the backend; remove wipeOut or set it to false"
 	WipeOut bool `json:"wipeOut,omitempty"`
 }
 

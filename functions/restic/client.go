@@ -65,6 +65,10 @@ type Client struct {
 	Hostname string
 	// NoCache runs restic with --no-cache (outputs.NoCacheEnv=true).
 	NoCache bool
+	// Options are restic's extended options (-o), from
+	// outputs.ResticOptionsEnv; InsecureTLS adds --insecure-tls.
+	Options     []string
+	InsecureTLS bool
 	// Priority is restic's CPU and I/O priority (outputs.NiceEnv and the
 	// ionice variables of the step's environment).
 	Priority deathsig.Priority
@@ -107,6 +111,15 @@ func NewClient(environ []string, log *slog.Logger) (*Client, error) {
 		}
 	}
 	c.NoCache = get(outputs.NoCacheEnv) == "true"
+	c.InsecureTLS = get(outputs.ResticInsecureTLSEnv) == "true"
+	for _, o := range strings.Split(get(outputs.ResticOptionsEnv), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if k, _, ok := strings.Cut(o, "="); !ok || k == "" {
+				return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s: %q is not key=value", outputs.ResticOptionsEnv, o)}
+			}
+			c.Options = append(c.Options, o)
+		}
+	}
 	bin := get(EnvBinary)
 	if bin == "" {
 		bin = "restic"
@@ -364,8 +377,18 @@ type process struct {
 }
 
 func (c *Client) start(cmd *exec.Cmd) (*process, error) {
-	if c.NoCache && len(cmd.Args) > 0 {
-		cmd.Args = append([]string{cmd.Args[0], "--no-cache"}, cmd.Args[1:]...)
+	if len(cmd.Args) > 0 {
+		var global []string
+		if c.NoCache {
+			global = append(global, "--no-cache")
+		}
+		if c.InsecureTLS {
+			global = append(global, "--insecure-tls")
+		}
+		for _, o := range c.Options {
+			global = append(global, "-o", o)
+		}
+		cmd.Args = slices.Concat(cmd.Args[:1], global, cmd.Args[1:])
 	}
 	dp, err := deathsig.StartPriority(cmd, syscall.SIGKILL, c.Priority)
 	if err != nil {

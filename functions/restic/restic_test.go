@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -482,5 +483,27 @@ func TestRuntimeSettings(t *testing.T) {
 	}
 	if _, err := NewClient([]string{"RESTIC_REPOSITORY=/r", "RESTIC_PASSWORD=x", outputs.NiceEnv + "=high"}, nil); !IsKind(err, KindRepositoryConfig) || !strings.Contains(err.Error(), outputs.NiceEnv) {
 		t.Errorf("a nice that is not a number: err = %v, want a configuration error naming %s", err, outputs.NiceEnv)
+	}
+}
+
+// TestBackendOptions: a backend's restic options (maxConnections as
+// <backend>.connections) and insecureTLS reach restic: it accepts the
+// local backend's connections option and --insecure-tls, and refuses an
+// option that does not exist, which shows the options are passed at all.
+func TestBackendOptions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	c := newClient(t, dir, outputs.ResticOptionsEnv+"=local.connections=2", outputs.ResticInsecureTLSEnv+"=true")
+	if !slices.Equal(c.Options, []string{"local.connections=2"}) || !c.InsecureTLS {
+		t.Fatalf("options %v, insecure TLS %v", c.Options, c.InsecureTLS)
+	}
+	if _, err := c.EnsureRepository(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	bad := newClient(t, dir, outputs.ResticOptionsEnv+"=local.no-such-option=1")
+	if _, err := bad.Snapshots(ctx(t), Filter{}); err == nil || !strings.Contains(err.Error(), "no-such-option") {
+		t.Errorf("an unknown option: err = %v, want restic to refuse it by name", err)
+	}
+	if _, err := NewClient([]string{"RESTIC_REPOSITORY=/r", "RESTIC_PASSWORD=x", outputs.ResticOptionsEnv + "=novalue"}, nil); !IsKind(err, KindRepositoryConfig) {
+		t.Errorf("an option without a value: err = %v, want a configuration error", err)
 	}
 }

@@ -3,20 +3,10 @@ package apifields_test
 // knownIgnored are fields accepted and silently dropped. Each is a defect to fix;
 // the value says what would fix it. Remove the entry with the fix.
 var knownIgnored = map[string]string{
-	"BackupBlueprint spec.backend.azure.maxConnections": "pass restic -o <backend>.connections, or refuse it by CEL",
-	"BackupBlueprint spec.backend.b2.maxConnections":    "pass restic -o <backend>.connections, or refuse it by CEL",
-	"BackupBlueprint spec.backend.gcs.maxConnections":   "pass restic -o <backend>.connections, or refuse it by CEL",
-	"BackupBlueprint spec.backend.s3.insecureTLS":       "pass restic --insecure-tls, or refuse it by CEL",
-	"BackupBlueprint spec.wipeOut":                      "a Repository finalizer that deletes the backend's data, or refuse it by CEL",
-	"Repository spec.backend.azure.maxConnections":      "pass restic -o <backend>.connections, or refuse it by CEL",
-	"Repository spec.backend.b2.maxConnections":         "pass restic -o <backend>.connections, or refuse it by CEL",
-	"Repository spec.backend.gcs.maxConnections":        "pass restic -o <backend>.connections, or refuse it by CEL",
-	"Repository spec.backend.s3.insecureTLS":            "pass restic --insecure-tls, or refuse it by CEL",
-	"Repository spec.wipeOut":                           "a Repository finalizer that deletes the backend's data, or refuse it by CEL",
-	"Snapshot spec.gid":                                 "write restic's gid into the Snapshot",
-	"Snapshot spec.tags":                                "write restic's tags into the Snapshot (and read them back)",
-	"Snapshot spec.uid":                                 "write restic's uid into the Snapshot",
-	"Snapshot spec.username":                            "write restic's username into the Snapshot",
+	"Snapshot spec.gid":      "write restic's gid into the Snapshot",
+	"Snapshot spec.tags":     "write restic's tags into the Snapshot (and read them back)",
+	"Snapshot spec.uid":      "write restic's uid into the Snapshot",
+	"Snapshot spec.username": "write restic's username into the Snapshot",
 }
 
 // knownUntested are fields some code honours but no test proves it. Each is a
