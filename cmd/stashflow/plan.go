@@ -163,22 +163,28 @@ func printWarnings(w io.Writer, s client.Object, warnings []string) {
 // printRecord prints a session's run record as a YAML document (headed by a
 // comment naming the session) or as JSON.
 func printRecord(w io.Writer, format string, s client.Object, rec *v1alpha1.RunPlan) error {
+	return printDoc(w, format, rec, fmt.Sprintf("# %s %s/%s\n", kindOf(s), s.GetNamespace(), s.GetName()))
+}
+
+// printDoc prints v in the format of -o: nothing, indented JSON, or a YAML
+// document after header.
+func printDoc(w io.Writer, format string, v any, header string) error {
 	switch format {
 	case "none":
 		return nil
 	case "json":
-		b, err := json.MarshalIndent(rec, "", "  ")
+		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	b, err := yaml.Marshal(rec)
+	b, err := yaml.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "---\n# %s %s/%s\n%s", kindOf(s), s.GetNamespace(), s.GetName(), b)
+	_, err = fmt.Fprintf(w, "---\n%s%s", header, b)
 	return err
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/localrun"
@@ -141,23 +139,7 @@ func (o *runOptions) plan(c *cobra.Command) error {
 }
 
 func (o *runOptions) print(w io.Writer, obj client.Object) error {
-	switch o.output {
-	case "none":
-		return nil
-	case "json":
-		b, err := json.MarshalIndent(obj, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	b, err := yaml.Marshal(obj)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "---\n%s", b)
-	return err
+	return printDoc(w, o.output, obj, "")
 }
 
 // runScheduled fires every BackupConfiguration and BackupBatch that is not

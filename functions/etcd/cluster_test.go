@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,21 @@ func TestTLS(t *testing.T) {
 	}
 	if res[OutputKeysDeleted] != "0" {
 		t.Errorf("keysDeleted = %s without --delete-absent", res[OutputKeysDeleted])
+	}
+
+	// The CA as the AppBinding's caBundle (the step's TARGET_CA_BUNDLE)
+	// instead of the Secret's ca.crt; a server name the certificate does not
+	// have is refused, which shows serverName reaches the TLS handshake.
+	var bundle []string
+	for _, kv := range src.Env() {
+		if !strings.HasPrefix(kv, "ETCD_CACERT=") {
+			bundle = append(bundle, kv)
+		}
+	}
+	bundle = append(bundle, outputs.TargetCABundleEnv+"="+tl.CA)
+	mustRun(t, NewBackup(), testEnv(t, repo, bundle), "--endpoints", eps)
+	wrongName := append(slices.Clone(bundle), outputs.TargetServerNameEnv+"=elsewhere.internal")
+	if _, err := runFn(t, NewBackup(), testEnv(t, repo, wrongName), "--endpoints", eps, "--dial-timeout", "2s"); err == nil {
+		t.Error("a backup with a server name the certificate does not have succeeded")
 	}
 }

@@ -1,44 +1,22 @@
 package etcd
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/outputs"
 )
-
-// selfSigned is a PEM CA certificate for tests.
-func selfSigned(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-ca"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // TestAppBindingTLS: the AppBinding's caBundle, serverName and
 // insecureSkipTLSVerify (the translators give them to the step as
 // environment) shape the etcd client's TLS; a caBundle that is not PEM is
 // an error naming it.
 func TestAppBindingTLS(t *testing.T) {
-	ca := selfSigned(t)
+	ca := testservers.NewTLS(t).CA
 	env := step.NewEnv(io.Discard)
 	env.Environ = []string{outputs.TargetCABundleEnv + "=" + ca, outputs.TargetServerNameEnv + "=etcd.internal"}
 	c := &connFlags{dialTimeout: time.Second}
