@@ -256,10 +256,6 @@ func (r *Restore) mapped(snap restic.Snapshot) (restic.RestoreOptions, error) {
 // sourceRoot is the snapshot path every one of paths lies in: the snapshot's
 // only path, or the one the paths name.
 func sourceRoot(snap restic.Snapshot, paths []string) (string, error) {
-	under := func(p, root string) bool {
-		rel, err := filepath.Rel(root, filepath.Clean(p))
-		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-	}
 	candidates := snap.Paths
 	if len(paths) > 0 {
 		candidates = nil
