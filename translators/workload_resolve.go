@@ -17,33 +17,15 @@ import (
 // volumes and where they are mounted, and its hosts in Stash's naming with
 // the node each host's pod runs on.
 func NewWorkload(obj client.Object, pods []corev1.Pod) (*Workload, error) {
-	var (
-		tpl      *corev1.PodTemplateSpec
-		selector *metav1.LabelSelector
-	)
-	w := &Workload{}
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		tpl, selector = &o.Spec.Template, o.Spec.Selector
-	case *appsv1.ReplicaSet:
-		tpl, selector = &o.Spec.Template, o.Spec.Selector
-	case *appsv1.StatefulSet:
-		tpl, selector = &o.Spec.Template, o.Spec.Selector
-		for _, c := range o.Spec.VolumeClaimTemplates {
-			w.ClaimTemplates = append(w.ClaimTemplates, c.Name)
-		}
-	case *appsv1.DaemonSet:
-		tpl, selector = &o.Spec.Template, o.Spec.Selector
-	default:
-		return nil, fmt.Errorf("%T is not a workload (Deployment, StatefulSet, DaemonSet or ReplicaSet)", obj)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(selector)
+	tpl, claims, _, err := podTemplate(obj)
 	if err != nil {
-		return nil, fmt.Errorf("spec.selector of %s: %w", obj.GetName(), err)
+		return nil, err
 	}
-	if sel.Empty() {
-		return nil, fmt.Errorf("spec.selector of %s: selects every pod of the namespace, not the workload's own", obj.GetName())
+	sel, err := WorkloadSelector(obj)
+	if err != nil {
+		return nil, err
 	}
+	w := &Workload{ClaimTemplates: claims}
 	w.Volumes = slices.Clone(tpl.Spec.Volumes)
 	for _, c := range slices.Concat(tpl.Spec.InitContainers, tpl.Spec.Containers) {
 		for _, m := range c.VolumeMounts {
@@ -92,4 +74,57 @@ func NewWorkload(obj client.Object, pods []corev1.Pod) (*Workload, error) {
 		w.Hosts = append(w.Hosts, h)
 	}
 	return w, nil
+}
+
+// NewWorkloadObject is an empty object of a workload kind, to read one
+// into; nil for any other kind.
+func NewWorkloadObject(kind string) client.Object {
+	switch kind {
+	case "Deployment":
+		return &appsv1.Deployment{}
+	case "StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "DaemonSet":
+		return &appsv1.DaemonSet{}
+	case "ReplicaSet":
+		return &appsv1.ReplicaSet{}
+	}
+	return nil
+}
+
+// WorkloadSelector is the selector of a workload's own pods; a selector
+// that selects every pod of the namespace is an error.
+func WorkloadSelector(obj client.Object) (labels.Selector, error) {
+	_, _, selector, err := podTemplate(obj)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return nil, fmt.Errorf("spec.selector of %s: %w", obj.GetName(), err)
+	}
+	if sel.Empty() {
+		return nil, fmt.Errorf("spec.selector of %s: selects every pod of the namespace, not the workload's own", obj.GetName())
+	}
+	return sel, nil
+}
+
+// podTemplate is a workload's pod template, its StatefulSet claim
+// templates' names and its selector.
+func podTemplate(obj client.Object) (*corev1.PodTemplateSpec, []string, *metav1.LabelSelector, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template, nil, o.Spec.Selector, nil
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template, nil, o.Spec.Selector, nil
+	case *appsv1.StatefulSet:
+		var claims []string
+		for _, c := range o.Spec.VolumeClaimTemplates {
+			claims = append(claims, c.Name)
+		}
+		return &o.Spec.Template, claims, o.Spec.Selector, nil
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template, nil, o.Spec.Selector, nil
+	}
+	return nil, nil, nil, fmt.Errorf("%T is not a workload (Deployment, StatefulSet, DaemonSet or ReplicaSet)", obj)
 }

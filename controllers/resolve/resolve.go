@@ -196,14 +196,14 @@ func (r *Resolver) StorageSecret(ctx context.Context, repo *v1alpha1.Repository)
 func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (checked bool, _ error) {
 	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 	var err error
-	switch ref.Kind {
-	case "AppBinding":
+	switch {
+	case ref.Kind == "AppBinding":
 		err = r.Client.Get(ctx, key, &v1alpha1.AppBinding{})
-	case "PersistentVolumeClaim":
+	case ref.Kind == "PersistentVolumeClaim":
 		pvc := &metav1.PartialObjectMetadata{}
 		pvc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"))
 		err = r.APIReader.Get(ctx, key, pvc)
-	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+	case translators.IsWorkload(ref.Kind):
 		w := &metav1.PartialObjectMetadata{}
 		w.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(ref.Kind))
 		err = r.APIReader.Get(ctx, key, w)
@@ -403,17 +403,7 @@ func (r *Resolver) Objects(ctx context.Context, mode Mode, namespace string, rep
 // directly from the API server (the operator caches neither), and makes
 // them the translators' Workload.
 func (r *Resolver) workload(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (*translators.Workload, error) {
-	var obj client.Object
-	switch ref.Kind {
-	case "Deployment":
-		obj = &appsv1.Deployment{}
-	case "StatefulSet":
-		obj = &appsv1.StatefulSet{}
-	case "DaemonSet":
-		obj = &appsv1.DaemonSet{}
-	default:
-		obj = &appsv1.ReplicaSet{}
-	}
+	obj := translators.NewWorkloadObject(ref.Kind)
 	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 	if err := r.APIReader.Get(ctx, key, obj); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -421,36 +411,19 @@ func (r *Resolver) workload(ctx context.Context, field, namespace string, ref v1
 		}
 		return nil, fmt.Errorf("%s: reading %s %s: %w", field, ref.Kind, key, err)
 	}
+	sel, err := translators.WorkloadSelector(obj)
+	if err != nil {
+		return nil, &InvalidError{Message: fmt.Sprintf("%s: %s %s: %v", field, ref.Kind, key, err)}
+	}
 	var pods corev1.PodList
-	if sel := workloadSelector(obj); sel != nil {
-		if err := r.APIReader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-			return nil, fmt.Errorf("%s: listing the pods of %s %s: %w", field, ref.Kind, key, err)
-		}
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("%s: listing the pods of %s %s: %w", field, ref.Kind, key, err)
 	}
 	w, err := translators.NewWorkload(obj, pods.Items)
 	if err != nil {
 		return nil, &InvalidError{Message: fmt.Sprintf("%s: %s %s: %v", field, ref.Kind, key, err)}
 	}
 	return w, nil
-}
-
-func workloadSelector(obj client.Object) labels.Selector {
-	var ls *metav1.LabelSelector
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		ls = o.Spec.Selector
-	case *appsv1.StatefulSet:
-		ls = o.Spec.Selector
-	case *appsv1.DaemonSet:
-		ls = o.Spec.Selector
-	case *appsv1.ReplicaSet:
-		ls = o.Spec.Selector
-	}
-	sel, err := metav1.LabelSelectorAsSelector(ls)
-	if err != nil || sel.Empty() {
-		return nil
-	}
-	return sel
 }
 
 // NotFoundKind returns the kind of the missing object if err is, or wraps,
