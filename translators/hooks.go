@@ -32,12 +32,12 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 	// name is that pod's container port of the name.
 	toPod := !opts.Local && m != nil && m.ref != nil && (IsWorkload(m.ref.Kind) || m.ref.Kind == "PersistentVolumeClaim")
 	network := func(hostField string, port intstr.IntOrString) (string, []string, error) {
-		var extra []string
+		to, extra := hostField, []string(nil)
 		switch {
-		case hostField != "":
-			host = hostField
-		case toPod:
-			host, extra = targetPodHost, append(extra, "--to-target-pod")
+		case to == "" && toPod:
+			to, extra = targetPodHost, []string{"--to-target-pod"}
+		case to == "":
+			to = host
 		}
 		if port.Type == intstr.String {
 			if len(extra) == 0 {
@@ -45,7 +45,7 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 			}
 			extra = append(extra, "--port-name="+port.StrVal)
 		}
-		return host, extra, nil
+		return to, extra, nil
 	}
 	if n := handlers(h); n > 1 {
 		return pipeline.Step{}, fmt.Errorf("%s hook: %d handlers are set (want exactly one of exec, httpGet, httpPost, tcpSocket)", phase, n)
