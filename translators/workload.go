@@ -63,14 +63,19 @@ type workloadVolume struct {
 // backed by a claim (at the workload's own mountPath).
 func (r *run) workloadVolumes(m *member, w *Workload) ([]workloadVolume, error) {
 	field := r.targetField(m)
+	// The pod's volumes, in order, then the StatefulSet's claim templates,
+	// which replace a pod volume of their name (as the StatefulSet
+	// controller does).
 	byName := map[string]corev1.Volume{}
+	var names []string
 	for _, v := range w.Volumes {
-		byName[v.Name] = v
+		byName[v.Name], names = v, append(names, v.Name)
 	}
 	for _, t := range w.ClaimTemplates {
 		if _, ok := byName[t]; !ok {
-			byName[t] = corev1.Volume{Name: t, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{}}}
+			names = append(names, t)
 		}
+		byName[t] = corev1.Volume{Name: t, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{}}}
 	}
 	mountOf := func(name string) (corev1.VolumeMount, bool) {
 		i := slices.IndexFunc(w.Mounts, func(vm corev1.VolumeMount) bool { return vm.Name == name })
@@ -81,14 +86,10 @@ func (r *run) workloadVolumes(m *member, w *Workload) ([]workloadVolume, error) 
 	}
 	var out []workloadVolume
 	if len(m.volumeMounts) == 0 {
-		for _, v := range w.Volumes {
-			if mt, ok := mountOf(v.Name); ok && v.PersistentVolumeClaim != nil {
-				out = append(out, workloadVolume{name: v.Name, mount: corev1.VolumeMount{Name: v.Name, MountPath: mt.MountPath, SubPath: mt.SubPath}, src: v})
-			}
-		}
-		for _, t := range w.ClaimTemplates {
-			if mt, ok := mountOf(t); ok && !slices.ContainsFunc(out, func(x workloadVolume) bool { return x.name == t }) {
-				out = append(out, workloadVolume{name: t, mount: corev1.VolumeMount{Name: t, MountPath: mt.MountPath, SubPath: mt.SubPath}, src: byName[t]})
+		for _, n := range names {
+			v := byName[n]
+			if mt, ok := mountOf(n); ok && v.PersistentVolumeClaim != nil {
+				out = append(out, workloadVolume{name: n, mount: corev1.VolumeMount{Name: n, MountPath: mt.MountPath, SubPath: mt.SubPath}, src: v})
 			}
 		}
 		if len(out) == 0 {
