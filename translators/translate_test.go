@@ -115,7 +115,7 @@ func newInput(t testing.TB, objs []manifest.Object) *input {
 		if in.objs.Workloads == nil {
 			in.objs.Workloads = map[string]*translators.Workload{}
 		}
-		kind := strings.TrimPrefix(fmt.Sprintf("%T", o), "*v1.")
+		kind := o.GetObjectKind().GroupVersionKind().Kind
 		in.objs.Workloads[translators.WorkloadKey(kind, o.GetName())] = w
 	}
 	return in

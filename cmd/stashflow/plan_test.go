@@ -31,19 +31,7 @@ type planFiles struct {
 func newPlanFiles(t *testing.T) planFiles {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
-	common := `apiVersion: v1
-kind: Secret
-metadata: {name: repo}
-stringData: {RESTIC_PASSWORD: ` + planSecret + `}
----
-apiVersion: stashflow.dev/v1alpha1
-kind: Repository
-metadata: {name: repo}
-spec:
-  backend:
-    storageSecretName: repo
-    local: {mountPath: /stashflow/repository, hostPath: {path: ` + repo + `}}
-`
+	common := localRepository(repo, planSecret)
 	return planFiles{
 		repo: repo,
 		pvc: write(t, "pvc.yaml", common+`---

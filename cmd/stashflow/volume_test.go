@@ -26,19 +26,7 @@ func TestRestoreIntoAnotherVolume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	common := `apiVersion: v1
-kind: Secret
-metadata: {name: repo}
-stringData: {RESTIC_PASSWORD: volume-test}
----
-apiVersion: stashflow.dev/v1alpha1
-kind: Repository
-metadata: {name: repo}
-spec:
-  backend:
-    storageSecretName: repo
-    local: {mountPath: /stashflow/repository, hostPath: {path: ` + repo + `}}
-`
+	common := localRepository(repo, "volume-test")
 	backup := write(t, "backup.yaml", common+`---
 apiVersion: stashflow.dev/v1alpha1
 kind: BackupConfiguration
@@ -114,4 +102,22 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// localRepository is the manifest of a Secret and a Repository named repo:
+// a restic repository at dir with the given password.
+func localRepository(dir, password string) string {
+	return `apiVersion: v1
+kind: Secret
+metadata: {name: repo}
+stringData: {RESTIC_PASSWORD: ` + password + `}
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Repository
+metadata: {name: repo}
+spec:
+  backend:
+    storageSecretName: repo
+    local: {mountPath: /stashflow/repository, hostPath: {path: ` + dir + `}}
+`
 }

@@ -53,19 +53,7 @@ spec:
     spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 `
 	}
-	common := `apiVersion: v1
-kind: Secret
-metadata: {name: repo}
-stringData: {RESTIC_PASSWORD: workload-test}
----
-apiVersion: stashflow.dev/v1alpha1
-kind: Repository
-metadata: {name: repo}
-spec:
-  backend:
-    storageSecretName: repo
-    local: {mountPath: /stashflow/repository, hostPath: {path: ` + filepath.Join(tmp, "repo") + `}}
-`
+	common := localRepository(filepath.Join(tmp, "repo"), "workload-test")
 	backup := write(t, "backup.yaml", common+sts("db")+`---
 apiVersion: stashflow.dev/v1alpha1
 kind: BackupConfiguration
