@@ -183,6 +183,11 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "--volume", "nodir"}, exitUsage, "", `--volume: "nodir" is not name=dir`},
 		{[]string{"run", "--dry-run", "--schedule", "-f", "testdata/shell-backup.yaml"}, exitUsage, "", "--dry-run and --schedule"},
 		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-o", "none"}, exitOK, "", ""},
+		{[]string{"convert"}, exitUsage, "", `required flag(s) "filename" not set`},
+		{[]string{"convert", "-f", "testdata/no-such-file.yaml"}, exitUsage, "", "testdata/no-such-file.yaml: no such file or directory"},
+		{[]string{"convert", "-f", "testdata/describe"}, exitUsage, "", "-f testdata/describe: no .yaml, .yml or .json file"},
+		{[]string{"convert", "-f", "testdata/shell-backup.yaml", "-o", "testdata"}, exitUsage, "", "--output-dir: testdata/shell-backup.yaml is an input file; write into another directory"},
+		{[]string{"convert", "-f", "testdata/shell-backup.yaml"}, exitOK, "kind: BackupConfiguration", ""},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
 	} {
