@@ -17,7 +17,7 @@ func TestCatalogContents(t *testing.T) {
 	}
 	wantFunctions := []string{
 		"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore",
-		"repository-check", "retention", "volume-backup", "volume-restore",
+		"postgres-backup", "postgres-restore", "repository-check", "retention", "volume-backup", "volume-restore",
 	}
 	if diff := cmp.Diff(wantFunctions, c.FunctionNames()); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
@@ -27,6 +27,8 @@ func TestCatalogContents(t *testing.T) {
 		"etcd-restore":          {"etcd-restore"},
 		"elasticsearch-backup":  {"elasticsearch-backup", "retention"},
 		"elasticsearch-restore": {"elasticsearch-restore"},
+		"postgres-backup":       {"postgres-backup", "retention"},
+		"postgres-restore":      {"postgres-restore"},
 		"volume-backup":         {"volume-backup", "retention"},
 		"volume-restore":        {"volume-restore"},
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/etcd"
 	"github.com/stashflow/stashflow/functions/hook"
+	"github.com/stashflow/stashflow/functions/postgres"
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/verdict"
 	"github.com/stashflow/stashflow/functions/volume"
@@ -21,6 +22,8 @@ func Builtin() (*Registry, error) {
 		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
 		{elasticsearch.BackupName, elasticsearch.NewBackup},
 		{elasticsearch.RestoreName, elasticsearch.NewRestore},
+		{postgres.BackupName, postgres.NewBackup},
+		{postgres.RestoreName, postgres.NewRestore},
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
 		{repository.InitName, func() Function { return repository.NewInit() }},
