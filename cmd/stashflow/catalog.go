@@ -67,6 +67,7 @@ func newCatalogCommand() *cobra.Command {
 		},
 	})
 	var dryRun bool
+	var kube *kubeFlags
 	install := &cobra.Command{
 		Use:   "install",
 		Short: "Apply the built-in Tasks and Functions to the cluster (server-side apply)",
@@ -76,7 +77,7 @@ func newCatalogCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := clusterClient()
+			cl, err := kube.client()
 			if err != nil {
 				return err
 			}
@@ -84,6 +85,7 @@ func newCatalogCommand() *cobra.Command {
 		},
 	}
 	install.Flags().BoolVar(&dryRun, "dry-run", false, "ask the server to validate only")
+	kube = addKubeFlags(install.Flags())
 	cmd.AddCommand(install)
 	return cmd
 }

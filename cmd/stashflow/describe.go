@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ func init() { subcommands = append(subcommands, newDescribeCommand) }
 
 func newDescribeCommand() *cobra.Command {
 	var files []string
-	var namespace string
+	var kube *kubeFlags
 	cmd := &cobra.Command{
 		Use:   "describe (backupsession|restoresession|restorebatch)/NAME | -f FILE",
 		Short: "Show a session's DAG as a tree, with every step's phase, duration and message",
@@ -47,7 +48,7 @@ file written by "stashflow run -o yaml".`,
 					return usageError{fmt.Errorf("-f: no session in %s", strings.Join(files, ", "))}
 				}
 			case len(files) == 0 && len(args) == 1:
-				s, err := getSession(c.Context(), args[0], namespace)
+				s, err := getSession(c.Context(), kube, args[0])
 				if err != nil {
 					return err
 				}
@@ -62,11 +63,11 @@ file written by "stashflow run -o yaml".`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "a file with sessions, e.g. from stashflow run -o yaml")
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "the session's namespace")
+	kube = addKubeFlags(cmd.Flags())
 	return cmd
 }
 
-func getSession(ctx context.Context, ref, ns string) (client.Object, error) {
+func getSession(ctx context.Context, kube *kubeFlags, ref string) (client.Object, error) {
 	kind, name, ok := strings.Cut(ref, "/")
 	if !ok || name == "" {
 		return nil, usageError{fmt.Errorf("%q: want KIND/NAME, e.g. backupsession/nightly-1764374400", ref)}
@@ -82,12 +83,16 @@ func getSession(ctx context.Context, ref, ns string) (client.Object, error) {
 	default:
 		return nil, usageError{fmt.Errorf("%q: not a session kind (backupsession, restoresession, restorebatch)", kind)}
 	}
-	c, err := clusterClient()
+	c, err := kube.client()
+	if err != nil {
+		return nil, err
+	}
+	ns, explicit, err := kube.namespace()
 	if err != nil {
 		return nil, err
 	}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-		return nil, err
+		return nil, notFoundIn(err, reflect.TypeOf(obj).Elem().Name(), name, ns, explicit)
 	}
 	return obj, nil
 }

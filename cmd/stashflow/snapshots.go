@@ -31,7 +31,8 @@ func init() { subcommands = append(subcommands, newSnapshotsCommand) }
 type snapshotsOptions struct {
 	files      []string
 	repository string
-	namespace  string
+	kube       *kubeFlags
+	all        bool
 	output     string
 	host       string
 	tags       []string
@@ -52,17 +53,21 @@ type snapshotRow struct {
 func newSnapshotsCommand() *cobra.Command {
 	o := &snapshotsOptions{}
 	cmd := &cobra.Command{
-		Use:   "snapshots [-f FILE|DIR ...] [-n NAMESPACE] [--repository NAME]",
+		Use:   "snapshots [-f FILE|DIR ...] [-n NAMESPACE | -A] [--repository NAME]",
 		Short: "List the snapshots of a repository",
 		Long: `With -f, read a Repository and its storage Secret from YAML and list the restic repository's
 snapshots directly (no Kubernetes needed). Without -f, list the Snapshot objects in the cluster
-(the current kubeconfig context), in one namespace or all.`,
+(the kubeconfig's context), in the context's namespace, the one -n names, or
+all of them with -A.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			switch o.output {
 			case "table", "yaml", "json":
 			default:
 				return usageError{fmt.Errorf("--output: %q is not table, yaml or json", o.output)}
+			}
+			if o.all && len(o.files) > 0 {
+				return usageError{errors.New("-A lists a cluster's Snapshots; with -f, name the Repository with --repository or -n")}
 			}
 			var rows []snapshotRow
 			var err error
@@ -80,7 +85,8 @@ snapshots directly (no Kubernetes needed). Without -f, list the Snapshot objects
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML with the Repository and its Secret (repeatable)")
 	f.StringVar(&o.repository, "repository", "", "the Repository (default: the only one)")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace (cluster: default all; files: default)")
+	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list the Snapshots of every namespace (not with -f)")
+	o.kube = addKubeFlags(f)
 	f.StringVarP(&o.output, "output", "o", "table", "table, yaml or json")
 	f.StringVar(&o.host, "host", "", "only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "only snapshots with this tag (repeatable)")
@@ -92,9 +98,14 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	// In files, -n narrows the Repositories only when given.
+	ns, explicit, err := o.kube.namespace()
+	if err != nil {
+		return nil, usageError{err}
+	}
 	var repo *v1alpha1.Repository
 	for _, r := range manifest.Of[*v1alpha1.Repository](in.Set) {
-		if (o.repository == "" || r.Name == o.repository) && (o.namespace == "" || r.Namespace == o.namespace) {
+		if (o.repository == "" || r.Name == o.repository) && (!explicit || r.Namespace == ns) {
 			if repo != nil {
 				return nil, usageError{errors.New("--repository: the files hold several Repositories; name one")}
 			}
@@ -170,14 +181,18 @@ func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, st
 }
 
 func (o *snapshotsOptions) cluster(ctx context.Context) ([]snapshotRow, error) {
-	c, err := clusterClient()
+	c, err := o.kube.client()
 	if err != nil {
 		return nil, err
 	}
 	var list v1alpha1.SnapshotList
 	opts := []client.ListOption{}
-	if o.namespace != "" {
-		opts = append(opts, client.InNamespace(o.namespace))
+	if !o.all {
+		ns, _, err := o.kube.namespace()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.InNamespace(ns))
 	}
 	if err := c.List(ctx, &list, opts...); err != nil {
 		return nil, err

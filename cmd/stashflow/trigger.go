@@ -19,9 +19,9 @@ func init() { subcommands = append(subcommands, newTriggerCommand) }
 
 func newTriggerCommand() *cobra.Command {
 	var (
-		namespace string
-		wait      bool
-		timeout   time.Duration
+		kube    *kubeFlags
+		wait    bool
+		timeout time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "trigger (backupconfiguration|backupbatch)/NAME",
@@ -45,12 +45,16 @@ Succeeded.`,
 			default:
 				return usageError{fmt.Errorf("%q: not backupconfiguration or backupbatch", kind)}
 			}
-			cl, err := clusterClient()
+			cl, err := kube.client()
+			if err != nil {
+				return err
+			}
+			namespace, explicit, err := kube.namespace()
 			if err != nil {
 				return err
 			}
 			if err := cl.Get(c.Context(), client.ObjectKey{Namespace: namespace, Name: name}, inv); err != nil {
-				return err
+				return notFoundIn(err, kind, name, namespace, explicit)
 			}
 			s := &v1alpha1.BackupSession{
 				ObjectMeta: metav1.ObjectMeta{
@@ -73,7 +77,7 @@ Succeeded.`,
 			return waitForSession(c, cl, s, timeout)
 		},
 	}
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "the invoker's namespace")
+	kube = addKubeFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the session until it ends; exit 1 unless it Succeeded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	return cmd

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/testenv"
+)
+
+// TestKubeFlags runs the cluster commands against a real kube-apiserver
+// with a kubeconfig whose context sets a namespace, as kubectl users have
+// it: the namespace comes from the context unless -n names one, --context
+// and --kubeconfig choose another, -A lists every namespace, and "not
+// found" names the namespace searched.
+func TestKubeFlags(t *testing.T) {
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	// The current context's namespace is team-a; context "other" is team-b.
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := cfg.Contexts[cfg.CurrentContext]
+	current.Namespace = "team-a"
+	other := current.DeepCopy()
+	other.Namespace = "team-b"
+	cfg.Contexts["other"] = other
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	for _, ns := range []string{"team-a", "team-b"} {
+		for _, o := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+			&v1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: "snap-" + ns, Namespace: ns}, Spec: v1alpha1.SnapshotSpec{
+				Repository: v1alpha1.ObjectRef{Name: "repo"}, SnapshotID: "0123456789" + ns, Hostname: ns, Paths: []string{"/data"},
+			}},
+			&v1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns}, Spec: v1alpha1.BackupConfigurationSpec{
+				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Task: &v1alpha1.TaskRef{Name: "etcd-backup"}},
+				Repository:                      v1alpha1.ObjectRef{Name: "repo"}, Paused: true,
+			}},
+		} {
+			if err := env.Client.Create(ctx, o); err != nil {
+				t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+			}
+		}
+	}
+	withEnv := []string{"KUBECONFIG=" + kubeconfig}
+	hosts := func(t *testing.T, args ...string) []string {
+		t.Helper()
+		out, stderr, code := stashflowEnv(ctx, t, withEnv, append([]string{"snapshots", "-o", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("snapshots %v: exit %d: %s", args, code, stderr)
+		}
+		var rows []snapshotRow
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("snapshots %v: %v in %s", args, err, out)
+		}
+		var hosts []string
+		for _, r := range rows {
+			hosts = append(hosts, r.Host)
+		}
+		sort.Strings(hosts)
+		return hosts
+	}
+
+	t.Run("namespace", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want []string
+		}{
+			{nil, []string{"team-a"}},
+			{[]string{"-n", "team-b"}, []string{"team-b"}},
+			{[]string{"--context", "other"}, []string{"team-b"}},
+			{[]string{"-A"}, []string{"team-a", "team-b"}},
+		} {
+			if diff := cmp.Diff(tc.want, hosts(t, tc.args...)); diff != "" {
+				t.Errorf("snapshots %v: hosts (-want +got):\n%s", tc.args, diff)
+			}
+		}
+	})
+
+	t.Run("kubeconfig flag", func(t *testing.T) {
+		out, stderr, code := stashflowEnv(ctx, t, []string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")},
+			"--kubeconfig", kubeconfig, "trigger", "bc/nightly")
+		if code != 0 || !strings.Contains(out, "backupsession/nightly-manual-") {
+			t.Fatalf("trigger: exit %d\nstdout: %s\nstderr: %s", code, out, stderr)
+		}
+		var list v1alpha1.BackupSessionList
+		if err := env.Client.List(ctx, &list, client.InNamespace("team-a")); err != nil || len(list.Items) != 1 {
+			t.Fatalf("sessions in team-a: %d, %v; want the one trigger made in the context's namespace", len(list.Items), err)
+		}
+	})
+
+	t.Run("not found names the namespace", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"describe", "bs/gone"}, "BackupSession gone not found in namespace team-a (the context's namespace; use -n to choose another)"},
+			{[]string{"describe", "restore/gone", "-n", "team-b"}, "RestoreSession gone not found in namespace team-b (-n)"},
+			{[]string{"trigger", "bc/gone", "--context", "other"}, "BackupConfiguration gone not found in namespace team-b (the context's namespace; use -n to choose another)"},
+		} {
+			_, stderr, code := stashflowEnv(ctx, t, withEnv, tc.args...)
+			if code != exitFailed || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%v: exit %d, stderr %q; want exit 1 and %q", tc.args, code, stderr, tc.want)
+			}
+		}
+	})
+
+	t.Run("usage", func(t *testing.T) {
+		_, stderr, code := stashflowEnv(ctx, t, withEnv, "snapshots", "-A", "-f", kubeconfig)
+		if code != exitUsage || !strings.Contains(stderr, "-A") {
+			t.Errorf("snapshots -A -f: exit %d, %q; want a usage error", code, stderr)
+		}
+	})
+}
