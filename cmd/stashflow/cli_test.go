@@ -187,6 +187,8 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"convert", "-f", "testdata/no-such-file.yaml"}, exitUsage, "", "testdata/no-such-file.yaml: no such file or directory"},
 		{[]string{"convert", "-f", "testdata/describe"}, exitUsage, "", "-f testdata/describe: no .yaml, .yml or .json file"},
 		{[]string{"convert", "-f", "testdata/shell-backup.yaml", "-o", "testdata"}, exitUsage, "", "--output-dir: testdata/shell-backup.yaml is an input file; write into another directory"},
+		{[]string{"convert", "-f", "testdata/shell-backup.yaml", "-f", "testdata/../testdata/shell-backup.yaml", "-o", "testdata/not-created"}, exitUsage, "",
+			"--output-dir: testdata/shell-backup.yaml and testdata/../testdata/shell-backup.yaml would both be written to testdata/not-created/shell-backup.yaml"},
 		{[]string{"convert", "-f", "testdata/shell-backup.yaml"}, exitOK, "kind: BackupConfiguration", ""},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
@@ -197,5 +199,77 @@ func TestUsageExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout, stderr, tt.wantCode, tt.wantStdout, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestConvertStdin: `kubectl get -o yaml | stashflow convert -f -`: a List
+// from standard input becomes documents on stdout, a line per change on
+// stderr; a document that is not YAML is bad input (exit 2).
+func TestConvertStdin(t *testing.T) {
+	list := `apiVersion: v1
+kind: List
+items:
+- apiVersion: stash.appscode.com/v1beta1
+  kind: BackupConfiguration
+  metadata: {name: etcd, namespace: demo, uid: 5d3c, resourceVersion: "7"}
+  spec:
+    schedule: "@daily"
+    repository: {name: repo}
+    task: {name: etcd-backup-3.5.0}
+    target: {ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: etcd}}
+- apiVersion: v1
+  kind: Secret
+  metadata: {name: repo-secret, namespace: demo}
+  stringData: {RESTIC_PASSWORD: x}
+`
+	convertStdin := func(in string) (string, string, int) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(binary, "convert", "-f", "-")
+		cmd.Stdin = strings.NewReader(in)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	}
+	stdout, stderr, code := convertStdin(list)
+	wantOut := `apiVersion: stashflow.dev/v1alpha1
+kind: BackupConfiguration
+metadata:
+  name: etcd
+  namespace: demo
+spec:
+  repository:
+    name: repo
+  schedule: '@daily'
+  target:
+    ref:
+      apiVersion: stashflow.dev/v1alpha1
+      kind: AppBinding
+      name: etcd
+  task:
+    name: etcd-backup
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: repo-secret
+  namespace: demo
+stringData:
+  RESTIC_PASSWORD: x
+`
+	wantErr := `BackupConfiguration/etcd: apiVersion: stash.appscode.com/v1beta1 → stashflow.dev/v1alpha1
+BackupConfiguration/etcd: metadata.uid: dropped (set by the apiserver)
+BackupConfiguration/etcd: metadata.resourceVersion: dropped (set by the apiserver)
+BackupConfiguration/etcd: spec.task.name: etcd-backup-3.5.0 → etcd-backup (stashflow's catalog Task, see docs/catalog.md)
+BackupConfiguration/etcd: spec.target.ref.apiVersion: appcatalog.appscode.com/v1alpha1 → stashflow.dev/v1alpha1
+`
+	if code != 0 || stdout != wantOut || stderr != wantErr {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s\nwant stderr:\n%s", code, stdout, stderr, wantOut, wantErr)
+	}
+	if _, stderr, code := convertStdin("kind: [unclosed\n"); code != exitUsage || !strings.Contains(stderr, "stdin.yaml: document 1") {
+		t.Errorf("bad YAML: exit %d, stderr %q; want %d naming stdin.yaml", code, stderr, exitUsage)
 	}
 }

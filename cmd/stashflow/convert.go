@@ -19,7 +19,11 @@ func init() { subcommands = append(subcommands, newConvertCommand) }
 type convertOptions struct {
 	files  []string
 	outDir string
+	stdin  io.Reader
 }
+
+// stdinName is -f -: standard input, written as stdin.yaml with -o.
+const stdinName = "stdin.yaml"
 
 // convertFailure is convert's exit 1: some objects could not be carried.
 type convertFailure struct{ notWritten []string }
@@ -47,11 +51,12 @@ Exit code 0 when everything was carried, 1 when some objects were not written (t
 2 for bad flags or unreadable files.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o.stdin = c.InOrStdin()
 			return o.run(c.OutOrStdout(), c.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.files, "filename", "f", nil, "Stash YAML file or directory (repeatable; directories are not read recursively)")
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "Stash YAML file or directory, - for standard input (repeatable; directories are not read recursively)")
 	f.StringVarP(&o.outDir, "output-dir", "o", "", "write one file per input file into this directory instead of stdout")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
@@ -130,6 +135,10 @@ func (o *convertOptions) run(stdout, stderr io.Writer) error {
 func (o *convertOptions) read() ([]convertInput, error) {
 	var files []string
 	for _, p := range o.files {
+		if p == "-" {
+			files = append(files, p)
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, err
@@ -161,7 +170,14 @@ func (o *convertOptions) read() ([]convertInput, error) {
 	}
 	var out []convertInput
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		var data []byte
+		var err error
+		if f == "-" {
+			data, err = io.ReadAll(o.stdin)
+			f = stdinName
+		} else {
+			data, err = os.ReadFile(f)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -175,9 +191,6 @@ func (o *convertOptions) read() ([]convertInput, error) {
 }
 
 func (o *convertOptions) checkOutDir(files []string) error {
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
-		return fmt.Errorf("--output-dir: %w", err)
-	}
 	outAbs, err := filepath.Abs(o.outDir)
 	if err != nil {
 		return err
@@ -185,13 +198,19 @@ func (o *convertOptions) checkOutDir(files []string) error {
 	seen := map[string]string{}
 	for _, f := range files {
 		base := filepath.Base(f)
+		if f == "-" {
+			base = stdinName
+		}
 		if other, ok := seen[base]; ok {
 			return fmt.Errorf("--output-dir: %s and %s would both be written to %s", other, f, filepath.Join(o.outDir, base))
 		}
 		seen[base] = f
-		if abs, err := filepath.Abs(f); err == nil && filepath.Dir(abs) == outAbs {
+		if abs, err := filepath.Abs(f); err == nil && f != "-" && filepath.Dir(abs) == outAbs {
 			return fmt.Errorf("--output-dir: %s is an input file; write into another directory", f)
 		}
+	}
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
 	}
 	return nil
 }
