@@ -30,6 +30,10 @@ func (g *Graph) Format() string {
 	if g.PriorityClassName != "" {
 		fmt.Fprintf(&b, "  priorityClassName: %s\n", g.PriorityClassName)
 	}
+	if !g.Pod.IsZero() {
+		pod, _ := json.Marshal(g.Pod)
+		fmt.Fprintf(&b, "  pod: %s\n", pod)
+	}
 	for _, v := range g.Volumes {
 		src, _ := json.Marshal(v.VolumeSource)
 		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, src)
@@ -61,7 +65,16 @@ func (g *Graph) Format() string {
 				fmt.Fprintf(&b, "  env %s=secret:%s/%s%s\n", e.Name, e.SecretKeyRef.Name, e.SecretKeyRef.Key, opt)
 				continue
 			}
+			if e.Source != nil {
+				src, _ := json.Marshal(e.Source)
+				fmt.Fprintf(&b, "  env %s from %s\n", e.Name, src)
+				continue
+			}
 			fmt.Fprintf(&b, "  env %s=%s\n", e.Name, e.Value)
+		}
+		if len(p.EnvFrom) > 0 {
+			src, _ := json.Marshal(p.EnvFrom)
+			fmt.Fprintf(&b, "  envFrom: %s\n", src)
 		}
 		for _, m := range p.VolumeMounts {
 			sub := ""
@@ -76,6 +89,10 @@ func (g *Graph) Format() string {
 		if p.SecurityContext != nil {
 			sc, _ := json.Marshal(p.SecurityContext)
 			fmt.Fprintf(&b, "  securityContext: %s\n", sc)
+		}
+		if p.Lifecycle != nil {
+			lc, _ := json.Marshal(p.Lifecycle)
+			fmt.Fprintf(&b, "  lifecycle: %s\n", lc)
 		}
 		if p.NodeName != "" {
 			fmt.Fprintf(&b, "  on node %s\n", p.NodeName)

@@ -27,8 +27,39 @@ type Graph struct {
 	// that sets them is refused there.
 	NodeSelector      map[string]string
 	PriorityClassName string
+	// Pod holds the steps' other pod settings in a cluster; the local
+	// engine has no pods and refuses a graph that sets any.
+	Pod PodSettings
 	// Steps in any order; Validate checks names and edges.
 	Steps []Step
+}
+
+// PodSettings are the pod-level settings every step pod of a graph shares
+// in a cluster (Stash's runtimeSettings.pod): placement, identity and
+// security. The zero value sets nothing.
+type PodSettings struct {
+	Annotations                  map[string]string                 `json:"annotations,omitempty"`
+	AutomountServiceAccountToken *bool                             `json:"automountServiceAccountToken,omitempty"`
+	NodeName                     string                            `json:"nodeName,omitempty"`
+	SecurityContext              *corev1.PodSecurityContext        `json:"securityContext,omitempty"`
+	ImagePullSecrets             []corev1.LocalObjectReference     `json:"imagePullSecrets,omitempty"`
+	Affinity                     *corev1.Affinity                  `json:"affinity,omitempty"`
+	SchedulerName                string                            `json:"schedulerName,omitempty"`
+	Tolerations                  []corev1.Toleration               `json:"tolerations,omitempty"`
+	Priority                     *int32                            `json:"priority,omitempty"`
+	ReadinessGates               []corev1.PodReadinessGate         `json:"readinessGates,omitempty"`
+	RuntimeClassName             *string                           `json:"runtimeClassName,omitempty"`
+	EnableServiceLinks           *bool                             `json:"enableServiceLinks,omitempty"`
+	TopologySpreadConstraints    []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+}
+
+// IsZero reports whether the settings set nothing.
+func (p *PodSettings) IsZero() bool {
+	return len(p.Annotations) == 0 && p.AutomountServiceAccountToken == nil && p.NodeName == "" &&
+		p.SecurityContext == nil && len(p.ImagePullSecrets) == 0 && p.Affinity == nil &&
+		p.SchedulerName == "" && len(p.Tolerations) == 0 && p.Priority == nil &&
+		len(p.ReadinessGates) == 0 && p.RuntimeClassName == nil && p.EnableServiceLinks == nil &&
+		len(p.TopologySpreadConstraints) == 0
 }
 
 // Step is one process in the graph.
@@ -65,16 +96,22 @@ type Step struct {
 
 // Process is a container in a cluster or a child process on one machine.
 type Process struct {
-	Image        string
-	Command      []string
-	Args         []string
-	Env          []EnvVar
+	Image   string
+	Command []string
+	Args    []string
+	Env     []EnvVar
+	// EnvFrom adds every key of ConfigMaps and Secrets, in a cluster; the
+	// local engine refuses a step that sets it.
+	EnvFrom      []corev1.EnvFromSource
 	WorkingDir   string
 	VolumeMounts []corev1.VolumeMount
 	Resources    corev1.ResourceRequirements
 	// SecurityContext is the step's container's, in a cluster. The local
 	// engine runs steps as its own user and refuses a step that sets one.
 	SecurityContext *corev1.SecurityContext
+	// Lifecycle hooks of the step's container, in a cluster; the local
+	// engine refuses a step that sets it.
+	Lifecycle *corev1.Lifecycle
 	// NodeName pins the step to one node of a cluster, where the volumes it
 	// mounts are (a workload's ReadWriteOnce claims are mounted by a second
 	// pod only on the node of the first). The local engine runs every step
@@ -84,10 +121,13 @@ type Process struct {
 
 // EnvVar is a literal value or a reference to a key of a Secret. Secret
 // values never appear in a Graph: engines resolve references at run time.
+// Source is any other value a cluster resolves (a ConfigMap key, a field
+// of the pod, a resource of the container); the local engine refuses it.
 type EnvVar struct {
 	Name         string
 	Value        string
 	SecretKeyRef *SecretKeyRef
+	Source       *corev1.EnvVarSource
 }
 
 // SecretKeyRef names one key of a Secret in the run's namespace.

@@ -146,6 +146,9 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		g.Steps = append(g.Steps, *globalPost)
 		plan.Layout.GlobalPostHook = globalPost.Name
 	}
+	if err := checkNodeName(g); err != nil {
+		return nil, err
+	}
 	if handlesFailure(g.Steps) {
 		v := r.verdictStep(g.Steps, opts)
 		g.Steps = append(g.Steps, v)

@@ -36,6 +36,14 @@ func TestTranslateErrors(t *testing.T) {
 			wantErr: []string{`task "etcd-backup" steps[0]: Function "etcd-backup" not found`},
 		},
 		{
+			name: "runtimeSettings.pod.nodeName away from a workload's node",
+			file: "workload-backup-statefulset.yaml",
+			edit: func(in *input) {
+				configOf(in).Spec.RuntimeSettings = &v1alpha1.RuntimeSettings{Pod: &v1alpha1.PodRuntimeSettings{NodeName: "node-a"}}
+			},
+			wantErr: []string{`spec.runtimeSettings.pod.nodeName: "node-a", but step `, `must run on node "node-b", where the target workload's volumes are mounted`},
+		},
+		{
 			name: "unknown param of a Task step",
 			file: "custom-task.yaml",
 			edit: func(in *input) {
@@ -237,8 +245,9 @@ spec:
 }
 
 // TestLocalRefusesPodSettings: on the local engine, what cannot apply (pod
-// settings, a container securityContext) is refused naming the field, not
-// ignored; nice, ionice, env and resources pass.
+// settings; a container's securityContext, lifecycle, envFrom, and env not
+// given as a value or a Secret key) is refused naming the field, not
+// ignored; nice, ionice, env values and resources pass.
 func TestLocalRefusesPodSettings(t *testing.T) {
 	for _, tt := range []struct {
 		edit    func(*v1alpha1.RuntimeSettings)
@@ -247,8 +256,28 @@ func TestLocalRefusesPodSettings(t *testing.T) {
 		{func(*v1alpha1.RuntimeSettings) {}, "spec.runtimeSettings.pod.serviceAccountName: the local engine runs steps as processes of this machine"},
 		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod.ServiceAccountName = "" }, "spec.runtimeSettings.pod.nodeSelector:"},
 		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod.ServiceAccountName, rs.Pod.NodeSelector = "", nil }, "spec.runtimeSettings.pod.priorityClassName:"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod = &v1alpha1.PodRuntimeSettings{Tolerations: rs.Pod.Tolerations}
+		}, "spec.runtimeSettings.pod.tolerations:"},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod = &v1alpha1.PodRuntimeSettings{Affinity: rs.Pod.Affinity} }, "spec.runtimeSettings.pod.affinity:"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod = &v1alpha1.PodRuntimeSettings{ImagePullSecrets: rs.Pod.ImagePullSecrets}
+		}, "spec.runtimeSettings.pod.imagePullSecrets:"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod = &v1alpha1.PodRuntimeSettings{TopologySpreadConstraints: rs.Pod.TopologySpreadConstraints}
+		}, "spec.runtimeSettings.pod.topologySpreadConstraints:"},
 		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod = nil }, "spec.runtimeSettings.container.securityContext:"},
-		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod, rs.Container.SecurityContext = nil, nil }, ""},
+		{func(rs *v1alpha1.RuntimeSettings) { rs.Pod, rs.Container.SecurityContext = nil, nil }, "spec.runtimeSettings.container.lifecycle:"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod, rs.Container.SecurityContext, rs.Container.Lifecycle = nil, nil, nil
+		}, "spec.runtimeSettings.container.envFrom: the local engine cannot list"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod, rs.Container.SecurityContext, rs.Container.Lifecycle, rs.Container.EnvFrom = nil, nil, nil, nil
+		}, "spec.runtimeSettings.container.env[1] (HTTPS_PROXY).valueFrom: the local engine resolves only"},
+		{func(rs *v1alpha1.RuntimeSettings) {
+			rs.Pod, rs.Container.SecurityContext, rs.Container.Lifecycle, rs.Container.EnvFrom = nil, nil, nil, nil
+			rs.Container.Env = rs.Container.Env[:1]
+		}, ""},
 	} {
 		in := mustLoad(t, "runtime-settings.yaml")
 		tt.edit(configOf(in).Spec.RuntimeSettings)

@@ -272,7 +272,11 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 	if m.tempDir != nil && m.tempDir.DisableCaching {
 		p.Env = append(p.Env, pipeline.EnvVar{Name: outputs.NoCacheEnv, Value: "true"})
 	}
-	for _, rs := range []*v1alpha1.RuntimeSettings{r.runtime, m.runtime} {
+	settings := []*v1alpha1.RuntimeSettings{r.runtime}
+	if m.runtime != r.runtime { // a batch member's own, after the batch's
+		settings = append(settings, m.runtime)
+	}
+	for _, rs := range settings {
 		if rs != nil && rs.Container != nil {
 			applyContainerSettings(p, rs.Container)
 		}
@@ -316,12 +320,19 @@ func applyContainerSettings(p *pipeline.Process, c *v1alpha1.ContainerRuntimeSet
 		setEnv(outputs.IONiceClassDataEnv, c.IONice.ClassData)
 	}
 	for _, e := range c.Env {
-		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+		switch {
+		case e.ValueFrom == nil:
+			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, Value: e.Value})
+		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
 			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, SecretKeyRef: &pipeline.SecretKeyRef{Name: ref.Name, Key: ref.Key, Optional: ref.Optional != nil && *ref.Optional}})
-			continue
+		default: // a ConfigMap key, a pod field, a container resource: the cluster resolves it
+			p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, Source: e.ValueFrom.DeepCopy()})
 		}
-		p.Env = append(p.Env, pipeline.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	p.EnvFrom = append(p.EnvFrom, c.EnvFrom...)
+	if c.Lifecycle != nil {
+		p.Lifecycle = c.Lifecycle.DeepCopy()
 	}
 }
 

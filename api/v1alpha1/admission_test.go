@@ -32,6 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -450,6 +451,46 @@ func TestInvalidRejected(t *testing.T) {
 			obj:   from(func(o *v1alpha1.BackupBatch) { o.Spec.Driver = "VolumeSnapshotter" }),
 			field: "spec.driver",
 			msg:   "is not supported",
+		},
+		{
+			name: "runtimeSettings.container.livenessProbe",
+			obj: from(func(o *v1alpha1.BackupConfiguration) {
+				o.Spec.RuntimeSettings = &v1alpha1.RuntimeSettings{Container: &v1alpha1.ContainerRuntimeSettings{
+					LivenessProbe: &runtime.RawExtension{Raw: []byte(`{"exec":{"command":["true"]}}`)},
+				}}
+			}),
+			field: "spec.runtimeSettings.container",
+			msg:   "runtimeSettings.container.livenessProbe is not supported: a step runs to completion",
+		},
+		{
+			name: "runtimeSettings.container.readinessProbe",
+			obj: from(func(o *v1alpha1.RestoreSession) {
+				o.Spec.RuntimeSettings = &v1alpha1.RuntimeSettings{Container: &v1alpha1.ContainerRuntimeSettings{
+					ReadinessProbe: &runtime.RawExtension{Raw: []byte(`{"tcpSocket":{"port":80}}`)},
+				}}
+			}),
+			field: "spec.runtimeSettings.container",
+			msg:   "runtimeSettings.container.readinessProbe is not supported",
+		},
+		{
+			name: "runtimeSettings.pod.sidecars",
+			obj: from(func(o *v1alpha1.BackupBatch) {
+				o.Spec.RuntimeSettings = &v1alpha1.RuntimeSettings{Pod: &v1alpha1.PodRuntimeSettings{
+					Sidecars: []runtime.RawExtension{{Raw: []byte(`{"name":"proxy","image":"envoy"}`)}},
+				}}
+			}),
+			field: "spec.runtimeSettings.pod",
+			msg:   "runtimeSettings.pod.sidecars is not supported: a step pod runs one container to completion",
+		},
+		{
+			name: "runtimeSettings.pod.serviceAccountAnnotations",
+			obj: from(func(o *v1alpha1.BackupConfiguration) {
+				o.Spec.RuntimeSettings = &v1alpha1.RuntimeSettings{Pod: &v1alpha1.PodRuntimeSettings{
+					ServiceAccountAnnotations: map[string]string{"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/backup"},
+				}}
+			}),
+			field: "spec.runtimeSettings.pod",
+			msg:   "runtimeSettings.pod.serviceAccountAnnotations is not supported: stashflow creates no ServiceAccount",
 		},
 		{
 			name:  "restore rules in both places",

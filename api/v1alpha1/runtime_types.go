@@ -19,10 +19,13 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// RuntimeSettings tune the containers and pods that run a session's steps. It is a small
-// subset of Stash's runtimeSettings (kmodules offshoot-api): the fields a backup step needs.
+// RuntimeSettings tune the containers and pods that run a session's steps. They are Stash's
+// runtimeSettings (kmodules offshoot-api ofst.RuntimeSettings), field for field: what a
+// run-to-completion step can use reaches the step pods on the Argo engine; what cannot
+// (probes, sidecars, ServiceAccount annotations) is refused at admission, naming the field.
 // +kubebuilder:validation:MinProperties=1
 type RuntimeSettings struct {
 	// container settings apply to every step container.
@@ -36,6 +39,8 @@ type RuntimeSettings struct {
 
 // ContainerRuntimeSettings tune one step container or process.
 // +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!has(self.livenessProbe)",message="runtimeSettings.container.livenessProbe is not supported: a step runs to completion and is never restarted; bound it with the session's timeout instead"
+// +kubebuilder:validation:XValidation:rule="!has(self.readinessProbe)",message="runtimeSettings.container.readinessProbe is not supported: a step serves no traffic, so its readiness means nothing; remove it"
 type ContainerRuntimeSettings struct {
 	// resources are the step container's requests and limits.
 	// +optional
@@ -47,6 +52,31 @@ type ContainerRuntimeSettings struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
 	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// envFrom adds every key of ConfigMaps and Secrets as environment variables of the step
+	// (Argo engine; the local engine refuses it).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
+
+	// lifecycle hooks of the step container (Argo engine; the local engine refuses it).
+	// +optional
+	Lifecycle *corev1.Lifecycle `json:"lifecycle,omitempty"`
+
+	// livenessProbe is Stash's field; it is refused (see the type's validation).
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	LivenessProbe *runtime.RawExtension `json:"livenessProbe,omitempty"`
+
+	// readinessProbe is Stash's field; it is refused (see the type's validation).
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	ReadinessProbe *runtime.RawExtension `json:"readinessProbe,omitempty"`
 
 	// securityContext of the step container.
 	// +optional
@@ -86,8 +116,11 @@ type IONiceSettings struct {
 	ClassData *int32 `json:"classData,omitempty"`
 }
 
-// PodRuntimeSettings tune the pods that run a session's steps.
+// PodRuntimeSettings tune the pods that run a session's steps (Argo engine; the local engine,
+// which has no pods, refuses every one of them naming the field).
 // +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountAnnotations)",message="runtimeSettings.pod.serviceAccountAnnotations is not supported: stashflow creates no ServiceAccount; annotate your own and name it in runtimeSettings.pod.serviceAccountName"
+// +kubebuilder:validation:XValidation:rule="!has(self.sidecars)",message="runtimeSettings.pod.sidecars is not supported: a step pod runs one container to completion; run a sidecar's work as a hook (spec.hooks) instead"
 type PodRuntimeSettings struct {
 	// serviceAccountName runs the step pods as this ServiceAccount. Steps never call the
 	// Kubernetes API, so the default ServiceAccount is usually right.
@@ -106,6 +139,92 @@ type PodRuntimeSettings struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// podAnnotations are added to the step pods' annotations.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+
+	// serviceAccountAnnotations is Stash's field; it is refused (see the type's validation).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	ServiceAccountAnnotations map[string]string `json:"serviceAccountAnnotations,omitempty"`
+
+	// automountServiceAccountToken false keeps the ServiceAccount's token out of the step
+	// containers (steps never call the Kubernetes API). Argo then mounts a token into its own
+	// executor containers only, that of the same ServiceAccount (see docs/engines-argo.md).
+	// +optional
+	AutomountServiceAccountToken *bool `json:"automountServiceAccountToken,omitempty"`
+
+	// nodeName runs the step pods on this node, bypassing the scheduler.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	NodeName string `json:"nodeName,omitempty"`
+
+	// securityContext of the step pods.
+	// +optional
+	SecurityContext *corev1.PodSecurityContext `json:"securityContext,omitempty"`
+
+	// imagePullSecrets used to pull the step images.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
+	// affinity of the step pods. A step that must run where a workload's volume is mounted
+	// keeps that constraint too.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// schedulerName dispatches the step pods to this scheduler.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SchedulerName string `json:"schedulerName,omitempty"`
+
+	// tolerations of the step pods.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// priority of the step pods. The Priority admission plugin refuses a value that differs
+	// from the one of priorityClassName (or of the default class).
+	// +optional
+	Priority *int32 `json:"priority,omitempty"`
+
+	// readinessGates of the step pods.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ReadinessGates []corev1.PodReadinessGate `json:"readinessGates,omitempty"`
+
+	// runtimeClassName of the step pods.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	RuntimeClassName *string `json:"runtimeClassName,omitempty"`
+
+	// enableServiceLinks sets whether services are injected as environment variables of
+	// the step pods.
+	// +optional
+	EnableServiceLinks *bool `json:"enableServiceLinks,omitempty"`
+
+	// topologySpreadConstraints of the step pods.
+	// +optional
+	// +listType=map
+	// +listMapKey=topologyKey
+	// +listMapKey=whenUnsatisfiable
+	// +kubebuilder:validation:MaxItems=16
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// sidecars is Stash's field; it is refused (see the type's validation).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:items:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Sidecars []runtime.RawExtension `json:"sidecars,omitempty"`
 }
 
 // StorageMedium is where an EmptyDir lives.

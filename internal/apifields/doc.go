@@ -53,15 +53,22 @@ type Field struct {
 // whole at admission). Each is matched against the end of a path, at a "."
 // boundary.
 var Boundaries = []string{
-	"resources",             // corev1.ResourceRequirements
-	"env",                   // []corev1.EnvVar
-	"securityContext",       // corev1.SecurityContext
-	"volumeMounts",          // []corev1.VolumeMount
-	"hostPath",              // corev1.HostPathVolumeSource
-	"persistentVolumeClaim", // corev1.PersistentVolumeClaimVolumeSource
-	"emptyDir",              // corev1.EmptyDirVolumeSource
-	"configMap",             // corev1.ConfigMapVolumeSource
-	"volumes[].secret",      // corev1.SecretVolumeSource (AppBinding's spec.secret is our own)
-	"selector",              // metav1.LabelSelector
-	"interimVolumeTemplate", // corev1.PersistentVolumeClaimSpec inside; refused whole by CEL
+	"resources",                 // corev1.ResourceRequirements
+	"env",                       // []corev1.EnvVar
+	"securityContext",           // corev1.SecurityContext
+	"volumeMounts",              // []corev1.VolumeMount
+	"hostPath",                  // corev1.HostPathVolumeSource
+	"persistentVolumeClaim",     // corev1.PersistentVolumeClaimVolumeSource
+	"emptyDir",                  // corev1.EmptyDirVolumeSource
+	"configMap",                 // corev1.ConfigMapVolumeSource
+	"volumes[].secret",          // corev1.SecretVolumeSource (AppBinding's spec.secret is our own)
+	"selector",                  // metav1.LabelSelector
+	"envFrom",                   // []corev1.EnvFromSource
+	"lifecycle",                 // corev1.Lifecycle
+	"affinity",                  // corev1.Affinity
+	"tolerations",               // []corev1.Toleration
+	"imagePullSecrets",          // []corev1.LocalObjectReference
+	"readinessGates",            // []corev1.PodReadinessGate
+	"topologySpreadConstraints", // []corev1.TopologySpreadConstraint
+	"interimVolumeTemplate",     // corev1.PersistentVolumeClaimSpec inside; refused whole by CEL
 }

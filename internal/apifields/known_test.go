@@ -64,6 +64,8 @@ var knownUntested = map[string]string{
 	"BackupConfiguration spec.retentionPolicy.keepWeekly":                       "a translators golden case or unit test that sets it",
 	"BackupConfiguration spec.retentionPolicy.keepYearly":                       "a translators golden case or unit test that sets it",
 	"Function spec.runtimeSettings.env":                                         "a translators golden case or unit test that sets it",
+	"Function spec.runtimeSettings.envFrom":                                     "a translators golden case or unit test that sets it",
+	"Function spec.runtimeSettings.lifecycle":                                   "a translators golden case or unit test that sets it",
 	"Function spec.runtimeSettings.ionice.class":                                "a translators golden case or unit test that sets it",
 	"Function spec.runtimeSettings.ionice.classData":                            "a translators golden case or unit test that sets it",
 	"Function spec.runtimeSettings.nice.adjustment":                             "a translators golden case or unit test that sets it",

@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -94,7 +96,7 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 		steps[i], _ = g.Step(n)
 	}
 
-	templates, tasks, err := renderSteps(steps, opts.DefaultImage)
+	templates, tasks, err := renderSteps(steps, opts.DefaultImage, g.Pod.Affinity)
 	if err != nil {
 		return nil, fmt.Errorf("argo: graph %q: %w", g.Name, err)
 	}
@@ -128,9 +130,12 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 			TTLStrategy:          ttlStrategy(opts.TTLAfterCompletion),
 		},
 	}
-	if len(g.Labels) > 0 {
+	if len(g.Labels)+len(g.Pod.Annotations) > 0 {
 		// Pods carry the session's labels too: kubectl get pods -l stashflow.dev/session=NAME.
-		wf.Spec.PodMetadata = &wfv1.Metadata{Labels: maps.Clone(g.Labels)}
+		wf.Spec.PodMetadata = &wfv1.Metadata{Labels: maps.Clone(g.Labels), Annotations: maps.Clone(g.Pod.Annotations)}
+	}
+	if err := setPodSettings(&wf.Spec, &g.Pod); err != nil {
+		return nil, fmt.Errorf("argo: graph %q: %w", g.Name, err)
 	}
 	if g.Timeout > 0 {
 		wf.Spec.ActiveDeadlineSeconds = ptr.To(seconds(g.Timeout))
@@ -362,4 +367,51 @@ func mergeMaps(low, high map[string]string) map[string]string {
 	}
 	maps.Copy(out, high)
 	return out
+}
+
+// setPodSettings puts the graph's pod settings on the Workflow: those Argo
+// has a field for as that field, the other pod spec fields as the
+// Workflow's podSpecPatch, which Argo merges into every pod it creates.
+func setPodSettings(spec *wfv1.WorkflowSpec, p *pipeline.PodSettings) error {
+	spec.SecurityContext = p.SecurityContext.DeepCopy()
+	spec.ImagePullSecrets = slices.Clone(p.ImagePullSecrets)
+	spec.Affinity = p.Affinity.DeepCopy()
+	spec.SchedulerName = p.SchedulerName
+	spec.Tolerations = slices.Clone(p.Tolerations)
+	if p.AutomountServiceAccountToken != nil {
+		spec.AutomountServiceAccountToken = ptr.To(*p.AutomountServiceAccountToken)
+		if !*p.AutomountServiceAccountToken {
+			// Argo's executor (its init and wait containers) still needs
+			// a token to report outputs: it mounts the executor's
+			// ServiceAccount's token into those containers only.
+			spec.Executor = &wfv1.ExecutorConfig{ServiceAccountName: cmp.Or(spec.ServiceAccountName, "default")}
+		}
+	}
+	patch := corev1.PodSpec{
+		NodeName:                  p.NodeName,
+		Priority:                  p.Priority,
+		ReadinessGates:            p.ReadinessGates,
+		RuntimeClassName:          p.RuntimeClassName,
+		EnableServiceLinks:        p.EnableServiceLinks,
+		TopologySpreadConstraints: p.TopologySpreadConstraints,
+	}
+	if reflect.DeepEqual(patch, corev1.PodSpec{}) {
+		return nil
+	}
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return fmt.Errorf("pod settings: %w", err)
+	}
+	// PodSpec's containers field has no omitempty: drop it from the patch.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("pod settings: %w", err)
+	}
+	delete(fields, "containers")
+	raw, err = json.Marshal(fields)
+	if err != nil {
+		return fmt.Errorf("pod settings: %w", err)
+	}
+	spec.PodSpecPatch = string(raw)
+	return nil
 }

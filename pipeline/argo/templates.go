@@ -27,6 +27,8 @@ type identity struct {
 	Image      string                      `json:"image"`
 	Command    []string                    `json:"command"`
 	Env        []pipeline.EnvVar           `json:"env"`
+	EnvFrom    []corev1.EnvFromSource      `json:"envFrom"`
+	Lifecycle  *corev1.Lifecycle           `json:"lifecycle"`
 	WorkingDir string                      `json:"workingDir"`
 	Mounts     []corev1.VolumeMount        `json:"mounts"`
 	Resources  corev1.ResourceRequirements `json:"resources"`
@@ -49,6 +51,8 @@ func identityOf(s *pipeline.Step, defaultImage string) identity {
 		Resources:  p.Resources,
 		NodeName:   p.NodeName,
 		Security:   p.SecurityContext,
+		EnvFrom:    p.EnvFrom,
+		Lifecycle:  p.Lifecycle,
 		Timeout:    s.Timeout,
 		Args:       len(p.Args),
 		LabelKeys:  slices.Sorted(maps.Keys(s.Labels)),
@@ -79,9 +83,12 @@ func identityOf(s *pipeline.Step, defaultImage string) identity {
 // group is the steps that share one container template, and which of their
 // values the template takes as input parameters.
 type group struct {
-	name  string
-	id    identity
-	steps []*pipeline.Step
+	name string
+	// affinity is the graph's pod affinity, which a template that pins its
+	// pod to a node must keep (a template's affinity replaces the Workflow's).
+	affinity *corev1.Affinity
+	id       identity
+	steps    []*pipeline.Step
 	// Parameter names per position; "" where the template holds the value.
 	args, command, env []string
 	// Parameter name per label key whose value differs between the steps.
@@ -90,7 +97,7 @@ type group struct {
 
 // renderSteps builds the container templates (deduplicated) and the DAG
 // tasks, both in the given (topological) order.
-func renderSteps(steps []*pipeline.Step, defaultImage string) ([]wfv1.Template, []wfv1.DAGTask, error) {
+func renderSteps(steps []*pipeline.Step, defaultImage string, affinity *corev1.Affinity) ([]wfv1.Template, []wfv1.DAGTask, error) {
 	var groups []*group
 	byKey := map[string]*group{}
 	groupOf := map[string]*group{}
@@ -102,7 +109,7 @@ func renderSteps(steps []*pipeline.Step, defaultImage string) ([]wfv1.Template, 
 		}
 		g, ok := byKey[string(raw)]
 		if !ok {
-			g = &group{id: id}
+			g = &group{id: id, affinity: affinity}
 			byKey[string(raw)] = g
 			groups = append(groups, g)
 		}
@@ -180,6 +187,8 @@ func (g *group) template() wfv1.Template {
 		// log's tail. Argo puts it in the node's message.
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext:          g.id.Security.DeepCopy(),
+		EnvFrom:                  slices.Clone(g.id.EnvFrom),
+		Lifecycle:                g.id.Lifecycle.DeepCopy(),
 		VolumeMounts: append(slices.Clone(g.id.Mounts), corev1.VolumeMount{
 			Name: OutputsVolume, MountPath: outputs.Dir,
 		}),
@@ -194,6 +203,8 @@ func (g *group) template() wfv1.Template {
 				Key:                  e.SecretKeyRef.Key,
 				Optional:             optional(e.SecretKeyRef.Optional),
 			}}
+		case e.Source != nil:
+			v.Value, v.ValueFrom = "", e.Source.DeepCopy()
 		case g.env[i] != "":
 			v.Value = inputRef(g.env[i])
 		default:
@@ -203,7 +214,7 @@ func (g *group) template() wfv1.Template {
 	}
 	c.Env = append(c.Env, corev1.EnvVar{Name: outputs.DirEnv, Value: outputs.Dir})
 
-	t := wfv1.Template{Name: g.name, Container: c, Affinity: nodeAffinity(g.id.NodeName)}
+	t := wfv1.Template{Name: g.name, Container: c, Affinity: nodeAffinity(g.id.NodeName, g.affinity)}
 	for _, names := range [][]string{g.args, g.command, g.env} {
 		for _, n := range names {
 			if n != "" {
@@ -381,18 +392,32 @@ func optional(b bool) *bool {
 
 // nodeAffinity pins a pod to one node by name, as the DaemonSet controller
 // does (matchFields on metadata.name: a node's name, unlike its hostname
-// label, is always set); nil for no node.
-func nodeAffinity(node string) *corev1.Affinity {
+// label, is always set), keeping the rest of base, the graph's affinity:
+// the pin is added to each of base's required node selector terms (terms
+// are ORed, requirements within one ANDed). nil for no node.
+func nodeAffinity(node string, base *corev1.Affinity) *corev1.Affinity {
 	if node == "" {
 		return nil
 	}
-	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-			NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchFields: []corev1.NodeSelectorRequirement{{
-					Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
-				}},
-			}},
-		},
-	}}
+	pin := corev1.NodeSelectorRequirement{
+		Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+	}
+	a := base.DeepCopy()
+	if a == nil {
+		a = &corev1.Affinity{}
+	}
+	if a.NodeAffinity == nil {
+		a.NodeAffinity = &corev1.NodeAffinity{}
+	}
+	req := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+	if req == nil || len(req.NodeSelectorTerms) == 0 {
+		a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{pin}}},
+		}
+		return a
+	}
+	for i := range req.NodeSelectorTerms {
+		req.NodeSelectorTerms[i].MatchFields = append(req.NodeSelectorTerms[i].MatchFields, pin)
+	}
+	return a
 }

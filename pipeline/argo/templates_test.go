@@ -3,6 +3,9 @@ package argo
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -71,5 +74,48 @@ func TestTemplateBaseName(t *testing.T) {
 		if got := templateBaseName(&tc.step); got != tc.want {
 			t.Errorf("templateBaseName(%+v) = %q, want %q", tc.step, got, tc.want)
 		}
+	}
+}
+
+// TestNodeAffinityKeepsTheGraphs: a step pinned to a node keeps the graph's
+// affinity (a template's affinity replaces the Workflow's in Argo): the pin
+// is ANDed into each required term, the rest is kept as it is.
+func TestNodeAffinityKeepsTheGraphs(t *testing.T) {
+	pin := corev1.NodeSelectorRequirement{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"n1"}}
+	zone := corev1.NodeSelectorRequirement{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}
+	disk := corev1.NodeSelectorRequirement{Key: "disk", Operator: corev1.NodeSelectorOpExists}
+	anti := &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 1, PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "host"}}}}
+	required := func(terms ...corev1.NodeSelectorTerm) *corev1.NodeAffinity {
+		return &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}
+	}
+	base := &corev1.Affinity{NodeAffinity: required(
+		corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}},
+		corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{disk}},
+	), PodAntiAffinity: anti}
+	for _, tt := range []struct {
+		name string
+		node string
+		base *corev1.Affinity
+		want *corev1.Affinity
+	}{
+		{"no node", "", base, nil},
+		{"no graph affinity", "n1", nil, &corev1.Affinity{NodeAffinity: required(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{pin}})}},
+		{"pod anti-affinity only", "n1", &corev1.Affinity{PodAntiAffinity: anti}, &corev1.Affinity{
+			NodeAffinity: required(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{pin}}), PodAntiAffinity: anti,
+		}},
+		{"required terms", "n1", base, &corev1.Affinity{NodeAffinity: required(
+			corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{zone}, MatchFields: []corev1.NodeSelectorRequirement{pin}},
+			corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{disk}, MatchFields: []corev1.NodeSelectorRequirement{pin}},
+		), PodAntiAffinity: anti}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.base.DeepCopy()
+			if diff := cmp.Diff(tt.want, nodeAffinity(tt.node, tt.base)); diff != "" {
+				t.Errorf("nodeAffinity (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, tt.base); diff != "" {
+				t.Errorf("the graph's affinity was changed (-before +after):\n%s", diff)
+			}
+		})
 	}
 }

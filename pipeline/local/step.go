@@ -129,9 +129,18 @@ func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *
 	if proc.WorkingDir != "" {
 		c.dir = n.rewrites.Apply(proc.WorkingDir)
 	}
+	switch {
+	case len(proc.EnvFrom) > 0:
+		return nil, errors.New("envFrom: the local engine cannot list a ConfigMap's or Secret's keys")
+	case proc.Lifecycle != nil:
+		return nil, errors.New("lifecycle: the local engine runs processes, not containers with lifecycle hooks")
+	}
 	c.env = make([]string, 0, len(r.opts.BaseEnv)+len(proc.Env)+1)
 	c.env = append(c.env, r.opts.BaseEnv...)
 	for _, e := range proc.Env {
+		if e.Source != nil {
+			return nil, fmt.Errorf("env %s: the local engine resolves only values and secret keys, not ConfigMaps, pod fields or container resources", e.Name)
+		}
 		if e.SecretKeyRef == nil {
 			c.env = append(c.env, e.Name+"="+n.rewrites.Apply(e.Value))
 			continue
