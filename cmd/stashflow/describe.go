@@ -23,12 +23,14 @@ func newDescribeCommand() *cobra.Command {
 	var files []string
 	var kube *kubeFlags
 	cmd := &cobra.Command{
-		Use:   "describe (backupsession|restoresession|restorebatch)/NAME | -f FILE",
+		Use:   "describe (backupsession|restoresession|restorebatch|backupconfiguration|backupbatch)/NAME | -f FILE",
 		Short: "Show a session's DAG as a tree, with every step's phase, duration and message",
 		Long: `Describe prints a session as a tree — global hooks, targets, their hooks and steps — with the
 phase, duration and message of each, the snapshot ids, and the workflow that ran it (the Argo
 workflow's name and UI link, or the local run). It reads the session from the cluster, or from a
-file written by "stashflow run -o yaml".`,
+file written by "stashflow run -o yaml". A BackupConfiguration or BackupBatch is shown with its
+schedule and next slot (or paused), what it backs up where, its last backup, its newest
+sessions and its conditions.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var sessions []client.Object
@@ -48,6 +50,9 @@ file written by "stashflow run -o yaml".`,
 					return usageError{fmt.Errorf("-f: no session in %s", strings.Join(files, ", "))}
 				}
 			case len(files) == 0 && len(args) == 1:
+				if _, _, _, err := invokerObject(args[0]); err == nil {
+					return describeInvokerOf(c.Context(), c.OutOrStdout(), kube, args[0])
+				}
 				s, err := getSession(c.Context(), kube, args[0])
 				if err != nil {
 					return err
@@ -81,7 +86,7 @@ func getSession(ctx context.Context, kube *kubeFlags, ref string) (client.Object
 	case "restorebatch", "restorebatches", "rb":
 		obj = &v1alpha1.RestoreBatch{}
 	default:
-		return nil, usageError{fmt.Errorf("%q: not a session kind (backupsession, restoresession, restorebatch)", kind)}
+		return nil, usageError{fmt.Errorf("%q: not a kind describe knows (backupsession, restoresession, restorebatch, backupconfiguration, backupbatch)", kind)}
 	}
 	c, err := kube.client()
 	if err != nil {
@@ -303,4 +308,30 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// describeInvokerOf reads a BackupConfiguration or BackupBatch and its
+// sessions from the cluster and describes them.
+func describeInvokerOf(ctx context.Context, w io.Writer, kube *kubeFlags, ref string) error {
+	kind, name, obj, err := invokerObject(ref)
+	if err != nil {
+		return err
+	}
+	cl, err := kube.client()
+	if err != nil {
+		return err
+	}
+	ns, explicit, err := kube.namespace()
+	if err != nil {
+		return err
+	}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		return notFoundIn(err, kind, name, ns, explicit)
+	}
+	sessions, err := invokerSessions(ctx, cl, obj)
+	if err != nil {
+		return err
+	}
+	describeInvoker(w, obj, sessions, time.Now())
+	return nil
 }

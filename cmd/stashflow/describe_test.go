@@ -93,22 +93,29 @@ func TestDescribe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			describe(&buf, tt.obj)
-			golden := filepath.Join("testdata", "describe", tt.name+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/stashflow -run TestDescribe -update)", err)
-			}
-			if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-				t.Errorf("%s differs (-want +got); run with -update if intended:\n%s", golden, diff)
-			}
+			checkDescribeGolden(t, tt.name, buf.String())
 		})
+	}
+}
+
+// checkDescribeGolden compares got with testdata/describe/<name>.txt
+// (rewritten with -update).
+func checkDescribeGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", "describe", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/stashflow -run TestDescribe -update)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got); run with -update if intended:\n%s", golden, diff)
 	}
 }

@@ -56,7 +56,7 @@ func TestKubeFlags(t *testing.T) {
 			}},
 			&v1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns}, Spec: v1alpha1.BackupConfigurationSpec{
 				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Task: &v1alpha1.TaskRef{Name: "etcd-backup"}},
-				Repository:                      v1alpha1.ObjectRef{Name: "repo"}, Paused: true,
+				Repository:                      v1alpha1.ObjectRef{Name: "repo"}, Paused: true, Schedule: map[string]string{"team-b": "0 3 * * *"}[ns],
 			}},
 		} {
 			if err := env.Client.Create(ctx, o); err != nil {
@@ -108,6 +108,43 @@ func TestKubeFlags(t *testing.T) {
 		var list v1alpha1.BackupSessionList
 		if err := env.Client.List(ctx, &list, client.InNamespace("team-a")); err != nil || len(list.Items) != 1 {
 			t.Fatalf("sessions in team-a: %d, %v; want the one trigger made in the context's namespace", len(list.Items), err)
+		}
+	})
+
+	t.Run("pause and resume", func(t *testing.T) {
+		paused := func() bool {
+			var bc v1alpha1.BackupConfiguration
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "team-b", Name: "nightly"}, &bc); err != nil {
+				t.Fatal(err)
+			}
+			return bc.Spec.Paused
+		}
+		for _, tc := range []struct {
+			verb, want string
+			paused     bool
+		}{
+			{"resume", "backupconfiguration/nightly resumed", false},
+			{"resume", "backupconfiguration/nightly was already not paused", false},
+			{"pause", "backupconfiguration/nightly paused", true},
+		} {
+			out, stderr, code := stashflowEnv(ctx, t, withEnv, tc.verb, "bc/nightly", "-n", "team-b")
+			if code != 0 || strings.TrimSpace(out) != tc.want || paused() != tc.paused {
+				t.Errorf("%s: exit %d, %q (%s), paused %t; want %q, paused %t", tc.verb, code, out, stderr, paused(), tc.want, tc.paused)
+			}
+		}
+		// Without a schedule, resuming is refused by the apiserver's rule, and said.
+		_, stderr, code := stashflowEnv(ctx, t, withEnv, "resume", "bc/nightly")
+		if want := "spec.schedule is required unless spec.paused is true"; code != exitFailed || !strings.Contains(stderr, want) {
+			t.Errorf("resume without a schedule: exit %d, %q; want exit 1 and %q", code, stderr, want)
+		}
+	})
+
+	t.Run("describe an invoker", func(t *testing.T) {
+		out, stderr, code := stashflowEnv(ctx, t, withEnv, "describe", "backupconfiguration/nightly")
+		for _, want := range []string{"BackupConfiguration team-a/nightly", "task etcd-backup", "sessions: 1", "nightly-manual-"} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("describe bc: exit %d, missing %q in\n%s%s", code, want, out, stderr)
+			}
 		}
 	})
 

@@ -32,18 +32,9 @@ collide. With --wait, follow the session until it ends and exit 1 unless it
 Succeeded.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			kind, name, ok := strings.Cut(args[0], "/")
-			if !ok || name == "" {
-				return usageError{fmt.Errorf("%q: want KIND/NAME, e.g. backupconfiguration/nightly", args[0])}
-			}
-			var inv client.Object
-			switch strings.ToLower(kind) {
-			case "backupconfiguration", "backupconfigurations", "bc":
-				kind, inv = v1alpha1.KindBackupConfiguration, &v1alpha1.BackupConfiguration{}
-			case "backupbatch", "backupbatches", "bb":
-				kind, inv = v1alpha1.KindBackupBatch, &v1alpha1.BackupBatch{}
-			default:
-				return usageError{fmt.Errorf("%q: not backupconfiguration or backupbatch", kind)}
+			kind, name, inv, err := invokerObject(args[0])
+			if err != nil {
+				return err
 			}
 			cl, err := kube.client()
 			if err != nil {
