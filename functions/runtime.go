@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
 )
@@ -32,7 +33,7 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 		return nil, &ValidationError{Err: err}
 	}
 	start := time.Now()
-	out, runErr := fn.Run(ctx, env)
+	out, runErr := runWithCredentialFiles(ctx, fn, env)
 	if out == nil {
 		out = Outputs{}
 	}
@@ -50,6 +51,22 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 		return out, errors.Join(runErr, err)
 	}
 	return out, runErr
+}
+
+// runWithCredentialFiles runs fn with the storage Secret's file credentials
+// (CA_CERT_DATA, GOOGLE_SERVICE_ACCOUNT_JSON_KEY) written to 0600 files in
+// the step's scratch directory, and removes them when fn returns: every
+// Function reaches its repository through the same files. env itself keeps
+// the values, so that a failure's reason still masks them.
+func runWithCredentialFiles(ctx context.Context, fn Function, env *Env) (Outputs, error) {
+	environ, cleanup, err := restic.CredentialFiles(env.Environ, env.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	run := *env
+	run.Environ = environ
+	return fn.Run(ctx, &run)
 }
 
 // WriteOutputs writes each output as the file dir/<name>, atomically (a

@@ -286,7 +286,7 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 // addRepository gives a process the repository's environment (the
 // process's own variables win) and, for a local backend, its volume.
 func addRepository(p *pipeline.Process, repo *v1alpha1.Repository) {
-	env := repositoryEnv(repo)
+	env := RepositoryEnv(repo)
 	for _, e := range p.Env {
 		env = slices.DeleteFunc(env, func(x pipeline.EnvVar) bool { return x.Name == e.Name })
 	}

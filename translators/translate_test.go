@@ -293,6 +293,7 @@ func TestBackendOptions(t *testing.T) {
 		{v1alpha1.Backend{StorageSecretName: "s", Azure: &v1alpha1.AzureSpec{Container: "c", MaxConnections: ptr.To[int64](4)}}, "STASHFLOW_RESTIC_OPTIONS=azure.connections=4"},
 		{v1alpha1.Backend{StorageSecretName: "s", B2: &v1alpha1.B2Spec{Bucket: "b", MaxConnections: ptr.To[int64](2)}}, "STASHFLOW_RESTIC_OPTIONS=b2.connections=2"},
 		{v1alpha1.Backend{StorageSecretName: "s", S3: &v1alpha1.S3Spec{Endpoint: "https://minio:9000", Bucket: "b", InsecureTLS: true}}, "STASHFLOW_RESTIC_INSECURE_TLS=true"},
+		{v1alpha1.Backend{StorageSecretName: "s", S3: &v1alpha1.S3Spec{Endpoint: "https://minio:9000", Bucket: "b", Region: "eu-central-1"}}, "STASHFLOW_RESTIC_OPTIONS=s3.region=eu-central-1"},
 	} {
 		in := mustLoad(t, "volume-backup-rest.yaml")
 		in.objs.Repository.Spec.Backend = tt.backend
@@ -312,5 +313,47 @@ func TestBackendOptions(t *testing.T) {
 				t.Errorf("step %s env %v, want %s", s.Name, env, tt.want)
 			}
 		}
+	}
+}
+
+// TestBackendSecretKeys is the exact environment a step gets from each
+// backend's storage Secret (Stash's keys), by reference only: the
+// rendering proof for the backends no server here can run (GCS, Azure,
+// B2, Swift). CA_CERT_DATA and GOOGLE_SERVICE_ACCOUNT_JSON_KEY arrive as
+// values that the step runtime writes to files (functions/restic
+// TestCredentialFiles); no Secret key becomes GOOGLE_APPLICATION_CREDENTIALS.
+func TestBackendSecretKeys(t *testing.T) {
+	for _, tt := range []struct {
+		backend v1alpha1.Backend
+		want    []string // NAME=secret/KEY, in order, after RESTIC_PASSWORD
+	}{
+		{v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "https://minio:9000", Bucket: "b"}},
+			[]string{"AWS_ACCESS_KEY_ID=s/AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY=s/AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN=s/AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION=s/AWS_DEFAULT_REGION", "CA_CERT_DATA=s/CA_CERT_DATA"}},
+		{v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "b"}},
+			[]string{"GOOGLE_PROJECT_ID=s/GOOGLE_PROJECT_ID", "GOOGLE_SERVICE_ACCOUNT_JSON_KEY=s/GOOGLE_SERVICE_ACCOUNT_JSON_KEY"}},
+		{v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c"}},
+			[]string{"AZURE_ACCOUNT_NAME=s/AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY=s/AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS=s/AZURE_ACCOUNT_SAS"}},
+		{v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b"}},
+			[]string{"B2_ACCOUNT_ID=s/B2_ACCOUNT_ID", "B2_ACCOUNT_KEY=s/B2_ACCOUNT_KEY"}},
+		{v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "c"}},
+			[]string{"OS_AUTH_URL=s/OS_AUTH_URL", "OS_USERNAME=s/OS_USERNAME", "OS_PASSWORD=s/OS_PASSWORD", "OS_TENANT_NAME=s/OS_TENANT_NAME", "OS_REGION_NAME=s/OS_REGION_NAME", "OS_PROJECT_NAME=s/OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME=s/OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME=s/OS_PROJECT_DOMAIN_NAME", "ST_AUTH=s/ST_AUTH", "ST_USER=s/ST_USER", "ST_KEY=s/ST_KEY"}},
+		{v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "https://rest:8000/r"}},
+			[]string{"RESTIC_REST_USERNAME=s/REST_SERVER_USERNAME", "RESTIC_REST_PASSWORD=s/REST_SERVER_PASSWORD", "CA_CERT_DATA=s/CA_CERT_DATA"}},
+	} {
+		t.Run(tt.backend.Provider(), func(t *testing.T) {
+			tt.backend.StorageSecretName = "s"
+			var got []string
+			for _, e := range translators.RepositoryEnv(&v1alpha1.Repository{Spec: v1alpha1.RepositorySpec{Backend: tt.backend}}) {
+				if r := e.SecretKeyRef; r != nil && e.Name != "RESTIC_PASSWORD" {
+					if !r.Optional {
+						t.Errorf("%s is a required reference; a Secret holds only what its backend needs", e.Name)
+					}
+					got = append(got, e.Name+"="+r.Name+"/"+r.Key)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("secret env (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -214,28 +214,24 @@ func sameName(names ...string) []Credential {
 // environment variable has one source, and Stash's keys are the ones a
 // Stash user's Secret already holds.
 var backendCredentialKeys = map[string][]Credential{
-	"s3":    sameName("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"),
-	"gcs":   sameName("GOOGLE_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"),
+	"s3":    sameName("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "CA_CERT_DATA"),
+	"gcs":   sameName("GOOGLE_PROJECT_ID", "GOOGLE_SERVICE_ACCOUNT_JSON_KEY"),
 	"azure": sameName("AZURE_ACCOUNT_NAME", "AZURE_ACCOUNT_KEY", "AZURE_ACCOUNT_SAS"),
 	"b2":    sameName("B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"),
 	"swift": sameName("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_TENANT_NAME", "OS_REGION_NAME", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "ST_AUTH", "ST_USER", "ST_KEY"),
 	"rest": {
 		{Env: "RESTIC_REST_USERNAME", Key: "REST_SERVER_USERNAME"},
 		{Env: "RESTIC_REST_PASSWORD", Key: "REST_SERVER_PASSWORD"},
+		{Env: "CA_CERT_DATA", Key: "CA_CERT_DATA"},
 	},
 	"local": nil,
 }
 
-// BackendCredentials are the storage Secret keys a backend's steps read and
-// the environment variable each becomes (for whoever gives restic a
-// Repository's Secret without a step, as `stashflow snapshots` does).
-func BackendCredentials(b *v1alpha1.Backend) []Credential {
-	return append([]Credential(nil), backendCredentialKeys[b.Provider()]...)
-}
-
-// repositoryEnv is the environment every Function step gets: where the
-// restic repository is and, by reference only, its password and credentials.
-func repositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
+// RepositoryEnv is the environment every Function step gets: where the
+// restic repository is, its restic options and, by reference only, its
+// password and credentials. `stashflow snapshots` reads a Repository
+// through the same list.
+func RepositoryEnv(repo *v1alpha1.Repository) []pipeline.EnvVar {
 	if repo == nil {
 		return nil
 	}
@@ -276,24 +272,28 @@ func retentionVariables(v Variables, p *v1alpha1.RetentionPolicy) {
 func targetMountPath(pvc string) string { return TargetMountRoot + "/" + pvc }
 
 // backendOptionEnv carries a backend's restic settings that are not
-// credentials: maxConnections as restic's <backend>.connections option, and
-// an S3 backend's insecureTLS.
+// credentials: maxConnections as restic's <backend>.connections option, an
+// S3 backend's region as s3.region, and its insecureTLS.
 func backendOptionEnv(b *v1alpha1.Backend) []pipeline.EnvVar {
-	var (
-		prefix string
-		max    *int64
-	)
+	var opts []string
+	connections := func(prefix string, max *int64) {
+		if max != nil && *max > 0 {
+			opts = append(opts, prefix+".connections="+strconv.FormatInt(*max, 10))
+		}
+	}
 	switch {
 	case b.GCS != nil:
-		prefix, max = "gs", b.GCS.MaxConnections
+		connections("gs", b.GCS.MaxConnections)
 	case b.Azure != nil:
-		prefix, max = "azure", b.Azure.MaxConnections
+		connections("azure", b.Azure.MaxConnections)
 	case b.B2 != nil:
-		prefix, max = "b2", b.B2.MaxConnections
+		connections("b2", b.B2.MaxConnections)
+	case b.S3 != nil && b.S3.Region != "":
+		opts = append(opts, "s3.region="+b.S3.Region)
 	}
 	var env []pipeline.EnvVar
-	if max != nil && *max > 0 {
-		env = append(env, pipeline.EnvVar{Name: outputs.ResticOptionsEnv, Value: prefix + ".connections=" + strconv.FormatInt(*max, 10)})
+	if len(opts) > 0 {
+		env = append(env, pipeline.EnvVar{Name: outputs.ResticOptionsEnv, Value: strings.Join(opts, ",")})
 	}
 	if b.S3 != nil && b.S3.InsecureTLS {
 		env = append(env, pipeline.EnvVar{Name: outputs.ResticInsecureTLSEnv, Value: "true"})

@@ -119,6 +119,11 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	env, cleanup, err := restic.CredentialFiles(env, "")
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 	cl, err := restic.NewClient(env, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err
@@ -145,7 +150,10 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, error) {
 }
 
 // repositoryEnv is the environment restic needs for a Repository read from
-// files: on this machine a local backend is its hostPath, not its mountPath.
+// files: the variables a step gets (translators.RepositoryEnv: options,
+// password and the backend's credentials under Stash's key names) with the
+// Secret's values, except that on this machine a local backend is its
+// hostPath, not its mountPath.
 func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, string, error) {
 	b := repo.Spec.Backend
 	location := translators.ResticRepository(&b)
@@ -155,9 +163,8 @@ func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, st
 		}
 		location = path.Join(l.HostPath.Path, l.SubPath)
 	}
-	env := append(os.Environ(), restic.EnvRepository+"="+location)
+	var sec map[string]string
 	if name := b.StorageSecretName; name != "" {
-		var sec map[string]string
 		for _, s := range manifest.Of[*corev1Secret](in.Set) {
 			if s.Name == name && s.Namespace == repo.Namespace {
 				sec = secretData(s)
@@ -166,14 +173,21 @@ func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, st
 		if sec == nil {
 			return nil, "", fmt.Errorf("repository %s/%s: spec.backend.storageSecretName: Secret %q is not in the files", repo.Namespace, repo.Name, name)
 		}
-		// The variables a step gets, from the keys a step reads: the
-		// password and the backend's credentials (Stash's key names).
-		if v, ok := sec["RESTIC_PASSWORD"]; ok {
-			env = append(env, restic.EnvPassword+"="+v)
-		}
-		for _, c := range translators.BackendCredentials(&b) {
-			if v, ok := sec[c.Key]; ok {
-				env = append(env, c.Env+"="+v)
+	}
+	env := os.Environ()
+	for _, e := range translators.RepositoryEnv(repo) {
+		switch {
+		case e.Name == restic.EnvRepository:
+			env = append(env, e.Name+"="+location)
+		case e.SecretKeyRef == nil:
+			env = append(env, e.Name+"="+e.Value)
+		default:
+			v, ok := sec[e.SecretKeyRef.Key]
+			if !ok && !e.SecretKeyRef.Optional {
+				return nil, "", fmt.Errorf("repository %s/%s: Secret %s/%s has no key %s", repo.Namespace, repo.Name, repo.Namespace, e.SecretKeyRef.Name, e.SecretKeyRef.Key)
+			}
+			if ok {
+				env = append(env, e.Name+"="+v)
 			}
 		}
 	}

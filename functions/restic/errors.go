@@ -26,6 +26,7 @@ const (
 	KindCheckFailed           // `restic check` found errors
 	KindRepositoryConfig      // RESTIC_REPOSITORY / password missing or malformed
 	KindAccessDenied          // the backend rejected the credentials or refused access
+	KindUntrustedTLS          // the backend's TLS certificate does not verify
 )
 
 // Error is a failed restic command.
@@ -73,8 +74,9 @@ var (
 // that does not exist (restic's `cat config` retries it instead of reporting
 // "no repository"; `init` creates the bucket) and rejected credentials.
 var (
-	reNoBucket = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket)`)
-	reDenied   = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden)`)
+	reNoBucket  = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket)`)
+	reUntrusted = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
+	reDenied    = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden)`)
 )
 
 // hopelessRetry classifies the cause in a backend retry notice that no
@@ -86,9 +88,14 @@ func hopelessRetry(cause string) (Kind, bool) {
 		return KindNoRepository, true
 	case reDenied.MatchString(cause):
 		return KindAccessDenied, true
+	case reUntrusted.MatchString(cause):
+		return KindUntrustedTLS, true
 	}
 	return KindOther, false
 }
+
+// untrustedHint says what to do about a certificate that does not verify.
+const untrustedHint = "TLS certificate of the backend not trusted (put the CA that signed it in the storage Secret as CA_CERT_DATA): "
 
 // classify builds an *Error from restic's exit code and stderr.
 func classify(command string, code int, stderr []byte, location string) *Error {
@@ -141,6 +148,10 @@ func classify(command string, code int, stderr []byte, location string) *Error {
 	default:
 		if reUnreachable.MatchString(msg) {
 			e.Kind = KindUnreachable
+		}
+		if reUntrusted.MatchString(msg) {
+			e.Kind = KindUntrustedTLS
+			msg = untrustedHint + msg
 		}
 		if strings.Contains(msg, "no matching ID found") || strings.Contains(msg, "no snapshot found") {
 			e.Kind = KindNoSnapshot

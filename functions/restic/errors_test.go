@@ -101,6 +101,7 @@ func TestHopelessRetry(t *testing.T) {
 		{"Stat: The Access Key Id you provided does not exist in our records.", KindAccessDenied, true},
 		{"Stat: Access Denied.", KindAccessDenied, true},
 		{"dial tcp 127.0.0.1:1: connect: connection refused", KindOther, false},
+		{`tls: failed to verify certificate: x509: certificate signed by unknown authority`, KindUntrustedTLS, true},
 		{"unexpected HTTP response (500): 500 Internal Server Error", KindOther, false},
 	} {
 		k, ok := hopelessRetry(tc.cause)

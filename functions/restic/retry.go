@@ -121,8 +121,11 @@ func (w *retryWatch) check(line string) *Error {
 	}
 	if k, ok := hopelessRetry(cause); ok {
 		msg := "credentials rejected by " + RedactLocation(w.location) + ": "
-		if k == KindNoRepository {
+		switch k {
+		case KindNoRepository:
 			msg = "repository does not exist at " + RedactLocation(w.location) + ": "
+		case KindUntrustedTLS:
+			msg = untrustedHint + RedactLocation(w.location) + ": "
 		}
 		return &Error{Kind: k, Command: w.command, ExitCode: -1, Message: msg + oneLine(stripCreds(cause))}
 	}

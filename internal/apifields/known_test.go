@@ -78,7 +78,6 @@ var knownUntested = map[string]string{
 	"Repository spec.backend.gcs.bucket":                                        "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.gcs.prefix":                                        "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.local.subPath":                                     "a translators golden case with this backend, or an e2e backup to it",
-	"Repository spec.backend.s3.region":                                         "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.swift.container":                                   "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.swift.prefix":                                      "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.usagePolicy.allowedNamespaces.selector":                    "a controllers test that uses it",

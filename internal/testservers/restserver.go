@@ -23,3 +23,14 @@ func StartKillableRestServer(t testing.TB) (url string, kill func()) {
 	addr, kill := testproc.StartRestServer(t, filepath.Join(t.TempDir(), "data"), "--no-auth")
 	return "rest:http://" + addr + "/", kill
 }
+
+// StartRestServerTLS starts rest-server over HTTPS with tl's server
+// certificate (for 127.0.0.1, signed by tl.CA) and extra arguments (e.g.
+// --htpasswd-file, or --no-auth), and returns its base URL
+// (https://127.0.0.1:PORT/, without "rest:").
+func StartRestServerTLS(t testing.TB, tl *TLS, args ...string) string {
+	t.Helper()
+	args = append([]string{"--tls", "--tls-cert", tl.ServerCertFile, "--tls-key", tl.ServerKeyFile}, args...)
+	addr, _ := testproc.StartRestServer(t, filepath.Join(t.TempDir(), "data"), args...)
+	return "https://" + addr + "/"
+}

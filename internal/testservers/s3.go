@@ -3,6 +3,8 @@ package testservers
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -30,6 +32,8 @@ type S3Server struct {
 	Bucket string
 	// DataDir is the server's drive.
 	DataDir string
+	// client reaches Endpoint (trusting the server's CA over TLS).
+	client *http.Client
 }
 
 // S3Repo returns restic's environment for a repository under prefix in
@@ -77,7 +81,7 @@ func (s *S3Server) MakeBucket(name string) error {
 	req.Header.Set("x-amz-date", amzDate)
 	req.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
 		s.AccessKey, scope, signed, hex.EncodeToString(key)))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -98,6 +102,19 @@ func (s *S3Server) MakeBucket(name string) error {
 // binary fails the test, like every other server here.
 func StartS3Server(t testing.TB) *S3Server {
 	t.Helper()
+	return startS3Server(t, nil)
+}
+
+// StartS3ServerTLS is StartS3Server serving HTTPS with tl's server
+// certificate (for 127.0.0.1, signed by tl.CA): Endpoint is
+// https://127.0.0.1:PORT.
+func StartS3ServerTLS(t testing.TB, tl *TLS) *S3Server {
+	t.Helper()
+	return startS3Server(t, tl)
+}
+
+func startS3Server(t testing.TB, tl *TLS) *S3Server {
+	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +134,32 @@ func StartS3Server(t testing.TB) *S3Server {
 		SecretKey: fmt.Sprintf("secret-%d", time.Now().UnixNano()),
 		Bucket:    "stashflow-test",
 		DataDir:   filepath.Join(dir, "data"),
+		client:    http.DefaultClient,
 	}
 	logFile := filepath.Join(dir, "minio.log")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(minio, "server", "--quiet", "--address", addr, s.DataDir)
+	args := []string{"server", "--quiet", "--address", addr}
+	if tl != nil {
+		certs := filepath.Join(dir, "certs")
+		if err := os.MkdirAll(certs, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for src, dst := range map[string]string{tl.ServerCertFile: "public.crt", tl.ServerKeyFile: "private.key"} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(certs, dst), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		args = append(args, "--certs-dir", certs)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(tl.CA))
+		s.Endpoint = "https://" + addr
+		s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	cmd := exec.Command(minio, append(args, s.DataDir)...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey,
 		"MINIO_ROOT_PASSWORD="+s.SecretKey,
