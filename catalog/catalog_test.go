@@ -17,7 +17,7 @@ func TestCatalogContents(t *testing.T) {
 	}
 	wantFunctions := []string{
 		"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore",
-		"postgres-backup", "postgres-restore", "repository-check", "retention", "volume-backup", "volume-restore",
+		"mariadb-backup", "mariadb-restore", "mysql-backup", "mysql-restore", "postgres-backup", "postgres-restore", "repository-check", "retention", "volume-backup", "volume-restore",
 	}
 	if diff := cmp.Diff(wantFunctions, c.FunctionNames()); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
@@ -27,6 +27,10 @@ func TestCatalogContents(t *testing.T) {
 		"etcd-restore":          {"etcd-restore"},
 		"elasticsearch-backup":  {"elasticsearch-backup", "retention"},
 		"elasticsearch-restore": {"elasticsearch-restore"},
+		"mariadb-backup":        {"mariadb-backup", "retention"},
+		"mariadb-restore":       {"mariadb-restore"},
+		"mysql-backup":          {"mysql-backup", "retention"},
+		"mysql-restore":         {"mysql-restore"},
 		"postgres-backup":       {"postgres-backup", "retention"},
 		"postgres-restore":      {"postgres-restore"},
 		"volume-backup":         {"volume-backup", "retention"},

@@ -4,6 +4,7 @@ import (
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/etcd"
 	"github.com/stashflow/stashflow/functions/hook"
+	"github.com/stashflow/stashflow/functions/mysql"
 	"github.com/stashflow/stashflow/functions/postgres"
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/verdict"
@@ -22,6 +23,10 @@ func Builtin() (*Registry, error) {
 		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
 		{elasticsearch.BackupName, elasticsearch.NewBackup},
 		{elasticsearch.RestoreName, elasticsearch.NewRestore},
+		{mysql.BackupName, mysql.NewBackup},
+		{mysql.RestoreName, mysql.NewRestore},
+		{mysql.MariaDBBackupName, mysql.NewMariaDBBackup},
+		{mysql.MariaDBRestoreName, mysql.NewMariaDBRestore},
 		{postgres.BackupName, postgres.NewBackup},
 		{postgres.RestoreName, postgres.NewRestore},
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
