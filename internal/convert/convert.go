@@ -223,7 +223,7 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 func (c *Converter) stashObject(x *conversion) {
 	u := x.u
 	kind := u.GetKind()
-	if c.replacedByCatalog(x) {
+	if c.replacedByCatalog(x) || x.ranInStash() {
 		return
 	}
 	old := u.GetAPIVersion()
@@ -231,12 +231,7 @@ func (c *Converter) stashObject(x *conversion) {
 	x.change("apiVersion", "%s → %s", old, u.GetAPIVersion())
 	if _, ok := u.Object["status"]; ok {
 		delete(u.Object, "status")
-		switch kind {
-		case "BackupSession", "RestoreSession", "RestoreBatch":
-			x.change("status", "dropped (the operator writes it): applied, this %s runs again", kind)
-		default:
-			x.change("status", "dropped (the operator writes it)")
-		}
+		x.change("status", "dropped (the operator writes it)")
 	}
 	meta, _ := u.Object["metadata"].(map[string]any)
 	for _, f := range serverMetadata {
@@ -253,6 +248,7 @@ func (c *Converter) stashObject(x *conversion) {
 		}
 	}
 	x.ownerReferences()
+	x.finalizers()
 	x.annotations()
 	x.labels()
 	switch kind {
@@ -311,6 +307,25 @@ func (c *Converter) replacedByCatalog(x *conversion) bool {
 }
 
 const updateStatus = "update-status"
+
+// ranInStash reports whether x is a session Stash ran (its exported status
+// has a phase): it is not written. Its history is Stash's, and applied
+// again it would run again: a restore would overwrite its target with the
+// snapshot once more.
+func (x *conversion) ranInStash() bool {
+	switch x.u.GetKind() {
+	case "BackupSession", "RestoreSession", "RestoreBatch":
+	default:
+		return false
+	}
+	phase, _, _ := unstructured.NestedString(x.u.Object, "status", "phase")
+	if phase == "" {
+		return false
+	}
+	x.change("status.phase", "not written: the session ran in Stash (phase %s); applied, it would run again "+
+		"(a restore would overwrite its target once more)", phase)
+	return true
+}
 
 // taskSteps drops Stash's update-status step and renames steps that call
 // Stash's catalog Functions.
@@ -399,6 +414,27 @@ func (x *conversion) ownerReferences() {
 		return
 	}
 	x.u.SetOwnerReferences(kept)
+}
+
+// finalizers drops Stash's: nothing would remove them from the converted
+// object, which could then never be deleted.
+func (x *conversion) finalizers() {
+	fs := x.u.GetFinalizers()
+	var kept []string
+	for i, f := range fs {
+		if strings.HasPrefix(f, StashGroup) {
+			x.change(fmt.Sprintf("metadata.finalizers[%d]", i), "dropped: Stash's finalizer %s; nothing would remove it from the converted object, which could then never be deleted", f)
+			continue
+		}
+		kept = append(kept, f)
+	}
+	switch {
+	case len(kept) == len(fs):
+	case len(kept) == 0:
+		unstructured.RemoveNestedField(x.u.Object, "metadata", "finalizers")
+	default:
+		x.u.SetFinalizers(kept)
+	}
 }
 
 // labels says which of Stash's labels are kept as they are.
