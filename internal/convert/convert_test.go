@@ -120,10 +120,10 @@ func TestConvert(t *testing.T) {
 		wantContains: []string{"name: etcd-backup\n", "apiVersion: stashflow.dev/v1alpha1\n      kind: AppBinding"},
 	}, {
 		name:         "a Task name not in stashflow's catalog is kept",
-		in:           "apiVersion: stash.appscode.com/v1beta1\nkind: BackupConfiguration\nmetadata: {name: b}\nspec: {schedule: '@daily', repository: {name: r}, task: {name: mysql-backup-8.0.21}, target: {ref: {kind: AppBinding, name: p}}}\n",
+		in:           "apiVersion: stash.appscode.com/v1beta1\nkind: BackupConfiguration\nmetadata: {name: b}\nspec: {schedule: '@daily', repository: {name: r}, task: {name: mongodb-backup-4.4.6}, target: {ref: {kind: AppBinding, name: p}}}\n",
 		wantWritten:  true,
 		wantLines:    []string{"BackupConfiguration/b: apiVersion: stash.appscode.com/v1beta1 → stashflow.dev/v1alpha1"},
-		wantContains: []string{"name: mysql-backup-8.0.21"},
+		wantContains: []string{"name: mongodb-backup-4.4.6"},
 	}, {
 		name: "an unknown field, with the reason",
 		in:   "apiVersion: stash.appscode.com/v1beta1\nkind: RestoreSession\nmetadata: {name: r}\nspec: {repository: {name: r}, target: {ref: {apiVersion: apps/v1, kind: StatefulSet, name: s}, replicas: 3, volumeClaimTemplates: []}}\n",
