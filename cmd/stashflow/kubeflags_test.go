@@ -55,8 +55,10 @@ func TestKubeFlags(t *testing.T) {
 				Repository: v1alpha1.ObjectRef{Name: "repo"}, SnapshotID: "0123456789" + ns, Hostname: ns, Paths: []string{"/data"},
 			}},
 			&v1alpha1.BackupConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns}, Spec: v1alpha1.BackupConfigurationSpec{
-				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{Task: &v1alpha1.TaskRef{Name: "etcd-backup"}},
-				Repository:                      v1alpha1.ObjectRef{Name: "repo"}, Paused: true, Schedule: map[string]string{"team-b": "0 3 * * *"}[ns],
+				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+					Task: &v1alpha1.TaskRef{Name: "etcd-backup"}, Target: &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{Kind: "AppBinding", Name: "etcd"}},
+				},
+				Repository: v1alpha1.ObjectRef{Name: "repo"}, Paused: true, Schedule: map[string]string{"team-b": "0 3 * * *"}[ns],
 			}},
 		} {
 			if err := env.Client.Create(ctx, o); err != nil {
@@ -145,6 +147,28 @@ func TestKubeFlags(t *testing.T) {
 			if code != 0 || !strings.Contains(out, want) {
 				t.Errorf("describe bc: exit %d, missing %q in\n%s%s", code, want, out, stderr)
 			}
+		}
+	})
+
+	t.Run("restore", func(t *testing.T) {
+		out, stderr, code := stashflowEnv(ctx, t, withEnv, "restore", "bc/nightly", "--snapshot", "latest", "--to", "appbinding/etcd-new", "--dry-run")
+		if code != 0 || !strings.Contains(out, "sourceHost: etcd") || !strings.Contains(out, "name: etcd-restore") {
+			t.Errorf("restore --dry-run: exit %d\n%s%s", code, out, stderr)
+		}
+		out, stderr, code = stashflowEnv(ctx, t, withEnv, "restore", "bc/nightly", "--snapshot", "4bd3e9a1")
+		if code != 0 || !strings.Contains(out, "restoresession/nightly-restore-") {
+			t.Fatalf("restore: exit %d\n%s%s", code, out, stderr)
+		}
+		var list v1alpha1.RestoreSessionList
+		if err := env.Client.List(ctx, &list, client.InNamespace("team-a")); err != nil || len(list.Items) != 1 {
+			t.Fatalf("RestoreSessions in team-a: %d, %v; want the one restore made (--dry-run makes none)", len(list.Items), err)
+		}
+		if got := list.Items[0].Spec.Target.Rules; len(got) != 1 || len(got[0].Snapshots) != 1 || got[0].Snapshots[0] != "4bd3e9a1" {
+			t.Errorf("rules %+v; want the one snapshot", got)
+		}
+		_, stderr, code = stashflowEnv(ctx, t, withEnv, "restore", "bc/nightly")
+		if code != exitUsage || !strings.Contains(stderr, "snapshot") {
+			t.Errorf("restore without --snapshot: exit %d, %q; want a usage error", code, stderr)
 		}
 	})
 

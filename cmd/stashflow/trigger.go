@@ -88,30 +88,50 @@ func manualPrefix(invoker string) string {
 // waitForSession prints the session's phase changes until it ends, then
 // its final line; a session that did not succeed is an error (exit 1).
 func waitForSession(c *cobra.Command, cl client.Client, s *v1alpha1.BackupSession, timeout time.Duration) error {
+	return waitForRun(c, cl, s, "BackupSession", timeout, func() runState {
+		st := s.Status
+		return runState{string(st.Phase), st.Phase.IsFinal(), st.Phase == v1alpha1.BackupSessionSucceeded, st.SessionDuration, st.Message}
+	})
+}
+
+// runState is what waitForRun reads of a session after each Get.
+type runState struct {
+	phase            string
+	final, succeeded bool
+	took, message    string
+}
+
+// waitForRun follows obj (re-read every second) until state says it is
+// final, printing each phase change on stderr and the last line on stdout;
+// a run that did not succeed is an error (exit 1).
+func waitForRun(c *cobra.Command, cl client.Client, obj client.Object, kind string, timeout time.Duration, state func() runState) error {
 	ctx := c.Context()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	key := client.ObjectKeyFromObject(s)
-	last := v1alpha1.BackupSessionPhase("")
+	key := client.ObjectKeyFromObject(obj)
+	ref := strings.ToLower(kind) + "/" + obj.GetName()
+	last := ""
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		if err := cl.Get(ctx, key, s); err != nil {
-			return false, fmt.Errorf("reading BackupSession %s: %w", key, err)
+		if err := cl.Get(ctx, key, obj); err != nil {
+			return false, fmt.Errorf("reading %s %s: %w", kind, key, err)
 		}
-		if p := s.Status.Phase; p != last && p != "" {
-			last = p
-			fmt.Fprintf(c.ErrOrStderr(), "backupsession/%s %s\n", s.Name, p)
+		st := state()
+		if st.phase != last && st.phase != "" {
+			last = st.phase
+			fmt.Fprintf(c.ErrOrStderr(), "%s %s\n", ref, st.phase)
 		}
-		return s.Status.Phase.IsFinal(), nil
+		return st.final, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for BackupSession %s (last seen %s): %w", key, orDash(string(last)), err)
+		return fmt.Errorf("waiting for %s %s (last seen %s): %w", kind, key, orDash(last), err)
 	}
-	fmt.Fprintf(c.OutOrStdout(), "backupsession/%s %s %s %s\n", s.Name, s.Status.Phase, s.Status.SessionDuration, s.Status.Message)
-	if s.Status.Phase != v1alpha1.BackupSessionSucceeded {
-		return fmt.Errorf("BackupSession %s ended %s: %s", key, s.Status.Phase, s.Status.Message)
+	st := state()
+	fmt.Fprintf(c.OutOrStdout(), "%s %s %s %s\n", ref, st.phase, st.took, st.message)
+	if !st.succeeded {
+		return fmt.Errorf("%s %s ended %s: %s", kind, key, st.phase, st.message)
 	}
 	return nil
 }
