@@ -146,10 +146,6 @@ var unknownReasons = []struct {
 }{
 	{regexp.MustCompile(`target\.(replicas|volumeClaimTemplates|snapshotClassName|volumeSnapshotClassName)$`),
 		"Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have"},
-	{regexp.MustCompile(`runtimeSettings\.pod\.[^.]+$`),
-		"stashflow's runtimeSettings.pod has serviceAccountName, nodeSelector and priorityClassName only"},
-	{regexp.MustCompile(`runtimeSettings\.container\.[^.]+$`),
-		"stashflow's runtimeSettings.container has resources, env, securityContext, nice and ionice only"},
 	{regexp.MustCompile(`^spec\.backend\.local\.[^.]+$`),
 		"stashflow's local backend is a hostPath or a persistentVolumeClaim (with mountPath and subPath)"},
 	{regexp.MustCompile(`^spec\.backend\.[^.]+$`),
