@@ -145,6 +145,13 @@ type HostBackupStats struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
 	Error string `json:"error,omitempty"`
+
+	// snapshots is Stash's per-snapshot record of this host: one entry, from the same
+	// numbers as above, in Stash's form.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Snapshots []SnapshotStats `json:"snapshots,omitempty"`
 }
 
 // BackupTargetStatus is the outcome of one target of a BackupSession: one entry for a
@@ -183,6 +190,22 @@ type BackupTargetStatus struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=8
 	PostBackupHooks []HookStatus `json:"postBackupHooks,omitempty"`
+
+	// preBackupActions are Stash's names of what its backup did first (e.g.
+	// InitializeBackendRepository); accepted from exported objects, not written.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=128
+	PreBackupActions []string `json:"preBackupActions,omitempty"`
+
+	// postBackupActions are Stash's names of what its backup did after (e.g.
+	// ApplyRetentionPolicy); accepted from exported objects, not written.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=128
+	PostBackupActions []string `json:"postBackupActions,omitempty"`
 
 	// stats has one entry per host.
 	// +optional
@@ -245,6 +268,16 @@ type BackupSessionStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Targets []BackupTargetStatus `json:"targets,omitempty"`
+
+	// retried is Stash's mark of a failed session that was retried; accepted from exported
+	// objects, not written (a retry here is a new session with spec.retryLeft one less).
+	// +optional
+	Retried *bool `json:"retried,omitempty"`
+
+	// nextRetry is when Stash would have retried the failed session; accepted from exported
+	// objects, not written.
+	// +optional
+	NextRetry *metav1.Time `json:"nextRetry,omitempty"`
 
 	// globalHooks is the outcome of a BackupBatch's global hooks.
 	// +optional

@@ -163,6 +163,35 @@ type HostRestoreStats struct {
 	Error string `json:"error,omitempty"`
 }
 
+// RestoreMemberStatus is Stash's status of one member of a RestoreBatch, kept so that an
+// exported RestoreBatch applies.
+type RestoreMemberStatus struct {
+	// ref is the member's target.
+	// +optional
+	Ref *TargetRef `json:"ref,omitempty"`
+
+	// conditions of this member's restore.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// totalHosts is the number of hosts of this member.
+	// +optional
+	TotalHosts *int32 `json:"totalHosts,omitempty"`
+
+	// phase of this member's restore.
+	// +optional
+	Phase TargetPhase `json:"phase,omitempty"`
+
+	// stats has one entry per host.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	Stats []HostRestoreStats `json:"stats,omitempty"`
+}
+
 // RestoreTargetStatus is the outcome of one target of a restore.
 type RestoreTargetStatus struct {
 	// ref is the target. Empty for a target-less Task.
@@ -261,6 +290,25 @@ type RestoreSessionStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Targets []RestoreTargetStatus `json:"targets,omitempty"`
+
+	// totalHosts is Stash's count of a RestoreSession's hosts; accepted from exported
+	// objects, not written (targets[].totalHosts holds it here).
+	// +optional
+	TotalHosts *int32 `json:"totalHosts,omitempty"`
+
+	// stats is Stash's per-host list of a RestoreSession; accepted from exported objects,
+	// not written (targets[].stats holds it here).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	Stats []HostRestoreStats `json:"stats,omitempty"`
+
+	// members is Stash's per-member status of a RestoreBatch; accepted from exported
+	// objects, not written (targets holds it here, one entry per member).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Members []RestoreMemberStatus `json:"members,omitempty"`
 
 	// globalHooks is the outcome of a RestoreBatch's global hooks.
 	// +optional

@@ -108,6 +108,52 @@ type SnapshotStatus struct {
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=32
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// The fields below are Stash's Snapshot status (restic's snapshot record), accepted so that
+	// a Snapshot exported from Stash applies. stashflow keeps these facts in spec and does not
+	// write them here.
+
+	// tree is the id of the snapshot's root tree.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Tree string `json:"tree,omitempty"`
+
+	// paths backed up.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=4096
+	Paths []string `json:"paths,omitempty"`
+
+	// hostname of the snapshot.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Hostname string `json:"hostname,omitempty"`
+
+	// username that made the snapshot.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Username string `json:"username,omitempty"`
+
+	// uid of that user.
+	// +optional
+	UID *int64 `json:"uid,omitempty"`
+
+	// gid of that user.
+	// +optional
+	GID *int64 `json:"gid,omitempty"`
+
+	// tags of the snapshot.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	Tags []string `json:"tags,omitempty"`
+
+	// repository is the name of the Repository the snapshot is in.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Repository string `json:"repository,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -129,9 +175,10 @@ type Snapshot struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec describes the snapshot.
-	// +required
-	Spec SnapshotSpec `json:"spec"`
+	// spec describes the snapshot. The operator always writes it; a Snapshot exported from
+	// Stash (its aggregated API served status only) has none, and applies without it.
+	// +optional
+	Spec SnapshotSpec `json:"spec,omitempty"`
 
 	// status is what the operator learned checking it.
 	// +optional

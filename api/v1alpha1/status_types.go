@@ -152,8 +152,9 @@ const (
 	TargetSkipped TargetPhase = "Skipped"
 )
 
-// HostPhase is the phase of one host of a target.
-// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed
+// HostPhase is the phase of one host of a target. Unknown is Stash's, for a restore whose
+// outcome it could not read; stashflow never writes it.
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Unknown
 type HostPhase string
 
 const (
@@ -166,3 +167,59 @@ const (
 	// HostFailed finished with failure.
 	HostFailed HostPhase = "Failed"
 )
+
+// SnapshotStats is Stash's record of one snapshot of a host, kept so that a BackupSession
+// exported from Stash applies. stashflow writes one entry per host from the step's outputs
+// (name, totalSize, uploaded, processingTime, fileStats.totalFiles); sizes are Stash's
+// formatted strings here.
+type SnapshotStats struct {
+	// name is the snapshot's id.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name,omitempty"`
+
+	// path is the directory backed up (Stash's; not written).
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Path string `json:"path,omitempty"`
+
+	// totalSize is the size of the data backed up, e.g. "1.2 GiB".
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	TotalSize string `json:"totalSize,omitempty"`
+
+	// size is older Stash releases' name of totalSize (accepted, not written).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Size string `json:"size,omitempty"`
+
+	// uploaded is the size of the data sent to the backend, e.g. "10 MiB".
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Uploaded string `json:"uploaded,omitempty"`
+
+	// processingTime is how long the backup of this snapshot took.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ProcessingTime string `json:"processingTime,omitempty"`
+
+	// fileStats counts the snapshot's files.
+	// +optional
+	FileStats *FileStats `json:"fileStats,omitempty"`
+}
+
+// FileStats are Stash's file counts of one snapshot; stashflow writes totalFiles.
+type FileStats struct {
+	// totalFiles is the number of files backed up.
+	// +optional
+	TotalFiles *int64 `json:"totalFiles,omitempty"`
+	// newFiles is the number of files new since the last backup (accepted, not written).
+	// +optional
+	NewFiles *int64 `json:"newFiles,omitempty"`
+	// modifiedFiles is the number of files changed since the last backup (accepted, not written).
+	// +optional
+	ModifiedFiles *int64 `json:"modifiedFiles,omitempty"`
+	// unmodifiedFiles is the number of files unchanged since the last backup (accepted, not written).
+	// +optional
+	UnmodifiedFiles *int64 `json:"unmodifiedFiles,omitempty"`
+}

@@ -1,6 +1,7 @@
 package sessionstatus
 
 import (
+	"github.com/dustin/go-humanize"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -20,6 +21,7 @@ func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 				ts.Stats = append(ts.Stats, v1alpha1.HostBackupStats{
 					Hostname: h.Hostname, Phase: h.Phase, SnapshotID: h.SnapshotID, Size: h.Size,
 					Uploaded: h.Uploaded, Files: h.Files, Duration: h.Duration, Error: h.Error,
+					Snapshots: stashSnapshots(&h),
 				})
 			}
 			if len(t.Hosts) > 0 {
@@ -70,4 +72,24 @@ func setTargets[T any](o *Outcome, old []T, gen int64, v Vocabulary, conds func(
 		v.TargetConditions(conds(&out[i]), gen, &o.Targets[i])
 	}
 	return out
+}
+
+// stashSnapshots is a host's snapshot in Stash's form (targets[].stats[].snapshots[]),
+// for what reads Stash's status: its id, sizes as Stash formats them, the backup's
+// duration and its file count; nil while the host has no snapshot.
+func stashSnapshots(h *Host) []v1alpha1.SnapshotStats {
+	if h.SnapshotID == "" {
+		return nil
+	}
+	s := v1alpha1.SnapshotStats{Name: h.SnapshotID, ProcessingTime: h.Duration}
+	if h.Size != nil && *h.Size >= 0 {
+		s.TotalSize = humanize.IBytes(uint64(*h.Size))
+	}
+	if h.Uploaded != nil && *h.Uploaded >= 0 {
+		s.Uploaded = humanize.IBytes(uint64(*h.Uploaded))
+	}
+	if h.Files != nil {
+		s.FileStats = &v1alpha1.FileStats{TotalFiles: ptr.To(*h.Files)}
+	}
+	return []v1alpha1.SnapshotStats{s}
 }
