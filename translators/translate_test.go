@@ -357,3 +357,36 @@ func TestBackendSecretKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingSecretKeys: the storage Secret keys each backend cannot work
+// without, given the keys a Secret holds.
+func TestMissingSecretKeys(t *testing.T) {
+	s3 := v1alpha1.Backend{S3: &v1alpha1.S3Spec{Endpoint: "e", Bucket: "b"}}
+	rest := v1alpha1.Backend{Rest: &v1alpha1.RestServerSpec{URL: "https://r"}}
+	for _, tt := range []struct {
+		name    string
+		backend v1alpha1.Backend
+		has     []string
+		want    []string
+	}{
+		{"local needs the password", v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/r"}}, nil, []string{"RESTIC_PASSWORD"}},
+		{"s3 with an instance role", s3, []string{"RESTIC_PASSWORD"}, nil},
+		{"s3 key id without secret", s3, []string{"RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID"}, []string{"AWS_SECRET_ACCESS_KEY"}},
+		{"s3 secret without key id", s3, []string{"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY"}, []string{"AWS_ACCESS_KEY_ID"}},
+		{"rest without auth", rest, []string{"RESTIC_PASSWORD"}, nil},
+		{"rest user without password", rest, []string{"RESTIC_PASSWORD", "REST_SERVER_USERNAME"}, []string{"REST_SERVER_PASSWORD"}},
+		{"azure", v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "c"}}, []string{"RESTIC_PASSWORD", "AZURE_ACCOUNT_KEY"}, []string{"AZURE_ACCOUNT_NAME"}},
+		{"b2", v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b"}}, nil, []string{"RESTIC_PASSWORD", "B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"}},
+		{"gcs", v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "b"}}, []string{"RESTIC_PASSWORD"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, m := range translators.MissingSecretKeys(&tt.backend, func(k string) bool { return slices.Contains(tt.has, k) }) {
+				got = append(got, m.Key)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("missing (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

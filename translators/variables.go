@@ -300,3 +300,43 @@ func backendOptionEnv(b *v1alpha1.Backend) []pipeline.EnvVar {
 	}
 	return env
 }
+
+// MissingSecretKeys are the storage Secret keys that a backend cannot work
+// without and has reports absent (or empty), each with why it is needed:
+// RESTIC_PASSWORD always; for s3 and rest a user without a secret or the
+// reverse; for azure the account name; for b2 both keys. Keys a backend can
+// do without (an S3 instance role, GCS's default credentials, Swift's many
+// ways to log in) are not required.
+func MissingSecretKeys(b *v1alpha1.Backend, has func(key string) bool) []MissingKey {
+	var out []MissingKey
+	need := func(key, why string) {
+		if !has(key) {
+			out = append(out, MissingKey{Key: key, Why: why})
+		}
+	}
+	pair := func(a, b string) {
+		if has(a) != has(b) {
+			need(a, "it comes with "+b)
+			need(b, "it comes with "+a)
+		}
+	}
+	need("RESTIC_PASSWORD", "the restic repository's password")
+	switch {
+	case b.S3 != nil:
+		pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+	case b.Rest != nil:
+		pair("REST_SERVER_USERNAME", "REST_SERVER_PASSWORD")
+	case b.Azure != nil:
+		need("AZURE_ACCOUNT_NAME", "the azure backend's storage account")
+	case b.B2 != nil:
+		need("B2_ACCOUNT_ID", "the b2 backend's account")
+		need("B2_ACCOUNT_KEY", "the b2 backend's key")
+	}
+	return out
+}
+
+// MissingKey is a storage Secret key a backend needs and why.
+type MissingKey struct {
+	Key string
+	Why string
+}

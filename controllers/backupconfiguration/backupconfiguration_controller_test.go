@@ -184,8 +184,26 @@ func TestInvalidReferences(t *testing.T) {
 	other := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	foreign, foreignSecret := ot.Repository(other, "foreign", t.TempDir())
+	// Shared with every namespace, and with the namespaces a selector
+	// matches: one that matches ns, one that does not.
+	shared, sharedSecret := ot.Repository(other, "shared", t.TempDir())
+	shared.Spec.UsagePolicy = &v1alpha1.UsagePolicy{AllowedNamespaces: v1alpha1.AllowedNamespaces{From: v1alpha1.NamespacesFromAll}}
+	selected, selectedSecret := ot.Repository(other, "selected", t.TempDir())
+	selected.Spec.UsagePolicy = &v1alpha1.UsagePolicy{AllowedNamespaces: v1alpha1.AllowedNamespaces{From: v1alpha1.NamespacesFromSelector,
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}}}
+	unselected, unselectedSecret := ot.Repository(other, "unselected", t.TempDir())
+	unselected.Spec.UsagePolicy = &v1alpha1.UsagePolicy{AllowedNamespaces: v1alpha1.AllowedNamespaces{From: v1alpha1.NamespacesFromSelector,
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": other}}}}
 	noSecret, _ := ot.Repository(ns, "no-secret", t.TempDir())
-	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, ot.AppBinding(ns, "db"),
+	// A Secret without RESTIC_PASSWORD, and an S3 Secret with an access key
+	// id but no secret key: conditions name the key, never a value.
+	noPassword, noPasswordSecret := ot.Repository(ns, "no-password", t.TempDir())
+	noPasswordSecret.StringData = map[string]string{"OTHER": "value-7c1e"}
+	halfS3, halfS3Secret := ot.Repository(ns, "half-s3", t.TempDir())
+	halfS3.Spec.Backend.Local, halfS3.Spec.Backend.S3 = nil, &v1alpha1.S3Spec{Endpoint: "http://minio:9000", Bucket: "b"}
+	halfS3Secret.StringData["AWS_ACCESS_KEY_ID"] = "key-id-value-d41f"
+	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, noPassword, noPasswordSecret, halfS3, halfS3Secret,
+		shared, sharedSecret, selected, selectedSecret, unselected, unselectedSecret, ot.AppBinding(ns, "db"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"))
 	ot.Start(t, env, ns, controllers.Config{})
 
@@ -218,10 +236,46 @@ func TestInvalidReferences(t *testing.T) {
 			message: fmt.Sprintf("spec.repository: Repository %s/foreign does not allow namespace %q to use it (usagePolicy.allowedNamespaces.from is Same)", other, ns),
 		},
 		{
+			name: "repository of another namespace that allows All",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Repository = v1alpha1.ObjectRef{Name: "shared", Namespace: other}
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionRepositoryFound, reason: conditions.ReasonNamespaceNotAllowed,
+			message: fmt.Sprintf("spec.repository: Repository %s/shared is in another namespace than %s: its steps would run in namespace %s, where a pod can read only that namespace's Secrets, not the storage Secret %s/shared-secret", other, ns, ns, other),
+		},
+		{
+			name: "repository of another namespace whose selector matches",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Repository = v1alpha1.ObjectRef{Name: "selected", Namespace: other}
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionRepositoryFound, reason: conditions.ReasonNamespaceNotAllowed,
+			message: fmt.Sprintf("Repository %s/selected is in another namespace than %s", other, ns),
+		},
+		{
+			name: "repository of another namespace whose selector does not match",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Repository = v1alpha1.ObjectRef{Name: "unselected", Namespace: other}
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionRepositoryFound, reason: conditions.ReasonNamespaceNotAllowed,
+			message: fmt.Sprintf("Repository %s/unselected does not allow namespace %q to use it (usagePolicy.allowedNamespaces.from is Selector)", other, ns),
+		},
+		{
 			name:   "missing storage secret",
 			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Repository.Name = "no-secret" },
 			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionBackendSecretFound, reason: conditions.ReasonSecretNotFound,
 			message: "Secret " + ns + "/no-secret-secret not found",
+		},
+		{
+			name:   "storage secret without RESTIC_PASSWORD",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Repository.Name = "no-password" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionBackendSecretFound, reason: conditions.ReasonSecretKeyMissing,
+			message: "spec.backend.storageSecretName of Repository " + ns + "/no-password: Secret key RESTIC_PASSWORD not found: Secret " + ns + "/no-password-secret has no key RESTIC_PASSWORD (the restic repository's password)",
+		},
+		{
+			name:   "s3 storage secret without AWS_SECRET_ACCESS_KEY",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Repository.Name = "half-s3" },
+			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionBackendSecretFound, reason: conditions.ReasonSecretKeyMissing,
+			message: "Secret " + ns + "/half-s3-secret has no key AWS_SECRET_ACCESS_KEY (it comes with AWS_ACCESS_KEY_ID)",
 		},
 		{
 			name:   "missing target",
@@ -280,6 +334,8 @@ func TestInvalidReferences(t *testing.T) {
 					return fmt.Sprintf("%s = %s %q, want %s containing %q", tt.condition, cond.Reason, cond.Message, tt.reason, tt.message)
 				case cond.ObservedGeneration != bc.Generation:
 					return fmt.Sprintf("%s observedGeneration = %d, want %d", tt.condition, cond.ObservedGeneration, bc.Generation)
+				case strings.Contains(cond.Message, "value-7c1e") || strings.Contains(cond.Message, "key-id-value-d41f"):
+					return fmt.Sprintf("%s shows a Secret value: %q", tt.condition, cond.Message)
 				}
 				ready := conditions.Get(bc.Status.Conditions, v1alpha1.ConditionReady)
 				if tt.phase != v1alpha1.InvokerReady && (ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, tt.message)) {

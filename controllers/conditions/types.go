@@ -62,6 +62,7 @@ const (
 	ReasonNamespaceNotAllowed Reason = "NamespaceNotAllowed"
 	ReasonSecretFound         Reason = "SecretFound"
 	ReasonSecretNotFound      Reason = "SecretNotFound"
+	ReasonSecretKeyMissing    Reason = "SecretKeyMissing"
 	ReasonTargetFound         Reason = "TargetFound"
 	ReasonTargetNotFound      Reason = "TargetNotFound"
 	ReasonTargetNotChecked    Reason = "TargetNotChecked"

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,9 +66,19 @@ type ForbiddenError struct {
 	Repository types.NamespacedName
 	Namespace  string
 	Policy     v1alpha1.FromNamespaces
+	// Secret is set when the policy allows the namespace but the
+	// Repository's storage Secret, in another namespace, cannot reach the
+	// steps (CrossNamespace).
+	Secret string
 }
 
 func (e *ForbiddenError) Error() string {
+	if e.Secret != "" {
+		return fmt.Sprintf("%s: Repository %s is in another namespace than %s: its steps would run in namespace %s, where a pod can read only "+
+			"that namespace's Secrets, not the storage Secret %s/%s, and stashflow copies no Secret across namespaces; create a Repository "+
+			"in namespace %s for the same backend, with its own storage Secret",
+			e.Field, e.Repository, e.Namespace, e.Namespace, e.Repository.Namespace, e.Secret, e.Namespace)
+	}
 	return fmt.Sprintf("%s: Repository %s does not allow namespace %q to use it (usagePolicy.allowedNamespaces.from is %s)",
 		e.Field, e.Repository, e.Namespace, e.Policy)
 }
@@ -126,6 +137,17 @@ func (r *Resolver) Repository(ctx context.Context, field string, ref v1alpha1.Ob
 	if err := r.allowed(ctx, field, repo, namespace); err != nil {
 		return nil, err
 	}
+	if repo.Namespace != namespace {
+		// Allowed by its policy, but its Secret cannot reach the steps:
+		// they run in namespace and both engines resolve a step's
+		// secretKeyRef there. Copying the Secret would hand the
+		// repository's credentials to whoever may read Secrets or run pods
+		// in namespace, and running the steps in the Repository's
+		// namespace would cut them off from the target's volumes and
+		// Secrets; the run is refused instead.
+		return nil, &ForbiddenError{Field: field, Repository: client.ObjectKeyFromObject(repo), Namespace: namespace,
+			Policy: repo.Spec.AllowedFrom(), Secret: repo.Spec.Backend.StorageSecretName}
+	}
 	return repo, nil
 }
 
@@ -173,22 +195,40 @@ func (r *Resolver) allowed(ctx context.Context, field string, repo *v1alpha1.Rep
 	return forbidden
 }
 
-// StorageSecret checks that the Repository's storage Secret exists.
+// StorageSecret checks that the Repository's storage Secret exists, in the
+// Repository's namespace, and holds the keys its backend needs
+// (translators.MissingSecretKeys). The Secret is read directly, never
+// cached, and no value leaves this function: a missing key is a
+// NotFoundError of kind "Secret key" naming the Repository, the Secret and
+// the key.
 func (r *Resolver) StorageSecret(ctx context.Context, repo *v1alpha1.Repository) error {
 	name := repo.Spec.Backend.StorageSecretName
 	if name == "" {
 		return nil
 	}
-	s := &metav1.PartialObjectMetadata{}
-	s.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	field := "spec.backend.storageSecretName of Repository " + repo.Namespace + "/" + repo.Name
+	s := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: repo.Namespace, Name: name}, s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &NotFoundError{Field: "spec.backend.storageSecretName of Repository " + repo.Name, Kind: "Secret", Namespace: repo.Namespace, Name: name}
+			return &NotFoundError{Field: field, Kind: "Secret", Namespace: repo.Namespace, Name: name}
 		}
 		return fmt.Errorf("reading Secret %s/%s: %w", repo.Namespace, name, err)
 	}
-	return nil
+	has := func(k string) bool { return len(s.Data[k]) > 0 || s.StringData[k] != "" }
+	missing := translators.MissingSecretKeys(&repo.Spec.Backend, has)
+	if len(missing) == 0 {
+		return nil
+	}
+	keys, why := make([]string, len(missing)), make([]string, len(missing))
+	for i, m := range missing {
+		keys[i], why[i] = m.Key, fmt.Sprintf("no key %s (%s)", m.Key, m.Why)
+	}
+	return &NotFoundError{Field: field, Kind: KindSecretKey, Name: strings.Join(keys, ", "),
+		Detail: fmt.Sprintf("Secret %s/%s has %s", repo.Namespace, name, strings.Join(why, ", "))}
 }
+
+// KindSecretKey is the Kind of a NotFoundError for a missing Secret key.
+const KindSecretKey = "Secret key"
 
 // Target checks that a target exists: AppBindings through the cache,
 // PersistentVolumeClaims directly. Other kinds are not checked (checked is
@@ -368,6 +408,9 @@ func (r *Resolver) Objects(ctx context.Context, mode Mode, namespace string, rep
 	if err != nil {
 		return nil, err
 	}
+	if err := r.StorageSecret(ctx, repository); err != nil {
+		return nil, err
+	}
 	objs := &translators.Objects{
 		Repository:  repository,
 		AppBindings: map[string]*v1alpha1.AppBinding{},
@@ -451,6 +494,8 @@ func Reason(err error) conditions.Reason {
 		return conditions.ReasonRepositoryNotFound
 	case "Secret":
 		return conditions.ReasonSecretNotFound
+	case KindSecretKey:
+		return conditions.ReasonSecretKeyMissing
 	case "Task":
 		return conditions.ReasonTaskNotFound
 	case "Function":

@@ -53,7 +53,11 @@ func TestRestore(t *testing.T) {
 	other := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	foreign, foreignSecret := ot.Repository(other, "foreign", t.TempDir())
-	ot.Create(t, c, repo, secret, foreign, foreignSecret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+	shared, sharedSecret := ot.Repository(other, "shared", t.TempDir())
+	shared.Spec.UsagePolicy = &v1alpha1.UsagePolicy{AllowedNamespaces: v1alpha1.AllowedNamespaces{From: v1alpha1.NamespacesFromAll}}
+	noPassword, noPasswordSecret := ot.Repository(ns, "no-password", t.TempDir())
+	noPasswordSecret.StringData = map[string]string{"OTHER": "value-2b7e"}
+	ot.Create(t, c, repo, secret, foreign, foreignSecret, shared, sharedSecret, noPassword, noPasswordSecret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
 		ot.ShellFunction(ns+"-restore", restoreScript, "snapshotID", "size", "files", "duration"), ot.Task(ns+"-restore", ns+"-restore"),
 		ot.ShellFunction(ns+"-fail", "echo 'target is read-only' >&2; exit 3"), ot.Task(ns+"-fail", ns+"-fail"),
 		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
@@ -113,6 +117,36 @@ func TestRestore(t *testing.T) {
 		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreInvalid)
 		if st.Reason != string(conditions.ReasonNamespaceNotAllowed) || st.Workflow != nil {
 			t.Errorf("status = %+v, want NamespaceNotAllowed and no workflow", st)
+		}
+	})
+
+	t.Run("a RestoreSession from another namespace's Repository that allows All is Invalid: its Secret cannot reach the steps", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-shared"},
+			Spec: v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-restore"),
+				Repository: v1alpha1.ObjectRef{Name: "shared", Namespace: other}},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreInvalid)
+		want := fmt.Sprintf("Repository %s/shared is in another namespace than %s", other, ns)
+		if st.Reason != string(conditions.ReasonNamespaceNotAllowed) || st.Workflow != nil ||
+			!strings.Contains(st.Message, want) || !strings.Contains(st.Message, "storage Secret "+other+"/shared-secret") {
+			t.Errorf("status = %+v, want NamespaceNotAllowed saying %q and naming the Secret, and no workflow", st, want)
+		}
+	})
+
+	t.Run("a RestoreSession whose storage Secret has no RESTIC_PASSWORD says so before any step", func(t *testing.T) {
+		t.Parallel()
+		rs := &v1alpha1.RestoreSession{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restore-nopass"},
+			Spec:       v1alpha1.RestoreSessionSpec{RestoreTargetSpec: target("a", ns+"-restore"), Repository: v1alpha1.ObjectRef{Name: "no-password"}},
+		}
+		ot.Create(t, c, rs)
+		st := waitRestore(t, rs, func() v1alpha1.RestoreSessionStatus { return rs.Status }, v1alpha1.RestoreFailed)
+		want := "spec.backend.storageSecretName of Repository " + ns + "/no-password: Secret key RESTIC_PASSWORD not found: Secret " + ns + "/no-password-secret has no key RESTIC_PASSWORD"
+		if st.Reason != string(conditions.ReasonSecretKeyMissing) || st.Workflow != nil || !strings.Contains(st.Message, want) || strings.Contains(st.Message, "value-2b7e") {
+			t.Errorf("status = %+v, want SecretKeyMissing saying %q, no value and no workflow", st, want)
 		}
 	})
 

@@ -80,7 +80,6 @@ var knownUntested = map[string]string{
 	"Repository spec.backend.local.subPath":                                     "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.swift.container":                                   "a translators golden case with this backend, or an e2e backup to it",
 	"Repository spec.backend.swift.prefix":                                      "a translators golden case with this backend, or an e2e backup to it",
-	"Repository spec.usagePolicy.allowedNamespaces.selector":                    "a controllers test that uses it",
 	"RestoreBatch spec.hooks.postRestore.httpGet.host":                          "a translators golden case that sets it",
 	"RestoreBatch spec.hooks.postRestore.httpGet.httpHeaders[].name":            "a translators golden case that sets it",
 	"RestoreBatch spec.hooks.postRestore.httpGet.httpHeaders[].value":           "a translators golden case that sets it",
