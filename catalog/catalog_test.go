@@ -17,7 +17,7 @@ func TestCatalogContents(t *testing.T) {
 	}
 	wantFunctions := []string{
 		"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore",
-		"mariadb-backup", "mariadb-restore", "mysql-backup", "mysql-restore", "postgres-backup", "postgres-restore", "repository-check", "retention", "volume-backup", "volume-restore",
+		"mariadb-backup", "mariadb-restore", "mysql-backup", "mysql-restore", "postgres-backup", "postgres-restore", "redis-backup", "redis-restore", "repository-check", "retention", "volume-backup", "volume-restore",
 	}
 	if diff := cmp.Diff(wantFunctions, c.FunctionNames()); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
@@ -33,6 +33,8 @@ func TestCatalogContents(t *testing.T) {
 		"mysql-restore":         {"mysql-restore"},
 		"postgres-backup":       {"postgres-backup", "retention"},
 		"postgres-restore":      {"postgres-restore"},
+		"redis-backup":          {"redis-backup", "retention"},
+		"redis-restore":         {"redis-restore"},
 		"volume-backup":         {"volume-backup", "retention"},
 		"volume-restore":        {"volume-restore"},
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/mysql"
 	"github.com/stashflow/stashflow/functions/postgres"
+	"github.com/stashflow/stashflow/functions/redis"
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/verdict"
 	"github.com/stashflow/stashflow/functions/volume"
@@ -29,6 +30,8 @@ func Builtin() (*Registry, error) {
 		{mysql.MariaDBRestoreName, mysql.NewMariaDBRestore},
 		{postgres.BackupName, postgres.NewBackup},
 		{postgres.RestoreName, postgres.NewRestore},
+		{redis.BackupName, redis.NewBackup},
+		{redis.RestoreName, redis.NewRestore},
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
 		{repository.InitName, func() Function { return repository.NewInit() }},

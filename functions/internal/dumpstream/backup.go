@@ -33,6 +33,11 @@ type BackupOptions struct {
 	// tool exited 0: an error means the dump stopped early, and no snapshot
 	// is written.
 	Check func(end []byte) error
+	// Filter, when set, wraps restic's stdin for one attempt: the stream is
+	// written through it, and its Close, called once the tool exited 0,
+	// flushes what it held back or says why the stream is not whole (then
+	// no snapshot is written).
+	Filter func(w io.Writer) io.WriteCloser
 }
 
 // Backup streams the dump tool's stdout into `restic backup --stdin` and
@@ -105,6 +110,11 @@ func runDump(ctx context.Context, w io.Writer, o BackupOptions) error {
 	end := &tail{max: TailSize}
 	// The reader is wrapped so that CopyBuffer uses the large buffer
 	// rather than *os.File's WriteTo.
+	var filter io.WriteCloser
+	if o.Filter != nil {
+		filter = o.Filter(w)
+		w = filter
+	}
 	n, cerr := io.CopyBuffer(io.MultiWriter(w, end), struct{ io.Reader }{r}, make([]byte, copyBuffer))
 	if cerr != nil {
 		_ = cmd.Process.Kill()
@@ -119,6 +129,11 @@ func runDump(ctx context.Context, w io.Writer, o BackupOptions) error {
 	}
 	if werr != nil {
 		return toolError(o.Name, werr, stderr.Bytes())
+	}
+	if filter != nil {
+		if err := filter.Close(); err != nil {
+			return fmt.Errorf("%s exited 0 after %d bytes but %w", o.Name, n, err)
+		}
 	}
 	if o.Check != nil {
 		if err := o.Check(end.Bytes()); err != nil {
