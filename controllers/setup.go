@@ -79,6 +79,10 @@ type Config struct {
 	// ReferenceGrace is how long a new session waits for the objects it
 	// refers to; 0 means the controllers' default.
 	ReferenceGrace time.Duration
+	// RepositoryRefreshInterval is how often a Repository's status is read
+	// from its backend when no backup into it ends; 0 means
+	// repository.DefaultRefreshInterval.
+	RepositoryRefreshInterval time.Duration
 	// SkipNameValidation allows several managers with these controllers in
 	// one process (tests).
 	SkipNameValidation bool
@@ -157,7 +161,10 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			return fmt.Errorf("BackupBlueprint controller for %s: %w", kind.Name, err)
 		}
 	}
-	repo := &repository.Reconciler{Client: mgr.GetClient(), Metrics: m}
+	repo := &repository.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder("repository-controller"),
+		Engine: eng, Metrics: m, Translate: topts, RefreshInterval: cfg.RepositoryRefreshInterval,
+	}
 	if err := repo.SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("the Repository controller: %w", err)
 	}

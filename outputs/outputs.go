@@ -75,6 +75,20 @@ type KeptSnapshot struct {
 	Size *uint64 `json:"size,omitempty"`
 }
 
+// Outputs of a repository-init step (the Repository controller's run), beside
+// TotalSize and SnapshotCount.
+const (
+	// RepositoryCreated is "true" when the step ran restic init.
+	RepositoryCreated = "created"
+	// RepositoryExists is "false" when the backend holds no repository and
+	// the step was told not to create one; "true" otherwise.
+	RepositoryExists = "exists"
+	// FirstSnapshotTime and LastSnapshotTime are the times of the oldest and
+	// the newest snapshot (RFC 3339), empty when there is none.
+	FirstSnapshotTime = "firstSnapshotTime"
+	LastSnapshotTime  = "lastSnapshotTime"
+)
+
 // Outputs of an integrity check step.
 const (
 	Integrity   = "integrity"   // "true" when restic check found no error, else "false"

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
@@ -283,14 +284,13 @@ func linkGlobalPost(post *pipeline.Step, policy v1alpha1.HookExecutionPolicy, gl
 }
 
 // needsRepositoryInit: the members of a Parallel backup batch start at
-// once, possibly on different nodes, where the Functions' init lock (one
-// machine's flock) does not reach; into a repository that has no backup yet
-// (its status has no firstBackupTime) one step initialises it first.
-// Sessions of different invokers into one new repository are kept apart by
-// the BackupSession controller instead.
+// once; into a repository not known to be initialised (no Initialized
+// condition: `stashflow run`, which has no Repository controller) one step
+// initialises it first. In a cluster the Repository controller initialises
+// every repository before a session may use it, so the step is not added.
 func (r *run) needsRepositoryInit(objs *Objects) bool {
 	return r.kind == backupRun && r.isBatch() && r.order != v1alpha1.Sequential && len(r.members) > 1 &&
-		objs.Repository != nil && objs.Repository.Status.FirstBackupTime == nil
+		objs.Repository != nil && !meta.IsStatusConditionTrue(objs.Repository.Status.Conditions, "Initialized")
 }
 
 // repositoryInitStep runs `stashflow fn repository-init` with the

@@ -297,6 +297,15 @@ type RepositoryStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	SnapshotsRemovedOnLastCleanup int64 `json:"snapshotsRemovedOnLastCleanup,omitempty"`
 
+	// workflow is the run the Repository controller has on the engine, while it runs:
+	// it initialises the repository, or reads its snapshots and size from the backend.
+	// +optional
+	Workflow *WorkflowRef `json:"workflow,omitempty"`
+
+	// refreshTime is when the last run that read this status from the backend started.
+	// +optional
+	RefreshTime *metav1.Time `json:"refreshTime,omitempty"`
+
 	// conditions: Ready, BackendSecretFound, Initialized.
 	// +optional
 	// +listType=map

@@ -1933,6 +1933,15 @@ func (in *RepositoryStatus) DeepCopyInto(out *RepositoryStatus) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.Workflow != nil {
+		in, out := &in.Workflow, &out.Workflow
+		*out = new(WorkflowRef)
+		**out = **in
+	}
+	if in.RefreshTime != nil {
+		in, out := &in.RefreshTime, &out.RefreshTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

@@ -17,6 +17,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/controllers/repository"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/ui"
@@ -39,6 +40,7 @@ type operatorOptions struct {
 	burst                   int
 	workDir                 string
 	localParallelism        int
+	repositoryRefresh       time.Duration
 	startingDeadline        time.Duration
 	installCatalog          bool
 	shutdownTimeout         time.Duration
@@ -76,6 +78,8 @@ describes the flags, the scheduling rules, the status fields and the metrics.`,
 	f.StringVar(&o.workDir, "work-dir", filepath.Join(os.TempDir(), "stashflow-operator"), "local engine: directory of the runs' step logs and outputs")
 	f.IntVar(&o.localParallelism, "local-parallelism", 0, "local engine: steps one run runs at once (0: no limit)")
 	f.DurationVar(&o.startingDeadline, "starting-deadline", 5*time.Minute, "how late a missed schedule slot may still start (only the latest missed slot is caught up)")
+	f.DurationVar(&o.repositoryRefresh, "repository-refresh-interval", repository.DefaultRefreshInterval,
+		"how often a Repository's status (snapshot count, size, backup times) is read from its backend when no backup into it ends")
 	f.BoolVar(&o.installCatalog, "install-catalog", true, "install the built-in Functions and Tasks at start (server-side apply; users' objects of the same name are kept)")
 	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "how long the operator waits for controllers and local runs to stop")
 	o.ui.AddFlags(f)
@@ -132,16 +136,17 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 		guard = deathsig.FindGuard(exe)
 	}
 	if err := controllers.Setup(mgr, controllers.Config{
-		Engine:                  eng,
-		LocalGuard:              guard,
-		Image:                   o.image,
-		ArgoUIBaseURL:           o.argoUIBaseURL,
-		WorkDir:                 o.workDir,
-		LocalParallelism:        o.localParallelism,
-		MaxConcurrentReconciles: o.maxConcurrentReconciles,
-		Builtins:                resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks},
-		InstallBuiltins:         o.installCatalog,
-		StartingDeadline:        o.startingDeadline,
+		Engine:                    eng,
+		LocalGuard:                guard,
+		Image:                     o.image,
+		ArgoUIBaseURL:             o.argoUIBaseURL,
+		WorkDir:                   o.workDir,
+		LocalParallelism:          o.localParallelism,
+		MaxConcurrentReconciles:   o.maxConcurrentReconciles,
+		Builtins:                  resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks},
+		InstallBuiltins:           o.installCatalog,
+		StartingDeadline:          o.startingDeadline,
+		RepositoryRefreshInterval: o.repositoryRefresh,
 	}); err != nil {
 		return fmt.Errorf("setting up the controllers: %w", err)
 	}

@@ -152,8 +152,8 @@ func TestSchedule(t *testing.T) {
 	if msg := ot.Get(c, ns, "repo", r); msg != "" {
 		t.Fatal(msg)
 	}
-	if r.Status.SnapshotCount < 3 || r.Status.LastBackupTime == nil {
-		t.Errorf("repository status = %+v, want at least 3 snapshots", r.Status)
+	if !conditions.IsTrue(r.Status.Conditions, conditions.Initialized) {
+		t.Errorf("repository conditions = %+v, want Initialized by the Repository controller before the first session", r.Status.Conditions)
 	}
 
 	// Paused: no new session.

@@ -25,6 +25,7 @@ func TestArgoEngine(t *testing.T) {
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"),
 		config(ns, "argo", ns+"-ok"))
+	ot.Initialized(t, c, repo) // no Argo controller runs the Repository's own run here
 	ot.Start(t, env, ns, controllers.Config{Engine: v1alpha1.EngineArgo, Image: "stashflow:test", ArgoUIBaseURL: "https://argo.example/"})
 	ctx := context.Background()
 

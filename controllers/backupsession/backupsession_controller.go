@@ -1,10 +1,11 @@
 // Package backupsession reconciles BackupSessions: it resolves what the
 // session's invoker refers to, translates the run into a pipeline.Graph,
-// waits while the first backup into a new Repository is another session's
-// (firstuse.go), submits it to the engine once, follows it, and writes every step's outcome
-// into the session's status. When the run ends it records Snapshots and the
-// Repository's status, exports metrics, and creates the retry session if the
-// run failed and retries are left.
+// waits until its Repository is Initialized (repository.go; the Repository
+// controller initialises it), submits it to the engine once, follows it, and
+// writes every step's outcome into the session's status. When the run ends it
+// records Snapshots, exports metrics, and creates the retry session if the
+// run failed and retries are left. The Repository's status is the
+// Repository controller's.
 //
 // The shape is cluster-api's machine controller: Reconcile reads the object,
 // defers one status patch and runs a list of phase functions over a scope;
@@ -44,7 +45,6 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations;backupbatches;repositories;appbindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=tasks;functions,verbs=get;list;watch
-// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get
@@ -125,7 +125,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		r.reconcileInvoker,
 		r.reconcileConcurrency,
 		r.reconcilePlan,
-		r.reconcileFirstUse,
+		r.reconcileRepository,
 		r.reconcileWorkflow,
 		r.reconcileProgress,
 		r.reconcileCompletion,

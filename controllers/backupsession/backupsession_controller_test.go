@@ -74,9 +74,9 @@ func TestBackupSession(t *testing.T) {
 		ot.ShellFunction(ns+"-fail", "echo 'disk full' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"),
 		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"),
 	)
-	// The subtests' sessions of several invokers share the repository: not
-	// a first use (TestFirstUseOfARepository).
-	ot.BackedUp(t, c, repo)
+	// The subtests' fake steps share the repository's directory: no run of
+	// the Repository controller initialises it.
+	ot.Initialized(t, c, repo)
 	op := ot.Start(t, env, ns, controllers.Config{})
 
 	t.Run("a session succeeds and records its snapshot", func(t *testing.T) {
@@ -150,16 +150,6 @@ func TestBackupSession(t *testing.T) {
 		if v, ok := op.Gauge(t, "stash_backup_last_success_time_seconds", stash); !ok || v < float64(time.Now().Add(-time.Minute).Unix()) {
 			t.Errorf("stash_backup_last_success_time_seconds = %v (exported: %v), want about now", v, ok)
 		}
-		r := &v1alpha1.Repository{}
-		ot.Eventually(t, 5*time.Second, func() string {
-			if msg := ot.Get(c, ns, "repo", r); msg != "" {
-				return msg
-			}
-			if r.Status.SnapshotCount < 1 || r.Status.LastBackupTime == nil || r.Status.FirstBackupTime == nil {
-				return fmt.Sprintf("repository status = %+v, want a snapshot and backup times", r.Status)
-			}
-			return ""
-		})
 	})
 
 	t.Run("a failing step fails the session, which is retried once", func(t *testing.T) {
@@ -271,30 +261,6 @@ func TestBackupSession(t *testing.T) {
 			t.Errorf("reason, message = %s, %q; want NamespaceNotAllowed", bs.Status.Reason, bs.Status.Message)
 		}
 	})
-}
-
-// TestFirstUseOfARepository: sessions of two BackupConfigurations into one
-// Repository that has no backup yet, created together, run one after the
-// other: the step fails if it finds another writing (a marker it creates
-// with noclobber), so both succeed only if they took turns; the one that
-// waited said why; and the Repository then has a first backup time.
-func TestFirstUseOfARepository(t *testing.T) {
-	t.Parallel()
-	ns := ot.Namespace(t, c, nil)
-	repo, secret := ot.Repository(ns, "repo", t.TempDir())
-	script := ot.ExclusiveScript(t.TempDir(), "another session is initialising the repository") + ot.BackupScript
-	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
-		ot.ShellFunction(ns+"-first", script, "snapshotID", "size", "uploaded", "files", "duration"), ot.Task(ns+"-first", ns+"-first"))
-	ot.Start(t, env, ns, controllers.Config{})
-
-	ot.Create(t, c, config(ns, "a", ns+"-first"), config(ns, "b", ns+"-first"), session(ns, "a-1", "a"), session(ns, "b-1", "b"))
-	waitPhase(t, ns, "a-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
-	waitPhase(t, ns, "b-1", v1alpha1.BackupSessionSucceeded, 20*time.Second)
-	ot.WaitEvent(t, c, ns, string(v1alpha1.BackupSessionPending), "Repository "+ns+"/repo has no backup yet", 1)
-	got := &v1alpha1.Repository{}
-	if msg := ot.Get(c, ns, "repo", got); msg != "" || got.Status.FirstBackupTime == nil {
-		t.Errorf("repository: %s; firstBackupTime %v, want set", msg, got.Status.FirstBackupTime)
-	}
 }
 
 // TestSnapshotsMirrorRetention: a retention step's keptSnapshots and

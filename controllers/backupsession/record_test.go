@@ -35,7 +35,7 @@ func TestRunReadAgainstItsRecord(t *testing.T) {
 		ot.ShellFunction(ns+"-added", "echo added"),
 		ot.Task(ns+"-goes-on", ns+"-first"), ot.Task(ns+"-restarts", ns+"-first"),
 	)
-	ot.BackedUp(t, c, repo)
+	ot.Initialized(t, c, repo)
 	op := ot.Start(t, env, ns, controllers.Config{})
 	// "restarts" names no target (its Task needs none): a record's target
 	// without a ref must pass the API's validation.

@@ -8,9 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/dustin/go-humanize"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,7 +24,6 @@ import (
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/controllers/metrics"
-	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
 	"github.com/stashflow/stashflow/outputs"
 )
@@ -53,8 +50,7 @@ func SnapshotName(repository, snapshotID string) string {
 }
 
 // recordSnapshots creates a Snapshot for every host that reported a
-// snapshot id, in the Repository's namespace and owned by it, and updates the
-// Repository's status. Creating an existing Snapshot is not an error, so a
+// snapshot id, in the Repository's namespace and owned by it. Creating an existing Snapshot is not an error, so a
 // reconcile that repeats this after a failed status write changes nothing.
 func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	o := s.Outcome
@@ -97,7 +93,26 @@ func (r *Reconciler) recordSnapshots(ctx context.Context, s *scope) error {
 	if err := r.syncSnapshots(ctx, s, repo, created); err != nil {
 		return err
 	}
-	return r.updateRepository(ctx, repo, created, o, now)
+	r.recordRetentionMetrics(repo, o)
+	return nil
+}
+
+// recordRetentionMetrics exports what the session's retention and check
+// steps reported of the repository (Stash's snapshot_cleaned and integrity
+// gauges). The Repository's status is the Repository controller's, which
+// reads it from the backend after the session.
+func (r *Reconciler) recordRetentionMetrics(repo *v1alpha1.Repository, o *sessionstatus.Outcome) {
+	if r.Metrics == nil {
+		return
+	}
+	for _, tg := range o.Targets {
+		if n := sessionstatus.Int(tg.Outputs[outputs.Removed]); n != nil {
+			r.Metrics.RepositorySnapshotsGone.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
+		}
+		if v, err := strconv.ParseBool(tg.Outputs[outputs.Integrity]); err == nil {
+			r.Metrics.RepositoryIntegrity.WithLabelValues(repo.Namespace, repo.Name).Set(metrics.Bool(v))
+		}
+	}
 }
 
 // syncSnapshots mirrors what a target's retention step saw of the
@@ -268,73 +283,6 @@ func validLabels(in map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// updateRepository writes the Repository's status after a backup: last (and
-// first) backup time, snapshot count (a step's snapshotCount output, else
-// the number of its Snapshot objects), and size, integrity and removals if a
-// step reported them.
-//
-// The patch carries the resourceVersion it was computed from: two sessions
-// ending together each read the Repository from the cache, and one
-// computed from a stale copy would otherwise move lastBackupTime backwards
-// or write an old snapshot count. A conflict is an error; the reconcile is
-// retried from a fresher copy (creating the Snapshots again changes
-// nothing).
-func (r *Reconciler) updateRepository(ctx context.Context, repo *v1alpha1.Repository, created sets.Set[string], o *sessionstatus.Outcome, now time.Time) error {
-	helper := patch.NewHelper(repo, patch.WithOptimisticLock())
-	st := &repo.Status
-	t := metav1.NewTime(now)
-	if st.LastBackupTime == nil || st.LastBackupTime.Before(&t) {
-		st.LastBackupTime = &t
-	}
-	if st.FirstBackupTime == nil {
-		st.FirstBackupTime = &t
-	}
-	out := map[string]string{}
-	for _, tg := range o.Targets {
-		for k, v := range tg.Outputs {
-			out[k] = v
-		}
-	}
-	if n := sessionstatus.Int(out[outputs.SnapshotCount]); n != nil {
-		st.SnapshotCount = *n
-	} else {
-		list := &v1alpha1.SnapshotList{}
-		if err := r.Client.List(ctx, list, client.InNamespace(repo.Namespace), client.MatchingLabels{v1alpha1.LabelRepository: repo.Name}); err != nil {
-			return fmt.Errorf("listing the Snapshots of Repository %s/%s: %w", repo.Namespace, repo.Name, err)
-		}
-		all := created.Clone()
-		for _, sn := range list.Items {
-			if sn.Spec.Repository.Name == repo.Name {
-				all.Insert(sn.Name)
-			}
-		}
-		st.SnapshotCount = int64(all.Len())
-	}
-	if n := sessionstatus.Int(out[outputs.TotalSize]); n != nil {
-		st.TotalSize = humanize.IBytes(uint64(max(*n, 0)))
-		if r.Metrics != nil {
-			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
-		}
-	}
-	if n := sessionstatus.Int(out[outputs.Removed]); n != nil {
-		st.SnapshotsRemovedOnLastCleanup = *n
-		if r.Metrics != nil {
-			r.Metrics.RepositorySnapshotsGone.WithLabelValues(repo.Namespace, repo.Name).Set(float64(*n))
-		}
-	}
-	if v, err := strconv.ParseBool(out[outputs.Integrity]); err == nil {
-		st.Integrity = &v
-		if r.Metrics != nil {
-			r.Metrics.RepositoryIntegrity.WithLabelValues(repo.Namespace, repo.Name).Set(metrics.Bool(v))
-		}
-	}
-	if r.Metrics != nil {
-		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(st.SnapshotCount))
-	}
-	st.ObservedGeneration = repo.Generation
-	return helper.PatchStatus(ctx, r.Client, repo)
 }
 
 // sizeOf converts a kept snapshot's size for the Snapshot's status.

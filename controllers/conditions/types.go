@@ -49,6 +49,27 @@ const (
 	RunRecorded = "RunRecorded"
 )
 
+// Condition types of Repositories, written by the Repository controller
+// (Ready and BackendSecretFound are the API package's).
+const (
+	// Initialized: the backend holds the restic repository, opened with the
+	// Repository's Secret; sessions use the Repository only once it is True.
+	Initialized = "Initialized"
+)
+
+// Reasons of Repository conditions, and of a session that waits for its
+// Repository.
+const (
+	ReasonInitializing       Reason = "Initializing"
+	ReasonInitialized        Reason = "Initialized"
+	ReasonRepositoryExists   Reason = "RepositoryExists"
+	ReasonNotInitialized     Reason = "NotInitialized"
+	ReasonOpenFailed         Reason = "OpenFailed"
+	ReasonRefreshed          Reason = "Refreshed"
+	ReasonRefreshFailed      Reason = "RefreshFailed"
+	ReasonRepositoryNotReady Reason = "RepositoryNotReady"
+)
+
 // Reason is the CamelCase reason of a condition or of a session's phase.
 type Reason string
 
@@ -87,7 +108,6 @@ const (
 	ReasonAnotherSessionRunning Reason = "AnotherSessionRunning"
 	ReasonTargetBusy            Reason = "TargetBusy"
 	ReasonRepositoryInitFailed  Reason = "RepositoryInitFailed"
-	ReasonRepositoryFirstUse    Reason = "RepositoryFirstUse"
 	ReasonRunning               Reason = "Running"
 	ReasonSucceeded             Reason = "Succeeded"
 	ReasonStepFailed            Reason = "StepFailed"

@@ -94,6 +94,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	log.V(1).Info("Reconciling restore", "phase", s.status.Phase)
 	return sessionrun.Do(ctx, s, s.Run, []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcilePlan,
+		r.reconcileRepository,
 		r.reconcileExclusive,
 		r.reconcileWorkflow,
 		r.reconcileProgress,

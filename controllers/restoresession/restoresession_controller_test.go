@@ -61,6 +61,10 @@ func TestRestore(t *testing.T) {
 		ot.ShellFunction(ns+"-restore", restoreScript, "snapshotID", "size", "files", "duration"), ot.Task(ns+"-restore", ns+"-restore"),
 		ot.ShellFunction(ns+"-fail", "echo 'target is read-only' >&2; exit 3"), ot.Task(ns+"-fail", ns+"-fail"),
 		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
+	// The fake restores read no repository: mark it as the Repository
+	// controller would have found it.
+	ot.Initialized(t, c, repo)
+	ot.Initialized(t, c, foreign)
 	ot.Start(t, env, ns, controllers.Config{})
 
 	t.Run("a RestoreSession succeeds with its stats", func(t *testing.T) {
@@ -212,6 +216,7 @@ func TestRestoresOfOneTargetTakeTurns(t *testing.T) {
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
 		ot.ShellFunction(ns+"-write", script), ot.Task(ns+"-write", ns+"-write"),
 		ot.ShellFunction(ns+"-other", "true"), ot.Task(ns+"-other", ns+"-other"))
+	ot.Initialized(t, c, repo)
 	ot.Start(t, env, ns, controllers.Config{})
 
 	session := func(name string) *v1alpha1.RestoreSession {

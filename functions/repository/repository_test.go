@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -155,20 +156,42 @@ func TestRetentionAndCheck(t *testing.T) {
 	}
 }
 
-// TestInit: repository-init creates a missing repository once; a second
-// run finds it and creates nothing; a wrong password fails naming it.
+// TestInit: repository-init with --create=false reports a missing
+// repository and creates nothing; then it creates it once; a second run
+// finds it and creates nothing, and reports what it holds; a wrong password
+// fails naming it.
 func TestInit(t *testing.T) {
 	loc := filepath.Join(t.TempDir(), "repo")
 	env := step.NewEnv(nil)
 	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=pw")
+	out, err := run(t, NewInit(), env, "--create=false")
+	if diff := cmp.Diff(step.Outputs{OutputCreated: "false", outputs.RepositoryExists: "false"}, out); err != nil || diff != "" {
+		t.Errorf("--create=false on a missing repository: err %v, outputs (-want +got):\n%s", err, diff)
+	}
+	if _, err := os.Stat(loc); !os.IsNotExist(err) {
+		t.Errorf("--create=false created something at %s: %v", loc, err)
+	}
 	for i, want := range []string{"true", "false"} {
 		out, err := run(t, NewInit(), env)
 		if err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
-		if diff := cmp.Diff(step.Outputs{OutputCreated: want}, out); diff != "" {
+		if i == 1 {
+			cmd := exec.Command("sh", "-c", "echo data | restic backup --stdin -q --no-cache")
+			cmd.Env = env.Environ
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, b)
+			}
+		}
+		wantOut := step.Outputs{OutputCreated: want, outputs.RepositoryExists: "true", outputs.SnapshotCount: "0", outputs.TotalSize: "0"}
+		if diff := cmp.Diff(wantOut, out); diff != "" {
 			t.Errorf("run %d outputs (-want +got):\n%s", i, diff)
 		}
+	}
+	out, err = run(t, NewInit(), env, "--create=false")
+	if err != nil || out[outputs.SnapshotCount] != "1" || out[outputs.TotalSize] == "0" || out[outputs.FirstSnapshotTime] == "" ||
+		out[outputs.FirstSnapshotTime] != out[outputs.LastSnapshotTime] {
+		t.Errorf("after a backup: outputs %v, err %v; want one snapshot, its size and time", out, err)
 	}
 	if _, err := os.Stat(filepath.Join(loc, "config")); err != nil {
 		t.Errorf("no repository config: %v", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -234,15 +235,20 @@ func Repository(namespace, name, dir string) (*v1alpha1.Repository, *corev1.Secr
 	return repo, secret
 }
 
-// BackedUp marks a created Repository as one that has had a backup
-// (status.firstBackupTime), so that its sessions do not wait for a first
-// one (the BackupSession controller's RepositoryFirstUse).
-func BackedUp(t testing.TB, c client.Client, repo *v1alpha1.Repository) {
+// Initialized marks a created Repository as initialised, as the Repository
+// controller does once its run opened the repository (condition
+// Initialized, status.refreshTime now), so that its sessions go without
+// waiting for a run of restic on a directory the test's fake steps use.
+func Initialized(t testing.TB, c client.Client, repo *v1alpha1.Repository) {
 	t.Helper()
 	now := metav1.Now()
-	repo.Status.FirstBackupTime = &now
+	repo.Status.RefreshTime = &now
+	repo.Status.ObservedGeneration = repo.Generation
+	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
+		Type: "Initialized", Status: metav1.ConditionTrue, Reason: "RepositoryExists", Message: "marked by the test", ObservedGeneration: repo.Generation,
+	})
 	if err := c.Status().Update(context.Background(), repo); err != nil {
-		t.Fatalf("marking Repository %s backed up: %v", repo.Name, err)
+		t.Fatalf("marking Repository %s initialised: %v", repo.Name, err)
 	}
 }
 

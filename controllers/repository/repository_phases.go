@@ -1,0 +1,236 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/internal/index"
+	"github.com/stashflow/stashflow/controllers/internal/names"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// reconcileSecret checks that the storage Secret exists: without it no run
+// can open the repository, and the conditions say so.
+func (r *Reconciler) reconcileSecret(ctx context.Context, s *scope) (ctrl.Result, error) {
+	repo := s.repo
+	key := types.NamespacedName{Namespace: repo.Namespace, Name: repo.Spec.Backend.StorageSecretName}
+	err := r.APIReader.Get(ctx, key, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}})
+	switch {
+	case apierrors.IsNotFound(err):
+		msg := fmt.Sprintf("Repository %s/%s: Secret %s (spec.backend.storageSecretName) not found", repo.Namespace, repo.Name, key)
+		st := &repo.Status
+		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionBackendSecretFound, conditions.ReasonSecretNotFound, msg)
+		if !r.initialized(repo) {
+			conditions.False(&st.Conditions, repo.Generation, conditions.Initialized, conditions.ReasonSecretNotFound, msg)
+		}
+		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonSecretNotFound, msg)
+		s.done = true
+		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	conditions.True(&repo.Status.Conditions, repo.Generation, v1alpha1.ConditionBackendSecretFound, conditions.ReasonSecretFound,
+		fmt.Sprintf("Secret %s found", key))
+	return ctrl.Result{}, nil
+}
+
+// reconcileUsers finds the BackupConfigurations and BackupBatches that back
+// up into the Repository (by the cache's InvokerRepository index, in every
+// namespace the cache sees) and their sessions that ended.
+func (r *Reconciler) reconcileUsers(ctx context.Context, s *scope) (ctrl.Result, error) {
+	match := client.MatchingFields{index.InvokerRepository: s.repo.Namespace + "/" + s.repo.Name}
+	configs := &v1alpha1.BackupConfigurationList{}
+	if err := r.Client.List(ctx, configs, match); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the BackupConfigurations of the Repository: %w", err)
+	}
+	batches := &v1alpha1.BackupBatchList{}
+	if err := r.Client.List(ctx, batches, match); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing the BackupBatches of the Repository: %w", err)
+	}
+	type invoker struct{ ns, key string }
+	var invokers []invoker
+	for _, c := range configs.Items {
+		invokers = append(invokers, invoker{c.Namespace, index.InvokerKey(v1alpha1.KindBackupConfiguration, c.Name)})
+	}
+	for _, b := range batches.Items {
+		invokers = append(invokers, invoker{b.Namespace, index.InvokerKey(v1alpha1.KindBackupBatch, b.Name)})
+	}
+	s.backedUp = len(invokers) > 0
+	for _, inv := range invokers {
+		sessions := &v1alpha1.BackupSessionList{}
+		if err := r.Client.List(ctx, sessions, client.InNamespace(inv.ns), client.MatchingFields{index.SessionInvoker: inv.key}); err != nil {
+			return ctrl.Result{}, fmt.Errorf("listing the sessions of %s: %w", inv.key, err)
+		}
+		for i := range sessions.Items {
+			if end := sessionEnd(&sessions.Items[i]); !end.IsZero() {
+				s.ended = append(s.ended, endedSession{uid: sessions.Items[i].UID, end: end})
+			}
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// sessionEnd is when a session that ran ended (its creation plus its
+// duration, to the second), or zero.
+func sessionEnd(bs *v1alpha1.BackupSession) time.Time {
+	if !bs.Status.Phase.IsFinal() || bs.Status.Workflow == nil {
+		return time.Time{}
+	}
+	d, err := time.ParseDuration(bs.Status.SessionDuration)
+	if err != nil {
+		return time.Time{}
+	}
+	return bs.CreationTimestamp.Add(d)
+}
+
+// reconcileRun follows the run named in status.workflow: it submits it
+// (again: submission is idempotent, and the name was written before the
+// first), and when it ends writes its outcome and forgets it.
+func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, error) {
+	st := &s.repo.Status
+	if st.Workflow == nil {
+		return ctrl.Result{}, nil
+	}
+	r.cov.commit(client.ObjectKeyFromObject(s.repo), st.Workflow.Name)
+	create := s.backedUp
+	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, create, r.Translate)
+	var ref *v1alpha1.WorkflowRef
+	if err == nil {
+		ref, err = r.Engine.Submit(ctx, s.repo, g)
+		if err != nil && !errors.Is(err, engine.ErrInvalidGraph) {
+			return ctrl.Result{}, fmt.Errorf("submitting the Repository's run: %w", err)
+		}
+	}
+	if err != nil { // retrying the same run cannot help
+		r.runFailed(s, err.Error())
+		st.Workflow = nil
+		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
+	}
+	st.Workflow = ref
+	plan := &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
+	run, err := r.Engine.Status(ctx, s.repo, st.Workflow, plan)
+	if lost := engine.AsLost(err); lost != nil {
+		r.runFailed(s, lost.Message)
+		st.Workflow = nil
+		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !run.Finished {
+		r.running(s, create)
+		s.done = true
+		return ctrl.Result{RequeueAfter: runPoll}, nil
+	}
+	r.finished(ctx, s, run)
+	st.Workflow = nil
+	r.Engine.Forget(engine.KeyOf(Kind, s.repo))
+	return ctrl.Result{}, nil
+}
+
+// reconcileNextRun starts the next run when one is due: the repository is
+// not known to be initialised (or its backend changed), a backup into it
+// ended that the last run did not read (coverage), or RefreshInterval
+// passed. The run's
+// name is written first; the next reconcile submits it.
+func (r *Reconciler) reconcileNextRun(ctx context.Context, s *scope) (ctrl.Result, error) {
+	st := &s.repo.Status
+	if st.Workflow != nil {
+		return ctrl.Result{}, nil
+	}
+	wait := r.nextRun(s)
+	if wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	if s.specChanged && st.ObservedGeneration != 0 {
+		conditions.Unknown(&st.Conditions, s.repo.Generation, conditions.Initialized, conditions.ReasonInitializing,
+			"the Repository's spec changed: its backend is opened again")
+	}
+	name := names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.Unix(), 36))
+	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
+	now := metav1.NewTime(s.now)
+	r.cov.propose(client.ObjectKeyFromObject(s.repo), s.repo.UID, name, s.ended, lastRun(st))
+	st.RefreshTime = &now
+	s.startedRun = true
+	r.running(s, s.backedUp)
+	ctrl.LoggerFrom(ctx).Info("Repository run started", "workflow", name, "engine", r.Engine.Name(), "create", s.backedUp)
+	return ctrl.Result{}, nil
+}
+
+// nextRun returns how long until the next run is due, 0 if it is now.
+func (r *Reconciler) nextRun(s *scope) time.Duration {
+	st := &s.repo.Status
+	if st.RefreshTime == nil || s.specChanged {
+		return 0
+	}
+	since := s.now.Sub(st.RefreshTime.Time)
+	init := conditions.Get(st.Conditions, conditions.Initialized)
+	ready := conditions.Get(st.Conditions, v1alpha1.ConditionReady)
+	switch {
+	case ready != nil && ready.Status == metav1.ConditionFalse && (ready.Reason == string(conditions.ReasonOpenFailed) || ready.Reason == string(conditions.ReasonRefreshFailed)):
+		// The last run failed: try again after RetryDelay.
+		return max(0, r.RetryDelay-since)
+	case init != nil && init.Reason == string(conditions.ReasonNotInitialized) && s.backedUp:
+		return 0 // a backup uses it now: initialise it
+	case init == nil || init.Status != metav1.ConditionTrue && init.Reason != string(conditions.ReasonNotInitialized):
+		return 0
+	case r.cov.uncovered(client.ObjectKeyFromObject(s.repo), s.repo.UID, s.ended, lastRun(st)) > 0:
+		// A backup ended that the last run did not read.
+		return 0
+	}
+	return max(0, r.RefreshInterval-since)
+}
+
+func lastRun(st *v1alpha1.RepositoryStatus) time.Time {
+	if st.RefreshTime == nil {
+		return time.Time{}
+	}
+	return st.RefreshTime.Time
+}
+
+// running says, while a run goes on, what it does.
+func (r *Reconciler) running(s *scope, create bool) {
+	repo, st := s.repo, &s.repo.Status
+	if r.initialized(repo) {
+		return // a refresh: the Repository stays usable meanwhile
+	}
+	what := "opens the repository"
+	if create {
+		what = "opens the repository and initialises it if the backend holds none"
+	}
+	msg := fmt.Sprintf("run %s on the %s engine %s", st.Workflow.Name, st.Workflow.Engine, what)
+	conditions.Unknown(&st.Conditions, repo.Generation, conditions.Initialized, conditions.ReasonInitializing, msg)
+	conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonInitializing, msg)
+}
+
+// initialized says whether the Repository's Initialized condition is True
+// for its current spec.
+func (r *Reconciler) initialized(repo *v1alpha1.Repository) bool {
+	c := conditions.Get(repo.Status.Conditions, conditions.Initialized)
+	return c != nil && c.Status == metav1.ConditionTrue
+}
+
+// event records an event on the Repository.
+func (r *Reconciler) event(repo *v1alpha1.Repository, warning bool, reason conditions.Reason, msg string) {
+	if r.Recorder == nil {
+		return
+	}
+	t := corev1.EventTypeNormal
+	if warning {
+		t = corev1.EventTypeWarning
+	}
+	r.Recorder.Event(repo, t, string(reason), conditions.Truncate(msg, 1024))
+}

@@ -1,0 +1,113 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/outputs"
+	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/translators"
+)
+
+// finished writes the outcome of a run that ended.
+func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) {
+	var node pipeline.NodeStatus
+	if len(run.Nodes) > 0 {
+		node = run.Nodes[0]
+	}
+	switch {
+	case run.Failure != "":
+		r.runFailed(s, run.Failure)
+		return
+	case node.Phase != pipeline.PhaseSucceeded:
+		msg := node.Message
+		if msg == "" {
+			msg = fmt.Sprintf("the step ended %s", node.Phase)
+		}
+		r.runFailed(s, msg)
+		return
+	}
+	repo, st := s.repo, &s.repo.Status
+	out := node.Outputs
+	log := ctrl.LoggerFrom(ctx)
+	if out[outputs.RepositoryExists] == "false" {
+		msg := fmt.Sprintf("Repository %s/%s: the backend holds no restic repository at %s; it is initialised when a BackupConfiguration or BackupBatch backs up into it (a restore never creates one)",
+			repo.Namespace, repo.Name, translators.ResticRepository(&repo.Spec.Backend))
+		conditions.False(&st.Conditions, repo.Generation, conditions.Initialized, conditions.ReasonNotInitialized, msg)
+		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonNotInitialized, msg)
+		log.Info("No repository in the backend")
+		return
+	}
+	if !r.initialized(repo) {
+		reason, msg := conditions.ReasonRepositoryExists, "the backend holds the restic repository; opened with the Repository's Secret"
+		if out[outputs.RepositoryCreated] == "true" {
+			reason, msg = conditions.ReasonInitialized, "restic repository initialised by run "+nameOf(st.Workflow)
+		}
+		conditions.True(&st.Conditions, repo.Generation, conditions.Initialized, reason, msg)
+		r.event(repo, false, reason, msg)
+		log.Info("Repository initialised", "reason", reason)
+	}
+	if n, err := strconv.ParseInt(out[outputs.SnapshotCount], 10, 64); err == nil {
+		st.SnapshotCount = n
+	}
+	if n, err := strconv.ParseUint(out[outputs.TotalSize], 10, 64); err == nil {
+		st.TotalSize = humanize.IBytes(n)
+		if r.Metrics != nil {
+			r.Metrics.RepositorySizeBytes.WithLabelValues(repo.Namespace, repo.Name).Set(float64(n))
+		}
+	}
+	if t, ok := parseTime(out[outputs.LastSnapshotTime]); ok && (st.LastBackupTime == nil || st.LastBackupTime.Time.Before(t)) {
+		st.LastBackupTime = &metav1.Time{Time: t} // never backwards
+	}
+	if t, ok := parseTime(out[outputs.FirstSnapshotTime]); ok && st.FirstBackupTime == nil {
+		st.FirstBackupTime = &metav1.Time{Time: t}
+	}
+	conditions.True(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonRefreshed,
+		fmt.Sprintf("the repository holds %d snapshot(s), %s", st.SnapshotCount, st.TotalSize))
+}
+
+func parseTime(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil
+}
+
+func nameOf(ref *v1alpha1.WorkflowRef) string {
+	if ref == nil {
+		return ""
+	}
+	return ref.Name
+}
+
+// runFailed writes why a run failed: the message names the Repository and
+// its Secret (a wrong password is the usual cause), never a secret value.
+func (r *Reconciler) runFailed(s *scope, cause string) {
+	repo, st := s.repo, &s.repo.Status
+	reason := conditions.ReasonRefreshFailed
+	msg := fmt.Sprintf("Repository %s/%s: reading the restic repository at %s with Secret %s/%s failed: %s",
+		repo.Namespace, repo.Name, translators.ResticRepository(&repo.Spec.Backend), repo.Namespace, repo.Spec.Backend.StorageSecretName, cause)
+	if !r.initialized(repo) {
+		reason = conditions.ReasonOpenFailed
+		msg = fmt.Sprintf("Repository %s/%s: opening the restic repository at %s with the RESTIC_PASSWORD of Secret %s/%s failed: %s",
+			repo.Namespace, repo.Name, translators.ResticRepository(&repo.Spec.Backend), repo.Namespace, repo.Spec.Backend.StorageSecretName, cause)
+		conditions.False(&st.Conditions, repo.Generation, conditions.Initialized, reason, msg)
+	}
+	conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, reason, msg)
+	r.event(repo, true, reason, msg)
+}
+
+// exportMetrics exports the Repository's snapshot count from its status
+// (also after the operator restarts, not only after the next run).
+func (r *Reconciler) exportMetrics(repo *v1alpha1.Repository) {
+	if r.Metrics != nil && (repo.Status.RefreshTime != nil || repo.Status.FirstBackupTime != nil) {
+		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(repo.Status.SnapshotCount))
+	}
+}
