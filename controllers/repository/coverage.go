@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -8,7 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
-// coverage remembers, per Repository, the BackupSessions whose end its
+// coverage remembers, per Repository, the names of its last runs whose
+// outcome is written (so that a stale read never starts one again), and the
+// BackupSessions whose end its
 // status has seen: the sessions that had ended when the Repository's last
 // run was named (the run starts after that, so it reads their snapshots).
 // A session that ended and is not covered makes the next run due. Session
@@ -25,7 +28,9 @@ type coverage struct {
 }
 
 type repoCoverage struct {
-	uid        types.UID
+	uid types.UID
+	// doneRuns are the last runs whose outcome is written.
+	doneRuns   []string
 	covered    sets.Set[types.UID]
 	pendingRun string
 	pending    sets.Set[types.UID]
@@ -93,6 +98,28 @@ func (c *coverage) commit(key types.NamespacedName, run string) {
 	if e := c.byRepo[key]; e != nil && e.pendingRun != "" && e.pendingRun == run {
 		e.covered, e.pendingRun, e.pending = e.pending, "", nil
 	}
+}
+
+// maxDoneRuns is how many done run names are remembered per Repository.
+const maxDoneRuns = 4
+
+// markDone remembers that run's outcome is written.
+func (c *coverage) markDone(key types.NamespacedName, uid types.UID, run string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(key, uid, nil, time.Time{})
+	e.doneRuns = append(e.doneRuns, run)
+	if len(e.doneRuns) > maxDoneRuns {
+		e.doneRuns = e.doneRuns[1:]
+	}
+}
+
+// done says whether run's outcome was written.
+func (c *coverage) done(key types.NamespacedName, uid types.UID, run string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.byRepo[key]
+	return e != nil && e.uid == uid && slices.Contains(e.doneRuns, run)
 }
 
 // forget drops a deleted Repository's record.

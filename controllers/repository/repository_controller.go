@@ -5,6 +5,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -141,6 +142,8 @@ type scope struct {
 	ended []endedSession
 	// startedRun: this reconcile named a new run.
 	startedRun bool
+	// endedRun is the run whose outcome this reconcile wrote.
+	endedRun string
 	// done stops the phases.
 	done bool
 }
@@ -168,7 +171,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		}
 		// With the optimistic lock, a status computed from a stale read
 		// fails with a Conflict and the Repository is reconciled again.
-		helper.PatchStatusOnExit(ctx, r.Client, repo, &retres, &reterr)
+		err := helper.PatchStatus(ctx, r.Client, repo)
+		switch {
+		case err == nil:
+			if s.endedRun != "" { // its outcome is written: forget the run
+				r.cov.markDone(req.NamespacedName, repo.UID, s.endedRun)
+				r.Engine.Forget(engine.KeyOf(Kind, repo))
+			}
+		case apierrors.IsConflict(err) && reterr == nil:
+			log.V(1).Info("Status patch lost to a newer write, reconciling again")
+			retres = ctrl.Result{RequeueAfter: patch.ConflictRequeue}
+		default:
+			retres, reterr = ctrl.Result{}, kerrors.NewAggregate([]error{reterr, err})
+		}
 	}()
 	defer r.exportMetrics(repo)
 	if repo.DeletionTimestamp != nil {

@@ -69,7 +69,7 @@ func session(ns, name, invoker string) *v1alpha1.BackupSession {
 func waitSession(t *testing.T, ns, name string, phase v1alpha1.BackupSessionPhase) *v1alpha1.BackupSession {
 	t.Helper()
 	bs := &v1alpha1.BackupSession{}
-	ot.Eventually(t, 30*time.Second, func() string {
+	ot.Eventually(t, time.Minute, func() string {
 		if msg := ot.Get(c, ns, name, bs); msg != "" {
 			return msg
 		}
@@ -85,7 +85,7 @@ func waitSession(t *testing.T, ns, name string, phase v1alpha1.BackupSessionPhas
 func waitRepository(t *testing.T, ns, name string, check func(*v1alpha1.RepositoryStatus) string) *v1alpha1.Repository {
 	t.Helper()
 	repo := &v1alpha1.Repository{}
-	ot.Eventually(t, 30*time.Second, func() string {
+	ot.Eventually(t, time.Minute, func() string {
 		if msg := ot.Get(c, ns, name, repo); msg != "" {
 			return msg
 		}
@@ -246,7 +246,7 @@ func TestWrongPassword(t *testing.T) {
 		t.Errorf("a password is in the Repository: %s", mustJSON(r))
 	}
 	bs := &v1alpha1.BackupSession{}
-	ot.Eventually(t, 10*time.Second, func() string {
+	ot.Eventually(t, 20*time.Second, func() string {
 		_ = ot.Get(c, ns, "a-1", bs)
 		if bs.Status.Phase != v1alpha1.BackupSessionPending || bs.Status.Reason != string(conditions.ReasonRepositoryNotReady) ||
 			!strings.Contains(bs.Status.Message, "Secret "+ns+"/repo-secret") {

@@ -98,13 +98,22 @@ func sessionEnd(bs *v1alpha1.BackupSession) time.Time {
 
 // reconcileRun follows the run named in status.workflow: it submits it
 // (again: submission is idempotent, and the name was written before the
-// first), and when it ends writes its outcome and forgets it.
+// first), and when it ends writes its outcome. The run is forgotten, and
+// its name remembered as done, once that outcome is in the API server
+// (Reconcile's deferred patch): a reconcile that reads an older copy of the
+// Repository from the cache then neither starts a done run again nor loses
+// its outcome.
 func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, error) {
 	st := &s.repo.Status
 	if st.Workflow == nil {
 		return ctrl.Result{}, nil
 	}
-	r.cov.commit(client.ObjectKeyFromObject(s.repo), st.Workflow.Name)
+	key := client.ObjectKeyFromObject(s.repo)
+	if r.cov.done(key, s.repo.UID, st.Workflow.Name) {
+		s.done = true // a stale read: the patch that ended the run brings a fresh one
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	r.cov.commit(key, st.Workflow.Name)
 	create := s.backedUp
 	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, create, r.Translate)
 	var ref *v1alpha1.WorkflowRef
@@ -116,15 +125,15 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 	}
 	if err != nil { // retrying the same run cannot help
 		r.runFailed(s, err.Error())
-		st.Workflow = nil
+		s.endRun()
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
-	st.Workflow = ref
+	st.Workflow.UIURL = ref.UIURL
 	plan := &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
-	run, err := r.Engine.Status(ctx, s.repo, st.Workflow, plan)
+	run, err := r.Engine.Status(ctx, s.repo, ref, plan)
 	if lost := engine.AsLost(err); lost != nil {
 		r.runFailed(s, lost.Message)
-		st.Workflow = nil
+		s.endRun()
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
 	if err != nil {
@@ -136,9 +145,14 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		return ctrl.Result{RequeueAfter: runPoll}, nil
 	}
 	r.finished(ctx, s, run)
-	st.Workflow = nil
-	r.Engine.Forget(engine.KeyOf(Kind, s.repo))
+	s.endRun()
 	return ctrl.Result{}, nil
+}
+
+// endRun clears status.workflow; the run is forgotten once that is written.
+func (s *scope) endRun() {
+	s.endedRun = s.repo.Status.Workflow.Name
+	s.repo.Status.Workflow = nil
 }
 
 // reconcileNextRun starts the next run when one is due: the repository is
@@ -201,11 +215,13 @@ func lastRun(st *v1alpha1.RepositoryStatus) time.Time {
 	return st.RefreshTime.Time
 }
 
-// running says, while a run goes on, what it does.
+// running says, while the first run goes on, what it does.
 func (r *Reconciler) running(s *scope, create bool) {
 	repo, st := s.repo, &s.repo.Status
-	if r.initialized(repo) {
-		return // a refresh: the Repository stays usable meanwhile
+	if c := conditions.Get(st.Conditions, conditions.Initialized); c != nil && c.Status != metav1.ConditionUnknown {
+		// A refresh (the Repository stays usable meanwhile), or a retry
+		// after a failure, which stays visible until the retry ends.
+		return
 	}
 	what := "opens the repository"
 	if create {
