@@ -130,21 +130,72 @@ func repositoryVariables(v Variables, repo *v1alpha1.Repository) {
 	v["REPOSITORY_PROVIDER"] = b.Provider()
 	v["REPOSITORY_SECRET_NAME"] = b.StorageSecretName
 	v["REPOSITORY_URL"] = ResticRepository(b)
+	d := DescribeBackend(b)
+	if b.Local == nil && b.Rest == nil {
+		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = d.Bucket, d.Prefix
+	}
+	if b.S3 != nil || b.Rest != nil {
+		v["REPOSITORY_ENDPOINT"] = d.Endpoint
+	}
+	if b.S3 != nil {
+		v["REPOSITORY_REGION"] = d.Region
+	}
+}
+
+// BackendDescription is a backend in Stash's terms, for people: its
+// provider, its bucket (or container) and prefix, its endpoint and region.
+type BackendDescription struct {
+	Provider string `json:"provider"`
+	Bucket   string `json:"bucket,omitempty"`
+	Prefix   string `json:"prefix,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+}
+
+// DescribeBackend is b in Stash's terms.
+func DescribeBackend(b *v1alpha1.Backend) BackendDescription {
+	d := BackendDescription{Provider: b.Provider()}
 	switch {
 	case b.S3 != nil:
-		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.S3.Bucket, b.S3.Prefix
-		v["REPOSITORY_ENDPOINT"], v["REPOSITORY_REGION"] = b.S3.Endpoint, b.S3.Region
+		d.Bucket, d.Prefix, d.Endpoint, d.Region = b.S3.Bucket, b.S3.Prefix, b.S3.Endpoint, b.S3.Region
 	case b.GCS != nil:
-		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.GCS.Bucket, b.GCS.Prefix
+		d.Bucket, d.Prefix = b.GCS.Bucket, b.GCS.Prefix
 	case b.Azure != nil:
-		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.Azure.Container, b.Azure.Prefix
+		d.Bucket, d.Prefix = b.Azure.Container, b.Azure.Prefix
 	case b.B2 != nil:
-		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.B2.Bucket, b.B2.Prefix
+		d.Bucket, d.Prefix = b.B2.Bucket, b.B2.Prefix
 	case b.Swift != nil:
-		v["REPOSITORY_BUCKET"], v["REPOSITORY_PREFIX"] = b.Swift.Container, b.Swift.Prefix
+		d.Bucket, d.Prefix = b.Swift.Container, b.Swift.Prefix
 	case b.Rest != nil:
-		v["REPOSITORY_ENDPOINT"] = b.Rest.URL
+		d.Endpoint = b.Rest.URL
+	case b.Local != nil:
+		d.Prefix = b.Local.SubPath
 	}
+	return d
+}
+
+// String is the description on one line, e.g. "s3 bucket backups prefix
+// demo (endpoint https://minio:9000, region us-east-1)".
+func (d BackendDescription) String() string {
+	var b strings.Builder
+	b.WriteString(d.Provider)
+	if d.Bucket != "" {
+		b.WriteString(" bucket " + d.Bucket)
+	}
+	if d.Prefix != "" {
+		b.WriteString(" prefix " + d.Prefix)
+	}
+	var extra []string
+	if d.Endpoint != "" {
+		extra = append(extra, "endpoint "+d.Endpoint)
+	}
+	if d.Region != "" {
+		extra = append(extra, "region "+d.Region)
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (" + strings.Join(extra, ", ") + ")")
+	}
+	return b.String()
 }
 
 // ResticRepository is the RESTIC_REPOSITORY of a backend, as a step in a

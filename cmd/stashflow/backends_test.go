@@ -66,12 +66,18 @@ func TestBackendsThroughRepositoryObjects(t *testing.T) {
 		// written is the directory that must stay absent when the run fails.
 		written string
 		wantErr []string // all in the output; nil: success
+		// describe is the backend as `stashflow snapshots` shows it.
+		describe string
 	}{
-		{name: "s3 over http", backend: s3Backend(plain, "plain", ""), keys: s3Keys(plain, plain.SecretKey)},
-		{name: "s3 over tls with CA_CERT_DATA", backend: s3Backend(secure, "tls", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", tl.CA)},
-		{name: "s3 over tls with insecureTLS", backend: s3Backend(secure, "insecure", ", insecureTLS: true"), keys: s3Keys(secure, secure.SecretKey)},
+		{name: "s3 over http", backend: s3Backend(plain, "plain", ""), keys: s3Keys(plain, plain.SecretKey),
+			describe: "s3 bucket stashflow-test prefix plain (endpoint " + plain.Endpoint + ", region us-east-1)"},
+		{name: "s3 over tls with CA_CERT_DATA", backend: s3Backend(secure, "tls", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", tl.CA),
+			describe: "s3 bucket stashflow-test prefix tls (endpoint " + secure.Endpoint + ", region us-east-1)"},
+		{name: "s3 over tls with insecureTLS", backend: s3Backend(secure, "insecure", ", insecureTLS: true"), keys: s3Keys(secure, secure.SecretKey),
+			describe: "s3 bucket stashflow-test prefix insecure (endpoint " + secure.Endpoint + ", region us-east-1)"},
 		{name: "rest over tls with auth and CA_CERT_DATA", backend: `rest: {url: "` + restURL + `repo"}`,
-			keys: map[string]string{"REST_SERVER_USERNAME": restUser, "REST_SERVER_PASSWORD": restPass, "CA_CERT_DATA": tl.CA}},
+			keys:     map[string]string{"REST_SERVER_USERNAME": restUser, "REST_SERVER_PASSWORD": restPass, "CA_CERT_DATA": tl.CA},
+			describe: "rest (endpoint " + restURL + "repo)"},
 		{name: "s3 with a wrong CA", backend: s3Backend(secure, "wrong-ca", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", otherCA),
 			written: filepath.Join(secure.DataDir, secure.Bucket, "wrong-ca"), wantErr: []string{"certificate signed by unknown authority", "CA_CERT_DATA"}},
 		{name: "s3 with a wrong key", backend: s3Backend(plain, "wrong-key", ""), keys: s3Keys(plain, wrongKey),
@@ -151,7 +157,14 @@ spec:
 			listed, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file, "-o", "json")
 			var rows []snapshotRow
 			if err := json.Unmarshal([]byte(listed), &rows); lcode != 0 || err != nil || len(rows) != 1 || rows[0].Host != "pvc-a" {
-				t.Errorf("stashflow snapshots: exit %d (%v), want one snapshot of host pvc-a\n%s\n%s", lcode, err, listed, lerr)
+				t.Fatalf("stashflow snapshots: exit %d (%v), want one snapshot of host pvc-a\n%s\n%s", lcode, err, listed, lerr)
+			}
+			if got := rows[0].Backend; got == nil || got.String() != tt.describe {
+				t.Errorf("stashflow snapshots -o json: backend %+v, want %q", got, tt.describe)
+			}
+			table, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file)
+			if want := "Repository default/repo: " + tt.describe + "\n"; lcode != 0 || !strings.HasPrefix(table, want) {
+				t.Errorf("stashflow snapshots: exit %d, want the table to start with %q\n%s\n%s", lcode, want, table, lerr)
 			}
 		})
 	}

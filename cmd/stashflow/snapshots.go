@@ -48,6 +48,8 @@ type snapshotRow struct {
 	Tags     []string  `json:"tags,omitempty"`
 	Session  string    `json:"session,omitempty"`
 	Location string    `json:"repository"`
+	// Backend is the Repository's backend in Stash's terms (with -f).
+	Backend *translators.BackendDescription `json:"backend,omitempty"`
 }
 
 func newSnapshotsCommand() *cobra.Command {
@@ -72,7 +74,11 @@ all of them with -A.`,
 			var rows []snapshotRow
 			var err error
 			if len(o.files) > 0 {
-				rows, err = o.local(c.Context())
+				var repo string
+				rows, repo, err = o.local(c.Context())
+				if err == nil && o.output == "table" {
+					fmt.Fprintln(c.OutOrStdout(), repo)
+				}
 			} else {
 				rows, err = o.cluster(c.Context())
 			}
@@ -93,48 +99,51 @@ all of them with -A.`,
 	return cmd
 }
 
-func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, error) {
+// local lists the snapshots of the Repository in the files, and says which
+// one it read: "Repository <ns>/<name>: <backend in Stash's terms>".
+func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, string, error) {
 	in, err := localrun.Load(o.files...)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, "", usageError{err}
 	}
 	// In files, -n narrows the Repositories only when given.
 	ns, explicit, err := o.kube.namespace()
 	if err != nil {
-		return nil, usageError{err}
+		return nil, "", usageError{err}
 	}
 	var repo *v1alpha1.Repository
 	for _, r := range manifest.Of[*v1alpha1.Repository](in.Set) {
 		if (o.repository == "" || r.Name == o.repository) && (!explicit || r.Namespace == ns) {
 			if repo != nil {
-				return nil, usageError{errors.New("--repository: the files hold several Repositories; name one")}
+				return nil, "", usageError{errors.New("--repository: the files hold several Repositories; name one")}
 			}
 			repo = r
 		}
 	}
 	if repo == nil {
-		return nil, usageError{fmt.Errorf("--repository: no Repository %q in the files", o.repository)}
+		return nil, "", usageError{fmt.Errorf("--repository: no Repository %q in the files", o.repository)}
 	}
 	env, location, err := repositoryEnv(in, repo)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, "", usageError{err}
 	}
 	env, cleanup, err := restic.CredentialFiles(env, "")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer cleanup()
 	cl, err := restic.NewClient(env, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	snaps, err := cl.Snapshots(ctx, restic.Filter{Host: o.host, Tags: o.tags})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	backend := translators.DescribeBackend(&repo.Spec.Backend)
 	rows := make([]snapshotRow, 0, len(snaps))
 	for _, s := range snaps {
-		r := snapshotRow{ID: s.ID, Time: s.Time, Host: s.Hostname, Paths: s.Paths, Tags: s.Tags, Location: location}
+		r := snapshotRow{ID: s.ID, Time: s.Time, Host: s.Hostname, Paths: s.Paths, Tags: s.Tags, Location: location, Backend: &backend}
 		if s.Summary != nil {
 			size := int64(s.Summary.TotalBytesProcessed)
 			r.Size = &size
@@ -146,7 +155,7 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, error) {
 		}
 		rows = append(rows, r)
 	}
-	return rows, nil
+	return rows, fmt.Sprintf("Repository %s/%s: %s", repo.Namespace, repo.Name, backend), nil
 }
 
 // repositoryEnv is the environment restic needs for a Repository read from
