@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/testenv"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 // TestKubeFlags runs the cluster commands against a real kube-apiserver
@@ -169,6 +172,36 @@ func TestKubeFlags(t *testing.T) {
 		_, stderr, code = stashflowEnv(ctx, t, withEnv, "restore", "bc/nightly")
 		if code != exitUsage || !strings.Contains(stderr, "snapshot") {
 			t.Errorf("restore without --snapshot: exit %d, %q; want a usage error", code, stderr)
+		}
+	})
+
+	t.Run("a repository verb reads the cluster's Repository and Secret", func(t *testing.T) {
+		if err := testservers.SetupPATH("restic"); err != nil {
+			t.Fatal(err)
+		}
+		repoDir := filepath.Join(t.TempDir(), "repo")
+		init := exec.Command("restic", "init", "--repo", repoDir)
+		init.Env = append(os.Environ(), "RESTIC_PASSWORD=cluster-pw", "RESTIC_CACHE_DIR="+t.TempDir())
+		if out, err := init.CombinedOutput(); err != nil {
+			t.Fatalf("restic init: %v\n%s", err, out)
+		}
+		for _, o := range []client.Object{
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "repo", Namespace: "team-a"}, StringData: map[string]string{"RESTIC_PASSWORD": "cluster-pw"}},
+			&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "repo", Namespace: "team-a"}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+				StorageSecretName: "repo", Local: &v1alpha1.LocalSpec{MountPath: "/stashflow/repository", HostPath: &corev1.HostPathVolumeSource{Path: repoDir}},
+			}}},
+		} {
+			if err := env.Client.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, stderr, code := stashflowEnv(ctx, t, withEnv, "check", "--repository", "repo")
+		if code != 0 || !strings.Contains(out, "repository team-a/repo: no errors found") {
+			t.Errorf("check --repository: exit %d\n%s%s", code, out, stderr)
+		}
+		_, stderr, code = stashflowEnv(ctx, t, withEnv, "unlock", "--repository", "repo", "-n", "team-b")
+		if want := "Repository repo not found in namespace team-b (-n)"; code != exitFailed || !strings.Contains(stderr, want) {
+			t.Errorf("unlock in team-b: exit %d, %q; want %q", code, stderr, want)
 		}
 	})
 

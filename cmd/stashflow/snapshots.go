@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"sort"
@@ -102,40 +101,12 @@ all of them with -A.`,
 // local lists the snapshots of the Repository in the files, and says which
 // one it read: "Repository <ns>/<name>: <backend in Stash's terms>".
 func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, string, error) {
-	in, err := localrun.Load(o.files...)
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	// In files, -n narrows the Repositories only when given.
-	ns, explicit, err := o.kube.namespace()
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	var repo *v1alpha1.Repository
-	for _, r := range manifest.Of[*v1alpha1.Repository](in.Set) {
-		if (o.repository == "" || r.Name == o.repository) && (!explicit || r.Namespace == ns) {
-			if repo != nil {
-				return nil, "", usageError{errors.New("--repository: the files hold several Repositories; name one")}
-			}
-			repo = r
-		}
-	}
-	if repo == nil {
-		return nil, "", usageError{fmt.Errorf("--repository: no Repository %q in the files", o.repository)}
-	}
-	env, location, err := repositoryEnv(in, repo)
-	if err != nil {
-		return nil, "", usageError{err}
-	}
-	env, cleanup, err := restic.CredentialFiles(env, "")
+	cl, err := (&repoFlags{files: o.files, repository: o.repository, kube: o.kube}).open(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	defer cleanup()
-	cl, err := restic.NewClient(env, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return nil, "", err
-	}
+	defer cl.cleanup()
+	repo, location := cl.repo, cl.location
 	snaps, err := cl.Snapshots(ctx, restic.Filter{Host: o.host, Tags: o.tags})
 	if err != nil {
 		return nil, "", err
@@ -164,16 +135,8 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, string, er
 // Secret's values, except that on this machine a local backend is its
 // hostPath, not its mountPath.
 func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, string, error) {
-	b := repo.Spec.Backend
-	location := translators.ResticRepository(&b)
-	if l := b.Local; l != nil {
-		if l.HostPath == nil {
-			return nil, "", fmt.Errorf("repository %s/%s: a local backend on a PVC can only be read in the cluster", repo.Namespace, repo.Name)
-		}
-		location = path.Join(l.HostPath.Path, l.SubPath)
-	}
 	var sec map[string]string
-	if name := b.StorageSecretName; name != "" {
+	if name := repo.Spec.Backend.StorageSecretName; name != "" {
 		for _, s := range manifest.Of[*corev1Secret](in.Set) {
 			if s.Name == name && s.Namespace == repo.Namespace {
 				sec = secretData(s)
@@ -182,6 +145,19 @@ func repositoryEnv(in *localrun.Inputs, repo *v1alpha1.Repository) ([]string, st
 		if sec == nil {
 			return nil, "", fmt.Errorf("repository %s/%s: spec.backend.storageSecretName: Secret %q is not in the files", repo.Namespace, repo.Name, name)
 		}
+	}
+	return repositoryEnvWith(repo, sec)
+}
+
+// repositoryEnvWith is repositoryEnv with the storage Secret's data given.
+func repositoryEnvWith(repo *v1alpha1.Repository, sec map[string]string) ([]string, string, error) {
+	b := repo.Spec.Backend
+	location := translators.ResticRepository(&b)
+	if l := b.Local; l != nil {
+		if l.HostPath == nil {
+			return nil, "", fmt.Errorf("repository %s/%s: a local backend on a PVC can only be read in the cluster", repo.Namespace, repo.Name)
+		}
+		location = path.Join(l.HostPath.Path, l.SubPath)
 	}
 	env := os.Environ()
 	for _, e := range translators.RepositoryEnv(repo) {
