@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,17 +105,7 @@ func (b *Backup) Validate() error {
 	if err := refuseArgs(args, dumpRefused); err != nil {
 		return err
 	}
-	for _, t := range b.tags {
-		if t == "" || strings.ContainsAny(t, ",\n") {
-			return fmt.Errorf("--tags: %q must be non-empty, without commas or newlines", t)
-		}
-	}
-	for flag, v := range map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname} {
-		if strings.ContainsAny(v, ",\n") {
-			return fmt.Errorf("--%s: %q must not contain commas or newlines", flag, v)
-		}
-	}
-	return nil
+	return dumpstream.CheckLabels(b.tags, map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname})
 }
 
 // Run implements step.Function.

@@ -63,10 +63,8 @@ func (r *Restore) Validate() error {
 	if r.snapshot == "" {
 		return fmt.Errorf("--snapshot: must be a snapshot id or latest")
 	}
-	for flag, v := range map[string]string{"session": r.session, "target": r.target} {
-		if strings.ContainsAny(v, ",\n") {
-			return fmt.Errorf("--%s: %q must not contain commas or newlines", flag, v)
-		}
+	if err := dumpstream.CheckLabels(nil, map[string]string{"session": r.session, "target": r.target}); err != nil {
+		return err
 	}
 	args := strings.Fields(r.args)
 	if err := refuseArgs(args, secretArgs); err != nil {
@@ -88,14 +86,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if err != nil {
 		return nil, err
 	}
-	filter := restic.Filter{Host: r.host, Paths: []string{DumpPath}}
-	if r.session != "" {
-		filter.Tags = append(filter.Tags, TagSession+"="+r.session)
-	}
-	if r.target != "" {
-		filter.Tags = append(filter.Tags, TagTarget+"="+r.target)
-	}
-	snap, err := repo.Resolve(ctx, r.snapshot, filter)
+	snap, err := dumpstream.SnapshotQuery{ID: r.snapshot, Host: r.host, Path: DumpPath, Session: r.session, Target: r.target}.Resolve(ctx, repo)
 	if err != nil {
 		return nil, err
 	}

@@ -117,17 +117,7 @@ func (b *Backup) Validate() error {
 			return fmt.Errorf("--args: %q: only the plain format is allowed (the restore feeds the dump to psql)", a)
 		}
 	}
-	for _, t := range b.tags {
-		if t == "" || strings.ContainsAny(t, ",\n") {
-			return fmt.Errorf("--tags: %q must be non-empty, without commas or newlines", t)
-		}
-	}
-	for flag, v := range map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname} {
-		if strings.ContainsAny(v, ",\n") {
-			return fmt.Errorf("--%s: %q must not contain commas or newlines", flag, v)
-		}
-	}
-	return nil
+	return dumpstream.CheckLabels(b.tags, map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname})
 }
 
 // Run implements step.Function.

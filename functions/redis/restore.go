@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/stashflow/stashflow/functions/internal/dumpstream"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
@@ -74,14 +75,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if err != nil {
 		return nil, err
 	}
-	filter := restic.Filter{Host: r.host, Paths: []string{DumpPath}}
-	if r.session != "" {
-		filter.Tags = append(filter.Tags, TagSession+"="+r.session)
-	}
-	if r.target != "" {
-		filter.Tags = append(filter.Tags, TagTarget+"="+r.target)
-	}
-	snap, err := repo.Resolve(ctx, r.snapshot, filter)
+	snap, err := dumpstream.SnapshotQuery{ID: r.snapshot, Host: r.host, Path: DumpPath, Session: r.session, Target: r.target}.Resolve(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
