@@ -386,8 +386,8 @@ func TestDeploymentBackupRestore(t *testing.T) {
 	}
 	waitPods(t, "www", 2)
 
-	// A restore that fails (a wrong password) leaves the Deployment at 0,
-	// its count recorded, and says how to bring it back.
+	// A restore from a Repository that cannot be opened (a wrong
+	// password) fails before any step: the Deployment is not touched.
 	create(t,
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "wrong-secret"}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte("not-the-password")}},
 		&v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "wrong-repo"}, Spec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
@@ -395,9 +395,22 @@ func TestDeploymentBackupRestore(t *testing.T) {
 			Local:             &v1alpha1.LocalSpec{HostPath: &corev1.HostPathVolumeSource{Path: fp.repoDir}, MountPath: "/stashflow/repository"},
 		}}})
 	before := readFiles(t, dir)
-	bad := restoreInto(t, "www-bad", "wrong-repo", ref)
+	early := restoreInto(t, "www-wrong-password", "wrong-repo", ref)
+	if early.Status.Phase != v1alpha1.RestoreFailed || !strings.Contains(early.Status.Message, "wrong password") || early.Status.Workflow != nil {
+		t.Fatalf("restore with a wrong password: %s %q (workflow %v), want Failed naming the wrong password, never submitted", early.Status.Phase, early.Status.Message, early.Status.Workflow)
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(got), got); err != nil {
+		t.Fatal(err)
+	}
+	if ptr.Deref(got.Spec.Replicas, -1) != 2 {
+		t.Errorf("after the refused restore: replicas %d, want 2 (untouched)", ptr.Deref(got.Spec.Replicas, -1))
+	}
+
+	// A restore whose step fails (a snapshot that is not there) leaves
+	// the Deployment at 0, its count recorded, and says how to bring it back.
+	bad := restoreInto(t, "www-bad", fp.repo, ref, v1alpha1.RestoreRule{Snapshots: []string{"00000000deadbeef"}})
 	if bad.Status.Phase != v1alpha1.RestoreFailed {
-		t.Fatalf("restore with a wrong password: %s, want Failed", bad.Status.Phase)
+		t.Fatalf("restore of a missing snapshot: %s, want Failed", bad.Status.Phase)
 	}
 	msg := bad.Status.Targets[0].Conditions
 	text := mustJSON(t, bad.Status)

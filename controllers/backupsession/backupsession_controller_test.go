@@ -219,7 +219,7 @@ func TestBackupSession(t *testing.T) {
 		ot.Create(t, c, repo2, secret2, fn, ot.Task(ns+"-gated", ns+"-gated"),
 			config(ns, "gone", ns+"-gated", func(bc *v1alpha1.BackupConfiguration) { bc.Spec.Repository.Name = "repo-gone" }),
 			session(ns, "gone-1", "gone"))
-		waitPhase(t, ns, "gone-1", v1alpha1.BackupSessionRunning, 20*time.Second)
+		waitPhase(t, ns, "gone-1", v1alpha1.BackupSessionRunning, time.Minute) // the Repository may be opened twice first: before and after its BackupConfiguration is seen
 		if err := c.Delete(context.Background(), repo2); err != nil {
 			t.Fatal(err)
 		}

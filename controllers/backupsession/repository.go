@@ -22,7 +22,8 @@ const repositoryRecheck = time.Second
 // Repository is Initialized: the Repository controller alone initialises a
 // repository, once (restic's init is not atomic, and two sessions starting
 // together into a new repository would each write a key and a config).
-// Meanwhile the session is Pending with the Repository's reason.
+// Meanwhile the session is Pending with the Repository's reason; a
+// Repository the controller could not open fails the session at once.
 func (r *Reconciler) reconcileRepository(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.session.Status.Workflow != nil {
 		return ctrl.Result{}, nil
@@ -37,8 +38,11 @@ func (r *Reconciler) reconcileRepository(ctx context.Context, s *scope) (ctrl.Re
 		return ctrl.Result{}, fmt.Errorf("reading Repository %s: %w", key, err)
 	}
 	rd := repository.ReadinessOf(repo, false)
-	if rd.Ready {
+	switch {
+	case rd.Ready:
 		return ctrl.Result{}, nil
+	case rd.Final:
+		return r.run.Fail(ctx, s.Run, sessionstatus.Failed, rd.Reason, rd.Message, true)
 	}
 	r.run.SetPhase(s.Run, sessionstatus.Pending, rd.Reason, rd.Message)
 	ctrl.LoggerFrom(ctx).V(1).Info("Waiting for the Repository", "repository", key, "reason", rd.Reason)

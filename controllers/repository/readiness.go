@@ -15,7 +15,8 @@ type Readiness struct {
 	// Ready: the Repository is Initialized for its current spec; the session may go.
 	Ready bool
 	// Final: waiting cannot help (a restore from a Repository whose backend
-	// holds no repository); the session fails with Reason and Message.
+	// holds no repository, or a Repository the controller failed to open);
+	// the session fails with Reason and Message.
 	Final bool
 	// Reason and Message say why the session waits or fails.
 	Reason  conditions.Reason
@@ -33,6 +34,15 @@ func ReadinessOf(repo *v1alpha1.Repository, restore bool) Readiness {
 	case c != nil && restore && c.Status == metav1.ConditionFalse && c.Reason == string(conditions.ReasonNotInitialized):
 		return Readiness{Final: true, Reason: conditions.ReasonNotInitialized,
 			Message: fmt.Sprintf("nothing to restore: %s", c.Message)}
+	case c != nil && c.Status == metav1.ConditionFalse && c.ObservedGeneration == repo.Generation &&
+		(c.Reason == string(conditions.ReasonOpenFailed) || c.Reason == string(conditions.ReasonSecretNotFound)):
+		// The Repository controller tried and could not open it (a wrong
+		// password, a backend that is down, no Secret): a session fails at
+		// once with that cause, touching nothing, rather than wait unseen;
+		// the controller keeps retrying, and the next session goes once it
+		// succeeds.
+		return Readiness{Final: true, Reason: conditions.ReasonRepositoryNotReady,
+			Message: fmt.Sprintf("Repository %s cannot be used: %s (%s)", key, c.Message, c.Reason)}
 	case c == nil || c.ObservedGeneration != repo.Generation:
 		return Readiness{Reason: conditions.ReasonRepositoryNotReady,
 			Message: fmt.Sprintf("waiting for Repository %s to be initialised: the Repository controller has not opened it yet", key)}

@@ -217,8 +217,8 @@ func TestStatusFromTheBackend(t *testing.T) {
 
 // TestWrongPassword: a repository whose Secret's password opens no key is
 // Initialized=False with a message naming the Repository and the Secret
-// and no password; the session into it waits Pending and is never
-// submitted, and no second key is written.
+// and no password; the session into it fails with that cause (RepositoryNotReady)
+// without being submitted, and no second key is written.
 func TestWrongPassword(t *testing.T) {
 	t.Parallel()
 	ns := ot.Namespace(t, c, nil)
@@ -248,9 +248,9 @@ func TestWrongPassword(t *testing.T) {
 	bs := &v1alpha1.BackupSession{}
 	ot.Eventually(t, 20*time.Second, func() string {
 		_ = ot.Get(c, ns, "a-1", bs)
-		if bs.Status.Phase != v1alpha1.BackupSessionPending || bs.Status.Reason != string(conditions.ReasonRepositoryNotReady) ||
-			!strings.Contains(bs.Status.Message, "Secret "+ns+"/repo-secret") {
-			return fmt.Sprintf("session %s (%s: %s), want Pending, RepositoryNotReady naming the Secret", bs.Status.Phase, bs.Status.Reason, bs.Status.Message)
+		if bs.Status.Phase != v1alpha1.BackupSessionFailed || bs.Status.Reason != string(conditions.ReasonRepositoryNotReady) ||
+			!strings.Contains(bs.Status.Message, "Secret "+ns+"/repo-secret") || !strings.Contains(bs.Status.Message, "wrong password") {
+			return fmt.Sprintf("session %s (%s: %s), want Failed, RepositoryNotReady naming the Secret and the wrong password", bs.Status.Phase, bs.Status.Reason, bs.Status.Message)
 		}
 		return ""
 	})
