@@ -35,12 +35,13 @@ func ReadinessOf(repo *v1alpha1.Repository, restore bool) Readiness {
 		return Readiness{Final: true, Reason: conditions.ReasonNotInitialized,
 			Message: fmt.Sprintf("nothing to restore: %s", c.Message)}
 	case c != nil && c.Status == metav1.ConditionFalse && c.ObservedGeneration == repo.Generation &&
-		(c.Reason == string(conditions.ReasonOpenFailed) || c.Reason == string(conditions.ReasonSecretNotFound)):
+		c.Reason == string(conditions.ReasonOpenFailed):
 		// The Repository controller tried and could not open it (a wrong
-		// password, a backend that is down, no Secret): a session fails at
-		// once with that cause, touching nothing, rather than wait unseen;
-		// the controller keeps retrying, and the next session goes once it
-		// succeeds.
+		// password, a backend that is down): a session fails at once with
+		// that cause, touching nothing, rather than wait unseen; the
+		// controller keeps retrying, and the next session goes once it
+		// succeeds. A Secret not found yet is waited for: objects applied
+		// together reach the cache in any order.
 		return Readiness{Final: true, Reason: conditions.ReasonRepositoryNotReady,
 			Message: fmt.Sprintf("Repository %s cannot be used: %s (%s)", key, c.Message, c.Reason)}
 	case c == nil || c.ObservedGeneration != repo.Generation:
