@@ -173,10 +173,18 @@ func (r *Reconciler) reconcileNextRun(ctx context.Context, s *scope) (ctrl.Resul
 		conditions.Unknown(&st.Conditions, s.repo.Generation, conditions.Initialized, conditions.ReasonInitializing,
 			"the Repository's spec changed: its backend is opened again")
 	}
-	name := names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.Unix(), 36))
+	// A name no earlier run of this Repository had: a run remembered as
+	// done under the same name would be taken for a stale read forever
+	// (two runs can start in one second, e.g. before and after the first
+	// BackupConfiguration into a new Repository is seen).
+	key := client.ObjectKeyFromObject(s.repo)
+	name := names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.UnixMilli(), 36))
+	for i := 1; r.cov.done(key, s.repo.UID, name); i++ {
+		name = names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.UnixMilli(), 36)+"-"+strconv.Itoa(i))
+	}
 	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 	now := metav1.NewTime(s.now)
-	r.cov.propose(client.ObjectKeyFromObject(s.repo), s.repo.UID, name, s.ended, lastRun(st))
+	r.cov.propose(key, s.repo.UID, name, s.ended, lastRun(st))
 	st.RefreshTime = &now
 	s.startedRun = true
 	r.running(s, s.backedUp)
