@@ -146,7 +146,9 @@ func TestAdmissionAcceptsExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.IsDir() {
+		// examples/stash holds Stash's manifests, the input of stashflow
+		// convert (tested in examples/stash), not ours.
+		if e.IsDir() && e.Name() != "stash" {
 			dirs = append(dirs, filepath.Join("../../examples", e.Name()))
 		}
 	}
