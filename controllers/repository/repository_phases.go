@@ -178,9 +178,10 @@ func (r *Reconciler) reconcileNextRun(ctx context.Context, s *scope) (ctrl.Resul
 	// (two runs can start in one second, e.g. before and after the first
 	// BackupConfiguration into a new Repository is seen).
 	key := client.ObjectKeyFromObject(s.repo)
-	name := names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.UnixMilli(), 36))
+	suffix := "repository-" + strconv.FormatInt(s.now.UnixMilli(), 36)
+	name := names.Join(s.repo.Name, suffix)
 	for i := 1; r.cov.done(key, s.repo.UID, name); i++ {
-		name = names.Join(s.repo.Name, "repository-"+strconv.FormatInt(s.now.UnixMilli(), 36)+"-"+strconv.Itoa(i))
+		name = names.Join(s.repo.Name, suffix+"-"+strconv.Itoa(i))
 	}
 	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 	now := metav1.NewTime(s.now)
