@@ -74,10 +74,8 @@ func (m *MariaDB) start(bin string) error {
 	if err := os.Chmod(m.Dir, 0o755); err != nil {
 		return err
 	}
-	if m.cred != nil {
-		if err := os.Chown(m.Dir, int(m.cred.Uid), int(m.cred.Gid)); err != nil {
-			return err
-		}
+	if err := chownTo(m.cred, m.Dir); err != nil {
+		return err
 	}
 	data, tmp := filepath.Join(m.Dir, "data"), filepath.Join(m.Dir, "tmp")
 	// A temporary directory of its own: two servers installed at once in
@@ -85,10 +83,8 @@ func (m *MariaDB) start(bin string) error {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return err
 	}
-	if m.cred != nil {
-		if err := os.Chown(tmp, int(m.cred.Uid), int(m.cred.Gid)); err != nil {
-			return err
-		}
+	if err := chownTo(m.cred, tmp); err != nil {
+		return err
 	}
 	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--auth-root-authentication-method=normal", "--skip-test-db")
 	install.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred}
@@ -100,18 +96,11 @@ func (m *MariaDB) start(bin string) error {
 		return err
 	}
 	m.Port = port
-	logf, err := os.Create(filepath.Join(m.Dir, "mariadb.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
 	cmd := exec.Command(bin, "--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--socket="+m.socket(), "--port="+strconv.Itoa(port),
 		"--bind-address=127.0.0.1", "--skip-name-resolve", "--pid-file="+filepath.Join(m.Dir, "mariadb.pid"),
 		"--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--innodb-flush-log-at-trx-commit=0", "--skip-log-bin")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred}
-	if m.proc, err = deathsig.Start(cmd, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("start mariadbd: %w", err)
+	if m.proc, err = startAs(cmd, m.cred, filepath.Join(m.Dir, "mariadb.log")); err != nil {
+		return err
 	}
 	if err := m.waitSocket(); err != nil {
 		return err
@@ -174,13 +163,7 @@ func (m *MariaDB) Exec(ctx context.Context, db, sql string) (string, error) {
 // directory.
 func (m *MariaDB) Stop() {
 	if m.proc != nil {
-		_ = m.proc.Cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-m.proc.Exited:
-		case <-time.After(20 * time.Second):
-			_ = m.proc.Cmd.Process.Kill()
-		}
-		_ = m.proc.Wait()
+		stopProcess(m.proc, syscall.SIGTERM, 20*time.Second)
 		m.proc = nil
 	}
 	if m.Dir != "" {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -87,7 +86,7 @@ func (pg *Postgres) start() error {
 	if err := os.WriteFile(pwfile, []byte(pg.Password+"\n"), 0o600); err != nil {
 		return err
 	}
-	if err := pg.chown(pg.Dir, pwfile); err != nil {
+	if err := chownTo(pg.cred, pg.Dir, pwfile); err != nil {
 		return err
 	}
 	data := filepath.Join(pg.Dir, "data")
@@ -102,17 +101,10 @@ func (pg *Postgres) start() error {
 		return err
 	}
 	pg.Port = port
-	logf, err := os.Create(filepath.Join(pg.Dir, "postgres.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
 	cmd := exec.Command(filepath.Join(pg.BinDir, "postgres"), "-D", data, "-k", pg.Dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred}
-	if pg.proc, err = deathsig.Start(cmd, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("start postgres: %w", err)
+	if pg.proc, err = startAs(cmd, pg.cred, filepath.Join(pg.Dir, "postgres.log")); err != nil {
+		return err
 	}
 	return pg.waitReady()
 }
@@ -173,43 +165,10 @@ func (pg *Postgres) Pid() int {
 // removes its directory.
 func (pg *Postgres) Stop() {
 	if pg.proc != nil {
-		_ = pg.proc.Cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-pg.proc.Exited:
-		case <-time.After(10 * time.Second):
-			_ = pg.proc.Cmd.Process.Kill()
-		}
-		_ = pg.proc.Wait()
+		stopProcess(pg.proc, syscall.SIGINT, 10*time.Second)
 		pg.proc = nil
 	}
 	if pg.Dir != "" {
 		_ = os.RemoveAll(pg.Dir)
 	}
-}
-
-func (pg *Postgres) chown(paths ...string) error {
-	if pg.cred == nil {
-		return nil
-	}
-	for _, p := range paths {
-		if err := os.Chown(p, int(pg.cred.Uid), int(pg.cred.Gid)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// serverCredential is nobody's when running as root (database servers
-// refuse root), else nil: the server runs as the current user.
-func serverCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, the database server needs a non-root user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }

@@ -47,10 +47,8 @@ func NewRedis() (*Redis, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
+	if err := chownTo(cred, dir); err != nil {
+		return nil, err
 	}
 	if r.Port, err = testproc.FreePort(); err != nil {
 		return nil, err
@@ -77,10 +75,9 @@ func (r *Redis) Start() error {
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.Dir,
 		"--requirepass", r.Password, "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
 		"--logfile", filepath.Join(r.Dir, "redis.log"), "--daemonize", "no")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
 	var err error
-	if r.proc, err = deathsig.Start(cmd, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
+	if r.proc, err = startAs(cmd, r.cred, ""); err != nil { // redis-server writes its --logfile
+		return err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -152,12 +149,6 @@ func (r *Redis) Halt() {
 	if r.proc == nil {
 		return
 	}
-	_ = r.proc.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.proc.Exited:
-	case <-time.After(10 * time.Second):
-		_ = r.proc.Cmd.Process.Kill()
-	}
-	_ = r.proc.Wait()
+	stopProcess(r.proc, syscall.SIGTERM, 10*time.Second)
 	r.proc = nil
 }
