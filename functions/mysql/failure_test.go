@@ -72,7 +72,7 @@ func TestRestoreStopsEarly(t *testing.T) {
 	dir := wrapper(t, "restic", `for a; do if [ "$a" = dump ]; then "`+real+`" "$@" | head -c 200000; exit 1; fi; done
 exec "`+real+`" "$@"
 `)
-	mustExec(t, dst, "", "DROP DATABASE IF EXISTS shop")
+	fntest.MustExec(t, dst, "", "DROP DATABASE IF EXISTS shop")
 	_, err = fntest.Run(t, NewMariaDBRestore(), env(t, repo, creds(dst), []string{restic.EnvBinary + "=" + filepath.Join(dir, "restic")}), "--endpoint", dst.Endpoint())
 	if err == nil || !strings.Contains(err.Error(), "killed before the end of its input") {
 		t.Fatalf("err = %v", err)

@@ -78,18 +78,10 @@ var shopQueries = []string{
 	"SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders'",
 }
 
+// rows returns the rows of every shop query on m's db.
 func rows(t *testing.T, m *testservers.MariaDB, db string) []string {
 	t.Helper()
-	var all []string
-	for _, q := range shopQueries {
-		out, err := m.Exec(context.Background(), db, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, "# "+q)
-		all = append(all, strings.Split(strings.TrimRight(out, "\n"), "\n")...)
-	}
-	return all
+	return fntest.Rows(t, m, db, shopQueries)
 }
 
 // sameRows fails the test when db on m differs from shop on src, row by row.
@@ -102,15 +94,6 @@ func sameRows(t *testing.T, m *testservers.MariaDB, db string) {
 	if diff := cmp.Diff(want, rows(t, m, db)); diff != "" {
 		t.Errorf("%s on port %d differs from the source (-want +got):\n%s", db, m.Port, diff)
 	}
-}
-
-func mustExec(t *testing.T, m *testservers.MariaDB, db, sql string) string {
-	t.Helper()
-	out, err := m.Exec(context.Background(), db, sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
 }
 
 func localRepo(t *testing.T) []string {

@@ -37,11 +37,11 @@ func TestRoundTrip(t *testing.T) {
 	}
 	sameRows(t, dst, "shop")
 
-	mustExec(t, dst, "shop", "DELETE FROM orders WHERE id > 10; UPDATE items SET name = 'changed'; CREATE TABLE extra(i INT); INSERT INTO extra VALUES (7)")
+	fntest.MustExec(t, dst, "shop", "DELETE FROM orders WHERE id > 10; UPDATE items SET name = 'changed'; CREATE TABLE extra(i INT); INSERT INTO extra VALUES (7)")
 	// The mysql flavour's names, KubeDB's tcp() endpoint form.
 	fntest.MustRun(t, NewRestore(), env(t, repo, creds(dst)), "--endpoint", "tcp(127.0.0.1:"+strings.TrimPrefix(dst.Endpoint(), "mysql://127.0.0.1:")+")/")
 	sameRows(t, dst, "shop")
-	if got := mustExec(t, dst, "shop", "SELECT i FROM extra"); got != "7" {
+	if got := fntest.MustExec(t, dst, "shop", "SELECT i FROM extra"); got != "7" {
 		t.Errorf("extra: %q, want the table the dump lacks left as it was", got)
 	}
 }
@@ -51,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRestoreStopsAtFirstError(t *testing.T) {
 	repo := localRepo(t)
 	fntest.MustRun(t, NewMariaDBBackup(), env(t, repo, creds(src)), "--endpoint", src.Endpoint(), "--args", "--databases shop --no-create-info")
-	mustExec(t, dst, "", "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop")
+	fntest.MustExec(t, dst, "", "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop")
 	_, err := fntest.Run(t, NewMariaDBRestore(), env(t, repo, creds(dst)), "--endpoint", dst.Endpoint())
 	if err == nil || !strings.Contains(err.Error(), "doesn't exist") {
 		t.Fatalf("restore of rows without their tables: err = %v", err)

@@ -68,14 +68,14 @@ func TestRestoreStopsEarly(t *testing.T) {
 	dir := wrapper(t, "restic", `for a; do if [ "$a" = dump ]; then "`+real+`" "$@" | head -c 200000; exit 1; fi; done
 exec "`+real+`" "$@"
 `)
-	mustExec(t, dst, "postgres", "CREATE DATABASE partial")
-	t.Cleanup(func() { mustExec(t, dst, "postgres", "DROP DATABASE partial") })
+	fntest.MustExec(t, dst, "postgres", "CREATE DATABASE partial")
+	t.Cleanup(func() { fntest.MustExec(t, dst, "postgres", "DROP DATABASE partial") })
 	url := strings.Replace(dst.Endpoint(), "?", "/partial?", 1)
 	_, err = fntest.Run(t, NewRestore(), testEnv(t, repo, creds(dst), []string{restic.EnvBinary + "=" + filepath.Join(dir, "restic")}).Env, "--endpoint", url)
 	if err == nil || !strings.Contains(err.Error(), "nothing of it was committed") {
 		t.Fatalf("err = %v", err)
 	}
-	if got := mustExec(t, dst, "partial", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); got != "0" {
+	if got := fntest.MustExec(t, dst, "partial", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); got != "0" {
 		t.Errorf("%s tables in the target after a failed restore, want 0", got)
 	}
 }

@@ -98,19 +98,10 @@ var shopQueries = []string{
 	"SELECT tableowner FROM pg_tables WHERE tablename = 'items'",
 }
 
-// rows returns the rows of every shop query, one line per row.
+// rows returns the rows of every shop query on pg's db.
 func rows(t *testing.T, pg *testservers.Postgres, db string) []string {
 	t.Helper()
-	var all []string
-	for _, q := range shopQueries {
-		out, err := pg.Exec(context.Background(), db, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, "# "+q)
-		all = append(all, strings.Split(strings.TrimRight(out, "\n"), "\n")...)
-	}
-	return all
+	return fntest.Rows(t, pg, db, shopQueries)
 }
 
 // sameRows fails the test when db on pg differs from shop on src, row by row.
@@ -123,15 +114,6 @@ func sameRows(t *testing.T, pg *testservers.Postgres, db string) {
 	if diff := cmp.Diff(want, rows(t, pg, db)); diff != "" {
 		t.Errorf("%s on port %d differs from the source (-want +got):\n%s", db, pg.Port, diff)
 	}
-}
-
-func mustExec(t *testing.T, pg *testservers.Postgres, db, sql string) string {
-	t.Helper()
-	out, err := pg.Exec(context.Background(), db, sql)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
 }
 
 const repoPassword = "correct horse battery staple"

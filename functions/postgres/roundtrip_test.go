@@ -28,8 +28,8 @@ func TestDatabaseRoundTrip(t *testing.T) {
 		t.Fatalf("snapshots %+v", snaps)
 	}
 
-	mustExec(t, dst, "postgres", "CREATE ROLE app")
-	mustExec(t, dst, "postgres", "CREATE DATABASE shop OWNER app")
+	fntest.MustExec(t, dst, "postgres", "CREATE ROLE app")
+	fntest.MustExec(t, dst, "postgres", "CREATE DATABASE shop OWNER app")
 	dstURL := strings.Replace(dst.Endpoint(), "?", "/shop?", 1)
 	res := fntest.MustRun(t, NewRestore(), testEnv(t, repo, creds(dst)).Env, "--endpoint", dstURL, "--session", "s1")
 	if res[OutputKind] != KindDatabase || res[outputs.SnapshotID] != out[outputs.SnapshotID] || res[outputs.Size] != out[outputs.Size] {
@@ -39,12 +39,12 @@ func TestDatabaseRoundTrip(t *testing.T) {
 
 	// Again into the database that now has the tables: CREATE TABLE
 	// fails, and the rows inserted before it are rolled back with it.
-	mustExec(t, dst, "shop", "DELETE FROM orders WHERE id > 10")
+	fntest.MustExec(t, dst, "shop", "DELETE FROM orders WHERE id > 10")
 	_, err := fntest.Run(t, NewRestore(), testEnv(t, repo, creds(dst)).Env, "--endpoint", dstURL)
 	if err == nil || !strings.Contains(err.Error(), `already exists`) || !strings.Contains(err.Error(), "nothing of it was committed") {
 		t.Fatalf("restore over an existing database: err = %v", err)
 	}
-	if got := mustExec(t, dst, "shop", "SELECT count(*) FROM orders"); got != "10" {
+	if got := fntest.MustExec(t, dst, "shop", "SELECT count(*) FROM orders"); got != "10" {
 		t.Errorf("after the failed restore orders has %s rows, want the 10 left before it", got)
 	}
 
@@ -65,7 +65,7 @@ func TestClusterRoundTrip(t *testing.T) {
 		t.Fatalf("outputs %v", out)
 	}
 	superuser := "SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'"
-	before := mustExec(t, cluster, "postgres", superuser)
+	before := fntest.MustExec(t, cluster, "postgres", superuser)
 	res := fntest.MustRun(t, NewRestore(), testEnv(t, repo, creds(cluster)).Env, "--endpoint", cluster.Endpoint())
 	if res[OutputKind] != KindCluster {
 		t.Errorf("kind = %q", res[OutputKind])
@@ -73,14 +73,14 @@ func TestClusterRoundTrip(t *testing.T) {
 	// The role the restore connects as keeps its own password; the others
 	// get the dump's.
 	sameRows(t, cluster, "shop")
-	if got := mustExec(t, cluster, "postgres", superuser); got != before || got == mustExec(t, src, "postgres", superuser) {
+	if got := fntest.MustExec(t, cluster, "postgres", superuser); got != before || got == fntest.MustExec(t, src, "postgres", superuser) {
 		t.Errorf("the superuser's password hash changed to %q (was %q)", got, before)
 	}
-	srcApp := mustExec(t, src, "postgres", "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'")
-	if got := mustExec(t, cluster, "postgres", "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'"); got != srcApp {
+	srcApp := fntest.MustExec(t, src, "postgres", "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'")
+	if got := fntest.MustExec(t, cluster, "postgres", "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'"); got != srcApp {
 		t.Errorf("app's password hash = %q, want the source's %q", got, srcApp)
 	}
-	if got := mustExec(t, cluster, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app'"); got != "t" {
+	if got := fntest.MustExec(t, cluster, "postgres", "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'app'"); got != "t" {
 		t.Errorf("role app: rolcanlogin = %q", got)
 	}
 
@@ -96,7 +96,7 @@ func TestClusterRoundTrip(t *testing.T) {
 		t.Fatalf("single-transaction true: err = %v", err)
 	}
 
-	mustExec(t, cluster, "shop", "DELETE FROM orders")
+	fntest.MustExec(t, cluster, "shop", "DELETE FROM orders")
 	fntest.MustRun(t, NewBackup(), testEnv(t, repo, creds(src)).Env, "--endpoint", src.Endpoint(), "--args", "--clean --if-exists", "--session", "clean")
 	fntest.MustRun(t, NewRestore(), testEnv(t, repo, creds(cluster)).Env, "--endpoint", cluster.Endpoint(), "--session", "clean")
 	sameRows(t, cluster, "shop")

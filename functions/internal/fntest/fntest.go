@@ -61,3 +61,35 @@ func MustRun(t testing.TB, fn step.Function, env *step.Env, args ...string) step
 	}
 	return out
 }
+
+// SQL is a test database server (internal/testservers' Postgres and
+// MariaDB): Exec runs sql in database db and returns its rows as text.
+type SQL interface {
+	Exec(ctx context.Context, db, sql string) (string, error)
+}
+
+// Rows runs each query in db and returns its rows, one line per row, each
+// query's headed by "# <query>".
+func Rows(t testing.TB, s SQL, db string, queries []string) []string {
+	t.Helper()
+	var all []string
+	for _, q := range queries {
+		out, err := s.Exec(context.Background(), db, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, "# "+q)
+		all = append(all, strings.Split(strings.TrimRight(out, "\n"), "\n")...)
+	}
+	return all
+}
+
+// MustExec runs sql in db and returns its output, trimmed; an error fails t.
+func MustExec(t testing.TB, s SQL, db, sql string) string {
+	t.Helper()
+	out, err := s.Exec(context.Background(), db, sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
