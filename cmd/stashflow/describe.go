@@ -88,16 +88,8 @@ func getSession(ctx context.Context, kube *kubeFlags, ref string) (client.Object
 	default:
 		return nil, usageError{fmt.Errorf("%q: not a kind describe knows (backupsession, restoresession, restorebatch, backupconfiguration, backupbatch)", kind)}
 	}
-	c, err := kube.client()
-	if err != nil {
+	if _, _, err := kube.get(ctx, reflect.TypeOf(obj).Elem().Name(), name, obj); err != nil {
 		return nil, err
-	}
-	ns, explicit, err := kube.namespace()
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-		return nil, notFoundIn(err, reflect.TypeOf(obj).Elem().Name(), name, ns, explicit)
 	}
 	return obj, nil
 }
@@ -317,16 +309,9 @@ func describeInvokerOf(ctx context.Context, w io.Writer, kube *kubeFlags, ref st
 	if err != nil {
 		return err
 	}
-	cl, err := kube.client()
+	cl, _, err := kube.get(ctx, kind, name, obj)
 	if err != nil {
 		return err
-	}
-	ns, explicit, err := kube.namespace()
-	if err != nil {
-		return err
-	}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-		return notFoundIn(err, kind, name, ns, explicit)
 	}
 	sessions, err := invokerSessions(ctx, cl, obj)
 	if err != nil {

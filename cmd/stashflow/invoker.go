@@ -56,16 +56,9 @@ func newPauseCommand(paused bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := kube.client()
+			cl, ns, err := kube.get(c.Context(), kind, name, obj)
 			if err != nil {
 				return err
-			}
-			ns, explicit, err := kube.namespace()
-			if err != nil {
-				return err
-			}
-			if err := cl.Get(c.Context(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-				return notFoundIn(err, kind, name, ns, explicit)
 			}
 			ref := strings.ToLower(kind) + "/" + name
 			if was := setPaused(obj, paused); was == paused {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -19,6 +20,7 @@ import (
 // Function's own flags (stashflow fn …) may be named --namespace too.
 type kubeFlags struct {
 	config *genericclioptions.ConfigFlags
+	cl     client.Client // made once, by client
 }
 
 // addKubeFlags registers the connection flags on fs.
@@ -34,11 +36,33 @@ func addKubeFlags(fs *pflag.FlagSet) *kubeFlags {
 // client is a client of the cluster the flags name ($KUBECONFIG,
 // ~/.kube/config or in-cluster, then the flags), with stashflow's kinds.
 func (f *kubeFlags) client() (client.Client, error) {
+	if f.cl != nil {
+		return f.cl, nil
+	}
 	cfg, err := f.config.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("no cluster to talk to (--kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster): %w", err)
 	}
-	return client.New(cfg, client.Options{Scheme: manifest.Scheme()})
+	f.cl, err = client.New(cfg, client.Options{Scheme: manifest.Scheme()})
+	return f.cl, err
+}
+
+// get reads the object kind/name into obj from the namespace of -n or the
+// context; not found names the namespace searched. It returns the client,
+// for what the command does next, and the namespace.
+func (f *kubeFlags) get(ctx context.Context, kind, name string, obj client.Object) (client.Client, string, error) {
+	cl, err := f.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, explicit, err := f.namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		return nil, "", notFoundIn(err, kind, name, ns, explicit)
+	}
+	return cl, ns, nil
 }
 
 // namespace is -n, or else the namespace of the kubeconfig's context, or

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/functions/restic"
@@ -117,23 +116,16 @@ func (r *repoFlags) fromCluster(ctx context.Context) (*v1alpha1.Repository, []st
 	if r.repository == "" {
 		return nil, nil, usageError{errors.New("--repository: name the cluster's Repository (or give -f files)")}
 	}
-	cl, err := r.kube.client()
-	if err != nil {
-		return nil, nil, err
-	}
-	ns, explicit, err := r.kube.namespace()
-	if err != nil {
-		return nil, nil, err
-	}
 	repo := &v1alpha1.Repository{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: r.repository}, repo); err != nil {
-		return nil, nil, notFoundIn(err, "Repository", r.repository, ns, explicit)
+	_, ns, err := r.kube.get(ctx, "Repository", r.repository, repo)
+	if err != nil {
+		return nil, nil, err
 	}
 	var sec map[string]string
 	if name := repo.Spec.Backend.StorageSecretName; name != "" {
 		s := &corev1.Secret{}
-		if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
-			return nil, nil, fmt.Errorf("repository %s/%s: spec.backend.storageSecretName: %w", ns, repo.Name, notFoundIn(err, "Secret", name, ns, explicit))
+		if _, _, err := r.kube.get(ctx, "Secret", name, s); err != nil {
+			return nil, nil, fmt.Errorf("repository %s/%s: spec.backend.storageSecretName: %w", ns, repo.Name, err)
 		}
 		sec = secretData(s)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -84,16 +83,9 @@ func (o *restoreOptions) run(c *cobra.Command, arg string) error {
 			return usageError{fmt.Errorf("--to %q: want KIND/NAME of an AppBinding, PersistentVolumeClaim, Deployment, StatefulSet, DaemonSet or ReplicaSet", o.to)}
 		}
 	}
-	cl, err := o.kube.client()
+	cl, ns, err := o.kube.get(c.Context(), kind, name, bc)
 	if err != nil {
 		return err
-	}
-	ns, explicit, err := o.kube.namespace()
-	if err != nil {
-		return err
-	}
-	if err := cl.Get(c.Context(), client.ObjectKey{Namespace: ns, Name: name}, bc); err != nil {
-		return notFoundIn(err, kind, name, ns, explicit)
 	}
 	rs, err := restoreSessionFor(bc, o.snapshot, to, o.task)
 	if err != nil {

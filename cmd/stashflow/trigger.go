@@ -36,16 +36,9 @@ Succeeded.`,
 			if err != nil {
 				return err
 			}
-			cl, err := kube.client()
+			cl, namespace, err := kube.get(c.Context(), kind, name, inv)
 			if err != nil {
 				return err
-			}
-			namespace, explicit, err := kube.namespace()
-			if err != nil {
-				return err
-			}
-			if err := cl.Get(c.Context(), client.ObjectKey{Namespace: namespace, Name: name}, inv); err != nil {
-				return notFoundIn(err, kind, name, namespace, explicit)
 			}
 			s := &v1alpha1.BackupSession{
 				ObjectMeta: metav1.ObjectMeta{
