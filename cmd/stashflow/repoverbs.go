@@ -180,9 +180,10 @@ func newUnlockCommand() *cobra.Command {
 		Use:   "unlock [-f FILE|DIR ... | --repository NAME]",
 		Short: "Remove a repository's stale locks: those whose holder is provably gone",
 		Long: `Unlock removes the locks whose holder is provably gone — taken on this machine by a process
-that no longer exists — and lists the others with their holder, host and age: a lock held by a
-live process, or taken on another machine, is never broken here (a step's own restic removes a
-stale lock of its node when it meets one).`,
+that no longer exists — and lists the others with their holder, host and age. It acts only when
+such a lock exists, and then runs restic unlock, which also removes any lock restic itself
+judges stale: one not refreshed for 30 minutes (restic refreshes a live holder's lock every 5
+minutes). A lock whose holder is alive is kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cl, err := r.open(c.Context())
