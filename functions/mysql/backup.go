@@ -47,13 +47,10 @@ const (
 
 // Backup is the mysql-backup and mariadb-backup Function.
 type Backup struct {
-	flavor   string
-	conn     connFlags
-	args     string
-	tags     []string
-	session  string
-	target   string
-	hostname string
+	flavor string
+	conn   connFlags
+	args   string
+	labels dumpstream.Labels
 }
 
 // NewBackup returns a fresh mysql-backup Function.
@@ -75,10 +72,7 @@ func (*Backup) DeclaredOutputs() []string { return []string{OutputDumpCommand} }
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	b.conn.addFlags(fs)
 	fs.StringVar(&b.args, "args", DefaultDumpArgs, "arguments of the dump tool after --single-transaction, separated by spaces (Stash's args): what to dump, e.g. \"--databases shop\", and options such as --routines")
-	fs.StringSliceVar(&b.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")
-	fs.StringVar(&b.session, "session", "", "the BackupSession's name (tag session=NAME)")
-	fs.StringVar(&b.target, "target", "", "the backup target's name (tag target=NAME)")
-	fs.StringVar(&b.hostname, "hostname", "", "hostname recorded in the restic snapshot")
+	b.labels.AddFlags(fs)
 }
 
 var dumpRefused = map[string]string{
@@ -105,7 +99,7 @@ func (b *Backup) Validate() error {
 	if err := refuseArgs(args, dumpRefused); err != nil {
 		return err
 	}
-	return dumpstream.CheckLabels(b.tags, map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname})
+	return b.labels.Check()
 }
 
 // Run implements step.Function.
@@ -123,18 +117,12 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	}
 	defer os.Remove(cnf)
 	args := append([]string{"--defaults-extra-file=" + cnf, "--single-transaction"}, strings.Fields(b.args)...)
-	tags := append([]string(nil), b.tags...)
-	if b.session != "" {
-		tags = append(tags, TagSession+"="+b.session)
-	}
-	if b.target != "" {
-		tags = append(tags, TagTarget+"="+b.target)
-	}
+	tags := b.labels.Tags()
 	tags = append(tags, TagDump+"="+name)
 	out := step.Outputs{OutputDumpCommand: name}
 	log.Info("dumping "+b.flavor, "command", name, "endpoint", b.conn.endpoint, "args", b.args)
 	summary, err := dumpstream.Backup(ctx, env, dumpstream.BackupOptions{
-		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: tags, Host: b.hostname},
+		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: tags, Host: b.labels.Host()},
 		Name:   name,
 		Command: func() *exec.Cmd {
 			cmd := exec.Command(bin, args...)

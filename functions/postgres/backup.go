@@ -48,13 +48,10 @@ const (
 
 // Backup is the postgres-backup Function.
 type Backup struct {
-	conn     connFlags
-	cmd      string
-	args     string
-	tags     []string
-	session  string
-	target   string
-	hostname string
+	conn   connFlags
+	cmd    string
+	args   string
+	labels dumpstream.Labels
 }
 
 // NewBackup returns a fresh postgres-backup Function.
@@ -73,10 +70,7 @@ func (b *Backup) Flags(fs *pflag.FlagSet) {
 	b.conn.addFlags(fs)
 	fs.StringVar(&b.cmd, "cmd", CmdDumpAll, "the dump command: pg_dumpall (every database, roles and tablespaces) or pg_dump (one database: the endpoint's, or one named in --args)")
 	fs.StringVar(&b.args, "args", "", "extra arguments of the dump command, separated by spaces (Stash's args), e.g. \"--clean --if-exists\" or \"-d shop\"")
-	fs.StringSliceVar(&b.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")
-	fs.StringVar(&b.session, "session", "", "the BackupSession's name (tag session=NAME)")
-	fs.StringVar(&b.target, "target", "", "the backup target's name (tag target=NAME)")
-	fs.StringVar(&b.hostname, "hostname", "", "hostname recorded in the restic snapshot")
+	b.labels.AddFlags(fs)
 }
 
 // dumpRefused are dump options that would send the dump elsewhere than
@@ -117,7 +111,7 @@ func (b *Backup) Validate() error {
 			return fmt.Errorf("--args: %q: only the plain format is allowed (the restore feeds the dump to psql)", a)
 		}
 	}
-	return dumpstream.CheckLabels(b.tags, map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname})
+	return b.labels.Check()
 }
 
 // Run implements step.Function.
@@ -128,18 +122,12 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		return nil, err
 	}
 	environ := b.conn.environ(env)
-	tags := append([]string(nil), b.tags...)
-	if b.session != "" {
-		tags = append(tags, TagSession+"="+b.session)
-	}
-	if b.target != "" {
-		tags = append(tags, TagTarget+"="+b.target)
-	}
+	tags := b.labels.Tags()
 	tags = append(tags, TagDump+"="+b.cmd)
 	out := step.Outputs{OutputDumpCommand: b.cmd}
 	log.Info("dumping postgres", "command", b.cmd, "endpoint", b.conn.endpoint)
 	summary, err := dumpstream.Backup(ctx, env, dumpstream.BackupOptions{
-		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: tags, Host: b.hostname},
+		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: tags, Host: b.labels.Host()},
 		Name:   b.cmd,
 		Command: func() *exec.Cmd {
 			// --no-password: a missing or wrong password fails at once.

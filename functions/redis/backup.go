@@ -49,10 +49,7 @@ const clientPackage = "redis-cli 7 or newer (Debian: redis-tools)"
 type Backup struct {
 	endpoint string
 	args     string
-	tags     []string
-	session  string
-	target   string
-	hostname string
+	labels   dumpstream.Labels
 
 	host, port string
 }
@@ -69,10 +66,7 @@ func (*Backup) Description() string {
 func (b *Backup) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&b.endpoint, "endpoint", "", "the server: redis://HOST[:PORT] (the AppBinding's URL or service); user and password come from $REDIS_USERNAME and $REDIS_PASSWORD")
 	fs.StringVar(&b.args, "args", "", "extra redis-cli arguments, separated by spaces (Stash's args)")
-	fs.StringSliceVar(&b.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")
-	fs.StringVar(&b.session, "session", "", "the BackupSession's name (tag session=NAME)")
-	fs.StringVar(&b.target, "target", "", "the backup target's name (tag target=NAME)")
-	fs.StringVar(&b.hostname, "hostname", "", "hostname recorded in the restic snapshot")
+	b.labels.AddFlags(fs)
 }
 
 var cliRefused = map[string]string{
@@ -97,7 +91,7 @@ func (b *Backup) Validate() error {
 			}
 		}
 	}
-	return dumpstream.CheckLabels(b.tags, map[string]string{"session": b.session, "target": b.target, "hostname": b.hostname})
+	return b.labels.Check()
 }
 
 // parseEndpoint reads redis://HOST[:PORT].
@@ -144,16 +138,9 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if pw := env.Getenv(EnvPassword); pw != "" {
 		environ = append(environ, "REDISCLI_AUTH="+pw)
 	}
-	tags := append([]string(nil), b.tags...)
-	if b.session != "" {
-		tags = append(tags, TagSession+"="+b.session)
-	}
-	if b.target != "" {
-		tags = append(tags, TagTarget+"="+b.target)
-	}
 	log.Info("streaming redis RDB", "endpoint", b.endpoint)
 	summary, err := dumpstream.Backup(ctx, env, dumpstream.BackupOptions{
-		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: tags, Host: b.hostname},
+		Restic: restic.BackupOptions{Filename: DumpFilename, Tags: b.labels.Tags(), Host: b.labels.Host()},
 		Name:   "redis-cli --rdb",
 		Command: func() *exec.Cmd {
 			cmd := exec.Command(bin, args...)

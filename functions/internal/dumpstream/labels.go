@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/stashflow/stashflow/functions/restic"
 )
 
@@ -49,3 +51,39 @@ func (q SnapshotQuery) Resolve(ctx context.Context, repo *restic.Client) (restic
 	}
 	return repo.Resolve(ctx, q.ID, filter)
 }
+
+// Labels are what a dump's snapshot is labelled with: extra tags, the
+// session's and the target's names as tags, and the host name. Each
+// database's backup Function takes them as the same flags.
+type Labels struct {
+	tags                      []string
+	session, target, hostname string
+}
+
+// AddFlags registers --tags, --session, --target and --hostname.
+func (l *Labels) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&l.tags, "tags", nil, "extra restic tags for the snapshot, comma separated")
+	fs.StringVar(&l.session, "session", "", "the BackupSession's name (tag session=NAME)")
+	fs.StringVar(&l.target, "target", "", "the backup target's name (tag target=NAME)")
+	fs.StringVar(&l.hostname, "hostname", "", "hostname recorded in the restic snapshot")
+}
+
+// Check refuses labels restic could not keep (CheckLabels).
+func (l *Labels) Check() error {
+	return CheckLabels(l.tags, map[string]string{"session": l.session, "target": l.target, "hostname": l.hostname})
+}
+
+// Tags are the snapshot's tags: the extra ones, session=, target=.
+func (l *Labels) Tags() []string {
+	tags := append([]string(nil), l.tags...)
+	if l.session != "" {
+		tags = append(tags, tagSession+"="+l.session)
+	}
+	if l.target != "" {
+		tags = append(tags, tagTarget+"="+l.target)
+	}
+	return tags
+}
+
+// Host is the host name the snapshot records.
+func (l *Labels) Host() string { return l.hostname }
