@@ -123,6 +123,7 @@ type Metrics struct {
 	RepositorySnapshots     *Gauge
 	RepositorySnapshotsGone *Gauge
 	RepositoryIntegrity     *Gauge
+	RepositoryReady         *Gauge
 	RestoreSessionSuccess   *Gauge
 	RestoreSessionDuration  *Gauge
 }
@@ -162,6 +163,8 @@ func newMetrics() *Metrics {
 			"Snapshots the last retention step removed from the repository.", repo),
 		RepositoryIntegrity: newGauge("stashflow_repository_integrity", "stash_repository_integrity",
 			"1 if the last integrity check of the repository found no error, 0 if it found one.", repo),
+		RepositoryReady: newGauge("stashflow_repository_ready", "",
+			"1 if the Repository's Ready condition is True, 0 if not (Stash has no such metric).", repo),
 		RestoreSessionSuccess: newGauge("stashflow_restore_session_success", "stash_restore_session_success",
 			"1 if the RestoreSession or RestoreBatch succeeded, 0 if it failed.", restore),
 		RestoreSessionDuration: newGauge("stashflow_restore_session_duration_seconds", "stash_restore_session_duration_seconds",
@@ -173,7 +176,7 @@ func (m *Metrics) gauges() []*Gauge {
 	return []*Gauge{
 		m.BackupSessionSuccess, m.BackupSessionDuration, m.BackupLastSuccessTime, m.BackupTargetSuccess, m.BackupTargetLastSuccess,
 		m.HostBackupSuccess, m.HostDataSizeBytes, m.HostDataUploadedBytes, m.HostFilesTotal, m.HostBackupDuration,
-		m.RepositorySizeBytes, m.RepositorySnapshots, m.RepositorySnapshotsGone, m.RepositoryIntegrity,
+		m.RepositorySizeBytes, m.RepositorySnapshots, m.RepositorySnapshotsGone, m.RepositoryIntegrity, m.RepositoryReady,
 		m.RestoreSessionSuccess, m.RestoreSessionDuration,
 	}
 }
@@ -218,7 +221,7 @@ func (m *Metrics) ForgetInvoker(namespace, kind, name string) {
 // ForgetRepository drops the series of a deleted Repository.
 func (m *Metrics) ForgetRepository(namespace, name string) {
 	match := prometheus.Labels{LabelNamespace: namespace, LabelRepository: name}
-	for _, g := range []*Gauge{m.RepositorySizeBytes, m.RepositorySnapshots, m.RepositorySnapshotsGone, m.RepositoryIntegrity} {
+	for _, g := range []*Gauge{m.RepositorySizeBytes, m.RepositorySnapshots, m.RepositorySnapshotsGone, m.RepositoryIntegrity, m.RepositoryReady} {
 		g.DeletePartialMatch(match)
 	}
 }

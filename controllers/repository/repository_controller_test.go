@@ -212,6 +212,9 @@ func TestStatusFromTheBackend(t *testing.T) {
 		if v, ok := op.Gauge(t, "stash_repository_snapshot_count", map[string]string{"namespace": ns, "repository": "repo"}); !ok || v != float64(want) {
 			t.Errorf("stash_repository_snapshot_count = %v (exported: %v), want %d", v, ok, want)
 		}
+		if v, ok := op.Gauge(t, "stashflow_repository_ready", map[string]string{"namespace": ns, "repository": "repo"}); !ok || v != 1 {
+			t.Errorf("stashflow_repository_ready = %v (exported: %v), want 1", v, ok)
+		}
 	}
 }
 
@@ -228,7 +231,7 @@ func TestWrongPassword(t *testing.T) {
 	repo, secret := ot.Repository(ns, "repo", dir)
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), backupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"),
 		config(ns, "a", "repo", ns+"-backup"), session(ns, "a-1", "a"))
-	ot.Start(t, env, ns, controllers.Config{})
+	op := ot.Start(t, env, ns, controllers.Config{})
 
 	r := waitRepository(t, ns, "repo", func(st *v1alpha1.RepositoryStatus) string {
 		if c := conditions.Get(st.Conditions, conditions.Initialized); c == nil || c.Status != metav1.ConditionFalse || c.Reason != string(conditions.ReasonOpenFailed) {
@@ -241,6 +244,9 @@ func TestWrongPassword(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Initialized message %q does not say %q", msg, want)
 		}
+	}
+	if v, ok := op.Gauge(t, "stashflow_repository_ready", map[string]string{"namespace": ns, "repository": "repo"}); !ok || v != 0 {
+		t.Errorf("stashflow_repository_ready = %v (exported: %v), want 0", v, ok)
 	}
 	if strings.Contains(mustJSON(r), password) || strings.Contains(mustJSON(r), right) {
 		t.Errorf("a password is in the Repository: %s", mustJSON(r))
@@ -302,8 +308,9 @@ func TestRestoreOfAMissingRepository(t *testing.T) {
 	}
 }
 
-// TestRepositoryMetrics: a Repository's snapshot count is exported from
-// its status; when it is deleted its size and snapshot-count series go,
+// TestRepositoryMetrics: a Repository's snapshot count and readiness are
+// exported from its status; when it is deleted its size, snapshot-count and
+// readiness series go,
 // and another Repository's stay.
 func TestRepositoryMetrics(t *testing.T) {
 	t.Parallel()
@@ -324,6 +331,9 @@ func TestRepositoryMetrics(t *testing.T) {
 			if v, ok := value(m.RepositorySnapshots.GaugeVec, ns, name); !ok || v != 3 {
 				return fmt.Sprintf("snapshot count of %s: %v (exported: %v), want 3 from its status", name, v, ok)
 			}
+			if _, ok := value(m.RepositoryReady.GaugeVec, ns, name); !ok {
+				return fmt.Sprintf("readiness of %s not exported", name)
+			}
 		}
 		return ""
 	})
@@ -331,7 +341,7 @@ func TestRepositoryMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ot.Eventually(t, 10*time.Second, func() string {
-		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots.GaugeVec, m.RepositorySizeBytes.GaugeVec} {
+		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots.GaugeVec, m.RepositorySizeBytes.GaugeVec, m.RepositoryReady.GaugeVec} {
 			if _, ok := value(vec, ns, "gone"); ok {
 				return "the deleted Repository's series are still exported"
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
+	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/translators"
@@ -104,10 +105,15 @@ func (r *Reconciler) runFailed(s *scope, cause string) {
 	r.event(repo, true, reason, msg)
 }
 
-// exportMetrics exports the Repository's snapshot count from its status
-// (also after the operator restarts, not only after the next run).
+// exportMetrics exports the Repository's readiness and snapshot count from
+// its status (also after the operator restarts, not only after the next run).
 func (r *Reconciler) exportMetrics(repo *v1alpha1.Repository) {
-	if r.Metrics != nil && (repo.Status.RefreshTime != nil || repo.Status.FirstBackupTime != nil) {
+	if r.Metrics == nil || !repo.DeletionTimestamp.IsZero() {
+		return
+	}
+	r.Metrics.RepositoryReady.WithLabelValues(repo.Namespace, repo.Name).Set(
+		metrics.Bool(conditions.IsTrue(repo.Status.Conditions, v1alpha1.ConditionReady)))
+	if repo.Status.RefreshTime != nil || repo.Status.FirstBackupTime != nil {
 		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(repo.Status.SnapshotCount))
 	}
 }
