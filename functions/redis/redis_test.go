@@ -139,7 +139,7 @@ func TestRoundTrip(t *testing.T) {
 	if res[outputs.SnapshotID] != out[outputs.SnapshotID] || res[outputs.Size] != out[outputs.Size] {
 		t.Errorf("restore outputs %v, backup's %v", res, out)
 	}
-	chownLikeDir(t, filepath.Join(dst.Dir, "dump.rdb"), dst.Dir)
+	checkOwnedLikeDir(t, filepath.Join(dst.Dir, "dump.rdb"), dst.Dir)
 	if err := dst.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -154,16 +154,25 @@ func TestRoundTrip(t *testing.T) {
 	fntest.MustRun(t, NewRestore(), fntest.Env(t, repo), "--data-dir", dst.Dir, "--force")
 }
 
-// chownLikeDir gives file the owner of dir (the server's user).
-func chownLikeDir(t *testing.T, file, dir string) {
+// checkOwnedLikeDir: a restore run as root gives the file the owner of
+// its directory (the server's user), so that the server can read it.
+func checkOwnedLikeDir(t *testing.T, file, dir string) {
 	t.Helper()
-	st, err := os.Stat(dir)
+	if os.Geteuid() != 0 {
+		return
+	}
+	d, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid, gid := statOwner(st)
-	if err := os.Chown(file, uid, gid); err != nil {
+	f, err := os.Stat(file)
+	if err != nil {
 		t.Fatal(err)
+	}
+	du, dg := statOwner(d)
+	fu, fg := statOwner(f)
+	if du != fu || dg != fg {
+		t.Errorf("%s is owned by %d:%d, its directory by %d:%d", file, fu, fg, du, dg)
 	}
 }
 

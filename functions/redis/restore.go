@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -87,6 +88,10 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		return out, fmt.Errorf("--data-dir: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := ownLikeDir(tmp, r.dataDir); err != nil {
+		_ = tmp.Close()
+		return out, fmt.Errorf("--data-dir: %w", err)
+	}
 	check := newRDBStream(tmp, false)
 	err = repo.Dump(ctx, snap.ID, DumpPath, check)
 	if err == nil {
@@ -107,4 +112,22 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	out[outputs.Size] = strconv.FormatInt(check.n, 10)
 	log.Info("redis RDB restored", "snapshot", snap.ID, "file", dst, "bytes", check.n)
 	return out, nil
+}
+
+// ownLikeDir gives a root step's file the data directory's owner, the
+// server's user: redis-server cannot read a root-owned 0600 dump.rdb. A
+// step that is not root writes as itself.
+func ownLikeDir(f *os.File, dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return f.Chown(int(sys.Uid), int(sys.Gid))
 }
