@@ -435,12 +435,15 @@ func hookStatus(n pipeline.NodeStatus) v1alpha1.HookStatus {
 }
 
 // Stopped returns nodes as they are once a stop took effect: steps still
-// running end Failed and steps not started end Omitted, with message.
+// running end Failed and steps not started end Omitted, with message. A
+// step that was started but not yet seen Running (its pod created, the
+// engine's view behind its process) may have done work: it ends Failed,
+// never "did not run".
 func Stopped(nodes []pipeline.NodeStatus, message string, now time.Time) []pipeline.NodeStatus {
 	out := make([]pipeline.NodeStatus, len(nodes))
 	for i, n := range nodes {
 		switch {
-		case n.Phase == pipeline.PhaseRunning:
+		case n.Phase == pipeline.PhaseRunning, !n.Phase.Completed() && !n.StartedAt.IsZero():
 			n.Phase, n.Message, n.FinishedAt = pipeline.PhaseFailed, message, now
 		case !n.Phase.Completed():
 			n.Phase, n.Message = pipeline.PhaseOmitted, message

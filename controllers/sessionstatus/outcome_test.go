@@ -179,6 +179,34 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+func TestStopped(t *testing.T) {
+	started := t0.Add(-time.Second)
+	now := t0.Add(time.Minute)
+	tests := []struct {
+		name string
+		node pipeline.NodeStatus
+		want pipeline.NodeStatus
+	}{
+		{"running ends Failed", pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseRunning, StartedAt: started},
+			pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseFailed, Message: "stopped", StartedAt: started, FinishedAt: now}},
+		{"started, not yet seen Running, may have run: Failed", pipeline.NodeStatus{Step: "s", Phase: pipeline.PhasePending, StartedAt: started},
+			pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseFailed, Message: "stopped", StartedAt: started, FinishedAt: now}},
+		{"never started: Omitted", pipeline.NodeStatus{Step: "s", Phase: pipeline.PhasePending},
+			pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseOmitted, Message: "stopped"}},
+		{"no phase yet: Omitted", pipeline.NodeStatus{Step: "s"},
+			pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseOmitted, Message: "stopped"}},
+		{"finished: as it was", pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseSucceeded, StartedAt: started, FinishedAt: t0},
+			pipeline.NodeStatus{Step: "s", Phase: pipeline.PhaseSucceeded, StartedAt: started, FinishedAt: t0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff([]pipeline.NodeStatus{tt.want}, Stopped([]pipeline.NodeStatus{tt.node}, "stopped", now)); diff != "" {
+				t.Errorf("Stopped() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestEvaluateDetails(t *testing.T) {
 	nodes := []pipeline.NodeStatus{
 		ok("global-pre-backup", nil), ok("a-pre-backup", nil),
