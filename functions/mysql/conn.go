@@ -39,6 +39,14 @@ func tools(flavor string) (dump, load []string) {
 	return []string{"mysqldump", "mariadb-dump"}, []string{"mysql", "mariadb"}
 }
 
+// ClientTools are the programs the mysql and mariadb Functions run (each
+// tries two names), found on the step's PATH; the step image must carry
+// them (packaging/databases).
+func ClientTools() []string {
+	dump, load := tools(FlavorMariaDB)
+	return append(dump, load...)
+}
+
 const clientPackage = "the MySQL or MariaDB client tools (Debian: mariadb-client; MySQL: mysql-client)"
 
 // findTool returns the first of names on the step's PATH.

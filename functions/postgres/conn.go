@@ -29,6 +29,13 @@ const DefaultUser = "postgres"
 // clientPackage names where the client tools come from, for errors.
 const clientPackage = "PostgreSQL's client tools (Debian: postgresql-client)"
 
+// CmdPsql is the client the restore streams the dump into.
+const CmdPsql = "psql"
+
+// ClientTools are the programs the postgres Functions run, found on the
+// step's PATH; the step image must carry them (packaging/databases).
+func ClientTools() []string { return []string{CmdDumpAll, CmdDump, CmdPsql} }
+
 // endpointParams are the URL query parameters honoured, with the libpq
 // variable each one becomes.
 var endpointParams = map[string]string{

@@ -85,7 +85,7 @@ func (r *Restore) Validate() error {
 // Run implements step.Function.
 func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	log := env.Logger()
-	bin, err := tool(env, "psql")
+	bin, err := tool(env, CmdPsql)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 		SnapshotID: snap.ID,
 		Path:       DumpPath,
 		Command:    cmd,
-		Name:       "psql",
+		Name:       CmdPsql,
 		Filter: func(w io.Writer) io.WriteCloser {
 			script = newScriptFilter(w, r.singleTx, user(env))
 			return script

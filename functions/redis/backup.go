@@ -45,6 +45,13 @@ const (
 
 const clientPackage = "redis-cli 7 or newer (Debian: redis-tools)"
 
+// CmdRedisCli is the client that fetches the RDB.
+const CmdRedisCli = "redis-cli"
+
+// ClientTools are the programs the redis Functions run, found on the
+// step's PATH; the step image must carry them (packaging/databases).
+func ClientTools() []string { return []string{CmdRedisCli} }
+
 // Backup is the redis-backup Function.
 type Backup struct {
 	endpoint string
@@ -125,7 +132,7 @@ func parseEndpoint(ep string) (string, string, error) {
 // Run implements step.Function.
 func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	log := env.Logger()
-	bin, err := dumpstream.LookTool(env, "redis-cli", clientPackage)
+	bin, err := dumpstream.LookTool(env, CmdRedisCli, clientPackage)
 	if err != nil {
 		return nil, err
 	}
