@@ -170,3 +170,11 @@ func (m *MariaDB) Stop() {
 		_ = os.RemoveAll(m.Dir)
 	}
 }
+
+// Pid is the server's process id, 0 when it is not running.
+func (m *MariaDB) Pid() int {
+	if m.proc == nil {
+		return 0
+	}
+	return m.proc.Cmd.Process.Pid
+}

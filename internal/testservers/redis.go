@@ -152,3 +152,11 @@ func (r *Redis) Halt() {
 	stopProcess(r.proc, syscall.SIGTERM, 10*time.Second)
 	r.proc = nil
 }
+
+// Pid is the server's process id, 0 when it is not running.
+func (r *Redis) Pid() int {
+	if r.proc == nil {
+		return 0
+	}
+	return r.proc.Cmd.Process.Pid
+}

@@ -1,0 +1,296 @@
+package measure
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Result is one measured run.
+type Result struct {
+	Name string
+	Wall time.Duration
+	// CPU is the process tree's user+system time (wait4, exact).
+	CPU time.Duration
+	// ServerCPU is the server's CPU over the run, when the caller
+	// measured it (ServerCPU before and after).
+	ServerCPU time.Duration
+	// TempPeak is the peak bytes of temporary disk in the watched dirs.
+	TempPeak int64
+	// StepPeak is the largest sum of the tree's RSS at one sample: what
+	// the step holds at once.
+	StepPeak int64
+	// Procs is per command name (summed over processes of that name).
+	Procs map[string]*Proc
+	// Range is the wall times of all rounds, min–max (set by Median).
+	Range string
+}
+
+// Proc is what sampling /proc saw of one command.
+type Proc struct {
+	CPU  time.Duration
+	HWM  int64 // peak RSS (VmHWM), bytes
+	Anon int64 // peak anonymous RSS (RssAnon, sampled), bytes
+}
+
+// userHZ is the clock tick of /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const userHZ = 100
+
+// statCPU returns utime+stime of pid, plus cutime+cstime (its reaped
+// children's) when withChildren.
+func statCPU(pid int, withChildren bool) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // after the command name
+	if i < 0 || i+2 > len(s) {
+		return 0, fmt.Errorf("bad stat %q", s)
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 15 {
+		return 0, fmt.Errorf("bad stat %q", s)
+	}
+	n := 2
+	if withChildren {
+		n = 4
+	}
+	var ticks int64
+	for _, v := range f[11 : 11+n] {
+		t, _ := strconv.ParseInt(v, 10, 64)
+		ticks += t
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// ServerCPU is a server's CPU so far, its reaped children's included (a
+// PostgreSQL backend, a Redis fork): subtract two readings.
+func ServerCPU(pid int) time.Duration {
+	cpu, _ := statCPU(pid, true)
+	return cpu
+}
+
+// status returns VmHWM, RssAnon and VmRSS of pid in bytes and its name.
+func status(pid int) (hwm, anon, rss int64, name string, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		v = strings.TrimSpace(v)
+		kb := func() int64 { n, _ := strconv.ParseInt(strings.Fields(v + " 0")[0], 10, 64); return n << 10 }
+		switch k {
+		case "Name":
+			name = v
+		case "VmHWM":
+			hwm = kb()
+		case "RssAnon":
+			anon = kb()
+		case "VmRSS":
+			rss = kb()
+		}
+	}
+	return hwm, anon, rss, name, sc.Err()
+}
+
+// children returns pid's child processes.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// DirSize returns the bytes of regular files under dir.
+func DirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// sample is one process's running measurements.
+type sample struct {
+	name      string
+	cpu       time.Duration
+	hwm, anon int64
+}
+
+// tree samples a process tree.
+type tree struct {
+	root     int
+	seen     map[int]*sample
+	stepPeak int64
+}
+
+func (t *tree) sample() {
+	pids := []int{t.root}
+	for i := 0; i < len(pids); i++ {
+		pids = append(pids, children(pids[i])...)
+	}
+	var rssSum int64
+	for _, pid := range pids {
+		hwm, anon, rss, name, err := status(pid)
+		if err != nil || name == "" {
+			continue
+		}
+		cpu, err := statCPU(pid, false)
+		if err != nil {
+			continue
+		}
+		rssSum += rss
+		s := t.seen[pid]
+		if s == nil {
+			s = &sample{name: name}
+			t.seen[pid] = s
+		}
+		// A child is sampled under its parent's name between fork and
+		// exec: the name changes once, and the parent's figures go.
+		if name != s.name {
+			s.name, s.hwm, s.anon = name, 0, 0
+		}
+		s.cpu, s.hwm, s.anon = cpu, max(s.hwm, hwm), max(s.anon, anon)
+	}
+	t.stepPeak = max(t.stepPeak, rssSum)
+}
+
+// Run starts cmd, samples its process tree every 20 ms until it exits,
+// and returns the measurements; tmpDirs are watched for temporary disk.
+// A process's last ≤ 20 ms of CPU may be missed by sampling; the tree's
+// total is exact, and the root's share is the total minus the others'.
+func Run(name string, cmd *exec.Cmd, tmpDirs ...string) (*Result, error) {
+	var stderr bytes.Buffer
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &stderr
+	Logf("running %s", name)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t := &tree{root: cmd.Process.Pid, seen: map[int]*sample{}}
+	var tempPeak int64
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var waitErr error
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			break loop
+		case <-tick.C:
+			t.sample()
+			for _, d := range tmpDirs {
+				tempPeak = max(tempPeak, DirSize(d))
+			}
+		}
+	}
+	wall := time.Since(start)
+	if waitErr != nil {
+		return nil, fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	r := &Result{Name: name, Wall: wall, CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		TempPeak: tempPeak, StepPeak: t.stepPeak, Procs: map[string]*Proc{}}
+	for _, d := range tmpDirs {
+		r.TempPeak = max(r.TempPeak, DirSize(d))
+	}
+	var others time.Duration
+	for pid, s := range t.seen {
+		p := r.Procs[s.name]
+		if p == nil {
+			p = &Proc{}
+			r.Procs[s.name] = p
+		}
+		p.CPU += s.cpu
+		p.HWM, p.Anon = max(p.HWM, s.hwm), max(p.Anon, s.anon)
+		if pid != t.root {
+			others += s.cpu
+		}
+	}
+	if root := t.seen[t.root]; root != nil {
+		p := r.Procs[root.name]
+		p.CPU += max(0, r.CPU-others) - root.cpu
+	}
+	return r, nil
+}
+
+// Median returns the round with the median wall time, its Range set to
+// the rounds' min–max.
+func Median(rs []*Result) *Result {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b *Result) int { return int(a.Wall - b.Wall) })
+	m := sorted[len(sorted)/2]
+	if len(rs) > 1 {
+		m.Range = fmt.Sprintf("%.2f–%.2f", sorted[0].Wall.Seconds(), sorted[len(sorted)-1].Wall.Seconds())
+	}
+	return m
+}
+
+// LoadAvg returns /proc/loadavg's first three fields: a benchmark on a
+// shared machine is only as good as the cores it got.
+func LoadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Logf writes a timestamped progress line to stderr.
+func Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// MiB formats bytes as whole MiB.
+func MiB(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
+
+// Secs formats a duration as seconds with two decimals.
+func Secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
+
+// PerProcess is "name CPU/peak RSS (anon)" for every command, by name.
+func (r *Result) PerProcess() string {
+	names := make([]string, 0, len(r.Procs))
+	for n := range r.Procs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	per := make([]string, len(names))
+	for i, n := range names {
+		p := r.Procs[n]
+		per[i] = fmt.Sprintf("%s %s/%s (%s)", n, Secs(p.CPU), MiB(p.HWM), MiB(p.Anon))
+	}
+	return strings.Join(per, ", ")
+}
