@@ -18,7 +18,9 @@
 // Output goes straight from the child to <WorkDir>/<step>/attempt-N.log (the
 // child's stdout and stderr are that file), so the engine copies nothing and
 // its memory does not depend on how much a step prints; only the last 4 KiB
-// are read back, to summarise a failure.
+// are read back, to summarise a failure. When a step ends, tail.go leaves
+// the end of its last log and its outputs beside it, secret values
+// redacted (TailFile, OutputsFile), for the web UI.
 //
 // docs/engines-local.md describes the mapping and the differences from Argo.
 package local

@@ -73,6 +73,7 @@ func (r *run) runStep(ctx context.Context, n *node, proc pipeline.Process) stepR
 		}
 	}
 	st.FinishedAt = time.Now()
+	writeStepRecord(n.dir, logPath, st.Outputs, red)
 	return stepResult{status: st, logPath: logPath}
 }
 
