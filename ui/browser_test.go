@@ -75,8 +75,9 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	workDir := t.TempDir()
 	if err := controllers.Setup(mgr, controllers.Config{
-		Engine: v1alpha1.EngineLocal, WorkDir: t.TempDir(), SkipNameValidation: true,
+		Engine: v1alpha1.EngineLocal, WorkDir: workDir, SkipNameValidation: true,
 		ReferenceGrace: time.Second, PollInterval: 500 * time.Millisecond,
 	}); err != nil {
 		t.Fatal(err)
@@ -84,6 +85,7 @@ func TestBrowser(t *testing.T) {
 	srv, err := Setup(mgr, Config{
 		Options:         Options{BindAddress: "127.0.0.1:0", TokenFile: tokenFile},
 		RefreshInterval: 500 * time.Millisecond,
+		LocalWorkDir:    workDir,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +244,57 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("orders-db's backup node shows %q, want its snapshot and size", stats)
 	}
 
+	// Why billing-db failed: on its node, and in the list of failures,
+	// which links to the node.
+	var failLine string
+	var failures [][]string
+	run(bctx, t, "read the failures",
+		chromedp.Evaluate(`document.querySelector('g.node[data-step="billing-db-upload-check"] .n-fail').textContent`, &failLine),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('ol.failures li')).map(li => [li.dataset.failed, li.querySelector('a').getAttribute('href'), li.querySelector('.msg').textContent])`, &failures),
+	)
+	if !strings.HasPrefix(failLine, "exit code 1: upload check: 3 of") {
+		t.Errorf("the failed node shows %q, want the start of its message", failLine)
+	}
+	var wantFailures [][]string
+	for _, tg := range bs.Status.Targets {
+		for _, s := range tg.Steps {
+			if s.Phase == v1alpha1.StepFailed {
+				wantFailures = append(wantFailures, []string{s.Name, "#node-" + s.Name, s.Message})
+			}
+		}
+	}
+	if len(wantFailures) == 0 || !strings.Contains(wantFailures[0][2], "3 of 1204 packs missing") {
+		t.Errorf("the status's failures are %q, want billing-db's upload check with its log's last line", wantFailures)
+	}
+	if diff := cmp.Diff(wantFailures, failures); diff != "" {
+		t.Errorf("the failures listed (-status +page):\n%s", diff)
+	}
+
+	// The failed step's log, unfolded: its last 200 lines, the password it
+	// printed redacted; the backup step's outputs.
+	var logText, outputs string
+	var logOpen bool
+	run(bctx, t, "read the logs",
+		chromedp.Evaluate(`document.querySelector('details#log-billing-db-upload-check pre.log').textContent`, &logText),
+		chromedp.Evaluate(`document.querySelector('details#log-billing-db-upload-check').open`, &logOpen),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('details#log-orders-db-db-backup tr[data-output]')).map(r => r.dataset.output + '=' + r.cells[1].textContent).join(' ')`, &outputs),
+	)
+	lines := strings.Split(strings.TrimSuffix(logText, "\n"), "\n")
+	if len(lines) != 200 || lines[len(lines)-1] != "upload check: 3 of 1204 packs missing in the repository" || !logOpen {
+		t.Errorf("the failed step's log shows %d lines ending %q (open %v); want its last 200, unfolded", len(lines), lines[len(lines)-1], logOpen)
+	}
+	if !strings.Contains(logText, "with password [redacted]") {
+		t.Error("the failed step's log lacks the line with its password redacted")
+	}
+	if !strings.HasPrefix(outputs, "snapshotID=") || !strings.Contains(outputs, "size=52428800 uploaded=1048576 files=42 duration=1.2s") {
+		t.Errorf("orders-db's backup step shows the outputs %q", outputs)
+	}
+	var html string
+	run(bctx, t, "read the page", chromedp.OuterHTML(`html`, &html, chromedp.ByQuery))
+	if strings.Contains(html, "browser-test-password-3f9a") {
+		t.Error("the session page shows the repository's password")
+	}
+
 	// Screenshots: the page down to the graph's legend, and the whole page.
 	var shot, full []byte
 	var legendBottom float64
@@ -307,6 +360,50 @@ func TestBrowser(t *testing.T) {
 	}
 	if len(wantIDs) != 3 || !sameSet(snapshots, wantIDs) {
 		t.Errorf("the repository page lists snapshots %v, want those of the three targets %v", snapshots, wantIDs)
+	}
+	var repoSessions []string
+	run(bctx, t, "the repository's sessions",
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('table.sessions tr[data-session]')).map(r => r.dataset.session)`, &repoSessions),
+	)
+	if diff := cmp.Diff([]string{"BackupSession/" + ns + "/" + name}, repoSessions); diff != "" {
+		t.Errorf("the repository page's sessions (-want +got):\n%s", diff)
+	}
+
+	// Schedules: the hourly configuration's next slot as its controller
+	// wrote it, the batch's last session and its result.
+	hourly := fmt.Sprintf(`tr[data-invoker="BackupConfiguration/%s/orders-hourly"]`, ns)
+	batch := fmt.Sprintf(`tr[data-invoker="BackupBatch/%s/nightly"]`, ns)
+	var nextShown, lastResult, lastSession string
+	run(bctx, t, "the schedules page",
+		chromedp.Navigate(base+"/schedules?namespace="+ns),
+		// The page refreshes itself until the controller has written the slot.
+		chromedp.WaitVisible(hourly+` td.next time`, chromedp.ByQuery),
+		chromedp.AttributeValue(hourly+` td.next time`, "datetime", &nextShown, nil, chromedp.ByQuery),
+		chromedp.AttributeValue(batch+` td[data-phase]`, "data-phase", &lastResult, nil, chromedp.ByQuery),
+		chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).textContent`, batch+` td:nth-child(7) a`), &lastSession),
+		chromedp.Screenshot(`main`, &full, chromedp.ByQuery),
+	)
+	save("schedules.png", full)
+	bc := &v1alpha1.BackupConfiguration{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "orders-hourly"}, bc); err != nil {
+		t.Fatal(err)
+	}
+	if bc.Status.NextBackupTime == nil || nextShown != bc.Status.NextBackupTime.UTC().Format(time.RFC3339) {
+		t.Errorf("the schedules page shows the next slot %q, the status has %v", nextShown, bc.Status.NextBackupTime)
+	}
+	if lastResult != "Failed" || lastSession != name {
+		t.Errorf("the batch's last session is %q %s, want %s Failed", lastSession, lastResult, name)
+	}
+	if *update {
+		for _, file := range []string{"session-full.png", "schedules.png"} {
+			b, err := os.ReadFile(filepath.Join(dir, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(testEnv(t).RepoRoot, "docs", "images", file), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 

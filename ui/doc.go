@@ -1,27 +1,28 @@
 // Package ui is stashflow's read-only web UI: the sessions (BackupSession,
 // RestoreSession, RestoreBatch) with their phases, each session's DAG drawn
-// as SVG with every step's outcome, and the Repositories with their Snapshot
-// objects. `stashflow operator` serves it (Setup adds a Server to the
+// as SVG with every step's outcome, its failures, step logs and outputs,
+// the schedules with their next slots, and the Repositories with their
+// sessions and Snapshot objects. `stashflow operator` serves it (Setup adds a Server to the
 // manager); docs/ui.md describes the flags and pages.
 //
 // # What it reads
 //
 // Everything comes through the manager's cached client: sessions, their
-// invokers, Repositories, Snapshots, AppBindings, Tasks and Functions. The
-// UI never reads a Secret and never writes. It reads only status for
-// outcomes, so it works the same for the Argo and the local engine.
+// invokers (BackupConfigurations, BackupBatches), Repositories and
+// Snapshots. The UI never reads a Secret and never writes. It reads only
+// status for outcomes, so it works the same for the Argo and the local
+// engine. For local-engine sessions it also reads the files the engine
+// leaves beside each step's log in its work directory (runfiles.go): the
+// redacted tail of the log and the outputs, never the raw log.
 //
 // # Where the graph comes from
 //
 // A session's status has its steps per target but not the edges between
-// them. The edges come from translating the session again, exactly as the
-// controllers did (controllers/resolve, then the pure translators with the
-// operator's options): translation is deterministic, so this is the graph
-// that ran. When that fails (the invoker or a Task was deleted), or the
-// translated graph's steps differ from the status's (the invoker changed
-// since), the page says so and draws the graph from the status alone:
-// targets side by side, each target's hooks and steps chained, global hooks
-// around them.
+// them. The edges come from the session's run record (status.plan), the
+// plan the operator submitted; the UI translates nothing. A session without
+// a record is drawn from its status alone, with a note saying so: targets
+// side by side, each target's hooks and steps chained, global hooks around
+// them.
 //
 // # Layout
 //

@@ -69,5 +69,5 @@ func ellipsis(s string, n int) string {
 		return s
 	}
 	r := []rune(s)
-	return string(r[:max(n-1, 0)]) + "…"
+	return strings.TrimRight(string(r[:max(n-1, 0)]), " ") + "…"
 }

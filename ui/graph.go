@@ -42,9 +42,11 @@ type dagNode struct {
 	// (Always, OnSuccess, OnFailure); "" when not known.
 	Policy   string
 	Function string
-	Phase    v1alpha1.StepPhase
-	Message  string
-	Status   *v1alpha1.StepStatus
+	// Outputs are the output parameters the step's Function declares.
+	Outputs []string
+	Phase   v1alpha1.StepPhase
+	Message string
+	Status  *v1alpha1.StepStatus
 	// Stats are the target's host statistics, on the step that produced them.
 	Stats []hostStats
 }
@@ -132,6 +134,7 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 	}
 	statsStep := map[string]hostOf{}
 	functions := map[string]string{}
+	declared := map[string][]string{}
 	for i := range layout.Targets {
 		t := &layout.Targets[i]
 		if t.PreHook != "" {
@@ -143,6 +146,7 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 		for _, s := range t.Steps {
 			where[s.Name] = place{i, roleStep, ""}
 			functions[s.Name] = s.Function
+			declared[s.Name] = s.Outputs
 		}
 		for _, h := range t.Hosts() {
 			if k := t.StatsStep(h, func(step string) v1alpha1.StepPhase { return ix.steps[step].Phase }); k >= 0 {
@@ -165,7 +169,7 @@ func dagFromPlan(plan *v1alpha1.RunPlan, r *record) *dag {
 		}
 		n := dagNode{
 			Name: s.Name, Title: s.Title(), Role: p.role, Target: p.target, Hook: p.hook,
-			Function: functions[s.Name], Phase: v1alpha1.StepPending,
+			Function: functions[s.Name], Outputs: declared[s.Name], Phase: v1alpha1.StepPending,
 		}
 		if n.Target >= 0 && n.Target < len(layout.Targets) && layout.Targets[n.Target].Ref != nil {
 			n.TargetName = targetName(*layout.Targets[n.Target].Ref)

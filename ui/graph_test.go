@@ -28,6 +28,8 @@ func typed(t *testing.T, file string) map[string]any {
 			obj = &v1alpha1.AppBinding{}
 		case "BackupBatch":
 			obj = &v1alpha1.BackupBatch{}
+		case "BackupConfiguration":
+			obj = &v1alpha1.BackupConfiguration{}
 		case "BackupSession":
 			obj = &v1alpha1.BackupSession{}
 		case "RestoreSession":
@@ -85,7 +87,7 @@ func TestDAGFromPlan(t *testing.T) {
 		"2 a-uitest-check Failed",
 		"3 a-post-backup Succeeded",
 		"1 b-uitest-backup Succeeded",
-		"2 b-uitest-check Succeeded",
+		"2 b-uitest-check Failed",
 		"4 global-post-backup Succeeded",
 	}
 	if diff := cmp.Diff(wantNodes, nodeLines(d)); diff != "" {
@@ -149,7 +151,7 @@ func TestDAGFromStatus(t *testing.T) {
 		"2 a-uitest-check Failed",
 		"3 a-post-backup Succeeded",
 		"1 b-uitest-backup Succeeded",
-		"2 b-uitest-check Succeeded",
+		"2 b-uitest-check Failed",
 		"4 global-post-backup Succeeded",
 	}
 	if diff := cmp.Diff(wantNodes, nodeLines(d)); diff != "" {
@@ -169,5 +171,36 @@ func TestDAGFromStatus(t *testing.T) {
 	}
 	if !d.FromStatus || d.Note != "because" {
 		t.Errorf("FromStatus = %v, Note = %q", d.FromStatus, d.Note)
+	}
+}
+
+// TestFailureOnGraph: every failed node says why on the graph, on one line
+// cut to fit its box; other nodes say nothing of the kind.
+func TestFailureOnGraph(t *testing.T) {
+	objs := typed(t, "objects.yaml")
+	session := objs["BackupSession/nightly-1"].(*v1alpha1.BackupSession)
+	d := sessionDAG(sessionKinds[0].record(session))
+	got := map[string]string{}
+	for _, n := range draw(d, fixedNow).Nodes {
+		if n.Failure != "" {
+			got[n.Name] = n.Failure
+		}
+	}
+	want := map[string]string{
+		"a-uitest-check": "3 packs missing",
+		"b-uitest-check": "exit code 2: index of pack 5f2e90…",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("failures on the graph (-want +got):\n%s", diff)
+	}
+
+	for _, tt := range []struct{ in, want string }{
+		{"one line", "one line"},
+		{"first\n\n  second\r\n", "first · second"},
+		{"tab\there\x1b[31m", "tab here [31m"},
+	} {
+		if got := oneLine(tt.in); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

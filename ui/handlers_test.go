@@ -26,6 +26,7 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // fixedNow is the clock of the handler tests: after every fixture step.
@@ -210,14 +211,14 @@ func TestSessionPage(t *testing.T) {
 	f := loadFixtures(t)
 	h := newTestServer(t).Handler()
 
-	t.Run("graph translated again", func(t *testing.T) {
+	t.Run("graph from the run record", func(t *testing.T) {
 		r := get(t, h, "/sessions/backupsession/"+f.ns1+"/nightly-1")
 		if r.code != http.StatusOK {
 			t.Fatalf("GET = %d:\n%s", r.code, r.body)
 		}
 		want := map[string]string{
 			"global-pre-backup": "Succeeded", "a-uitest-backup": "Succeeded", "a-uitest-check": "Failed", "a-post-backup": "Succeeded",
-			"b-uitest-backup": "Succeeded", "b-uitest-check": "Succeeded", "global-post-backup": "Succeeded",
+			"b-uitest-backup": "Succeeded", "b-uitest-check": "Failed", "global-post-backup": "Succeeded",
 		}
 		if diff := cmp.Diff(want, nodesIn(r.body)); diff != "" {
 			t.Errorf("nodes (-want +got):\n%s", diff)
@@ -229,6 +230,14 @@ func TestSessionPage(t *testing.T) {
 			`<tr id="step-a-uitest-check" data-step="a-uitest-check" data-phase="Failed">`,
 			`class="edge when-onfailure anyof"`,
 			`<td class="msg">3 packs missing</td>`,
+			// Every failure, on its node and in the list linking to it.
+			`data-target="AppBinding/a" id="node-a-uitest-check"`,
+			`<text class="n-fail" x="16" y="76">3 packs missing</text>`,
+			`<text class="n-fail" x="16" y="76">exit code 2: index of pack 5f2e90…</text>`,
+			`<h2 id="failures">2 failed steps</h2>`,
+			`<li data-failed="a-uitest-check"><a href="#node-a-uitest-check">uitest-check</a> <span class="where">AppBinding/a · step · <a href="#step-a-uitest-check">details</a></span>`,
+			`<li data-failed="b-uitest-check"><a href="#node-b-uitest-check">uitest-check</a>`,
+			"<span class=\"msg\">exit code 2: index of pack 5f2e90 does not match its contents\nsee restic check --read-data</span>",
 		} {
 			if !strings.Contains(r.body, s) {
 				t.Errorf("the page lacks %s", s)
@@ -352,7 +361,8 @@ func TestRepositoriesPage(t *testing.T) {
 	for _, c := range cells {
 		got = append(got, c[1])
 	}
-	want := []string{f.ns1, `<a href="/repositories/` + f.ns1 + `/repo">repo</a>`, "local", "7", "1", "1.5 GiB", "2025-06-01 10:00:09Z", "true", ""}
+	want := []string{f.ns1, `<a href="/repositories/` + f.ns1 + `/repo">repo</a>`, "local", "7", "1", "1.5 GiB", "2025-06-01 10:00:09Z", "true", "",
+		`<a href="/sessions?repository=` + f.ns1 + `/repo">sessions</a>`}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("repository row (-want +got):\n%s", diff)
 	}
@@ -374,6 +384,103 @@ func TestRepositoriesPage(t *testing.T) {
 	if strings.Contains(strings.ToLower(r.body), "not-a-secret") || strings.Contains(r.body, "repo-secret") {
 		t.Error("the page shows something of the storage Secret")
 	}
+	// Its sessions: the batch's, not the orphan's (its invoker is gone).
+	if diff := cmp.Diff([]string{"BackupSession/" + f.ns1 + "/nightly-1"}, sessionsIn(r.body)); diff != "" {
+		t.Errorf("the repository's sessions (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(r.body, `<a id="all-sessions" href="/sessions?repository=`+f.ns1+`/repo">All 1 sessions of this repository</a>`) {
+		t.Error("the repository page does not link to all its sessions")
+	}
+}
+
+// TestSessionFilters: a repository's and an invoker's sessions.
+func TestSessionFilters(t *testing.T) {
+	f := loadFixtures(t)
+	h := newTestServer(t).Handler()
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"?repository=" + f.ns1 + "/repo", []string{"BackupSession/" + f.ns1 + "/nightly-1"}},
+		{"?repository=" + f.ns2 + "/repo", []string{"RestoreSession/" + f.ns2 + "/restore-1"}},
+		{"?repository=" + f.ns1 + "/other", nil},
+		{"?namespace=" + f.ns1 + "&invoker=BackupBatch/nightly", []string{"BackupSession/" + f.ns1 + "/nightly-1"}},
+		{"?namespace=" + f.ns1 + "&invoker=BackupConfiguration/gone", []string{"BackupSession/" + f.ns1 + "/orphan-1"}},
+	}
+	for _, tt := range tests {
+		r := get(t, h, "/sessions"+tt.query)
+		if r.code != http.StatusOK {
+			t.Fatalf("GET /sessions%s = %d:\n%s", tt.query, r.code, r.body)
+		}
+		if diff := cmp.Diff(tt.want, sessionsIn(r.body)); diff != "" {
+			t.Errorf("GET /sessions%s (-want +got):\n%s", tt.query, diff)
+		}
+	}
+	r := get(t, h, "/sessions?repository="+f.ns1+"/repo")
+	if !strings.Contains(r.body, `<input type="hidden" name="repository" value="`+f.ns1+`/repo">`) {
+		t.Error("the filter form drops the repository")
+	}
+	for _, q := range []string{"?repository=repo", "?repository=/x", "?invoker=Pod/x", "?invoker=BackupBatch"} {
+		if r := get(t, h, "/sessions"+q); r.code != http.StatusBadRequest {
+			t.Errorf("GET /sessions%s = %d, want 400", q, r.code)
+		}
+	}
+}
+
+// TestSchedulesPage: every BackupConfiguration and BackupBatch with its
+// schedule, next slot (the operator's), last session and its result.
+func TestSchedulesPage(t *testing.T) {
+	f := loadFixtures(t)
+	h := newTestServer(t).Handler()
+	r := get(t, h, "/schedules?namespace="+f.ns1)
+	if r.code != http.StatusOK {
+		t.Fatalf("GET = %d:\n%s", r.code, r.body)
+	}
+	cellsOf := func(invoker string) []string {
+		row := regexp.MustCompile(`(?s)<tr data-invoker="` + regexp.QuoteMeta(invoker) + `">.*?</tr>`).FindString(r.body)
+		var out []string
+		for _, c := range regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`).FindAllStringSubmatch(row, -1) {
+			out = append(out, c[1])
+		}
+		return out
+	}
+	repo := `<a href="/repositories/` + f.ns1 + `/repo">` + f.ns1 + `/repo</a>`
+	tests := []struct {
+		invoker string
+		want    []string
+	}{
+		{"BackupBatch/" + f.ns1 + "/nightly", []string{
+			f.ns1, "BackupBatch", `<a href="/sessions?namespace=` + f.ns1 + `&amp;invoker=BackupBatch/nightly" title="its sessions">nightly</a>`, repo, "–",
+			`<span class="muted">no schedule: runs when triggered</span>`,
+			`<a href="/sessions/backupsession/` + f.ns1 + `/nightly-1">nightly-1</a> <span class="muted">` + sessionStarted(t, f.ns1, "nightly-1") + `</span>`,
+			`<span class="phase phase-failed" title="StepFailed: target AppBinding/a: step a-uitest-check failed: 3 packs missing">Failed</span>`,
+			"",
+		}},
+		{"BackupConfiguration/" + f.ns1 + "/hourly", []string{
+			f.ns1, "BackupConfiguration", `<a href="/sessions?namespace=` + f.ns1 + `&amp;invoker=BackupConfiguration/hourly" title="its sessions">hourly</a>`, repo, "0 * * * *",
+			`<time datetime="2025-06-01T11:00:00Z">2025-06-01 11:00:00Z</time> <span class="muted">in 59m30s</span>`,
+			"none yet", "", "",
+		}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, cellsOf(tt.invoker)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.invoker, diff)
+		}
+	}
+	if !strings.Contains(r.body, `<a href="/schedules" aria-current="page">Schedules</a>`) {
+		t.Error("the navigation does not mark the schedules page")
+	}
+}
+
+// sessionStarted is the start a page shows for a session: its creation,
+// which the apiserver sets.
+func sessionStarted(t *testing.T, ns, name string) string {
+	t.Helper()
+	rec, err := getSession(context.Background(), testClient(t), sessionKinds[0], ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return formatTime(rec.Created)
 }
 
 func TestTokenAuth(t *testing.T) {
@@ -526,4 +633,56 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestSessionLogs: a local-engine session's page shows each step's log
+// tail and outputs from the run directory, escaped; an Argo session's page
+// says where its logs are.
+func TestSessionLogs(t *testing.T) {
+	f := loadFixtures(t)
+	c := testClient(t)
+	ns := newNamespace(t, c, "logs")
+	var session *unstructured.Unstructured
+	for _, o := range mustParse(t, "objects.yaml") {
+		if o.GetKind() == "BackupSession" && o.GetName() == "nightly-1" {
+			session = o
+		}
+	}
+	const run = "backupsession-nightly-1-0a1b2c3d"
+	if err := unstructured.SetNestedMap(session.Object, map[string]any{"engine": "local", "name": run}, "status", "workflow"); err != nil {
+		t.Fatal(err)
+	}
+	createObjects(t, c, ns, []*unstructured.Unstructured{session})
+	workDir := t.TempDir()
+	writeRun(t, filepath.Join(workDir, ns, run), map[string]map[string]string{
+		"a-uitest-backup": {"tail.log": "backing up\n", "outputs.json": `{"snapshotID":"1a2b3c4d","size":"2048"}`},
+		"a-uitest-check":  {"tail.log": "<script>alert(1)</script>\nerror: 3 packs missing\n"},
+	})
+	h := newTestServer(t, func(c *Config) { c.LocalWorkDir = workDir }).Handler()
+	r := get(t, h, "/sessions/backupsession/"+ns+"/nightly-1")
+	if r.code != http.StatusOK {
+		t.Fatalf("GET = %d:\n%s", r.code, r.body)
+	}
+	for _, s := range []string{
+		`<details class="steplog" id="log-a-uitest-check" data-step="a-uitest-check" open>`,
+		"<div class=\"logbox\"><pre class=\"log\">&lt;script&gt;alert(1)&lt;/script&gt;\nerror: 3 packs missing\n</pre></div>",
+		`<span class="what">last 2 lines</span>`,
+		`<details class="steplog" id="log-a-uitest-backup" data-step="a-uitest-backup">`,
+		`<tr data-output="snapshotID"><td class="mono">snapshotID</td><td class="mono msg">1a2b3c4d</td></tr>`,
+		`<tr data-output="size"><td class="mono">size</td><td class="mono msg">2048</td></tr>`,
+		`<td class="mono">a-uitest-check <a class="loglink" href="#log-a-uitest-check">log</a></td>`,
+		`<a href="#step-a-uitest-check">details</a> · <a href="#log-a-uitest-check">log</a>`,
+	} {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("the page lacks %s", s)
+		}
+	}
+	if strings.Contains(r.body, "<script>alert") {
+		t.Error("the page holds the log's script unescaped")
+	}
+
+	r = get(t, h, "/sessions/backupsession/"+f.ns1+"/nightly-1")
+	if !strings.Contains(r.body, `<p class="note" id="logs-note">Step logs and outputs are shown for sessions of the local engine. This session ran on argo`) {
+		t.Error("an Argo session's page does not say where its logs are")
+	}
 }

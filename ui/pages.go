@@ -20,10 +20,12 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
-// Sessions shown at most on one page, by default and at most.
+// Sessions shown at most on one page, by default and at most, and on a
+// repository's page.
 const (
-	defaultLimit = 200
-	maxLimit     = 5000
+	defaultLimit       = 200
+	maxLimit           = 5000
+	repositorySessions = 10
 )
 
 // sessionPhases are the phases the filter offers: BackupSession's and
@@ -42,7 +44,7 @@ func newPages(s *Server) (*pages, error) {
 		"px":         func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 	}
 	p := &pages{s: s, tmpls: map[string]*template.Template{}}
-	for _, name := range []string{"sessions", "session", "repositories", "repository", "error"} {
+	for _, name := range []string{"sessions", "session", "repositories", "repository", "schedules", "error"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/dag.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parsing the %s template: %w", name, err)
@@ -118,14 +120,27 @@ type sessionFilter struct {
 	Namespace string
 	Kind      string
 	Phase     string
-	Limit     int
+	// Invoker is a backup's invoker, "Kind/name" (in Namespace).
+	Invoker string
+	// Repository is "namespace/name": the sessions that back up into it
+	// or restore from it.
+	Repository string
+	Limit      int
 }
 
-func (f sessionFilter) Filtered() bool { return f.Namespace != "" || f.Kind != "" || f.Phase != "" }
+func (f sessionFilter) Filtered() bool {
+	return f.Namespace != "" || f.Kind != "" || f.Phase != "" || f.Invoker != "" || f.Repository != ""
+}
 
 func parseFilter(r *http.Request) (sessionFilter, error) {
 	q := r.URL.Query()
-	f := sessionFilter{Namespace: q.Get("namespace"), Phase: q.Get("phase"), Limit: defaultLimit}
+	f := sessionFilter{Namespace: q.Get("namespace"), Phase: q.Get("phase"), Invoker: q.Get("invoker"), Repository: q.Get("repository"), Limit: defaultLimit}
+	if ns, name, ok := strings.Cut(f.Repository, "/"); f.Repository != "" && (!ok || ns == "" || name == "") {
+		return f, fmt.Errorf("repository %q: want namespace/name", f.Repository)
+	}
+	if kind, name, ok := strings.Cut(f.Invoker, "/"); f.Invoker != "" && (!ok || name == "" || kind != "BackupConfiguration" && kind != "BackupBatch") {
+		return f, fmt.Errorf("invoker %q: want BackupConfiguration/name or BackupBatch/name", f.Invoker)
+	}
 	if k := q.Get("kind"); k != "" {
 		kind := kindByName(k)
 		if kind == nil {
@@ -194,17 +209,26 @@ func (p *pages) listSessions(r *http.Request, f sessionFilter) (*sessionList, er
 	if f.Namespace != "" {
 		namespaces.Insert(f.Namespace)
 	}
+	var invokers map[string]*invoker
+	if f.Repository != "" {
+		invs, err := listInvokers(r.Context(), p.s.cfg.Client, "")
+		if err != nil {
+			return nil, err
+		}
+		invokers = map[string]*invoker{}
+		for _, inv := range invs {
+			invokers[inv.key()] = inv
+		}
+	}
 	now := p.s.cfg.Now()
 	for _, rec := range recs {
 		namespaces.Insert(rec.Namespace)
-		if f.Namespace != "" && rec.Namespace != f.Namespace || f.Phase != "" && rec.PhaseOrNew() != f.Phase {
+		if f.Namespace != "" && rec.Namespace != f.Namespace || f.Phase != "" && rec.PhaseOrNew() != f.Phase ||
+			f.Invoker != "" && rec.Invoker != f.Invoker ||
+			f.Repository != "" && repositoryOf(rec, invokers) != f.Repository {
 			continue
 		}
-		out.Rows = append(out.Rows, sessionRow{
-			Namespace: rec.Namespace, Kind: rec.Kind.Name, Name: rec.Name, Invoker: rec.Invoker,
-			Phase: rec.PhaseOrNew(), Reason: rec.Reason, Message: rec.Message,
-			Started: rec.Created, Duration: rec.Elapsed(now), Engine: string(rec.Engine()), URL: rec.URL(),
-		})
+		out.Rows = append(out.Rows, rowOf(rec, now))
 	}
 	out.Namespaces = sets.List(namespaces)
 	slices.SortFunc(out.Rows, func(a, b sessionRow) int {
@@ -218,6 +242,15 @@ func (p *pages) listSessions(r *http.Request, f sessionFilter) (*sessionList, er
 		out.Rows = out.Rows[:f.Limit]
 	}
 	return out, nil
+}
+
+// rowOf is a session's row in the sessions table.
+func rowOf(rec *record, now time.Time) sessionRow {
+	return sessionRow{
+		Namespace: rec.Namespace, Kind: rec.Kind.Name, Name: rec.Name, Invoker: rec.Invoker,
+		Phase: rec.PhaseOrNew(), Reason: rec.Reason, Message: rec.Message,
+		Started: rec.Created, Duration: rec.Elapsed(now), Engine: string(rec.Engine()), URL: rec.URL(),
+	}
 }
 
 func (p *pages) sessions(w http.ResponseWriter, r *http.Request) {
@@ -256,10 +289,16 @@ func (p *pages) sessionsJSON(w http.ResponseWriter, r *http.Request) {
 
 // sessionView is the data of a session's page.
 type sessionView struct {
-	Rec         *record
-	DAG         *dag
-	Drawing     *drawing
-	Steps       []stepRow
+	Rec     *record
+	DAG     *dag
+	Drawing *drawing
+	Steps   []stepRow
+	// Failures are every failed step and hook, in graph order.
+	Failures []failureRow
+	// Files are the steps' log tails and outputs; FilesNote says why
+	// there are none.
+	Files       []stepFiles
+	FilesNote   string
 	Hosts       []hostRow
 	Conditions  []metav1.Condition
 	WorkflowURL string
@@ -271,6 +310,14 @@ type stepRow struct {
 	Name, Target, Kind, Function, Phase string
 	Started, Finished, Duration         string
 	Message                             string
+	// Log: the page has the step's log or outputs.
+	Log bool
+}
+
+// failureRow is one failed step or hook: its node, its target and its message.
+type failureRow struct {
+	Name, Title, Target, Kind, Message string
+	Log                                bool
 }
 
 type hostRow struct {
@@ -307,8 +354,13 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) {
 		Rec: rec, DAG: d, Drawing: draw(d, now), Conditions: rec.Conditions,
 		WorkflowURL: p.workflowURL(rec), Started: formatTime(rec.Created), Elapsed: rec.Elapsed(now),
 	}
+	v.Files, v.FilesNote = runFiles(p.s.cfg.LocalWorkDir, rec, d)
+	hasFiles := sets.New[string]()
+	for _, f := range v.Files {
+		hasFiles.Insert(f.Name)
+	}
 	for _, n := range d.Nodes {
-		row := stepRow{Name: n.Name, Target: n.TargetName, Function: n.Function, Phase: string(n.Phase), Message: n.Message}
+		row := stepRow{Name: n.Name, Target: n.TargetName, Function: n.Function, Phase: string(n.Phase), Message: n.Message, Log: hasFiles.Has(n.Name)}
 		switch n.Role {
 		case roleGlobalHook:
 			row.Kind = "global hook · " + n.Hook
@@ -322,6 +374,9 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) {
 			row.Duration = stepDuration(st.StartedAt, st.FinishedAt, now)
 		}
 		v.Steps = append(v.Steps, row)
+		if n.Phase == v1alpha1.StepFailed {
+			v.Failures = append(v.Failures, failureRow{Name: n.Name, Title: n.Title, Target: n.TargetName, Kind: row.Kind, Message: n.Message, Log: row.Log})
+		}
 	}
 	for _, t := range rec.Targets {
 		tn := ""
@@ -567,10 +622,16 @@ func (p *pages) repository(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, row)
 	}
+	sessions, err := p.listSessions(r, sessionFilter{Repository: ns + "/" + name, Limit: repositorySessions})
+	if err != nil {
+		p.failErr(w, r, "sessions", err)
+		return
+	}
 	p.render(w, r, http.StatusOK, "repository", view{Title: "Repository " + ns + "/" + name, Nav: "repositories", Live: true, Page: struct {
 		Repo      repositoryRow
 		Snapshots []snapshotRow
-	}{repositoryRowOf(repo, len(mine)), rows}})
+		Sessions  *sessionList
+	}{repositoryRowOf(repo, len(mine)), rows, sessions}})
 }
 
 // orQuestion shows "?" for an empty value.

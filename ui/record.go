@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,12 +106,15 @@ type record struct {
 	Created   time.Time
 	// Invoker is "BackupConfiguration/<name>" or "BackupBatch/<name>" for
 	// backups, "Repository/<name>" for restores.
-	Invoker  string
-	Phase    string
-	Reason   string
-	Message  string
-	Duration string
-	Workflow *v1alpha1.WorkflowRef
+	Invoker string
+	// Repository is a restore's Repository, "namespace/name"; "" for
+	// backups (their invoker names it).
+	Repository string
+	Phase      string
+	Reason     string
+	Message    string
+	Duration   string
+	Workflow   *v1alpha1.WorkflowRef
 	// Plan is the run record the session was submitted with; nil before.
 	Plan       *v1alpha1.RunPlan
 	GlobalPre  *v1alpha1.HookStatus
@@ -170,8 +174,8 @@ func backupRecord(s *v1alpha1.BackupSession) *record {
 func restoreRecord(o client.Object, repo v1alpha1.ObjectRef, st *v1alpha1.RestoreSessionStatus) *record {
 	r := &record{
 		Namespace: o.GetNamespace(), Name: o.GetName(), Created: o.GetCreationTimestamp().Time,
-		Invoker: "Repository/" + repo.Name,
-		Phase:   string(st.Phase), Reason: st.Reason, Message: st.Message, Duration: st.SessionDuration,
+		Invoker: "Repository/" + repo.Name, Repository: repo.NamespaceOr(o.GetNamespace()) + "/" + repo.Name,
+		Phase: string(st.Phase), Reason: st.Reason, Message: st.Message, Duration: st.SessionDuration,
 		Workflow: st.Workflow, Plan: st.Plan, Conditions: st.Conditions, obj: o,
 	}
 	if repo.Namespace != "" && repo.Namespace != o.GetNamespace() {
@@ -208,6 +212,15 @@ func (r *record) PhaseOrNew() string {
 		return "Pending"
 	}
 	return r.Phase
+}
+
+// InvokerKey is "Kind/namespace/name" of a backup's invoker, "" for restores.
+func (r *record) InvokerKey() string {
+	if !r.Kind.Backup {
+		return ""
+	}
+	kind, name, _ := strings.Cut(r.Invoker, "/")
+	return kind + "/" + r.Namespace + "/" + name
 }
 
 // URL is the session's page.

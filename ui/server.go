@@ -56,6 +56,10 @@ type Config struct {
 	Client client.Reader
 	// ArgoUIBaseURL links Argo workflows whose status has no uiURL.
 	ArgoUIBaseURL string
+	// LocalWorkDir is the local engine's work directory (the operator's
+	// --work-dir): the session page shows the step logs and outputs that
+	// local-engine runs left there. Empty shows none.
+	LocalWorkDir string
 	// RefreshInterval is how often open pages refresh; 0 means 3s.
 	RefreshInterval time.Duration
 	// Logger logs the server's errors.
@@ -242,6 +246,7 @@ func (s *Server) routes() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /sessions", s.pages.sessions)
 	mux.HandleFunc("GET /sessions/{kind}/{namespace}/{name}", s.pages.session)
+	mux.HandleFunc("GET /schedules", s.pages.schedules)
 	mux.HandleFunc("GET /repositories", s.pages.repositories)
 	mux.HandleFunc("GET /repositories/{namespace}/{name}", s.pages.repository)
 	mux.HandleFunc("GET /api/sessions", s.pages.sessionsJSON)

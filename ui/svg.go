@@ -8,6 +8,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
 )
 
@@ -32,6 +33,8 @@ type drawnNode struct {
 	Subtitle    string
 	Status      string // "Succeeded · 1.2s"
 	Stats       string // "snapshot 1a2b3c4d · 2.0 KiB"
+	// Failure is a failed node's message on one line, cut to fit.
+	Failure string
 }
 
 type drawnEdge struct {
@@ -46,6 +49,9 @@ type drawnEdge struct {
 const (
 	titleChars    = 26
 	subtitleChars = 32
+	failureChars  = 34
+	// tooltipMessageChars bounds the message in a node's tooltip.
+	tooltipMessageChars = 1000
 )
 
 // draw lays d out and turns it into a drawing.
@@ -76,6 +82,7 @@ func draw(d *dag, now time.Time) *drawing {
 			Subtitle: ellipsis(nodeSubtitle(&n), subtitleChars),
 			Status:   nodeStatus(&n, now),
 			Stats:    statsLine(n.Stats),
+			Failure:  failureLine(&n),
 		})
 	}
 	for k, e := range kept {
@@ -221,7 +228,7 @@ func nodeTooltip(n *dagNode, now time.Time) string {
 		}
 	}
 	if n.Message != "" {
-		b.WriteString("\n\n" + n.Message)
+		b.WriteString("\n\n" + ellipsis(n.Message, tooltipMessageChars))
 	}
 	for _, h := range n.Stats {
 		b.WriteString("\n\nhost " + h.Hostname)
@@ -242,4 +249,29 @@ func nodeTooltip(n *dagNode, now time.Time) string {
 		}
 	}
 	return b.String()
+}
+
+// failureLine is what a failed node says of its failure on the graph: its
+// message on one line, cut to fit the box; "" for other phases.
+func failureLine(n *dagNode) string {
+	if n.Phase != v1alpha1.StepFailed || n.Message == "" {
+		return ""
+	}
+	return ellipsis(oneLine(n.Message), failureChars)
+}
+
+// oneLine joins the lines of s with " · " and drops control characters.
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.Join(lines, " · "))
 }

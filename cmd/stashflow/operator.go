@@ -150,7 +150,7 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	}); err != nil {
 		return fmt.Errorf("setting up the controllers: %w", err)
 	}
-	if _, err := ui.Setup(mgr, ui.Config{Options: o.ui, ArgoUIBaseURL: o.argoUIBaseURL}); err != nil {
+	if _, err := ui.Setup(mgr, ui.Config{Options: o.ui, ArgoUIBaseURL: o.argoUIBaseURL, LocalWorkDir: o.workDir}); err != nil {
 		return fmt.Errorf("setting up the web UI: %w", err)
 	}
 	log.Info("Starting the operator", "engine", eng, "namespace", o.namespace, "version", version)
