@@ -35,6 +35,7 @@ func Builtin() (*Registry, error) {
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
 		{repository.InitName, func() Function { return repository.NewInit() }},
+		{repository.WipeName, func() Function { return repository.NewWipe() }},
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
 		{workload.QuiesceName, workload.NewQuiesce},

@@ -93,7 +93,7 @@ func TestBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore", "hook", "mariadb-backup", "mariadb-restore", "mysql-backup", "mysql-restore", "postgres-backup", "postgres-restore", "redis-backup", "redis-restore", "repository-check", "repository-init", "retention", "verdict", "volume-backup", "volume-restore", "workload-quiesce", "workload-resume"}
+	want := []string{"elasticsearch-backup", "elasticsearch-restore", "etcd-backup", "etcd-restore", "hook", "mariadb-backup", "mariadb-restore", "mysql-backup", "mysql-restore", "postgres-backup", "postgres-restore", "redis-backup", "redis-restore", "repository-check", "repository-init", "repository-wipe", "retention", "verdict", "volume-backup", "volume-restore", "workload-quiesce", "workload-resume"}
 	if diff := cmp.Diff(want, r.Names()); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}

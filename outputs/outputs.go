@@ -87,7 +87,57 @@ const (
 	// the newest snapshot (RFC 3339), empty when there is none.
 	FirstSnapshotTime = "firstSnapshotTime"
 	LastSnapshotTime  = "lastSnapshotTime"
+	// Snapshots is a JSON SnapshotList: what the repository holds, newest
+	// first, at most MaxSnapshotListBytes.
+	Snapshots = "snapshots"
+	// ForgottenIDs is a JSON array of the snapshot ids the step was asked
+	// to forget (--forget) that the repository no longer holds afterwards.
+	ForgottenIDs = "forgottenIDs"
 )
+
+// MaxSnapshotListBytes bounds the Snapshots output. An output parameter is
+// kept in the run's record (Argo keeps it in the Workflow object, bounded by
+// etcd's request size of about 1.5 MiB; the local engine reads at most
+// 256 KiB of one output), so a repository of many snapshots is listed from
+// the newest down to this size: about 600 snapshots of typical records.
+const MaxSnapshotListBytes = 192 << 10
+
+// Bounds of one SnapshotRecord: its first MaxRecordPaths paths and
+// MaxRecordTags tags (the Snapshot object's own limits).
+const (
+	MaxRecordPaths = 64
+	MaxRecordTags  = 32
+)
+
+// SnapshotList is the Snapshots output. When Complete is false the
+// repository held more than fit: Items are every snapshot taken at or after
+// Since, and older ones are left out.
+type SnapshotList struct {
+	Complete bool             `json:"complete"`
+	Since    *time.Time       `json:"since,omitempty"`
+	Items    []SnapshotRecord `json:"items"`
+}
+
+// SnapshotRecord is restic's record of one snapshot, compact.
+type SnapshotRecord struct {
+	ID       string    `json:"id"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"host,omitempty"`
+	Paths    []string  `json:"paths,omitempty"`
+	Tags     []string  `json:"tags,omitempty"`
+	Tree     string    `json:"tree,omitempty"`
+	Username string    `json:"user,omitempty"`
+	UID      *int64    `json:"uid,omitempty"`
+	GID      *int64    `json:"gid,omitempty"`
+	// Size is the bytes the backup read, if restic recorded a summary.
+	Size *uint64 `json:"size,omitempty"`
+}
+
+// Covers says whether the list is complete for snapshots taken at t: a
+// snapshot of that time that is not in Items is not in the repository.
+func (l *SnapshotList) Covers(t time.Time) bool {
+	return l.Complete || (l.Since != nil && t.After(*l.Since))
+}
 
 // Outputs of an integrity check step.
 const (

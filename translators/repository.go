@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -16,32 +17,54 @@ import (
 // RepositoryStep is the name of the one step of a Repository's run.
 const RepositoryStep = "repository-init"
 
+// RepositoryWork is what a Repository's run does beside opening it.
+type RepositoryWork struct {
+	// Create initialises the repository if the backend holds none.
+	Create bool
+	// Forget are snapshot ids to forget (restic forget --prune).
+	Forget []string
+	// Wipe deletes the repository's data instead (repository-wipe): the
+	// Repository was deleted with wipeOut.
+	Wipe bool
+}
+
 // RepositoryRun is the graph the Repository controller runs for repo, named
-// name: one step, `stashflow fn repository-init`, with the repository's
-// environment (its Secret's keys as secret references, never values) and,
-// for a local backend, its volume, as every session step has them. It opens
-// the repository, initialises it if create is true and the backend holds
-// none, and reports what it holds (outputs.RepositoryCreated,
-// RepositoryExists, SnapshotCount, TotalSize, First/LastSnapshotTime).
-// On Argo the step is a pod of the stashflow image; on the local engine a
-// child process of the operator.
-func RepositoryRun(repo *v1alpha1.Repository, name string, create bool, opts Options) (*pipeline.Graph, error) {
+// name: one step, `stashflow fn repository-init` (or, with work.Wipe,
+// `stashflow fn repository-wipe`), with the repository's environment (its
+// Secret's keys as secret references, never values) and, for a local
+// backend, its volume, as every session step has them. It opens the
+// repository, initialises it if work.Create is true and the backend holds
+// none, forgets work.Forget, and reports what it holds
+// (outputs.RepositoryCreated, RepositoryExists, SnapshotCount, TotalSize,
+// First/LastSnapshotTime, Snapshots, ForgottenIDs). On Argo the step is a
+// pod of the stashflow image; on the local engine a child process of the
+// operator.
+func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, opts Options) (*pipeline.Graph, error) {
 	if repo == nil {
 		return nil, errors.New("no Repository")
 	}
-	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"},
-		Args: []string{"fn", "repository-init", "--create=" + strconv.FormatBool(create)}}
+	args := []string{"fn", "repository-init", "--create=" + strconv.FormatBool(work.Create)}
+	if len(work.Forget) > 0 {
+		args = append(args, "--forget="+strings.Join(work.Forget, ","))
+	}
+	display := "open the repository"
+	if work.Wipe {
+		args, display = []string{"fn", "repository-wipe"}, "wipe the repository's data (wipeOut)"
+	}
+	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: args}
 	addRepository(&p, repo)
 	s := pipeline.Step{
 		Name:        RepositoryStep,
-		DisplayName: "open the repository",
+		DisplayName: display,
 		Template:    RepositoryStep,
 		Process:     p,
 		Labels:      stepLabels(nil, StepKindFunction, "", RepositoryStep),
 	}
-	for _, o := range []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
-		outputs.FirstSnapshotTime, outputs.LastSnapshotTime} {
-		s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
+	if !work.Wipe {
+		for _, o := range []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
+			outputs.FirstSnapshotTime, outputs.LastSnapshotTime, outputs.Snapshots, outputs.ForgottenIDs} {
+			s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
+		}
 	}
 	g := &pipeline.Graph{
 		Name:      name,

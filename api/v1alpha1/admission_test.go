@@ -435,10 +435,14 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "interimVolumeTemplate (a claim per session) is not supported yet",
 		},
 		{
-			name:  "repository wipeOut",
-			obj:   from(func(o *v1alpha1.Repository) { o.Spec.WipeOut = true }),
+			name: "repository wipeOut on s3",
+			obj: from(func(o *v1alpha1.Repository) {
+				o.Spec.WipeOut = true
+				o.Spec.Backend.Local = nil
+				o.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio:9000", Bucket: "b"}
+			}),
 			field: "spec.wipeOut",
-			msg:   "wipeOut is not supported yet",
+			msg:   "wipeOut: true is supported for backend.local only",
 		},
 		{
 			name:  "driver VolumeSnapshotter",

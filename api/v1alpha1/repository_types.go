@@ -22,6 +22,7 @@ import (
 )
 
 // RepositorySpec says where a restic repository lives and who may use it.
+// +kubebuilder:validation:XValidation:rule="!has(self.wipeOut) || !self.wipeOut || has(self.backend.local)",message="wipeOut: true is supported for backend.local only (stashflow deletes only restic's files of a local repository); set wipeOut to false and delete the data of this backend by hand",fieldPath=".wipeOut"
 type RepositorySpec struct {
 	// backend is the storage that holds the restic repository.
 	// +required
@@ -32,12 +33,12 @@ type RepositorySpec struct {
 	// +optional
 	UsagePolicy *UsagePolicy `json:"usagePolicy,omitempty"`
 
-	// wipeOut would delete the repository's data from the backend when the
-	// Repository is deleted (Stash's). Not supported yet: true is refused at
-	// admission, so that nobody counts on a wipe that does not happen;
-	// deleting a Repository keeps its data.
+	// wipeOut deletes the repository's data from the backend when the Repository is
+	// deleted (Stash's): the operator opens the repository with its Secret, then removes
+	// restic's files (config, keys, data, index, snapshots, locks) and nothing else, once no
+	// session uses it. With false (the default) deleting the Repository, or its Snapshot
+	// objects with it, keeps every snapshot in the backend. Supported for backend.local.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!self",message="wipeOut is not supported yet: deleting a Repository keeps its data in the backend; remove wipeOut or set it to false"
 	WipeOut bool `json:"wipeOut,omitempty"`
 }
 

@@ -109,9 +109,9 @@ type SnapshotStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// The fields below are Stash's Snapshot status (restic's snapshot record), accepted so that
-	// a Snapshot exported from Stash applies. stashflow keeps these facts in spec and does not
-	// write them here.
+	// The fields below are Stash's Snapshot status: restic's record of the snapshot, written
+	// by the Repository controller from what the backend holds after each of its runs (a
+	// Snapshot exported from Stash applies with them too).
 
 	// tree is the id of the snapshot's root tree.
 	// +optional
@@ -167,7 +167,8 @@ type SnapshotStatus struct {
 // +kubebuilder:printcolumn:name="Verified",type="boolean",JSONPath=".status.verified",priority=1
 // +kubebuilder:printcolumn:name="Age",type="date",JSONPath=".metadata.creationTimestamp"
 
-// Snapshot is one restic snapshot of a Repository.
+// Snapshot is one restic snapshot of a Repository. Deleting the object forgets the snapshot
+// in restic (a finalizer), except when its Repository or its namespace is being deleted.
 type Snapshot struct {
 	metav1.TypeMeta `json:",inline"`
 

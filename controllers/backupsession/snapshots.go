@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -14,40 +13,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
-	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/sessionstatus"
+	"github.com/stashflow/stashflow/controllers/snapshot"
 	"github.com/stashflow/stashflow/outputs"
 )
 
-// SnapshotName is the name of the Snapshot object of a restic snapshot:
-// <repository>-<first 8 characters of the id>.
-func SnapshotName(repository, snapshotID string) string {
-	id := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return -1
-	}, snapshotID)
-	if len(id) > 8 {
-		id = id[:8]
-	}
-	if id == "" {
-		id = names.Hash(snapshotID)
-	}
-	return names.Join(repository, id)
-}
+// SnapshotName is the name of the Snapshot object of a restic snapshot
+// (snapshot.Name).
+func SnapshotName(repository, snapshotID string) string { return snapshot.Name(repository, snapshotID) }
 
 // recordSnapshots creates a Snapshot for every host that reported a
 // snapshot id, in the Repository's namespace and owned by it. Creating an existing Snapshot is not an error, so a
@@ -138,8 +117,8 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 			if k.ID == "" || created.Has(name) {
 				continue
 			}
-			snap := foundSnapshot(repo, name, k)
-			_ = controllerutil.SetOwnerReference(repo, snap, r.Scheme)
+			snap := snapshot.New(repo, snapshot.Facts{ID: k.ID, Time: k.Time, Hostname: k.Hostname, Paths: k.Paths,
+				Session: k.Session, Size: snapshot.SizeOf(k.Size)}, r.Scheme)
 			err := r.Client.Create(ctx, snap)
 			switch {
 			case apierrors.IsAlreadyExists(err):
@@ -171,42 +150,15 @@ func (r *Reconciler) syncSnapshots(ctx context.Context, s *scope, repo *v1alpha1
 			if snap.Spec.SnapshotID != id || snap.Spec.Repository.Name != repo.Name {
 				continue // a name collision of the first 8 characters: not this snapshot
 			}
-			if err := r.Client.Delete(ctx, snap); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("deleting Snapshot %s of a forgotten snapshot: %w", key, err)
+			// Released first: retention forgot it, nothing is to forget again.
+			if err := snapshot.DeleteGone(ctx, r.Client, snap); err != nil {
+				return err
 			}
 			created.Delete(key.Name)
 			log.V(1).Info("Snapshot object of a forgotten snapshot deleted", "snapshot", key.Name)
 		}
 	}
 	return nil
-}
-
-// foundSnapshot is the Snapshot object of a snapshot found in the repository.
-func foundSnapshot(repo *v1alpha1.Repository, name string, k outputs.KeptSnapshot) *v1alpha1.Snapshot {
-	snap := &v1alpha1.Snapshot{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      name,
-			Namespace: repo.Namespace,
-			Labels: validLabels(map[string]string{
-				v1alpha1.LabelRepository: repo.Name,
-				v1alpha1.LabelHostname:   k.Hostname,
-				v1alpha1.LabelSession:    k.Session,
-				v1alpha1.LabelManagedBy:  v1alpha1.ManagedByValue,
-			}),
-		},
-		Spec: v1alpha1.SnapshotSpec{
-			Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
-			SnapshotID: k.ID,
-			Hostname:   k.Hostname,
-			Paths:      k.Paths,
-			Size:       sizeOf(k.Size),
-			Session:    k.Session,
-		},
-	}
-	if !k.Time.IsZero() {
-		snap.Spec.Time = ptr.To(metav1.NewTime(k.Time))
-	}
-	return snap
 }
 
 // reportUnrecorded says, on the session, which snapshots the run committed
@@ -227,41 +179,19 @@ func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.
 	r.Recorder.Event(s.session, corev1.EventTypeWarning, string(conditions.ReasonRepositoryDeleted), conditions.Truncate(msg, 1024))
 }
 
+// snapshot is the Snapshot object of a host's snapshot (snapshot.New:
+// spec from the session's outcome; the Repository controller writes its
+// status from the backend's record).
 func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target, h *sessionstatus.Host) *v1alpha1.Snapshot {
 	inv := s.session.Spec.Invoker
-	snap := &v1alpha1.Snapshot{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      SnapshotName(repo.Name, h.SnapshotID),
-			Namespace: repo.Namespace,
-			Labels: validLabels(map[string]string{
-				v1alpha1.LabelRepository:  repo.Name,
-				v1alpha1.LabelHostname:    h.Hostname,
-				v1alpha1.LabelSession:     s.session.Name,
-				v1alpha1.LabelInvoker:     inv.Name,
-				v1alpha1.LabelInvokerKind: inv.Kind,
-				v1alpha1.LabelManagedBy:   v1alpha1.ManagedByValue,
-			}),
-		},
-		Spec: v1alpha1.SnapshotSpec{
-			Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
-			SnapshotID: h.SnapshotID,
-			Hostname:   h.Hostname,
-			Paths:      targetPaths(s, i),
-			Size:       h.Size,
-			Session:    s.session.Name,
-		},
+	f := snapshot.Facts{
+		ID: h.SnapshotID, Time: h.FinishedAt, Hostname: h.Hostname, Paths: targetPaths(s, i), Size: h.Size, Session: s.session.Name,
+		Labels: map[string]string{v1alpha1.LabelInvoker: inv.Name, v1alpha1.LabelInvokerKind: inv.Kind},
 	}
 	if t.Ref != nil {
-		for k, v := range validLabels(map[string]string{v1alpha1.LabelTarget: t.Ref.Name, v1alpha1.LabelTargetKind: t.Ref.Kind}) {
-			snap.Labels[k] = v
-		}
+		f.Labels[v1alpha1.LabelTarget], f.Labels[v1alpha1.LabelTargetKind] = t.Ref.Name, t.Ref.Kind
 	}
-	if !h.FinishedAt.IsZero() {
-		snap.Spec.Time = ptr.To(metav1.NewTime(h.FinishedAt))
-	}
-	// Snapshots go with their Repository.
-	_ = controllerutil.SetOwnerReference(repo, snap, r.Scheme)
-	return snap
+	return snapshot.New(repo, f, r.Scheme)
 }
 
 func targetPaths(s *scope, i int) []string {
@@ -272,23 +202,4 @@ func targetPaths(s *scope, i int) []string {
 		return s.batch.Spec.Members[i].Target.Paths
 	}
 	return nil
-}
-
-// validLabels drops the labels whose value cannot be a label value.
-func validLabels(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		if len(validation.IsValidLabelValue(v)) == 0 {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-// sizeOf converts a kept snapshot's size for the Snapshot's status.
-func sizeOf(n *uint64) *int64 {
-	if n == nil || *n > math.MaxInt64 {
-		return nil
-	}
-	return ptr.To(int64(*n))
 }

@@ -68,6 +68,34 @@ const (
 	ReasonRefreshed          Reason = "Refreshed"
 	ReasonRefreshFailed      Reason = "RefreshFailed"
 	ReasonRepositoryNotReady Reason = "RepositoryNotReady"
+	// ReasonRepositoryInUse: a session uses the Repository, so a deleted
+	// Snapshot is not forgotten yet, or a deleted Repository not wiped yet.
+	ReasonRepositoryInUse Reason = "RepositoryInUse"
+	// ReasonWipingOut: the Repository was deleted with wipeOut; a run
+	// deletes its data.
+	ReasonWipingOut Reason = "WipingOut"
+	// ReasonWipeOutFailed: that run failed; it is tried again.
+	ReasonWipeOutFailed Reason = "WipeOutFailed"
+	// ReasonWipedOut: the Repository's data was deleted.
+	ReasonWipedOut Reason = "WipedOut"
+)
+
+// Condition types of Snapshots, written by the Repository controller.
+const (
+	// Forgotten: False while a deleted Snapshot waits for its snapshot to be
+	// forgotten in restic, with the reason it waits.
+	Forgotten = "Forgotten"
+)
+
+// Reasons of Snapshot conditions and events.
+const (
+	// ReasonForgetPending: the next run of the Repository forgets it.
+	ReasonForgetPending Reason = "ForgetPending"
+	// ReasonSnapshotGone: the backend no longer holds the snapshot (forgotten
+	// elsewhere): its object is deleted.
+	ReasonSnapshotGone Reason = "SnapshotGone"
+	// ReasonSnapshotFound: a snapshot made elsewhere got an object.
+	ReasonSnapshotFound Reason = "SnapshotFound"
 )
 
 // Reason is the CamelCase reason of a condition or of a session's phase.

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/internal/shutdown"
 	"github.com/stashflow/stashflow/controllers/metrics"
 	"github.com/stashflow/stashflow/controllers/patch"
+	"github.com/stashflow/stashflow/controllers/snapshot"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -56,10 +59,23 @@ type Reconciler struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	cov coverage
+	cov    coverage
+	mirror *snapshot.Mirror
 }
 
-// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories,verbs=get;list;watch
+// Finalizer is on every Repository: its deletion wipes the backend's data
+// when wipeOut is true, and releases the Repository's Snapshot objects
+// without forgetting anything when it is not.
+const Finalizer = "stashflow.dev/repository"
+
+// waitPoll re-reads sessions that keep a forget or a wipe waiting.
+const waitPoll = 5 * time.Second
+
+// +kubebuilder:rbac:groups=stashflow.dev,resources=repositories,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=stashflow.dev,resources=snapshots/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=stashflow.dev,resources=restoresessions;restorebatches,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=stashflow.dev,resources=repositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations;backupbatches;backupsessions,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
@@ -79,6 +95,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if r.RetryDelay <= 0 {
 		r.RetryDelay = DefaultRetryDelay
 	}
+	r.mirror = &snapshot.Mirror{Client: r.Client, Scheme: r.Scheme, Recorder: r.Recorder}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Repository{}).
 		Named("repository").
@@ -91,7 +108,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 			b := o.(*v1alpha1.BackupBatch)
 			return repositoryRequest(b.Spec.Repository, b.Namespace)
 		})).
-		Watches(&v1alpha1.BackupSession{}, handler.EnqueueRequestsFromMapFunc(r.sessionRepository))
+		Watches(&v1alpha1.BackupSession{}, handler.EnqueueRequestsFromMapFunc(r.sessionRepository)).
+		Watches(&v1alpha1.Snapshot{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			// A deleted Snapshot is forgotten by the Repository's next run.
+			s := o.(*v1alpha1.Snapshot)
+			if s.DeletionTimestamp == nil {
+				return nil
+			}
+			return repositoryRequest(s.Spec.Repository, s.Namespace)
+		}))
 	b, err := r.Engine.Watch(b, &v1alpha1.Repository{})
 	if err != nil {
 		return err
@@ -140,6 +165,12 @@ type scope struct {
 	backedUp bool
 	// ended are the BackupSessions into the Repository that ran and ended.
 	ended []endedSession
+	// using names the sessions that use the Repository now.
+	using []string
+	// forget are the ids of deleted Snapshots the next run forgets.
+	forget []string
+	// gone: the Repository's finalizer was removed; it has no status to write.
+	gone bool
 	// startedRun: this reconcile named a new run.
 	startedRun bool
 	// endedRun is the run whose outcome this reconcile wrote.
@@ -155,15 +186,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 	if err := r.Client.Get(ctx, req.NamespacedName, repo); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(ctx, req.NamespacedName)
-			return ctrl.Result{}, nil
+			// Its Snapshots, deleted with it (owner GC), forget nothing.
+			return ctrl.Result{}, r.mirror.ReleaseAll(ctx, req.Namespace, req.Name, true)
 		}
 		return ctrl.Result{}, err
 	}
 	log := ctrl.LoggerFrom(ctx).WithValues("repository", klog.KObj(repo))
 	ctx = ctrl.LoggerInto(ctx, log)
+	if repo.DeletionTimestamp == nil && !controllerutil.ContainsFinalizer(repo, Finalizer) {
+		base := repo.DeepCopy()
+		controllerutil.AddFinalizer(repo, Finalizer)
+		if err := r.Client.Patch(ctx, repo, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the Repository's finalizer: %w", err)
+		}
+	}
 	s := &scope{repo: repo, now: r.Now(), specChanged: repo.Status.ObservedGeneration != repo.Generation}
 	helper := patch.NewHelper(repo, patch.WithOptimisticLock())
 	defer func() {
+		if s.gone {
+			return
+		}
 		if !s.specChanged || repo.Status.Workflow == nil || s.startedRun {
 			// (A run started for the previous spec is followed to its end
 			// first; the next one opens the new backend.)
@@ -186,17 +228,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		}
 	}()
 	defer r.exportMetrics(repo)
-	if repo.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
-	}
 	log.V(1).Info("Reconciling Repository")
 	res := ctrl.Result{}
-	for _, phase := range []func(context.Context, *scope) (ctrl.Result, error){
+	phases := []func(context.Context, *scope) (ctrl.Result, error){
 		r.reconcileSecret,
 		r.reconcileUsers,
+		r.reconcileForgets,
 		r.reconcileRun,
 		r.reconcileNextRun,
-	} {
+	}
+	if repo.DeletionTimestamp != nil {
+		phases = []func(context.Context, *scope) (ctrl.Result, error){r.reconcileUsers, r.reconcileDelete}
+	}
+	for _, phase := range phases {
 		pr, err := phase(ctx, s)
 		if err != nil {
 			return ctrl.Result{}, err

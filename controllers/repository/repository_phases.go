@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/internal/index"
 	"github.com/stashflow/stashflow/controllers/internal/names"
+	"github.com/stashflow/stashflow/controllers/snapshot"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -75,12 +77,76 @@ func (r *Reconciler) reconcileUsers(ctx context.Context, s *scope) (ctrl.Result,
 			return ctrl.Result{}, fmt.Errorf("listing the sessions of %s: %w", inv.key, err)
 		}
 		for i := range sessions.Items {
-			if end := sessionEnd(&sessions.Items[i]); !end.IsZero() {
-				s.ended = append(s.ended, endedSession{uid: sessions.Items[i].UID, end: end})
+			bs := &sessions.Items[i]
+			if end := sessionEnd(bs); !end.IsZero() {
+				s.ended = append(s.ended, endedSession{uid: bs.UID, end: end})
+			}
+			if !bs.Status.Phase.IsFinal() && bs.Status.Workflow != nil {
+				s.using = append(s.using, "BackupSession "+bs.Namespace+"/"+bs.Name)
 			}
 		}
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.restoresUsing(ctx, s)
+}
+
+// restoresUsing adds the RestoreSessions and RestoreBatches that restore
+// from the Repository now to s.using.
+func (r *Reconciler) restoresUsing(ctx context.Context, s *scope) error {
+	uses := func(ref v1alpha1.ObjectRef, ns string, st *v1alpha1.RestoreSessionStatus) bool {
+		return ref.Name == s.repo.Name && ref.NamespaceOr(ns) == s.repo.Namespace && !st.Phase.IsFinal() && st.Workflow != nil
+	}
+	sessions := &v1alpha1.RestoreSessionList{}
+	if err := r.Client.List(ctx, sessions); err != nil {
+		return fmt.Errorf("listing RestoreSessions: %w", err)
+	}
+	for i := range sessions.Items {
+		rs := &sessions.Items[i]
+		if uses(rs.Spec.Repository, rs.Namespace, &rs.Status) {
+			s.using = append(s.using, "RestoreSession "+rs.Namespace+"/"+rs.Name)
+		}
+	}
+	batches := &v1alpha1.RestoreBatchList{}
+	if err := r.Client.List(ctx, batches); err != nil {
+		return fmt.Errorf("listing RestoreBatches: %w", err)
+	}
+	for i := range batches.Items {
+		rb := &batches.Items[i]
+		if uses(rb.Spec.Repository, rb.Namespace, &rb.Status) {
+			s.using = append(s.using, "RestoreBatch "+rb.Namespace+"/"+rb.Name)
+		}
+	}
+	return nil
+}
+
+// maxForgetPerRun bounds the snapshots one run forgets; the next run
+// forgets the rest.
+const maxForgetPerRun = 100
+
+// reconcileForgets finds the deleted Snapshot objects whose snapshot the
+// next run forgets; while a session uses the Repository they wait, and
+// say so.
+func (r *Reconciler) reconcileForgets(ctx context.Context, s *scope) (ctrl.Result, error) {
+	objs, err := snapshot.Of(ctx, r.Client, s.repo.Namespace, s.repo.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	pending := snapshot.Pending(objs)
+	if len(pending) == 0 {
+		return ctrl.Result{}, nil
+	}
+	if r.terminating(ctx, s.repo.Namespace) {
+		// Deleted with their namespace: nobody asked to forget them.
+		return ctrl.Result{}, r.mirror.ReleaseAll(ctx, s.repo.Namespace, s.repo.Name, true)
+	}
+	if len(s.using) > 0 {
+		why := fmt.Sprintf("waits: %s uses Repository %s/%s; it runs once no session uses it", strings.Join(s.using, ", "), s.repo.Namespace, s.repo.Name)
+		return ctrl.Result{RequeueAfter: waitPoll}, r.mirror.Wait(ctx, pending, conditions.ReasonRepositoryInUse, why)
+	}
+	for _, p := range pending[:min(len(pending), maxForgetPerRun)] {
+		s.forget = append(s.forget, p.Spec.SnapshotID)
+	}
+	return ctrl.Result{}, r.mirror.Wait(ctx, pending, conditions.ReasonForgetPending,
+		fmt.Sprintf("is done by the next run of Repository %s/%s", s.repo.Namespace, s.repo.Name))
 }
 
 // sessionEnd is when a session that ran ended (its creation plus its
@@ -115,7 +181,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 	}
 	r.cov.commit(key, st.Workflow.Name)
 	create := s.backedUp
-	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, create, r.Translate)
+	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, translators.RepositoryWork{Create: create, Forget: s.forget}, r.Translate)
 	var ref *v1alpha1.WorkflowRef
 	if err == nil {
 		ref, err = r.Engine.Submit(ctx, s.repo, g)
@@ -144,7 +210,10 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		s.done = true
 		return ctrl.Result{RequeueAfter: runPoll}, nil
 	}
-	r.finished(ctx, s, run)
+	if err := r.finished(ctx, s, run); err != nil {
+		// The run stays: its outcome is read again and mirrored next time.
+		return ctrl.Result{}, err
+	}
 	s.endRun()
 	return ctrl.Result{}, nil
 }
@@ -206,6 +275,8 @@ func (r *Reconciler) nextRun(s *scope) time.Duration {
 	case ready != nil && ready.Status == metav1.ConditionFalse && (ready.Reason == string(conditions.ReasonOpenFailed) || ready.Reason == string(conditions.ReasonRefreshFailed)):
 		// The last run failed: try again after RetryDelay.
 		return max(0, r.RetryDelay-since)
+	case len(s.forget) > 0:
+		return 0 // a deleted Snapshot waits to be forgotten
 	case init != nil && init.Reason == string(conditions.ReasonNotInitialized) && s.backedUp:
 		return 0 // a backup uses it now: initialise it
 	case init == nil || init.Status != metav1.ConditionTrue && init.Reason != string(conditions.ReasonNotInitialized):

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,13 +15,15 @@ import (
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	"github.com/stashflow/stashflow/controllers/metrics"
+	"github.com/stashflow/stashflow/controllers/snapshot"
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/translators"
 )
 
-// finished writes the outcome of a run that ended.
-func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) {
+// finished writes the outcome of a run that ended, and mirrors the
+// snapshots it listed into Snapshot objects.
+func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) error {
 	var node pipeline.NodeStatus
 	if len(run.Nodes) > 0 {
 		node = run.Nodes[0]
@@ -28,25 +31,28 @@ func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) {
 	switch {
 	case run.Failure != "":
 		r.runFailed(s, run.Failure)
-		return
+		return nil
 	case node.Phase != pipeline.PhaseSucceeded:
 		msg := node.Message
 		if msg == "" {
 			msg = fmt.Sprintf("the step ended %s", node.Phase)
 		}
 		r.runFailed(s, msg)
-		return
+		return nil
 	}
 	repo, st := s.repo, &s.repo.Status
 	out := node.Outputs
 	log := ctrl.LoggerFrom(ctx)
+	if err := r.mirror.Sync(ctx, repo, listing(ctx, out, lastRun(st))); err != nil {
+		return err
+	}
 	if out[outputs.RepositoryExists] == "false" {
 		msg := fmt.Sprintf("Repository %s/%s: the backend holds no restic repository at %s; it is initialised when a BackupConfiguration or BackupBatch backs up into it (a restore never creates one)",
 			repo.Namespace, repo.Name, translators.ResticRepository(&repo.Spec.Backend))
 		conditions.False(&st.Conditions, repo.Generation, conditions.Initialized, conditions.ReasonNotInitialized, msg)
 		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonNotInitialized, msg)
 		log.Info("No repository in the backend")
-		return
+		return nil
 	}
 	if !r.initialized(repo) {
 		reason, msg := conditions.ReasonRepositoryExists, "the backend holds the restic repository; opened with the Repository's Secret"
@@ -74,6 +80,28 @@ func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) {
 	}
 	conditions.True(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonRefreshed,
 		fmt.Sprintf("the repository holds %d snapshot(s), %s", st.SnapshotCount, st.TotalSize))
+	return nil
+}
+
+// listing decodes what a run read of the backend: its snapshots (none
+// when the backend holds no repository, or the output is unreadable: then
+// no object is deleted) and the ids it forgot.
+func listing(ctx context.Context, out map[string]string, started time.Time) snapshot.Listing {
+	l := snapshot.Listing{Started: started}
+	log := ctrl.LoggerFrom(ctx)
+	if v := out[outputs.Snapshots]; v != "" && out[outputs.RepositoryExists] == "true" {
+		l.List = &outputs.SnapshotList{}
+		if err := json.Unmarshal([]byte(v), l.List); err != nil {
+			log.Info("Unreadable snapshots output", "error", err.Error())
+			l.List = nil
+		}
+	}
+	if v := out[outputs.ForgottenIDs]; v != "" {
+		if err := json.Unmarshal([]byte(v), &l.Forgotten); err != nil {
+			log.Info("Unreadable forgottenIDs output", "error", err.Error())
+		}
+	}
+	return l
 }
 
 func parseTime(s string) (time.Time, bool) {

@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -165,7 +167,7 @@ func TestInit(t *testing.T) {
 	env := step.NewEnv(nil)
 	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=pw")
 	out, err := run(t, NewInit(), env, "--create=false")
-	if diff := cmp.Diff(step.Outputs{OutputCreated: "false", outputs.RepositoryExists: "false"}, out); err != nil || diff != "" {
+	if diff := cmp.Diff(step.Outputs{OutputCreated: "false", outputs.RepositoryExists: "false", outputs.ForgottenIDs: "[]"}, out); err != nil || diff != "" {
 		t.Errorf("--create=false on a missing repository: err %v, outputs (-want +got):\n%s", err, diff)
 	}
 	if _, err := os.Stat(loc); !os.IsNotExist(err) {
@@ -183,7 +185,8 @@ func TestInit(t *testing.T) {
 				t.Fatalf("%v: %s", err, b)
 			}
 		}
-		wantOut := step.Outputs{OutputCreated: want, outputs.RepositoryExists: "true", outputs.SnapshotCount: "0", outputs.TotalSize: "0"}
+		wantOut := step.Outputs{OutputCreated: want, outputs.RepositoryExists: "true", outputs.SnapshotCount: "0", outputs.TotalSize: "0",
+			outputs.Snapshots: `{"complete":true,"items":[]}`, outputs.ForgottenIDs: "[]"}
 		if diff := cmp.Diff(wantOut, out); diff != "" {
 			t.Errorf("run %d outputs (-want +got):\n%s", i, diff)
 		}
@@ -200,5 +203,105 @@ func TestInit(t *testing.T) {
 	wrong.Environ = append(wrong.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=other")
 	if _, err := run(t, NewInit(), wrong); err == nil || !strings.Contains(err.Error(), "wrong password") {
 		t.Errorf("with a wrong password: %v, want an error naming the wrong password", err)
+	}
+}
+
+// TestForgetAndList: repository-init --forget forgets (and prunes) the
+// snapshots it names that the repository holds, reports every named id the
+// repository no longer holds, and lists what is left, newest first, with
+// restic's record of each (host, paths, tags, tree, user, uid, gid, size).
+// A list over its byte bound keeps the newest and says since when it is
+// complete.
+func TestForgetAndList(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "repo")
+	env := step.NewEnv(nil)
+	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=pw")
+	var ids []string
+	for i := range 3 {
+		cmd := exec.Command("sh", "-c", fmt.Sprintf("[ -e %[1]s/config ] || restic init -q; echo data-%[2]d | restic backup --stdin --stdin-filename f%[2]d --host h%[2]d --tag t=%[2]d -q --no-cache --json", loc, i))
+		cmd.Env = env.Environ
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, b)
+		}
+		var sum struct {
+			SnapshotID string `json:"snapshot_id"`
+		}
+		if err := json.Unmarshal(b[bytes.LastIndexByte(b[:len(b)-1], '\n')+1:], &sum); err != nil || sum.SnapshotID == "" {
+			t.Fatalf("restic backup said %s: %v", b, err)
+		}
+		ids = append(ids, sum.SnapshotID)
+	}
+	const absent = "deadbeefdeadbeef"
+	out, err := run(t, NewInit(), env, "--create=false", "--forget", ids[0][:12]+","+absent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(`["`+ids[0][:12]+`","`+absent+`"]`, out[outputs.ForgottenIDs]); diff != "" {
+		t.Errorf("forgottenIDs (-want +got):\n%s", diff)
+	}
+	var list outputs.SnapshotList
+	if err := json.Unmarshal([]byte(out[outputs.Snapshots]), &list); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range list.Items {
+		got = append(got, r.ID)
+		if r.Hostname == "" || len(r.Paths) != 1 || len(r.Tags) != 1 || len(r.Tree) != 64 || r.Username == "" || r.UID == nil || r.GID == nil || r.Size == nil || r.Time.IsZero() {
+			t.Errorf("record %+v lacks one of restic's fields", r)
+		}
+	}
+	if diff := cmp.Diff([]string{ids[2], ids[1]}, got); diff != "" || !list.Complete || out[outputs.SnapshotCount] != "2" {
+		t.Errorf("listed ids (-want +got):\n%s\ncomplete %v, snapshotCount %s", diff, list.Complete, out[outputs.SnapshotCount])
+	}
+
+	c, err := restic.NewClient(env.Environ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := c.Snapshots(context.Background(), restic.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := json.Marshal(SnapshotList(snaps[1:], 1<<20).Items[0])
+	bounded := SnapshotList(snaps, len(one)+100)
+	if bounded.Complete || len(bounded.Items) != 1 || bounded.Items[0].ID != ids[2] || bounded.Since == nil ||
+		bounded.Covers(snaps[0].Time) || !bounded.Covers(snaps[1].Time.Add(time.Second)) {
+		t.Errorf("bounded list %+v: want only the newest, incomplete, covering only what is newer than it", bounded)
+	}
+}
+
+// TestWipe: repository-wipe removes a local repository's files and keeps
+// other files beside them; it refuses a repository its password does not
+// open and a backend that is not local; a missing repository is wiped.
+func TestWipe(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "repo")
+	env := step.NewEnv(nil)
+	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=pw")
+	if _, err := run(t, NewInit(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(loc, "README"), []byte("not restic's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrong := step.NewEnv(nil)
+	wrong.Environ = append(wrong.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=other")
+	if _, err := run(t, NewWipe(), wrong); err == nil {
+		t.Error("wiped with a wrong password")
+	}
+	if _, err := run(t, NewWipe(), env); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(loc)
+	if len(entries) != 1 || entries[0].Name() != "README" {
+		t.Errorf("left %v, want only README", entries)
+	}
+	if _, err := run(t, NewWipe(), env); err != nil {
+		t.Errorf("wiping a wiped repository: %v", err)
+	}
+	s3 := step.NewEnv(nil)
+	s3.Environ = append(s3.Environ, "RESTIC_REPOSITORY=s3:http://127.0.0.1:1/b", "RESTIC_PASSWORD=pw")
+	if _, err := run(t, NewWipe(), s3); err == nil || !strings.Contains(err.Error(), "not a local repository") {
+		t.Errorf("wiping an s3 repository: %v, want refused", err)
 	}
 }

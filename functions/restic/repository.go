@@ -42,6 +42,13 @@ func (c *Client) EnsureRepository(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// Open opens the repository (restic cat config): nil when the backend
+// holds a repository that the password opens.
+func (c *Client) Open(ctx context.Context) error {
+	_, err := c.run(ctx, runOptions{giveUpRetryingAfter: c.OpenTimeout}, "cat", "config", "--no-lock")
+	return err
+}
+
 // Snapshot is one entry of `restic snapshots --json`.
 type Snapshot struct {
 	ID       string          `json:"id"`
@@ -51,6 +58,8 @@ type Snapshot struct {
 	Paths    []string        `json:"paths"`
 	Hostname string          `json:"hostname"`
 	Username string          `json:"username"`
+	UID      uint32          `json:"uid,omitempty"` // restic omits 0
+	GID      uint32          `json:"gid,omitempty"`
 	Tags     []string        `json:"tags"`
 	Summary  *BackupSummary  `json:"summary,omitempty"`
 	Raw      json.RawMessage `json:"-"`
@@ -262,6 +271,21 @@ func (c *Client) Forget(ctx context.Context, o ForgetOptions) (ForgetResult, err
 		res.Removed += len(g.Remove)
 	}
 	return res, nil
+}
+
+// ForgetIDs forgets the snapshots of ids (restic forget <id>...), pruning
+// the repository afterwards when prune is true.
+func (c *Client) ForgetIDs(ctx context.Context, ids []string, prune bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []string{"forget"}
+	if prune {
+		args = append(args, "--prune")
+	}
+	args = append(append(args, "--"), ids...)
+	_, err := c.runLocking(ctx, runOptions{}, args...)
+	return err
 }
 
 // CheckOptions tunes `restic check`.
