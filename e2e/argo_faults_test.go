@@ -174,8 +174,7 @@ func runArgoFault(t *testing.T, tc argoFault, restartOperator func()) {
 	t.Cleanup(func() {
 		_ = env.Argo.ArgoprojV1alpha1().Workflows(env.Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
 			metav1.ListOptions{LabelSelector: v1alpha1.LabelSession + "=" + bs.Name})
-		_ = env.Client.DeleteAllOf(context.Background(), &v1alpha1.Snapshot{}, client.InNamespace(env.Namespace),
-			client.MatchingLabels{v1alpha1.LabelRepository: repo.Name})
+		deleteSnapshotObjects(map[string]string{v1alpha1.LabelRepository: repo.Name})
 	})
 	create(t, bs)
 	if tc.during != nil {

@@ -28,7 +28,7 @@ func TestRuntimeSettingsReachThePod(t *testing.T) {
 	t.Cleanup(func() {
 		sel := metav1.ListOptions{LabelSelector: v1alpha1.LabelSession}
 		_ = env.Argo.ArgoprojV1alpha1().Workflows(env.Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, sel)
-		_ = env.Client.DeleteAllOf(context.Background(), &v1alpha1.Snapshot{}, client.InNamespace(env.Namespace))
+		deleteSnapshotObjects(nil)
 	})
 	startOperator(t)
 	fp := newFullPath(t)

@@ -17,6 +17,16 @@
 //     first/lastBackupTime are read from the backend by the same run, again
 //     after a BackupSession into the Repository ends and on a period
 //     (RefreshInterval); lastBackupTime never moves backwards.
+//   - It keeps the Repository's Snapshot objects a mirror of the backend
+//     (controllers/snapshot): the same run lists the snapshots, and forgets
+//     first those whose objects were deleted (a finalizer on each Snapshot),
+//     unless a session uses the Repository; objects are created for
+//     snapshots made elsewhere and deleted for snapshots forgotten
+//     elsewhere.
+//   - Its finalizer handles a deleted Repository (repository_deletion.go):
+//     with wipeOut a run deletes the backend's data once no session uses
+//     it; without, the data stays and the Snapshots are released so that
+//     their deletion forgets nothing.
 //   - It exports the Repository's metrics, and drops them when the
 //     Repository is deleted.
 //
