@@ -59,11 +59,13 @@ func TestGuardEndsProcessesThatLeftTheGroup(t *testing.T) {
 	requireGone(t, pid)
 }
 
-// A timeout ends a setsid daemon that ignores SIGTERM, too.
+// A timeout ends a setsid daemon that ignores SIGTERM, too. The step waits
+// for its daemon before it idles, and the timeout leaves a loaded machine
+// seconds to start it (ci13 missed 500 ms: the daemon never started).
 func TestGuardTimeoutEndsEverything(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "daemon")
-	step := sh("s", `setsid sh -c 'trap "" TERM; echo $$ > `+pidFile+`.tmp; mv `+pidFile+`.tmp `+pidFile+`; while :; do sleep 1; done' & trap "" TERM; while :; do sleep 1; done`)
-	step.Timeout = 500 * time.Millisecond
+	step := sh("s", `setsid sh -c 'trap "" TERM; echo $$ > `+pidFile+`.tmp; mv `+pidFile+`.tmp `+pidFile+`; while :; do sleep 1; done' & trap "" TERM; while [ ! -e `+pidFile+` ]; do sleep 0.01; done; while :; do sleep 1; done`)
+	step.Timeout = 3 * time.Second
 	got, _ := run(context.Background(), t, guarded(t), step)
 	if got["s"].Phase != pipeline.PhaseFailed {
 		t.Errorf("step = %s %q, want Failed", got["s"].Phase, got["s"].Message)
