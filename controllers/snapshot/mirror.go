@@ -109,11 +109,13 @@ func (m *Mirror) syncOne(ctx context.Context, repo *v1alpha1.Repository, snap *v
 	return nil
 }
 
-// gone says whether the listing shows that snap's snapshot is not in the
-// backend: the listing covers its time and began well after the object was
-// created.
+// gone says whether the listing shows that snap's snapshot was forgotten:
+// an earlier listing saw it (its status holds restic's record), this one
+// covers its time, does not hold it, and began well after the object was
+// created. An object no listing ever saw (a session reported an id the
+// backend never held) is left alone.
 func (m *Mirror) gone(snap *v1alpha1.Snapshot, l Listing) bool {
-	if l.List == nil || !snap.CreationTimestamp.Add(CreationMargin).Before(l.Started) {
+	if l.List == nil || snap.Status.Tree == "" || !snap.CreationTimestamp.Add(CreationMargin).Before(l.Started) {
 		return false
 	}
 	if l.List.Complete {

@@ -11,13 +11,14 @@ import (
 )
 
 // TestGone: an object missing from a listing is taken for forgotten only
-// when the listing covers its snapshot's time and began well after the
-// object was created.
+// when an earlier listing saw it, the listing covers its snapshot's time
+// and began well after the object was created.
 func TestGone(t *testing.T) {
 	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	since := start.Add(-time.Hour)
 	obj := func(created, taken time.Time) *v1alpha1.Snapshot {
-		s := &v1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(created)}}
+		s := &v1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(created)},
+			Status: v1alpha1.SnapshotStatus{Tree: "seen"}}
 		if !taken.IsZero() {
 			s.Spec.Time = &metav1.Time{Time: taken}
 		}
@@ -34,6 +35,7 @@ func TestGone(t *testing.T) {
 	}{
 		{"complete listing, old object", obj(old, old), complete, true},
 		{"no listing", obj(old, old), nil, false},
+		{"never seen by a listing", func() *v1alpha1.Snapshot { s := obj(old, old); s.Status.Tree = ""; return s }(), complete, false},
 		{"object created just before the listing", obj(start.Add(-time.Second), old), complete, false},
 		{"object created after the listing began", obj(start.Add(time.Second), old), complete, false},
 		{"partial listing covering its time", obj(old, old), partial, true},
