@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stashflow/stashflow/functions/membudget"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
@@ -52,6 +53,33 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 	}
 	return out, runErr
 }
+
+// ApplyMemoryBudget gives one run its memory budget, as `stashflow fn`
+// does before Execute: the step's limit (the --memory-limit flag when
+// flagSet, else $STASHFLOW_MEMORY_LIMIT in env, bounded by this process's
+// cgroup limit) split between this process and the restic it starts
+// (package membudget). A bad setting is a ValidationError; an unreadable
+// cgroup file is logged and ignored.
+func ApplyMemoryBudget(fn Function, env *Env, flagValue string, flagSet bool) (membudget.Budget, error) {
+	cgroup, err := membudget.SelfCgroupLimit()
+	if err != nil {
+		env.Logger().Warn("cgroup memory limit not read", "err", err)
+	}
+	l, err := membudget.Resolve("--"+MemoryLimitFlag, flagValue, flagSet, env.Environ, cgroup)
+	if err != nil {
+		return membudget.Budget{}, &ValidationError{Err: err}
+	}
+	var declared int64
+	if d, ok := fn.(step.MemoryDeclarer); ok {
+		declared = d.OwnMemory()
+	}
+	b := membudget.Split(l, declared)
+	b.Apply(env)
+	return b, nil
+}
+
+// MemoryLimitFlag is the runtime's flag for the step's memory limit.
+const MemoryLimitFlag = "memory-limit"
 
 // runWithCredentialFiles runs fn with the storage Secret's file credentials
 // (CA_CERT_DATA, GOOGLE_SERVICE_ACCOUNT_JSON_KEY) written to 0600 files in

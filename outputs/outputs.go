@@ -30,6 +30,15 @@ const (
 	// ResticInsecureTLSEnv=true runs restic with --insecure-tls (an S3
 	// backend's insecureTLS).
 	ResticInsecureTLSEnv = "STASHFLOW_RESTIC_INSECURE_TLS"
+	// MemoryLimitEnv is the step's memory limit (bytes, or a size such as
+	// 256Mi), which the Function runtime splits between its own process
+	// and restic: the Argo engine renders the container's
+	// resources.limits.memory into it (Downward API).
+	MemoryLimitEnv = "STASHFLOW_MEMORY_LIMIT"
+	// ResticMemoryLimitEnv is restic's share of that budget in bytes, set
+	// by the runtime: restic runs with GOMEMLIMIT=<it> unless the step's
+	// environment sets GOMEMLIMIT.
+	ResticMemoryLimitEnv = "STASHFLOW_RESTIC_MEMORY_LIMIT"
 )
 
 // The outputs every Function step has: the runtime writes an empty file for

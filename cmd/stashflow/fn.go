@@ -26,6 +26,7 @@ func (fnFailure) ExitCode() int   { return exitFailed }
 func newFnCommand() *cobra.Command {
 	reg, regErr := functions.Builtin()
 	var list bool
+	var memoryLimit string
 	outputDir := os.Getenv(outputs.DirEnv)
 	if outputDir == "" {
 		outputDir = outputs.Dir
@@ -55,6 +56,8 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "list the registered Functions")
 	cmd.PersistentFlags().StringVar(&outputDir, "output-dir", outputDir, "directory the outputs are written to (env "+outputs.DirEnv+")")
+	cmd.PersistentFlags().StringVar(&memoryLimit, functions.MemoryLimitFlag, "",
+		"the step's memory limit (e.g. 256Mi; env "+outputs.MemoryLimitEnv+"), split between this process and restic; bounded by the cgroup's; default none")
 	if regErr != nil {
 		return cmd
 	}
@@ -77,7 +80,10 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 				if err != nil {
 					return err
 				}
-				_, err = functions.Execute(c.Context(), fn, env, outputDir)
+				_, err = functions.ApplyMemoryBudget(fn, env, memoryLimit, c.Flag(functions.MemoryLimitFlag).Changed)
+				if err == nil {
+					_, err = functions.Execute(c.Context(), fn, env, outputDir)
+				}
 				stop()
 				if err == nil {
 					return nil

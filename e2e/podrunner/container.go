@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stashflow/stashflow/outputs"
 )
@@ -401,7 +403,7 @@ func containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, obj
 			set(e.Name, rw.Apply(expand(e.Value, lookup)))
 			continue
 		}
-		v, ok, err := valueFrom(ctx, pod, e.ValueFrom, objs)
+		v, ok, err := valueFrom(ctx, pod, c, e.ValueFrom, objs)
 		if err != nil {
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
@@ -420,7 +422,7 @@ var envName = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 
 // valueFrom resolves an env var source; ok is false when an optional
 // reference is missing (the variable is then not set).
-func valueFrom(ctx context.Context, pod *corev1.Pod, src *corev1.EnvVarSource, objs objects) (string, bool, error) {
+func valueFrom(ctx context.Context, pod *corev1.Pod, c *corev1.Container, src *corev1.EnvVarSource, objs objects) (string, bool, error) {
 	switch {
 	case src.SecretKeyRef != nil:
 		ref := src.SecretKeyRef
@@ -459,8 +461,35 @@ func valueFrom(ctx context.Context, pod *corev1.Pod, src *corev1.EnvVarSource, o
 	case src.FieldRef != nil:
 		v, err := fieldValue(pod, src.FieldRef.FieldPath)
 		return v, err == nil, err
+	case src.ResourceFieldRef != nil:
+		v, err := resourceValue(c, src.ResourceFieldRef)
+		return v, err == nil, err
 	}
-	return "", false, errors.New("only secretKeyRef, configMapKeyRef and fieldRef are supported")
+	return "", false, errors.New("only secretKeyRef, configMapKeyRef, fieldRef and resourceFieldRef are supported")
+}
+
+// resourceValue is the downward API for a container's memory and CPU
+// requests and limits, in units of the divisor rounded up, as the kubelet
+// gives them. A limit the container does not set is the node's allocatable
+// amount there; here no node's is known, so that is an error.
+func resourceValue(c *corev1.Container, ref *corev1.ResourceFieldSelector) (string, error) {
+	kind, name, ok := strings.Cut(ref.Resource, ".")
+	list := map[string]corev1.ResourceList{"limits": c.Resources.Limits, "requests": c.Resources.Requests}[kind]
+	q, set := list[corev1.ResourceName(name)]
+	switch {
+	case !ok || (name != "memory" && name != "cpu"):
+		return "", fmt.Errorf("resourceFieldRef %q is not supported", ref.Resource)
+	case !set:
+		return "", fmt.Errorf("resourceFieldRef %q: the container sets none, and the pod runner knows no node allocatable", ref.Resource)
+	}
+	divisor := ref.Divisor
+	if divisor.IsZero() {
+		divisor = resource.MustParse("1")
+	}
+	if name == "cpu" {
+		return strconv.FormatInt((q.MilliValue()+divisor.MilliValue()-1)/divisor.MilliValue(), 10), nil
+	}
+	return strconv.FormatInt((q.Value()+divisor.Value()-1)/divisor.Value(), 10), nil
 }
 
 var mapKeyField = regexp.MustCompile(`^metadata\.(labels|annotations)\['([^']*)'\]$`)

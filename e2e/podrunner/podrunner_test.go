@@ -263,6 +263,13 @@ func TestPlanEnvAndVolumes(t *testing.T) {
 					{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
 					{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
 					{Name: "SECRET_PATH", Value: "/data/$(PASSWORD)"},
+					{Name: "MEM", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")}}},
+					{Name: "MEM_MI", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}},
+					{Name: "CPU", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "requests.cpu"}}},
+				},
+				Resources: corev1.ResourceRequirements{
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("300000Ki")},
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")},
 				},
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "data", MountPath: "/data"},
@@ -299,6 +306,8 @@ func TestPlanEnvAndVolumes(t *testing.T) {
 		"MODE": "full", "TARGET": claim + "/full", "PASSWORD": "hunter2", "LEVEL": "3", "POD": "p", "APP": "x",
 		// A literal's paths are mapped after expansion; secret values are not touched.
 		"SECRET_PATH": hostData + "/hunter2",
+		// Resources in units of the divisor, rounded up.
+		"MEM": "307200000", "MEM_MI": "293", "CPU": "2",
 	}
 	if diff := cmp.Diff(wantEnv, envMap(p.env)); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
@@ -334,6 +343,9 @@ func TestPlanRejects(t *testing.T) {
 		},
 		"unsupported fieldRef": func(p *corev1.Pod) {
 			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.phase"}}}}
+		},
+		"resourceFieldRef to a limit the container does not set": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}}}
 		},
 	}
 	for name, spoil := range tcs {

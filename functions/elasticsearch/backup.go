@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -167,23 +165,17 @@ func cleanList(in []string) []string {
 	return out
 }
 
-// memoryLimit is the soft limit put on the Go heap (unless GOMEMLIMIT is
-// set): DESIGN.md's target is 256 MiB of RSS for any index size, and the
-// bulk indexer's buffers and the chunk pool are the live part.
+// memoryLimit is the soft limit put on the Go heap by the runtime (unless
+// GOMEMLIMIT is set; step.MemoryDeclarer): DESIGN.md's target is 256 MiB of
+// RSS for any index size, and the bulk indexer's buffers and the chunk pool
+// are the live part.
 const memoryLimit = 160 << 20
 
-func applyMemoryLimit(env *step.Env) {
-	if _, set := env.LookupEnv("GOMEMLIMIT"); set {
-		return
-	}
-	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
-		debug.SetMemoryLimit(memoryLimit)
-	}
-}
+// OwnMemory implements step.MemoryDeclarer.
+func (b *Backup) OwnMemory() int64 { return memoryLimit }
 
 // Run implements step.Function.
 func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
-	applyMemoryLimit(env)
 	log := env.Logger()
 	out := step.Outputs{}
 	repo, err := restic.NewClient(env.Environ, log)

@@ -52,6 +52,9 @@ func (*Restore) Description() string {
 	return "restore indices from an elasticsearch-backup archive in restic with the bulk API, then verify every index's document count"
 }
 
+// OwnMemory implements step.MemoryDeclarer: the bulk workers' buffers.
+func (r *Restore) OwnMemory() int64 { return memoryLimit }
+
 // DeclaredOutputs implements step.OutputDeclarer.
 func (r *Restore) DeclaredOutputs() []string {
 	return []string{OutputIndices, OutputDocuments}
@@ -131,7 +134,6 @@ func parseSize(s string) (int64, error) {
 
 // Run implements step.Function.
 func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
-	applyMemoryLimit(env)
 	log := env.Logger()
 	out := step.Outputs{}
 	repo, err := restic.NewClient(env.Environ, log)

@@ -72,6 +72,10 @@ type Client struct {
 	// Priority is restic's CPU and I/O priority (outputs.NiceEnv and the
 	// ionice variables of the step's environment).
 	Priority deathsig.Priority
+	// MemoryLimit is restic's GOMEMLIMIT in bytes (its share of the step's
+	// memory budget, outputs.ResticMemoryLimitEnv); 0: none. A GOMEMLIMIT
+	// in Environ wins.
+	MemoryLimit int64
 }
 
 // NewClient returns a Client for the repository named by environ.
@@ -109,6 +113,13 @@ func NewClient(environ []string, log *slog.Logger) (*Client, error) {
 			}
 			*v.dst = &n
 		}
+	}
+	if s := get(outputs.ResticMemoryLimitEnv); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, &Error{Kind: KindRepositoryConfig, Command: "setup", Message: fmt.Sprintf("%s=%q is not a number of bytes", outputs.ResticMemoryLimitEnv, s)}
+		}
+		c.MemoryLimit = n
 	}
 	c.NoCache = get(outputs.NoCacheEnv) == "true"
 	c.InsecureTLS = get(outputs.ResticInsecureTLSEnv) == "true"
@@ -158,10 +169,14 @@ func (c *Client) log() *slog.Logger {
 	return c.Log
 }
 
-// env returns restic's environment plus extra (which wins unless the
-// variable is already set in Environ and keepExisting is true).
+// env returns restic's environment plus defaults, each only where Environ
+// does not set the variable; GOMEMLIMIT is one of them when the Client has
+// a MemoryLimit.
 func (c *Client) env(defaults ...string) []string {
 	env := append([]string(nil), c.Environ...)
+	if c.MemoryLimit > 0 {
+		defaults = append(slices.Clip(defaults), "GOMEMLIMIT="+strconv.FormatInt(c.MemoryLimit, 10))
+	}
 	for _, kv := range defaults {
 		k, _, _ := strings.Cut(kv, "=")
 		if !hasKey(env, k) {

@@ -52,6 +52,14 @@ type ArgsTaker interface {
 	TakesArgs() bool
 }
 
+// MemoryDeclarer is implemented by Functions whose own process holds more
+// than a stream's buffers (an Elasticsearch export's chunk pool): OwnMemory
+// is the soft limit the runtime puts on the process's Go memory, with or
+// without a memory budget, instead of membudget.DefaultSelf.
+type MemoryDeclarer interface {
+	OwnMemory() int64
+}
+
 // Env is what a running Function may use from its surroundings. Functions
 // take their secrets from Environ (they arrive as secretKeyRef environment
 // variables) and never from flags.

@@ -554,3 +554,52 @@ func compareGolden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs (-want +got); run go test ./pipeline/argo -update if intended:\n%s", path, diff)
 	}
 }
+
+// TestRenderMemoryLimitEnv: a step with a memory limit learns it through
+// the Downward API (the Function runtime splits it); one without gets no
+// variable (the Downward API would give the node's memory); a value the
+// step sets itself is kept.
+func TestRenderMemoryLimitEnv(t *testing.T) {
+	fromLimit := corev1.EnvVar{Name: outputs.MemoryLimitEnv, ValueFrom: &corev1.EnvVarSource{
+		ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")},
+	}}
+	limit := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+	cases := []struct {
+		name      string
+		resources corev1.ResourceRequirements
+		env       []pipeline.EnvVar
+		want      []corev1.EnvVar
+	}{
+		{name: "no resources", want: nil},
+		{name: "a request only", resources: corev1.ResourceRequirements{Requests: limit}, want: nil},
+		{name: "a CPU limit only", resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}, want: nil},
+		{name: "a memory limit", resources: corev1.ResourceRequirements{Limits: limit}, want: []corev1.EnvVar{fromLimit}},
+		{
+			name: "a memory limit and the step's own value", resources: corev1.ResourceRequirements{Limits: limit},
+			env:  []pipeline.EnvVar{{Name: outputs.MemoryLimitEnv, Value: "100Mi"}},
+			want: []corev1.EnvVar{{Name: outputs.MemoryLimitEnv, Value: "100Mi"}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fn("a", "x")
+			s.Process.Resources, s.Process.Env = tc.resources, tc.env
+			wf, err := Render(graph("mem", s), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := argolint.Validate(wf); err != nil {
+				t.Fatal(err)
+			}
+			var got []corev1.EnvVar
+			for _, e := range wf.Spec.Templates[1].Container.Env {
+				if e.Name == outputs.MemoryLimitEnv {
+					got = append(got, e)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("env %s (-want +got):\n%s", outputs.MemoryLimitEnv, diff)
+			}
+		})
+	}
+}

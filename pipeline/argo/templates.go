@@ -13,6 +13,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -212,6 +213,7 @@ func (g *group) template() wfv1.Template {
 		}
 		c.Env = append(c.Env, v)
 	}
+	c.Env = append(c.Env, memoryLimitEnv(g.id)...)
 	c.Env = append(c.Env, corev1.EnvVar{Name: outputs.DirEnv, Value: outputs.Dir})
 
 	t := wfv1.Template{Name: g.name, Container: c, Affinity: nodeAffinity(g.id.NodeName, g.affinity)}
@@ -244,6 +246,23 @@ func (g *group) template() wfv1.Template {
 	}
 	t.RetryStrategy = retryStrategy(g.id.Retry)
 	return t
+}
+
+// memoryLimitEnv tells a step with a memory limit its limit: the
+// container's resources.limits.memory through the Downward API, which the
+// Function runtime splits between its process and restic. Without a limit
+// the Downward API would give the node's allocatable memory, so there is
+// no variable; a step that sets the variable itself keeps its value.
+func memoryLimitEnv(id identity) []corev1.EnvVar {
+	if _, ok := id.Resources.Limits[corev1.ResourceMemory]; !ok {
+		return nil
+	}
+	if slices.ContainsFunc(id.Env, func(e pipeline.EnvVar) bool { return e.Name == outputs.MemoryLimitEnv }) {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: outputs.MemoryLimitEnv, ValueFrom: &corev1.EnvVarSource{
+		ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1")},
+	}}}
 }
 
 // task renders the DAG task of one step of the group.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -425,6 +426,29 @@ printf 'a\n\n' > /tmp/stashflow/outputs/sub-newlines`)
 	want := map[string]phaseAndMessage{"lost": {pipeline.PhaseFailed, `exec: "no-such-command": executable file not found in $PATH`}}
 	if diff := cmp.Diff(want, summary(got)); diff != "" {
 		t.Errorf("statuses mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestMemoryLimitEnv: a step's memory limit reaches its process as the
+// budget variable the Function runtime reads (bytes); without a limit there
+// is none, and a value the step sets itself is kept.
+func TestMemoryLimitEnv(t *testing.T) {
+	limited := func(name string, env ...pipeline.EnvVar) pipeline.Step {
+		s := sh(name, `echo "${`+outputs.MemoryLimitEnv+`:-unset}" > /tmp/stashflow/outputs/limit`)
+		s.Process.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+		s.Process.Env = env
+		s.Outputs = []pipeline.Output{{Name: "limit", Path: outputs.Dir + "/limit"}}
+		return s
+	}
+	unlimited := limited("unlimited")
+	unlimited.Process.Resources = corev1.ResourceRequirements{}
+	got, _ := run(context.Background(), t, local.Options{BaseEnv: []string{"PATH=/usr/bin:/bin"}},
+		limited("limited"), unlimited, limited("own", pipeline.EnvVar{Name: outputs.MemoryLimitEnv, Value: "1Gi"}))
+	want := map[string]string{"limited": "268435456", "unlimited": "unset", "own": "1Gi"}
+	for name, v := range want {
+		if g := got[name].Outputs["limit"]; g != v {
+			t.Errorf("step %s: $%s = %q, want %q", name, outputs.MemoryLimitEnv, g, v)
+		}
 	}
 }
 

@@ -9,8 +9,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -159,6 +163,13 @@ func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *
 		}
 		red.add(v)
 		c.env = append(c.env, e.Name+"="+v)
+	}
+	// A memory limit is a budget here, not enforced (no cgroup): the
+	// Function runtime splits it between its process and restic, as the
+	// Argo engine's Downward API variable makes it do in a pod.
+	if q, ok := proc.Resources.Limits[corev1.ResourceMemory]; ok &&
+		!slices.ContainsFunc(proc.Env, func(e pipeline.EnvVar) bool { return e.Name == outputs.MemoryLimitEnv }) {
+		c.env = append(c.env, outputs.MemoryLimitEnv+"="+strconv.FormatInt(q.Value(), 10))
 	}
 	// Last, so that it wins over BaseEnv and the step's env alike.
 	c.env = append(c.env, outputs.DirEnv+"="+n.outDir)
