@@ -9,6 +9,7 @@
 //	go run ./bench/etcd -size 1GiB
 //	go run ./bench/etcd -size 64MiB     # smoke test
 //	go run ./bench/etcd -size 1GiB -repeat 3 -workdir /tmp/bw   # medians; the loaded etcd is kept for the next run
+//	go run ./bench/etcd -size 1GiB -mem-limit 256MiB           # every method's step under a memory limit
 //
 // Every measured run is a separate process; the report gives wall time,
 // CPU seconds (the process tree's, from wait4, split between our process
@@ -16,6 +17,15 @@
 // RSS of each process (VmHWM sampled from /proc), and peak temporary disk.
 // Each backup goes to a fresh repository so that restic's deduplication
 // does not favour later runs.
+//
+// With -mem-limit, each run of Stash's method and of stashflow's step is
+// started in a cgroup of its own with that memory limit (a child of the
+// benchmark's own cgroup, v2 or v1, removed afterwards) when this machine
+// lets us make one: the kernel enforces the limit as in a container, and
+// the step learns it from the cgroup. Otherwise the step is told the limit
+// ($STASHFLOW_MEMORY_LIMIT) and the report compares the peaks with it. The
+// report adds each run's sampled peak of the summed RSS of its processes,
+// the cgroup's peak (page cache included) and its OOM kills.
 package main
 
 import (
@@ -58,6 +68,8 @@ func main() {
 		restore   = flag.Bool("restore", true, "also measure the restores")
 		repeat    = flag.Int("repeat", 1, "rounds of the backup runs, then of the restores (each interleaved); rows show the median round")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
+		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
+		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
 	)
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
@@ -76,7 +88,21 @@ func main() {
 	if *repeat < 1 {
 		fatal(errors.New("-repeat: at least 1"))
 	}
-	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, jsonOut: *jsonOut}); err != nil {
+	if *memLimit != "" {
+		if b.memLimit, err = parseSize(*memLimit); err != nil || b.memLimit <= 0 {
+			fatal(fmt.Errorf("-mem-limit: %q is not a size", *memLimit))
+		}
+		if b.cgroups, err = newMemCgroups(b.memLimit); err != nil {
+			logf("the limit is not enforced (no cgroup): %v", err)
+		}
+	}
+	var variants [][]string
+	for _, v := range strings.Split(*bEnv, ";") {
+		if v = strings.TrimSpace(v); v != "" {
+			variants = append(variants, strings.Split(v, ","))
+		}
+	}
+	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, jsonOut: *jsonOut, bEnv: variants}); err != nil {
 		fatal(err)
 	}
 }
@@ -107,6 +133,9 @@ type bench struct {
 	self           string
 	etcd           *testservers.Etcd
 	endpoint       string
+	// memLimit is -mem-limit (0: none); cgroups enforces it (nil: not).
+	memLimit int64
+	cgroups  *memCgroups
 }
 
 func newBench(workdir string) (*bench, error) {
@@ -277,6 +306,38 @@ func (b *bench) measureNext(name string, cmd *exec.Cmd, tmpDirs ...string) (*res
 	return r, err
 }
 
+// measureStep measures a step of a method (Stash's or ours) under
+// -mem-limit: in a cgroup of its own when there is one, else told the
+// limit through the environment (stashflow fn reads it; restic and the
+// snapshot client ignore it). next: as measureNext, no sync before.
+func (b *bench) measureStep(name string, cmd *exec.Cmd, next bool, tmpDirs ...string) (*result, error) {
+	if !next {
+		syscall.Sync()
+	}
+	var cg *memCgroup
+	switch {
+	case b.memLimit > 0 && b.cgroups != nil:
+		var err error
+		if cg, err = b.cgroups.create(); err != nil {
+			return nil, err
+		}
+	case b.memLimit > 0:
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, "STASHFLOW_MEMORY_LIMIT="+strconv.FormatInt(b.memLimit, 10))
+	}
+	etcdBefore := b.etcdCPU()
+	r, err := runIn(cg, name, cmd, tmpDirs...)
+	if cg != nil {
+		err = errors.Join(err, cg.remove())
+	}
+	if r != nil {
+		r.EtcdCPU = b.etcdCPU() - etcdBefore
+	}
+	return r, err
+}
+
 type results struct {
 	SizeBytes     int64
 	Keys          int
@@ -286,8 +347,11 @@ type results struct {
 	Ratios        map[string]float64
 	CPUBoundSec   float64
 	MaxLimitSec   float64
-	Targets       map[string]string
-	LoadAvg       string // at the end of the run
+	// MemLimit is -mem-limit in bytes; Enforced says a cgroup held it.
+	MemLimit int64
+	Enforced bool
+	Targets  map[string]string
+	LoadAvg  string // at the end of the run
 
 	// restic's serial start in (c2) and (b), and the floor it sets: the
 	// start plus the rest of the bound's CPU over 2 cores.
@@ -299,6 +363,7 @@ type options struct {
 	gogcVariant bool
 	restore     bool
 	jsonOut     string
+	bEnv        [][]string
 }
 
 func (b *bench) run(size, valueSize int64, o options) error {
@@ -335,7 +400,8 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		}
 		logf("loaded in %v", time.Since(start).Round(time.Millisecond))
 	}
-	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{}}
+	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{},
+		MemLimit: b.memLimit, Enforced: b.cgroups != nil}
 	snapFile := filepath.Join(b.dir, "snapshot.db")
 
 	// Warm the server's page cache and the code paths once.
@@ -358,7 +424,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		logf("round %d of %d", round+1, o.repeat)
 		// (a) Stash's method: snapshot to a file, then restic backup of
 		// the file (restic as Stash runs it: its default GOGC).
-		saveA, err := b.measure("a1 snapshot save → file", b.childCmd("save", b.endpoint, snapFile))
+		saveA, err := b.measureStep("a1 snapshot save → file", b.childCmd("save", b.endpoint, snapFile), false)
 		if err != nil {
 			return err
 		}
@@ -371,7 +437,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		if err != nil {
 			return err
 		}
-		backupA, err := b.measureNext("a2 restic backup file", b.resticCmd(envA, "", "backup", "--json", "--host", "bench", snapFile))
+		backupA, err := b.measureStep("a2 restic backup file", b.resticCmd(envA, "", "backup", "--json", "--host", "bench", snapFile), true)
 		if err != nil {
 			return err
 		}
@@ -384,7 +450,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 			if err != nil {
 				return err
 			}
-			backupA2, err := b.measure("a2' restic backup file, GOGC=400", b.resticCmd(envA2, "400", "backup", "--json", "--host", "bench", snapFile))
+			backupA2, err := b.measureStep("a2' restic backup file, GOGC=400", b.resticCmd(envA2, "400", "backup", "--json", "--host", "bench", snapFile), false)
 			if err != nil {
 				return err
 			}
@@ -393,28 +459,26 @@ func (b *bench) run(size, valueSize int64, o options) error {
 			add(sum("(a') a1 + a2'", saveA, backupA2))
 		}
 
-		// (b) stashflow fn etcd-backup; TMPDIR watched for temporary files.
-		envB, err := b.newRepo("b")
-		if err != nil {
-			return err
+		// (b) stashflow fn etcd-backup; TMPDIR watched for temporary files;
+		// then its variants (-b-env).
+		for i, extra := range append([][]string{nil}, o.bEnv...) {
+			name := rowB
+			if i > 0 {
+				name += " " + strings.Join(extra, " ")
+			}
+			repoName := "b"
+			if i > 0 {
+				repoName = fmt.Sprintf("b%d", i)
+			}
+			bRes, id, err := b.backupB(name, repoName, extra)
+			if err != nil {
+				return err
+			}
+			add(bRes)
+			if id != "" && i == 0 {
+				snapID = id
+			}
 		}
-		tmpB := filepath.Join(b.dir, "tmp-b")
-		if err := os.MkdirAll(tmpB, 0o755); err != nil {
-			return err
-		}
-		outB := filepath.Join(b.dir, "out-b")
-		cmdB := exec.Command(b.stashflow, "fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench")
-		cmdB.Env = append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB)
-		bRes, err := b.measure(rowB, cmdB, tmpB)
-		if err != nil {
-			return err
-		}
-		add(bRes)
-		id, err := os.ReadFile(filepath.Join(outB, "snapshotID"))
-		if err != nil {
-			return fmt.Errorf("etcd-backup wrote no snapshotID output: %w", err)
-		}
-		snapID = strings.TrimSpace(string(id))
 
 		// (c) the limits.
 		c1, err := b.measure(rowC1, b.childCmd("discard", b.endpoint))
@@ -439,7 +503,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	}
 	a, bRes, c1, c2 := med[rowA], med[rowB], med[rowC1], med[rowC2]
 
-	if o.restore {
+	if o.restore && snapID != "" {
 		// Restore: datadir mode vs restic restore + etcdutl snapshot
 		// restore, as many rounds as the backups, interleaved.
 		envB := append(os.Environ(), "RESTIC_REPOSITORY="+filepath.Join(b.dir, "repo-b"), "RESTIC_PASSWORD="+resticPassword,
@@ -509,7 +573,12 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	res.Targets["b/cpu-bound ≤ 1.15"] = verdict(res.Ratios["b/cpu-bound"] <= 1.15)
 	res.Targets["temp disk of (b) = 0"] = verdict(bRes.TempPeak == 0)
 	ours := bRes.Procs["stashflow"]
-	res.Targets["stashflow RSS ≤ 64 MiB"] = verdict(ours != nil && ours.HWM <= 64<<20)
+	res.Targets["stashflow RSS ≤ 32 MiB"] = verdict(ours != nil && ours.HWM <= 32<<20)
+	if b.memLimit > 0 {
+		res.Targets["(b) step ≤ -mem-limit, no OOM kill"] = verdict(bRes.Failed == "" && bRes.OOMKills == 0 && bRes.StepPeak <= b.memLimit)
+	} else {
+		res.Targets["(b) step peak RSS ≤ 160 MiB"] = verdict(bRes.StepPeak <= 160<<20)
+	}
 	res.LoadAvg = loadAvg()
 	report(os.Stdout, res)
 	if o.jsonOut != "" {
@@ -519,6 +588,32 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		}
 	}
 	return nil
+}
+
+// backupB runs (b), stashflow fn etcd-backup, with extra environment, and
+// returns the snapshot id it wrote ("" when it failed under the limit).
+func (b *bench) backupB(name, repoName string, extra []string) (*result, string, error) {
+	envB, err := b.newRepo(repoName)
+	if err != nil {
+		return nil, "", err
+	}
+	tmpB := filepath.Join(b.dir, "tmp-b")
+	if err := os.MkdirAll(tmpB, 0o755); err != nil {
+		return nil, "", err
+	}
+	outB := filepath.Join(b.dir, "out-b")
+	_ = os.RemoveAll(outB)
+	cmdB := exec.Command(b.stashflow, "fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench")
+	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), extra...)
+	r, err := b.measureStep(name, cmdB, false, tmpB)
+	if err != nil || r.Failed != "" {
+		return r, "", err
+	}
+	id, err := os.ReadFile(filepath.Join(outB, "snapshotID"))
+	if err != nil {
+		return nil, "", fmt.Errorf("etcd-backup wrote no snapshotID output: %w", err)
+	}
+	return r, strings.TrimSpace(string(id)), nil
 }
 
 // Row names used in ratios.
@@ -574,7 +669,9 @@ func (b *bench) resticCmd(env []string, gogc string, args ...string) *exec.Cmd {
 // sum adds two sequential steps into one row.
 func sum(name string, x, y *result) *result {
 	r := &result{Name: name, Wall: x.Wall + y.Wall, CPU: x.CPU + y.CPU, EtcdCPU: x.EtcdCPU + y.EtcdCPU,
-		TempPeak: max(x.TempPeak, y.TempPeak), Procs: map[string]*proc{}}
+		TempPeak: max(x.TempPeak, y.TempPeak), Procs: map[string]*proc{},
+		StepPeak: max(x.StepPeak, y.StepPeak), CgroupPeak: max(x.CgroupPeak, y.CgroupPeak), OOMKills: x.OOMKills + y.OOMKills,
+		Failed: strings.Trim(x.Failed+"; "+y.Failed, "; ")}
 	for _, src := range []*result{x, y} {
 		for n, p := range src.Procs {
 			q := r.Procs[n]

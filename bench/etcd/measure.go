@@ -26,6 +26,19 @@ type result struct {
 	TempPeak int64            // peak bytes of temporary disk
 	Procs    map[string]*proc // by command name
 	Range    string           // wall times of all rounds, min–max
+	// StepPeak is the largest sum of the tree's RSS at one sample: the
+	// step's memory as a container's limit sees it, without page cache.
+	StepPeak int64
+	// Under -mem-limit: the run's cgroup peak (page cache included),
+	// its OOM kills, and whether the run failed (then only the
+	// measurements up to the failure are valid).
+	CgroupPeak int64
+	OOMKills   int
+	Failed     string
+	// Budget is the step's "memory budget" log line; ResticEnv is the
+	// GOMEMLIMIT and GOGC restic ran with (from /proc/<pid>/environ).
+	Budget    string
+	ResticEnv string
 }
 
 // proc is what sampling /proc saw of one command (summed over processes
@@ -84,14 +97,15 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / userHZ, nil
 }
 
-// procHWM returns VmHWM and RssAnon of pid in bytes and its command name.
-func procHWM(pid int) (int64, int64, string, error) {
+// procHWM returns VmHWM, RssAnon and VmRSS of pid in bytes and its command
+// name.
+func procHWM(pid int) (int64, int64, int64, string, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, "", err
+		return 0, 0, 0, "", err
 	}
 	defer f.Close()
-	var hwm, anon int64
+	var hwm, anon, rss int64
 	name := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -105,9 +119,28 @@ func procHWM(pid int) (int64, int64, string, error) {
 		case strings.HasPrefix(line, "RssAnon:"):
 			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			anon = kb << 10
+		case strings.HasPrefix(line, "VmRSS:"):
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			rss = kb << 10
 		}
 	}
-	return hwm, anon, name, sc.Err()
+	return hwm, anon, rss, name, sc.Err()
+}
+
+// goEnv returns the GOMEMLIMIT and GOGC in pid's environment.
+func goEnv(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if strings.HasPrefix(kv, "GOMEMLIMIT=") || strings.HasPrefix(kv, "GOGC=") {
+			out = append(out, kv)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }
 
 // children returns pid's child processes.
@@ -146,9 +179,20 @@ func dirSize(dir string) int64 {
 // returns the measurements. The last sample of a process's CPU may miss
 // its final ≤ 20 ms; the tree's total CPU is exact (wait4).
 func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
-	var stderr bytes.Buffer
-	cmd.Stdout = io.Discard
+	return runIn(nil, name, cmd, tmpDirs...)
+}
+
+// runIn is run inside cg (nil: none). A run the cgroup OOM-killed is a
+// result with Failed set, not an error.
+//
+//nolint:funlen // one sampling loop; splitting it would scatter its state
+func runIn(cg *memCgroup, name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
+	var stderr, stdout bytes.Buffer
+	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
+	if cg != nil {
+		cg.wrap(cmd)
+	}
 	logf("running %s", name)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -163,7 +207,8 @@ func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 		serial, serialCPU time.Duration
 	}
 	seen := map[int]*sample{}
-	var tempPeak int64
+	var tempPeak, stepPeak int64
+	resticEnv := ""
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var waitErr error
@@ -172,10 +217,15 @@ func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 		for i := 0; i < len(pids); i++ {
 			pids = append(pids, children(pids[i])...)
 		}
+		var sum int64
 		for _, pid := range pids {
-			hwm, anon, pname, err := procHWM(pid)
+			hwm, anon, rss, pname, err := procHWM(pid)
 			if err != nil || pname == "" {
 				continue
+			}
+			sum += rss
+			if pname == "restic" && resticEnv == "" {
+				resticEnv = goEnv(pid)
 			}
 			cpu, err := procCPU(pid)
 			if err != nil {
@@ -196,6 +246,7 @@ func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 				s.serial, s.serialCPU = time.Since(start), cpu
 			}
 		}
+		stepPeak = max(stepPeak, sum)
 		for _, d := range tmpDirs {
 			tempPeak = max(tempPeak, dirSize(d))
 		}
@@ -210,16 +261,33 @@ loop:
 		}
 	}
 	wall := time.Since(start)
-	if waitErr != nil {
+	var cgPeak int64
+	var oomKills int
+	if cg != nil {
+		cgPeak, oomKills = cg.usage()
+	}
+	if waitErr != nil && oomKills == 0 {
 		return nil, fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	r := &result{
-		Name:     name,
-		Wall:     wall,
-		CPU:      time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		TempPeak: tempPeak,
-		Procs:    map[string]*proc{},
+		Name:       name,
+		Wall:       wall,
+		CPU:        time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		TempPeak:   tempPeak,
+		Procs:      map[string]*proc{},
+		StepPeak:   stepPeak,
+		CgroupPeak: cgPeak,
+		OOMKills:   oomKills,
+		ResticEnv:  resticEnv,
+	}
+	if waitErr != nil {
+		r.Failed = fmt.Sprintf("%v: %s", waitErr, lastLine(stderr.String()))
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.Contains(line, `msg="memory budget"`) || strings.Contains(line, `msg="memory limit below`) {
+			r.Budget = line[strings.Index(line, "msg="):]
+		}
 	}
 	for _, d := range tmpDirs {
 		r.TempPeak = max(r.TempPeak, dirSize(d))
@@ -257,6 +325,12 @@ loop:
 	return r, nil
 }
 
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
 func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
@@ -265,8 +339,15 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 func report(w io.Writer, res *results) {
 	fmt.Fprintf(w, "\netcd: %d keys, %d MiB of values; snapshot %d MiB; %d round(s), median shown; load average at the end %s\n\n",
 		res.Keys, res.SizeBytes>>20, res.SnapshotBytes>>20, res.Rounds, res.LoadAvg)
+	if res.MemLimit > 0 {
+		how := "enforced: each step of (a) and (b) in a cgroup of its own with that limit"
+		if !res.Enforced {
+			how = "NOT enforced (no cgroup could be made): (b) is told the limit; compare the peaks with it"
+		}
+		fmt.Fprintf(w, "memory limit %s MiB, %s\n\n", mib(res.MemLimit), how)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "run\twall s\trounds s\tCPU s (tree)\tetcd server CPU s\tper process: CPU s / peak RSS MiB (anon)\ttemp disk MiB\t")
+	fmt.Fprintln(tw, "run\twall s\trounds s\tCPU s (tree)\tetcd server CPU s\tper process: CPU s / peak RSS MiB (anon)\tstep peak RSS MiB\tcgroup peak MiB\tOOM kills\ttemp disk MiB\t")
 	for _, r := range res.Rows {
 		var names []string
 		for n := range r.Procs {
@@ -278,9 +359,22 @@ func report(w io.Writer, res *results) {
 			p := r.Procs[n]
 			per = append(per, fmt.Sprintf("%s %s/%s (%s)", n, secs(p.CPU), mib(p.HWM), mib(p.Anon)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, secs(r.Wall), r.Range, secs(r.CPU), secs(r.EtcdCPU), strings.Join(per, ", "), mib(r.TempPeak))
+		cg, oom := "-", "-"
+		if r.CgroupPeak > 0 {
+			cg, oom = mib(r.CgroupPeak), strconv.Itoa(r.OOMKills)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, secs(r.Wall), r.Range, secs(r.CPU), secs(r.EtcdCPU), strings.Join(per, ", "), mib(r.StepPeak), cg, oom, mib(r.TempPeak))
 	}
 	_ = tw.Flush() // w is stdout: like the fmt writes, not worth an error branch
+	fmt.Fprintln(w, "step peak RSS: the largest sum of the run's processes' RSS at one 20 ms sample; cgroup peak: the kernel's, page cache included")
+	for _, r := range res.Rows {
+		if r.Failed != "" {
+			fmt.Fprintf(w, "FAILED %s: %s\n", r.Name, r.Failed)
+		}
+		if r.Budget != "" || (strings.HasPrefix(r.Name, "(b)") && r.ResticEnv != "") {
+			fmt.Fprintf(w, "%s: %s; restic ran with %q\n", r.Name, r.Budget, r.ResticEnv)
+		}
+	}
 	fmt.Fprintf(w, "\nCPU bound on 2 cores = (etcd server + stream client [c1] + restic [c2]) / 2 = %.2f s; max(c) = %.2f s\n", res.CPUBoundSec, res.MaxLimitSec)
 	if res.FloorSec > 0 {
 		fmt.Fprintf(w, "restic's serial start (key derivation, lock, index; until it has read %d MiB): %.2f s in (c2), %.2f CPU-s; %.2f s in (b)\n", startedBytes>>20, res.ResticStartSec, res.ResticStartCPUSec, res.BResticStartSec)
