@@ -73,8 +73,9 @@ include packaging.mk
 
 ##@ Build
 .PHONY: build
-build: ## Build bin/stashflow, its step guard bin/stashflow-guard, and bin/kubectl-stashflow (the kubectl plugin name).
+build: ## Build bin/stashflow, its Function binary bin/stashflow-fn, its step guard bin/stashflow-guard, and bin/kubectl-stashflow (the kubectl plugin name).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/stashflow ./cmd/stashflow
+	CGO_ENABLED=0 $(GO) build -trimpath -tags stashflow_lean -ldflags "-s -w" -o $(BIN)/stashflow-fn ./cmd/stashflow-fn
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/stashflow-guard ./cmd/stashflow-guard
 	ln -sf stashflow $(BIN)/kubectl-stashflow
 

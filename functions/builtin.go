@@ -1,29 +1,29 @@
 package functions
 
 import (
-	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/etcd"
-	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/mysql"
 	"github.com/stashflow/stashflow/functions/postgres"
 	"github.com/stashflow/stashflow/functions/redis"
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/verdict"
 	"github.com/stashflow/stashflow/functions/volume"
-	"github.com/stashflow/stashflow/functions/workload"
 )
 
-// Builtin returns a new Registry with the built-in Functions.
+// builtin is one built-in Function.
+type builtin struct {
+	name    string
+	factory Factory
+}
+
+// Builtin returns a new Registry with the built-in Functions: the light
+// ones below and, unless built with the stashflow_lean tag, HeavyNames
+// (heavyBuiltins).
 func Builtin() (*Registry, error) {
 	r := New()
-	for _, b := range []struct {
-		name    string
-		factory Factory
-	}{
+	for _, b := range append([]builtin{
 		{etcd.BackupName, func() Function { return etcd.NewBackup() }},
 		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
-		{elasticsearch.BackupName, elasticsearch.NewBackup},
-		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{mysql.BackupName, mysql.NewBackup},
 		{mysql.RestoreName, mysql.NewRestore},
 		{mysql.MariaDBBackupName, mysql.NewMariaDBBackup},
@@ -38,14 +38,19 @@ func Builtin() (*Registry, error) {
 		{repository.WipeName, func() Function { return repository.NewWipe() }},
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
-		{workload.QuiesceName, workload.NewQuiesce},
-		{workload.ResumeName, workload.NewResume},
-		{hook.Name, hook.New},
 		{verdict.Name, verdict.New},
-	} {
+	}, heavyBuiltins()...) {
 		if err := r.Register(b.name, b.factory); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// HeavyNames are the built-in Functions whose packages weigh on every
+// step's start and memory (the Elasticsearch client's typed API, client-go
+// for the hooks and workload steps): a binary built with the stashflow_lean
+// tag (stashflow-fn) leaves them out, and `stashflow fn` runs them itself.
+var HeavyNames = []string{
+	"elasticsearch-backup", "elasticsearch-restore", "hook", "workload-quiesce", "workload-resume",
 }

@@ -253,10 +253,11 @@ func extract(t *testing.T, img v1.Image, root string) {
 		}
 	}
 	for name, want := range map[string]os.FileMode{
-		"tmp":                     os.ModeDir | os.ModeSticky | 0o777,
-		"usr/local/bin/stashflow": 0o755,
-		"usr/local/bin/restic":    0o755,
-		"etc/passwd":              0o644,
+		"tmp":                        os.ModeDir | os.ModeSticky | 0o777,
+		"usr/local/bin/stashflow":    0o755,
+		"usr/local/bin/stashflow-fn": 0o755,
+		"usr/local/bin/restic":       0o755,
+		"etc/passwd":                 0o644,
 	} {
 		if got, ok := modes[name]; !ok || got != want {
 			t.Errorf("%s: mode %v, want %v", name, got, want)

@@ -69,6 +69,7 @@ func main() {
 		repeat    = flag.Int("repeat", 1, "rounds of the backup runs, then of the restores (each interleaved); rows show the median round")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
+		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
 		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
 	)
 	flag.Parse()
@@ -80,7 +81,7 @@ func main() {
 	if err != nil || valueSize <= 0 {
 		fatal(fmt.Errorf("-value-size: %w", err))
 	}
-	b, err := newBench(*workdir)
+	b, err := newBench(*workdir, *lean)
 	if err != nil {
 		fatal(err)
 	}
@@ -138,7 +139,7 @@ type bench struct {
 	cgroups  *memCgroups
 }
 
-func newBench(workdir string) (*bench, error) {
+func newBench(workdir string, lean bool) (*bench, error) {
 	root, err := repo.Root()
 	if err != nil {
 		return nil, err
@@ -173,6 +174,16 @@ func newBench(workdir string) (*bench, error) {
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, out)
+	}
+	// stashflow-fn next to it, as in the image: `stashflow fn` execs it.
+	fnBin := filepath.Join(b.dir, "stashflow-fn")
+	_ = os.Remove(fnBin)
+	if lean {
+		cmd = exec.Command("go", "build", "-tags", "stashflow_lean", "-o", fnBin, "./cmd/stashflow-fn")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build ./cmd/stashflow-fn: %w\n%s", err, out)
+		}
 	}
 	return b, nil
 }
@@ -376,7 +387,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	}
 	for _, e := range entries {
 		switch e.Name() {
-		case "etcd", "etcd.log", "stashflow":
+		case "etcd", "etcd.log", "stashflow", "stashflow-fn":
 		default:
 			if err := os.RemoveAll(filepath.Join(b.dir, e.Name())); err != nil {
 				return err

@@ -190,6 +190,7 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"convert", "-f", "testdata/shell-backup.yaml", "-f", "testdata/../testdata/shell-backup.yaml", "-o", "testdata/not-created"}, exitUsage, "",
 			"--output-dir: testdata/shell-backup.yaml and testdata/../testdata/shell-backup.yaml would both be written to testdata/not-created/shell-backup.yaml"},
 		{[]string{"convert", "-f", "testdata/shell-backup.yaml"}, exitOK, "kind: BackupConfiguration", ""},
+		{[]string{"fn", "verdict", "--memory-limit", "lots"}, exitUsage, "", `--memory-limit: "lots" is not a size`},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
 	} {
@@ -271,5 +272,47 @@ BackupConfiguration/etcd: spec.target.ref.apiVersion: appcatalog.appscode.com/v1
 	}
 	if _, stderr, code := convertStdin("kind: [unclosed\n"); code != exitUsage || !strings.Contains(stderr, "stdin.yaml: document 1") {
 		t.Errorf("bad YAML: exit %d, stderr %q; want %d naming stdin.yaml", code, stderr, exitUsage)
+	}
+}
+
+// TestFnExecsTheLeanBinary: `stashflow fn <light Function>` execs the
+// stashflow-fn next to the binary with the same arguments (here a script
+// that echoes them); a heavy Function, --list, or a missing stashflow-fn
+// run in this binary.
+func TestFnExecsTheLeanBinary(t *testing.T) {
+	dir := t.TempDir()
+	full := filepath.Join(dir, "stashflow")
+	if err := os.Link(binary, full); err != nil {
+		t.Skipf("cannot link the binary into a directory of its own: %v", err)
+	}
+	lean := filepath.Join(dir, fnBinary)
+	if err := os.WriteFile(lean, []byte("#!/bin/sh\necho lean \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		out, _ := exec.Command(full, args...).CombinedOutput()
+		return string(out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fn", "verdict", "--outcome", "x"}, "lean verdict --outcome x\n"},
+		{[]string{"fn", "etcd-backup", "--help"}, "lean etcd-backup --help\n"},
+	} {
+		if got := run(tc.args...); got != tc.want {
+			t.Errorf("stashflow %q printed %q, want stashflow-fn's %q", tc.args, got, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"fn", "hook", "--help"}, {"fn", "--list"}, {"fn", "nope"}} {
+		if got := run(args...); strings.HasPrefix(got, "lean") {
+			t.Errorf("stashflow %q ran stashflow-fn: %q", args, got)
+		}
+	}
+	if err := os.Chmod(lean, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := run("fn", "verdict", "--memory-limit", "lots"); !strings.Contains(got, `--memory-limit: "lots" is not a size`) {
+		t.Errorf("without an executable stashflow-fn: %q, want the step run here", got)
 	}
 }

@@ -1,103 +1,44 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"strings"
-	"text/tabwriter"
-
-	"github.com/spf13/cobra"
+	"path/filepath"
+	"slices"
+	"syscall"
 
 	"github.com/stashflow/stashflow/functions"
-	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
+	"github.com/stashflow/stashflow/functions/fncli"
 )
 
-func init() { subcommands = append(subcommands, newFnCommand) }
+func init() { subcommands = append(subcommands, fncli.NewCommand) }
 
-// fnFailure is a failed Function run: exit 1 with its one-line reason.
-type fnFailure struct{ msg string }
+// fnBinary is the binary that links only the light Functions (built from
+// ./cmd/stashflow-fn with the stashflow_lean tag, shipped next to this one).
+const fnBinary = "stashflow-fn"
 
-func (e fnFailure) Error() string { return e.msg }
-func (fnFailure) ExitCode() int   { return exitFailed }
+// execFn makes `stashflow fn <function> ...` exec stashflow-fn when it sits
+// next to this binary and has the Function (all but functions.HeavyNames):
+// the step's process then holds the pages of the Functions alone (≈ 20 MiB
+// instead of ≈ 60). It returns only when it did not exec; the command then
+// runs here, as it does where stashflow-fn is missing.
+func execFn(args []string) {
+	if len(args) < 3 || args[1] != "fn" || !lightFunction(args[2]) {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	bin := filepath.Join(filepath.Dir(exe), fnBinary)
+	if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
+		return
+	}
+	_ = syscall.Exec(bin, append([]string{bin}, args[2:]...), os.Environ())
+}
 
-// newFnCommand builds `stashflow fn`: one subcommand per registered
-// Function, each with that Function's flags. See docs/functions.md.
-func newFnCommand() *cobra.Command {
-	reg, regErr := functions.Builtin()
-	var list bool
-	var memoryLimit string
-	outputDir := os.Getenv(outputs.DirEnv)
-	if outputDir == "" {
-		outputDir = outputs.Dir
-	}
-	cmd := &cobra.Command{
-		Use:   "fn <function> [flags]",
-		Short: "Run one Function step (the step runtime)",
-		Long: `Run one Function step. Outputs are written as files into the output directory
-($` + outputs.DirEnv + `, default ` + outputs.Dir + `); on failure the step exits
-non-zero with a one-line reason on stderr. See docs/functions.md.`,
-		RunE: func(c *cobra.Command, args []string) error {
-			if regErr != nil {
-				return regErr
-			}
-			if list {
-				w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-				for _, n := range reg.Names() {
-					fmt.Fprintf(w, "%s\t%s\n", n, reg.Description(n))
-				}
-				return w.Flush()
-			}
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("a function name is required (known: %s)", strings.Join(reg.Names(), ", "))}
-			}
-			return usageError{fmt.Errorf("unknown function %q (known: %s)", args[0], strings.Join(reg.Names(), ", "))}
-		},
-	}
-	cmd.Flags().BoolVar(&list, "list", false, "list the registered Functions")
-	cmd.PersistentFlags().StringVar(&outputDir, "output-dir", outputDir, "directory the outputs are written to (env "+outputs.DirEnv+")")
-	cmd.PersistentFlags().StringVar(&memoryLimit, functions.MemoryLimitFlag, "",
-		"the step's memory limit (e.g. 256Mi; env "+outputs.MemoryLimitEnv+"), split between this process and restic; bounded by the cgroup's; default none")
-	if regErr != nil {
-		return cmd
-	}
-	for _, name := range reg.Names() {
-		fn, err := reg.New(name)
-		if err != nil {
-			continue
-		}
-		args := cobra.NoArgs
-		if at, ok := fn.(step.ArgsTaker); ok && at.TakesArgs() {
-			args = cobra.ArbitraryArgs
-		}
-		sub := &cobra.Command{
-			Use:   name + " [flags]",
-			Short: reg.Description(name),
-			Args:  args,
-			RunE: func(c *cobra.Command, _ []string) error {
-				env := step.NewEnv(c.OutOrStdout())
-				stop, err := step.StartCPUProfile(os.Getenv(step.CPUProfileEnv))
-				if err != nil {
-					return err
-				}
-				_, err = functions.ApplyMemoryBudget(fn, env, memoryLimit, c.Flag(functions.MemoryLimitFlag).Changed)
-				if err == nil {
-					_, err = functions.Execute(c.Context(), fn, env, outputDir)
-				}
-				stop()
-				if err == nil {
-					return nil
-				}
-				msg, usage := functions.Fail(err, env)
-				if usage {
-					return usageError{fnFailure{msg}}
-				}
-				return fnFailure{msg}
-			},
-		}
-		fn.Flags(sub.Flags())
-		sub.Flags().SortFlags = false
-		cmd.AddCommand(sub)
-	}
-	return cmd
+// lightFunction reports whether name is a built-in Function that
+// stashflow-fn has.
+func lightFunction(name string) bool {
+	reg, err := functions.Builtin()
+	return err == nil && slices.Contains(reg.Names(), name) && !slices.Contains(functions.HeavyNames, name)
 }

@@ -36,6 +36,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == deathsig.GuardArg {
 		os.Exit(deathsig.Guard(os.Args[2:]))
 	}
+	execFn(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args))

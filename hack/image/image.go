@@ -61,6 +61,10 @@ func assemble(o *options) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stashflow: %w", err)
 	}
+	stashflowFn, err := os.ReadFile(fnBinaryOf(o))
+	if err != nil {
+		return nil, fmt.Errorf("stashflow-fn (built from ./cmd/stashflow-fn -tags stashflow_lean next to stashflow): %w", err)
+	}
 
 	passwd := fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\n%s:x:%d:%d:%s:%s:/sbin/nologin\n", userName, uid, uid, userName, home)
 	group := fmt.Sprintf("root:x:0:\n%s:x:%d:\n", userName, uid)
@@ -84,7 +88,7 @@ func assemble(o *options) (v1.Image, error) {
 	}{
 		{base, "stashflow base: /etc/passwd, /etc/group, CA certificates, /tmp"},
 		{[]entry{file("usr/local/bin/restic", 0o755, restic)}, "restic " + filepath.Base(o.restic)},
-		{[]entry{file("usr/local/bin/stashflow", 0o755, stashflow)}, "stashflow " + o.version},
+		{[]entry{file("usr/local/bin/stashflow", 0o755, stashflow), file("usr/local/bin/stashflow-fn", 0o755, stashflowFn)}, "stashflow " + o.version},
 	}
 
 	// Docker media types (schema 2), not OCI's: a docker-save tarball keeps no manifest, and

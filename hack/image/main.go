@@ -109,7 +109,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.tag, "tag", "", "image reference written into the tarball (default: ghcr.io/stashflow/stashflow:<version>)")
 	fs.StringVar(&created, "created", "", "image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the commit time of HEAD)")
 	fs.StringVar(&o.restic, "restic", "bin/restic", "the restic binary to ship (hack/build-tools.sh restic)")
-	fs.StringVar(&o.stashflow, "stashflow-binary", "", "ship this stashflow binary instead of building one")
+	fs.StringVar(&o.stashflow, "stashflow-binary", "", "ship this stashflow binary, and the stashflow-fn next to it, instead of building them")
 	fs.StringVar(&o.caCerts, "ca-certificates", "/etc/ssl/certs/ca-certificates.crt", "CA bundle to ship")
 	fs.StringVar(&o.goarch, "arch", runtime.GOARCH, "GOARCH of the image (restic must match)")
 	if err := fs.Parse(args); err != nil {
@@ -179,20 +179,32 @@ func gitOr(dir, fallback string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// buildStashflow builds the static binary the way `make build` does.
+// buildStashflow builds the static binaries the way `make build` does:
+// stashflow, and stashflow-fn (the light Functions alone, which `stashflow
+// fn` execs) next to it.
 func buildStashflow(o *options) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -buildid= -X main.version="+o.version,
-		"-o", o.stashflow, "./cmd/stashflow")
-	cmd.Dir = o.root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.goarch)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("go build ./cmd/stashflow failed (exit %d)", ee.ExitCode())
+	for _, b := range []struct{ out, pkg, tags string }{
+		{o.stashflow, "./cmd/stashflow", ""},
+		{fnBinaryOf(o), "./cmd/stashflow-fn", "stashflow_lean"},
+	} {
+		cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", b.tags,
+			"-ldflags", "-s -w -buildid= -X main.version="+o.version,
+			"-o", b.out, b.pkg)
+		cmd.Dir = o.root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.goarch)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return fmt.Errorf("go build %s failed (exit %d)", b.pkg, ee.ExitCode())
+			}
+			return fmt.Errorf("go build %s: %w", b.pkg, err)
 		}
-		return fmt.Errorf("go build ./cmd/stashflow: %w", err)
 	}
 	return nil
+}
+
+// fnBinaryOf is stashflow-fn, next to the stashflow binary shipped.
+func fnBinaryOf(o *options) string {
+	return filepath.Join(filepath.Dir(o.stashflow), "stashflow-fn")
 }

@@ -1,0 +1,20 @@
+//go:build !stashflow_lean
+
+package functions
+
+import (
+	"github.com/stashflow/stashflow/functions/elasticsearch"
+	"github.com/stashflow/stashflow/functions/hook"
+	"github.com/stashflow/stashflow/functions/workload"
+)
+
+// heavyBuiltins are the Functions of HeavyNames.
+func heavyBuiltins() []builtin {
+	return []builtin{
+		{elasticsearch.BackupName, elasticsearch.NewBackup},
+		{elasticsearch.RestoreName, elasticsearch.NewRestore},
+		{hook.Name, hook.New},
+		{workload.QuiesceName, workload.NewQuiesce},
+		{workload.ResumeName, workload.NewResume},
+	}
+}
