@@ -184,8 +184,6 @@ func run(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 
 // runIn is run inside cg (nil: none). A run the cgroup OOM-killed is a
 // result with Failed set, not an error.
-//
-//nolint:funlen // one sampling loop; splitting it would scatter its state
 func runIn(cg *memCgroup, name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
 	var stderr, stdout bytes.Buffer
 	cmd.Stdout = &stdout

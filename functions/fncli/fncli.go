@@ -43,8 +43,6 @@ func usage(err error) error { return Failure{Msg: err.Error(), Usage: true} }
 
 // NewCommand builds `fn`: one subcommand per registered Function, each
 // with that Function's flags. See docs/functions.md.
-//
-//nolint:funlen // the command and its per-Function subcommands read best together
 func NewCommand() *cobra.Command {
 	reg, regErr := functions.Builtin()
 	var list bool
