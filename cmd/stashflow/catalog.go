@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
@@ -22,23 +22,35 @@ func newCatalogCommand() *cobra.Command {
 		Use:   "catalog (list|show NAME|install)",
 		Short: "The built-in Functions and Tasks",
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "list",
+	var listOut, showOut *printFlags
+	list := &cobra.Command{
+		Use:   "list [-o wide|yaml|json|name|jsonpath=…|custom-columns=…]",
 		Short: "List the built-in Tasks and Functions",
-		Args:  cobra.NoArgs,
+		Long: `List the built-in Tasks (with their steps) and Functions (with what they do) as a table;
+-o wide adds each Function's image and outputs; -o yaml, json, name, jsonpath and custom-columns
+print the Tasks and Functions as a List.`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := listOut.check(); err != nil {
+				return err
+			}
 			cat, err := catalog.Load()
 			if err != nil {
 				return err
 			}
-			return listCatalog(c.OutOrStdout(), cat)
+			return listCatalog(c.OutOrStdout(), listOut, cat)
 		},
-	})
-	cmd.AddCommand(&cobra.Command{
-		Use:   "show NAME",
-		Short: "Print a built-in Task or Function (a Task's Functions too) as YAML",
+	}
+	listOut = addPrintFlags(list.Flags(), "", "the table (default), wide (with images and outputs)", "", "wide")
+	cmd.AddCommand(list)
+	show := &cobra.Command{
+		Use:   "show NAME [-o yaml|json|name|jsonpath=…|custom-columns=…]",
+		Short: "Print a built-in Task or Function (a Task's Functions too): one object, or a List",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := showOut.check(); err != nil {
+				return err
+			}
 			cat, err := catalog.Load()
 			if err != nil {
 				return err
@@ -56,16 +68,11 @@ func newCatalogCommand() *cobra.Command {
 			} else {
 				return usageError{fmt.Errorf("%q is not a built-in Task or Function (see stashflow catalog list)", args[0])}
 			}
-			for _, o := range objs {
-				b, err := yaml.Marshal(o)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(c.OutOrStdout(), "---\n%s", b)
-			}
-			return nil
+			return showOut.print(c.OutOrStdout(), false, objs...)
 		},
-	})
+	}
+	showOut = addPrintFlags(show.Flags(), "yaml", "yaml (default)")
+	cmd.AddCommand(show)
 	var dryRun bool
 	var kube *kubeFlags
 	install := &cobra.Command{
@@ -90,21 +97,48 @@ func newCatalogCommand() *cobra.Command {
 	return cmd
 }
 
-func listCatalog(w io.Writer, cat *catalog.Catalog) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tNAME\tDESCRIPTION")
-	for _, name := range cat.TaskNames() {
-		steps := ""
-		for i, s := range cat.Tasks[name].Spec.Steps {
-			if i > 0 {
-				steps += " → "
-			}
-			steps += s.Name
+// listCatalog prints the catalog's Tasks then Functions, by name, as -o
+// says: the table (wide: with each Function's image and outputs), or a List.
+func listCatalog(w io.Writer, out *printFlags, cat *catalog.Catalog) error {
+	if !out.isOwn() {
+		var objs []client.Object
+		for _, name := range cat.TaskNames() {
+			objs = append(objs, cat.Tasks[name])
 		}
-		fmt.Fprintf(tw, "Task\t%s\t%s\n", name, steps)
+		for _, name := range cat.FunctionNames() {
+			objs = append(objs, cat.Functions[name])
+		}
+		return out.print(w, true, objs...)
+	}
+	wide := out.output == "wide"
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	header := "KIND\tNAME\tDESCRIPTION"
+	if wide {
+		header += "\tIMAGE\tOUTPUTS"
+	}
+	fmt.Fprintln(tw, header)
+	for _, name := range cat.TaskNames() {
+		steps := make([]string, 0, len(cat.Tasks[name].Spec.Steps))
+		for _, s := range cat.Tasks[name].Spec.Steps {
+			steps = append(steps, s.Name)
+		}
+		row := "Task\t" + name + "\t" + strings.Join(steps, " → ")
+		if wide {
+			row += "\t-\t-"
+		}
+		fmt.Fprintln(tw, row)
 	}
 	for _, name := range cat.FunctionNames() {
-		fmt.Fprintf(tw, "Function\t%s\t%s\n", name, cat.Functions[name].Annotations["stashflow.dev/description"])
+		f := cat.Functions[name]
+		row := "Function\t" + name + "\t" + f.Annotations["stashflow.dev/description"]
+		if wide {
+			outputs := make([]string, 0, len(f.Spec.Outputs))
+			for _, o := range f.Spec.Outputs {
+				outputs = append(outputs, o.Name)
+			}
+			row += "\t" + orDash(f.Spec.Image) + "\t" + orDash(strings.Join(outputs, ","))
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -76,13 +76,9 @@ func TestKubeFlags(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("snapshots %v: exit %d: %s", args, code, stderr)
 		}
-		var rows []snapshotRow
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			t.Fatalf("snapshots %v: %v in %s", args, err, out)
-		}
 		var hosts []string
-		for _, r := range rows {
-			hosts = append(hosts, r.Host)
+		for _, s := range snapshotList(t, out) {
+			hosts = append(hosts, s.Spec.Hostname)
 		}
 		sort.Strings(hosts)
 		return hosts
@@ -202,6 +198,24 @@ func TestKubeFlags(t *testing.T) {
 		_, stderr, code = stashflowEnv(ctx, t, withEnv, "unlock", "--repository", "repo", "-n", "team-b")
 		if want := "Repository repo not found in namespace team-b (-n)"; code != exitFailed || !strings.Contains(stderr, want) {
 			t.Errorf("unlock in team-b: exit %d, %q; want %q", code, stderr, want)
+		}
+	})
+
+	t.Run("printers", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string // a regular expression of the whole stdout
+		}{
+			{[]string{"snapshots", "-A", "-o", "name"}, `^snapshot.stashflow.dev/snap-team-a\nsnapshot.stashflow.dev/snap-team-b\n$`},
+			{[]string{"snapshots", "-o", "custom-columns=NS:.metadata.namespace,ID:.spec.snapshotID"}, `^NS\s+ID\nteam-a\s+0123456789team-a\n$`},
+			{[]string{"snapshots", "-n", "team-b", "-o", "jsonpath={.kind} {.items[*].spec.hostname}"}, `^List team-b$`},
+			{[]string{"trigger", "bc/nightly", "-n", "team-b", "-o", "name"}, `^backupsession.stashflow.dev/nightly-manual-[a-z0-9]{5}\n$`},
+			{[]string{"restore", "bc/nightly", "--snapshot", "latest", "--dry-run", "-o", "jsonpath={.kind} {.spec.task.name}"}, `^RestoreSession etcd-restore$`},
+		} {
+			out, stderr, code := stashflowEnv(ctx, t, withEnv, tc.args...)
+			if code != 0 || !regexp.MustCompile(tc.want).MatchString(out) {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q; want stdout matching %s", tc.args, code, out, stderr, tc.want)
+			}
 		}
 	})
 

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/translators"
@@ -18,6 +17,7 @@ func init() { subcommands = append(subcommands, newRestoreCommand) }
 
 type restoreOptions struct {
 	kube     *kubeFlags
+	out      *printFlags
 	snapshot string
 	to       string
 	task     string
@@ -45,6 +45,8 @@ target, the source's host is named in the rule (sourceHost), so that target gets
 data, not its own. The Task is the configuration's with -backup changed to -restore, or --task, or
 else inferred from the target as for any RestoreSession. The session is named by the API server
 (<name>-restore-<suffix>). With --wait, follow it until it ends; exit 1 unless it Succeeded.
+With -o, the session is printed instead of the line: as created, or with --wait as it ended;
+--dry-run prints it as YAML unless -o says otherwise.
 To restore part of a batch, several hosts, or several snapshots, write the RestoreSession yourself
 (stashflow restore ... --dry-run prints the one it would create, to start from).`,
 		Args: cobra.ExactArgs(1),
@@ -59,10 +61,17 @@ To restore part of a batch, several hosts, or several snapshots, write the Resto
 	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	_ = cmd.MarkFlagRequired("snapshot")
 	o.kube = addKubeFlags(f)
+	o.out = addPrintFlags(f, "", `"restoresession/NAME created" (default; yaml with --dry-run)`, "")
 	return cmd
 }
 
 func (o *restoreOptions) run(c *cobra.Command, arg string) error {
+	if o.dryRun && o.out.output == "" {
+		o.out.output = "yaml"
+	}
+	if err := o.out.check(); err != nil {
+		return err
+	}
 	kind, name, obj, err := invokerObject(arg)
 	if err != nil {
 		return err
@@ -92,22 +101,15 @@ func (o *restoreOptions) run(c *cobra.Command, arg string) error {
 		return err
 	}
 	if o.dryRun {
-		rs.APIVersion, rs.Kind = v1alpha1.GroupVersion.String(), "RestoreSession"
-		b, err := yaml.Marshal(rs)
-		if err != nil {
-			return err
-		}
-		_, err = c.OutOrStdout().Write(b)
-		return err
+		return o.out.print(c.OutOrStdout(), false, rs)
 	}
 	if err := cl.Create(c.Context(), rs); err != nil {
 		return fmt.Errorf("creating a RestoreSession for BackupConfiguration %s/%s: %w", ns, name, err)
 	}
-	fmt.Fprintf(c.OutOrStdout(), "restoresession/%s created\n", rs.Name)
 	if !o.wait {
-		return nil
+		return printCreated(c.OutOrStdout(), o.out, rs)
 	}
-	return waitForRun(c, cl, rs, "RestoreSession", o.timeout, func() runState {
+	return waitForRun(c, cl, rs, "RestoreSession", o.out, o.timeout, func() runState {
 		st := rs.Status
 		return runState{string(st.Phase), st.Phase.IsFinal(), st.Phase == v1alpha1.RestoreSucceeded, st.SessionDuration, st.Message}
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -28,7 +29,7 @@ func (runFailed) ExitCode() int   { return exitFailed }
 
 type runOptions struct {
 	files    []string
-	output   string
+	print    *printFlags
 	workDir  string
 	volumes  []string
 	schedule bool
@@ -59,7 +60,7 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
-	f.StringVarP(&o.output, "output", "o", "yaml", "how to print finished sessions: yaml, json or none")
+	o.print = addPrintFlags(f, "yaml", "how to print the finished sessions (one as itself, several as a List): yaml (default), none", "none")
 	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: $XDG_CACHE_HOME or ~/.cache, then stashflow/run)")
 	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir: a claim by its name (a PVC target, a workload's claim such as data-db-0), or a graph volume (PVC targets are also target-<n>)")
 	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")
@@ -70,10 +71,9 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 }
 
 func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	switch o.output {
-	case "yaml", "json", "none":
-	default:
-		return usageError{fmt.Errorf("--output: %q is not yaml, json or none", o.output)}
+	printer, err := o.printer()
+	if err != nil {
+		return err
 	}
 	volumes, err := parseVolumes(o.volumes)
 	if err != nil {
@@ -93,13 +93,14 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		opts.Progress = pr.print
 	}
 	if o.schedule {
-		return o.runScheduled(ctx, in, opts, stdout, stderr)
+		return o.runScheduled(ctx, in, opts, printer, stdout, stderr)
 	}
 	sessions, err := in.Sessions(time.Now())
 	if err != nil {
 		return usageError{err}
 	}
 	failed := 0
+	var done []client.Object
 	for _, s := range sessions {
 		res, err := in.Run(ctx, s, opts)
 		pr.hide() // what follows is printed where the bar was
@@ -112,11 +113,14 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		if res.Failed() {
 			failed++
 		}
-		if err := o.print(stdout, res.Session); err != nil {
-			return err
-		}
+		done = append(done, res.Session)
 		if !o.quiet {
 			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), res.Outcome.Phase, res.WorkDir)
+		}
+	}
+	if printer != nil {
+		if err := printObjects(stdout, printer, false, done...); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {
@@ -131,20 +135,26 @@ func (o *runOptions) plan(c *cobra.Command) error {
 	if o.schedule {
 		return usageError{errors.New("--dry-run and --schedule: give --dry-run alone, it plans one session of each BackupConfiguration and BackupBatch")}
 	}
-	p := &planOptions{files: o.files, output: o.output, volumes: o.volumes, image: defaultImage()}
+	p := &planOptions{files: o.files, output: o.print.output, volumes: o.volumes, image: defaultImage()}
 	if !c.Flags().Changed("output") {
 		p.output = "text"
 	}
 	return p.plan(c.Context(), c.OutOrStdout(), c.ErrOrStderr())
 }
 
-func (o *runOptions) print(w io.Writer, obj client.Object) error {
-	return printDoc(w, o.output, obj, "")
+// printer prints the finished sessions as -o says; nil for -o none.
+func (o *runOptions) printer() (printers.ResourcePrinter, error) {
+	if err := o.print.check(); err != nil || o.print.output == "none" {
+		return nil, err
+	}
+	return o.print.printer()
 }
 
 // runScheduled fires every BackupConfiguration and BackupBatch that is not
 // paused on its schedule, one session at a time per invoker, until ctx ends.
-func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts localrun.Options, stdout, stderr io.Writer) error {
+// Each finished session is printed as it ends, an object at a time (with
+// -o yaml, documents separated by ---, as kubectl get --watch prints them).
+func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts localrun.Options, pr printers.ResourcePrinter, stdout, stderr io.Writer) error {
 	type invoker struct {
 		kind, ns, name string
 		sched          cron.Schedule
@@ -195,7 +205,9 @@ func (o *runOptions) runScheduled(ctx context.Context, in *localrun.Inputs, opts
 				if err != nil {
 					fmt.Fprintf(stderr, "%s %s/%s: %v\n", inv.kind, inv.ns, inv.name, err)
 				} else {
-					_ = o.print(stdout, res.Session)
+					if pr != nil {
+						_ = printObjects(stdout, pr, false, res.Session)
+					}
 					fmt.Fprintf(stderr, "BackupSession %s: %s\n", s.Name, res.Outcome.Phase)
 				}
 				mu.Unlock()

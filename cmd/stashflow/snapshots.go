@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -15,10 +15,12 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/controllers/backupsession"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/internal/manifest"
@@ -32,59 +34,44 @@ type snapshotsOptions struct {
 	repository string
 	kube       *kubeFlags
 	all        bool
-	output     string
+	print      *printFlags
 	host       string
 	tags       []string
-}
-
-// snapshotRow is one line of the table, and the object printed with -o.
-type snapshotRow struct {
-	ID       string    `json:"id"`
-	Time     time.Time `json:"time"`
-	Host     string    `json:"hostname"`
-	Size     *int64    `json:"size,omitempty"`
-	Paths    []string  `json:"paths"`
-	Tags     []string  `json:"tags,omitempty"`
-	Session  string    `json:"session,omitempty"`
-	Location string    `json:"repository"`
-	// Backend is the Repository's backend in Stash's terms (with -f).
-	Backend *translators.BackendDescription `json:"backend,omitempty"`
 }
 
 func newSnapshotsCommand() *cobra.Command {
 	o := &snapshotsOptions{}
 	cmd := &cobra.Command{
-		Use:   "snapshots [-f FILE|DIR ...] [-n NAMESPACE | -A] [--repository NAME]",
+		Use:   "snapshots [-f FILE|DIR ...] [-n NAMESPACE | -A] [--repository NAME] [-o wide|yaml|json|name|jsonpath=…|custom-columns=…]",
 		Short: "List the snapshots of a repository",
 		Long: `With -f, read a Repository and its storage Secret from YAML and list the restic repository's
 snapshots directly (no Kubernetes needed). Without -f, list the Snapshot objects in the cluster
 (the kubeconfig's context), in the context's namespace, the one -n names, or
-all of them with -A.`,
+all of them with -A. Either way -o yaml, json, name, jsonpath and custom-columns print Snapshot
+objects as a List (with -f, each as the operator would record it: <repository>-<short id>).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			switch o.output {
-			case "table", "yaml", "json":
-			default:
-				return usageError{fmt.Errorf("--output: %q is not table, yaml or json", o.output)}
+			if err := o.print.check(); err != nil {
+				return err
 			}
 			if o.all && len(o.files) > 0 {
 				return usageError{errors.New("-A lists a cluster's Snapshots; with -f, name the Repository with --repository or -n")}
 			}
-			var rows []snapshotRow
+			var snaps []v1alpha1.Snapshot
 			var err error
 			if len(o.files) > 0 {
 				var repo string
-				rows, repo, err = o.local(c.Context())
-				if err == nil && o.output == "table" {
+				snaps, repo, err = o.local(c.Context())
+				if err == nil && o.print.isOwn() {
 					fmt.Fprintln(c.OutOrStdout(), repo)
 				}
 			} else {
-				rows, err = o.cluster(c.Context())
+				snaps, err = o.cluster(c.Context())
 			}
 			if err != nil {
 				return err
 			}
-			return printSnapshots(c.OutOrStdout(), o.output, rows)
+			return o.printSnapshots(c.OutOrStdout(), snaps)
 		},
 	}
 	f := cmd.Flags()
@@ -92,41 +79,42 @@ all of them with -A.`,
 	f.StringVar(&o.repository, "repository", "", "the Repository (default: the only one)")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list the Snapshots of every namespace (not with -f)")
 	o.kube = addKubeFlags(f)
-	f.StringVarP(&o.output, "output", "o", "table", "table, yaml or json")
+	o.print = addPrintFlags(f, "", "the table (default), wide (full ids, sessions, repositories)", "", "wide")
 	f.StringVar(&o.host, "host", "", "only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "only snapshots with this tag (repeatable)")
 	return cmd
 }
 
-// local lists the snapshots of the Repository in the files, and says which
-// one it read: "Repository <ns>/<name>: <backend in Stash's terms>".
-func (o *snapshotsOptions) local(ctx context.Context) ([]snapshotRow, string, error) {
+// local lists the snapshots of the Repository in the files, as the Snapshot
+// objects the operator would record, and says which Repository it read:
+// "Repository <ns>/<name>: <backend in Stash's terms>".
+func (o *snapshotsOptions) local(ctx context.Context) ([]v1alpha1.Snapshot, string, error) {
 	cl, err := (&repoFlags{files: o.files, repository: o.repository, kube: o.kube}).open(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	defer cl.cleanup()
-	repo, location := cl.repo, cl.location
+	repo := cl.repo
 	snaps, err := cl.Snapshots(ctx, restic.Filter{Host: o.host, Tags: o.tags})
 	if err != nil {
 		return nil, "", err
 	}
-	backend := translators.DescribeBackend(&repo.Spec.Backend)
-	rows := make([]snapshotRow, 0, len(snaps))
+	out := make([]v1alpha1.Snapshot, 0, len(snaps))
 	for _, s := range snaps {
-		r := snapshotRow{ID: s.ID, Time: s.Time, Host: s.Hostname, Paths: s.Paths, Tags: s.Tags, Location: location, Backend: &backend}
+		snap := v1alpha1.Snapshot{
+			ObjectMeta: metav1.ObjectMeta{Name: backupsession.SnapshotName(repo.Name, s.ID), Namespace: repo.Namespace},
+			Spec: v1alpha1.SnapshotSpec{
+				Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
+				SnapshotID: s.ID, Time: ptr.To(metav1.NewTime(s.Time)), Hostname: s.Hostname, Paths: s.Paths, Tags: s.Tags,
+				Session: s.Tag("session"), Username: s.Username,
+			},
+		}
 		if s.Summary != nil {
-			size := int64(s.Summary.TotalBytesProcessed)
-			r.Size = &size
+			snap.Spec.Size = ptr.To(int64(s.Summary.TotalBytesProcessed))
 		}
-		for _, t := range s.Tags {
-			if v, ok := strings.CutPrefix(t, "session="); ok {
-				r.Session = v
-			}
-		}
-		rows = append(rows, r)
+		out = append(out, snap)
 	}
-	return rows, fmt.Sprintf("Repository %s/%s: %s", repo.Namespace, repo.Name, backend), nil
+	return out, fmt.Sprintf("Repository %s/%s: %s", repo.Namespace, repo.Name, translators.DescribeBackend(&repo.Spec.Backend)), nil
 }
 
 // repositoryEnv is the environment restic needs for a Repository read from
@@ -179,7 +167,7 @@ func repositoryEnvWith(repo *v1alpha1.Repository, sec map[string]string) ([]stri
 	return env, location, nil
 }
 
-func (o *snapshotsOptions) cluster(ctx context.Context) ([]snapshotRow, error) {
+func (o *snapshotsOptions) cluster(ctx context.Context) ([]v1alpha1.Snapshot, error) {
 	c, err := o.kube.client()
 	if err != nil {
 		return nil, err
@@ -196,53 +184,79 @@ func (o *snapshotsOptions) cluster(ctx context.Context) ([]snapshotRow, error) {
 	if err := c.List(ctx, &list, opts...); err != nil {
 		return nil, err
 	}
-	var rows []snapshotRow
+	var out []v1alpha1.Snapshot
 	for _, s := range list.Items {
-		if o.repository != "" && s.Spec.Repository.Name != o.repository {
+		if (o.repository != "" && s.Spec.Repository.Name != o.repository) || (o.host != "" && s.Spec.Hostname != o.host) {
 			continue
 		}
-		if o.host != "" && s.Spec.Hostname != o.host {
+		if !hasTags(s.Spec.Tags, o.tags) {
 			continue
 		}
-		r := snapshotRow{ID: s.Spec.SnapshotID, Host: s.Spec.Hostname, Paths: s.Spec.Paths, Tags: s.Spec.Tags, Session: s.Spec.Session, Location: s.Spec.Repository.NamespaceOr(s.Namespace) + "/" + s.Spec.Repository.Name, Size: s.Spec.Size}
-		if s.Spec.Time != nil {
-			r.Time = s.Spec.Time.Time
-		}
-		rows = append(rows, r)
+		out = append(out, s)
 	}
-	return rows, nil
+	return out, nil
 }
 
-func printSnapshots(w io.Writer, output string, rows []snapshotRow) error {
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
-	switch output {
-	case "json":
-		b, err := json.MarshalIndent(rows, "", "  ")
-		if err != nil {
-			return err
+// hasTags says whether tags holds every one of want.
+func hasTags(tags, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(tags, w) {
+			return false
 		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(rows)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
 	}
+	return true
+}
+
+func snapshotTime(s *v1alpha1.Snapshot) time.Time {
+	if s.Spec.Time == nil {
+		return time.Time{}
+	}
+	return s.Spec.Time.Time
+}
+
+// printSnapshots prints the snapshots, oldest first, as -o says: the
+// table, or a List of Snapshot objects.
+func (o *snapshotsOptions) printSnapshots(w io.Writer, snaps []v1alpha1.Snapshot) error {
+	sort.SliceStable(snaps, func(i, j int) bool { return snapshotTime(&snaps[i]).Before(snapshotTime(&snaps[j])) })
+	if o.print.isOwn() {
+		return printSnapshotTable(w, o.print.output == "wide", snaps)
+	}
+	objs := make([]client.Object, len(snaps))
+	for i := range snaps {
+		objs[i] = &snaps[i]
+	}
+	return o.print.print(w, true, objs...)
+}
+
+// printSnapshotTable prints the snapshots as a table, oldest first: the
+// short id, time, host, size, paths and tags; wide gives the full id and
+// adds the session and the Repository.
+func printSnapshotTable(w io.Writer, wide bool, snaps []v1alpha1.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tHOST\tSIZE\tPATHS\tTAGS")
-	for _, r := range rows {
+	header := "ID\tTIME\tHOST\tSIZE\tPATHS\tTAGS"
+	if wide {
+		header += "\tSESSION\tREPOSITORY"
+	}
+	fmt.Fprintln(tw, header)
+	for i := range snaps {
+		s := &snaps[i].Spec
 		size := "-"
-		if r.Size != nil {
-			size = humanize.IBytes(uint64(*r.Size))
+		if s.Size != nil {
+			size = humanize.IBytes(uint64(*s.Size))
 		}
-		id := r.ID
-		if len(id) > 8 {
+		when := "-"
+		if s.Time != nil {
+			when = s.Time.Local().Format("2006-01-02 15:04:05")
+		}
+		id := s.SnapshotID
+		if len(id) > 8 && !wide {
 			id = id[:8]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, r.Time.Local().Format("2006-01-02 15:04:05"), r.Host, size, strings.Join(r.Paths, ","), strings.Join(r.Tags, ","))
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", id, when, orDash(s.Hostname), size, strings.Join(s.Paths, ","), strings.Join(s.Tags, ","))
+		if wide {
+			row += fmt.Sprintf("\t%s\t%s", orDash(s.Session), s.Repository.NamespaceOr(snaps[i].Namespace)+"/"+s.Repository.Name)
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
 }

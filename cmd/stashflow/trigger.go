@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ func init() { subcommands = append(subcommands, newTriggerCommand) }
 func newTriggerCommand() *cobra.Command {
 	var (
 		kube    *kubeFlags
+		out     *printFlags
 		wait    bool
 		timeout time.Duration
 	)
@@ -29,9 +32,13 @@ func newTriggerCommand() *cobra.Command {
 		Long: `Start a backup now: create a BackupSession for the invoker, named by the
 API server (<name>-manual-<suffix>), so triggers in the same second never
 collide. With --wait, follow the session until it ends and exit 1 unless it
-Succeeded.`,
+Succeeded. With -o, the session is printed instead of the line: as created,
+or with --wait as it ended.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			kind, name, inv, err := invokerObject(args[0])
 			if err != nil {
 				return err
@@ -54,14 +61,14 @@ Succeeded.`,
 			if err := cl.Create(c.Context(), s); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "backupsession/%s created\n", s.Name)
 			if !wait {
-				return nil
+				return printCreated(c.OutOrStdout(), out, s)
 			}
-			return waitForSession(c, cl, s, timeout)
+			return waitForSession(c, cl, s, out, timeout)
 		},
 	}
 	kube = addKubeFlags(cmd.Flags())
+	out = addPrintFlags(cmd.Flags(), "", `"backupsession/NAME created" (default)`, "")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the session until it ends; exit 1 unless it Succeeded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	return cmd
@@ -80,8 +87,8 @@ func manualPrefix(invoker string) string {
 
 // waitForSession prints the session's phase changes until it ends, then
 // its final line; a session that did not succeed is an error (exit 1).
-func waitForSession(c *cobra.Command, cl client.Client, s *v1alpha1.BackupSession, timeout time.Duration) error {
-	return waitForRun(c, cl, s, "BackupSession", timeout, func() runState {
+func waitForSession(c *cobra.Command, cl client.Client, s *v1alpha1.BackupSession, out *printFlags, timeout time.Duration) error {
+	return waitForRun(c, cl, s, "BackupSession", out, timeout, func() runState {
 		st := s.Status
 		return runState{string(st.Phase), st.Phase.IsFinal(), st.Phase == v1alpha1.BackupSessionSucceeded, st.SessionDuration, st.Message}
 	})
@@ -95,9 +102,10 @@ type runState struct {
 }
 
 // waitForRun follows obj (re-read every second) until state says it is
-// final, printing each phase change on stderr and the last line on stdout;
-// a run that did not succeed is an error (exit 1).
-func waitForRun(c *cobra.Command, cl client.Client, obj client.Object, kind string, timeout time.Duration, state func() runState) error {
+// final, printing each phase change on stderr and the last line on stdout
+// (with -o, the object as it ended); a run that did not succeed is an error
+// (exit 1).
+func waitForRun(c *cobra.Command, cl client.Client, obj client.Object, kind string, out *printFlags, timeout time.Duration, state func() runState) error {
 	ctx := c.Context()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -106,6 +114,11 @@ func waitForRun(c *cobra.Command, cl client.Client, obj client.Object, kind stri
 	}
 	key := client.ObjectKeyFromObject(obj)
 	ref := strings.ToLower(kind) + "/" + obj.GetName()
+	created := c.OutOrStdout()
+	if !out.isOwn() {
+		created = c.ErrOrStderr() // stdout is the object's
+	}
+	fmt.Fprintf(created, "%s created\n", ref)
 	last := ""
 	err := wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := cl.Get(ctx, key, obj); err != nil {
@@ -122,9 +135,24 @@ func waitForRun(c *cobra.Command, cl client.Client, obj client.Object, kind stri
 		return fmt.Errorf("waiting for %s %s (last seen %s): %w", kind, key, orDash(last), err)
 	}
 	st := state()
-	fmt.Fprintf(c.OutOrStdout(), "%s %s %s %s\n", ref, st.phase, st.took, st.message)
+	if out.isOwn() {
+		fmt.Fprintf(c.OutOrStdout(), "%s %s %s %s\n", ref, st.phase, st.took, st.message)
+	} else if err := out.print(c.OutOrStdout(), false, obj); err != nil {
+		return err
+	}
 	if !st.succeeded {
 		return fmt.Errorf("%s %s ended %s: %s", kind, key, st.phase, st.message)
 	}
 	return nil
+}
+
+// printCreated prints an object the command created: "kind/name created"
+// by default, else as -o says.
+func printCreated(w io.Writer, out *printFlags, obj client.Object) error {
+	if out.isOwn() {
+		kind := strings.ToLower(reflect.TypeOf(obj).Elem().Name())
+		_, err := fmt.Fprintf(w, "%s/%s created\n", kind, obj.GetName())
+		return err
+	}
+	return out.print(w, false, obj)
 }

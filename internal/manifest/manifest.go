@@ -96,8 +96,9 @@ func (o Options) LoadPaths(paths ...string) ([]Object, error) {
 	return out, errors.Join(errs...)
 }
 
-// Decode reads every document of data; source names it in errors. Every
-// problem of a document is one error, a line of its own:
+// Decode reads every document of data, and every item of a v1 List (what
+// kubectl get -o yaml and stashflow's printers write); source names it in
+// errors. Every problem of a document is one error, a line of its own:
 //
 //	<source>#<document>: <Kind>/<name>: <field path>: <what is wrong>
 func (o Options) Decode(source string, data []byte) ([]Object, error) {
@@ -119,20 +120,51 @@ func (o Options) Decode(source string, data []byte) ([]Object, error) {
 			continue
 		}
 		where := fmt.Sprintf("%s#%d", source, n)
-		obj, problems := o.decodeDocument(decoder, doc)
-		if len(problems) > 0 {
-			label := where
-			if name := documentName(doc); name != "" {
-				label += ": " + name
+		// A v1 List (kubectl get -o yaml) is read item by item.
+		docs := []document{{where, doc}}
+		if items, ok := listItems(doc); ok {
+			docs = docs[:0]
+			for i, item := range items {
+				docs = append(docs, document{fmt.Sprintf("%s.items[%d]", where, i), item})
 			}
-			for _, p := range problems {
-				errs = append(errs, fmt.Errorf("%s: %s", label, p))
-			}
-			continue
 		}
-		out = append(out, Object{Object: obj, Source: where})
+		for _, d := range docs {
+			obj, problems := o.decodeDocument(decoder, d.doc)
+			if len(problems) > 0 {
+				label := d.at
+				if name := documentName(d.doc); name != "" {
+					label += ": " + name
+				}
+				for _, p := range problems {
+					errs = append(errs, fmt.Errorf("%s: %s", label, p))
+				}
+				continue
+			}
+			out = append(out, Object{Object: obj, Source: d.at})
+		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// document is one object's YAML or JSON and where it is:
+// "file.yaml#2", or "file.yaml#2.items[0]" in a List.
+type document struct {
+	at  string
+	doc []byte
+}
+
+// listItems returns the items of a v1 List (what kubectl get -o yaml
+// prints), each as a JSON document; ok is false when doc is not a List.
+func listItems(doc []byte) (items []json.RawMessage, ok bool) {
+	var head struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := yaml.Unmarshal(doc, &head); err != nil || head.APIVersion != "v1" || head.Kind != "List" {
+		return nil, false
+	}
+	return head.Items, true
 }
 
 // decodeDocument decodes one document strictly and, for a kind the
