@@ -41,12 +41,13 @@ print the Tasks and Functions as a List.`,
 			return listCatalog(c.OutOrStdout(), listOut, cat)
 		},
 	}
-	listOut = addPrintFlags(list.Flags(), "", "the table (default), wide (with images and outputs)", "", "wide")
+	listOut = addPrintFlags(list, "", "the table (default), wide (with images and outputs)", "", "wide")
 	cmd.AddCommand(list)
 	show := &cobra.Command{
-		Use:   "show NAME [-o yaml|json|name|jsonpath=…|custom-columns=…]",
-		Short: "Print a built-in Task or Function (a Task's Functions too): one object, or a List",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show NAME [-o yaml|json|name|jsonpath=…|custom-columns=…]",
+		ValidArgsFunction: completeCatalogNames,
+		Short:             "Print a built-in Task or Function (a Task's Functions too): one object, or a List",
+		Args:              cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := showOut.check(); err != nil {
 				return err
@@ -71,7 +72,7 @@ print the Tasks and Functions as a List.`,
 			return showOut.print(c.OutOrStdout(), false, objs...)
 		},
 	}
-	showOut = addPrintFlags(show.Flags(), "yaml", "yaml (default)")
+	showOut = addPrintFlags(show, "yaml", "yaml (default)")
 	cmd.AddCommand(show)
 	var dryRun bool
 	var kube *kubeFlags
@@ -92,7 +93,7 @@ print the Tasks and Functions as a List.`,
 		},
 	}
 	install.Flags().BoolVar(&dryRun, "dry-run", false, "ask the server to validate only")
-	kube = addKubeFlags(install.Flags())
+	kube = addKubeFlags(install)
 	cmd.AddCommand(install)
 	return cmd
 }

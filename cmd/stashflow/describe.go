@@ -68,7 +68,8 @@ sessions and its conditions.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "a file with sessions, e.g. from stashflow run -o yaml")
-	kube = addKubeFlags(cmd.Flags())
+	kube = addKubeFlags(cmd)
+	cmd.ValidArgsFunction = completeRefs(kube, "BackupSession", "RestoreSession", "RestoreBatch", v1alpha1.KindBackupConfiguration, v1alpha1.KindBackupBatch)
 	return cmd
 }
 

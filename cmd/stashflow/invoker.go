@@ -75,7 +75,8 @@ func newPauseCommand(paused bool) *cobra.Command {
 			return nil
 		},
 	}
-	kube = addKubeFlags(cmd.Flags())
+	kube = addKubeFlags(cmd)
+	cmd.ValidArgsFunction = completeRefs(kube, v1alpha1.KindBackupConfiguration, v1alpha1.KindBackupBatch)
 	return cmd
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,14 +23,17 @@ type kubeFlags struct {
 	cl     client.Client // made once, by client
 }
 
-// addKubeFlags registers the connection flags on fs.
-func addKubeFlags(fs *pflag.FlagSet) *kubeFlags {
+// addKubeFlags registers the connection flags on the command, -n and
+// --context completed from the cluster and the kubeconfig.
+func addKubeFlags(cmd *cobra.Command) *kubeFlags {
 	cf := genericclioptions.NewConfigFlags(true)
 	// The TLS, impersonation and basic-auth flags stay in the kubeconfig.
 	cf.CacheDir, cf.TLSServerName, cf.Insecure, cf.CertFile, cf.KeyFile, cf.CAFile = nil, nil, nil, nil, nil, nil
 	cf.Impersonate, cf.ImpersonateUID, cf.ImpersonateGroup, cf.Username, cf.Password, cf.DisableCompression = nil, nil, nil, nil, nil, nil
-	cf.AddFlags(fs)
-	return &kubeFlags{config: cf}
+	cf.AddFlags(cmd.Flags())
+	f := &kubeFlags{config: cf}
+	registerKubeCompletion(cmd, f)
+	return f
 }
 
 // client is a client of the cluster the flags name ($KUBECONFIG,

@@ -235,6 +235,31 @@ func TestKubeFlags(t *testing.T) {
 		}
 	})
 
+	t.Run("completion", func(t *testing.T) {
+		for _, tc := range []struct {
+			env  []string
+			args []string
+			want string // a regular expression of the whole stdout
+		}{
+			{withEnv, []string{"trigger", ""}, `^backupconfiguration/nightly\n:4\n$`},
+			{withEnv, []string{"trigger", "bb/"}, `^:4\n$`},
+			{withEnv, []string{"pause", "-n", "team-b", "bc/n"}, `^bc/nightly\n:4\n$`},
+			{withEnv, []string{"describe", "bs/"}, `^bs/nightly-manual-[a-z0-9]{5}\n:4\n$`},
+			{withEnv, []string{"restore", "bc/nightly", "--snapshot", ""}, `^latest\n01234567\n:4\n$`},
+			{withEnv, []string{"check", "--repository", ""}, `^repo\n:4\n$`},
+			{withEnv, []string{"snapshots", "-n", ""}, `(?s)^default\n.*team-a\nteam-b\n:4\n$`},
+			{withEnv, []string{"trigger", "--context", ""}, `(?s)^.*other\n:4\n$`},
+			{withEnv, []string{"snapshots", "-o", "j"}, `(?s)^wide\njson\n.*jsonpath=\n.*custom-columns=\n:4\n$`},
+			// No cluster: nothing offered, nothing said.
+			{[]string{"KUBECONFIG=" + filepath.Join(t.TempDir(), "none")}, []string{"trigger", ""}, `^:4\n$`},
+		} {
+			out, stderr, code := stashflowEnv(ctx, t, tc.env, append([]string{"__complete"}, tc.args...)...)
+			if code != 0 || !regexp.MustCompile(tc.want).MatchString(out) {
+				t.Errorf("__complete %q: exit %d, stdout %q, stderr %q; want stdout matching %s", tc.args, code, out, stderr, tc.want)
+			}
+		}
+	})
+
 	t.Run("usage", func(t *testing.T) {
 		_, stderr, code := stashflowEnv(ctx, t, withEnv, "snapshots", "-A", "-f", kubeconfig)
 		if code != exitUsage || !strings.Contains(stderr, "-A") {

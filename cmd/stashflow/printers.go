@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,12 +34,13 @@ type printFlags struct {
 	kubectl *genericclioptions.PrintFlags
 }
 
-// addPrintFlags registers -o with def as its default; own are the formats
-// the command prints itself, described in help.
-func addPrintFlags(fs *pflag.FlagSet, def, help string, own ...string) *printFlags {
+// addPrintFlags registers -o, completed with its values, with def as its
+// default; own are the formats the command prints itself, described in help.
+func addPrintFlags(cmd *cobra.Command, def, help string, own ...string) *printFlags {
 	p := &printFlags{own: own, kubectl: genericclioptions.NewPrintFlags("")}
 	p.kubectl.OutputFormat = &p.output
-	fs.StringVarP(&p.output, "output", "o", def, help+"; or "+strings.Join(kubectlFormats(p.kubectl), ", "))
+	cmd.Flags().StringVarP(&p.output, "output", "o", def, help+"; or "+strings.Join(kubectlFormats(p.kubectl), ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", p.completeOutput)
 	return p
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -102,7 +102,7 @@ func TestPrinters(t *testing.T) {
 		{"trigger-name", []string{""}, "name", created},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
-			out := addPrintFlags(pflag.NewFlagSet("test", pflag.ContinueOnError), "", "", tc.own...)
+			out := addPrintFlags(&cobra.Command{}, "", "", tc.own...)
 			out.output = tc.output
 			if err := out.check(); err != nil {
 				t.Fatal(err)
@@ -129,7 +129,7 @@ func TestPrintFlagsRefuse(t *testing.T) {
 		{nil, "custom-columns=NAME", `--output custom-columns: "NAME" is not HEADER:JSONPATH`},
 		{nil, "custom-columns=", "--output custom-columns: give columns as HEADER:JSONPATH,…"},
 	} {
-		out := addPrintFlags(pflag.NewFlagSet("test", pflag.ContinueOnError), "", "", tc.own...)
+		out := addPrintFlags(&cobra.Command{}, "", "", tc.own...)
 		out.output = tc.output
 		err := out.check()
 		var ue usageError

@@ -11,7 +11,6 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -34,11 +33,13 @@ type repoFlags struct {
 	kube       *kubeFlags
 }
 
-func addRepoFlags(fs *pflag.FlagSet) *repoFlags {
+func addRepoFlags(cmd *cobra.Command) *repoFlags {
 	r := &repoFlags{}
+	fs := cmd.Flags()
 	fs.StringArrayVarP(&r.files, "filename", "f", nil, "YAML with the Repository and its Secret (repeatable); without it, the cluster's")
 	fs.StringVar(&r.repository, "repository", "", "the Repository (with -f, default: the only one)")
-	r.kube = addKubeFlags(fs)
+	r.kube = addKubeFlags(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("repository", completeRepositories(r))
 	return r
 }
 
@@ -170,7 +171,7 @@ cluster's Repository and Secret — and runs restic check: the structure, and wi
 	cmd.Flags().BoolVar(&readData, "read-data", false, "read all data blobs too")
 	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read this subset of the data (n/t, x% or a size)")
 	cmd.MarkFlagsMutuallyExclusive("read-data", "read-data-subset")
-	r = addRepoFlags(cmd.Flags())
+	r = addRepoFlags(cmd)
 	return cmd
 }
 
@@ -202,7 +203,7 @@ minutes). A lock whose holder is alive is kept.`,
 			return nil
 		},
 	}
-	r = addRepoFlags(cmd.Flags())
+	r = addRepoFlags(cmd)
 	return cmd
 }
 
@@ -247,7 +248,15 @@ newest snapshot (of --host, if given).`,
 	f.StringVar(&to, "to", "", "the directory to write into (new or empty)")
 	f.StringVar(&host, "host", "", "with latest: the newest snapshot of this host")
 	f.StringArrayVar(&include, "include", nil, "only these paths of the snapshot (repeatable)")
-	r = addRepoFlags(f)
+	r = addRepoFlags(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("snapshot", func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(r.files) > 0 {
+			return []string{"latest"}, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(contextOf(c), completionTimeout)
+		defer cancel()
+		return r.kube.snapshotIDs(ctx, r.repository), cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -60,8 +61,10 @@ To restore part of a batch, several hosts, or several snapshots, write the Resto
 	f.BoolVar(&o.wait, "wait", false, "follow the session until it ends; exit 1 unless it Succeeded")
 	f.DurationVar(&o.timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	_ = cmd.MarkFlagRequired("snapshot")
-	o.kube = addKubeFlags(f)
-	o.out = addPrintFlags(f, "", `"restoresession/NAME created" (default; yaml with --dry-run)`, "")
+	o.kube = addKubeFlags(cmd)
+	cmd.ValidArgsFunction = completeRefs(o.kube, v1alpha1.KindBackupConfiguration)
+	_ = cmd.RegisterFlagCompletionFunc("snapshot", o.completeSnapshot)
+	o.out = addPrintFlags(cmd, "", `"restoresession/NAME created" (default; yaml with --dry-run)`, "")
 	return cmd
 }
 
@@ -168,4 +171,20 @@ func restorePrefix(name string) string {
 		name = strings.TrimRight(name[:limit], "-.")
 	}
 	return name + suffix
+}
+
+// completeSnapshot completes --snapshot with "latest" and the snapshots of
+// the configuration's Repository the cluster has Snapshot objects of.
+func (o *restoreOptions) completeSnapshot(c *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	ctx, cancel := context.WithTimeout(contextOf(c), completionTimeout)
+	defer cancel()
+	bc := &v1alpha1.BackupConfiguration{}
+	if len(args) == 1 {
+		if kind, name, _, err := invokerObject(args[0]); err == nil && kind == v1alpha1.KindBackupConfiguration {
+			if _, _, err := o.kube.get(ctx, kind, name, bc); err != nil {
+				return []string{"latest"}, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+	}
+	return o.kube.snapshotIDs(ctx, bc.Spec.Repository.Name), cobra.ShellCompDirectiveNoFileComp
 }

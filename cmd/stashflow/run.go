@@ -60,7 +60,7 @@ Exit code 1 when a session did not succeed, 2 for bad input.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML file or directory (repeatable)")
-	o.print = addPrintFlags(f, "yaml", "how to print the finished sessions (one as itself, several as a List): yaml (default), none", "none")
+	o.print = addPrintFlags(cmd, "yaml", "how to print the finished sessions (one as itself, several as a List): yaml (default), none", "none")
 	f.StringVar(&o.workDir, "work-dir", "", "where step logs and outputs are kept (default: $XDG_CACHE_HOME or ~/.cache, then stashflow/run)")
 	f.StringArrayVar(&o.volumes, "volume", nil, "map a volume of the run to a directory, as name=dir: a claim by its name (a PVC target, a workload's claim such as data-db-0), or a graph volume (PVC targets are also target-<n>)")
 	f.BoolVar(&o.schedule, "schedule", false, "keep running and fire BackupConfigurations and BackupBatches on their schedules")

@@ -78,8 +78,9 @@ objects as a List (with -f, each as the operator would record it: <repository>-<
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML with the Repository and its Secret (repeatable)")
 	f.StringVar(&o.repository, "repository", "", "the Repository (default: the only one)")
 	f.BoolVarP(&o.all, "all-namespaces", "A", false, "list the Snapshots of every namespace (not with -f)")
-	o.kube = addKubeFlags(f)
-	o.print = addPrintFlags(f, "", "the table (default), wide (full ids, sessions, repositories)", "", "wide")
+	o.kube = addKubeFlags(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("repository", completeRepositories(&repoFlags{kube: o.kube}))
+	o.print = addPrintFlags(cmd, "", "the table (default), wide (full ids, sessions, repositories)", "", "wide")
 	f.StringVar(&o.host, "host", "", "only snapshots of this host")
 	f.StringArrayVar(&o.tags, "tag", nil, "only snapshots with this tag (repeatable)")
 	return cmd

@@ -67,8 +67,9 @@ or with --wait as it ended.`,
 			return waitForSession(c, cl, s, out, timeout)
 		},
 	}
-	kube = addKubeFlags(cmd.Flags())
-	out = addPrintFlags(cmd.Flags(), "", `"backupsession/NAME created" (default)`, "")
+	kube = addKubeFlags(cmd)
+	cmd.ValidArgsFunction = completeRefs(kube, v1alpha1.KindBackupConfiguration, v1alpha1.KindBackupBatch)
+	out = addPrintFlags(cmd, "", `"backupsession/NAME created" (default)`, "")
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the session until it ends; exit 1 unless it Succeeded")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --wait, give up after this long (0: no limit)")
 	return cmd
