@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
-	"github.com/stashflow/stashflow/controllers/backupsession"
+	"github.com/stashflow/stashflow/controllers/snapshot"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/internal/manifest"
@@ -103,7 +103,7 @@ func (o *snapshotsOptions) local(ctx context.Context) ([]v1alpha1.Snapshot, stri
 	out := make([]v1alpha1.Snapshot, 0, len(snaps))
 	for _, s := range snaps {
 		snap := v1alpha1.Snapshot{
-			ObjectMeta: metav1.ObjectMeta{Name: backupsession.SnapshotName(repo.Name, s.ID), Namespace: repo.Namespace},
+			ObjectMeta: metav1.ObjectMeta{Name: snapshot.Name(repo.Name, s.ID), Namespace: repo.Namespace},
 			Spec: v1alpha1.SnapshotSpec{
 				Repository: v1alpha1.ObjectRef{Name: repo.Name, Namespace: repo.Namespace},
 				SnapshotID: s.ID, Time: ptr.To(metav1.NewTime(s.Time)), Hostname: s.Hostname, Paths: s.Paths, Tags: s.Tags,
