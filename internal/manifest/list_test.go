@@ -32,7 +32,7 @@ items:
 	objs, err := manifest.Options{Admission: mustAdmission(t)}.Decode("in.yaml", []byte(data))
 	var got []string
 	for _, o := range objs {
-		got = append(got, o.Source+" "+o.Object.GetObjectKind().GroupVersionKind().Kind+"/"+o.Object.GetName())
+		got = append(got, o.Source+" "+o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName())
 	}
 	want := []string{"in.yaml#1 Secret/first", "in.yaml#2.items[0] Repository/repo"}
 	if diff := cmp.Diff(want, got); diff != "" {
