@@ -104,6 +104,7 @@ func main() {
 		}
 	}
 	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, jsonOut: *jsonOut, bEnv: variants}); err != nil {
+		b.close() // fatal exits without the deferred close: stop etcd first
 		fatal(err)
 	}
 }
@@ -214,7 +215,8 @@ func (b *bench) startEtcd(size int64) error {
 		return err
 	}
 	b.etcd, b.endpoint = e, e.Members[0].ClientURL
-	return e.Serve(30 * time.Second)
+	// A loaded 1 GiB member takes long to start on a busy machine.
+	return e.Serve(2 * time.Minute)
 }
 
 func (b *bench) client() (*clientv3.Client, error) { return b.etcd.NewClient() }
