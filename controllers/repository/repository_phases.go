@@ -130,7 +130,13 @@ func (r *Reconciler) reconcileForgets(ctx context.Context, s *scope) (ctrl.Resul
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	pending := snapshot.Pending(objs)
+	pending, orphans := snapshot.Pending(s.repo, objs)
+	for _, o := range orphans {
+		// Deleted with an earlier Repository of this name: forget nothing.
+		if err := snapshot.Release(ctx, r.Client, o); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if len(pending) == 0 {
 		return ctrl.Result{}, nil
 	}

@@ -94,7 +94,7 @@ func (m *Mirror) syncOne(ctx context.Context, repo *v1alpha1.Repository, snap *v
 	case rec != nil && deleting:
 		return nil // still held: forgotten by a next run
 	case rec != nil:
-		return m.update(ctx, snap, rec)
+		return m.update(ctx, repo, snap, rec)
 	case deleting && (contains(l.Forgotten, snap.Spec.SnapshotID) || m.gone(snap, l)):
 		log.Info("Snapshot forgotten", "snapshot", snap.Name, "id", snap.Spec.SnapshotID)
 		m.event(snap, corev1.EventTypeNormal, conditions.ReasonSnapshotGone,
@@ -126,8 +126,8 @@ func (m *Mirror) gone(snap *v1alpha1.Snapshot, l Listing) bool {
 
 // update writes the object's status from rec, and puts Finalizer on an
 // object that lacks it (one written before the operator had it).
-func (m *Mirror) update(ctx context.Context, snap *v1alpha1.Snapshot, rec *outputs.SnapshotRecord) error {
-	if !controllerutil.ContainsFinalizer(snap, Finalizer) {
+func (m *Mirror) update(ctx context.Context, repo *v1alpha1.Repository, snap *v1alpha1.Snapshot, rec *outputs.SnapshotRecord) error {
+	if !controllerutil.ContainsFinalizer(snap, Finalizer) && !ownedByAnother(repo, snap) {
 		base := snap.DeepCopy()
 		controllerutil.AddFinalizer(snap, Finalizer)
 		if err := m.Client.Patch(ctx, snap, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
@@ -172,15 +172,32 @@ func (m *Mirror) create(ctx context.Context, repo *v1alpha1.Repository, rec *out
 }
 
 // Pending are the deleted objects of repo's snapshots that wait to be
-// forgotten (they carry Finalizer), oldest deletion first.
-func Pending(objs []*v1alpha1.Snapshot) []*v1alpha1.Snapshot {
-	var out []*v1alpha1.Snapshot
+// forgotten (they carry Finalizer), and the deleted objects owned by an
+// earlier Repository of the same name, which the garbage collector deletes
+// with their owner: those are orphans, to be released, never forgotten.
+func Pending(repo *v1alpha1.Repository, objs []*v1alpha1.Snapshot) (pending, orphans []*v1alpha1.Snapshot) {
 	for _, s := range objs {
-		if s.DeletionTimestamp != nil && controllerutil.ContainsFinalizer(s, Finalizer) && s.Spec.SnapshotID != "" {
-			out = append(out, s)
+		if s.DeletionTimestamp == nil || !controllerutil.ContainsFinalizer(s, Finalizer) || s.Spec.SnapshotID == "" {
+			continue
+		}
+		if ownedByAnother(repo, s) {
+			orphans = append(orphans, s)
+			continue
+		}
+		pending = append(pending, s)
+	}
+	return pending, orphans
+}
+
+// ownedByAnother says whether snap's owner is an earlier Repository of
+// repo's name (deleted, or deleted and created again).
+func ownedByAnother(repo *v1alpha1.Repository, snap *v1alpha1.Snapshot) bool {
+	for _, o := range snap.OwnerReferences {
+		if o.Kind == "Repository" && o.Name == repo.Name && o.UID != repo.UID {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // Wait says on each of pending why it is not forgotten yet (condition

@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/outputs"
@@ -49,5 +51,43 @@ func TestGone(t *testing.T) {
 				t.Errorf("gone = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPending: of the deleted objects with the finalizer, those owned by
+// the Repository (or by none) wait to be forgotten; those owned by an
+// earlier Repository of the same name are orphans, released without
+// forgetting anything.
+func TestPending(t *testing.T) {
+	repo := &v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: "repo", UID: "now"}}
+	now := metav1.Now()
+	obj := func(name string, deleted bool, owner types.UID, finalizer bool) *v1alpha1.Snapshot {
+		s := &v1alpha1.Snapshot{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.SnapshotSpec{SnapshotID: name + "0000"}}
+		if deleted {
+			s.DeletionTimestamp = &now
+		}
+		if owner != "" {
+			s.OwnerReferences = []metav1.OwnerReference{{Kind: "Repository", Name: "repo", UID: owner}}
+		}
+		if finalizer {
+			s.Finalizers = []string{Finalizer}
+		}
+		return s
+	}
+	pending, orphans := Pending(repo, []*v1alpha1.Snapshot{
+		obj("mine", true, "now", true), obj("unowned", true, "", true), obj("orphan", true, "before", true),
+		obj("kept", false, "now", true), obj("released", true, "now", false),
+	})
+	names := func(l []*v1alpha1.Snapshot) (out []string) {
+		for _, s := range l {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"mine", "unowned"}, names(pending)); diff != "" {
+		t.Errorf("pending (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"orphan"}, names(orphans)); diff != "" {
+		t.Errorf("orphans (-want +got):\n%s", diff)
 	}
 }
