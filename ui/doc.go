@@ -8,12 +8,13 @@
 // # What it reads
 //
 // Everything comes through the manager's cached client: sessions, their
-// invokers (BackupConfigurations, BackupBatches), Repositories and
-// Snapshots. The UI never reads a Secret and never writes. It reads only
+// invokers (BackupConfigurations, BackupBatches), Repositories,
+// Snapshots and the Argo Workflows of Argo sessions. The UI never reads a Secret and never writes. It reads only
 // status for outcomes, so it works the same for the Argo and the local
 // engine. For local-engine sessions it also reads the files the engine
 // leaves beside each step's log in its work directory (runfiles.go): the
-// redacted tail of the log and the outputs, never the raw log.
+// redacted tail of the log and the outputs, never the raw log; for Argo
+// sessions it reads the outputs from the Workflow's nodes.
 //
 // # Where the graph comes from
 //

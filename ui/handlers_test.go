@@ -24,8 +24,10 @@ import (
 	"testing"
 	"time"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -681,8 +683,36 @@ func TestSessionLogs(t *testing.T) {
 		t.Error("the page holds the log's script unescaped")
 	}
 
+	// Argo: the outputs from the Workflow's nodes, and where the logs are.
 	r = get(t, h, "/sessions/backupsession/"+f.ns1+"/nightly-1")
-	if !strings.Contains(r.body, `<p class="note" id="logs-note">Step logs and outputs are shown for sessions of the local engine. This session ran on argo`) {
-		t.Error("an Argo session's page does not say where its logs are")
+	if !strings.Contains(r.body, `<p class="note" id="logs-note">The Argo Workflow argo/nightly-1-x7k2p is gone: its steps&#39; outputs went with it. The step logs of Argo sessions are in the workflow&#39;s pods`) {
+		t.Error("an Argo session whose Workflow is gone does not say so, and where its logs were")
+	}
+	argoSession := session.DeepCopy()
+	argoSession.SetName("nightly-2")
+	if err := unstructured.SetNestedMap(argoSession.Object, map[string]any{"engine": "argo", "name": "nightly-2-abcde", "namespace": ns}, "status", "workflow"); err != nil {
+		t.Fatal(err)
+	}
+	createObjects(t, c, ns, []*unstructured.Unstructured{argoSession})
+	value := wfv1.AnyStringPtr("1a2b3c4d")
+	wf := &wfv1.Workflow{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nightly-2-abcde"},
+		Status: wfv1.WorkflowStatus{Phase: wfv1.WorkflowFailed, Nodes: wfv1.Nodes{
+			"n1": {ID: "n1", Name: "nightly-2-abcde.a-uitest-backup", Type: wfv1.NodeTypePod, Phase: wfv1.NodeSucceeded,
+				Outputs: &wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: "snapshotID", Value: value}}}},
+		}},
+	}
+	if err := c.Create(context.Background(), wf); err != nil {
+		t.Fatal(err)
+	}
+	r = get(t, h, "/sessions/backupsession/"+ns+"/nightly-2")
+	for _, s := range []string{
+		`<p class="note" id="logs-note">Outputs from the Argo Workflow ` + ns + `/nightly-2-abcde. The step logs of Argo sessions are in the workflow&#39;s pods`,
+		`<tr data-output="snapshotID"><td class="mono">snapshotID</td><td class="mono msg">1a2b3c4d</td></tr>`,
+		`<tr data-output="size"><td class="mono">size</td><td class="mono msg"><span class="empty">not written</span></td></tr>`,
+	} {
+		if !strings.Contains(r.body, s) {
+			t.Errorf("the Argo session's page lacks %s", s)
+		}
 	}
 }

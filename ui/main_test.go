@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,10 +43,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testEnv returns the shared apiserver, starting it if needed.
+// testEnv returns the shared apiserver, starting it if needed, with Argo's
+// Workflow CRD (from the module cache) besides stashflow's: the session
+// page reads an Argo session's outputs from its Workflow.
 func testEnv(t testing.TB) *testenv.Env {
 	t.Helper()
-	envOnce.Do(func() { env, envErr = testenv.Start() })
+	envOnce.Do(func() {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-workflows/v3").Output()
+		if err != nil {
+			envErr = fmt.Errorf("locating the Argo module: %w", err)
+			return
+		}
+		crd := filepath.Join(strings.TrimSpace(string(out)), "manifests", "base", "crds", "minimal", "argoproj.io_workflows.yaml")
+		env, envErr = testenv.Start(testenv.WithCRDPaths(crd))
+	})
 	if envErr != nil {
 		t.Fatal(envErr)
 	}

@@ -354,7 +354,7 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) {
 		Rec: rec, DAG: d, Drawing: draw(d, now), Conditions: rec.Conditions,
 		WorkflowURL: p.workflowURL(rec), Started: formatTime(rec.Created), Elapsed: rec.Elapsed(now),
 	}
-	v.Files, v.FilesNote = runFiles(p.s.cfg.LocalWorkDir, rec, d)
+	v.Files, v.FilesNote = p.stepFilesOf(r.Context(), rec, d)
 	hasFiles := sets.New[string]()
 	for _, f := range v.Files {
 		hasFiles.Insert(f.Name)

@@ -1,16 +1,25 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/argo"
 	"github.com/stashflow/stashflow/pipeline/local"
 )
 
@@ -45,6 +54,64 @@ type outputRow struct {
 	Missing bool
 }
 
+// stepFilesOf is what the session page shows of its steps' logs and
+// outputs: the local engine's run directory, or the Argo Workflow's nodes.
+func (p *pages) stepFilesOf(ctx context.Context, rec *record, d *dag) ([]stepFiles, string) {
+	if rec.Workflow != nil && rec.Workflow.Engine == v1alpha1.EngineArgo {
+		return argoOutputs(ctx, p.s.cfg.Client, rec, d)
+	}
+	return runFiles(p.s.cfg.LocalWorkDir, rec, d)
+}
+
+// argoLogs says where an Argo session's step logs are.
+const argoLogs = "The step logs of Argo sessions are in the workflow's pods: open the workflow in the Argo UI, or kubectl logs its pods."
+
+// argoOutputs reads the steps' output parameters from the session's Argo
+// Workflow (its status.nodes, as the operator reads them); the logs are in
+// the workflow's pods, which the UI does not read.
+func argoOutputs(ctx context.Context, c client.Reader, rec *record, d *dag) ([]stepFiles, string) {
+	ref := rec.Workflow
+	if rec.Plan == nil {
+		return nil, argoLogs
+	}
+	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
+	if key.Namespace == "" {
+		key.Namespace = rec.Namespace
+	}
+	wf := &wfv1.Workflow{}
+	if err := c.Get(ctx, key, wf); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Sprintf("The Argo Workflow %s is gone: its steps' outputs went with it. %s", key, argoLogs)
+		}
+		return nil, fmt.Sprintf("Reading the Argo Workflow %s for its steps' outputs: %v. %s", key, err, argoLogs)
+	}
+	g := &pipeline.Graph{Name: wf.Name, Steps: make([]pipeline.Step, len(rec.Plan.Steps))}
+	for i := range rec.Plan.Steps {
+		g.Steps[i].Name = rec.Plan.Steps[i].Name
+	}
+	statuses, err := argo.NodeStatuses(wf, g)
+	if err != nil {
+		return nil, fmt.Sprintf("Reading the Argo Workflow %s for its steps' outputs: %v. %s", key, err, argoLogs)
+	}
+	outs := map[string]map[string]string{}
+	for _, st := range statuses {
+		outs[st.Step] = st.Outputs
+	}
+	var files []stepFiles
+	for i := range d.Nodes {
+		n := &d.Nodes[i]
+		values, ok := outs[n.Name]
+		if !ok || len(values) == 0 && len(n.Outputs) == 0 || n.Phase != v1alpha1.StepSucceeded && n.Phase != v1alpha1.StepFailed {
+			continue
+		}
+		files = append(files, stepFiles{
+			Name: n.Name, Title: n.Title, Target: n.TargetName, Phase: string(n.Phase),
+			Outputs: outputRows(values, n.Outputs),
+		})
+	}
+	return files, "Outputs from the Argo Workflow " + key.String() + ". " + argoLogs
+}
+
 // runFiles reads the step logs and outputs of a session's run. Only the
 // local engine's runs have them here, in <workDir>/<namespace>/<run name>;
 // note says why there are none.
@@ -54,8 +121,7 @@ func runFiles(workDir string, rec *record, d *dag) (files []stepFiles, note stri
 	case wf == nil:
 		return nil, "No step logs yet: the session has not been submitted."
 	case wf.Engine != v1alpha1.EngineLocal:
-		return nil, "Step logs and outputs are shown for sessions of the local engine. This session ran on " + string(wf.Engine) +
-			": its steps' logs and outputs are in its workflow (the Argo UI, or kubectl logs of the workflow's pods)."
+		return nil, "Step logs are shown for sessions of the local engine; this session ran on " + string(wf.Engine) + "."
 	case workDir == "":
 		return nil, "Step logs and outputs are not shown: the UI was started without the local engine's work directory."
 	case !safeName(rec.Namespace) || !safeName(wf.Name):
@@ -102,6 +168,13 @@ func readOutputs(path string, declared []string) []outputRow {
 	if b, err := readAtMost(path, maxOutputsFile); err == nil {
 		_ = json.Unmarshal(b, &values)
 	}
+	return outputRows(values, declared)
+}
+
+// outputRows are the declared outputs with their values, in order, then
+// the values that were not declared, by name.
+func outputRows(values map[string]string, declared []string) []outputRow {
+	values = maps.Clone(values)
 	var out []outputRow
 	for _, name := range declared {
 		v, ok := values[name]

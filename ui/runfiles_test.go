@@ -76,7 +76,7 @@ func TestRunFiles(t *testing.T) {
 		want    string
 	}{
 		{"not submitted", workDir, nil, "not been submitted"},
-		{"argo", workDir, &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineArgo, Name: "wf"}, "ran on argo"},
+		{"argo (its outputs come from the Workflow)", workDir, &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineArgo, Name: "wf"}, "ran on argo"},
 		{"no work directory", "", session.Status.Workflow, "without the local engine's work directory"},
 		{"a name with a path", workDir, &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: "../ns"}, "not a plain name"},
 		{"another replica", workDir, &v1alpha1.WorkflowRef{Engine: v1alpha1.EngineLocal, Name: "elsewhere"}, "not on this replica"},
