@@ -22,6 +22,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/conditions"
 	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
 	"github.com/stashflow/stashflow/controllers/metrics"
+	"github.com/stashflow/stashflow/controllers/sessionrun"
 )
 
 // password is the RESTIC_PASSWORD of ot.Repository's Secret.
@@ -127,7 +128,11 @@ func TestConcurrentFirstUse(t *testing.T) {
 	t.Parallel()
 	ns := ot.Namespace(t, c, nil)
 	ot.Create(t, c, ot.AppBinding(ns, "db"), backupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"))
-	ot.Start(t, env, ns, controllers.Config{})
+	// A session created with its BackupConfiguration may be seen first: on
+	// a loaded machine the tests' 1 s grace failed one InvokerNotFound. This
+	// test is about the repository, so it waits as long as the operator's
+	// default.
+	ot.Start(t, env, ns, controllers.Config{ReferenceGrace: sessionrun.DefaultReferenceGrace})
 	const rounds, configs = 3, 3
 	for round := range rounds {
 		dir := t.TempDir()
