@@ -79,6 +79,7 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 	tests := []struct {
 		name       string
 		files      []string
+		args       []string
 		wantCode   int
 		wantStderr []string
 		wantStdout []string
@@ -90,6 +91,10 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 		{
 			name: "a session that fails", files: []string{write(t, "failing.yaml", failing)}, wantCode: 1,
 			wantStdout: []string{"phase: Failed"}, wantStderr: []string{"say", "Failed", "exit code 1", "1 session(s) did not succeed"},
+		},
+		{
+			name: "a session that fails, -q -o none: the reason is still said", files: []string{write(t, "failing-quiet.yaml", failing)}, args: []string{"-q", "-o", "none"}, wantCode: 1,
+			wantStderr: []string{"BackupSession every-second-", ": Failed: ", "exit code 1", "1 session(s) did not succeed"},
 		},
 		{
 			name: "an unknown field", files: []string{write(t, "typo.yaml", strings.Replace(string(base), "schedule:", "schedul:", 1))}, wantCode: 2,
@@ -106,7 +111,7 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := []string{"run", "--work-dir", t.TempDir()}
+			args := append([]string{"run", "--work-dir", t.TempDir()}, tt.args...)
 			for _, f := range tt.files {
 				args = append(args, "-f", f)
 			}
@@ -155,9 +160,12 @@ func TestVersionAndPluginName(t *testing.T) {
 	if err := os.Symlink(binary, plugin); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
 	}
-	help, err := exec.Command(plugin, "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(help), "stashflow [command]") {
-		t.Fatalf("as kubectl-stashflow: %v\n%s", err, help)
+	for _, args := range [][]string{{"--help"}, {"describe", "--help"}} {
+		help, err := exec.Command(plugin, args...).CombinedOutput()
+		want := "kubectl stashflow " + map[bool]string{true: "[command]", false: "describe"}[len(args) == 1]
+		if err != nil || !strings.Contains(string(help), want) || strings.Contains(string(help), "kubectl-stashflow") {
+			t.Errorf("kubectl-stashflow %v: %v; want %q (and never kubectl-stashflow) in\n%s", args, err, want, help)
+		}
 	}
 }
 
@@ -199,6 +207,16 @@ func TestUsageExitCodes(t *testing.T) {
 			"--output-dir: testdata/shell-backup.yaml and testdata/../testdata/shell-backup.yaml would both be written to testdata/not-created/shell-backup.yaml"},
 		{[]string{"convert", "-f", "testdata/shell-backup.yaml"}, exitOK, "kind: BackupConfiguration", ""},
 		{[]string{"fn", "verdict", "--memory-limit", "lots"}, exitUsage, "", `--memory-limit: "lots" is not a size`},
+		{[]string{"completion", "tcsh"}, exitUsage, "", `unknown command "tcsh" for "stashflow completion"`},
+		{[]string{"catalog", "bogus"}, exitUsage, "", `unknown command "bogus" for "stashflow catalog"`},
+		{[]string{"catalog"}, exitOK, "Available Commands:", ""},
+		{[]string{"completion", "bash"}, exitOK, "# bash completion V2 for stashflow", ""},
+		{[]string{"download", "--to", "x"}, exitUsage, "", "--snapshot and --to are required"},
+		{[]string{"describe", "pod/x"}, exitUsage, "", `"pod": not a kind describe knows`},
+		{[]string{"pause", "bs/x"}, exitUsage, "", `"bs": not backupconfiguration or backupbatch`},
+		{[]string{"snapshots", "-A", "-f", "testdata/shell-backup.yaml"}, exitUsage, "", "-A lists a cluster's Snapshots"},
+		{[]string{"run", "-f", "testdata/shell-backup.yaml", "--volume"}, exitUsage, "", "flag needs an argument: --volume"},
+		{[]string{"trigger", "bc/x", "--timeout", "soon"}, exitUsage, "", `invalid argument "soon" for "--timeout"`},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
 	} {

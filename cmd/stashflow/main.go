@@ -44,9 +44,12 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	root := newRootCommand()
-	// Installed as kubectl-stashflow, kubectl runs it as a plugin; the
-	// command line reads the same.
-	root.Use = strings.TrimPrefix(filepath.Base(args[0]), "kubectl-")
+	// Installed as kubectl-stashflow, kubectl runs it as a plugin: help and
+	// usage say "kubectl stashflow" (cobra's display name; the command's
+	// name, which completion scripts use, stays stashflow).
+	if strings.HasPrefix(filepath.Base(args[0]), "kubectl-") {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl stashflow"}
+	}
 	root.SetArgs(args[1:])
 	err := root.ExecuteContext(ctx)
 	var ue usageError
@@ -93,6 +96,9 @@ func newRootCommand() *cobra.Command {
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	// cobra's completion command, added now so that its argument check
+	// is a usage error too.
+	root.InitDefaultCompletionCmd()
 	usageArgs(root)
 	return root
 }
@@ -100,6 +106,17 @@ func newRootCommand() *cobra.Command {
 // usageArgs makes every command's argument check a usage error (exit 2),
 // as flag errors are.
 func usageArgs(cmd *cobra.Command) {
+	if cmd.HasParent() && cmd.HasSubCommands() && !cmd.Runnable() {
+		// cobra prints the help of a group (catalog, completion) given an
+		// unknown subcommand, and exits 0; it is a usage error.
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], c.CommandPath())}
+			}
+			return c.Help()
+		}
+	}
 	if check := cmd.Args; check != nil {
 		cmd.Args = func(c *cobra.Command, args []string) error {
 			if err := check(c, args); err != nil {

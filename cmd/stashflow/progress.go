@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"golang.org/x/term"
 
+	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/pipeline"
 )
@@ -140,7 +141,7 @@ func (p *progress) print(e localrun.Progress) {
 // line is one event: elapsed time, step, phase, and for finished restic
 // steps the bytes they moved.
 func (p *progress) line(e localrun.Progress) string {
-	line := fmt.Sprintf("[%6.1fs] %-32s %-9s", e.Time.Sub(p.start).Seconds(), e.Step, e.Phase)
+	line := fmt.Sprintf("[%6.1fs] %-32s %-9s", e.Time.Sub(p.start).Seconds(), e.Step, phaseWord(e.Phase))
 	if b, ok := p.began[e.Step]; ok && e.Phase.Completed() {
 		line += fmt.Sprintf(" %6.1fs", e.Time.Sub(b).Seconds())
 	}
@@ -209,4 +210,14 @@ func (p *progress) clearBar() {
 		fmt.Fprint(p.w, "\r\x1b[K")
 		p.drawn = false
 	}
+}
+
+// phaseWord is a step's phase in the API's words: a step that did not run
+// is Skipped (v1alpha1.StepSkipped), as the session's status says, whether
+// the engine called it Omitted (its condition could not hold) or Skipped.
+func phaseWord(p pipeline.Phase) string {
+	if p == pipeline.PhaseOmitted {
+		return string(v1alpha1.StepSkipped)
+	}
+	return string(p)
 }

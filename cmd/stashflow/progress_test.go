@@ -78,3 +78,19 @@ func TestProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressSkippedWord: a step that did not run is "Skipped" on its
+// line, the API's word (the session's status says the same), never the
+// engine's "Omitted".
+func TestProgressSkippedWord(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	p := newProgress(&b, false)
+	p.start = t0
+	for _, phase := range []pipeline.Phase{pipeline.PhaseOmitted, pipeline.PhaseSkipped} {
+		got := p.line(localrun.Progress{Session: "db-1", Steps: 1, Event: local.Event{Step: "post-hook", Phase: phase, Time: t0, Message: "a dependency failed"}})
+		if want := "[   0.0s] post-hook                        Skipped    a dependency failed"; got != want {
+			t.Errorf("%s: %q, want %q", phase, got, want)
+		}
+	}
+}

@@ -114,8 +114,14 @@ func (o *runOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 			failed++
 		}
 		done = append(done, res.Session)
-		if !o.quiet {
-			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), res.Outcome.Phase, res.WorkDir)
+		if !o.quiet || res.Failed() {
+			// Why a session failed is said under -q too: with -o none it
+			// is printed nowhere else.
+			phase := string(res.Outcome.Phase)
+			if res.Failed() && res.Outcome.Message != "" {
+				phase += ": " + res.Outcome.Message
+			}
+			fmt.Fprintf(stderr, "%s %s: %s (logs in %s)\n", kindOf(res.Session), res.Session.GetName(), phase, res.WorkDir)
 		}
 	}
 	if printer != nil {
