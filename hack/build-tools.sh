@@ -20,6 +20,9 @@ REST_SERVER_VERSION=v0.14.0
 ARGO_VERSION=v3.7.3
 CONTROLLER_GEN_VERSION=v0.18.0
 GOLANGCI_LINT_VERSION=v2.5.0
+# promtool (Prometheus v3's rule checker and rule unit tester; module versions
+# v0.3xx.y are Prometheus 3.xx.y) checks the Helm chart's alerts and dashboard.
+PROMTOOL_VERSION=v0.316.0
 # MinIO (S3-compatible server for the restic S3 backend tests): release
 # RELEASE.2025-09-07T16-13-09Z, commit 07c3a429bfed433e49018cb0f78a52145d4bedeb.
 # Its tags are not semver, so the module is pinned by the release commit's
@@ -64,12 +67,13 @@ build_one() {
     controller-gen) install_tool controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION" ;;
     zincsearch) "$root/hack/build-zincsearch.sh" ;;
     helm|kustomize) "$root/hack/build-helm.sh" "$1" ;;
+    promtool) install_tool promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION" ;;
     golangci-lint) install_tool golangci-lint "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION" ;;
     *) echo "unknown tool $1" >&2; exit 2 ;;
   esac
 }
 
 if [[ $# -eq 0 ]]; then
-  set -- controller-gen etcd kube-apiserver restic rest-server minio workflow-controller zincsearch helm kustomize golangci-lint
+  set -- controller-gen etcd kube-apiserver restic rest-server minio workflow-controller zincsearch helm kustomize promtool golangci-lint
 fi
 for t in "$@"; do build_one "$t"; done

@@ -58,29 +58,38 @@ const (
 	chartDir     = "config/helm/stashflow"
 	kustomizeDir = "config/default"
 	buildHelm    = "hack/build-helm.sh"
+	buildTools   = "hack/build-tools.sh"
 )
 
 func repoPath(parts ...string) string {
 	return filepath.Join(append([]string{env.RepoRoot}, parts...)...)
 }
 
-// tool returns bin/<name> if hack/build-helm.sh built the version it pins, and fails the
-// test with what to run otherwise: the suite never skips silently.
+// tool returns bin/<name> if hack/build-helm.sh or hack/build-tools.sh built the version
+// it pins, and fails the test with what to run otherwise: the suite never skips silently.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	script, err := os.ReadFile(repoPath(buildHelm))
-	if err != nil {
-		t.Fatal(err)
+	var want string
+	for _, script := range []string{buildHelm, buildTools} {
+		text, err := os.ReadFile(repoPath(script))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pin := strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_VERSION"
+		if m := regexp.MustCompile(`(?m)^` + pin + `=(\S+)$`).FindSubmatch(text); m != nil {
+			want = string(m[1])
+			break
+		}
 	}
-	m := regexp.MustCompile(`(?m)^` + strings.ToUpper(name) + `_VERSION=(\S+)$`).FindSubmatch(script)
-	if m == nil {
-		t.Fatalf("%s pins no %s_VERSION", buildHelm, strings.ToUpper(name))
+	if want == "" {
+		t.Fatalf("neither %s nor %s pins a version of %s", buildHelm, buildTools, name)
 	}
-	want := string(m[1])
 	bin := repoPath("bin", name)
 	stamp, err := os.ReadFile(repoPath("bin", ".stamp-"+name))
-	if _, statErr := os.Stat(bin); statErr != nil || err != nil || strings.TrimSpace(string(stamp)) != want {
-		t.Fatalf("%s %s is not built in bin/: run `make tools` (or %s %s)", name, want, buildHelm, name)
+	// build_mod stamps the version, install_tool the package@version.
+	got := strings.TrimSpace(string(stamp))
+	if _, statErr := os.Stat(bin); statErr != nil || err != nil || (got != want && !strings.HasSuffix(got, "@"+want)) {
+		t.Fatalf("%s %s is not built in bin/: run `make test-tools`", name, want)
 	}
 	return bin
 }

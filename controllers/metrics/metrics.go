@@ -50,18 +50,31 @@ var stashLabel = map[string]string{
 type Gauge struct {
 	*prometheus.GaugeVec
 	stash *prometheus.GaugeVec
+	// names are the gauge's name and, if it has one, Stash's.
+	names []string
 }
 
 func newGauge(name, stashName, help string, labels []string) *Gauge {
-	g := &Gauge{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)}
+	g := &Gauge{GaugeVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels), names: []string{name}}
 	if stashName != "" {
 		renamed := make([]string, len(labels))
 		for i, l := range labels {
 			renamed[i] = stashLabel[l]
 		}
 		g.stash = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: stashName, Help: help + " (Stash's name of " + name + ")"}, renamed)
+		g.names = append(g.names, stashName)
 	}
 	return g
+}
+
+// Names are the names of every gauge stashflow exports, its own and Stash's,
+// so that the chart's alerts and dashboard can be checked against them.
+func Names() []string {
+	var names []string
+	for _, g := range newMetrics().gauges() {
+		names = append(names, g.names...)
+	}
+	return names
 }
 
 // Setter sets one series; the controllers only ever set a gauge.
