@@ -130,14 +130,16 @@ func create(t *testing.T, objs ...client.Object) {
 }
 
 // newFullPath makes the Repository (a restic repository on a host
-// directory) and its Secret with a random password.
+// directory) and its Secret with a random password. Each test's Repository
+// has its own name: the one a previous test deleted may still be finishing
+// its finalizer.
 func newFullPath(t *testing.T) *fullPath {
 	t.Helper()
 	raw := make([]byte, 12)
 	if _, err := rand.Read(raw); err != nil {
 		t.Fatal(err)
 	}
-	fp := &fullPath{t: t, repoDir: filepath.Join(t.TempDir(), "repo"), password: "pw-" + hex.EncodeToString(raw), repo: "fullpath-repo"}
+	fp := &fullPath{t: t, repoDir: filepath.Join(t.TempDir(), "repo"), password: "pw-" + hex.EncodeToString(raw), repo: "fullpath-" + hex.EncodeToString(raw[:4])}
 	create(t,
 		&corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: fp.repo + "-secret"},

@@ -102,7 +102,7 @@ var refusals = []string{
 	`BackupConfiguration/statefulset-volume-snapshot: spec.target.replicas: cannot carry: Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have`,
 	`BackupConfiguration/statefulset-volume-snapshot: spec.driver: cannot carry: driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic`,
 	`BackupConfiguration/es-interim-backup: spec.interimVolumeTemplate: cannot carry: Invalid value: "object": interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it`,
-	`Repository/wiped-repo: spec.wipeOut: cannot carry: Invalid value: "boolean": wipeOut is not supported yet: deleting a Repository keeps its data in the backend; remove wipeOut or set it to false`,
+	`Repository/wiped-repo: spec.wipeOut: cannot carry: Invalid value: "object": wipeOut: true is supported for backend.local only (stashflow deletes only restic's files of a local repository); set wipeOut to false and delete the data of this backend by hand`,
 	`Restic/stash-demo: kind: cannot carry: Stash's legacy v1alpha1 Restic (a sidecar backup) has no stashflow counterpart`,
 }
 
