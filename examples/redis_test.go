@@ -3,16 +3,13 @@ package examples_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
-	"github.com/stashflow/stashflow/internal/localrun"
 	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/internal/testservers"
 )
@@ -51,52 +48,16 @@ func TestRedis(t *testing.T) {
 	t.Cleanup(dst.Stop)
 
 	tmp := t.TempDir()
-	load := func(file string) *localrun.Inputs {
-		t.Helper()
-		in, err := localrun.Load(filepath.Join("redis", "common.yaml"), filepath.Join("redis", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, ok := manifest.Named[*v1alpha1.Repository](in.Set, "default", "redis-repo")
-		ab, ok2 := manifest.Named[*v1alpha1.AppBinding](in.Set, "default", "redis")
-		s, ok3 := manifest.Named[*corev1.Secret](in.Set, "default", "redis")
-		if !ok || !ok2 || !ok3 {
-			t.Fatalf("common.yaml: Repository %v, AppBinding %v, Secret %v", ok, ok2, ok3)
-		}
-		r.Spec.Backend.Local.HostPath.Path = filepath.Join(tmp, "repo")
-		url := src.Endpoint()
-		ab.Spec.ClientConfig.URL = &url
-		s.StringData["password"] = src.Password
-		if rs, ok := manifest.Named[*v1alpha1.RestoreSession](in.Set, "default", "redis-restore"); ok {
-			rs.Spec.Task.Params[0].Value = dst.Dir
-		}
-		return in
+	secret := map[string]string{"password": src.Password}
+	_, snap := backUp(t, loadDatabase(t, "redis", tmp, "backup.yaml", src.Endpoint(), secret), tmp,
+		"redis-backup/Succeeded", "retention/Succeeded")
+	in := loadDatabase(t, "redis", tmp, "restore.yaml", src.Endpoint(), secret)
+	rs, ok := manifest.Named[*v1alpha1.RestoreSession](in.Set, "default", "redis-restore")
+	if !ok {
+		t.Fatal("redis/restore.yaml has no RestoreSession redis-restore")
 	}
-
-	res := runOne(t, load("backup.yaml"), tmp)
-	b := res.Session.(*v1alpha1.BackupSession)
-	if b.Status.Phase != v1alpha1.BackupSessionSucceeded {
-		t.Fatalf("backup phase = %s: %s (logs in %s)", b.Status.Phase, b.Status.Message, res.WorkDir)
-	}
-	if diff := cmp.Diff([]string{"redis-backup/Succeeded", "retention/Succeeded"}, stepPhases(b.Status.Targets[0].Steps)); diff != "" {
-		t.Fatalf("backup steps (-want +got):\n%s", diff)
-	}
-	stats := b.Status.Targets[0].Stats
-	if len(stats) != 1 || len(stats[0].SnapshotID) != 64 || stats[0].Size == nil || *stats[0].Size == 0 {
-		t.Fatalf("backup stats = %+v", stats)
-	}
-
-	res = runOne(t, load("restore.yaml"), tmp)
-	r := res.Session.(*v1alpha1.RestoreSession)
-	if r.Status.Phase != v1alpha1.RestoreSucceeded {
-		t.Fatalf("restore phase = %s: %s (logs in %s)", r.Status.Phase, r.Status.Message, res.WorkDir)
-	}
-	if diff := cmp.Diff([]string{"redis-restore/Succeeded"}, stepPhases(r.Status.Targets[0].Steps)); diff != "" {
-		t.Fatalf("restore steps (-want +got):\n%s", diff)
-	}
-	if out := res.Outcome.Targets[0].Outputs; out["snapshotID"] != stats[0].SnapshotID {
-		t.Errorf("restore outputs %v", out)
-	}
+	rs.Spec.Task.Params[0].Value = dst.Dir
+	restore(t, in, tmp, snap.SnapshotID, "redis-restore/Succeeded")
 	if err := dst.Start(); err != nil { // as nobody: the restored file must be the server's
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/localrun"
@@ -73,13 +72,13 @@ INSERT INTO wp_options VALUES ('siteurl', 'https://blog.example'), ('template', 
 		}
 		r, _ := manifest.Named[*v1alpha1.Repository](in.Set, "default", "wordpress-repo")
 		r.Spec.Backend.Local.HostPath.Path = repo
-		pointAt(t, in, "wordpress-db", "wordpress", src)
+		pointAt(t, in, "wordpress-db", "wordpress", src.Endpoint(), map[string]string{"username": src.User, "password": src.Password})
 		if b, ok := manifest.Named[*v1alpha1.BackupBatch](in.Set, "default", "wordpress"); ok {
 			rewriteHooks(b.Spec.Hooks.PreBackup, &b.Spec.Hooks.PostBackup.Hook, "/srv/wordpress", site)
 		}
 		if b, ok := manifest.Named[*v1alpha1.RestoreBatch](in.Set, "default", "wordpress-restore"); ok {
 			rewriteHooks(b.Spec.Hooks.PreRestore, &b.Spec.Hooks.PostRestore.Hook, "/srv/wordpress-restored", restored)
-			pointAt(t, in, "wordpress-db-restored", "wordpress-db-restored", dst)
+			pointAt(t, in, "wordpress-db-restored", "wordpress-db-restored", dst.Endpoint(), map[string]string{"username": dst.User, "password": dst.Password})
 		}
 		return in
 	}
@@ -129,19 +128,6 @@ INSERT INTO wp_options VALUES ('siteurl', 'https://blog.example'), ('template', 
 	if diff := cmp.Diff(wantRows, rows(dst)); diff != "" {
 		t.Errorf("restored wordpress database (-backed up +restored):\n%s", diff)
 	}
-}
-
-// pointAt points AppBinding name and its Secret at a test server.
-func pointAt(t *testing.T, in *localrun.Inputs, name, secret string, m *testservers.MariaDB) {
-	t.Helper()
-	ab, ok := manifest.Named[*v1alpha1.AppBinding](in.Set, "default", name)
-	s, ok2 := manifest.Named[*corev1.Secret](in.Set, "default", secret)
-	if !ok || !ok2 {
-		t.Fatalf("AppBinding %s %v, Secret %s %v", name, ok, secret, ok2)
-	}
-	url := m.Endpoint()
-	ab.Spec.ClientConfig.URL = &url
-	s.StringData["username"], s.StringData["password"] = m.User, m.Password
 }
 
 // rewriteHooks moves the hooks' files from the example's root to the test's.
