@@ -5,16 +5,16 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stashflow/stashflow/bench/internal/measure"
 )
 
 // result is one measured run.
@@ -143,38 +143,6 @@ func goEnv(pid int) string {
 	return strings.Join(out, " ")
 }
 
-// children returns pid's child processes.
-func children(pid int) []int {
-	var out []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// dirSize returns the bytes of regular files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
 // run starts cmd, samples its process tree every 20 ms until it exits, and
 // returns the measurements. The last sample of a process's CPU may miss
 // its final ≤ 20 ms; the tree's total CPU is exact (wait4).
@@ -213,7 +181,7 @@ func runIn(cg *memCgroup, name string, cmd *exec.Cmd, tmpDirs ...string) (*resul
 	sampleAll := func() {
 		pids := []int{cmd.Process.Pid}
 		for i := 0; i < len(pids); i++ {
-			pids = append(pids, children(pids[i])...)
+			pids = append(pids, measure.Children(pids[i])...)
 		}
 		var sum int64
 		for _, pid := range pids {
@@ -246,7 +214,7 @@ func runIn(cg *memCgroup, name string, cmd *exec.Cmd, tmpDirs ...string) (*resul
 		}
 		stepPeak = max(stepPeak, sum)
 		for _, d := range tmpDirs {
-			tempPeak = max(tempPeak, dirSize(d))
+			tempPeak = max(tempPeak, measure.DirSize(d))
 		}
 	}
 loop:
@@ -288,7 +256,7 @@ loop:
 		}
 	}
 	for _, d := range tmpDirs {
-		r.TempPeak = max(r.TempPeak, dirSize(d))
+		r.TempPeak = max(r.TempPeak, measure.DirSize(d))
 	}
 	var sampledCPU time.Duration
 	for pid, s := range seen {
@@ -329,10 +297,6 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
-
-func secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
-
 // report prints the results as a table.
 func report(w io.Writer, res *results) {
 	fmt.Fprintf(w, "\netcd: %d keys, %d MiB of values; snapshot %d MiB; %d round(s), median shown; load average at the end %s\n\n",
@@ -342,7 +306,7 @@ func report(w io.Writer, res *results) {
 		if !res.Enforced {
 			how = "NOT enforced (no cgroup could be made): (b) is told the limit; compare the peaks with it"
 		}
-		fmt.Fprintf(w, "memory limit %s MiB, %s\n\n", mib(res.MemLimit), how)
+		fmt.Fprintf(w, "memory limit %s MiB, %s\n\n", measure.MiB(res.MemLimit), how)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\twall s\trounds s\tCPU s (tree)\tetcd server CPU s\tper process: CPU s / peak RSS MiB (anon)\tstep peak RSS MiB\tcgroup peak MiB\tOOM kills\ttemp disk MiB\t")
@@ -355,13 +319,13 @@ func report(w io.Writer, res *results) {
 		var per []string
 		for _, n := range names {
 			p := r.Procs[n]
-			per = append(per, fmt.Sprintf("%s %s/%s (%s)", n, secs(p.CPU), mib(p.HWM), mib(p.Anon)))
+			per = append(per, fmt.Sprintf("%s %s/%s (%s)", n, measure.Secs(p.CPU), measure.MiB(p.HWM), measure.MiB(p.Anon)))
 		}
 		cg, oom := "-", "-"
 		if r.CgroupPeak > 0 {
-			cg, oom = mib(r.CgroupPeak), strconv.Itoa(r.OOMKills)
+			cg, oom = measure.MiB(r.CgroupPeak), strconv.Itoa(r.OOMKills)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, secs(r.Wall), r.Range, secs(r.CPU), secs(r.EtcdCPU), strings.Join(per, ", "), mib(r.StepPeak), cg, oom, mib(r.TempPeak))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, measure.Secs(r.Wall), r.Range, measure.Secs(r.CPU), measure.Secs(r.EtcdCPU), strings.Join(per, ", "), measure.MiB(r.StepPeak), cg, oom, measure.MiB(r.TempPeak))
 	}
 	_ = tw.Flush() // w is stdout: like the fmt writes, not worth an error branch
 	fmt.Fprintln(w, "step peak RSS: the largest sum of the run's processes' RSS at one 20 ms sample; cgroup peak: the kernel's, page cache included")

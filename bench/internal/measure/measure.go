@@ -107,8 +107,8 @@ func status(pid int) (hwm, anon, rss int64, name string, err error) {
 	return hwm, anon, rss, name, sc.Err()
 }
 
-// children returns pid's child processes.
-func children(pid int) []int {
+// Children returns pid's child processes.
+func Children(pid int) []int {
 	var out []int
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	for _, t := range tasks {
@@ -156,7 +156,7 @@ type tree struct {
 func (t *tree) sample() {
 	pids := []int{t.root}
 	for i := 0; i < len(pids); i++ {
-		pids = append(pids, children(pids[i])...)
+		pids = append(pids, Children(pids[i])...)
 	}
 	var rssSum int64
 	for _, pid := range pids {
