@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -51,7 +52,7 @@ func listInvokers(ctx context.Context, c client.Reader, namespace string) ([]*in
 			Repository: o.Spec.Repository.NamespaceOr(o.Namespace) + "/" + o.Spec.Repository.Name,
 			Schedule:   o.Spec.Schedule, Paused: o.Spec.Paused, Phase: string(o.Status.Phase),
 			Next: o.Status.NextBackupTime, LastBackup: o.Status.LastBackupTime,
-			Ready: findCondition(o.Status.Conditions, "Ready"),
+			Ready: meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady),
 		})
 	}
 	batches := &v1alpha1.BackupBatchList{}
@@ -65,19 +66,10 @@ func listInvokers(ctx context.Context, c client.Reader, namespace string) ([]*in
 			Repository: o.Spec.Repository.NamespaceOr(o.Namespace) + "/" + o.Spec.Repository.Name,
 			Schedule:   o.Spec.Schedule, Paused: o.Spec.Paused, Phase: string(o.Status.Phase),
 			Next: o.Status.NextBackupTime, LastBackup: o.Status.LastBackupTime,
-			Ready: findCondition(o.Status.Conditions, "Ready"),
+			Ready: meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady),
 		})
 	}
 	return out, nil
-}
-
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // repositoryOf is the Repository ("namespace/name") a session uses: a
