@@ -48,7 +48,7 @@ func main() {
 		jsonOut  = flag.String("json", "", "also write the results as JSON to this file")
 	)
 	flag.Parse()
-	size, err := parseSize(*sizeFlag)
+	size, err := measure.ParseSize(*sizeFlag)
 	if err != nil {
 		fatal(err)
 	}
@@ -87,20 +87,6 @@ func main() {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		n      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
-	for _, u := range units {
-		if v, ok := strings.CutSuffix(s, u.suffix); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			return n * u.n, err
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
 }
 
 type bench struct {

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/stashflow/stashflow/bench/internal/measure"
 	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/internal/testservers"
 	"os"
@@ -73,11 +74,11 @@ func main() {
 		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
 	)
 	flag.Parse()
-	size, err := parseSize(*sizeFlag)
+	size, err := measure.ParseSize(*sizeFlag)
 	if err != nil {
 		fatal(fmt.Errorf("-size: %w", err))
 	}
-	valueSize, err := parseSize(*valueFlag)
+	valueSize, err := measure.ParseSize(*valueFlag)
 	if err != nil || valueSize <= 0 {
 		fatal(fmt.Errorf("-value-size: %w", err))
 	}
@@ -90,7 +91,7 @@ func main() {
 		fatal(errors.New("-repeat: at least 1"))
 	}
 	if *memLimit != "" {
-		if b.memLimit, err = parseSize(*memLimit); err != nil || b.memLimit <= 0 {
+		if b.memLimit, err = measure.ParseSize(*memLimit); err != nil || b.memLimit <= 0 {
 			fatal(fmt.Errorf("-mem-limit: %q is not a size", *memLimit))
 		}
 		if b.cgroups, err = newMemCgroups(b.memLimit); err != nil {
@@ -112,20 +113,6 @@ func main() {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			n, err := strconv.ParseFloat(strings.TrimSuffix(s, u.suffix), 64)
-			return int64(n * float64(u.mult)), err
-		}
-	}
-	return strconv.ParseInt(s, 10, 64)
 }
 
 type bench struct {

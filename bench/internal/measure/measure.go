@@ -125,6 +125,22 @@ func Children(pid int) []int {
 	return out
 }
 
+// ParseSize reads a size flag: a number with GiB, MiB, KiB (or G, M, K:
+// the same binary units) or B, or a plain number of bytes.
+func ParseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			return int64(n * float64(u.mult)), err
+		}
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
 // DirSize returns the bytes of regular files under dir.
 func DirSize(dir string) int64 {
 	var n int64

@@ -44,3 +44,21 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median (-want +got):\n%s", diff)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"1GiB", 1 << 30, false}, {"256MiB", 256 << 20, false}, {"1.5KiB", 1536, false},
+		{"2G", 2 << 30, false}, {"16M", 16 << 20, false}, {"4K", 4 << 10, false}, {"100B", 100, false},
+		{"4096", 4096, false}, {"lots", 0, true}, {"1.5", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
