@@ -2,12 +2,11 @@ package packaging
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -70,13 +69,12 @@ func TestAlerts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "alerts-test.yaml"), test, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// promtool reads the test's rule_files next to the test file.
 	promtool := tool(t, "promtool")
-	if out, err := runIn(t, dir, promtool, "check", "rules", "rules.yaml"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	out, err := runIn(t, dir, promtool, "test", "rules", "alerts-test.yaml")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	for _, args := range [][]string{{"check", "rules", filepath.Join(dir, "rules.yaml")}, {"test", "rules", filepath.Join(dir, "alerts-test.yaml")}} {
+		if out, err := run(t, promtool, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
 	}
 
 	var exprs []string
@@ -149,7 +147,7 @@ func TestDashboard(t *testing.T) {
 		for j, q := range p.Targets {
 			expr := variable.ReplaceAllString(q.Expr, ".*")
 			exprs = append(exprs, expr)
-			rules = append(rules, map[string]any{"record": "dashboard:panel" + itoa(i) + "_" + itoa(j), "expr": expr})
+			rules = append(rules, map[string]any{"record": fmt.Sprintf("dashboard:panel%d_%d", i, j), "expr": expr})
 		}
 	}
 	for _, v := range dash.Templating.List {
@@ -157,7 +155,7 @@ func TestDashboard(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeYAML(t, filepath.Join(dir, "dashboard.yaml"), map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
-	if out, err := runIn(t, dir, tool(t, "promtool"), "check", "rules", "dashboard.yaml"); err != nil {
+	if out, err := run(t, tool(t, "promtool"), "check", "rules", filepath.Join(dir, "dashboard.yaml")); err != nil {
 		t.Fatalf("a panel's query is not PromQL: %v\n%s", err, out)
 	}
 	checkMetricNames(t, exprs)
@@ -193,13 +191,3 @@ func writeYAML(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
-
-// runIn runs bin in dir and returns its combined output.
-func runIn(t *testing.T, dir, bin string, args ...string) ([]byte, error) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	return cmd.CombinedOutput()
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }
