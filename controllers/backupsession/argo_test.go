@@ -33,7 +33,7 @@ func TestArgoEngine(t *testing.T) {
 	workflowOf := func(t *testing.T, name string) *wfv1.Workflow {
 		t.Helper()
 		list := &wfv1.WorkflowList{}
-		ot.Eventually(t, 10*time.Second, func() string {
+		ot.Eventually(t, 30*time.Second, func() string {
 			if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelSession: name}); err != nil {
 				return err.Error()
 			}
@@ -48,7 +48,7 @@ func TestArgoEngine(t *testing.T) {
 	t.Run("one owned Workflow per session, and node statuses make the session's status", func(t *testing.T) {
 		ot.Create(t, c, session(ns, "argo-1", "argo"))
 		wf := workflowOf(t, "argo-1")
-		bs := waitPhase(t, ns, "argo-1", v1alpha1.BackupSessionRunning, 10*time.Second)
+		bs := waitPhase(t, ns, "argo-1", v1alpha1.BackupSessionRunning, 30*time.Second)
 		if ref := metav1.GetControllerOf(wf); ref == nil || ref.UID != bs.UID || ref.Kind != "BackupSession" {
 			t.Errorf("controller of the workflow = %+v, want the session", ref)
 		}
@@ -66,7 +66,7 @@ func TestArgoEngine(t *testing.T) {
 		setNodes(t, wf, wfv1.WorkflowRunning, wfv1.NodeStatus{
 			ID: wf.Name + "-1", Name: wf.Name + "." + step, Type: wfv1.NodeTypePod, Phase: wfv1.NodeRunning, StartedAt: start,
 		})
-		ot.Eventually(t, 10*time.Second, func() string {
+		ot.Eventually(t, 30*time.Second, func() string {
 			got := &v1alpha1.BackupSession{}
 			if msg := ot.Get(c, ns, "argo-1", got); msg != "" {
 				return msg
@@ -88,7 +88,7 @@ func TestArgoEngine(t *testing.T) {
 				{Name: "duration", Value: wfv1.AnyStringPtr("1s")},
 			}},
 		})
-		bs = waitPhase(t, ns, "argo-1", v1alpha1.BackupSessionSucceeded, 10*time.Second)
+		bs = waitPhase(t, ns, "argo-1", v1alpha1.BackupSessionSucceeded, 30*time.Second)
 		// The reconciles that followed the run made no second Workflow.
 		all := &wfv1.WorkflowList{}
 		if err := c.List(ctx, all, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelSession: "argo-1"}); err != nil || len(all.Items) != 1 {
@@ -102,11 +102,11 @@ func TestArgoEngine(t *testing.T) {
 	t.Run("deleting the Workflow fails the running session", func(t *testing.T) {
 		ot.Create(t, c, session(ns, "argo-2", "argo"))
 		wf := workflowOf(t, "argo-2")
-		waitPhase(t, ns, "argo-2", v1alpha1.BackupSessionRunning, 10*time.Second)
+		waitPhase(t, ns, "argo-2", v1alpha1.BackupSessionRunning, 30*time.Second)
 		if err := c.Delete(ctx, wf); err != nil {
 			t.Fatal(err)
 		}
-		bs := waitPhase(t, ns, "argo-2", v1alpha1.BackupSessionFailed, 10*time.Second)
+		bs := waitPhase(t, ns, "argo-2", v1alpha1.BackupSessionFailed, 30*time.Second)
 		if bs.Status.Reason != string(conditions.ReasonWorkflowDeleted) {
 			t.Errorf("reason, message = %s, %q; want WorkflowDeleted", bs.Status.Reason, bs.Status.Message)
 		}
@@ -119,7 +119,7 @@ func TestArgoEngine(t *testing.T) {
 		if wf.Spec.ActiveDeadlineSeconds == nil || *wf.Spec.ActiveDeadlineSeconds != 2 {
 			t.Errorf("activeDeadlineSeconds = %v, want 2", wf.Spec.ActiveDeadlineSeconds)
 		}
-		bs := waitPhase(t, ns, "argo-3", v1alpha1.BackupSessionFailed, 10*time.Second)
+		bs := waitPhase(t, ns, "argo-3", v1alpha1.BackupSessionFailed, 30*time.Second)
 		if bs.Status.Reason != string(conditions.ReasonDeadlineExceeded) {
 			t.Errorf("reason = %s, want DeadlineExceeded", bs.Status.Reason)
 		}
