@@ -55,18 +55,33 @@ func modulePath(gomod string) (string, error) {
 	return "", fmt.Errorf("%s: no module line", gomod)
 }
 
-// BuildStashflow builds ./cmd/stashflow of this checkout into dir, and the
-// step guard (./cmd/stashflow-guard) beside it as `make build` does, and
-// returns the stashflow binary's path.
+// BuildStashflow builds ./cmd/stashflow of this checkout into dir, the
+// step guard (./cmd/stashflow-guard) and the lean Function binary
+// (./cmd/stashflow-fn, tag stashflow_lean) beside it, as `make build` and
+// the image ship them, and returns the stashflow binary's path. Steps a
+// test runs through `stashflow fn` therefore run in stashflow-fn, as users'
+// do. Go's build cache makes a second call cheap.
 func BuildStashflow(dir string) (string, error) {
 	root, err := Root()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/stashflow", "./cmd/stashflow-guard")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/stashflow ./cmd/stashflow-guard: %w\n%s", err, b)
+	for _, args := range [][]string{
+		{"build", "-o", dir + string(filepath.Separator), "./cmd/stashflow", "./cmd/stashflow-guard"},
+		{"build", "-tags", LeanTag, "-o", filepath.Join(dir, FnBinary), "./cmd/stashflow-fn"},
+	} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, b)
+		}
 	}
 	return filepath.Join(dir, "stashflow"), nil
 }
+
+// FnBinary is the lean Function binary's name; `stashflow fn` execs it
+// when it sits next to stashflow.
+const FnBinary = "stashflow-fn"
+
+// LeanTag is the build tag stashflow-fn is built with.
+const LeanTag = "stashflow_lean"
