@@ -91,7 +91,10 @@ func (s *rdbStream) ends(trailing int) (bool, error) {
 	}
 	sum := binary.LittleEndian.Uint64(s.held[len(body):])
 	if sum != 0 && sum != crc {
-		return false, fmt.Errorf("RDB checksum mismatch: the file says %016x, its bytes give %016x", sum, crc)
+		// A file cut short whose last byte before the would-be checksum
+		// happens to be 0xFF lands here too: without parsing every record
+		// the two cannot be told apart, so the message names both.
+		return false, fmt.Errorf("the RDB file is damaged or cut short: RDB checksum mismatch: the file says %016x, its bytes give %016x", sum, crc)
 	}
 	return true, nil
 }
