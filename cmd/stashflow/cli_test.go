@@ -105,6 +105,13 @@ func TestRunExitCodesAndErrors(t *testing.T) {
 			wantStderr: []string{"BackupConfiguration default/every-second", "spec.repository: Repository default/elsewhere is not in the given files"},
 		},
 		{
+			// The second BackupConfiguration would silently replace the
+			// first; the namespace defaults to the same one.
+			name: "the same object twice, across files", files: []string{"testdata/shell-backup.yaml", write(t, "again.yaml", "apiVersion: stashflow.dev/v1alpha1\nkind: BackupConfiguration\n"+
+				"metadata: {name: every-second, namespace: default}\nspec: {repository: {name: repo}, schedule: '@daily', task: {name: say}}\n")}, wantCode: 2,
+			wantStderr: []string{"BackupConfiguration default/every-second: given twice, differently, in testdata/shell-backup.yaml#5 and ", "again.yaml#1"},
+		},
+		{
 			name: "nothing to run", files: []string{write(t, "empty.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")}, wantCode: 2,
 			wantStderr: []string{"the files hold no BackupSession"},
 		},
@@ -172,6 +179,7 @@ func TestVersionAndPluginName(t *testing.T) {
 // TestUsageExitCodes: every way of calling a command wrongly exits 2 with
 // the reason, and --version answers like the version command.
 func TestUsageExitCodes(t *testing.T) {
+	otherSecret := write(t, "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: repo}\nstringData: {RESTIC_PASSWORD: another}\n")
 	for _, tt := range []struct {
 		args       []string
 		wantCode   int
@@ -199,6 +207,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "--volume", "nodir"}, exitUsage, "", `--volume: "nodir" is not name=dir`},
 		{[]string{"run", "--dry-run", "--schedule", "-f", "testdata/shell-backup.yaml"}, exitUsage, "", "--dry-run and --schedule"},
 		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-o", "none"}, exitOK, "", ""},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-f", "testdata/shell-backup.yaml"}, exitOK, "BackupSession every-second-", ""},
+		{[]string{"plan", "-f", "testdata/shell-backup.yaml", "-f", otherSecret}, exitUsage, "",
+			"Secret default/repo: given twice, differently, in testdata/shell-backup.yaml#1 and " + otherSecret + "#1"},
 		{[]string{"convert"}, exitUsage, "", `required flag(s) "filename" not set`},
 		{[]string{"convert", "-f", "testdata/no-such-file.yaml"}, exitUsage, "", "testdata/no-such-file.yaml: no such file or directory"},
 		{[]string{"convert", "-f", "testdata/describe"}, exitUsage, "", "-f testdata/describe: no .yaml, .yml or .json file"},

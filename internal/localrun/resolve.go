@@ -28,7 +28,9 @@ type Inputs struct {
 // stashflow.dev object is decoded strictly, then defaulted and validated
 // with the CRDs' schemas and CEL rules, as the apiserver would admit it
 // (manifest.Admission): what a cluster would refuse is refused here too,
-// every problem naming its file, document and field.
+// every problem naming its file, document and field. The same object (kind,
+// namespace and name) given twice is kept once when both are equal, and
+// refused, naming both documents, when they differ.
 func Load(paths ...string) (*Inputs, error) {
 	admission, err := manifest.CRDAdmission()
 	if err != nil {
@@ -42,6 +44,10 @@ func Load(paths ...string) (*Inputs, error) {
 		if o.GetNamespace() == "" && namespaced(o.Object) {
 			o.SetNamespace(DefaultNamespace)
 		}
+	}
+	// The same object twice, differently, would silently be one of them.
+	if objs, err = manifest.Unique(objs); err != nil {
+		return nil, err
 	}
 	cat, err := catalog.Load()
 	if err != nil {
