@@ -243,7 +243,7 @@ func (b *bench) once(key, row string, s *server, cmd *exec.Cmd) (*measure.Result
 	// written back under it.
 	syscall.Sync()
 	before := measure.ServerCPU(s.pid())
-	r, err := measure.Run(row, cmd, tmp)
+	r, err := measure.Run(row, cmd, measure.Options{TmpDirs: []string{tmp}})
 	if err != nil {
 		return nil, err
 	}

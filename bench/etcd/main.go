@@ -35,13 +35,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/stashflow/stashflow/bench/internal/measure"
-	"github.com/stashflow/stashflow/internal/repo"
-	"github.com/stashflow/stashflow/internal/testservers"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +45,10 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stashflow/stashflow/bench/internal/measure"
+	"github.com/stashflow/stashflow/internal/repo"
+	"github.com/stashflow/stashflow/internal/testservers"
 )
 
 const resticPassword = "bench"
@@ -94,8 +94,8 @@ func main() {
 		if b.memLimit, err = measure.ParseSize(*memLimit); err != nil || b.memLimit <= 0 {
 			fatal(fmt.Errorf("-mem-limit: %q is not a size", *memLimit))
 		}
-		if b.cgroups, err = newMemCgroups(b.memLimit); err != nil {
-			logf("the limit is not enforced (no cgroup): %v", err)
+		if b.cgroups, err = measure.NewCgroups(b.memLimit); err != nil {
+			measure.Logf("the limit is not enforced (no cgroup): %v", err)
 		}
 	}
 	var variants [][]string
@@ -124,7 +124,7 @@ type bench struct {
 	endpoint       string
 	// memLimit is -mem-limit (0: none); cgroups enforces it (nil: not).
 	memLimit int64
-	cgroups  *memCgroups
+	cgroups  *measure.Cgroups
 }
 
 func newBench(workdir string, lean bool) (*bench, error) {
@@ -156,21 +156,14 @@ func newBench(workdir string, lean bool) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf("building stashflow")
-	b.stashflow = filepath.Join(b.dir, "stashflow")
-	cmd := exec.Command("go", "build", "-o", b.stashflow, "./cmd/stashflow")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/stashflow: %w\n%s", err, out)
-	}
+	measure.Logf("building stashflow")
 	// stashflow-fn next to it, as in the image: `stashflow fn` execs it.
-	fnBin := filepath.Join(b.dir, "stashflow-fn")
-	_ = os.Remove(fnBin)
-	if lean {
-		cmd = exec.Command("go", "build", "-tags", "stashflow_lean", "-o", fnBin, "./cmd/stashflow-fn")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go build ./cmd/stashflow-fn: %w\n%s", err, out)
+	if b.stashflow, err = repo.BuildStashflow(b.dir); err != nil {
+		return nil, err
+	}
+	if !lean {
+		if err := os.Remove(filepath.Join(b.dir, repo.FnBinary)); err != nil {
+			return nil, err
 		}
 	}
 	return b, nil
@@ -183,10 +176,6 @@ func (b *bench) close() {
 	if b.ownDir {
 		_ = os.RemoveAll(b.dir)
 	}
-}
-
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[bench] "+format+"\n", args...)
 }
 
 // startEtcd starts one member (the tests' etcd starter) with a quota large
@@ -243,7 +232,7 @@ func (b *bench) load(size, valueSize int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	logf("etcd holds %d keys, database %d MiB", n, st.DbSize>>20)
+	measure.Logf("etcd holds %d keys, database %d MiB", n, st.DbSize>>20)
 	return n, nil
 }
 
@@ -280,12 +269,11 @@ func (b *bench) newRepo(name string) ([]string, error) {
 }
 
 func (b *bench) etcdCPU() time.Duration {
-	cpu, _ := procCPU(b.etcd.Members[0].Pid())
-	return cpu
+	return measure.ServerCPU(b.etcd.Members[0].Pid())
 }
 
 // measure runs cmd as one measured step.
-func (b *bench) measure(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
+func (b *bench) measure(name string, cmd *exec.Cmd, tmpDirs ...string) (*measure.Result, error) {
 	// Start every run without dirty pages of the previous one being
 	// written back under it.
 	syscall.Sync()
@@ -297,11 +285,11 @@ func (b *bench) measure(name string, cmd *exec.Cmd, tmpDirs ...string) (*result,
 // restore`) right after the first, as a script runs them: no sync in
 // between, so the first step's writes are flushed while the second runs,
 // as they are inside stashflow's one step.
-func (b *bench) measureNext(name string, cmd *exec.Cmd, tmpDirs ...string) (*result, error) {
+func (b *bench) measureNext(name string, cmd *exec.Cmd, tmpDirs ...string) (*measure.Result, error) {
 	etcdBefore := b.etcdCPU()
-	r, err := run(name, cmd, tmpDirs...)
+	r, err := b.runIn(nil, name, cmd, tmpDirs...)
 	if r != nil {
-		r.EtcdCPU = b.etcdCPU() - etcdBefore
+		r.ServerCPU = b.etcdCPU() - etcdBefore
 	}
 	return r, err
 }
@@ -310,15 +298,15 @@ func (b *bench) measureNext(name string, cmd *exec.Cmd, tmpDirs ...string) (*res
 // -mem-limit: in a cgroup of its own when there is one, else told the
 // limit through the environment (stashflow fn reads it; restic and the
 // snapshot client ignore it). next: as measureNext, no sync before.
-func (b *bench) measureStep(name string, cmd *exec.Cmd, next bool, tmpDirs ...string) (*result, error) {
+func (b *bench) measureStep(name string, cmd *exec.Cmd, next bool, tmpDirs ...string) (*measure.Result, error) {
 	if !next {
 		syscall.Sync()
 	}
-	var cg *memCgroup
+	var cg *measure.Cgroup
 	switch {
 	case b.memLimit > 0 && b.cgroups != nil:
 		var err error
-		if cg, err = b.cgroups.create(); err != nil {
+		if cg, err = b.cgroups.Create(); err != nil {
 			return nil, err
 		}
 	case b.memLimit > 0:
@@ -328,12 +316,12 @@ func (b *bench) measureStep(name string, cmd *exec.Cmd, next bool, tmpDirs ...st
 		cmd.Env = append(cmd.Env, "STASHFLOW_MEMORY_LIMIT="+strconv.FormatInt(b.memLimit, 10))
 	}
 	etcdBefore := b.etcdCPU()
-	r, err := runIn(cg, name, cmd, tmpDirs...)
+	r, err := b.runIn(cg, name, cmd, tmpDirs...)
 	if cg != nil {
-		err = errors.Join(err, cg.remove())
+		err = errors.Join(err, cg.Remove())
 	}
 	if r != nil {
-		r.EtcdCPU = b.etcdCPU() - etcdBefore
+		r.ServerCPU = b.etcdCPU() - etcdBefore
 	}
 	return r, err
 }
@@ -343,7 +331,7 @@ type results struct {
 	Keys          int
 	SnapshotBytes int64
 	Rounds        int
-	Rows          []*result
+	Rows          []*measure.Result
 	Ratios        map[string]float64
 	CPUBoundSec   float64
 	MaxLimitSec   float64
@@ -376,7 +364,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	}
 	for _, e := range entries {
 		switch e.Name() {
-		case "etcd", "etcd.log", "stashflow", "stashflow-fn":
+		case "etcd", "etcd.log", "stashflow", repo.FnBinary, "stashflow-guard":
 		default:
 			if err := os.RemoveAll(filepath.Join(b.dir, e.Name())); err != nil {
 				return err
@@ -391,29 +379,29 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		if keys, err = b.count(); err != nil {
 			return err
 		}
-		logf("reusing the etcd data in %s (%d keys)", b.dir, keys)
+		measure.Logf("reusing the etcd data in %s (%d keys)", b.dir, keys)
 	} else {
-		logf("loading %d MiB into etcd", size>>20)
+		measure.Logf("loading %d MiB into etcd", size>>20)
 		start := time.Now()
 		if keys, err = b.load(size, valueSize); err != nil {
 			return err
 		}
-		logf("loaded in %v", time.Since(start).Round(time.Millisecond))
+		measure.Logf("loaded in %v", time.Since(start).Round(time.Millisecond))
 	}
 	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{},
 		MemLimit: b.memLimit, Enforced: b.cgroups != nil}
 	snapFile := filepath.Join(b.dir, "snapshot.db")
 
 	// Warm the server's page cache and the code paths once.
-	if _, err := run("warm-up", b.childCmd("discard", b.endpoint)); err != nil {
+	if _, err := b.runIn(nil, "warm-up", b.childCmd("discard", b.endpoint)); err != nil {
 		return err
 	}
 
 	// The backup runs, interleaved, o.repeat times; each row reports its
 	// median round (by wall time).
-	rounds := map[string][]*result{}
+	rounds := map[string][]*measure.Result{}
 	var order []string
-	add := func(r *result) {
+	add := func(r *measure.Result) {
 		if _, ok := rounds[r.Name]; !ok {
 			order = append(order, r.Name)
 		}
@@ -421,7 +409,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	}
 	var snapID string
 	for round := range o.repeat {
-		logf("round %d of %d", round+1, o.repeat)
+		measure.Logf("round %d of %d", round+1, o.repeat)
 		// (a) Stash's method: snapshot to a file, then restic backup of
 		// the file (restic as Stash runs it: its default GOGC).
 		saveA, err := b.measureStep("a1 snapshot save → file", b.childCmd("save", b.endpoint, snapFile), false)
@@ -444,7 +432,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		saveA.TempPeak, backupA.TempPeak = st.Size(), st.Size()
 		add(saveA)
 		add(backupA)
-		add(sum(rowA, saveA, backupA))
+		add(measure.Sum(rowA, saveA, backupA))
 		if o.gogcVariant {
 			envA2, err := b.newRepo("a-gogc")
 			if err != nil {
@@ -456,7 +444,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 			}
 			backupA2.TempPeak = st.Size()
 			add(backupA2)
-			add(sum("(a') a1 + a2'", saveA, backupA2))
+			add(measure.Sum("(a') a1 + a2'", saveA, backupA2))
 		}
 
 		// (b) stashflow fn etcd-backup; TMPDIR watched for temporary files;
@@ -496,9 +484,9 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		add(c1)
 		add(c2)
 	}
-	med := map[string]*result{}
+	med := map[string]*measure.Result{}
 	for _, name := range order {
-		med[name] = median(rounds[name])
+		med[name] = measure.Median(rounds[name])
 		res.Rows = append(res.Rows, med[name])
 	}
 	a, bRes, c1, c2 := med[rowA], med[rowB], med[rowC1], med[rowC2]
@@ -514,9 +502,9 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		}
 		restoredDir := filepath.Join(b.dir, "restore-a-files")
 		const rowRB, rowRA1, rowRA2, rowRA = "(rb) stashflow fn etcd-restore --mode datadir", "(ra1) restic restore", "(ra2) etcdutl snapshot restore", "(ra) ra1 + ra2"
-		restores := map[string][]*result{}
+		restores := map[string][]*measure.Result{}
 		for round := range o.repeat {
-			logf("restore round %d of %d", round+1, o.repeat)
+			measure.Logf("restore round %d of %d", round+1, o.repeat)
 			for _, dir := range []string{filepath.Join(b.dir, "restore-b"), filepath.Join(b.dir, "restore-a"), restoredDir} {
 				if err := os.RemoveAll(dir); err != nil {
 					return err
@@ -538,13 +526,13 @@ func (b *bench) run(size, valueSize int64, o options) error {
 				return err
 			}
 			rA2.TempPeak = rA1.TempPeak
-			for _, r := range []*result{rB, rA1, rA2, sum(rowRA, rA1, rA2)} {
+			for _, r := range []*measure.Result{rB, rA1, rA2, measure.Sum(rowRA, rA1, rA2)} {
 				restores[r.Name] = append(restores[r.Name], r)
 			}
 		}
-		rmed := map[string]*result{}
+		rmed := map[string]*measure.Result{}
 		for _, name := range []string{rowRB, rowRA1, rowRA2, rowRA} {
-			rmed[name] = median(restores[name])
+			rmed[name] = measure.Median(restores[name])
 			res.Rows = append(res.Rows, rmed[name])
 		}
 		ratio := rmed[rowRB].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
@@ -553,13 +541,13 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	}
 
 	// Ratios and targets (DESIGN.md).
-	res.CPUBoundSec = (c1.EtcdCPU + c1.CPU + c2.CPU).Seconds() / 2
+	res.CPUBoundSec = (c1.ServerCPU + c1.CPU + c2.CPU).Seconds() / 2
 	if r := c2.Procs["restic"]; r != nil && r.Serial > 0 {
 		// restic reads nothing before it has derived the key, locked the
 		// repository and loaded the index; that start is serial in (b) too,
 		// since the stream cannot run ahead of it (the RSS target).
 		res.ResticStartSec, res.ResticStartCPUSec = r.Serial.Seconds(), r.SerialCPU.Seconds()
-		res.FloorSec = res.ResticStartSec + (c1.EtcdCPU+c1.CPU+c2.CPU-r.SerialCPU).Seconds()/2
+		res.FloorSec = res.ResticStartSec + (c1.ServerCPU+c1.CPU+c2.CPU-r.SerialCPU).Seconds()/2
 		res.Ratios["b/floor"] = bRes.Wall.Seconds() / res.FloorSec
 	}
 	if r := bRes.Procs["restic"]; r != nil {
@@ -582,7 +570,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	} else {
 		res.Targets["(b) step peak RSS ≤ 160 MiB"] = verdict(bRes.StepPeak <= 160<<20)
 	}
-	res.LoadAvg = loadAvg()
+	res.LoadAvg = measure.LoadAvg()
 	report(os.Stdout, res)
 	if o.jsonOut != "" {
 		data, _ := json.MarshalIndent(res, "", "  ")
@@ -595,7 +583,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 
 // backupB runs (b), stashflow fn etcd-backup, with extra environment, and
 // returns the snapshot id it wrote ("" when it failed under the limit).
-func (b *bench) backupB(name, repoName string, extra []string) (*result, string, error) {
+func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result, string, error) {
 	envB, err := b.newRepo(repoName)
 	if err != nil {
 		return nil, "", err
@@ -627,28 +615,6 @@ const (
 	rowC2 = "(c2) restic backup file, GOGC=400"
 )
 
-// median returns the round with the median wall time.
-func median(rs []*result) *result {
-	sorted := append([]*result(nil), rs...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Wall < sorted[j].Wall })
-	m := sorted[len(sorted)/2]
-	if len(rs) > 1 {
-		m.Range = fmt.Sprintf("%.2f–%.2f", sorted[0].Wall.Seconds(), sorted[len(sorted)-1].Wall.Seconds())
-	}
-	return m
-}
-
-// loadAvg returns /proc/loadavg's first three fields: a benchmark on a
-// shared machine is only as good as the cores it got.
-func loadAvg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -667,25 +633,4 @@ func (b *bench) resticCmd(env []string, gogc string, args ...string) *exec.Cmd {
 		cmd.Env = append(cmd.Env, "GOGC="+gogc)
 	}
 	return cmd
-}
-
-// sum adds two sequential steps into one row.
-func sum(name string, x, y *result) *result {
-	r := &result{Name: name, Wall: x.Wall + y.Wall, CPU: x.CPU + y.CPU, EtcdCPU: x.EtcdCPU + y.EtcdCPU,
-		TempPeak: max(x.TempPeak, y.TempPeak), Procs: map[string]*proc{},
-		StepPeak: max(x.StepPeak, y.StepPeak), CgroupPeak: max(x.CgroupPeak, y.CgroupPeak), OOMKills: x.OOMKills + y.OOMKills,
-		Failed: strings.Trim(x.Failed+"; "+y.Failed, "; ")}
-	for _, src := range []*result{x, y} {
-		for n, p := range src.Procs {
-			q := r.Procs[n]
-			if q == nil {
-				q = &proc{}
-				r.Procs[n] = q
-			}
-			q.CPU += p.CPU
-			q.HWM = max(q.HWM, p.HWM)
-			q.Anon = max(q.Anon, p.Anon)
-		}
-	}
-	return r
 }

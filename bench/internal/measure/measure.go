@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -28,12 +27,22 @@ type Result struct {
 	// TempPeak is the peak bytes of temporary disk in the watched dirs.
 	TempPeak int64
 	// StepPeak is the largest sum of the tree's RSS at one sample: what
-	// the step holds at once.
+	// the step holds at once, as a container's limit sees it without page
+	// cache.
 	StepPeak int64
 	// Procs is per command name (summed over processes of that name).
 	Procs map[string]*Proc
 	// Range is the wall times of all rounds, min–max (set by Median).
 	Range string
+	// Under Options.Cgroup: the cgroup's peak (page cache included) and
+	// its OOM kills. Failed is why an OOM-killed run failed; only the
+	// measurements up to the failure are valid.
+	CgroupPeak int64
+	OOMKills   int
+	Failed     string
+	// Budget is a stashflow step's "memory budget" log line (from
+	// "msg="), when its output had one (functions/membudget).
+	Budget string
 }
 
 // Proc is what sampling /proc saw of one command.
@@ -41,6 +50,29 @@ type Proc struct {
 	CPU  time.Duration
 	HWM  int64 // peak RSS (VmHWM), bytes
 	Anon int64 // peak anonymous RSS (RssAnon, sampled), bytes
+	// Serial is the start of the process's data phase: the first sample
+	// (after the run's start) at which it had read Options.StartedBytes,
+	// and its CPU by then. Zero if it never read that much.
+	Serial, SerialCPU time.Duration
+	// Env is Options.Env's variables as the first sampled process of
+	// this name had them, "K=V" sorted and space-separated.
+	Env string
+}
+
+// Options are what Run measures beyond the defaults.
+type Options struct {
+	// TmpDirs are watched for temporary disk.
+	TmpDirs []string
+	// StartedBytes, when positive, sets each Proc's Serial.
+	StartedBytes int64
+	// Env names the environment variables recorded in Proc.Env.
+	Env []string
+	// RootName, when set, is the name the root process's figures go
+	// under (a benchmark that runs itself as a child).
+	RootName string
+	// Cgroup, when set, is the cgroup the whole tree runs in; a run it
+	// OOM-kills is a Result with Failed set, not an error.
+	Cgroup *Cgroup
 }
 
 // userHZ is the clock tick of /proc/<pid>/stat (USER_HZ, 100 on Linux).
@@ -157,16 +189,21 @@ func DirSize(dir string) int64 {
 
 // sample is one process's running measurements.
 type sample struct {
-	name      string
-	cpu       time.Duration
-	hwm, anon int64
+	name              string
+	cpu               time.Duration
+	hwm, anon         int64
+	serial, serialCPU time.Duration
+	env               string
 }
 
 // tree samples a process tree.
 type tree struct {
 	root     int
+	start    time.Time
+	opts     Options
 	seen     map[int]*sample
 	stepPeak int64
+	tempPeak int64
 }
 
 func (t *tree) sample() {
@@ -193,21 +230,65 @@ func (t *tree) sample() {
 		// A child is sampled under its parent's name between fork and
 		// exec: the name changes once, and the parent's figures go.
 		if name != s.name {
-			s.name, s.hwm, s.anon = name, 0, 0
+			*s = sample{name: name}
 		}
 		s.cpu, s.hwm, s.anon = cpu, max(s.hwm, hwm), max(s.anon, anon)
+		if len(t.opts.Env) > 0 && s.env == "" {
+			s.env = environ(pid, t.opts.Env)
+		}
+		if t.opts.StartedBytes > 0 && s.serial == 0 && readBytes(pid) >= t.opts.StartedBytes {
+			s.serial, s.serialCPU = time.Since(t.start), cpu
+		}
 	}
 	t.stepPeak = max(t.stepPeak, rssSum)
+	for _, d := range t.opts.TmpDirs {
+		t.tempPeak = max(t.tempPeak, DirSize(d))
+	}
+}
+
+// readBytes returns the bytes pid has read (/proc/<pid>/io rchar, any
+// file descriptor).
+func readBytes(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// environ returns the variables of names in pid's environment, "K=V"
+// sorted and space-separated.
+func environ(pid int, names []string) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if k, _, ok := strings.Cut(kv, "="); ok && slices.Contains(names, k) {
+			out = append(out, kv)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }
 
 // Run starts cmd, samples its process tree every 20 ms until it exits,
-// and returns the measurements; tmpDirs are watched for temporary disk.
-// A process's last ≤ 20 ms of CPU may be missed by sampling; the tree's
-// total is exact, and the root's share is the total minus the others'.
-func Run(name string, cmd *exec.Cmd, tmpDirs ...string) (*Result, error) {
-	var stderr bytes.Buffer
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &stderr
+// and returns the measurements. A process's last ≤ 20 ms of CPU may be
+// missed by sampling; the tree's total is exact, and the root's share is
+// the total minus the others'.
+func Run(name string, cmd *exec.Cmd, o Options) (*Result, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if o.Cgroup != nil {
+		o.Cgroup.wrap(cmd)
+	}
 	Logf("running %s", name)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -215,8 +296,7 @@ func Run(name string, cmd *exec.Cmd, tmpDirs ...string) (*Result, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	t := &tree{root: cmd.Process.Pid, seen: map[int]*sample{}}
-	var tempPeak int64
+	t := &tree{root: cmd.Process.Pid, start: start, opts: o, seen: map[int]*sample{}}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var waitErr error
@@ -227,30 +307,48 @@ loop:
 			break loop
 		case <-tick.C:
 			t.sample()
-			for _, d := range tmpDirs {
-				tempPeak = max(tempPeak, DirSize(d))
-			}
 		}
 	}
-	wall := time.Since(start)
+	r := &Result{Name: name, Wall: time.Since(start), TempPeak: t.tempPeak, StepPeak: t.stepPeak, Procs: map[string]*Proc{},
+		Budget: budgetLine(stdout.String())}
+	if o.Cgroup != nil {
+		r.CgroupPeak, r.OOMKills = o.Cgroup.usage()
+	}
 	if waitErr != nil {
-		return nil, fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
+		if r.OOMKills == 0 {
+			return nil, fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
+		}
+		r.Failed = fmt.Sprintf("%v: %s", waitErr, lastLine(stderr.String()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	r := &Result{Name: name, Wall: wall, CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		TempPeak: tempPeak, StepPeak: t.stepPeak, Procs: map[string]*Proc{}}
-	for _, d := range tmpDirs {
+	r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, d := range o.TmpDirs {
 		r.TempPeak = max(r.TempPeak, DirSize(d))
 	}
+	t.collect(r)
+	return r, nil
+}
+
+// collect adds the samples to r.Procs by command name.
+func (t *tree) collect(r *Result) {
 	var others time.Duration
 	for pid, s := range t.seen {
+		if pid == t.root && t.opts.RootName != "" {
+			s.name = t.opts.RootName
+		}
 		p := r.Procs[s.name]
 		if p == nil {
-			p = &Proc{}
+			p = &Proc{Env: s.env}
 			r.Procs[s.name] = p
 		}
 		p.CPU += s.cpu
 		p.HWM, p.Anon = max(p.HWM, s.hwm), max(p.Anon, s.anon)
+		if p.Serial == 0 {
+			p.Serial, p.SerialCPU = s.serial, s.serialCPU
+		}
+		if p.Env == "" {
+			p.Env = s.env
+		}
 		if pid != t.root {
 			others += s.cpu
 		}
@@ -259,7 +357,45 @@ loop:
 		p := r.Procs[root.name]
 		p.CPU += max(0, r.CPU-others) - root.cpu
 	}
-	return r, nil
+}
+
+// budgetLine returns the step's memory budget line of out from "msg=",
+// or "".
+func budgetLine(out string) string {
+	budget := ""
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, `msg="memory budget"`) || strings.Contains(line, `msg="memory limit below`) {
+			budget = line[strings.Index(line, "msg="):]
+		}
+	}
+	return budget
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// Sum adds two sequential steps of one method into one row: times and
+// CPU add up, peaks are the larger.
+func Sum(name string, x, y *Result) *Result {
+	r := &Result{Name: name, Wall: x.Wall + y.Wall, CPU: x.CPU + y.CPU, ServerCPU: x.ServerCPU + y.ServerCPU,
+		TempPeak: max(x.TempPeak, y.TempPeak), StepPeak: max(x.StepPeak, y.StepPeak), Procs: map[string]*Proc{},
+		CgroupPeak: max(x.CgroupPeak, y.CgroupPeak), OOMKills: x.OOMKills + y.OOMKills,
+		Failed: strings.Trim(x.Failed+"; "+y.Failed, "; ")}
+	for _, src := range []*Result{x, y} {
+		for n, p := range src.Procs {
+			q := r.Procs[n]
+			if q == nil {
+				q = &Proc{}
+				r.Procs[n] = q
+			}
+			q.CPU += p.CPU
+			q.HWM, q.Anon = max(q.HWM, p.HWM), max(q.Anon, p.Anon)
+		}
+	}
+	return r
 }
 
 // Median returns the round with the median wall time, its Range set to

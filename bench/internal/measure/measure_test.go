@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -10,30 +11,78 @@ import (
 )
 
 // TestRun: a shell that writes 8 MiB into a watched directory with dd and
-// keeps it there a moment: the peak temporary disk is the file, dd is
-// sampled by name, and the tree's CPU is the sum of its commands'.
+// keeps it there while cat reads it and waits: the peak temporary disk is the file, dd is
+// sampled by name, and the tree's CPU is the sum of its commands'; the
+// options record the environment asked for, the read that starts a data
+// phase, the root's name and the step's budget line.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command("sh", "-c", "dd if=/dev/zero of="+filepath.Join(dir, "f")+" bs=1M count=8 2>/dev/null; sleep 0.2; rm "+filepath.Join(dir, "f"))
-	r, err := Run("dd", cmd, dir)
+	f := filepath.Join(dir, "f")
+	cmd := exec.Command("sh", "-c", "dd if=/dev/zero of="+f+" bs=1M count=16 2>/dev/null; echo 'time=x level=INFO msg=\"memory budget\" limit=1'; sleep 0.3 | cat "+f+" - >/dev/null; rm "+f)
+	cmd.Env = append(os.Environ(), "GOGC=123", "GOMEMLIMIT=1MiB")
+	r, err := Run("dd", cmd, Options{TmpDirs: []string{dir}, StartedBytes: 8 << 20, Env: []string{"GOGC", "GOMEMLIMIT"}, RootName: "root"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.TempPeak != 8<<20 {
-		t.Errorf("TempPeak = %d, want %d", r.TempPeak, 8<<20)
+	if r.TempPeak != 16<<20 {
+		t.Errorf("TempPeak = %d, want %d", r.TempPeak, 16<<20)
 	}
-	if r.Procs["sh"] == nil || r.Procs["sleep"] == nil || r.Procs["sleep"].HWM == 0 {
+	if r.Procs["root"] == nil || r.Procs["sh"] != nil || r.Procs["sleep"] == nil || r.Procs["sleep"].HWM == 0 {
 		t.Errorf("procs = %s", r.PerProcess())
+	}
+	if diff := cmp.Diff(`msg="memory budget" limit=1`, r.Budget); diff != "" {
+		t.Errorf("budget line (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("GOGC=123 GOMEMLIMIT=1MiB", r.Procs["sleep"].Env); diff != "" {
+		t.Errorf("sleep's env (-want +got):\n%s", diff)
+	}
+	if c := r.Procs["cat"]; c == nil || c.Serial <= 0 || c.Serial > r.Wall {
+		t.Errorf("cat, which read 16 MiB and waited: %+v (wall %s)", c, r.Wall)
+	}
+	if r.Procs["sleep"].Serial != 0 {
+		t.Errorf("sleep read nothing, Serial %s", r.Procs["sleep"].Serial)
 	}
 	var sum time.Duration
 	for _, p := range r.Procs {
 		sum += p.CPU
 	}
-	if sum != r.CPU || r.StepPeak == 0 || r.Wall < 200*time.Millisecond {
+	if sum != r.CPU || r.StepPeak == 0 || r.Wall < 300*time.Millisecond {
 		t.Errorf("per-process CPU %s, tree %s; step peak %d; wall %s", sum, r.CPU, r.StepPeak, r.Wall)
 	}
-	if _, err := Run("false", exec.Command("false")); err == nil {
+	if _, err := Run("false", exec.Command("false"), Options{}); err == nil {
 		t.Error("a failed command: no error")
+	}
+}
+
+// TestCgroup: under a 32 MiB cgroup, dd with a 256 MiB buffer is
+// OOM-killed: a Result with Failed and the kill counted, not an error; a
+// small command in the next cgroup runs and its peak is counted.
+func TestCgroup(t *testing.T) {
+	cgs, err := NewCgroups(32 << 20)
+	if err != nil {
+		t.Skipf("no memory cgroup can be made here: %v", err)
+	}
+	for _, tt := range []struct {
+		args []string
+		oom  bool
+	}{
+		{[]string{"dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"}, true},
+		{[]string{"dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=16"}, false},
+	} {
+		cg, err := cgs.Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run("dd", exec.Command(tt.args[0], tt.args[1:]...), Options{Cgroup: cg})
+		if rerr := cg.Remove(); rerr != nil {
+			t.Error(rerr)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.args, err)
+		}
+		if got := r.OOMKills > 0 && r.Failed != ""; got != tt.oom || r.CgroupPeak <= 0 || r.CgroupPeak > 32<<20 {
+			t.Errorf("%s: OOM kills %d, failed %q, cgroup peak %d; want an OOM kill: %v", tt.args, r.OOMKills, r.Failed, r.CgroupPeak, tt.oom)
+		}
 	}
 }
 

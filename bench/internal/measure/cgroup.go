@@ -1,4 +1,4 @@
-package main
+package measure
 
 import (
 	"errors"
@@ -12,26 +12,26 @@ import (
 	"time"
 )
 
-// memCgroups makes, for each measured run, a child of this process's own
-// memory cgroup with the -mem-limit, so that the limit is enforced as a
-// container's would be (the kernel reclaims, then OOM-kills). cgroup v2
-// (memory.max) or v1 (memory.limit_in_bytes), whichever holds the memory
-// controller for this process.
-type memCgroups struct {
+// Cgroups makes, for each measured run, a child of this process's own
+// memory cgroup with a memory limit (a benchmark's -mem-limit), so that
+// the limit is enforced as a container's would be (the kernel reclaims,
+// then OOM-kills). cgroup v2 (memory.max) or v1 (memory.limit_in_bytes),
+// whichever holds the memory controller for this process.
+type Cgroups struct {
 	parent string // this process's memory cgroup directory
 	v2     bool
 	limit  int64
 	n      int
 }
 
-// newMemCgroups checks that a child cgroup with a memory limit can be made
+// NewCgroups checks that a child cgroup with a memory limit can be made
 // here (it makes one and removes it), and says why not otherwise.
-func newMemCgroups(limit int64) (*memCgroups, error) {
+func NewCgroups(limit int64) (*Cgroups, error) {
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	m := &memCgroups{limit: limit}
+	m := &Cgroups{limit: limit}
 	for _, line := range strings.Split(string(b), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
@@ -56,22 +56,24 @@ func newMemCgroups(limit int64) (*memCgroups, error) {
 			return nil, fmt.Errorf("cgroup v2 %s: cannot enable the memory controller for children: %w", m.parent, err)
 		}
 	}
-	cg, err := m.create()
+	cg, err := m.Create()
 	if err != nil {
 		return nil, err
 	}
-	return m, cg.remove()
+	return m, cg.Remove()
 }
 
-// memCgroup is one run's cgroup.
-type memCgroup struct {
+// Cgroup is one run's cgroup: Options.Cgroup runs the command in it;
+// Remove it after the run.
+type Cgroup struct {
 	dir string
 	v2  bool
 }
 
-func (m *memCgroups) create() (*memCgroup, error) {
+// Create makes the next run's cgroup.
+func (m *Cgroups) Create() (*Cgroup, error) {
 	m.n++
-	cg := &memCgroup{dir: filepath.Join(m.parent, fmt.Sprintf("stashflow-bench-%d-%d", os.Getpid(), m.n)), v2: m.v2}
+	cg := &Cgroup{dir: filepath.Join(m.parent, fmt.Sprintf("stashflow-bench-%d-%d", os.Getpid(), m.n)), v2: m.v2}
 	if err := os.Mkdir(cg.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", cg.dir, err)
 	}
@@ -89,14 +91,14 @@ func (m *memCgroups) create() (*memCgroup, error) {
 // wrap makes cmd enter the cgroup before it execs: a shell writes its
 // own pid into cgroup.procs, then execs the command, so every process
 // of the run starts inside.
-func (cg *memCgroup) wrap(cmd *exec.Cmd) {
+func (cg *Cgroup) wrap(cmd *exec.Cmd) {
 	args := append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cg.dir, cmd.Path}, cmd.Args[1:]...)
 	cmd.Path, cmd.Args = "/bin/sh", append([]string{"sh"}, args...)
 }
 
 // usage returns the cgroup's peak memory (page cache included, as the
 // kernel charges it) and its OOM kills.
-func (cg *memCgroup) usage() (peak int64, oomKills int) {
+func (cg *Cgroup) usage() (peak int64, oomKills int) {
 	peakFile, events, key := "memory.max_usage_in_bytes", "memory.oom_control", "oom_kill "
 	if cg.v2 {
 		peakFile, events = "memory.peak", "memory.events"
@@ -114,9 +116,9 @@ func (cg *memCgroup) usage() (peak int64, oomKills int) {
 	return peak, oomKills
 }
 
-// remove deletes the cgroup once its processes are gone, killing (by pid)
+// Remove deletes the cgroup once its processes are gone, killing (by pid)
 // any the run left behind.
-func (cg *memCgroup) remove() error {
+func (cg *Cgroup) Remove() error {
 	var err error
 	for range 50 {
 		if err = syscall.Rmdir(cg.dir); err == nil || errors.Is(err, os.ErrNotExist) {
