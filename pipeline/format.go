@@ -38,6 +38,12 @@ func (g *Graph) Format() string {
 		src, _ := json.Marshal(v.VolumeSource)
 		fmt.Fprintf(&b, "  volume %s: %s\n", v.Name, src)
 	}
+	for _, c := range g.VolumeClaims {
+		spec, _ := json.Marshal(c.Spec)
+		fmt.Fprintf(&b, "  volume claim %s: %s\n", c.Name, spec)
+		writeMap(&b, "    labels", c.Labels)
+		writeMap(&b, "    annotations", c.Annotations)
+	}
 	for _, s := range g.orderedSteps() {
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "step %s", s.Name)

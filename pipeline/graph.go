@@ -20,6 +20,12 @@ type Graph struct {
 	Timeout time.Duration
 	// Volumes may be mounted by steps through Process.VolumeMounts.
 	Volumes []corev1.Volume
+	// VolumeClaims are claims the run makes when it starts and deletes when
+	// it ends, whatever the outcome; steps mount them by name, like Volumes
+	// (a claim's name must not be a volume's). Argo: volumeClaimTemplates
+	// with volumeClaimGC OnWorkflowCompletion; the local engine: a fresh
+	// directory of the run, removed when the run ends.
+	VolumeClaims []VolumeClaim
 	// ServiceAccountName runs the steps' pods in a cluster.
 	ServiceAccountName string
 	// NodeSelector and PriorityClassName place and rank the steps' pods in
@@ -32,6 +38,16 @@ type Graph struct {
 	Pod PodSettings
 	// Steps in any order; Validate checks names and edges.
 	Steps []Step
+}
+
+// VolumeClaim is a PersistentVolumeClaim a run makes for itself: Name
+// (a DNS label) names the volume steps mount, and, in a cluster, the claim
+// <run>-<Name>; Labels, Annotations and Spec are the claim's.
+type VolumeClaim struct {
+	Name        string
+	Labels      map[string]string
+	Annotations map[string]string
+	Spec        corev1.PersistentVolumeClaimSpec
 }
 
 // PodSettings are the pod-level settings every step pod of a graph shares

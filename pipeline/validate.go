@@ -13,6 +13,7 @@ import (
 
 var (
 	stepNamePattern   = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	claimNamePattern  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	outputNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 )
 
@@ -36,6 +37,7 @@ func (g *Graph) Validate() error {
 	for i := range g.Steps {
 		errs = append(errs, g.Steps[i].validate(names)...)
 	}
+	errs = append(errs, g.validateClaims()...)
 	if len(errs) > 0 {
 		// Cycles and references are only meaningful once every edge is sound.
 		return errors.Join(errs...)
@@ -97,6 +99,29 @@ func (s *Step) validate(names map[string]*Step) []error {
 		if e.SecretKeyRef != nil && (e.Value != "" || e.SecretKeyRef.Name == "" || e.SecretKeyRef.Key == "") {
 			fail("env %q: a secretKeyRef needs a name and a key and no value", e.Name)
 		}
+	}
+	return errs
+}
+
+// validateClaims checks the claims' names: DNS labels (they name a volume
+// and, in a cluster, a claim), each used once among claims and volumes.
+func (g *Graph) validateClaims() []error {
+	var errs []error
+	volumes := map[string]bool{}
+	for _, v := range g.Volumes {
+		volumes[v.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, c := range g.VolumeClaims {
+		switch {
+		case !claimNamePattern.MatchString(c.Name):
+			errs = append(errs, fmt.Errorf("volume claim %q: name must be lower-case letters, digits and '-', start and end with a letter or digit and be at most 63 characters", c.Name))
+		case volumes[c.Name]:
+			errs = append(errs, fmt.Errorf("volume claim %q: a volume of the graph has the same name", c.Name))
+		case seen[c.Name]:
+			errs = append(errs, fmt.Errorf("volume claim %q: name is used twice", c.Name))
+		}
+		seen[c.Name] = true
 	}
 	return errs
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -348,6 +349,18 @@ func TestValidate(t *testing.T) {
 		want: `step "a": env "PW": a secretKeyRef needs a name and a key and no value` + "\n" +
 			`step "a": env var without a name` + "\n" +
 			`step "a": env "KEYLESS": a secretKeyRef needs a name and a key and no value`,
+	}, {
+		// a, with claims: data (ok), scratch (a volume's name), data again, Bad_Name
+		name: "volume claims",
+		graph: func() *pipeline.Graph {
+			g := graph(step("a"))
+			g.Volumes = []corev1.Volume{{Name: "scratch"}}
+			g.VolumeClaims = []pipeline.VolumeClaim{{Name: "data"}, {Name: "scratch"}, {Name: "data"}, {Name: "Bad_Name"}}
+			return g
+		}(),
+		want: `volume claim "scratch": a volume of the graph has the same name` + "\n" +
+			`volume claim "data": name is used twice` + "\n" +
+			`volume claim "Bad_Name": name must be lower-case letters, digits and '-', start and end with a letter or digit and be at most 63 characters`,
 	}, {
 		// a ─▶ b ─▶ a (cycle)  and  c ─▶ (x: unknown)
 		// Edge errors are reported alone: cycles are only searched once

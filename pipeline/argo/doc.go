@@ -56,6 +56,10 @@
 //     (OutputsVolume) mounted at outputs.Dir and the env
 //     STASHFLOW_OUTPUT_DIR=outputs.Dir in every container, so output
 //     files work with a read-only root filesystem and any executor.
+//   - Graph.VolumeClaims as spec.volumeClaimTemplates (name, labels,
+//     annotations, spec) with volumeClaimGC OnWorkflowCompletion: Argo makes
+//     the claim <workflow>-<name> when the Workflow starts and deletes it when
+//     it ends, whatever the outcome; steps mount it by name.
 //   - Env from Secret keys as valueFrom.secretKeyRef, never a value.
 //   - Timeout as the template's activeDeadlineSeconds (per attempt, rounded up
 //     to whole seconds); Graph.Timeout as spec.activeDeadlineSeconds.

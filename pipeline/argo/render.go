@@ -130,6 +130,12 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 			TTLStrategy:          ttlStrategy(opts.TTLAfterCompletion),
 		},
 	}
+	if len(g.VolumeClaims) > 0 {
+		wf.Spec.VolumeClaimTemplates = volumeClaimTemplates(g.VolumeClaims)
+		// Argo makes <workflow>-<name> when the Workflow starts; delete it
+		// when the Workflow ends, whatever the outcome: a claim per run.
+		wf.Spec.VolumeClaimGC = &wfv1.VolumeClaimGC{Strategy: wfv1.VolumeClaimGCOnCompletion}
+	}
 	if len(g.Labels)+len(g.Pod.Annotations) > 0 {
 		// Pods carry the session's labels too: kubectl get pods -l stashflow.dev/session=NAME.
 		wf.Spec.PodMetadata = &wfv1.Metadata{Labels: maps.Clone(g.Labels), Annotations: maps.Clone(g.Pod.Annotations)}
@@ -183,6 +189,12 @@ func checkRenderable(g *pipeline.Graph, opts Options) error {
 			errs = append(errs, fmt.Errorf("volume %q: the name is reserved for the outputs directory", v.Name))
 		}
 		volumes[v.Name] = true
+	}
+	for _, c := range g.VolumeClaims {
+		if c.Name == OutputsVolume {
+			errs = append(errs, fmt.Errorf("volume claim %q: the name is reserved for the outputs directory", c.Name))
+		}
+		volumes[c.Name] = true
 	}
 	for i := range g.Steps {
 		s := &g.Steps[i]
@@ -275,6 +287,19 @@ func describe(g *pipeline.Graph) string {
 		names = append(names[:shown], "…")
 	}
 	return fmt.Sprintf("stashflow run, %d steps: %s", len(g.Steps), strings.Join(names, ", "))
+}
+
+// volumeClaimTemplates are the graph's claims as Argo's: the claim's
+// labels, annotations and spec under the volume's name.
+func volumeClaimTemplates(claims []pipeline.VolumeClaim) []corev1.PersistentVolumeClaim {
+	out := make([]corev1.PersistentVolumeClaim, 0, len(claims))
+	for _, c := range claims {
+		out = append(out, corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Labels: maps.Clone(c.Labels), Annotations: maps.Clone(c.Annotations)},
+			Spec:       *c.Spec.DeepCopy(),
+		})
+	}
+	return out
 }
 
 func outputsVolume() corev1.Volume {

@@ -296,6 +296,38 @@ func renderCases() []renderCase {
 			}(),
 			templates: 1,
 		},
+		{
+			// dump ─▶ upload, both mounting the run's claim "interim-volume"
+			name: "volume-claims",
+			graph: func() *pipeline.Graph {
+				dump := fn("dump", "pg-dump", "--dir=/interim")
+				upload := fn("upload", "volume-backup", "--paths=/interim")
+				upload.Dependencies = []pipeline.Dependency{{Step: "dump", When: pipeline.OnSuccess}}
+				for _, s := range []*pipeline.Step{&dump, &upload} {
+					s.Process.VolumeMounts = []corev1.VolumeMount{{Name: "interim-volume", MountPath: "/interim"}}
+				}
+				g := graph("volume-claims", dump, upload)
+				g.VolumeClaims = []pipeline.VolumeClaim{{
+					Name:        "interim-volume",
+					Labels:      map[string]string{"app": "db"},
+					Annotations: map[string]string{"example.com/note": "dump"},
+					Spec: corev1.PersistentVolumeClaimSpec{
+						AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+						Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+					},
+				}}
+				return g
+			}(),
+			templates: 2,
+			check: func(t *testing.T, wf *wfv1.Workflow) {
+				if gc := wf.Spec.VolumeClaimGC; gc == nil || gc.Strategy != wfv1.VolumeClaimGCOnCompletion {
+					t.Errorf("volumeClaimGC = %+v, want OnWorkflowCompletion", gc)
+				}
+				if n := len(wf.Spec.VolumeClaimTemplates); n != 1 || wf.Spec.VolumeClaimTemplates[0].Name != "interim-volume" {
+					t.Errorf("volumeClaimTemplates = %+v, want one named interim-volume", wf.Spec.VolumeClaimTemplates)
+				}
+			},
+		},
 	}
 }
 

@@ -13,6 +13,9 @@
 //   - one attempt (process.go): a process group per attempt, SIGTERM then
 //     SIGKILL after a grace period, the log file and the one-line summary;
 //   - host mapping (volumes.go): Graph volumes and mount paths to host dirs;
+//     a Graph's VolumeClaims to <WorkDir>/.claims/<name>, made empty before
+//     the first step and removed when the run ends (Argo's volumeClaimGC
+//     OnWorkflowCompletion), never to a directory of Options.Volumes;
 //   - secrets (secrets.go): the SecretResolver interface and redaction.
 //
 // Output goes straight from the child to <WorkDir>/<step>/attempt-N.log (the

@@ -115,7 +115,13 @@ func (e *Engine) Run(ctx context.Context, g *pipeline.Graph, onEvent func(Event)
 	if workDir, err = filepath.Abs(workDir); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	volumes, err := resolveVolumes(g, e.opts.Volumes, workDir)
+	volumes, claims, err := resolveVolumes(g, e.opts.Volumes, workDir)
+	// The claims' directories go when the run ends, however it ends.
+	defer func() {
+		if err := removeClaims(claims); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "Volume claim left behind", "run", g.Name)
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -501,6 +502,56 @@ func TestVolumes(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(host, name)); err != nil || string(b) != want {
 			t.Errorf("host file %s = %q, %v; want %q", name, b, err, want)
 		}
+	}
+}
+
+// TestVolumeClaims: a claim of the graph is a directory of the run that
+// every step mounting it shares, made before the first step and removed
+// when the run ends; a same-named entry of Options.Volumes does not replace
+// it, so a directory of the caller's is never used or removed as one.
+func TestVolumeClaims(t *testing.T) {
+	mine := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mine, "keep"), []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mount := corev1.VolumeMount{Name: "interim", MountPath: "/interim"}
+	writer := sh("writer", `test -z "$(ls -A /interim)" && echo dumped > "$DIR/dump" && echo "$DIR" > /tmp/stashflow/outputs/dir`)
+	writer.Process.Env = []pipeline.EnvVar{{Name: "DIR", Value: "/interim"}}
+	writer.Outputs = []pipeline.Output{{Name: "dir", Path: outputs.Dir + "/dir"}}
+	reader := sh("reader", `cat /interim/dump > /tmp/stashflow/outputs/seen`, on("writer", pipeline.OnSuccess))
+	reader.Outputs = []pipeline.Output{{Name: "seen", Path: outputs.Dir + "/seen"}}
+	for _, s := range []*pipeline.Step{&writer, &reader} {
+		s.Process.VolumeMounts = []corev1.VolumeMount{mount}
+	}
+	g := &pipeline.Graph{Name: "claims", Steps: []pipeline.Step{writer, reader},
+		VolumeClaims: []pipeline.VolumeClaim{{Name: "interim"}}}
+	workDir := t.TempDir()
+	for round := range 2 { // the second run starts from an empty claim again
+		got, err := local.New(local.Options{WorkDir: workDir, Volumes: map[string]string{"interim": mine}}).Run(context.Background(), g, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range got {
+			if st.Phase != pipeline.PhaseSucceeded {
+				t.Fatalf("round %d: step %s: %s %s", round, st.Step, st.Phase, st.Message)
+			}
+		}
+		want := filepath.Join(workDir, ".claims", "interim")
+		if diff := cmp.Diff(map[string]string{"dir": want}, got[0].Outputs); diff != "" {
+			t.Errorf("round %d: writer's claim directory (-want +got):\n%s", round, diff)
+		}
+		if diff := cmp.Diff(map[string]string{"seen": "dumped"}, got[1].Outputs); diff != "" {
+			t.Errorf("round %d: reader outputs (-want +got):\n%s", round, diff)
+		}
+		if _, err := os.Stat(want); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("round %d: claim directory after the run: %v, want it removed", round, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(mine, "keep")); err != nil || string(b) != "mine" {
+		t.Errorf("the caller's directory: %q, %v", b, err)
+	}
+	if left, _ := os.ReadDir(mine); len(left) != 1 {
+		t.Errorf("the caller's directory holds %d entries, want only its own file", len(left))
 	}
 }
 

@@ -1,14 +1,15 @@
 package local
 
 import (
+	"errors"
 	"fmt"
-	"github.com/stashflow/stashflow/internal/pathmap"
 	"os"
 	"path"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/stashflow/stashflow/internal/pathmap"
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
 )
@@ -20,13 +21,29 @@ import (
 // rewritten the same way, to the step's own output directory.
 
 // resolveVolumes maps every volume some step mounts to a host directory,
-// creating the directories of emptyDir volumes.
-func resolveVolumes(g *pipeline.Graph, overrides map[string]string, workDir string) (map[string]string, error) {
+// creating the directories of emptyDir volumes, and every claim of the graph
+// to a fresh directory of the run (claimDirs), which Run removes when the
+// run ends: the claim a cluster would make for the run and delete after it.
+// A claim is never mapped to a directory of the caller's (Options.Volumes
+// does not apply to it), so that nothing but the run's own is removed.
+func resolveVolumes(g *pipeline.Graph, overrides map[string]string, workDir string) (dirs map[string]string, claimDirs []string, err error) {
 	declared := make(map[string]*corev1.Volume, len(g.Volumes))
 	for i := range g.Volumes {
 		declared[g.Volumes[i].Name] = &g.Volumes[i]
 	}
-	dirs := map[string]string{}
+	dirs = map[string]string{}
+	for _, c := range g.VolumeClaims {
+		// Step names cannot start with '.', so this cannot clash with a step's directory.
+		dir := filepath.Join(workDir, ".claims", c.Name)
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, claimDirs, fmt.Errorf("volume claim %q: %w", c.Name, err)
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, claimDirs, fmt.Errorf("volume claim %q: %w", c.Name, err)
+		}
+		dirs[c.Name] = dir
+		claimDirs = append(claimDirs, dir)
+	}
 	for i := range g.Steps {
 		for _, m := range g.Steps[i].Process.VolumeMounts {
 			if _, done := dirs[m.Name]; done {
@@ -34,12 +51,23 @@ func resolveVolumes(g *pipeline.Graph, overrides map[string]string, workDir stri
 			}
 			dir, err := volumeDir(declared[m.Name], m.Name, overrides, workDir)
 			if err != nil {
-				return nil, fmt.Errorf("step %q: %w", g.Steps[i].Name, err)
+				return nil, claimDirs, fmt.Errorf("step %q: %w", g.Steps[i].Name, err)
 			}
 			dirs[m.Name] = dir
 		}
 	}
-	return dirs, nil
+	return dirs, claimDirs, nil
+}
+
+// removeClaims removes the directories of the run's claims.
+func removeClaims(dirs []string) error {
+	var errs []error
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("removing the directory of a volume claim: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func volumeDir(v *corev1.Volume, name string, overrides map[string]string, workDir string) (string, error) {

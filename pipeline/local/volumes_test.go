@@ -66,7 +66,7 @@ func TestResolveVolumes(t *testing.T) {
 			{Name: "empty", MountPath: "/e"}, {Name: "host", MountPath: "/h"}, {Name: "secret", MountPath: "/s"},
 		}}}},
 	}
-	got, err := resolveVolumes(g, map[string]string{"secret": "/etc/mysecret"}, workDir)
+	got, _, err := resolveVolumes(g, map[string]string{"secret": "/etc/mysecret"}, workDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +74,11 @@ func TestResolveVolumes(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("resolveVolumes mismatch (-want +got):\n%s", diff)
 	}
-	if _, err := resolveVolumes(g, nil, workDir); err == nil || err.Error() != `step "a": volume "secret" has no host directory: only hostPath and emptyDir volumes map by themselves, map it in the engine's volumes` {
+	if _, _, err := resolveVolumes(g, nil, workDir); err == nil || err.Error() != `step "a": volume "secret" has no host directory: only hostPath and emptyDir volumes map by themselves, map it in the engine's volumes` {
 		t.Errorf("resolveVolumes without a mapping for the secret volume: error = %v", err)
 	}
 	g.Steps[0].Process.VolumeMounts = []corev1.VolumeMount{{Name: "ghost", MountPath: "/g"}}
-	if _, err := resolveVolumes(g, nil, workDir); err == nil || err.Error() != `step "a": volume "ghost" is mounted but not declared in the graph` {
+	if _, _, err := resolveVolumes(g, nil, workDir); err == nil || err.Error() != `step "a": volume "ghost" is mounted but not declared in the graph` {
 		t.Errorf("resolveVolumes with an undeclared volume: error = %v", err)
 	}
 }
