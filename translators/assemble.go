@@ -160,6 +160,13 @@ func (r *run) translate(objs *Objects, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	g.Volumes = vols
+	names := map[string]bool{}
+	for _, v := range vols {
+		names[v.Name] = true
+	}
+	if g.VolumeClaims, err = r.volumeClaims(names); err != nil {
+		return nil, err
+	}
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("the translated graph is invalid: %w", err)
 	}
@@ -178,6 +185,10 @@ func (r *run) chains(plan *Plan, objs *Objects, opts Options) ([]*chain, []error
 	var errs []error
 	for i := range r.members {
 		m := &r.members[i]
+		if err := r.nameClaim(m, prefixes[i], opts); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		vars := r.memberVariables(m, objs, opts)
 		c := &chain{m: m}
 		hostname := vars["HOSTNAME"]

@@ -266,6 +266,14 @@ func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, 
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
 	}
 	p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: interimVolume, MountPath: InterimDir})
+	if m.claim != "" {
+		// The target's interimVolumeTemplate: INTERIM_DATA_DIR is the claim,
+		// in the environment too, for scripts that read $INTERIM_DATA_DIR.
+		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: m.claim, MountPath: InterimVolumeDir})
+		if !slices.ContainsFunc(p.Env, func(e pipeline.EnvVar) bool { return e.Name == "INTERIM_DATA_DIR" }) {
+			p.Env = append(p.Env, pipeline.EnvVar{Name: "INTERIM_DATA_DIR", Value: InterimVolumeDir})
+		}
+	}
 	if m.ref != nil && m.ref.Kind == "AppBinding" {
 		p.Env = append(p.Env, appBindingEnv(objs.AppBindings[m.ref.Name])...)
 	}

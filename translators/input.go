@@ -59,6 +59,10 @@ type member struct {
 	post    *v1alpha1.PostHook
 	runtime *v1alpha1.RuntimeSettings
 	tempDir *v1alpha1.EmptyDirSettings
+	// interim is the target's interimVolumeTemplate; claim names the
+	// graph's claim made from it (nameClaim), "" without one.
+	interim *v1alpha1.PersistentVolumeClaimTemplate
+	claim   string
 	paths   []string
 	exclude []string
 	rules   []v1alpha1.RestoreRule

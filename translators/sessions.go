@@ -50,7 +50,7 @@ func Backup(s *v1alpha1.BackupSession, inv BackupInvoker, objs *Objects, opts Op
 }
 
 func backupMember(i int, t *v1alpha1.BackupConfigurationTemplateSpec) member {
-	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir}
+	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir, interim: t.InterimVolumeTemplate}
 	if t.Target != nil {
 		m.ref, m.paths, m.exclude, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Paths, t.Target.Exclude, t.Target.VolumeMounts, t.Target.Alias
 	}
@@ -128,7 +128,7 @@ func checkRuleSnapshots(prefix string, t *v1alpha1.RestoreTargetSpec) error {
 }
 
 func restoreMember(i int, t *v1alpha1.RestoreTargetSpec) member {
-	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir}
+	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir, interim: t.InterimVolumeTemplate}
 	if t.Target != nil {
 		m.ref, m.rules, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Rules, t.Target.VolumeMounts, t.Target.Alias
 		if len(m.rules) == 0 {

@@ -27,6 +27,9 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 		"INTERIM_DATA_DIR": InterimDir,
 		"STASHFLOW_IMAGE":  opts.Image,
 	}
+	if m.claim != "" {
+		v["INTERIM_DATA_DIR"] = InterimVolumeDir
+	}
 	if r.kind == backupRun {
 		v["BACKUP_SESSION"] = r.name
 	} else {

@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -197,6 +198,11 @@ func TestExampleVariantsAccepted(t *testing.T) {
 		})},
 		{"restore rule without snapshots", from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = nil })},
 		{"target alias", from(func(o *v1alpha1.BackupConfiguration) { o.Spec.Target.Alias = "app" })},
+		{"interim volume template of a configuration", from(func(o *v1alpha1.BackupConfiguration) { o.Spec.InterimVolumeTemplate = interimTemplate() })},
+		{"interim volume template of a restore", from(func(o *v1alpha1.RestoreSession) { o.Spec.InterimVolumeTemplate = interimTemplate() })},
+		{"interim volume template of a blueprint", from(func(o *v1alpha1.BackupBlueprint) { o.Spec.InterimVolumeTemplate = interimTemplate() })},
+		{"interim volume template of a backup batch member", from(func(o *v1alpha1.BackupBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
+		{"interim volume template of a restore batch member", from(func(o *v1alpha1.RestoreBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,6 +213,18 @@ func TestExampleVariantsAccepted(t *testing.T) {
 				t.Fatalf("want accepted, got: %v", err)
 			}
 		})
+	}
+}
+
+// interimTemplate is an interimVolumeTemplate as Stash's docs write one.
+func interimTemplate() *v1alpha1.PersistentVolumeClaimTemplate {
+	return &v1alpha1.PersistentVolumeClaimTemplate{
+		Metadata: &v1alpha1.TemplateMetadata{Name: "stash-tmp-storage"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: ptr.To("standard"),
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
 	}
 }
 
@@ -423,16 +441,6 @@ func TestInvalidRejected(t *testing.T) {
 			obj:   from(func(o *v1alpha1.RestoreSession) { o.Spec.Target.Rules[0].Snapshots = []string{""} }),
 			field: "spec.target.rules[0].snapshots[0]",
 			msg:   "should be at least 1 chars long",
-		},
-		{
-			name: "interim volume template",
-			obj: from(func(o *v1alpha1.RestoreSession) {
-				o.Spec.InterimVolumeTemplate = &v1alpha1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				}}
-			}),
-			field: "spec.interimVolumeTemplate",
-			msg:   "interimVolumeTemplate (a claim per session) is not supported yet",
 		},
 		{
 			name: "repository wipeOut on s3",

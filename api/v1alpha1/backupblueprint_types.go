@@ -72,9 +72,7 @@ type BackupBlueprintSpec struct {
 	TempDir *EmptyDirSettings `json:"tempDir,omitempty"`
 
 	// interimVolumeTemplate of the created BackupConfiguration.
-	// Not supported yet: refused at admission (steps stream, or use tempDir).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="false",message="interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it"
 	InterimVolumeTemplate *PersistentVolumeClaimTemplate `json:"interimVolumeTemplate,omitempty"`
 
 	// backupHistoryLimit of the created BackupConfiguration.

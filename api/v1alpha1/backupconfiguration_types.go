@@ -42,11 +42,11 @@ type BackupConfigurationTemplateSpec struct {
 	// +optional
 	TempDir *EmptyDirSettings `json:"tempDir,omitempty"`
 
-	// interimVolumeTemplate is a claim created for each session to hold the data between
-	// steps (e.g. a dump before upload). Empty means steps stream, or use tempDir.
-	// Not supported yet: refused at admission (steps stream, or use tempDir).
+	// interimVolumeTemplate is a claim made for each session to hold the data between
+	// steps (e.g. a dump before upload), deleted when the session's run ends. The target's
+	// Function steps mount it at /stashflow/interim-volume, which INTERIM_DATA_DIR names.
+	// Empty means steps stream, or use tempDir.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="false",message="interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it"
 	InterimVolumeTemplate *PersistentVolumeClaimTemplate `json:"interimVolumeTemplate,omitempty"`
 
 	// hooks run before and after this target's backup.

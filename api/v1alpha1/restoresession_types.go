@@ -40,10 +40,10 @@ type RestoreTargetSpec struct {
 	// +optional
 	TempDir *EmptyDirSettings `json:"tempDir,omitempty"`
 
-	// interimVolumeTemplate is a claim created for the session to hold data between steps.
-	// Not supported yet: refused at admission (steps stream, or use tempDir).
+	// interimVolumeTemplate is a claim made for the session to hold data between steps,
+	// deleted when the session's run ends. The target's Function steps mount it at
+	// /stashflow/interim-volume, which INTERIM_DATA_DIR names.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="false",message="interimVolumeTemplate (a claim per session) is not supported yet: stashflow's Functions stream, and tempDir gives a step scratch space; remove it"
 	InterimVolumeTemplate *PersistentVolumeClaimTemplate `json:"interimVolumeTemplate,omitempty"`
 
 	// hooks run before and after this target's restore.

@@ -250,7 +250,9 @@ type EmptyDirSettings struct {
 // PersistentVolumeClaimTemplate describes a PersistentVolumeClaim the operator creates for
 // a session, e.g. the interim volume that holds a dump before it is uploaded.
 type PersistentVolumeClaimTemplate struct {
-	// metadata of the claim. The name defaults to "<session>-interim".
+	// metadata of the claim. Its name names the steps' volume (a DNS label); the claim is
+	// <session>-<name>, by default <session>-interim-volume (a batch member's default is
+	// prefixed with the member's step prefix).
 	// +optional
 	Metadata *TemplateMetadata `json:"metadata,omitempty"`
 

@@ -38,6 +38,14 @@ func TestBlueprint(t *testing.T) {
 			Schedule:           "@every 1h",
 			Task:               &v1alpha1.TaskRef{Name: "etcd-backup"},
 			BackupHistoryLimit: ptr.To[int32](3),
+			TempDir:            &v1alpha1.EmptyDirSettings{Medium: "Memory", DisableCaching: true},
+			InterimVolumeTemplate: &v1alpha1.PersistentVolumeClaimTemplate{
+				Metadata: &v1alpha1.TemplateMetadata{Name: "dump", Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")}},
+				},
+			},
 		},
 	}
 	ab := ot.AppBinding(ns, "db")
@@ -59,6 +67,12 @@ func TestBlueprint(t *testing.T) {
 	if bc.Spec.Schedule != "0 3 * * *" || bc.Spec.Repository.Name != "appbinding-db" || bc.Spec.Target.Ref.Name != "db" ||
 		bc.Spec.Task.Name != "etcd-backup" || ptr.Deref(bc.Spec.BackupHistoryLimit, 0) != 3 {
 		t.Errorf("backupconfiguration spec = %+v, want the blueprint's with the annotation's schedule", bc.Spec)
+	}
+	if diff := cmp.Diff(bp.Spec.TempDir, bc.Spec.TempDir); diff != "" {
+		t.Errorf("backupconfiguration tempDir (-blueprint +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(bp.Spec.InterimVolumeTemplate, bc.Spec.InterimVolumeTemplate, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); diff != "" {
+		t.Errorf("backupconfiguration interimVolumeTemplate (-blueprint +got):\n%s", diff)
 	}
 	for _, o := range []client.Object{repo, bc} {
 		if ref := metav1.GetControllerOf(o); ref == nil || ref.Kind != "AppBinding" || ref.Name != "db" {

@@ -49,8 +49,8 @@ type Field struct {
 }
 
 // Boundaries are the path endings where the walk stops: the field holds an
-// embedded Kubernetes type (or, for interimVolumeTemplate, a value refused
-// whole at admission). Each is matched against the end of a path, at a "."
+// embedded Kubernetes type (for interimVolumeTemplate, a claim template
+// whose spec goes whole to the claim). Each is matched against the end of a path, at a "."
 // boundary.
 var Boundaries = []string{
 	"resources",                 // corev1.ResourceRequirements
@@ -70,5 +70,5 @@ var Boundaries = []string{
 	"imagePullSecrets",          // []corev1.LocalObjectReference
 	"readinessGates",            // []corev1.PodReadinessGate
 	"topologySpreadConstraints", // []corev1.TopologySpreadConstraint
-	"interimVolumeTemplate",     // corev1.PersistentVolumeClaimSpec inside; refused whole by CEL
+	"interimVolumeTemplate",     // corev1.PersistentVolumeClaimSpec inside; honoured whole
 }
