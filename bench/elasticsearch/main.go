@@ -41,6 +41,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/stashflow/stashflow/bench/internal/measure"
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
 	"github.com/stashflow/stashflow/functions/step"
@@ -73,6 +74,7 @@ type config struct {
 	restoreArgs     string
 	backupArgs      string
 	repeat          int
+	memLimit        string
 }
 
 // result is one measured run.
@@ -102,9 +104,17 @@ func run() error {
 	flag.IntVar(&c.repeat, "repeat", 1, "rounds of the two backup runs (stashflow, restic from a file), interleaved; rows and ratios use the median round")
 	flag.StringVar(&c.backupArgs, "backup-args", "", "extra flags for elasticsearch-backup, space separated")
 	flag.StringVar(&c.restoreArgs, "restore-args", "", "extra flags for elasticsearch-restore, space separated")
+	flag.StringVar(&c.memLimit, "mem-limit", "", "also run the backup step and restic from a file under this memory limit (e.g. 256MiB), each in a cgroup of its own when one can be made, and print bench/etcd's table")
 	flag.Parse()
 	if c.repeat < 1 {
 		return fmt.Errorf("-repeat: at least 1")
+	}
+	var memLimit int64
+	if c.memLimit != "" {
+		var err error
+		if memLimit, err = measure.ParseSize(c.memLimit); err != nil || memLimit <= 0 {
+			return fmt.Errorf("-mem-limit: %q is not a size", c.memLimit)
+		}
 	}
 
 	root, err := repo.Root()
@@ -134,7 +144,7 @@ func run() error {
 	if !c.keep {
 		defer os.RemoveAll(c.workDir)
 	}
-	b := &bench{c: c, bin: bin}
+	b := &bench{c: c, bin: bin, memLimit: memLimit}
 	return b.run()
 }
 
@@ -144,6 +154,7 @@ type bench struct {
 	template string
 	repos    int
 	results  []result
+	memLimit int64 // -mem-limit in bytes; 0: no table
 }
 
 func (b *bench) run() error {
@@ -169,7 +180,7 @@ func (b *bench) run() error {
 
 	// 1. stashflow backup (streaming into restic).
 	repo := b.newRepo()
-	sf, err := measure(func() (result, error) { return b.backup(src.URL, repo) })
+	sf, err := withServerCPU(func() (result, error) { return b.backup(src.URL, repo) })
 	if err != nil {
 		return err
 	}
@@ -188,7 +199,7 @@ func (b *bench) run() error {
 	if b.c.repeat > 1 {
 		sfRuns, rfRuns := []result{sf}, []result{rf}
 		for range b.c.repeat - 1 {
-			r, err := measure(func() (result, error) { return b.backup(src.URL, b.newRepo()) })
+			r, err := withServerCPU(func() (result, error) { return b.backup(src.URL, b.newRepo()) })
 			if err != nil {
 				return err
 			}
@@ -211,17 +222,23 @@ func (b *bench) run() error {
 		b.results = []result{sf, rf}
 	}
 
+	if b.memLimit > 0 {
+		if err := b.memTable(src.URL, archive); err != nil {
+			return err
+		}
+	}
+
 	// 3. elasticdump, defaults and tuned, piped into restic.
 	var edDefault, edTuned result
 	dumpFile := filepath.Join(b.c.workDir, "elasticdump.ndjson")
 	if !b.c.skipElasticdump {
-		if edDefault, err = measure(func() (result, error) {
+		if edDefault, err = withServerCPU(func() (result, error) {
 			return b.elasticdumpExport("elasticdump (defaults)", src.URL, nil, "")
 		}); err != nil {
 			return err
 		}
 		b.add(edDefault)
-		if edTuned, err = measure(func() (result, error) {
+		if edTuned, err = withServerCPU(func() (result, error) {
 			return b.elasticdumpExport("elasticdump --limit 10000", src.URL, []string{"--limit", "10000"}, dumpFile)
 		}); err != nil {
 			return err
@@ -233,7 +250,7 @@ func (b *bench) run() error {
 	var sfRestore, edImport result
 	if !b.c.skipRestore {
 		dst := estest.New(estest.Options{})
-		sfRestore, err = measure(func() (result, error) {
+		sfRestore, err = withServerCPU(func() (result, error) {
 			return b.runFn("stashflow elasticsearch-restore", repo, "elasticsearch-restore",
 				append([]string{"--url", dst.URL, "--snapshot", sf.snapshotID}, strings.Fields(b.c.restoreArgs)...)...)
 		})
@@ -244,7 +261,7 @@ func (b *bench) run() error {
 		b.add(sfRestore)
 		if !b.c.skipElasticdump {
 			dst2 := estest.New(estest.Options{})
-			edImport, err = measure(func() (result, error) { return b.elasticdumpImport(dst2.URL, dumpFile) })
+			edImport, err = withServerCPU(func() (result, error) { return b.elasticdumpImport(dst2.URL, dumpFile) })
 			dst2.Close()
 			if err != nil {
 				return err
@@ -306,8 +323,8 @@ func selfCPU() time.Duration {
 	return cpuOf(&ru)
 }
 
-// measure runs f and records the server's CPU time during it.
-func measure(f func() (result, error)) (result, error) {
+// withServerCPU runs f and records the server's CPU time during it.
+func withServerCPU(f func() (result, error)) (result, error) {
 	before := selfCPU()
 	r, err := f()
 	r.serverCPU = selfCPU() - before
