@@ -26,6 +26,16 @@ type RepositoryWork struct {
 	// Wipe deletes the repository's data instead (repository-wipe): the
 	// Repository was deleted with wipeOut.
 	Wipe bool
+	// Check verifies the repository instead (repository-check): its
+	// integrity check.
+	Check *RepositoryCheck
+}
+
+// RepositoryCheck is an integrity check of a Repository.
+type RepositoryCheck struct {
+	// ReadDataSubset is restic check's --read-data-subset; empty: the
+	// structure only.
+	ReadDataSubset string
 }
 
 // RepositoryRun is the graph the Repository controller runs for repo, named
@@ -36,7 +46,10 @@ type RepositoryWork struct {
 // repository, initialises it if work.Create is true and the backend holds
 // none, forgets work.Forget, and reports what it holds
 // (outputs.RepositoryCreated, RepositoryExists, SnapshotCount, TotalSize,
-// First/LastSnapshotTime, Snapshots, ForgottenIDs). On Argo the step is a
+// First/LastSnapshotTime, Snapshots, ForgottenIDs). With work.Check it runs
+// `stashflow fn repository-check` instead, which never creates a
+// repository and succeeds when restic check ran, reporting outputs.Integrity,
+// Errors and BrokenPacks. On Argo the step is a
 // pod of the stashflow image; on the local engine a child process of the
 // operator.
 func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, opts Options) (*pipeline.Graph, error) {
@@ -48,8 +61,21 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 		args = append(args, "--forget="+strings.Join(work.Forget, ","))
 	}
 	display := "open the repository"
-	if work.Wipe {
-		args, display = []string{"fn", "repository-wipe"}, "wipe the repository's data (wipeOut)"
+	declared := []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
+		outputs.FirstSnapshotTime, outputs.LastSnapshotTime, outputs.Snapshots, outputs.ForgottenIDs}
+	switch {
+	case work.Wipe:
+		args, display, declared = []string{"fn", "repository-wipe"}, "wipe the repository's data (wipeOut)", nil
+	case work.Check != nil:
+		// The step succeeds when restic check ran, whatever it found: the
+		// outputs say what (a failed step reports none).
+		args = []string{"fn", "repository-check", "--create=false", "--fail-on-errors=false"}
+		display = "check the repository's integrity (restic check)"
+		if work.Check.ReadDataSubset != "" {
+			args = append(args, "--read-data-subset="+work.Check.ReadDataSubset)
+			display += ", reading " + work.Check.ReadDataSubset + " of its data"
+		}
+		declared = []string{outputs.Integrity, outputs.Errors, outputs.BrokenPacks}
 	}
 	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: args}
 	addRepository(&p, repo)
@@ -60,11 +86,8 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 		Process:     p,
 		Labels:      stepLabels(nil, StepKindFunction, "", RepositoryStep),
 	}
-	if !work.Wipe {
-		for _, o := range []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
-			outputs.FirstSnapshotTime, outputs.LastSnapshotTime, outputs.Snapshots, outputs.ForgottenIDs} {
-			s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
-		}
+	for _, o := range declared {
+		s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
 	}
 	g := &pipeline.Graph{
 		Name:      name,

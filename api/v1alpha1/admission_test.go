@@ -203,6 +203,15 @@ func TestExampleVariantsAccepted(t *testing.T) {
 		{"interim volume template of a blueprint", from(func(o *v1alpha1.BackupBlueprint) { o.Spec.InterimVolumeTemplate = interimTemplate() })},
 		{"interim volume template of a backup batch member", from(func(o *v1alpha1.BackupBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
 		{"interim volume template of a restore batch member", from(func(o *v1alpha1.RestoreBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
+		{"integrity check with part of the data", from(func(o *v1alpha1.Repository) {
+			o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{Schedule: "CRON_TZ=UTC 0 3 * * 0", ReadDataSubset: "2/7"}
+		})},
+		{"integrity check with a percentage", from(func(o *v1alpha1.Repository) {
+			o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{Schedule: "@weekly", ReadDataSubset: "2.5%"}
+		})},
+		{"integrity check with a size, on demand only", from(func(o *v1alpha1.Repository) {
+			o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{ReadDataSubset: "500M"}
+		})},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,6 +460,32 @@ func TestInvalidRejected(t *testing.T) {
 			}),
 			field: "spec.wipeOut",
 			msg:   "wipeOut: true is supported for backend.local only",
+		},
+		{
+			name: "integrity check schedule not cron",
+			obj: from(func(o *v1alpha1.Repository) {
+				o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{Schedule: "every night"}
+			}),
+			field: "spec.integrityCheck.schedule",
+			msg:   "spec.integrityCheck.schedule must be a cron expression of 5 or 6 fields",
+		},
+		{
+			name:  "integrity check subset n above t",
+			obj:   from(func(o *v1alpha1.Repository) { o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{ReadDataSubset: "3/2"} }),
+			field: "spec.integrityCheck.readDataSubset",
+			msg:   "spec.integrityCheck.readDataSubset must be n/t (1 <= n <= t <= 256)",
+		},
+		{
+			name:  "integrity check subset above 100%",
+			obj:   from(func(o *v1alpha1.Repository) { o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{ReadDataSubset: "150%"} }),
+			field: "spec.integrityCheck.readDataSubset",
+			msg:   "spec.integrityCheck.readDataSubset must be n/t",
+		},
+		{
+			name:  "integrity check subset not a size",
+			obj:   from(func(o *v1alpha1.Repository) { o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{ReadDataSubset: "half"} }),
+			field: "spec.integrityCheck.readDataSubset",
+			msg:   "spec.integrityCheck.readDataSubset must be n/t",
 		},
 		{
 			name:  "driver VolumeSnapshotter",

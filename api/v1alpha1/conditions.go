@@ -41,6 +41,9 @@ const (
 	ConditionRetentionPolicyApplied = "RetentionPolicyApplied"
 	// ConditionBackupHistoryCleaned means old sessions beyond backupHistoryLimit were deleted.
 	ConditionBackupHistoryCleaned = "BackupHistoryCleaned"
+	// ConditionIntegrityVerified (a Repository's) is True when the last integrity check found no
+	// error, False when it found one, Unknown while one runs or before the first.
+	ConditionIntegrityVerified = "IntegrityVerified"
 	// ConditionVerified means the repository or snapshot passed restic check.
 	ConditionVerified = "Verified"
 )

@@ -78,6 +78,11 @@ const (
 	// that sets spec.replicas to 0, so the count is never lost, and an earlier failed restore's
 	// value is never overwritten.
 	AnnotationRestoreReplicas = GroupName + "/restore-replicas"
+	// AnnotationCheckRequested on a Repository requests an integrity check now: when its
+	// value differs from status.checkRequest, the Repository controller runs `restic check`
+	// (with spec.integrityCheck.readDataSubset) and records the value. Any value will do; a
+	// timestamp (`date -u +%FT%TZ`) says when it was asked for.
+	AnnotationCheckRequested = GroupName + "/check-requested"
 )
 
 // Values of AnnotationTrigger.

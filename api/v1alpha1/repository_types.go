@@ -40,6 +40,36 @@ type RepositorySpec struct {
 	// objects with it, keeps every snapshot in the backend. Supported for backend.local.
 	// +optional
 	WipeOut bool `json:"wipeOut,omitempty"`
+
+	// integrityCheck runs `restic check` on the repository on a schedule (stashflow's own
+	// field; Stash has none). The Repository controller runs it on the operator's engine, one
+	// run at a time, once no session uses the Repository, and writes status.integrity,
+	// status.lastIntegrityCheckTime and the IntegrityVerified condition. A check is also run
+	// on demand when the annotation stashflow.dev/check-requested changes value.
+	// +optional
+	IntegrityCheck *IntegrityCheck `json:"integrityCheck,omitempty"`
+}
+
+// IntegrityCheck says when the Repository controller checks the repository, and how much of
+// its data it reads.
+type IntegrityCheck struct {
+	// schedule is a cron expression (5 or 6 fields, with an optional CRON_TZ= prefix) or a
+	// descriptor such as @daily or @every 24h. Unset: checks run only on demand.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="self.matches('^((CRON_TZ|TZ)=[^ ]+ +)?([^ @]+( +[^ ]+){4,5}|@(yearly|annually|monthly|weekly|daily|midnight|hourly)|@every +[0-9][0-9a-z.]*)$')",message="spec.integrityCheck.schedule must be a cron expression of 5 or 6 fields or a descriptor such as @daily or @every 24h"
+	Schedule string `json:"schedule,omitempty"`
+
+	// readDataSubset also reads and verifies a part of the data (restic check
+	// --read-data-subset): "n/t" (part n of t, t at most 256), "x%" (a random x percent) or a
+	// size such as "500M" (k, m, g or t suffix). Unset: only the structure is checked (the
+	// index, the snapshots' trees and that every pack file exists with its size).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,3}/[0-9]{1,3}$') ? (int(self.split('/')[0]) >= 1 && int(self.split('/')[0]) <= int(self.split('/')[1]) && int(self.split('/')[1]) <= 256) : (self.matches('^[0-9]{1,3}([.][0-9]{1,6})?%$') ? (double(self.replace('%', '')) > 0.0 && double(self.replace('%', '')) <= 100.0) : self.matches('^0*[1-9][0-9]{0,15}[bBkKmMgGtT]?$'))",message="spec.integrityCheck.readDataSubset must be n/t (1 <= n <= t <= 256), a percentage above 0% and at most 100% such as 10% or 2.5%, or a size such as 500M"
+	ReadDataSubset string `json:"readDataSubset,omitempty"`
 }
 
 // Backend is one restic backend: exactly one of local, s3, gcs, azure, b2, swift or rest.
@@ -279,9 +309,22 @@ type RepositoryStatus struct {
 	// +optional
 	LastBackupTime *metav1.Time `json:"lastBackupTime,omitempty"`
 
-	// integrity is the result of the last `restic check`.
+	// integrity is the result of the last `restic check` of the Repository controller's
+	// integrity check (spec.integrityCheck or the stashflow.dev/check-requested annotation):
+	// true when it found no error.
 	// +optional
 	Integrity *bool `json:"integrity,omitempty"`
+
+	// lastIntegrityCheckTime is when the last integrity check started (its outcome is in the
+	// IntegrityVerified condition).
+	// +optional
+	LastIntegrityCheckTime *metav1.Time `json:"lastIntegrityCheckTime,omitempty"`
+
+	// checkRequest is the value of the stashflow.dev/check-requested annotation that the
+	// last check requested on demand answered; a new value requests another check.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	CheckRequest string `json:"checkRequest,omitempty"`
 
 	// totalSize is the repository's size on the backend, human readable (e.g. "1.2 GiB"), as in Stash.
 	// +optional
@@ -307,7 +350,7 @@ type RepositoryStatus struct {
 	// +optional
 	RefreshTime *metav1.Time `json:"refreshTime,omitempty"`
 
-	// conditions: Ready, BackendSecretFound, Initialized.
+	// conditions: Ready, BackendSecretFound, Initialized, IntegrityVerified.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -78,6 +78,16 @@ const (
 	ReasonWipeOutFailed Reason = "WipeOutFailed"
 	// ReasonWipedOut: the Repository's data was deleted.
 	ReasonWipedOut Reason = "WipedOut"
+	// ReasonChecking: an integrity check of the Repository runs; sessions
+	// into it wait until it ends.
+	ReasonChecking Reason = "Checking"
+	// ReasonNoErrorsFound: the last integrity check found no error.
+	ReasonNoErrorsFound Reason = "NoErrorsFound"
+	// ReasonErrorsFound: the last integrity check found errors.
+	ReasonErrorsFound Reason = "ErrorsFound"
+	// ReasonCheckFailed: the last integrity check could not check the
+	// repository (a lock held, the backend down); it is tried again.
+	ReasonCheckFailed Reason = "CheckFailed"
 )
 
 // Condition types of Snapshots, written by the Repository controller.

@@ -29,6 +29,12 @@ func ReadinessOf(repo *v1alpha1.Repository, restore bool) Readiness {
 	c := conditions.Get(repo.Status.Conditions, conditions.Initialized)
 	key := repo.Namespace + "/" + repo.Name
 	switch {
+	case checking(repo):
+		// restic check holds an exclusive lock: a backup or restore would
+		// fail on it.
+		return Readiness{Reason: conditions.ReasonChecking,
+			Message: fmt.Sprintf("waiting for the integrity check of Repository %s to end: %s", key,
+				conditions.Get(repo.Status.Conditions, v1alpha1.ConditionIntegrityVerified).Message)}
 	case c != nil && c.Status == metav1.ConditionTrue && repo.Status.ObservedGeneration == repo.Generation:
 		return Readiness{Ready: true}
 	case c != nil && restore && c.Status == metav1.ConditionFalse && c.Reason == string(conditions.ReasonNotInitialized):

@@ -175,6 +175,8 @@ type scope struct {
 	startedRun bool
 	// endedRun is the run whose outcome this reconcile wrote.
 	endedRun string
+	// check: the run in status.workflow is an integrity check.
+	check bool
 	// done stops the phases.
 	done bool
 }
@@ -236,6 +238,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (retres ct
 		r.reconcileForgets,
 		r.reconcileRun,
 		r.reconcileNextRun,
+		r.reconcileCheck,
 	}
 	if repo.DeletionTimestamp != nil {
 		phases = []func(context.Context, *scope) (ctrl.Result, error){r.reconcileUsers, r.reconcileDelete}

@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -313,9 +314,9 @@ func TestRestoreOfAMissingRepository(t *testing.T) {
 	}
 }
 
-// TestRepositoryMetrics: a Repository's snapshot count and readiness are
-// exported from its status; when it is deleted its size, snapshot-count and
-// readiness series go,
+// TestRepositoryMetrics: a Repository's snapshot count, readiness and
+// integrity are exported from its status; when it is deleted its size,
+// snapshot-count, readiness and integrity series go,
 // and another Repository's stay.
 func TestRepositoryMetrics(t *testing.T) {
 	t.Parallel()
@@ -325,6 +326,7 @@ func TestRepositoryMetrics(t *testing.T) {
 	ot.Create(t, c, gone, goneSecret, kept, keptSecret)
 	for _, r := range []*v1alpha1.Repository{gone, kept} {
 		r.Status.SnapshotCount = 3
+		r.Status.Integrity = ptr.To(true)
 		ot.Initialized(t, c, r)
 	}
 	m := metrics.Default()
@@ -339,6 +341,9 @@ func TestRepositoryMetrics(t *testing.T) {
 			if _, ok := value(m.RepositoryReady.GaugeVec, ns, name); !ok {
 				return fmt.Sprintf("readiness of %s not exported", name)
 			}
+			if v, ok := value(m.RepositoryIntegrity.GaugeVec, ns, name); !ok || v != 1 {
+				return fmt.Sprintf("integrity of %s: %v (exported: %v), want 1 from its status", name, v, ok)
+			}
 		}
 		return ""
 	})
@@ -346,7 +351,7 @@ func TestRepositoryMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	ot.Eventually(t, 10*time.Second, func() string {
-		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots.GaugeVec, m.RepositorySizeBytes.GaugeVec, m.RepositoryReady.GaugeVec} {
+		for _, vec := range []*prometheus.GaugeVec{m.RepositorySnapshots.GaugeVec, m.RepositorySizeBytes.GaugeVec, m.RepositoryReady.GaugeVec, m.RepositoryIntegrity.GaugeVec} {
 			if _, ok := value(vec, ns, "gone"); ok {
 				return "the deleted Repository's series are still exported"
 			}

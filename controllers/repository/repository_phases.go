@@ -187,7 +187,12 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 	}
 	r.cov.commit(key, st.Workflow.Name)
 	create := s.backedUp
-	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, translators.RepositoryWork{Create: create, Forget: s.forget}, r.Translate)
+	s.check = checking(s.repo)
+	work := translators.RepositoryWork{Create: create, Forget: s.forget}
+	if s.check {
+		work = checkWork(s.repo)
+	}
+	g, err := translators.RepositoryRun(s.repo, st.Workflow.Name, work, r.Translate)
 	var ref *v1alpha1.WorkflowRef
 	if err == nil {
 		ref, err = r.Engine.Submit(ctx, s.repo, g)
@@ -196,7 +201,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		}
 	}
 	if err != nil { // retrying the same run cannot help
-		r.runFailed(s, err.Error())
+		r.failed(s, err.Error())
 		s.endRun()
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
@@ -204,7 +209,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 	plan := &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
 	run, err := r.Engine.Status(ctx, s.repo, ref, plan)
 	if lost := engine.AsLost(err); lost != nil {
-		r.runFailed(s, lost.Message)
+		r.failed(s, lost.Message)
 		s.endRun()
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
@@ -212,16 +217,29 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		return ctrl.Result{}, err
 	}
 	if !run.Finished {
-		r.running(s, create)
+		if !s.check {
+			r.running(s, create)
+		}
 		s.done = true
 		return ctrl.Result{RequeueAfter: runPoll}, nil
 	}
-	if err := r.finished(ctx, s, run); err != nil {
+	if s.check {
+		r.checkFinished(ctx, s, run)
+	} else if err := r.finished(ctx, s, run); err != nil {
 		// The run stays: its outcome is read again and mirrored next time.
 		return ctrl.Result{}, err
 	}
 	s.endRun()
 	return ctrl.Result{}, nil
+}
+
+// failed writes why the run in status.workflow failed.
+func (r *Reconciler) failed(s *scope, cause string) {
+	if s.check {
+		r.checkFailed(s, cause)
+		return
+	}
+	r.runFailed(s, cause)
 }
 
 // endRun clears status.workflow; the run is forgotten once that is written.

@@ -133,8 +133,8 @@ func (r *Reconciler) runFailed(s *scope, cause string) {
 	r.event(repo, true, reason, msg)
 }
 
-// exportMetrics exports the Repository's readiness and snapshot count from
-// its status (also after the operator restarts, not only after the next run).
+// exportMetrics exports the Repository's readiness, snapshot count and
+// integrity from its status (also after the operator restarts, not only after the next run).
 func (r *Reconciler) exportMetrics(repo *v1alpha1.Repository) {
 	if r.Metrics == nil || !repo.DeletionTimestamp.IsZero() {
 		return
@@ -143,5 +143,8 @@ func (r *Reconciler) exportMetrics(repo *v1alpha1.Repository) {
 		metrics.Bool(conditions.IsTrue(repo.Status.Conditions, v1alpha1.ConditionReady)))
 	if repo.Status.RefreshTime != nil || repo.Status.FirstBackupTime != nil {
 		r.Metrics.RepositorySnapshots.WithLabelValues(repo.Namespace, repo.Name).Set(float64(repo.Status.SnapshotCount))
+	}
+	if repo.Status.Integrity != nil {
+		r.Metrics.RepositoryIntegrity.WithLabelValues(repo.Namespace, repo.Name).Set(metrics.Bool(*repo.Status.Integrity))
 	}
 }

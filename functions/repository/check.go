@@ -20,10 +20,12 @@ const CheckName = "repository-check"
 type Check struct {
 	readData       bool
 	readDataSubset string
+	create         bool
+	failOnErrors   bool
 }
 
 // NewCheck returns a fresh repository-check Function.
-func NewCheck() *Check { return &Check{} }
+func NewCheck() *Check { return &Check{create: true, failOnErrors: true} }
 
 // Description implements step.Describer.
 func (*Check) Description() string {
@@ -39,6 +41,8 @@ func (c *Check) DeclaredOutputs() []string {
 func (c *Check) Flags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.readData, "read-data", false, "read and verify all data blobs")
 	fs.StringVar(&c.readDataSubset, "read-data-subset", "", "read and verify a subset of the data: n/t, x% or a size such as 500M")
+	fs.BoolVar(&c.create, "create", true, "initialise the repository if the backend holds none (false: a missing repository fails the step)")
+	fs.BoolVar(&c.failOnErrors, "fail-on-errors", true, "fail the step when restic check finds an error (false: succeed and report integrity=false with the counts)")
 }
 
 // Validate implements step.Function.
@@ -58,7 +62,12 @@ func (c *Check) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := repo.EnsureRepository(ctx); err != nil {
+	if c.create {
+		_, err = repo.EnsureRepository(ctx)
+	} else {
+		err = repo.Open(ctx)
+	}
+	if err != nil {
 		return nil, err
 	}
 	res, err := repo.Check(ctx, restic.CheckOptions{ReadData: c.readData, ReadDataSubset: c.readDataSubset})
@@ -71,6 +80,10 @@ func (c *Check) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		out[outputs.Integrity] = "true"
 	case restic.IsKind(err, restic.KindCheckFailed):
 		out[outputs.Integrity] = "false"
+		if !c.failOnErrors {
+			env.Logger().Info("repository damaged", "errors", out[outputs.Errors], "brokenPacks", out[outputs.BrokenPacks], "cause", err.Error())
+			return out, nil
+		}
 	}
 	return out, err
 }

@@ -156,6 +156,20 @@ func TestRetentionAndCheck(t *testing.T) {
 	if !restic.IsKind(err, restic.KindCheckFailed) || out[outputs.Errors] == "0" || out[outputs.Integrity] != "false" {
 		t.Errorf("check of a damaged repository: outputs %v, err %v", out, err)
 	}
+	// As the Repository controller runs it: the step succeeds and reports.
+	out, err = run(t, NewCheck(), env, "--read-data", "--create=false", "--fail-on-errors=false")
+	if err != nil || out[outputs.Errors] == "0" || out[outputs.Integrity] != "false" {
+		t.Errorf("check of a damaged repository with --fail-on-errors=false: outputs %v, err %v", out, err)
+	}
+	// --create=false never initialises a missing repository.
+	missing := step.NewEnv(nil)
+	missing.Environ = append(missing.Environ, "RESTIC_REPOSITORY="+filepath.Join(t.TempDir(), "none"), "RESTIC_PASSWORD=pw")
+	if _, err := run(t, NewCheck(), missing, "--create=false"); !restic.IsKind(err, restic.KindNoRepository) {
+		t.Errorf("check of a missing repository with --create=false: err %v, want no repository", err)
+	}
+	if _, err := os.Stat(missing.Getenv("RESTIC_REPOSITORY")); !os.IsNotExist(err) {
+		t.Errorf("check with --create=false created %s (%v)", missing.Getenv("RESTIC_REPOSITORY"), err)
+	}
 }
 
 // TestInit: repository-init with --create=false reports a missing
