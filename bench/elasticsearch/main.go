@@ -44,6 +44,7 @@ import (
 	"github.com/stashflow/stashflow/bench/internal/measure"
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/elasticsearch/estest"
+	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/outputs"
@@ -563,13 +564,13 @@ func (b *bench) resticFile(file string) (result, error) {
 	}
 	rep, wall, err := b.launch(launchSpec{Cmds: []launchCmd{{
 		Argv: []string{filepath.Join(b.bin, "restic"), "backup", "--json", "--host", "bench", file},
-		Env:  append(b.resticEnv(b.newRepo()), "GOGC=400"),
+		Env:  append(b.resticEnv(b.newRepo()), "GOGC="+restic.BackupGOGC),
 	}}})
 	if err != nil {
 		return result{}, fmt.Errorf("restic backup: %w", err)
 	}
 	return result{name: "restic backup of the archive file", wall: wall, bytes: st.Size(), resticRSS: rep.Procs[0].MaxRSS, resticCPU: rep.Procs[0].CPU,
-		note: "the same bytes as stashflow's archive, from a file (GOGC=400, as the backup step runs restic)"}, nil
+		note: "the same bytes as stashflow's archive, from a file (GOGC=" + restic.BackupGOGC + ", as the backup step runs restic)"}, nil
 }
 
 // elasticdumpExport runs elasticdump with its output piped into restic
@@ -578,7 +579,7 @@ func (b *bench) elasticdumpExport(name, url string, extra []string, tee string) 
 	rep, wall, err := b.launch(launchSpec{Tee: tee, Cmds: []launchCmd{
 		{Argv: append([]string{b.c.elasticdump, "--input=" + url + "/bench", "--output=$", "--type=data", "--quiet"}, extra...), Env: os.Environ()},
 		{Argv: []string{filepath.Join(b.bin, "restic"), "backup", "--stdin", "--stdin-filename", "elasticdump.ndjson", "--json", "--host", "bench"},
-			Env: append(b.resticEnv(b.newRepo()), "GOGC=400")},
+			Env: append(b.resticEnv(b.newRepo()), "GOGC="+restic.BackupGOGC)},
 	}})
 	if err != nil {
 		return result{}, fmt.Errorf("%s: %w", name, err)

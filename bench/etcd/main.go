@@ -47,6 +47,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stashflow/stashflow/bench/internal/measure"
+	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/repo"
 	"github.com/stashflow/stashflow/internal/testservers"
 )
@@ -65,7 +66,7 @@ func main() {
 		sizeFlag  = flag.String("size", "1GiB", "bytes of values to load into etcd (e.g. 64MiB, 1GiB)")
 		valueFlag = flag.String("value-size", "100KiB", "size of each value")
 		workdir   = flag.String("workdir", "", "directory for etcd, repositories and temporary files (default: a new one under $TMPDIR, removed afterwards)")
-		gogc      = flag.Bool("gogc-variant", true, "also run (a)'s restic with GOGC=400, as (b) runs it")
+		gogc      = flag.Bool("gogc-variant", true, "also run (a)'s restic with GOGC="+restic.BackupGOGC+", as (b) runs it")
 		restore   = flag.Bool("restore", true, "also measure the restores")
 		repeat    = flag.Int("repeat", 1, "rounds of the backup runs, then of the restores (each interleaved); rows show the median round")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
@@ -438,7 +439,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 			if err != nil {
 				return err
 			}
-			backupA2, err := b.measureStep("a2' restic backup file, GOGC=400", b.resticCmd(envA2, "400", "backup", "--json", "--host", "bench", snapFile), false)
+			backupA2, err := b.measureStep("a2' restic backup file, GOGC="+restic.BackupGOGC, b.resticCmd(envA2, restic.BackupGOGC, "backup", "--json", "--host", "bench", snapFile), false)
 			if err != nil {
 				return err
 			}
@@ -477,7 +478,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		if err != nil {
 			return err
 		}
-		c2, err := b.measure(rowC2, b.resticCmd(envC, "400", "backup", "--json", "--host", "bench", snapFile))
+		c2, err := b.measure(rowC2, b.resticCmd(envC, restic.BackupGOGC, "backup", "--json", "--host", "bench", snapFile))
 		if err != nil {
 			return err
 		}
@@ -612,7 +613,7 @@ const (
 	rowA  = "(a) Stash: a1 + a2"
 	rowB  = "(b) stashflow fn etcd-backup"
 	rowC1 = "(c1) snapshot stream → io.Discard"
-	rowC2 = "(c2) restic backup file, GOGC=400"
+	rowC2 = "(c2) restic backup file, GOGC=" + restic.BackupGOGC
 )
 
 func verdict(ok bool) string {

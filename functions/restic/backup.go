@@ -43,7 +43,7 @@ type BackupOptions struct {
 	// 0 means DefaultPipeSize. The kernel may grant less.
 	PipeSize int
 	// GOGC is restic's GOGC when the step's environment does not set one;
-	// "" means the Client's backupGOGC.
+	// "" means BackupGOGC.
 	GOGC string
 }
 
@@ -51,26 +51,15 @@ type BackupOptions struct {
 // (the default /proc/sys/fs/pipe-max-size).
 const DefaultPipeSize = 1 << 20
 
-// DefaultBackupGOGC is restic's GOGC for backups unless the environment sets
-// one: restic lowers GOGC to 50 by default to save memory; 400 trades about
-// 150 MB of RSS for ≈ 12 % less wall time on a 1 GiB stream.
-const DefaultBackupGOGC = "400"
-
-// LimitedBackupGOGC is restic's GOGC for backups under a memory budget
-// (Client.MemoryLimit), unless the environment sets one. Measured on a
-// 1 GiB etcd under a 256 MiB limit (bench/etcd -mem-limit 256MiB -b-env):
-// 100 kept restic at ≈ 75 MiB with the least CPU and wall time; 400 and
-// off grew it to its GOMEMLIMIT (≈ 185 MiB) and collected there, slower.
-const LimitedBackupGOGC = "100"
-
-// backupGOGC is the GOGC a backup gives restic unless the environment
-// sets one.
-func (c *Client) backupGOGC() string {
-	if c.MemoryLimit > 0 {
-		return LimitedBackupGOGC
-	}
-	return DefaultBackupGOGC
-}
+// BackupGOGC is restic's GOGC for backups unless the environment sets one
+// (restic lowers GOGC to 50 by itself). Measured side by side on a 1 GiB
+// etcd (bench/etcd -size 1GiB -repeat 3 -b-env 'GOGC=50;GOGC=100;GOGC=200',
+// docs/benchmarks.md): without a limit, 100 kept restic at 73 MiB and the
+// step at 101 MiB with the CPU of 400 (13.1 CPU-s both), where 400 grew
+// restic to 228 MiB and the step to 256 MiB, over the 160 MiB target;
+// under a 256 MiB limit, 100 kept restic at ≈ 75 MiB with the least CPU,
+// while 400 and off grew it to its GOMEMLIMIT and collected there.
+const BackupGOGC = "100"
 
 // StdinBackup is a running `restic backup --stdin`. Write the stream to it,
 // then call Finish to let restic commit the snapshot, or Abort to make sure
@@ -113,7 +102,7 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 	}
 	gogc := o.GOGC
 	if gogc == "" {
-		gogc = c.backupGOGC()
+		gogc = BackupGOGC
 	}
 	cmd := exec.Command(c.Binary, args...)
 	cmd.Env = c.env("GOGC=" + gogc)

@@ -10,8 +10,8 @@ import (
 )
 
 // TestMemoryLimitEnv: restic's share of the step's budget reaches restic as
-// GOMEMLIMIT, and the backup GOGC follows; what the step's environment
-// sets itself wins.
+// GOMEMLIMIT, with the backup GOGC; what the step's environment sets
+// itself wins.
 func TestMemoryLimitEnv(t *testing.T) {
 	base := []string{"RESTIC_REPOSITORY=/r", "RESTIC_PASSWORD=x", "PATH=/nonexistent"}
 	cases := []struct {
@@ -21,14 +21,14 @@ func TestMemoryLimitEnv(t *testing.T) {
 		// wantEnv: GOMEMLIMIT and GOGC as a backup's restic sees them.
 		wantEnv []string
 	}{
-		{name: "no budget: no GOMEMLIMIT, GOGC for speed", wantEnv: []string{"GOGC=" + DefaultBackupGOGC}},
+		{name: "no budget: no GOMEMLIMIT", wantEnv: []string{"GOGC=" + BackupGOGC}},
 		{
 			name: "a budget", environ: []string{outputs.ResticMemoryLimitEnv + "=201326592"}, wantLimit: 192 << 20,
-			wantEnv: []string{"GOGC=" + LimitedBackupGOGC, "GOMEMLIMIT=201326592"},
+			wantEnv: []string{"GOGC=" + BackupGOGC, "GOMEMLIMIT=201326592"},
 		},
 		{
-			name: "the user's GOMEMLIMIT and GOGC win", environ: []string{outputs.ResticMemoryLimitEnv + "=201326592", "GOMEMLIMIT=1GiB", "GOGC=100"}, wantLimit: 192 << 20,
-			wantEnv: []string{"GOMEMLIMIT=1GiB", "GOGC=100"},
+			name: "the user's GOMEMLIMIT and GOGC win", environ: []string{outputs.ResticMemoryLimitEnv + "=201326592", "GOMEMLIMIT=1GiB", "GOGC=400"}, wantLimit: 192 << 20,
+			wantEnv: []string{"GOMEMLIMIT=1GiB", "GOGC=400"},
 		},
 	}
 	for _, tc := range cases {
@@ -41,7 +41,7 @@ func TestMemoryLimitEnv(t *testing.T) {
 				t.Errorf("MemoryLimit = %d, want %d", c.MemoryLimit, tc.wantLimit)
 			}
 			var got []string
-			for _, kv := range c.env("GOGC=" + c.backupGOGC()) {
+			for _, kv := range c.env("GOGC=" + BackupGOGC) {
 				if strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=") {
 					got = append(got, kv)
 				}

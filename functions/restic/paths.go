@@ -33,7 +33,7 @@ func (c *Client) BackupPaths(ctx context.Context, o PathsBackupOptions) (*Backup
 	}
 	args = append(args, "--")
 	args = append(args, o.Paths...)
-	out, err := c.runLocking(ctx, runOptions{env: []string{"GOGC=" + c.backupGOGC()}}, args...)
+	out, err := c.runLocking(ctx, runOptions{env: []string{"GOGC=" + BackupGOGC}}, args...)
 	if err != nil {
 		return nil, err
 	}
