@@ -1,6 +1,7 @@
 package translators_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,5 +190,33 @@ func TestInterimVolumeClaims(t *testing.T) {
 				t.Errorf("claims mounted per step (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestInterimVolumeRestoreSession: a RestoreSession's template becomes the
+// claim interim-volume, and the catalog's etcd-restore dumps the snapshot
+// file into it (--interim-dir=${INTERIM_DATA_DIR}) rather than into the
+// scratch volume.
+func TestInterimVolumeRestoreSession(t *testing.T) {
+	in := mustLoad(t, "etcd-restore-rules.yaml")
+	rs := manifest.Of[*v1alpha1.RestoreSession](in.set)[0]
+	rs.Spec.InterimVolumeTemplate = claimTemplate("")
+	rs.Spec.InterimVolumeTemplate.Spec.StorageClassName = ptr.To("fast")
+	plan, err := in.translate(translators.Options{Image: testImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(plan.Graph.VolumeClaims); n != 1 || plan.Graph.VolumeClaims[0].Name != "interim-volume" ||
+		ptr.Deref(plan.Graph.VolumeClaims[0].Spec.StorageClassName, "") != "fast" {
+		t.Fatalf("claims = %+v, want interim-volume with the template's spec", plan.Graph.VolumeClaims)
+	}
+	found := false
+	for _, s := range plan.Graph.Steps {
+		if s.Template == "etcd-restore" {
+			found = slices.Contains(s.Process.Args, "--interim-dir="+translators.InterimVolumeDir)
+		}
+	}
+	if !found {
+		t.Errorf("etcd-restore does not dump into %s:\n%s", translators.InterimVolumeDir, plan.Graph.Format())
 	}
 }
