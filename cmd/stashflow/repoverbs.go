@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
@@ -135,17 +136,29 @@ func (r *repoFlags) fromCluster(ctx context.Context) (*v1alpha1.Repository, []st
 }
 
 func newCheckCommand() *cobra.Command {
-	var readData bool
+	var readData, inCluster bool
 	var subset string
+	var timeout time.Duration
 	var r *repoFlags
 	cmd := &cobra.Command{
-		Use:   "check [-f FILE|DIR ... | --repository NAME] [--read-data | --read-data-subset S]",
-		Short: "Check a repository's integrity now (restic check), from this machine",
+		Use:   "check [-f FILE|DIR ... | --repository NAME [--in-cluster]] [--read-data | --read-data-subset S]",
+		Short: "Check a repository's integrity now (restic check), from this machine or by the operator",
 		Long: `Check opens the Repository from this machine — from files with its storage Secret, or the
 cluster's Repository and Secret — and runs restic check: the structure, and with --read-data or
---read-data-subset (e.g. 10% or 1/5) the data itself. Exit 1 when restic finds errors, each printed.`,
+--read-data-subset (e.g. 10% or 1/5) the data itself. Exit 1 when restic finds errors, each printed.
+
+With --in-cluster the operator checks the cluster's Repository instead, where its steps run: the
+command sets the stashflow.dev/check-requested annotation and waits for the Repository's
+IntegrityVerified condition (the subset is spec.integrityCheck.readDataSubset's). Exit 1 when the
+check found errors or could not run.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if inCluster {
+				if readData || subset != "" {
+					return usageError{errors.New("--in-cluster: the operator reads spec.integrityCheck.readDataSubset; --read-data and --read-data-subset are for a check from this machine")}
+				}
+				return checkInCluster(c, r, timeout)
+			}
 			cl, err := r.open(c.Context())
 			if err != nil {
 				return err
@@ -171,6 +184,8 @@ cluster's Repository and Secret — and runs restic check: the structure, and wi
 	cmd.Flags().BoolVar(&readData, "read-data", false, "read all data blobs too")
 	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read this subset of the data (n/t, x% or a size)")
 	cmd.MarkFlagsMutuallyExclusive("read-data", "read-data-subset")
+	cmd.Flags().BoolVar(&inCluster, "in-cluster", false, "have the operator check the cluster's Repository and wait for its IntegrityVerified condition")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "with --in-cluster, give up after this long (0: no limit)")
 	r = addRepoFlags(cmd)
 	return cmd
 }
