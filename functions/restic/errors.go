@@ -103,7 +103,7 @@ func classify(command string, code int, stderr []byte, location string) *Error {
 	msg := ""
 	// The exit_error line is the last JSON line; other JSON error lines
 	// (e.g. backup's "error" messages) are kept as a fallback.
-	var lastPlain, lastJSONErr string
+	var lastPlain, firstJSONErr, lastJSONErr string
 	for _, line := range strings.Split(string(stderr), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -118,6 +118,9 @@ func classify(command string, code int, stderr []byte, location string) *Error {
 			var em errorMessage
 			if json.Unmarshal([]byte(line), &em) == nil && em.MessageType == "error" {
 				lastJSONErr = errorText(em)
+				if firstJSONErr == "" {
+					firstJSONErr = lastJSONErr
+				}
 			}
 			continue
 		}
@@ -135,6 +138,11 @@ func classify(command string, code int, stderr []byte, location string) *Error {
 	switch code {
 	case 3:
 		e.Kind = KindInvalidData
+		// restic's exit_error only says that some file could not be read;
+		// the first error line says which and why.
+		if firstJSONErr != "" && firstJSONErr != msg {
+			msg = firstJSONErr + " (" + strings.TrimPrefix(msg, "Warning: ") + ")"
+		}
 	case 10:
 		e.Kind = KindNoRepository
 		msg = "repository does not exist at " + RedactLocation(location)

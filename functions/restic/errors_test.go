@@ -41,6 +41,13 @@ func TestClassify(t *testing.T) {
 			wantKind: KindOther, wantMsg: "/x: read /x: permission denied",
 		},
 		{
+			name: "unreadable source files: the first says why", code: 3,
+			stderr: `{"message_type":"error","error":{"message":"open /s/key: permission denied"},"during":"archival","item":"/s/key"}` + "\n" +
+				`{"message_type":"error","error":{"message":"open /s/other: permission denied"},"during":"archival","item":"/s/other"}` + "\n" +
+				`{"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}`,
+			wantKind: KindInvalidData, wantMsg: "/s/key: open /s/key: permission denied (at least one source file could not be read)",
+		},
+		{
 			name: "plain text", code: 2, stderr: "something odd\nreally odd\n",
 			wantKind: KindOther, wantMsg: "really odd",
 		},

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +36,9 @@ type outcome struct {
 }
 
 // attempt runs c once in its own process group, its stdout and stderr going
-// to logPath, and waits for it, for its timeout or for ctx.
-func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) outcome {
+// to logPath, and waits for it, for its timeout or for ctx. A failure's
+// message quotes the log's cause (logCause), red's values replaced.
+func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string, red *redactor) outcome {
 	if err := os.RemoveAll(n.outDir); err != nil {
 		return outcome{pipeline.PhaseError, fmt.Sprintf("clearing the output directory: %v", err)}
 	}
@@ -121,8 +121,8 @@ func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string) 
 	} else {
 		how = waitErr.Error()
 	}
-	if line := lastLine(logPath); line != "" {
-		how += ": " + line
+	if cause := logCause(logPath, red); cause != "" {
+		how += ": " + cause
 	}
 	return outcome{pipeline.PhaseFailed, how}
 }
@@ -150,39 +150,6 @@ func (r *run) stop(pid int, exited <-chan struct{}) string {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited
 	return fmt.Sprintf("killed with SIGKILL after a grace period of %s", r.opts.GracePeriod)
-}
-
-// lastLine returns the last non-empty line in the last tailSize bytes of the
-// log, made printable and short.
-func lastLine(logPath string) string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return ""
-	}
-	defer func() { _ = f.Close() }()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	off := max(fi.Size()-tailSize, 0)
-	buf := make([]byte, fi.Size()-off)
-	n, _ := f.ReadAt(buf, off)
-	buf = buf[:n]
-	for len(buf) > 0 {
-		i := bytes.LastIndexByte(buf, '\n')
-		line := bytes.TrimSpace(buf[i+1:])
-		buf = buf[:max(i, 0)]
-		if j := bytes.LastIndexByte(line, '\r'); j >= 0 && j < len(line)-1 {
-			line = line[j+1:] // a progress display: keep what it showed last
-		}
-		if len(line) > 0 {
-			return printable(line)
-		}
-		if i < 0 {
-			break
-		}
-	}
-	return ""
 }
 
 func printable(b []byte) string {

@@ -49,7 +49,7 @@ func (r *run) runStep(ctx context.Context, n *node, proc pipeline.Process) stepR
 		st.Attempts = attempt
 		logPath = filepath.Join(n.dir, fmt.Sprintf("attempt-%d.log", attempt))
 		r.emit(Event{Step: st.Step, Phase: pipeline.PhaseRunning, Attempt: attempt, Time: time.Now(), LogPath: logPath})
-		out := r.attempt(ctx, n, cmd, logPath)
+		out := r.attempt(ctx, n, cmd, logPath, red)
 		if out.phase == pipeline.PhaseSucceeded {
 			values, err := readOutputs(n.step.Outputs, n.outDir)
 			if err == nil {

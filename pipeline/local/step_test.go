@@ -1,9 +1,6 @@
 package local
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,30 +30,6 @@ func TestBackoff(t *testing.T) {
 	}
 	if got := backoff(pipeline.RetryPolicy{Backoff: time.Hour, Factor: 10}, 100); got <= 0 {
 		t.Errorf("backoff of a long chain = %s, want no overflow", got)
-	}
-}
-
-func TestLastLine(t *testing.T) {
-	tcs := []struct{ name, log, want string }{
-		{"empty", "", ""},
-		{"blank lines", "\n\n  \n", ""},
-		{"last non-empty", "first\nsecond\n\n\t\n", "second"},
-		{"no newline", "only", "only"},
-		{"tabs and control characters", "a\tb\x1b[0mc\n", "a b?[0mc"},
-		{"progress display", "10%\r50%\r100%\n", "100%"},
-		{"long line", strings.Repeat("x", maxLineLen+60), strings.Repeat("x", maxLineLen) + "…"},
-		{"beyond the tail", "early\n" + strings.Repeat("y", tailSize+10), strings.Repeat("y", maxLineLen) + "…"},
-	}
-	for _, tc := range tcs {
-		t.Run(tc.name, func(t *testing.T) {
-			name := filepath.Join(t.TempDir(), "log")
-			if err := os.WriteFile(name, []byte(tc.log), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if got := lastLine(name); got != tc.want {
-				t.Errorf("lastLine() = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 
