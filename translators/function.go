@@ -260,19 +260,26 @@ func process(fn *v1alpha1.Function, vars Variables) (pipeline.Process, error) {
 
 // addStepEnvironment gives a Function step the repository, the target's
 // volume, the interim directory and the run's container settings.
-func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, _ Options) {
+func (r *run) addStepEnvironment(p *pipeline.Process, m *member, objs *Objects, opts Options) {
 	addRepository(p, objs.Repository)
 	if m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: targetVolume(m), MountPath: targetMountPath(m.ref.Name)})
 	}
 	p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: interimVolume, MountPath: InterimDir})
+	if !opts.Local {
+		// Stash's tempDir holds a step's temporary files and restic's
+		// cache: in a pod both go into the scratch volume, so that
+		// tempDir's medium and sizeLimit govern them. (The local engine
+		// keeps restic's cache in the user's cache directory, shared by
+		// runs.)
+		p.Env = appendUnset(p.Env, pipeline.EnvVar{Name: "TMPDIR", Value: InterimDir},
+			pipeline.EnvVar{Name: "RESTIC_CACHE_DIR", Value: InterimDir + "/restic-cache"})
+	}
 	if m.claim != "" {
 		// The target's interimVolumeTemplate: INTERIM_DATA_DIR is the claim,
 		// in the environment too, for scripts that read $INTERIM_DATA_DIR.
 		p.VolumeMounts = append(p.VolumeMounts, corev1.VolumeMount{Name: m.claim, MountPath: InterimVolumeDir})
-		if !slices.ContainsFunc(p.Env, func(e pipeline.EnvVar) bool { return e.Name == "INTERIM_DATA_DIR" }) {
-			p.Env = append(p.Env, pipeline.EnvVar{Name: "INTERIM_DATA_DIR", Value: InterimVolumeDir})
-		}
+		p.Env = appendUnset(p.Env, pipeline.EnvVar{Name: "INTERIM_DATA_DIR", Value: InterimVolumeDir})
 	}
 	if m.ref != nil && m.ref.Kind == "AppBinding" {
 		p.Env = append(p.Env, appBindingEnv(objs.AppBindings[m.ref.Name])...)
@@ -367,6 +374,17 @@ func appBindingEnv(ab *v1alpha1.AppBinding) []pipeline.EnvVar {
 	}
 	if p := ab.Spec.Parameters; p != nil && len(p.Raw) > 0 {
 		env = append(env, pipeline.EnvVar{Name: outputs.TargetParametersEnv, Value: string(p.Raw)})
+	}
+	return env
+}
+
+// appendUnset appends the variables env does not set already (the
+// Function's own env wins).
+func appendUnset(env []pipeline.EnvVar, vars ...pipeline.EnvVar) []pipeline.EnvVar {
+	for _, v := range vars {
+		if !slices.ContainsFunc(env, func(e pipeline.EnvVar) bool { return e.Name == v.Name }) {
+			env = append(env, v)
+		}
 	}
 	return env
 }

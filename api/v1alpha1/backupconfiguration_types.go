@@ -38,7 +38,8 @@ type BackupConfigurationTemplateSpec struct {
 	// +optional
 	RuntimeSettings *RuntimeSettings `json:"runtimeSettings,omitempty"`
 
-	// tempDir configures the scratch directory mounted at /tmp in every step.
+	// tempDir configures the steps' scratch volume, mounted at /stashflow/interim; on Argo it
+	// also holds their temporary files ($TMPDIR) and restic's cache, as in Stash.
 	// +optional
 	TempDir *EmptyDirSettings `json:"tempDir,omitempty"`
 

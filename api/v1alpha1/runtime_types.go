@@ -231,7 +231,8 @@ type PodRuntimeSettings struct {
 // +kubebuilder:validation:Enum="";Memory
 type StorageMedium string
 
-// EmptyDirSettings configure the scratch directory mounted at /tmp in every step.
+// EmptyDirSettings configure the scratch volume mounted at /stashflow/interim in every step: on
+// Argo it also holds the step's temporary files ($TMPDIR) and restic's cache, as Stash's does.
 type EmptyDirSettings struct {
 	// medium is "" (node disk) or "Memory" (tmpfs).
 	// +optional
