@@ -73,11 +73,12 @@ include packaging.mk
 
 ##@ Build
 .PHONY: build
-build: ## Build bin/stashflow, its Function binary bin/stashflow-fn, its step guard bin/stashflow-guard, and bin/kubectl-stashflow (the kubectl plugin name).
+build: ## Build bin/stashflow, its Function binary bin/stashflow-fn, its step guard bin/stashflow-guard, bin/kubectl-stashflow (the kubectl plugin name) and bin/kubectl_complete-stashflow (its completer).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/stashflow ./cmd/stashflow
 	CGO_ENABLED=0 $(GO) build -trimpath -tags stashflow_lean -ldflags "-s -w" -o $(BIN)/stashflow-fn ./cmd/stashflow-fn
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/stashflow-guard ./cmd/stashflow-guard
 	ln -sf stashflow $(BIN)/kubectl-stashflow
+	ln -sf stashflow $(BIN)/kubectl_complete-stashflow
 
 ##@ Demo
 .PHONY: demo

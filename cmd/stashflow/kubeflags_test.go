@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -257,6 +258,15 @@ func TestKubeFlags(t *testing.T) {
 			if code != 0 || !regexp.MustCompile(tc.want).MatchString(out) {
 				t.Errorf("__complete %q: exit %d, stdout %q, stderr %q; want stdout matching %s", tc.args, code, out, stderr, tc.want)
 			}
+			// kubectl completes `kubectl stashflow ARGS` by running
+			// kubectl_complete-stashflow ARGS: the same candidates.
+			if got := complete(t, tc.env, tc.args...); got != out {
+				t.Errorf("%s %q: stdout %q, want __complete's %q", completerName, tc.args, got, out)
+			}
+		}
+		// Completing a Function's arguments runs no Function.
+		if got := complete(t, withEnv, "fn", "volume-backup", "--paths", t.TempDir(), ""); got != ":0\n" {
+			t.Errorf("%s fn volume-backup …: stdout %q, want only the directive :0", completerName, got)
 		}
 	})
 
@@ -266,4 +276,23 @@ func TestKubeFlags(t *testing.T) {
 			t.Errorf("snapshots -A -f: exit %d, %q; want a usage error", code, stderr)
 		}
 	})
+}
+
+// complete runs the binary as kubectl_complete-stashflow (a symlink beside
+// it, as make build installs it) with args and env added, and returns its
+// stdout; it must exit 0.
+func complete(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	completer := filepath.Join(filepath.Dir(binary), completerName)
+	if err := os.Symlink(binary, completer); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(completer, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", completerName, args, err, stderr.String())
+	}
+	return stdout.String()
 }

@@ -31,15 +31,30 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 func main() {
+	args := completerArgs(os.Args)
 	// The local engine runs every step under this binary as its guard
 	// (internal/deathsig): no flags, no signal handling of our own.
-	if len(os.Args) > 1 && os.Args[1] == deathsig.GuardArg {
-		os.Exit(deathsig.Guard(os.Args[2:]))
+	if len(args) > 1 && args[1] == deathsig.GuardArg {
+		os.Exit(deathsig.Guard(args[2:]))
 	}
-	execFn(os.Args)
+	execFn(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args))
+	os.Exit(run(ctx, args))
+}
+
+// completerName is the executable kubectl (1.26 and later) runs to complete
+// the arguments of the plugin kubectl-stashflow, with those arguments.
+const completerName = "kubectl_complete-stashflow"
+
+// completerArgs turns a run as completerName into cobra's completion
+// request, `stashflow __complete ARGS…`, before anything looks at the
+// arguments: completing `kubectl stashflow fn …` runs no Function.
+func completerArgs(args []string) []string {
+	if len(args) == 0 || filepath.Base(args[0]) != completerName {
+		return args
+	}
+	return append([]string{args[0], cobra.ShellCompRequestCmd}, args[1:]...)
 }
 
 func run(ctx context.Context, args []string) int {
