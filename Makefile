@@ -26,8 +26,8 @@ tools: ## Build every pinned tool and real test server into ./bin (skips what is
 	hack/build-tools.sh
 
 .PHONY: test-tools
-test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server, minio (S3), workflow-controller, zincsearch, helm, kustomize, promtool; Debian's chromium for the UI test; Debian's database servers for the database Functions.
-	hack/build-tools.sh etcd kube-apiserver restic rest-server minio workflow-controller zincsearch helm kustomize promtool
+test-tools: ## Build what `make test` needs: kube-apiserver, etcd, restic, rest-server, minio (S3), fake-gcs-server (GCS), azurite (Azure; npm), workflow-controller, zincsearch, helm, kustomize, promtool; Debian's chromium for the UI test; Debian's database servers for the database Functions.
+	hack/build-tools.sh etcd kube-apiserver restic rest-server minio fake-gcs-server azurite workflow-controller zincsearch helm kustomize promtool
 	hack/install-chromium.sh
 	hack/install-databases.sh
 

@@ -30,6 +30,10 @@ PROMTOOL_VERSION=v0.316.0
 MINIO_VERSION=v0.0.0-20250907161309-07c3a429bfed
 MINIO_RELEASE=RELEASE.2025-09-07T16-13-09Z
 MINIO_COMMIT=07c3a429bfed433e49018cb0f78a52145d4bedeb
+# fake-gcs-server (a Google Cloud Storage emulator) for the restic GCS backend
+# tests; Azurite (Azure Blob Storage's emulator, from npm) is installed by
+# hack/install-azurite.sh.
+FAKE_GCS_SERVER_VERSION=v1.56.1
 
 uptodate() { [[ -x "$bin/$1" && -f "$bin/.stamp-$1" && "$(cat "$bin/.stamp-$1")" == "$2" ]]; }
 stamp() { echo "$2" > "$bin/.stamp-$1"; }
@@ -63,6 +67,8 @@ build_one() {
     restic) build_mod restic restic github.com/restic/restic/cmd/restic "$RESTIC_VERSION" ;;
     rest-server) build_mod rest-server rest-server github.com/restic/rest-server/cmd/rest-server "$REST_SERVER_VERSION" ;;
     minio) build_mod minio minio github.com/minio/minio "$MINIO_VERSION" "$mv" ;;
+    fake-gcs-server) build_mod fake-gcs-server fake-gcs-server github.com/fsouza/fake-gcs-server "$FAKE_GCS_SERVER_VERSION" ;;
+    azurite) "$root/hack/install-azurite.sh" ;;
     workflow-controller) build_mod workflow-controller argo github.com/argoproj/argo-workflows/v3/cmd/workflow-controller "$ARGO_VERSION" ;;
     controller-gen) install_tool controller-gen "sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_GEN_VERSION" ;;
     zincsearch) "$root/hack/build-zincsearch.sh" ;;
@@ -74,6 +80,6 @@ build_one() {
 }
 
 if [[ $# -eq 0 ]]; then
-  set -- controller-gen etcd kube-apiserver restic rest-server minio workflow-controller zincsearch helm kustomize promtool golangci-lint
+  set -- controller-gen etcd kube-apiserver restic rest-server minio fake-gcs-server azurite workflow-controller zincsearch helm kustomize promtool golangci-lint
 fi
 for t in "$@"; do build_one "$t"; done
