@@ -58,16 +58,7 @@ func TestBackendsThroughRepositoryObjects(t *testing.T) {
 		m[k] = v
 		return m
 	}
-	tests := []struct {
-		name    string
-		backend string
-		keys    map[string]string
-		// written is the directory that must stay absent when the run fails.
-		written string
-		wantErr []string // all in the output; nil: success
-		// describe is the backend as `stashflow snapshots` shows it.
-		describe string
-	}{
+	tests := []backendCase{
 		{name: "s3 over http", backend: s3Backend(plain, "plain", ""), keys: s3Keys(plain, plain.SecretKey),
 			describe: "s3 bucket stashflow-test prefix plain (endpoint " + plain.Endpoint + ", region us-east-1)"},
 		{name: "s3 over tls with CA_CERT_DATA", backend: s3Backend(secure, "tls", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", tl.CA),
@@ -86,12 +77,39 @@ func TestBackendsThroughRepositoryObjects(t *testing.T) {
 	}
 	secrets := []string{resticPass, restPass, wrongKey, plain.SecretKey, secure.SecretKey}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var secret strings.Builder
-			for k, v := range tt.keys {
-				secret.WriteString("  " + k + ": |-\n    " + strings.ReplaceAll(v, "\n", "\n    ") + "\n")
-			}
-			file := write(t, "backend.yaml", `apiVersion: v1
+		t.Run(tt.name, func(t *testing.T) { runBackendCase(t, tt, resticPass, secrets, src) })
+	}
+}
+
+// backendCase is one Repository backend, backed up to with `stashflow run
+// -f` and listed with `stashflow snapshots -f`.
+type backendCase struct {
+	name    string
+	backend string
+	keys    map[string]string
+	// env is added to the environment of both commands: what an emulator
+	// needs that a real cloud would not (never a Repository field).
+	env []string
+	// written is the directory that must stay absent when the run fails;
+	// untouched, when set, checks so in another way.
+	written   string
+	untouched func(t *testing.T)
+	wantErr   []string // all in the output; nil: success
+	// describe is the backend as `stashflow snapshots` shows it.
+	describe string
+}
+
+// runBackendCase runs tt with a Secret holding resticPass and tt.keys:
+// success is phase Succeeded and one snapshot of host pvc-a listed;
+// failure is exit 1, phase Failed, every wantErr in the output and nothing
+// written. No value of secrets shows in the output or the work directory,
+// and no credential file is left in the scratch directory.
+func runBackendCase(t *testing.T, tt backendCase, resticPass string, secrets []string, src string) {
+	var secret strings.Builder
+	for k, v := range tt.keys {
+		secret.WriteString("  " + k + ": |-\n    " + strings.ReplaceAll(v, "\n", "\n    ") + "\n")
+	}
+	file := write(t, "backend.yaml", `apiVersion: v1
 kind: Secret
 metadata: {name: storage}
 stringData:
@@ -113,57 +131,68 @@ spec:
   schedule: "@daily"
   target: {ref: {apiVersion: v1, kind: PersistentVolumeClaim, name: pvc-a}}
 `)
-			work, scratch := t.TempDir(), t.TempDir()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			env := []string{"TMPDIR=" + scratch, "STASHFLOW_REPOSITORY_TIMEOUT=5s"}
-			stdout, stderr, code := stashflowEnv(ctx, t, env, "run", "--work-dir", work, "-f", file, "--volume", "target-0="+src)
-			out := stdout + stderr
-			for _, s := range secrets {
-				if strings.Contains(out, s) {
-					t.Errorf("the run's output holds the secret value %q:\n%s", s, out)
-				}
+	work, scratch := t.TempDir(), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	env := append([]string{"TMPDIR=" + scratch, "STASHFLOW_REPOSITORY_TIMEOUT=5s"}, tt.env...)
+	stdout, stderr, code := stashflowEnv(ctx, t, env, "run", "--work-dir", work, "-f", file, "--volume", "target-0="+src)
+	out := stdout + stderr
+	noSecretsLeft(t, secrets, out, work, scratch)
+	if tt.wantErr != nil {
+		if code != 1 || !strings.Contains(stdout, "phase: Failed") {
+			t.Fatalf("exit %d, want 1 and phase: Failed\n%s", code, out)
+		}
+		for _, w := range tt.wantErr {
+			if !strings.Contains(out, w) {
+				t.Errorf("the failure does not say %q:\n%s", w, out)
 			}
-			for name, body := range files(t, work) {
-				for _, s := range secrets {
-					if strings.Contains(body, s) {
-						t.Errorf("work directory file %s holds the secret value %q", name, s)
-					}
-				}
+		}
+		if tt.written != "" {
+			if _, err := os.Stat(tt.written); !os.IsNotExist(err) {
+				t.Errorf("%s was written (stat: %v)", tt.written, err)
 			}
-			left, _ := filepath.Glob(filepath.Join(scratch, "*", "stashflow-credentials-*"))
-			top, _ := filepath.Glob(filepath.Join(scratch, "stashflow-credentials-*"))
-			if left = append(left, top...); len(left) > 0 {
-				t.Errorf("credential files left behind: %v", left)
+		}
+		if tt.untouched != nil {
+			tt.untouched(t)
+		}
+		return
+	}
+	if code != 0 || !strings.Contains(stdout, "phase: Succeeded") {
+		t.Fatalf("exit %d, want phase: Succeeded\n%s", code, out)
+	}
+	listed, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file, "-o", "json")
+	if lcode != 0 {
+		t.Fatalf("stashflow snapshots: exit %d\n%s", lcode, lerr)
+	}
+	if rows := snapshotList(t, listed); len(rows) != 1 || rows[0].Spec.Hostname != "pvc-a" {
+		t.Fatalf("stashflow snapshots: want one snapshot of host pvc-a\n%s", listed)
+	}
+	table, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file)
+	if want := "Repository default/repo: " + tt.describe + "\n"; lcode != 0 || !strings.HasPrefix(table, want) {
+		t.Errorf("stashflow snapshots: exit %d, want the table to start with %q\n%s\n%s", lcode, want, table, lerr)
+	}
+	noSecretsLeft(t, secrets, table+lerr, work, scratch)
+}
+
+// noSecretsLeft checks that no value of secrets is in out or in a file of
+// work, and that no credential file is left in scratch.
+func noSecretsLeft(t *testing.T, secrets []string, out, work, scratch string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("the output holds the secret value %q:\n%s", s, out)
+		}
+	}
+	for name, body := range files(t, work) {
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Errorf("work directory file %s holds the secret value %q", name, s)
 			}
-			if tt.wantErr != nil {
-				if code != 1 || !strings.Contains(stdout, "phase: Failed") {
-					t.Fatalf("exit %d, want 1 and phase: Failed\n%s", code, out)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(out, w) {
-						t.Errorf("the failure does not say %q:\n%s", w, out)
-					}
-				}
-				if _, err := os.Stat(tt.written); !os.IsNotExist(err) {
-					t.Errorf("%s was written (stat: %v)", tt.written, err)
-				}
-				return
-			}
-			if code != 0 || !strings.Contains(stdout, "phase: Succeeded") {
-				t.Fatalf("exit %d, want phase: Succeeded\n%s", code, out)
-			}
-			listed, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file, "-o", "json")
-			if lcode != 0 {
-				t.Fatalf("stashflow snapshots: exit %d\n%s", lcode, lerr)
-			}
-			if rows := snapshotList(t, listed); len(rows) != 1 || rows[0].Spec.Hostname != "pvc-a" {
-				t.Fatalf("stashflow snapshots: want one snapshot of host pvc-a\n%s", listed)
-			}
-			table, lerr, lcode := stashflowEnv(ctx, t, env, "snapshots", "-f", file)
-			if want := "Repository default/repo: " + tt.describe + "\n"; lcode != 0 || !strings.HasPrefix(table, want) {
-				t.Errorf("stashflow snapshots: exit %d, want the table to start with %q\n%s\n%s", lcode, want, table, lerr)
-			}
-		})
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(scratch, "*", "stashflow-credentials-*"))
+	top, _ := filepath.Glob(filepath.Join(scratch, "stashflow-credentials-*"))
+	if left = append(left, top...); len(left) > 0 {
+		t.Errorf("credential files left behind: %v", left)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"github.com/stashflow/stashflow/internal/repo"
 )
@@ -36,4 +37,19 @@ func SetupPATH(tools ...string) error {
 		return fmt.Errorf("%s missing from %s: run make tools (or hack/build-tools.sh %s)", strings.Join(missing, ", "), bin, strings.Join(missing, " "))
 	}
 	return nil
+}
+
+// toolPath returns <repo root>/bin/<name>, the pinned build, whatever PATH
+// says; a missing binary fails the test with the command that builds it.
+func toolPath(t testing.TB, name string) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is missing: run make test-tools (or hack/build-tools.sh %s)", p, strings.TrimSuffix(name, "-blob"))
+	}
+	return p
 }

@@ -23,9 +23,9 @@ type TLS struct {
 	CA, ClientCert, ClientKey             string // PEM
 }
 
-// NewTLS generates a CA, a server certificate for 127.0.0.1/localhost and
-// a client certificate.
-func NewTLS(t testing.TB) *TLS {
+// NewTLS generates a CA, a server certificate for 127.0.0.1, localhost and
+// the extra dnsNames, and a client certificate.
+func NewTLS(t testing.TB, dnsNames ...string) *TLS {
 	t.Helper()
 	dir := t.TempDir()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -62,7 +62,7 @@ func NewTLS(t testing.TB) *TLS {
 			KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 			ExtKeyUsage:  usage,
 			IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-			DNSNames:     []string{"localhost"},
+			DNSNames:     append([]string{"localhost"}, dnsNames...),
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 		if err != nil {

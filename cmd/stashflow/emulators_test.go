@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stashflow/stashflow/internal/testservers"
+)
+
+// TestCloudBackendsOnEmulators backs up a PVC with `stashflow run` into
+// emulators of Google Cloud Storage and Azure Blob Storage, each reached
+// only through a Repository and its storage Secret with Stash's keys:
+// fake-gcs-server with GOOGLE_PROJECT_ID and GOOGLE_SERVICE_ACCOUNT_JSON_KEY
+// (a service account key whose signed JWT a token endpoint checks before it
+// hands out the access token every storage request must carry), and
+// Azurite over TLS with AZURE_ACCOUNT_NAME and AZURE_ACCOUNT_KEY.
+// `stashflow snapshots -f` then lists the snapshot through the same Secret.
+// A key the token endpoint does not know and a wrong account key fail with
+// the server's refusal, and nothing is written. No secret value shows in any
+// output or in the work directory, and no credential file (the GCS key file)
+// is left in the scratch directory.
+//
+// The environment the emulators need (their endpoints, Azurite's proxy and
+// CA, and an access tier restic must name for Azurite) is the test's, given
+// to both commands; see testservers.GCSServer and AzureServer.
+func TestCloudBackendsOnEmulators(t *testing.T) {
+	const resticPass = "restic-pw-e7a310"
+	gcs := testservers.StartGCSServer(t)
+	az := testservers.StartAzurite(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrongGCSKey := gcs.OtherKeyJSON(t)
+	wrongAzureKey := base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text()))
+	gcsKeys := func(key string) map[string]string {
+		return map[string]string{"GOOGLE_PROJECT_ID": gcs.Project, "GOOGLE_SERVICE_ACCOUNT_JSON_KEY": key}
+	}
+	azureKeys := func(key string) map[string]string {
+		return map[string]string{"AZURE_ACCOUNT_NAME": az.Account, "AZURE_ACCOUNT_KEY": key}
+	}
+	azureRepoAbsent := func(prefix string) func(t *testing.T) {
+		return func(t *testing.T) {
+			env := append(az.Env(), "AZURE_ACCOUNT_NAME="+az.Account, "AZURE_ACCOUNT_KEY="+az.Key)
+			noRepository(t, "azure:"+az.Container+":/"+prefix, resticPass, env)
+		}
+	}
+	tests := []backendCase{
+		{name: "gcs with a service account key", backend: `gcs: {bucket: ` + gcs.Bucket + `, prefix: demo, maxConnections: 3}`,
+			keys: gcsKeys(gcs.KeyJSON), env: gcs.Env(), describe: "gcs bucket stashflow-test prefix demo"},
+		{name: "gcs with a key google does not know", backend: `gcs: {bucket: ` + gcs.Bucket + `, prefix: wrong-key}`,
+			keys: gcsKeys(wrongGCSKey), env: gcs.Env(),
+			written: filepath.Join(gcs.DataDir, gcs.Bucket, "wrong-key"), wantErr: []string{"oauth2: cannot fetch token: 400 Bad Request"}},
+		{name: "azure with an account key", backend: `azure: {container: ` + az.Container + `, prefix: demo}`,
+			keys: azureKeys(az.Key), env: az.Env(), describe: "azure bucket stashflow-test prefix demo"},
+		{name: "azure with a wrong account key", backend: `azure: {container: ` + az.Container + `, prefix: wrong-key}`,
+			keys: azureKeys(wrongAzureKey), env: az.Env(),
+			untouched: azureRepoAbsent("wrong-key"), wantErr: []string{"403", "Server failed to authenticate the request"}},
+	}
+	secrets := []string{resticPass, az.Key, wrongAzureKey, privateKeyLine(t, gcs.KeyJSON), privateKeyLine(t, wrongGCSKey)}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runBackendCase(t, tt, resticPass, secrets, src) })
+	}
+}
+
+// noRepository checks with plain restic and the right credentials that
+// there is no repository at location: `restic cat config` exits 10.
+func noRepository(t *testing.T, location, password string, env []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "restic", "cat", "config", "--no-cache")
+	cmd.Env = append(os.Environ(), append(env, "RESTIC_REPOSITORY="+location, "RESTIC_PASSWORD="+password)...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 10 {
+		t.Errorf("restic cat config at %s: %v, want exit 10 (no repository): something was written\n%s", location, err, out)
+	}
+}
+
+// privateKeyLine is a line of the private key in a service account key
+// file: a value no output may hold.
+func privateKeyLine(t *testing.T, keyJSON string) string {
+	t.Helper()
+	var key struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := json.Unmarshal([]byte(keyJSON), &key); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(key.PrivateKey, "\n")
+	if len(lines) < 3 {
+		t.Fatalf("the key file's private_key is not PEM")
+	}
+	return lines[1]
+}
