@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // PathsBackupOptions are the options of a backup of files and directories.
@@ -34,9 +35,24 @@ func (c *Client) BackupPaths(ctx context.Context, o PathsBackupOptions) (*Backup
 	args = append(args, "--")
 	args = append(args, o.Paths...)
 	out, err := c.runLocking(ctx, runOptions{env: []string{"GOGC=" + BackupGOGC}}, args...)
+	sum := backupSummary(out)
+	if IsKind(err, KindInvalidData) && sum != nil && sum.SnapshotID != "" {
+		// restic exit 3: some files could not be read, and restic still
+		// committed a snapshot without them. A failed backup leaves no
+		// snapshot: forget it (its data goes at the next prune).
+		return nil, c.forgetPartial(ctx, sum.SnapshotID, err)
+	}
 	if err != nil {
 		return nil, err
 	}
+	if sum == nil || sum.SnapshotID == "" {
+		return nil, &Error{Kind: KindOther, Command: "backup", Message: "restic printed no summary"}
+	}
+	return sum, nil
+}
+
+// backupSummary is the summary line of `restic backup --json`'s output, or nil.
+func backupSummary(out []byte) *BackupSummary {
 	var sum *BackupSummary
 	scanLines(out, func(line []byte) {
 		var m struct {
@@ -49,11 +65,26 @@ func (c *Client) BackupPaths(ctx context.Context, o PathsBackupOptions) (*Backup
 			}
 		}
 	})
-	if sum == nil || sum.SnapshotID == "" {
-		return nil, &Error{Kind: KindOther, Command: "backup", Message: "restic printed no summary"}
-	}
-	return sum, nil
+	return sum
 }
+
+// forgetPartial forgets the snapshot a backup that failed with cause
+// committed anyway, and returns cause, saying what became of it. The
+// forget runs even when ctx is done: the snapshot must not stay.
+func (c *Client) forgetPartial(ctx context.Context, id string, cause error) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), partialForgetTimeout)
+	defer cancel()
+	if ferr := c.ForgetIDs(fctx, []string{id}, false); ferr != nil {
+		return fmt.Errorf("%w; restic committed the incomplete snapshot %s anyway and forgetting it failed (forget it by hand: restic forget %s): %w",
+			cause, shortID(id), shortID(id), ferr)
+	}
+	return fmt.Errorf("%w; the incomplete snapshot %s restic committed anyway was forgotten", cause, shortID(id))
+}
+
+// partialForgetTimeout bounds the forget of an incomplete snapshot.
+const partialForgetTimeout = 2 * time.Minute
+
+func shortID(id string) string { return id[:min(len(id), 8)] }
 
 // RestoreOptions are the options of `restic restore`.
 type RestoreOptions struct {

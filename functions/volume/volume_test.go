@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 
+	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/outputs"
@@ -335,5 +337,58 @@ func TestRestoreWorkloadVolumes(t *testing.T) {
 	}
 	if _, err := runFn(t, NewBackup(), repo, "--paths=/etc", "--hostname=h", "--volumes=data="+data); err == nil || !strings.Contains(err.Error(), "in none of the mounted volumes") {
 		t.Errorf("backup of a path outside the volumes: err = %v", err)
+	}
+}
+
+// TestUnreadableFileLeavesNoSnapshot: restic exits 3 when a file cannot
+// be read, after committing a snapshot without it. The backup fails, names
+// the file, and the snapshot is forgotten: a failed backup leaves none.
+// As root (which reads everything) restic runs as nobody through setpriv.
+func TestUnreadableFileLeavesNoSnapshot(t *testing.T) {
+	base := t.TempDir()
+	data := filepath.Join(base, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "a.txt"), []byte("alpha"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "secret.txt"), []byte("unreadable"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(base, "repo"), "RESTIC_PASSWORD=volume-test",
+		"RESTIC_CACHE_DIR=" + filepath.Join(base, "cache")}
+	if os.Geteuid() == 0 {
+		setpriv, err := osexec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("running as root without setpriv: every file is readable")
+		}
+		resticBin, err := osexec.LookPath("restic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{filepath.Dir(base), base} {
+			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wrap := filepath.Join(base, "restic-as-nobody")
+		script := "#!/bin/sh\nexec " + setpriv + " --reuid=65534 --regid=65534 --clear-groups -- " + resticBin + " \"$@\"\n"
+		if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		repo = append(repo, restic.EnvBinary+"="+wrap)
+	}
+	_, err := runFn(t, NewBackup(), repo, "--paths="+data, "--hostname=h")
+	if err == nil || !strings.Contains(err.Error(), "secret.txt") || !strings.Contains(err.Error(), "was forgotten") {
+		t.Fatalf("err = %v, want the unreadable file named and the incomplete snapshot forgotten", err)
+	}
+	c, err := restic.NewClient(append(os.Environ(), repo[:2]...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := c.Snapshots(context.Background(), restic.Filter{})
+	if err != nil || len(snaps) != 0 {
+		t.Errorf("snapshots = %d (%v), want none", len(snaps), err)
 	}
 }
