@@ -130,6 +130,17 @@ func TestCustomFunction(t *testing.T) {
 			t.Errorf("restored %s = %q, %v; want %q", name, got, err, want)
 		}
 	}
+
+	// tar failing (its source gone) fails the step, and restic, which ran
+	// tar, commits nothing: still one snapshot.
+	c.Spec.Task.Params[0].Value = filepath.Join(tmp, "gone")
+	res = runOne(t, in, filepath.Join(tmp, "second"))
+	if s := res.Session.(*v1alpha1.BackupSession); s.Status.Phase != v1alpha1.BackupSessionFailed || !strings.Contains(s.Status.Message, "tar") {
+		t.Errorf("with tar failing: phase = %s: %s; want Failed naming tar", s.Status.Phase, s.Status.Message)
+	}
+	if got := strings.Count(run(t, env, "restic", "snapshots", "--json"), `"id"`); got != 1 {
+		t.Errorf("%d snapshots after the failed backup, want 1", got)
+	}
 }
 
 func run(t *testing.T, env []string, name string, args ...string) string {
