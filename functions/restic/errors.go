@@ -76,7 +76,7 @@ var (
 var (
 	reNoBucket  = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket)`)
 	reUntrusted = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
-	reDenied    = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden)`)
+	reDenied    = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden|oauth2: cannot fetch token: 40[013]|invalid_grant|failed to authenticate the request)`)
 )
 
 // hopelessRetry classifies the cause in a backend retry notice that no
