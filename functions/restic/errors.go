@@ -74,7 +74,7 @@ var (
 // that does not exist (restic's `cat config` retries it instead of reporting
 // "no repository"; `init` creates the bucket) and rejected credentials.
 var (
-	reNoBucket  = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket)`)
+	reNoBucket  = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket|bucket doesn't exist)`)
 	reUntrusted = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
 	reDenied    = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden|oauth2: cannot fetch token: 40[013]|invalid_grant|failed to authenticate the request)`)
 )

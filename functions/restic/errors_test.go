@@ -104,6 +104,7 @@ func TestHopelessRetry(t *testing.T) {
 		ok    bool
 	}{
 		{"Stat: The specified bucket does not exist", KindNoRepository, true},
+		{"storage: bucket doesn't exist", KindNoRepository, true},
 		{"Stat: The request signature we calculated does not match the signature you provided.", KindAccessDenied, true},
 		{"Stat: The Access Key Id you provided does not exist in our records.", KindAccessDenied, true},
 		{"Stat: Access Denied.", KindAccessDenied, true},
