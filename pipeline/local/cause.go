@@ -40,6 +40,10 @@ var (
 		"enter password for repository",
 	}
 	genericPrefixes = []string{"repository ", "files:", "dirs:", "processed ", "snapshot "}
+	// reErrorish finds the words a line that names a failure uses; the
+	// first such line of a log is its cause, where a step's ordinary
+	// output ("starting the dump", "checked pack 0") is not.
+	reErrorish = regexp.MustCompile(`(?i)\b(errors?|fail(s|ed|ure)?|fatal|cannot|can't|could ?not|couldn't|unable|denied|refused|not found|no such|invalid|missing|timed? ?out|unreachable|broken|corrupt(ed)?|panic|killed|abort(ed)?|mismatch|forbidden|unauthori[sz]ed|not permitted|no space)\b`)
 )
 
 // meaningful reports whether a log line (trimmed, the last frame of a
@@ -88,8 +92,10 @@ func logLines(b []byte, cutStart, cutEnd bool) []string {
 }
 
 // causeOf says why a failed attempt failed, from the start (head) and the
-// end (tail) of its log: the first meaningful line, and the last one when
-// it is another; when no line is meaningful, the last line. Each line has
+// end (tail) of its log: the first meaningful line that names a failure
+// (reErrorish), and the last meaningful line when it is another; when no
+// line names a failure, the last meaningful line; when none is
+// meaningful, the last line. Each line has
 // the step's secret values replaced before it is made printable and cut
 // to maxLineLen, so that no part of a value is quoted.
 func causeOf(head, tail []string, red *redactor) string {
@@ -101,7 +107,7 @@ func causeOf(head, tail []string, red *redactor) string {
 	}
 	first, last := "", ""
 	for _, l := range head {
-		if meaningful(l) {
+		if meaningful(l) && reErrorish.MatchString(l) {
 			first = l
 			break
 		}
