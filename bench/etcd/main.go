@@ -538,10 +538,13 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		}
 		ratio := rmed[rowRB].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
 		res.Ratios["restore b/a"] = ratio
-		res.Targets["restore b/a ≤ 1.0"] = verdict(ratio <= 1.0)
+		res.Targets["restore b/a ≤ 0.5"] = verdict(ratio <= 0.5)
 	}
 
-	// Ratios and targets (DESIGN.md).
+	// Ratios and the targets in force (DESIGN.md): b/floor ≤ 1.10 (≈ 0.60×
+	// Stash's method, which b/a shows), datadir restore ≤ 0.5× restic
+	// restore + etcdutl, step peak ≤ 160 MiB (under a limit: under it),
+	// our process ≤ 32 MiB, no temporary disk.
 	res.CPUBoundSec = (c1.ServerCPU + c1.CPU + c2.CPU).Seconds() / 2
 	if r := c2.Procs["restic"]; r != nil && r.Serial > 0 {
 		// restic reads nothing before it has derived the key, locked the
@@ -550,6 +553,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		res.ResticStartSec, res.ResticStartCPUSec = r.Serial.Seconds(), r.SerialCPU.Seconds()
 		res.FloorSec = res.ResticStartSec + (c1.ServerCPU+c1.CPU+c2.CPU-r.SerialCPU).Seconds()/2
 		res.Ratios["b/floor"] = bRes.Wall.Seconds() / res.FloorSec
+		res.Targets["b/floor ≤ 1.10"] = verdict(res.Ratios["b/floor"] <= 1.10)
 	}
 	if r := bRes.Procs["restic"]; r != nil {
 		res.BResticStartSec = r.Serial.Seconds()
@@ -558,8 +562,6 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	res.Ratios["b/a"] = bRes.Wall.Seconds() / a.Wall.Seconds()
 	res.Ratios["b/max(c)"] = bRes.Wall.Seconds() / res.MaxLimitSec
 	res.Ratios["b/cpu-bound"] = bRes.Wall.Seconds() / res.CPUBoundSec
-	res.Targets["b/a ≤ 0.85"] = verdict(res.Ratios["b/a"] <= 0.85)
-	res.Targets["b/cpu-bound ≤ 1.15"] = verdict(res.Ratios["b/cpu-bound"] <= 1.15)
 	res.Targets["temp disk of (b) = 0"] = verdict(bRes.TempPeak == 0)
 	ours := bRes.Procs["stashflow-fn"] // exec'd by stashflow fn
 	if ours == nil {
