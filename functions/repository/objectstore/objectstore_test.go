@@ -172,6 +172,39 @@ func TestWipeFinishesStoppedWipe(t *testing.T) {
 	}
 }
 
+// TestWipeBucketRoot: a repository at the root of a bucket (prefix "") is
+// wiped alone: a repository at team/db and an object beside the root
+// repository's files stay.
+func TestWipeBucketRoot(t *testing.T) {
+	b := startS3(t)
+	backup(t, b, "", 1)
+	backup(t, b, "team/db", 1)
+	b.put(t, "README")
+	if _, err := wipe(t, b, b.loc(""), nil); err != nil {
+		t.Fatalf("wipe: %v", err)
+	}
+	noRepository(t, b, b.loc(""))
+	if n := len(snapshots(t, b, "team/db")); n != 1 {
+		t.Errorf("team/db has %d snapshots after the root's wipe, want 1", n)
+	}
+	store, err := Open(context.Background(), b.loc(""), b.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := store.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if n != "README" && !strings.HasPrefix(n, "team/db/") {
+			t.Errorf("%s left at the bucket's root", n)
+		}
+	}
+	if !slices.Contains(names, "README") {
+		t.Errorf("README is gone: %v", names)
+	}
+}
+
 // TestResticObject: only restic's layout is restic's.
 func TestResticObject(t *testing.T) {
 	id := strings.Repeat("ab", 32)
