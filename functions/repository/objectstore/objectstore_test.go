@@ -469,9 +469,10 @@ func startGCS(t *testing.T) backend {
 func startAzure(t *testing.T) backend {
 	s := testservers.StartAzurite(t)
 	b := backend{
-		loc:   func(p string) string { return "azure:" + s.Container + ":/" + p },
-		env:   append(s.Env(), "AZURE_ACCOUNT_NAME="+s.Account, "AZURE_ACCOUNT_KEY="+s.Key),
-		wrong: []string{"AZURE_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString([]byte(rand.Text()+rand.Text()))},
+		loc:      func(p string) string { return "azure:" + s.Container + ":/" + p },
+		env:      append(s.Env(), "AZURE_ACCOUNT_NAME="+s.Account, "AZURE_ACCOUNT_KEY="+s.Key),
+		wrong:    []string{"AZURE_ACCOUNT_KEY=" + base64.StdEncoding.EncodeToString([]byte(rand.Text()+rand.Text()))},
+		wrongErr: "403 Server failed to authenticate the request",
 	}
 	b.put = func(t *testing.T, name string) {
 		t.Helper()
