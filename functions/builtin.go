@@ -35,7 +35,6 @@ func Builtin() (*Registry, error) {
 		{repository.RetentionName, func() Function { return repository.NewRetention() }},
 		{repository.CheckName, func() Function { return repository.NewCheck() }},
 		{repository.InitName, func() Function { return repository.NewInit() }},
-		{repository.WipeName, func() Function { return repository.NewWipe() }},
 		{volume.BackupName, volume.NewBackup},
 		{volume.RestoreName, volume.NewRestore},
 		{verdict.Name, verdict.New},
@@ -49,8 +48,9 @@ func Builtin() (*Registry, error) {
 
 // HeavyNames are the built-in Functions whose packages weigh on every
 // step's start and memory (the Elasticsearch client's typed API, client-go
-// for the hooks and workload steps): a binary built with the stashflow_lean
-// tag (stashflow-fn) leaves them out, and `stashflow fn` runs them itself.
+// for the hooks and workload steps, the S3 and Azure clients of
+// repository-wipe): a binary built with the stashflow_lean tag
+// (stashflow-fn) leaves them out, and `stashflow fn` runs them itself.
 var HeavyNames = []string{
-	"elasticsearch-backup", "elasticsearch-restore", "hook", "workload-quiesce", "workload-resume",
+	"elasticsearch-backup", "elasticsearch-restore", "hook", "repository-wipe", "workload-quiesce", "workload-resume",
 }

@@ -5,6 +5,8 @@ package functions
 import (
 	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/hook"
+	"github.com/stashflow/stashflow/functions/repository"
+	"github.com/stashflow/stashflow/functions/repository/objectstore"
 	"github.com/stashflow/stashflow/functions/workload"
 )
 
@@ -14,6 +16,7 @@ func heavyBuiltins() []builtin {
 		{elasticsearch.BackupName, elasticsearch.NewBackup},
 		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{hook.Name, hook.New},
+		{repository.WipeName, func() Function { return repository.NewWipe(objectstore.Open) }},
 		{workload.QuiesceName, workload.NewQuiesce},
 		{workload.ResumeName, workload.NewResume},
 	}

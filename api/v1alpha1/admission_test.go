@@ -203,6 +203,26 @@ func TestExampleVariantsAccepted(t *testing.T) {
 		{"interim volume template of a blueprint", from(func(o *v1alpha1.BackupBlueprint) { o.Spec.InterimVolumeTemplate = interimTemplate() })},
 		{"interim volume template of a backup batch member", from(func(o *v1alpha1.BackupBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
 		{"interim volume template of a restore batch member", from(func(o *v1alpha1.RestoreBatch) { o.Spec.Members[0].InterimVolumeTemplate = interimTemplate() })},
+		{"wipeOut on s3", from(func(o *v1alpha1.Repository) {
+			o.Spec.WipeOut = true
+			o.Spec.Backend.Local = nil
+			o.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio:9000", Bucket: "b", Prefix: "team/db"}
+		})},
+		{"wipeOut on gcs", from(func(o *v1alpha1.Repository) {
+			o.Spec.WipeOut = true
+			o.Spec.Backend.Local = nil
+			o.Spec.Backend.GCS = &v1alpha1.GCSSpec{Bucket: "b"}
+		})},
+		{"wipeOut on azure", from(func(o *v1alpha1.Repository) {
+			o.Spec.WipeOut = true
+			o.Spec.Backend.Local = nil
+			o.Spec.Backend.Azure = &v1alpha1.AzureSpec{Container: "c", Prefix: "p"}
+		})},
+		{"wipeOut on rest", from(func(o *v1alpha1.Repository) {
+			o.Spec.WipeOut = true
+			o.Spec.Backend.Local = nil
+			o.Spec.Backend.Rest = &v1alpha1.RestServerSpec{URL: "https://rest.backup:8000/etcd"}
+		})},
 		{"integrity check with part of the data", from(func(o *v1alpha1.Repository) {
 			o.Spec.IntegrityCheck = &v1alpha1.IntegrityCheck{Schedule: "CRON_TZ=UTC 0 3 * * 0", ReadDataSubset: "2/7"}
 		})},
@@ -452,14 +472,24 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "should be at least 1 chars long",
 		},
 		{
-			name: "repository wipeOut on s3",
+			name: "repository wipeOut on b2",
 			obj: from(func(o *v1alpha1.Repository) {
 				o.Spec.WipeOut = true
 				o.Spec.Backend.Local = nil
-				o.Spec.Backend.S3 = &v1alpha1.S3Spec{Endpoint: "http://minio:9000", Bucket: "b"}
+				o.Spec.Backend.B2 = &v1alpha1.B2Spec{Bucket: "b"}
 			}),
 			field: "spec.wipeOut",
-			msg:   "wipeOut: true is supported for backend.local only",
+			msg:   "wipeOut: true is supported for backend.local, s3, gcs, azure and rest only, not for b2 or swift",
+		},
+		{
+			name: "repository wipeOut on swift",
+			obj: from(func(o *v1alpha1.Repository) {
+				o.Spec.WipeOut = true
+				o.Spec.Backend.Local = nil
+				o.Spec.Backend.Swift = &v1alpha1.SwiftSpec{Container: "c"}
+			}),
+			field: "spec.wipeOut",
+			msg:   "wipeOut: true is supported for backend.local, s3, gcs, azure and rest only, not for b2 or swift",
 		},
 		{
 			name: "integrity check schedule not cron",

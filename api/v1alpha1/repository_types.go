@@ -22,7 +22,7 @@ import (
 )
 
 // RepositorySpec says where a restic repository lives and who may use it.
-// +kubebuilder:validation:XValidation:rule="!has(self.wipeOut) || !self.wipeOut || has(self.backend.local)",message="wipeOut: true is supported for backend.local only (stashflow deletes only restic's files of a local repository); set wipeOut to false and delete the data of this backend by hand",fieldPath=".wipeOut"
+// +kubebuilder:validation:XValidation:rule="!has(self.wipeOut) || !self.wipeOut || !(has(self.backend.b2) || has(self.backend.swift))",message="wipeOut: true is supported for backend.local, s3, gcs, azure and rest only, not for b2 or swift (stashflow deletes only restic's files of the repository); set wipeOut to false and delete the data of this backend by hand",fieldPath=".wipeOut"
 type RepositorySpec struct {
 	// backend is the storage that holds the restic repository.
 	// +required
@@ -37,7 +37,10 @@ type RepositorySpec struct {
 	// deleted (Stash's): the operator opens the repository with its Secret, then removes
 	// restic's files (config, keys, data, index, snapshots, locks) and nothing else, once no
 	// session uses it. With false (the default) deleting the Repository, or its Snapshot
-	// objects with it, keeps every snapshot in the backend. Supported for backend.local.
+	// objects with it, keeps every snapshot in the backend. Supported for backend.local,
+	// s3, gcs, azure and rest: on an object store only restic's own objects under the
+	// prefix (config, keys/, locks/, snapshots/, index/, data/) are deleted, never
+	// another object or a repository nested under the prefix. Refused for b2 and swift.
 	// +optional
 	WipeOut bool `json:"wipeOut,omitempty"`
 

@@ -341,7 +341,7 @@ func TestFnExecsTheLeanBinary(t *testing.T) {
 			t.Errorf("stashflow %q printed %q, want stashflow-fn's %q", tc.args, got, tc.want)
 		}
 	}
-	for _, args := range [][]string{{"fn", "hook", "--help"}, {"fn", "--list"}, {"fn", "nope"}} {
+	for _, args := range [][]string{{"fn", "hook", "--help"}, {"fn", "repository-wipe", "--help"}, {"fn", "--list"}, {"fn", "nope"}} {
 		if got := run(args...); strings.HasPrefix(got, "lean") {
 			t.Errorf("stashflow %q ran stashflow-fn: %q", args, got)
 		}

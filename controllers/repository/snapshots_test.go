@@ -32,8 +32,16 @@ var fast = controllers.Config{RepositoryRefreshInterval: time.Second}
 // tool would, and returns its id (the repository is created if needed).
 func backupOutside(t *testing.T, dir, host string) string {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", `[ -e "$RESTIC_REPOSITORY/config" ] || restic init -q; echo "$HOST" | restic backup --no-cache -q --json --stdin --stdin-filename data --host "$HOST" --tag made=outside`)
-	cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+dir, "RESTIC_PASSWORD="+password, "HOST="+host)
+	return backupOutsideAt(t, dir, host, `[ -e "$RESTIC_REPOSITORY/config" ] || restic init -q`)
+}
+
+// backupOutsideAt is backupOutside at any restic location, with the
+// backend's variables in env; initialise is the shell command that creates
+// the repository when needed.
+func backupOutsideAt(t *testing.T, location, host, initialise string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", initialise+`; echo "$HOST" | restic backup --no-cache -q --json --stdin --stdin-filename data --host "$HOST" --tag made=outside`)
+	cmd.Env = append(append(os.Environ(), env...), "RESTIC_REPOSITORY="+location, "RESTIC_PASSWORD="+password, "HOST="+host)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("restic backup: %v: %s", err, b)

@@ -101,7 +101,7 @@ func readDocs(t *testing.T, path string) []*unstructured.Unstructured {
 var refusals = []string{
 	`BackupConfiguration/statefulset-volume-snapshot: spec.target.replicas: cannot carry: Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have`,
 	`BackupConfiguration/statefulset-volume-snapshot: spec.driver: cannot carry: driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic`,
-	`Repository/wiped-repo: spec.wipeOut: cannot carry: Invalid value: "object": wipeOut: true is supported for backend.local only (stashflow deletes only restic's files of a local repository); set wipeOut to false and delete the data of this backend by hand`,
+	`Repository/wiped-repo: spec.wipeOut: cannot carry: Invalid value: "object": wipeOut: true is supported for backend.local, s3, gcs, azure and rest only, not for b2 or swift (stashflow deletes only restic's files of the repository); set wipeOut to false and delete the data of this backend by hand`,
 	`Restic/stash-demo: kind: cannot carry: Stash's legacy v1alpha1 Restic (a sidecar backup) has no stashflow counterpart`,
 }
 

@@ -300,22 +300,22 @@ func TestWipe(t *testing.T) {
 	}
 	wrong := step.NewEnv(nil)
 	wrong.Environ = append(wrong.Environ, "RESTIC_REPOSITORY="+loc, "RESTIC_PASSWORD=other")
-	if _, err := run(t, NewWipe(), wrong); err == nil {
+	if _, err := run(t, NewWipe(nil), wrong); err == nil {
 		t.Error("wiped with a wrong password")
 	}
-	if _, err := run(t, NewWipe(), env); err != nil {
+	if _, err := run(t, NewWipe(nil), env); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(loc)
 	if len(entries) != 1 || entries[0].Name() != "README" {
 		t.Errorf("left %v, want only README", entries)
 	}
-	if _, err := run(t, NewWipe(), env); err != nil {
+	if _, err := run(t, NewWipe(nil), env); err != nil {
 		t.Errorf("wiping a wiped repository: %v", err)
 	}
 	s3 := step.NewEnv(nil)
 	s3.Environ = append(s3.Environ, "RESTIC_REPOSITORY=s3:http://127.0.0.1:1/b", "RESTIC_PASSWORD=pw")
-	if _, err := run(t, NewWipe(), s3); err == nil || !strings.Contains(err.Error(), "not a local repository") {
+	if _, err := run(t, NewWipe(nil), s3); err == nil || !strings.Contains(err.Error(), "not a local repository; this build wipes only local repositories") {
 		t.Errorf("wiping an s3 repository: %v, want refused", err)
 	}
 }
