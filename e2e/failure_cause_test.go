@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,5 +70,78 @@ func TestFailureCause(t *testing.T) {
 	}
 	if strings.Contains(mustJSON(t, bs.Status), "cause-password") {
 		t.Error("the repository password appears in the session's status")
+	}
+
+	t.Run("a script's log", func(t *testing.T) { scriptCause(t) })
+}
+
+// scriptCause: a step that is no Function of ours writes no termination
+// message, so the kubelet takes its log's tail (ordinary output, restic's
+// error, restic's hint). The session's step message still names the cause
+// by the rule the local engine applies to a step's log (pipeline/stepcause):
+// the line that names the failure, not Argo's "Error (exit code 10)" and
+// the log's whole tail.
+func scriptCause(t *testing.T) {
+	t.Cleanup(func() {
+		_ = env.Argo.ArgoprojV1alpha1().Workflows(env.Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: v1alpha1.LabelSession + "=cause-script-1"})
+	})
+	missing := filepath.Join(t.TempDir(), "no-repository")
+	createCluster(t,
+		&v1alpha1.Function{
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-script"},
+			Spec: v1alpha1.FunctionSpec{
+				Image: "${STASHFLOW_IMAGE}",
+				Command: []string{"sh", "-c",
+					`echo "opening the repository"; exec restic -r "$1" --insecure-no-password --no-cache cat config`, "sh"},
+				Args: []string{missing},
+			},
+		},
+		&v1alpha1.Task{
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-script"},
+			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-script"}}},
+		},
+	)
+	create(t, &v1alpha1.BackupConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "cause-script"},
+		Spec: v1alpha1.BackupConfigurationSpec{
+			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+				Task:   &v1alpha1.TaskRef{Name: "e2e-cause-script"},
+				Target: &v1alpha1.BackupTarget{Ref: appBindingRef("cause-etcd")},
+			},
+			Repository: v1alpha1.ObjectRef{Name: "cause-repo"},
+			Paused:     true,
+		},
+	})
+	bs := &v1alpha1.BackupSession{
+		ObjectMeta: metav1.ObjectMeta{Name: "cause-script-1"},
+		Spec:       v1alpha1.BackupSessionSpec{Invoker: v1alpha1.BackupInvokerRef{APIGroup: v1alpha1.GroupVersion.Group, Kind: "BackupConfiguration", Name: "cause-script"}},
+	}
+	create(t, bs)
+	waitFor(t, bs, func() bool {
+		return bs.Status.Phase == v1alpha1.BackupSessionFailed || bs.Status.Phase == v1alpha1.BackupSessionSucceeded
+	})
+	if bs.Status.Phase != v1alpha1.BackupSessionFailed {
+		t.Fatalf("session %s, want Failed", bs.Status.Phase)
+	}
+	wf := workflowOf(t, bs.Status.Workflow)
+	node, ok := podNodes(wf)["e2e-cause-script"]
+	if !ok {
+		t.Fatalf("no e2e-cause-script node in %s", wf.Name)
+	}
+	// Argo's own message: the exit code and the kubelet's log tail.
+	if !strings.HasPrefix(node.Message, "main: Error (exit code 10): ") || !strings.Contains(node.Message, "opening the repository") {
+		t.Errorf("Argo node: %q, want Argo's exit code 10 and the log's tail", node.Message)
+	}
+	want := "exit code 10: Fatal: repository does not exist: unable to open config file: stat " + missing +
+		"/config: no such file or directory … " + missing
+	var got string
+	for _, s := range bs.Status.Targets[0].Steps {
+		if s.Name == "e2e-cause-script" {
+			got = s.Message
+		}
+	}
+	if got != want {
+		t.Errorf("session step e2e-cause-script: message %q, want %q", got, want)
 	}
 }
