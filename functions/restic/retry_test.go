@@ -25,10 +25,12 @@ func (w *writes) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Real restic 0.18.1 stderr. refused: a rest-server that is not there
-// (`restic -r rest:http://u:pw@127.0.0.1:1/r cat config`); azureNoContainer:
-// Azurite without the container (`restic -r azure:no-such-container:/demo
-// cat config`), one write per notice.
+// restic 0.18.1 stderr. refused: a rest-server that is not there, as
+// restic printed it (`restic -r rest:http://u:pw@127.0.0.1:1/r cat
+// config`); azureNoContainer: a container that does not exist, in restic's
+// retry report ("%v returned error, retrying after %v: %v") around the
+// text of azcore's ResponseError (status and error code on lines of their
+// own), one write per notice.
 const (
 	refused = `Stat(<config/>) returned error, retrying after 536.542603ms: Head "http://u:***@127.0.0.1:1/r/config": dial tcp 127.0.0.1:1: connect: connection refused
 `
