@@ -25,16 +25,15 @@ func (w *writes) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// restic 0.18.1 stderr. refused: a rest-server that is not there, as
-// restic printed it (`restic -r rest:http://u:pw@127.0.0.1:1/r cat
-// config`); azureNoContainer: a container that does not exist, in restic's
-// retry report ("%v returned error, retrying after %v: %v") around the
-// text of azcore's ResponseError (status and error code on lines of their
-// own), one write per notice.
+// Real restic 0.18.1 stderr. refused: a rest-server that is not there
+// (`restic -r rest:http://u:pw@127.0.0.1:1/r cat config`);
+// azureNoContainer: Azurite (as TestCloudBackendsOnEmulators runs it)
+// without the container (`restic -r azure:no-such-container:/demo cat
+// config`), one notice: restic writes each at once.
 const (
 	refused = `Stat(<config/>) returned error, retrying after 536.542603ms: Head "http://u:***@127.0.0.1:1/r/config": dial tcp 127.0.0.1:1: connect: connection refused
 `
-	azureNoContainerFirst = `Load(<config/0000000000>, 0, 0) returned error, retrying after 720.254544ms: blob.GetProperties: HEAD https://devstoreaccount1.blob.localhost:38093/no-such-container/demo/config
+	azureNoContainerFirst = `Stat(<config/>) returned error, retrying after 572.004397ms: blob.GetProperties: HEAD https://stashflowtest.blob.localhost:25187/no-such-container/demo/config
 `
 	azureNoContainerRest = `--------------------------------------------------------------------------------
 RESPONSE 404: 404 The specified container does not exist.
@@ -44,7 +43,7 @@ Response contained no body
 --------------------------------------------------------------------------------
 
 `
-	azureNoContainerCause = "blob.GetProperties: HEAD https://devstoreaccount1.blob.localhost:38093/no-such-container/demo/config; " +
+	azureNoContainerCause = "blob.GetProperties: HEAD https://stashflowtest.blob.localhost:25187/no-such-container/demo/config; " +
 		"RESPONSE 404: 404 The specified container does not exist.; ERROR CODE: ContainerNotFound"
 )
 
