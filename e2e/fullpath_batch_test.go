@@ -58,7 +58,8 @@ func checkNodeCause(t *testing.T, wf *wfv1.Workflow, bs *v1alpha1.BackupSession,
 	if cause == "" || !strings.Contains(cause, "etcd") {
 		t.Errorf("node %s says %q, want the step's cause", stepName, nodeMsg)
 	}
-	if sessionMsg == "" || !strings.Contains(nodeMsg, firstLine(sessionMsg)) {
+	// The session says "exit code N: <cause>" (argo.StepMessage).
+	if sessionMsg == "" || !strings.Contains(sessionMsg, firstLine(cause)) {
 		t.Errorf("the session's step %s says %q, the node %q: want the same cause", stepName, sessionMsg, nodeMsg)
 	}
 	if verdictPhase != wfv1.NodeFailed || !strings.Contains(verdictMsg, bs.Name+" failed") {

@@ -15,6 +15,7 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/internal/testproc"
+	"github.com/stashflow/stashflow/internal/testrepo"
 	"github.com/stashflow/stashflow/internal/testservers"
 )
 
@@ -70,16 +71,7 @@ func TestCheckInCluster(t *testing.T) {
 		log, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
 		t.Fatalf("healthy: exit %d\nstdout: %s\nstderr: %s\noperator log:\n%s", code, stdout, stderr, log)
 	}
-	packs, _ := filepath.Glob(filepath.Join(repoDir, "data", "*", "*"))
-	if len(packs) == 0 {
-		t.Fatal("no pack files")
-	}
-	if err := os.Chmod(packs[0], 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(packs[0], 10); err != nil {
-		t.Fatal(err)
-	}
+	testrepo.TruncatePack(t, repoDir)
 	stdout, stderr, code = check()
 	if code != exitFailed || !strings.Contains(stderr, "ErrorsFound") || !strings.Contains(stderr, "broken pack(s)") {
 		t.Errorf("damaged: exit %d\nstdout: %s\nstderr: %s; want exit 1 naming ErrorsFound and the broken packs", code, stdout, stderr)

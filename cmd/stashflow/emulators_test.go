@@ -68,6 +68,16 @@ func TestCloudBackendsOnEmulators(t *testing.T) {
 		{name: "azure with a wrong account key", backend: `azure: {container: ` + az.Container + `, prefix: wrong-key}`,
 			keys: azureKeys(wrongAzureKey), env: az.Env(),
 			untouched: azureRepoAbsent("wrong-key"), wantErr: []string{"403", "Server failed to authenticate the request"}},
+		// restic retries a missing container (ContainerNotFound sits on a
+		// line after its retry notice) and its init would create it.
+		{name: "azure container that does not exist", backend: `azure: {container: no-such-container, prefix: demo}`,
+			keys: azureKeys(az.Key), env: az.Env(),
+			untouched: func(t *testing.T) {
+				if az.ContainerExists(t, "no-such-container") {
+					t.Error("the container no-such-container was created")
+				}
+			},
+			wantErr: []string{`the Azure container "no-such-container" does not exist`, "ContainerNotFound"}},
 	}
 	secrets := []string{resticPass, az.Key, wrongAzureKey, privateKeyLine(t, gcs.KeyJSON), privateKeyLine(t, wrongGCSKey)}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/stashflow/stashflow/internal/testrepo"
 	"github.com/stashflow/stashflow/internal/testservers"
 )
 
@@ -121,13 +122,7 @@ func TestRepositoryVerbs(t *testing.T) {
 		if out, stderr, code := stashflow(ctx, t, "check", "-f", files, "--read-data"); code != 0 || !strings.Contains(out, "no errors found") {
 			t.Fatalf("check: exit %d\n%s%s", code, out, stderr)
 		}
-		packs, err := filepath.Glob(filepath.Join(repoDir, "data", "*", "*"))
-		if err != nil || len(packs) == 0 {
-			t.Fatalf("packs: %v %v", packs, err)
-		}
-		if err := os.Remove(packs[0]); err != nil {
-			t.Fatal(err)
-		}
+		testrepo.RemovePack(t, repoDir)
 		_, stderr, code := stashflow(ctx, t, "check", "-f", files)
 		if code != exitFailed || !strings.Contains(stderr, "error(s) found") {
 			t.Errorf("check of a repository missing a pack: exit %d, %q; want exit 1 and the errors", code, stderr)

@@ -3,8 +3,6 @@ package repository_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
+	"github.com/stashflow/stashflow/internal/testrepo"
 )
 
 // integrityIs waits until the Repository's last check ended with want
@@ -88,16 +87,7 @@ func TestIntegrityCheck(t *testing.T) {
 		}
 		return ""
 	})
-	packs, _ := filepath.Glob(filepath.Join(damagedDir, "data", "*", "*"))
-	if len(packs) == 0 {
-		t.Fatal("no pack files")
-	}
-	if err := os.Chmod(packs[0], 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(packs[0], 10); err != nil {
-		t.Fatal(err)
-	}
+	testrepo.TruncatePack(t, damagedDir)
 	requestCheck(t, ns, "damaged", "2026-12-05T07:00:00Z")
 	r = waitRepository(t, ns, "damaged", integrityIs(false))
 	cond := conditions.Get(r.Status.Conditions, v1alpha1.ConditionIntegrityVerified)

@@ -19,6 +19,7 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/fntest"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/testrepo"
 	"github.com/stashflow/stashflow/internal/testservers"
 	"github.com/stashflow/stashflow/outputs"
 )
@@ -140,18 +141,7 @@ func TestRetentionAndCheck(t *testing.T) {
 	}
 
 	// Damage a pack file: check reports it.
-	packs, _ := filepath.Glob(filepath.Join(env.Getenv("RESTIC_REPOSITORY"), "data", "*", "*"))
-	if len(packs) == 0 {
-		t.Fatal("no pack files")
-	}
-	for _, p := range packs {
-		if err := os.Chmod(p, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("garbage"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testrepo.TruncatePack(t, env.Getenv("RESTIC_REPOSITORY"))
 	out, err = run(t, NewCheck(), env, "--read-data")
 	if !restic.IsKind(err, restic.KindCheckFailed) || out[outputs.Errors] == "0" || out[outputs.Integrity] != "false" {
 		t.Errorf("check of a damaged repository: outputs %v, err %v", out, err)

@@ -153,18 +153,7 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 	go b.readStdout()
 	go func() {
 		defer b.wg.Done()
-		sc := bufio.NewScanner(stderrR)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			b.stderr.Write(sc.Bytes())
-			b.stderr.Write([]byte{'\n'})
-			if b.gaveUp == nil {
-				if b.gaveUp = watch.check(sc.Text()); b.gaveUp != nil {
-					b.proc.kill()
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderrR)
+		b.gaveUp = watchStderr(stderrR, &b.stderr, watch, b.proc.kill)
 	}()
 	return b, nil
 }

@@ -1,7 +1,6 @@
 package restic
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -293,19 +292,7 @@ func (c *Client) run(ctx context.Context, opts runOptions, args ...string) ([]by
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sc := bufio.NewScanner(stderrR)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			stderr.Write(line)
-			stderr.Write([]byte{'\n'})
-			if gaveUp == nil {
-				if gaveUp = watch.check(string(line)); gaveUp != nil {
-					proc.kill()
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderrR)
+		gaveUp = watchStderr(stderrR, &stderr, watch, proc.kill)
 	}()
 	var waitErr error
 	select {

@@ -27,6 +27,7 @@ const (
 	KindRepositoryConfig      // RESTIC_REPOSITORY / password missing or malformed
 	KindAccessDenied          // the backend rejected the credentials or refused access
 	KindUntrustedTLS          // the backend's TLS certificate does not verify
+	KindNoContainer           // the Azure container named does not exist
 )
 
 // Error is a failed restic command.
@@ -71,12 +72,17 @@ var (
 )
 
 // Backend failures restic retries although retrying cannot help: a bucket
-// that does not exist (restic's `cat config` retries it instead of reporting
-// "no repository"; `init` creates the bucket) and rejected credentials.
+// or an Azure container that does not exist (restic's `cat config` retries
+// it instead of reporting "no repository"; `init` creates the bucket) and
+// rejected credentials.
 var (
-	reNoBucket  = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket|bucket doesn't exist)`)
-	reUntrusted = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
-	reDenied    = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden|oauth2: cannot fetch token: 40[013]|invalid_grant|failed to authenticate the request)`)
+	reNoBucket = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket|bucket doesn't exist)`)
+	// restic's init would create a missing Azure container too; stashflow
+	// reports it instead, so that a mistyped container name makes no new
+	// container.
+	reNoContainer = regexp.MustCompile(`(?i)(specified container does not exist|ContainerNotFound)`)
+	reUntrusted   = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
+	reDenied      = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden|oauth2: cannot fetch token: 40[013]|invalid_grant|failed to authenticate the request)`)
 )
 
 // hopelessRetry classifies the cause in a backend retry notice that no
@@ -86,6 +92,8 @@ func hopelessRetry(cause string) (Kind, bool) {
 	switch {
 	case reNoBucket.MatchString(cause):
 		return KindNoRepository, true
+	case reNoContainer.MatchString(cause):
+		return KindNoContainer, true
 	case reDenied.MatchString(cause):
 		return KindAccessDenied, true
 	case reUntrusted.MatchString(cause):

@@ -2,7 +2,9 @@ package restic
 
 import (
 	"bytes"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,10 @@ type retryWatch struct {
 	lastProgress atomic.Int64
 	streakStart  int64
 	done         atomic.Uint64
+
+	// pending is the retry notice being read (only the stderr reader
+	// touches it).
+	pending *notice
 }
 
 // progress records the work's counter (bytes done); a larger value than the
@@ -112,35 +118,178 @@ func statusCounter(line []byte) (uint64, bool) {
 // reRetryOp matches the operation of a retry notice, e.g. `Stat(<config/>)`.
 var reRetryOp = regexp.MustCompile(`^(\w+)\(<(\w+)/`)
 
-// check returns the error to report for one stderr line, or nil to let
-// restic go on.
-func (w *retryWatch) check(line string) *Error {
-	next, cause, ok := parseRetry(line)
+// notice is the retry notice being read. restic prints one per failed try
+// of a backend operation: a first line `Op(<type/name>) returned error,
+// retrying after D: cause`, and for some backends more lines of the same
+// cause (Azure's SDK puts the HTTP status and the error code, e.g.
+// `ERROR CODE: ContainerNotFound`, on lines of their own).
+type notice struct {
+	first string        // the first line
+	next  time.Duration // restic's wait before the next try
+	cause []string      // the cause: the first line's, then the continuation lines
+	// judged: the limit and stall rules have been applied (at a pause);
+	// later continuation lines are still read for a hopeless cause.
+	judged bool
+}
+
+// text is the notice's cause on one line, without the SDK's separator and
+// empty-body lines.
+func (n *notice) text() string {
+	parts := make([]string, 0, len(n.cause))
+	for _, l := range n.cause {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.Trim(l, "-") == "" || l == "Response contained no body" {
+			continue
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// endsNotice reports whether a stderr line is restic's next message rather
+// than a continuation line of the notice being read: a JSON message or
+// restic's note that a retried operation succeeded.
+func endsNotice(line string) bool {
+	return strings.HasPrefix(line, `{"message_type"`) || strings.Contains(line, " operation successful after ")
+}
+
+// line reads one stderr line and returns the error to stop restic with,
+// or nil to let it go on. The rules apply to a notice once it is whole: at
+// restic's next message or at a pause (see pause).
+func (w *retryWatch) line(line string) *Error {
+	if next, cause, ok := parseRetry(line); ok {
+		e := w.endNotice()
+		w.pending = &notice{first: line, next: next, cause: []string{cause}}
+		return e
+	}
+	if w.pending == nil {
+		return nil
+	}
+	if endsNotice(line) {
+		e := w.endNotice()
+		w.pending = nil
+		return e
+	}
+	w.pending.cause = append(w.pending.cause, line)
+	return nil
+}
+
+// pause says that restic has written whole lines and nothing more for
+// now. restic writes a notice at once, so the notice read so far is whole:
+// a cause no retry cures stops restic, and the limit and stall rules
+// apply. Should a write of restic's come in pieces, the lines after the
+// pause still count for a cause no retry cures.
+func (w *retryWatch) pause() *Error {
+	return w.endNotice()
+}
+
+// hopeless is the error for a notice whose cause no retry cures, or nil.
+func (w *retryWatch) hopeless(cause string) *Error {
+	k, ok := hopelessRetry(cause)
 	if !ok {
 		return nil
 	}
-	if k, ok := hopelessRetry(cause); ok {
-		msg := "credentials rejected by " + RedactLocation(w.location) + ": "
-		switch k {
-		case KindNoRepository:
-			msg = "repository does not exist at " + RedactLocation(w.location) + ": "
-		case KindUntrustedTLS:
-			msg = untrustedHint + RedactLocation(w.location) + ": "
-		}
-		return &Error{Kind: k, Command: w.command, ExitCode: -1, Message: msg + oneLine(stripCreds(cause))}
+	msg := "credentials rejected by " + RedactLocation(w.location) + ": "
+	switch k {
+	case KindNoRepository:
+		msg = "repository does not exist at " + RedactLocation(w.location) + ": "
+	case KindUntrustedTLS:
+		msg = untrustedHint + RedactLocation(w.location) + ": "
+	case KindNoContainer:
+		msg = "the Azure container " + strconv.Quote(azureContainer(w.location)) + " does not exist (create it first): " + RedactLocation(w.location) + ": "
 	}
-	if e := w.stalled(next, cause); e != nil {
+	return &Error{Kind: k, Command: w.command, ExitCode: -1, Message: msg + oneLine(stripCreds(cause))}
+}
+
+// endNotice applies the rules to the notice read so far: a cause no retry
+// cures every time, the stall and limit rules once.
+func (w *retryWatch) endNotice() *Error {
+	n := w.pending
+	if n == nil {
+		return nil
+	}
+	cause := n.text()
+	if e := w.hopeless(cause); e != nil {
 		return e
 	}
-	if w.limit <= 0 || time.Since(w.start)+next <= w.limit {
+	if n.judged {
+		return nil
+	}
+	n.judged = true
+	if e := w.stalled(n.next, cause); e != nil {
+		return e
+	}
+	if w.limit <= 0 || time.Since(w.start)+n.next <= w.limit {
 		return nil
 	}
 	if w.openOnly {
-		m := reRetryOp.FindStringSubmatch(strings.TrimSpace(line))
+		m := reRetryOp.FindStringSubmatch(strings.TrimSpace(n.first))
 		if m == nil || (m[2] != "config" && m[2] != "key" && m[2] != "lock") {
 			return nil
 		}
 	}
 	return &Error{Kind: KindUnreachable, Command: w.command, ExitCode: -1,
-		Message: "repository unreachable: " + RedactLocation(w.location) + ": " + stripCreds(cause)}
+		Message: "repository unreachable: " + RedactLocation(w.location) + ": " + oneLine(stripCreds(cause))}
 }
+
+// watchStderr reads restic's stderr until it closes: every line goes to
+// tail and to w; the first error w returns is returned, after stop is
+// called. A read that ends on a line's end is a pause of restic's (w.pause).
+func watchStderr(r io.Reader, tail *tailBuffer, w *retryWatch, stop func()) *Error {
+	var gaveUp *Error
+	feed := func(e *Error) {
+		if gaveUp == nil && e != nil {
+			gaveUp = e
+			stop()
+		}
+	}
+	buf := make([]byte, 64<<10)
+	var partial []byte
+	for {
+		n, err := r.Read(buf)
+		data := buf[:n]
+		if len(partial) > 0 {
+			data = append(partial, data...)
+		}
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			tail.Write(data[:i+1])
+			if gaveUp == nil {
+				feed(w.line(string(data[:i])))
+			}
+			data = data[i+1:]
+		}
+		if len(data) > maxLine {
+			// Not a line anyone reads whole: keep its start.
+			tail.Write(append(data[:256:256], '\n'))
+			data = nil
+		}
+		partial = append(partial[:0], data...)
+		if len(partial) == 0 && n > 0 && gaveUp == nil {
+			feed(w.pause())
+		}
+		if err != nil {
+			if len(partial) > 0 {
+				tail.Write(append(partial, '\n'))
+				if gaveUp == nil {
+					feed(w.line(string(partial)))
+				}
+			}
+			return gaveUp
+		}
+	}
+}
+
+// azureContainer is the container of an azure:<container>:/<prefix>
+// location.
+func azureContainer(location string) string {
+	rest, _ := strings.CutPrefix(location, "azure:")
+	container, _, _ := strings.Cut(rest, ":")
+	return container
+}
+
+// maxLine is the longest stderr line read whole.
+const maxLine = 1 << 20

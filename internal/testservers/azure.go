@@ -123,38 +123,63 @@ func StartAzurite(t testing.TB) *AzureServer {
 	}
 }
 
-// createContainer creates Container with Create Container, signed with the
-// account key (Shared Key authorization).
+// createContainer creates Container with Create Container.
 func (s *AzureServer) createContainer() error {
+	code, body, err := s.containerRequest(http.MethodPut, s.Container)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusCreated {
+		return fmt.Errorf("create container %s: %d: %s", s.Container, code, body)
+	}
+	return nil
+}
+
+// ContainerExists asks Azurite whether the container name exists (Get
+// Container Properties).
+func (s *AzureServer) ContainerExists(t testing.TB, name string) bool {
+	t.Helper()
+	code, body, err := s.containerRequest(http.MethodHead, name)
+	switch {
+	case err != nil:
+		t.Fatalf("azurite: properties of container %s: %v", name, err)
+	case code == http.StatusOK:
+		return true
+	case code != http.StatusNotFound:
+		t.Fatalf("azurite: properties of container %s: %d %s", name, code, body)
+	}
+	return false
+}
+
+// containerRequest sends a container request (restype=container) signed
+// with the account key (Shared Key authorization).
+func (s *AzureServer) containerRequest(method, name string) (int, []byte, error) {
 	const version = "2021-08-06"
 	date := time.Now().UTC().Format(http.TimeFormat)
 	// VERB, eleven standard headers (all empty), the x-ms- headers and the
 	// resource with its query parameters.
-	toSign := "PUT\n\n\n\n\n\n\n\n\n\n\n\n" + "x-ms-date:" + date + "\nx-ms-version:" + version + "\n" +
-		"/" + s.Account + "/" + s.Container + "\nrestype:container"
+	toSign := method + "\n\n\n\n\n\n\n\n\n\n\n\n" + "x-ms-date:" + date + "\nx-ms-version:" + version + "\n" +
+		"/" + s.Account + "/" + name + "\nrestype:container"
 	key, err := base64.StdEncoding.DecodeString(s.Key)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(toSign))
-	req, err := http.NewRequest(http.MethodPut, "https://"+s.Host+"/"+s.Container+"?restype=container", nil)
+	req, err := http.NewRequest(method, "https://"+s.Host+"/"+name+"?restype=container", nil)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	req.Header.Set("x-ms-date", date)
 	req.Header.Set("x-ms-version", version)
 	req.Header.Set("Authorization", "SharedKey "+s.Account+":"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("create container %s: %s: %s", s.Container, resp.Status, b)
-	}
-	return nil
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, b, nil
 }
 
 // connectProxy is an HTTP proxy that tunnels CONNECT requests for host, and

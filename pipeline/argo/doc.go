@@ -86,7 +86,10 @@
 // stop or the workflow deadline). Compressed or offloaded node statuses are
 // an error (ErrNodesNotInline), never a silent Pending. Note that a workflow
 // can succeed while a step failed (an OnFailure step handled it); read the
-// steps.
+// steps. A failed container's node message ("main: Error (exit code 1):
+// <termination message>") becomes the step's message in the local engine's
+// words and by its cause rule (StepMessage, pipeline/stepcause):
+// "exit code 1: <the line that names the failure>".
 //
 // Step.DisplayName is not rendered: Argo's per-template display-name
 // annotation renames the node, must match a DNS-like pattern, and would be

@@ -9,6 +9,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
 	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // ErrNodesNotInline means the Workflow's node statuses are not in
@@ -79,7 +80,7 @@ func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.
 	ns := pipeline.NodeStatus{
 		Step:       step,
 		Phase:      phase,
-		Message:    node.Message,
+		Message:    StepMessage(node.Message),
 		StartedAt:  timeOf(node.StartedAt.Time),
 		FinishedAt: timeOf(node.FinishedAt.Time),
 		Outputs:    outputsOf(node.Outputs),
@@ -98,11 +99,12 @@ func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.
 		}
 		if len(attempts) > 0 {
 			last := attempts[len(attempts)-1]
+			lastMsg := StepMessage(last.Message)
 			switch {
 			case ns.Message == "":
-				ns.Message = last.Message
-			case last.Message != "" && last.Message != ns.Message:
-				ns.Message += "; last attempt: " + last.Message
+				ns.Message = lastMsg
+			case lastMsg != "" && lastMsg != ns.Message:
+				ns.Message += "; last attempt: " + lastMsg
 			}
 			if ns.Outputs == nil && last.Phase == wfv1.NodeSucceeded {
 				ns.Outputs = outputsOf(last.Outputs)
@@ -110,6 +112,34 @@ func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.
 		}
 	}
 	return ns, nil
+}
+
+// reFailedContainer is the message Argo gives a node whose container
+// failed: "<container>: <reason> (exit code <n>)", then ": <termination
+// message>" when the container left one (older controllers: without the
+// container's name).
+var reFailedContainer = regexp.MustCompile(`(?s)^(?:[a-z0-9][a-z0-9-]*: )?(\w+) \(exit code (-?\d+)\)(?:: (.*))?$`)
+
+// StepMessage is the step's message for an Argo node's message, in the
+// local engine's words: for a failed container, "exit code <n>" (or
+// "<reason> (exit code <n>)" for a reason other than Error, e.g.
+// OOMKilled) and the cause its termination message gives by the rule the
+// local engine applies to a step's log (stepcause): a Function's one-line
+// reason as it is, a log tail the kubelet took reduced to the line that
+// names the failure. Any other message is kept.
+func StepMessage(msg string) string {
+	m := reFailedContainer.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	out := "exit code " + m[2]
+	if m[1] != "Error" {
+		out = m[1] + " (exit code " + m[2] + ")"
+	}
+	if cause := stepcause.OfText(m[3], nil); cause != "" {
+		out += ": " + cause
+	}
+	return out
 }
 
 // retryAttempts returns the attempt nodes of a Retry node in order: the

@@ -116,7 +116,7 @@ func TestNodeStatuses(t *testing.T) {
 			want: []pipeline.NodeStatus{
 				{
 					Step: "etcd-backup", Phase: pipeline.PhaseFailed,
-					Message:   "No more retries left; last attempt: Error (exit code 2)",
+					Message:   "No more retries left; last attempt: exit code 2",
 					StartedAt: at("02:00:00"), FinishedAt: at("02:01:39"), Attempts: 3,
 				},
 				{Step: "retention", Phase: pipeline.PhaseOmitted, Message: "omitted: depends condition not met", StartedAt: at("02:01:40"), FinishedAt: at("02:01:40")},
@@ -191,5 +191,31 @@ func TestWorkflowPhase(t *testing.T) {
 		if got := Finished(wf); got != tc.finished {
 			t.Errorf("Finished(%q) = %v, want %v", tc.phase, got, tc.finished)
 		}
+	}
+}
+
+// TestStepMessage: a failed container's node message says what the local
+// engine says for the same output: the exit code and the cause its
+// termination message gives (stepcause), not the log's whole tail.
+func TestStepMessage(t *testing.T) {
+	for _, tc := range []struct{ name, msg, want string }{
+		{"no message", "", ""},
+		{"not a container's failure", "pod deleted", "pod deleted"},
+		{"retries", "No more retries left", "No more retries left"},
+		{"exit code alone", "main: Error (exit code 1)", "exit code 1"},
+		{"older controller without the container's name", "Error (exit code 2)", "exit code 2"},
+		{"a Function's reason", "main: Error (exit code 1): restic cat: repository does not exist at /r",
+			"exit code 1: restic cat: repository does not exist at /r"},
+		{"the kubelet's log tail of a script", "main: Error (exit code 10): opening the repository\n" +
+			"Fatal: repository does not exist: unable to open config file: stat /r/config: no such file or directory\n" +
+			"Is there a repository at the following location?\n/r",
+			"exit code 10: Fatal: repository does not exist: unable to open config file: stat /r/config: no such file or directory … /r"},
+		{"another reason", "main: OOMKilled (exit code 137)", "OOMKilled (exit code 137)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, StepMessage(tc.msg)); diff != "" {
+				t.Errorf("StepMessage(%q) (-want +got):\n%s", tc.msg, diff)
+			}
+		})
 	}
 }

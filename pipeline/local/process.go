@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -21,9 +19,6 @@ import (
 const (
 	// tailSize is how much of an attempt's log is read back to summarise it.
 	tailSize = 4 << 10
-	// maxLineLen bounds the log line quoted in a message (a restic error
-	// naming a lock and its holder takes 300 bytes).
-	maxLineLen = 1000
 	// guardKillWait bounds how long a guard may take to kill its step's
 	// processes before its process group is killed with it.
 	guardKillWait = 10 * time.Second
@@ -150,24 +145,4 @@ func (r *run) stop(pid int, exited <-chan struct{}) string {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	<-exited
 	return fmt.Sprintf("killed with SIGKILL after a grace period of %s", r.opts.GracePeriod)
-}
-
-func printable(b []byte) string {
-	var sb strings.Builder
-	for len(b) > 0 && sb.Len() < maxLineLen {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		switch {
-		case r == '\t':
-			sb.WriteByte(' ')
-		case r == utf8.RuneError && size <= 1, r < 0x20, r == 0x7f:
-			sb.WriteRune('?')
-		default:
-			sb.WriteRune(r)
-		}
-	}
-	if len(b) > 0 {
-		sb.WriteString("…")
-	}
-	return sb.String()
 }
