@@ -3,20 +3,14 @@ package resolve_test
 import (
 	"context"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/catalog"
@@ -38,42 +32,6 @@ var (
 // CRDs only: the appcatalog CRD is installed by the test that needs it,
 // after it has seen the resolver without it.
 func TestMain(m *testing.M) { operatortest.Main(m, &env, &c) }
-
-// appCatalogBinding is what KubeDB writes for an etcd it runs (appRef,
-// secret, TLS, parameters), as the apiserver stores it.
-func appCatalogBinding(namespace, name string, spec string) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte("spec: "+spec), &u.Object); err != nil {
-		panic(err)
-	}
-	u.SetGroupVersionKind(appcatalog.GVK)
-	u.SetNamespace(namespace)
-	u.SetName(name)
-	return u
-}
-
-// installAppCatalogCRD installs the test copy of the appcatalog AppBinding
-// CRD and waits until c (whose RESTMapper has already been asked about
-// the group and found nothing) can create AppBindings of it.
-func installAppCatalogCRD(t *testing.T, namespace string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "internal", "appcatalog", "testdata", "appcatalog.appscode.com_appbindings.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(data, crd); err != nil {
-		t.Fatal(err)
-	}
-	operatortest.Create(t, c, crd)
-	probe := appCatalogBinding(namespace, "probe", "{clientConfig: {url: 'http://probe:1'}}")
-	operatortest.Eventually(t, 30*time.Second, func() string {
-		if err := c.Create(context.Background(), probe.DeepCopy()); err != nil {
-			return err.Error()
-		}
-		return ""
-	})
-}
 
 func TestAppCatalogAppBinding(t *testing.T) {
 	ctx := context.Background()
@@ -102,10 +60,10 @@ func TestAppCatalogAppBinding(t *testing.T) {
 		}
 	})
 
-	installAppCatalogCRD(t, ns)
+	operatortest.InstallAppCatalogCRD(t, env, c, ns)
 	repo, secret := operatortest.Repository(ns, "repo", t.TempDir())
 	operatortest.Create(t, c, secret, repo,
-		appCatalogBinding(ns, "etcd", `
+		operatortest.AppCatalogBinding(ns, "etcd", `
   appRef: {apiGroup: kubedb.com, kind: Etcd, name: etcd, namespace: `+ns+`}
   type: kubedb.com/etcd
   version: "3.6.5"
@@ -116,8 +74,8 @@ func TestAppCatalogAppBinding(t *testing.T) {
   secret: {name: etcd-auth}
   parameters: {endpoints: ["https://etcd-0:2379"]}
 `),
-		appCatalogBinding(ns, "transformed", "{clientConfig: {url: 'http://x:1'}, secretTransforms: [{renameKey: {from: USER, to: username}}]}"),
-		appCatalogBinding(ns, "both", "{type: etcd, clientConfig: {url: 'http://appcatalog:2379'}}"),
+		operatortest.AppCatalogBinding(ns, "transformed", "{clientConfig: {url: 'http://x:1'}, secretTransforms: [{renameKey: {from: USER, to: username}}]}"),
+		operatortest.AppCatalogBinding(ns, "both", "{type: etcd, clientConfig: {url: 'http://appcatalog:2379'}}"),
 		&v1alpha1.AppBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "both"},
 			Spec:       v1alpha1.AppBindingSpec{Type: "etcd", ClientConfig: v1alpha1.ClientConfig{URL: ptr.To("http://stashflow:2379")}},
