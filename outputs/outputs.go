@@ -51,6 +51,14 @@ const (
 	Duration   = "duration"   // wall time of the step, Go duration syntax
 )
 
+// SnapshotIDs is the output of a restore Function that restores every
+// snapshot of its rule in turn (Stash's semantics for a rule listing
+// several): the full ids it restored, comma-separated, in the order
+// restored. Declaring it is how a Function says it takes several
+// snapshots; the translators refuse a rule with several snapshots for a
+// restore Function that does not. snapshotID is then the last one restored.
+const SnapshotIDs = "snapshotIDs"
+
 // Common returns the outputs every step has, in order.
 func Common() []string {
 	return []string{SnapshotID, Size, Uploaded, Files, Duration}

@@ -42,17 +42,17 @@ func TestTranslateErrors(t *testing.T) {
 				rs := manifest.Of[*v1alpha1.RestoreSession](in.set)[0]
 				rs.Spec.Target.Rules[0].Snapshots = []string{"4f2c1d9e", "9a7b3c2e"}
 			},
-			wantErr: []string{`spec.target.rules[0].snapshots: 2 snapshots in one rule are not supported yet (a restore step restores one snapshot)`},
+			wantErr: []string{`spec.target.rules[0].snapshots: 2 snapshots in one rule, but Function "etcd-restore" restores one snapshot (a single stream; it declares no snapshotIDs output)`},
 		},
 		{
 			name: "several snapshots in a batch member's older top-level rule",
 			file: "restore-batch-sequential.yaml",
 			edit: func(in *input) {
 				b := manifest.Of[*v1alpha1.RestoreBatch](in.set)[0]
-				m := &b.Spec.Members[len(b.Spec.Members)-1]
+				m := &b.Spec.Members[0] // the etcd AppBinding
 				m.Rules, m.Target.Rules = []v1alpha1.RestoreRule{{Snapshots: []string{"a1", "b2", "c3"}}}, nil
 			},
-			wantErr: []string{`].rules[0].snapshots: 3 snapshots in one rule are not supported yet`},
+			wantErr: []string{`spec.members[0].rules[0].snapshots: 3 snapshots in one rule, but Function "etcd-restore" restores one snapshot`},
 		},
 		{
 			name: "runtimeSettings.pod.nodeName away from a workload's node",

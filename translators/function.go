@@ -160,6 +160,9 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 			step.Outputs = append(step.Outputs, pipeline.Output{Name: o.Name, Path: o.Path})
 			declared = append(declared, o.Name)
 		}
+		if err := r.checkSnapshots(m, fn, declared, vars); err != nil {
+			return nil, nil, nil, err
+		}
 		steps = append(steps, step)
 		refs = append(refs, v1alpha1.StepRef{Name: name, Function: fn.Name, Role: v1alpha1.StepRole(outputs.RoleOf(declared, r.kind == restoreRun)), Outputs: declared})
 	}
@@ -167,6 +170,27 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)
 	}
 	return steps, refs, warnings, nil
+}
+
+// checkSnapshots refuses a restore rule that lists several snapshots for a
+// Function that restores one. Stash restores each snapshot of a rule in
+// turn into the target; a Function that does so declares the
+// outputs.SnapshotIDs output (volume-restore: files, each snapshot laid
+// over the last). A Function that restores a single stream (a database
+// dump, an etcd snapshot) declares none, and the rule is refused naming
+// the field rather than run as one step that cannot find a snapshot
+// named "a,b".
+func (r *run) checkSnapshots(m *member, fn *v1alpha1.Function, declared []string, vars Variables) error {
+	if r.kind != restoreRun || slices.Contains(declared, outputs.SnapshotIDs) || !references(fn, "RESTORE_SNAPSHOTS") {
+		return nil
+	}
+	i := restoreRuleIndex(m.rules, vars["HOSTNAME"])
+	if i < 0 || len(m.rules[i].Snapshots) < 2 {
+		return nil
+	}
+	return fmt.Errorf("%s.%s[%d].snapshots: %d snapshots in one rule, but Function %q restores one snapshot (a single stream; it declares no %s output): "+
+		"restore each with its own RestoreSession, or name one snapshot (or latest)",
+		strings.TrimSuffix(r.memberField(m), ".task"), m.rulesField, i, len(m.rules[i].Snapshots), fn.Name, outputs.SnapshotIDs)
 }
 
 // checkInvokerParams rejects params of a BackupConfiguration's task that no

@@ -66,6 +66,9 @@ type member struct {
 	paths   []string
 	exclude []string
 	rules   []v1alpha1.RestoreRule
+	// rulesField is where rules are in the member's spec: "target.rules",
+	// or Stash's older "rules".
+	rulesField string
 	// alias is the target's host name in the repository, if set.
 	alias string
 	// volumeMounts are the target's volumeMounts (a workload's volumes to mount).

@@ -73,9 +73,6 @@ func Restore(s *v1alpha1.RestoreSession, objs *Objects, opts Options) (*Plan, er
 		runtime: s.Spec.RuntimeSettings,
 		members: []member{restoreMember(0, &s.Spec.RestoreTargetSpec)},
 	}
-	if err := checkRuleSnapshots("spec", &s.Spec.RestoreTargetSpec); err != nil {
-		return nil, err
-	}
 	return r.translate(objs, opts)
 }
 
@@ -98,41 +95,18 @@ func RestoreBatch(b *v1alpha1.RestoreBatch, objs *Objects, opts Options) (*Plan,
 		if b.Spec.Members[i].Target == nil && b.Spec.Members[i].Task == nil {
 			return nil, fmt.Errorf("spec.members[%d]: neither target nor task is set", i)
 		}
-		if err := checkRuleSnapshots(fmt.Sprintf("spec.members[%d]", i), &b.Spec.Members[i].RestoreTargetSpec); err != nil {
-			return nil, err
-		}
 		r.members = append(r.members, restoreMember(i, &b.Spec.Members[i].RestoreTargetSpec))
 	}
 	return r.translate(objs, opts)
-}
-
-// checkRuleSnapshots refuses a rule with several snapshots. Stash restores
-// each of them in turn into the target; a restore step here restores one
-// snapshot, so such a rule is refused, naming the field, rather than run
-// as one step that cannot find a snapshot named "a,b".
-func checkRuleSnapshots(prefix string, t *v1alpha1.RestoreTargetSpec) error {
-	check := func(field string, rules []v1alpha1.RestoreRule) error {
-		for i, r := range rules {
-			if len(r.Snapshots) > 1 {
-				return fmt.Errorf("%s.%s[%d].snapshots: %d snapshots in one rule are not supported yet (a restore step restores one snapshot): restore each with its own RestoreSession, or name one snapshot (or latest)", prefix, field, i, len(r.Snapshots))
-			}
-		}
-		return nil
-	}
-	if t.Target != nil {
-		if err := check("target.rules", t.Target.Rules); err != nil {
-			return err
-		}
-	}
-	return check("rules", t.Rules)
 }
 
 func restoreMember(i int, t *v1alpha1.RestoreTargetSpec) member {
 	m := member{index: i, task: t.Task, runtime: t.RuntimeSettings, tempDir: t.TempDir, interim: t.InterimVolumeTemplate}
 	if t.Target != nil {
 		m.ref, m.rules, m.volumeMounts, m.alias = &t.Target.Ref, t.Target.Rules, t.Target.VolumeMounts, t.Target.Alias
+		m.rulesField = "target.rules"
 		if len(m.rules) == 0 {
-			m.rules = t.Rules // Stash's older place for them
+			m.rules, m.rulesField = t.Rules, "rules" // Stash's older place for them
 		}
 	}
 	if t.Hooks != nil {

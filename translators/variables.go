@@ -3,6 +3,7 @@ package translators
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,16 +90,21 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 // restoreRule picks the rule for host: the first that names it in
 // targetHosts, else the first without targetHosts.
 func restoreRule(rules []v1alpha1.RestoreRule, host string) *v1alpha1.RestoreRule {
-	var fallback *v1alpha1.RestoreRule
+	if i := restoreRuleIndex(rules, host); i >= 0 {
+		return &rules[i]
+	}
+	return nil
+}
+
+// restoreRuleIndex is the index of restoreRule's rule, -1 if none.
+func restoreRuleIndex(rules []v1alpha1.RestoreRule, host string) int {
+	fallback := -1
 	for i := range rules {
-		r := &rules[i]
-		for _, h := range r.TargetHosts {
-			if h == host {
-				return r
-			}
+		if slices.Contains(rules[i].TargetHosts, host) {
+			return i
 		}
-		if len(r.TargetHosts) == 0 && fallback == nil {
-			fallback = r
+		if len(rules[i].TargetHosts) == 0 && fallback < 0 {
+			fallback = i
 		}
 	}
 	return fallback

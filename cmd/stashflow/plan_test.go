@@ -94,7 +94,7 @@ status: {phase: Running}
 }
 
 // slot replaces the unix time of the sessions' names (<invoker>-<time>).
-var slot = regexp.MustCompile(`(pvc-a|db)-\d{9,}`)
+var slot = regexp.MustCompile(`(pvc-a|db|etcd)-\d{9,}`)
 
 func unslot(s string) string { return slot.ReplaceAllString(s, "$1-<time>") }
 
@@ -370,4 +370,62 @@ func documents(s string) []string {
 		}
 	}
 	return out
+}
+
+// TestPlanAppCatalogAppBinding: files holding KubeDB's AppBinding
+// (appcatalog.appscode.com/v1alpha1, with its appRef and a Service) plan
+// without `stashflow convert`: the local plan infers the Task from its
+// type, the Argo plan reaches the Service; a field stashflow cannot honour
+// is bad input naming it.
+func TestPlanAppCatalogAppBinding(t *testing.T) {
+	const binding = `---
+apiVersion: appcatalog.appscode.com/v1alpha1
+kind: AppBinding
+metadata: {name: etcd}
+spec:
+  appRef: {apiGroup: kubedb.com, kind: Etcd, name: etcd, namespace: default}
+  type: kubedb.com/etcd
+  version: "3.6.5"
+  clientConfig:
+    service: {name: etcd-client, namespace: default, port: 2379, scheme: https}
+  secret: {name: etcd-auth}
+`
+	config := `---
+apiVersion: stashflow.dev/v1alpha1
+kind: BackupConfiguration
+metadata: {name: etcd}
+spec:
+  repository: {name: repo}
+  schedule: "@daily"
+  target: {ref: {apiVersion: appcatalog.appscode.com/v1alpha1, kind: AppBinding, name: etcd}}
+`
+	common := localRepository(filepath.Join(t.TempDir(), "repo"), planSecret)
+	good := write(t, "kubedb.yaml", common+binding+config)
+	for _, args := range [][]string{{"plan", "-f", good}, {"run", "--dry-run", "--work-dir", t.TempDir(), "-f", good}} {
+		stdout, stderr, code := stashflow(context.Background(), t, args...)
+		want := "BackupSession etcd-<time>: 1 step\n├─ invoker: BackupConfiguration/etcd\n└─ target AppBinding/etcd  host etcd\n   └─ step etcd-backup [Backup]\n" +
+			`warning: BackupSession etcd-<time>: task "etcd-backup" steps[1]: no retentionPolicy is set, so the "retention" step was dropped` + "\n"
+		if code != 0 || unslot(stdout) != want {
+			t.Errorf("%v: exit %d, stdout:\n%s\nwant:\n%s\nstderr:\n%s", args, code, unslot(stdout), want, stderr)
+		}
+	}
+	stdout, stderr, code := stashflow(context.Background(), t, "plan", "-o", "argo", "-f", good)
+	if code != 0 {
+		t.Fatalf("plan -o argo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"- --endpoints=https://etcd-client.default.svc:2379\n", "name: etcd-auth\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan -o argo: the Workflow lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	bad := write(t, "transforms.yaml", common+strings.Replace(binding, "  secret: {name: etcd-auth}\n",
+		"  secret: {name: etcd-auth}\n  secretTransforms: [{renameKey: {from: USER, to: username}}]\n", 1)+config)
+	want := "transforms.yaml#3: AppBinding/etcd: spec.secretTransforms: stashflow applies no transform to the credentials"
+	for _, args := range [][]string{{"plan", "-f", bad}, {"plan", "-o", "argo", "-f", bad}, {"run", "--work-dir", t.TempDir(), "-f", bad}} {
+		stdout, stderr, code := stashflow(context.Background(), t, args...)
+		if code != exitUsage || !strings.Contains(stderr, want) || stdout != "" {
+			t.Errorf("%v: exit %d (want %d), stdout %q, stderr lacks %q:\n%s", args, code, exitUsage, stdout, want, stderr)
+		}
+	}
 }

@@ -18,13 +18,16 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -238,7 +241,8 @@ func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1al
 	var err error
 	switch {
 	case ref.Kind == "AppBinding":
-		err = r.Client.Get(ctx, key, &v1alpha1.AppBinding{})
+		_, err := r.AppBinding(ctx, field, namespace, ref)
+		return true, err
 	case ref.Kind == "PersistentVolumeClaim":
 		pvc := &metav1.PartialObjectMetadata{}
 		pvc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"))
@@ -257,6 +261,72 @@ func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1al
 		return true, fmt.Errorf("%s: reading %s %s: %w", field, ref.Kind, key, err)
 	}
 	return true, nil
+}
+
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+
+// AppBinding returns the AppBinding ref names, in namespace, as stashflow's
+// type:
+//
+//   - apiVersion appcatalog.appscode.com/…: the appcatalog AppBinding (what
+//     KubeDB creates), read in place and mapped by internal/appcatalog; a
+//     field stashflow cannot honour is an InvalidError naming it.
+//   - apiVersion stashflow.dev/v1alpha1 or empty: stashflow's AppBinding;
+//     when there is none, an appcatalog AppBinding of that name (so that a
+//     spec rewritten by `stashflow convert` still reads the AppBinding
+//     KubeDB keeps up to date). stashflow's wins when both exist.
+//
+// stashflow's AppBindings are read through the cache; appcatalog's
+// directly (the operator's scheme does not know the kind, its CRD may be
+// missing, and nothing watches them: a session resolves them when it is
+// submitted and records the plan). A missing object, or a missing CRD, is
+// a NotFoundError of kind AppBinding.
+func (r *Resolver) AppBinding(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (*v1alpha1.AppBinding, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	if appcatalog.IsAppCatalog(ref.APIVersion) {
+		return r.appCatalogBinding(ctx, field, key)
+	}
+	ab := &v1alpha1.AppBinding{}
+	err := r.Client.Get(ctx, key, ab)
+	switch {
+	case err == nil:
+		return ab, nil
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("%s: reading AppBinding %s: %w", field, key, err)
+	}
+	ab, err = r.appCatalogBinding(ctx, field, key)
+	if IsNotFound(err) {
+		// Neither exists: say so as before, for stashflow's kind.
+		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: namespace, Name: ref.Name}
+	}
+	return ab, err
+}
+
+// appCatalogBinding reads the appcatalog.appscode.com/v1alpha1 AppBinding
+// key directly and maps it.
+func (r *Resolver) appCatalogBinding(ctx context.Context, field string, key types.NamespacedName) (*v1alpha1.AppBinding, error) {
+	if r.APIReader == nil {
+		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
+			Detail: "this resolver cannot read " + appcatalog.GroupVersion.String() + " AppBindings"}
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(appcatalog.GVK)
+	err := r.APIReader.Get(ctx, key, u)
+	switch {
+	case meta.IsNoMatchError(err):
+		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
+			Detail: fmt.Sprintf("the CRD %s is not installed (KubeDB and Stash install it); apiVersion %s names it", appcatalog.CRDName, appcatalog.GroupVersion)}
+	case apierrors.IsNotFound(err):
+		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
+			Detail: "no " + appcatalog.GroupVersion.String() + " AppBinding of that name"}
+	case err != nil:
+		return nil, fmt.Errorf("%s: reading %s AppBinding %s: %w", field, appcatalog.GroupVersion, key, err)
+	}
+	ab, err := appcatalog.ToAppBinding(u.Object)
+	if err != nil {
+		return nil, &InvalidError{Message: field + ": " + err.Error()}
+	}
+	return ab, nil
 }
 
 // Task returns the Task of that name: the cluster's, else the catalog's.
@@ -373,12 +443,9 @@ func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Me
 		out.Workload = w
 	}
 	if m.Target != nil && m.Target.Kind == "AppBinding" {
-		ab := &v1alpha1.AppBinding{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: m.Target.Name}, ab); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, &NotFoundError{Field: m.Field + ".target.ref", Kind: "AppBinding", Namespace: namespace, Name: m.Target.Name}
-			}
-			return nil, fmt.Errorf("%s.target.ref: reading AppBinding %s/%s: %w", m.Field, namespace, m.Target.Name, err)
+		ab, err := r.AppBinding(ctx, m.Field+".target.ref", namespace, *m.Target)
+		if err != nil {
+			return nil, err
 		}
 		out.AppBinding = ab
 	}

@@ -114,10 +114,11 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 
 // Restore is volume-restore.
 type Restore struct {
-	snapshot, host, targetDir, mapTo string
-	paths, include, exclude          []string
-	volumeFlags                      []string
-	volumes                          []namedVolume
+	host, targetDir, mapTo  string
+	snapshots               []string
+	paths, include, exclude []string
+	volumeFlags             []string
+	volumes                 []namedVolume
 }
 
 // NewRestore returns a fresh volume-restore.
@@ -128,9 +129,13 @@ func (r *Restore) Description() string {
 	return "restore files from a restic snapshot to where they came from (or --target-dir)"
 }
 
+// DeclaredOutputs implements step.OutputDeclarer: the snapshots restored,
+// which the catalog declares so that a rule may list several.
+func (r *Restore) DeclaredOutputs() []string { return []string{outputs.SnapshotIDs} }
+
 // Flags implements step.Function.
 func (r *Restore) Flags(fs *pflag.FlagSet) {
-	fs.StringVar(&r.snapshot, "snapshot", "latest", "snapshot id, or latest")
+	fs.StringSliceVar(&r.snapshots, "snapshot", []string{"latest"}, "snapshot id, or latest; several (comma-separated) are restored in turn, each over the last, as Stash restores a rule's snapshots")
 	fs.StringVar(&r.host, "host", "", "with latest: the newest snapshot of this host")
 	fs.StringSliceVar(&r.paths, "paths", nil, "restore only these paths of the snapshot")
 	fs.StringSliceVar(&r.include, "include", nil, "restic include patterns")
@@ -143,7 +148,8 @@ func (r *Restore) Flags(fs *pflag.FlagSet) {
 // Validate implements step.Function.
 func (r *Restore) Validate() error {
 	r.paths, r.include, r.exclude = nonEmpty(r.paths), nonEmpty(r.include), nonEmpty(r.exclude)
-	if r.snapshot == "" {
+	r.snapshots = nonEmpty(r.snapshots)
+	if len(r.snapshots) == 0 {
 		return errors.New("--snapshot: required (an id or latest)")
 	}
 	if !filepath.IsAbs(r.targetDir) {
@@ -167,66 +173,106 @@ func (r *Restore) Validate() error {
 	return nil
 }
 
-// Run implements step.Function.
+// Run implements step.Function. Every snapshot is found and its restore
+// planned (mapped onto the target) before the first is written; then each
+// is restored in the order given, each over the last.
 func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	c, err := restic.NewClient(env.Environ, env.Logger())
 	if err != nil {
 		return nil, err
 	}
-	snap, err := c.Resolve(ctx, r.snapshot, restic.Filter{Host: r.host})
-	if err != nil {
-		return nil, err
-	}
-	if len(r.volumes) > 0 {
-		return r.restoreVolumes(ctx, env, c, snap)
-	}
-	opts := restic.RestoreOptions{
-		SnapshotID: snap.ID, Target: r.targetDir,
-		Include: append(append([]string{}, r.paths...), r.include...), Exclude: r.exclude,
-	}
-	if r.mapTo != "" {
-		if opts, err = r.mapped(snap); err != nil {
+	var plans [][]restoreCall
+	var snaps []restic.Snapshot
+	for _, id := range r.snapshots {
+		snap, err := c.Resolve(ctx, id, restic.Filter{Host: r.host})
+		if err != nil {
 			return nil, err
 		}
-	} else if err := os.MkdirAll(r.targetDir, 0o755); err != nil {
-		return nil, fmt.Errorf("--target-dir: %w", err)
+		parts, err := r.plan(snap)
+		if err != nil {
+			if len(r.snapshots) > 1 {
+				err = fmt.Errorf("snapshot %s: %w", snap.ShortID, err)
+			}
+			return nil, err
+		}
+		snaps, plans = append(snaps, snap), append(plans, parts)
 	}
-	env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "source", opts.SnapshotID, "target", opts.Target)
-	sum, err := c.Restore(ctx, opts)
-	if err != nil {
-		return nil, err
+	if r.mapTo == "" && len(r.volumes) == 0 {
+		if err := os.MkdirAll(r.targetDir, 0o755); err != nil {
+			return nil, fmt.Errorf("--target-dir: %w", err)
+		}
+	}
+	var files, size uint64
+	ids := make([]string, len(snaps))
+	for i, snap := range snaps {
+		for _, p := range plans[i] {
+			env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "source", p.opts.SnapshotID, "target", p.opts.Target)
+			sum, err := c.Restore(ctx, p.opts)
+			if err != nil {
+				if p.what != "" {
+					err = fmt.Errorf("restoring %s: %w", p.what, err)
+				}
+				if i > 0 {
+					err = fmt.Errorf("%w (snapshots %s were restored before it)", err, strings.Join(shortIDs(snaps[:i]), ","))
+				}
+				return nil, err
+			}
+			files, size = files+sum.FilesRestored, size+sum.BytesRestored
+		}
+		ids[i] = snap.ID
 	}
 	return step.Outputs{
-		outputs.SnapshotID: snap.ID,
-		outputs.Files:      strconv.FormatUint(sum.FilesRestored, 10),
-		outputs.Size:       strconv.FormatUint(sum.BytesRestored, 10),
+		outputs.SnapshotID:  snaps[len(snaps)-1].ID,
+		outputs.SnapshotIDs: strings.Join(ids, ","),
+		outputs.Files:       strconv.FormatUint(files, 10),
+		outputs.Size:        strconv.FormatUint(size, 10),
 	}, nil
 }
 
-// restoreVolumes restores every path of snap into the workload volume it
-// maps onto, all of them planned before the first is written.
-func (r *Restore) restoreVolumes(ctx context.Context, env *step.Env, c *restic.Client, snap restic.Snapshot) (step.Outputs, error) {
-	parts, err := planVolumes(snap, r.volumes, r.paths)
-	if err != nil {
-		return nil, err
-	}
-	var files, size uint64
-	for _, p := range parts {
-		env.Logger().Info("restoring", "snapshot", snap.ShortID, "host", snap.Hostname, "source", p.root, "target", p.into)
-		sum, err := c.Restore(ctx, restic.RestoreOptions{
-			SnapshotID: snap.ID + ":" + p.root, Target: p.into,
-			Include: append(slices.Clone(p.include), r.include...), Exclude: r.exclude,
-		})
+// restoreCall is one restic restore of a planned restore; what names it
+// in errors (a workload's volume), empty for a whole snapshot.
+type restoreCall struct {
+	opts restic.RestoreOptions
+	what string
+}
+
+// plan is how snap is restored: into the workload's volumes (--volumes),
+// onto the target volume (--map-to), or to --target-dir. What cannot be
+// mapped is refused here, before anything is written.
+func (r *Restore) plan(snap restic.Snapshot) ([]restoreCall, error) {
+	switch {
+	case len(r.volumes) > 0:
+		parts, err := planVolumes(snap, r.volumes, r.paths)
 		if err != nil {
-			return nil, fmt.Errorf("restoring %s into %s: %w", p.root, p.into, err)
+			return nil, err
 		}
-		files, size = files+sum.FilesRestored, size+sum.BytesRestored
+		out := make([]restoreCall, 0, len(parts))
+		for _, p := range parts {
+			out = append(out, restoreCall{what: p.root + " into " + p.into, opts: restic.RestoreOptions{
+				SnapshotID: snap.ID + ":" + p.root, Target: p.into,
+				Include: append(slices.Clone(p.include), r.include...), Exclude: r.exclude,
+			}})
+		}
+		return out, nil
+	case r.mapTo != "":
+		opts, err := r.mapped(snap)
+		if err != nil {
+			return nil, err
+		}
+		return []restoreCall{{opts: opts}}, nil
 	}
-	return step.Outputs{
-		outputs.SnapshotID: snap.ID,
-		outputs.Files:      strconv.FormatUint(files, 10),
-		outputs.Size:       strconv.FormatUint(size, 10),
-	}, nil
+	return []restoreCall{{opts: restic.RestoreOptions{
+		SnapshotID: snap.ID, Target: r.targetDir,
+		Include: append(append([]string{}, r.paths...), r.include...), Exclude: r.exclude,
+	}}}, nil
+}
+
+func shortIDs(snaps []restic.Snapshot) []string {
+	out := make([]string, len(snaps))
+	for i, s := range snaps {
+		out[i] = s.ShortID
+	}
+	return out
 }
 
 // mapped plans a restore into the target volume's directory: the one path

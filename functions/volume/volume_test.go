@@ -392,3 +392,94 @@ func TestUnreadableFileLeavesNoSnapshot(t *testing.T) {
 		t.Errorf("snapshots = %d (%v), want none", len(snaps), err)
 	}
 }
+
+// TestRestoreSeveralSnapshots restores the snapshots of one rule in turn,
+// as Stash does: snapshots of different paths all land, a later snapshot
+// is laid over an earlier one, and every snapshot is found and mapped
+// before the first is written.
+func TestRestoreSeveralSnapshots(t *testing.T) {
+	tmp := t.TempDir()
+	a, b := filepath.Join(tmp, "a"), filepath.Join(tmp, "b")
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+	backup := func(dir string, files map[string]string) string {
+		t.Helper()
+		writeTree(t, dir, files)
+		out, err := runFn(t, NewBackup(), repo, "--paths="+dir, "--hostname=h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[outputs.SnapshotID]
+	}
+	snapA := backup(a, map[string]string{"a.txt": "alpha", "shared.txt": "one"})
+	snapB := backup(b, map[string]string{"b.txt": "bravo"})
+	snapA2 := backup(a, map[string]string{"shared.txt": "two"})
+	if err := os.RemoveAll(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(b); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("snapshots of different paths both land, in place", func(t *testing.T) {
+		out, err := runFn(t, NewRestore(), repo, "--snapshot="+snapA[:8]+","+snapB[:8], "--target-dir=/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]map[string]string{"a": tree(t, a), "b": tree(t, b)}
+		want := map[string]map[string]string{"a": {"a.txt": "alpha", "shared.txt": "one"}, "b": {"b.txt": "bravo"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("restored (-want +got):\n%s", diff)
+		}
+		if out[outputs.SnapshotIDs] != snapA+","+snapB || out[outputs.SnapshotID] != snapB {
+			t.Errorf("outputs %v: want snapshotIDs %s,%s and snapshotID the last, %s", out, snapA, snapB, snapB)
+		}
+	})
+
+	t.Run("each over the last, in the order given", func(t *testing.T) {
+		for _, order := range [][]string{{snapA, snapA2}, {snapA2, snapA}} {
+			target := t.TempDir()
+			if _, err := runFn(t, NewRestore(), repo, "--snapshot="+order[0]+","+order[1], "--map-to="+target); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"a.txt": "alpha", "shared.txt": "one"}
+			if order[1] == snapA2 {
+				want["shared.txt"] = "two"
+			}
+			if diff := cmp.Diff(want, tree(t, target)); diff != "" {
+				t.Errorf("order %.8s,%.8s (-want +got):\n%s", order[0], order[1], diff)
+			}
+		}
+	})
+
+	t.Run("onto one volume: both snapshots' paths map onto it", func(t *testing.T) {
+		target := t.TempDir()
+		if _, err := runFn(t, NewRestore(), repo, "--snapshot="+snapA+","+snapB, "--map-to="+target); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"a.txt": "alpha", "shared.txt": "one", "b.txt": "bravo"}
+		if diff := cmp.Diff(want, tree(t, target)); diff != "" {
+			t.Errorf("target (-want +got):\n%s", diff)
+		}
+	})
+
+	refused := []struct {
+		name, wantErr string
+		args          []string
+	}{
+		{"a missing second snapshot", "deadbeef", []string{"--snapshot=" + snapA + ",deadbeef"}},
+		{"a second snapshot outside --paths", "snapshot " + snapB[:8] + ": --paths: " + filepath.Join(a, "a.txt") + " not within one path",
+			[]string{"--snapshot=" + snapA + "," + snapB, "--paths=" + filepath.Join(a, "a.txt")}},
+	}
+	for _, tt := range refused {
+		t.Run("refused before writing: "+tt.name, func(t *testing.T) {
+			target := t.TempDir()
+			_, err := runFn(t, NewRestore(), repo, append(tt.args, "--map-to="+target)...)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+			if got := tree(t, target); len(got) != 0 {
+				t.Errorf("a refused restore wrote %v (the first snapshot was restored before the second was checked)", got)
+			}
+		})
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/catalog"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/internal/manifest"
 	"github.com/stashflow/stashflow/pipeline/local"
 	"github.com/stashflow/stashflow/translators"
@@ -97,6 +99,18 @@ func (in *Inputs) objects(owner client.Object, ns string, repo v1alpha1.ObjectRe
 	}
 	for _, f := range manifest.Of[*v1alpha1.Function](in.Set) {
 		objs.Functions[f.Name] = f
+	}
+	// KubeDB's appcatalog AppBindings, read in place; stashflow's own of
+	// the same name wins, as in the operator (controllers/resolve).
+	for _, u := range manifest.Of[*unstructured.Unstructured](in.Set) {
+		if u.GroupVersionKind() != appcatalog.GVK || u.GetNamespace() != ns {
+			continue
+		}
+		ab, err := appcatalog.ToAppBinding(u.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in.where(u), err)
+		}
+		objs.AppBindings[ab.Name] = ab
 	}
 	for _, ab := range manifest.Of[*v1alpha1.AppBinding](in.Set) {
 		if ab.Namespace == ns {

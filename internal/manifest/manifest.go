@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 )
 
 // Scheme knows the kinds a manifest may hold: ours, core/v1 and apps/v1
@@ -170,6 +171,9 @@ func listItems(doc []byte) (items []json.RawMessage, ok bool) {
 // decodeDocument decodes one document strictly and, for a kind the
 // Admission has a CRD for, defaults and validates it.
 func (o Options) decodeDocument(decoder runtime.Decoder, doc []byte) (client.Object, []string) {
+	if u, err := toUnstructured(doc); err == nil && (&unstructured.Unstructured{Object: u}).GroupVersionKind() == appcatalog.GVK {
+		return o.appCatalogBinding(u)
+	}
 	obj, gvk, err := decoder.Decode(doc, nil, nil)
 	var problems []string
 	if err != nil {
@@ -209,6 +213,41 @@ func (o Options) decodeDocument(decoder runtime.Decoder, doc []byte) (client.Obj
 	}
 	co.GetObjectKind().SetGroupVersionKind(*gvk)
 	return co, nil
+}
+
+// appCatalogBinding keeps an appcatalog.appscode.com/v1alpha1 AppBinding
+// (KubeDB's) as it is, unstructured, as a cluster holds it, once it maps
+// into stashflow's AppBinding (internal/appcatalog) and, with an
+// Admission, that AppBinding passes stashflow's CRD: the resolvers map it
+// when a target names it.
+func (o Options) appCatalogBinding(u map[string]any) (client.Object, []string) {
+	obj := &unstructured.Unstructured{Object: u}
+	probe := obj.DeepCopy()
+	if probe.GetNamespace() == "" {
+		probe.SetNamespace(DefaultNamespace)
+	}
+	ab, err := appcatalog.ToAppBinding(probe.Object)
+	var fe *appcatalog.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return nil, []string{fe.Field + ": " + fe.Reason}
+	case err != nil:
+		return nil, []string{err.Error()}
+	}
+	if o.Admission != nil {
+		mapped, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ab)
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		var problems []string
+		for _, fe := range o.Admission.Admit(mapped) {
+			problems = append(problems, fe.Error())
+		}
+		if len(problems) > 0 {
+			return nil, problems
+		}
+	}
+	return obj, nil
 }
 
 // admitted returns the document as the Admission takes it, or nil when it

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,9 +22,11 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,9 +34,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
 	"github.com/stashflow/stashflow/internal/testproc"
@@ -333,4 +338,42 @@ func Get(c client.Client, namespace, name string, obj client.Object) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// AppCatalogBinding is an appcatalog.appscode.com/v1alpha1 AppBinding
+// (KubeDB's kind) with spec, a YAML flow map.
+func AppCatalogBinding(namespace, name, spec string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte("spec: "+spec), &u.Object); err != nil {
+		panic(err)
+	}
+	u.SetGroupVersionKind(appcatalog.GVK)
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	return u
+}
+
+// InstallAppCatalogCRD installs the test copy of the appcatalog AppBinding
+// CRD (internal/appcatalog/testdata) for the rest of the test, and waits
+// until c can create AppBindings of it in namespace.
+func InstallAppCatalogCRD(t testing.TB, env *testenv.Env, c client.Client, namespace string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "internal", "appcatalog", "testdata", "appcatalog.appscode.com_appbindings.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(data, crd); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	probe := AppCatalogBinding(namespace, "crd-probe", "{clientConfig: {url: 'http://probe:1'}}")
+	Eventually(t, 30*time.Second, func() string {
+		if err := c.Create(context.Background(), probe.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err.Error()
+		}
+		return ""
+	})
 }
