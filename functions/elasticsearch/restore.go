@@ -224,12 +224,9 @@ func (r *Restore) resolve(ctx context.Context, repo *restic.Client, filter resti
 // error is the one reported. A failed restore deletes the indices it
 // created.
 func (r *Restore) restoreStream(ctx context.Context, c *conn, log *slog.Logger, in io.Reader, readDone func(error) error) (*restorer, error) {
-	ld, err := newLoader(c, log, r.workers, r.flushBytes)
-	if err != nil {
-		return &restorer{}, err
-	}
+	ld := newLoader(ctx, c, log, r.workers, r.flushBytes)
 	rs := &restorer{r: r, c: c, log: log, ld: ld, state: map[string]*restoreIndex{}}
-	err = rs.read(ctx, in)
+	err := rs.read(ctx, in)
 	if perr := readDone(err); perr != nil {
 		err = perr
 	}
