@@ -3,7 +3,6 @@
 package functions
 
 import (
-	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/workload"
 )
@@ -11,8 +10,6 @@ import (
 // heavyBuiltins are the Functions of HeavyNames.
 func heavyBuiltins() []builtin {
 	return []builtin{
-		{elasticsearch.BackupName, elasticsearch.NewBackup},
-		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{hook.Name, hook.New},
 		{workload.QuiesceName, workload.NewQuiesce},
 		{workload.ResumeName, workload.NewResume},
