@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/etcd"
 	"github.com/stashflow/stashflow/functions/mysql"
 	"github.com/stashflow/stashflow/functions/postgres"
@@ -22,6 +23,8 @@ type builtin struct {
 func Builtin() (*Registry, error) {
 	r := New()
 	for _, b := range append([]builtin{
+		{elasticsearch.BackupName, elasticsearch.NewBackup},
+		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{etcd.BackupName, func() Function { return etcd.NewBackup() }},
 		{etcd.RestoreName, func() Function { return etcd.NewRestore() }},
 		{mysql.BackupName, mysql.NewBackup},
@@ -47,10 +50,8 @@ func Builtin() (*Registry, error) {
 }
 
 // HeavyNames are the built-in Functions whose packages weigh on every
-// step's start and memory (the Elasticsearch client's typed API, client-go
-// for the hooks and workload steps, the S3 and Azure clients of
-// repository-wipe): a binary built with the stashflow_lean tag
-// (stashflow-fn) leaves them out, and `stashflow fn` runs them itself.
-var HeavyNames = []string{
-	"elasticsearch-backup", "elasticsearch-restore", "hook", "repository-wipe", "workload-quiesce", "workload-resume",
-}
+// step's start and memory (client-go for the hooks and workload steps, the
+// S3 and Azure clients of repository-wipe): a binary built with the
+// stashflow_lean tag (stashflow-fn) leaves them out, and `stashflow fn` runs
+// them itself.
+var HeavyNames = []string{"hook", "repository-wipe", "workload-quiesce", "workload-resume"}

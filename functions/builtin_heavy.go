@@ -3,7 +3,6 @@
 package functions
 
 import (
-	"github.com/stashflow/stashflow/functions/elasticsearch"
 	"github.com/stashflow/stashflow/functions/hook"
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/repository/objectstore"
@@ -13,8 +12,6 @@ import (
 // heavyBuiltins are the Functions of HeavyNames.
 func heavyBuiltins() []builtin {
 	return []builtin{
-		{elasticsearch.BackupName, elasticsearch.NewBackup},
-		{elasticsearch.RestoreName, elasticsearch.NewRestore},
 		{hook.Name, hook.New},
 		{repository.WipeName, func() Function { return repository.NewWipe(objectstore.Open) }},
 		{workload.QuiesceName, workload.NewQuiesce},

@@ -336,6 +336,8 @@ func TestFnExecsTheLeanBinary(t *testing.T) {
 	}{
 		{[]string{"fn", "verdict", "--outcome", "x"}, "lean verdict --outcome x\n"},
 		{[]string{"fn", "etcd-backup", "--help"}, "lean etcd-backup --help\n"},
+		{[]string{"fn", "elasticsearch-backup", "--help"}, "lean elasticsearch-backup --help\n"},
+		{[]string{"fn", "elasticsearch-restore", "--help"}, "lean elasticsearch-restore --help\n"},
 	} {
 		if got := run(tc.args...); got != tc.want {
 			t.Errorf("stashflow %q printed %q, want stashflow-fn's %q", tc.args, got, tc.want)

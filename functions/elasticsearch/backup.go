@@ -165,14 +165,17 @@ func cleanList(in []string) []string {
 	return out
 }
 
-// memoryLimit is the soft limit put on the Go heap by the runtime (unless
-// GOMEMLIMIT is set; step.MemoryDeclarer): DESIGN.md's target is 256 MiB of
-// RSS for any index size, and the bulk indexer's buffers and the chunk pool
-// are the live part.
-const memoryLimit = 160 << 20
+// backupMemory is the soft limit the runtime puts on the backup's Go memory
+// (unless GOMEMLIMIT is set; step.MemoryDeclarer); under a memory limit
+// restic gets what it leaves (package membudget). The live part is the
+// chunk pool, at most (maxParallelSlices+2) buffers of chunkSize+1/8
+// (45 MiB), and a page of hits per slice being fetched; measured on 300,000
+// documents, the process peaked at 48 MiB of anonymous memory with 2
+// slices and 49 MiB with 8 (docs/benchmarks.md).
+const backupMemory = 64 << 20
 
 // OwnMemory implements step.MemoryDeclarer.
-func (b *Backup) OwnMemory() int64 { return memoryLimit }
+func (b *Backup) OwnMemory() int64 { return backupMemory }
 
 // Run implements step.Function.
 func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {

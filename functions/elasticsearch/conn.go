@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	es8 "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 
 	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
@@ -33,16 +33,22 @@ const (
 	EnvCACert   = "ES_CA_CERT"
 )
 
-// conn is a client for one cluster. Requests go through the go-elasticsearch
-// transport (node pool, retries on 502/503/504 and connection errors) without
-// the client's product check, so that Elasticsearch 7 releases and
-// API-compatible servers that do not send X-Elastic-Product can be backed
-// up; 429 is retried below it by retry429.
+// conn is a client for one cluster. Requests go through elastictransport,
+// the transport go-elasticsearch's client is built on (node pool, retries on
+// 502/503/504 and connection errors), used on its own: without the client's
+// product check, so that Elasticsearch 7 releases and API-compatible servers
+// that do not send X-Elastic-Product can be backed up, and without the
+// client's packages (go-elasticsearch/v8 links its whole typed API, ≈ 14 MiB
+// of every step's binary; docs/functions.md). 429 is retried below it by
+// retry429.
 type conn struct {
 	urls []string
-	es   *es8.Client
+	tp   *elastictransport.Client
 	log  *slog.Logger
 }
+
+// userAgent is sent with every request.
+const userAgent = "stashflow"
 
 // connect builds a client for the comma-separated node URLs with the
 // credentials in env.
@@ -77,8 +83,20 @@ func connect(urls []string, env *step.Env, log *slog.Logger) (*conn, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	cfg := es8.Config{
-		Addresses:    urls,
+	addrs := make([]*url.URL, 0, len(urls))
+	for _, u := range urls {
+		pu, err := url.Parse(strings.TrimRight(u, "/"))
+		if err != nil {
+			return nil, fmt.Errorf("--url: %q: %w", redactURL(u), err)
+		}
+		addrs = append(addrs, pu)
+	}
+	// The client's metadata header and compatibility mode are not sent
+	// (elastictransport has neither): requests must work on Elasticsearch 7
+	// as well.
+	tp, err := elastictransport.New(elastictransport.Config{
+		UserAgent:    userAgent,
+		URLs:         addrs,
 		Username:     env.Getenv(EnvUsername),
 		Password:     env.Getenv(EnvPassword),
 		APIKey:       strings.TrimSpace(env.Getenv(EnvAPIKey)),
@@ -86,15 +104,11 @@ func connect(urls []string, env *step.Env, log *slog.Logger) (*conn, error) {
 		MaxRetries:   3,
 		RetryOnError: retryableError,
 		RetryBackoff: func(attempt int) time.Duration { return backoff(attempt, 250*time.Millisecond, 5*time.Second) },
-		// The client's own metadata header and compatibility mode are kept
-		// off: requests must work on Elasticsearch 7 as well.
-		DisableMetaHeader: true,
-	}
-	es, err := es8.NewClient(cfg)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
 	}
-	return &conn{urls: urls, es: es, log: log}, nil
+	return &conn{urls: urls, tp: tp, log: log}, nil
 }
 
 // retryableError: connection errors are retried (on the next node), TLS
@@ -330,7 +344,7 @@ func (c *conn) do(ctx context.Context, method, path string, query url.Values, bo
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	res, err := c.es.Transport.Perform(req)
+	res, err := c.tp.Perform(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -37,7 +37,8 @@
 // which apply to alias names too) are checked first, so --existing=fail
 // fails before anything is written. Each index is created with its settings
 // (refresh_interval -1, write blocks held back), mappings and aliases;
-// documents go through esutil.BulkIndexer. 429 answers are retried: whole
+// documents go through a bulk indexer of our own (bulk.go; esutil.BulkIndexer
+// imports the whole client). 429 answers are retried: whole
 // requests in the transport, honouring Retry-After; single items in rounds
 // with backoff. Then the held-back settings are applied, the index
 // refreshed, and its _count (or a search's hits.total) must equal the

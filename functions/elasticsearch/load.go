@@ -1,36 +1,31 @@
 package elasticsearch
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
-// loader feeds documents to an esutil.BulkIndexer. Whole requests answered
+// loader feeds documents to a bulkIndexer (bulk.go). Whole requests answered
 // 429 are retried by the transport (retry429, honouring Retry-After);
 // single items rejected with 429 inside a bulk response are collected and
 // sent again in rounds with backoff: when they pile up past retryLimit
 // bytes, and at the end.
 type loader struct {
 	c          *conn
+	ctx        context.Context
 	log        *slog.Logger
 	workers    int
 	flushBytes int
 
-	bi       esutil.BulkIndexer
+	bi       *bulkIndexer
 	biClosed bool
 
 	mu         sync.Mutex
@@ -56,34 +51,28 @@ type itemFailures struct {
 	first string
 }
 
-// docBody is an item's body that remembers what it was made of, so that a
-// rejected item can be sent again.
+// docBody is one document to index, kept whole so that a rejected item can
+// be sent again.
 type docBody struct {
-	*bytes.Reader
 	index, id, routing string
 	raw                []byte
 }
 
-func newLoader(c *conn, log *slog.Logger, workers, flushBytes int) (*loader, error) {
-	l := &loader{c: c, log: log, workers: workers, flushBytes: flushBytes, failed: map[string]*itemFailures{}, decoder: &bulkDecoder{}}
-	bi, err := l.newIndexer()
-	if err != nil {
-		return nil, err
-	}
-	l.bi = bi
-	return l, nil
+// newLoader returns a loader whose bulk requests carry ctx.
+func newLoader(ctx context.Context, c *conn, log *slog.Logger, workers, flushBytes int) *loader {
+	l := &loader{c: c, ctx: ctx, log: log, workers: workers, flushBytes: flushBytes, failed: map[string]*itemFailures{}, decoder: &bulkDecoder{}}
+	l.bi = l.newIndexer()
+	return l
 }
 
-func (l *loader) newIndexer() (esutil.BulkIndexer, error) {
-	return esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client:     l.c.es.Transport,
-		NumWorkers: l.workers,
-		FlushBytes: l.flushBytes,
-		Decoder:    l.decoder,
-		OnError: func(_ context.Context, err error) {
-			l.setFatal(fmt.Errorf("bulk request failed: %w", err))
-		},
-	})
+func (l *loader) newIndexer() *bulkIndexer {
+	bi := &bulkIndexer{
+		c: l.c, ctx: l.ctx, flushBytes: l.flushBytes, decoder: l.decoder,
+		onSuccess: l.onSuccess, onFailure: l.onFailure,
+		onError: func(err error) { l.setFatal(fmt.Errorf("bulk request failed: %w", err)) },
+	}
+	bi.start(l.workers)
+	return bi
 }
 
 func (l *loader) setFatal(err error) {
@@ -108,31 +97,28 @@ func (l *loader) counter(index string) *atomic.Int64 {
 // Indexed returns the documents the server acknowledged for index.
 func (l *loader) Indexed(index string) int64 { return l.counter(index).Load() }
 
-func (l *loader) onSuccess(_ context.Context, item esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
-	l.counter(item.Index).Add(1)
-}
+func (l *loader) onSuccess(d *docBody) { l.counter(d.index).Add(1) }
 
-func (l *loader) onFailure(_ context.Context, item esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-	body, _ := item.Body.(*docBody)
+func (l *loader) onFailure(d *docBody, res bulkResult, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err == nil && res.Status == http.StatusTooManyRequests && body != nil {
-		l.retry = append(l.retry, body)
-		l.retryBytes += len(body.raw)
+	if err == nil && res.Status == http.StatusTooManyRequests {
+		l.retry = append(l.retry, d)
+		l.retryBytes += len(d.raw)
 		return
 	}
-	f := l.failed[item.Index]
+	f := l.failed[d.index]
 	if f == nil {
 		f = &itemFailures{}
-		l.failed[item.Index] = f
+		l.failed[d.index] = f
 	}
 	f.n++
 	if f.first == "" {
 		switch {
 		case err != nil:
-			f.first = fmt.Sprintf("document %s: %v", item.DocumentID, err)
+			f.first = fmt.Sprintf("document %s: %v", d.id, err)
 		default:
-			f.first = fmt.Sprintf("document %s: HTTP %d %s: %s", item.DocumentID, res.Status, res.Error.Type, res.Error.Reason)
+			f.first = fmt.Sprintf("document %s: HTTP %d %s: %s", d.id, res.Status, res.Error.Type, res.Error.Reason)
 			if res.Error.Cause.Reason != "" {
 				f.first += " (caused by " + res.Error.Cause.Type + ": " + res.Error.Cause.Reason + ")"
 			}
@@ -154,24 +140,16 @@ func (l *loader) add(ctx context.Context, index, id, routing string, source []by
 		}
 	}
 	l.added.Add(1)
-	return l.addBody(ctx, &docBody{Reader: bytes.NewReader(source), index: index, id: id, routing: routing, raw: source})
+	return l.bi.add(ctx, &docBody{index: index, id: id, routing: routing, raw: source})
 }
 
-func (l *loader) addBody(ctx context.Context, b *docBody) error {
-	b.Reset(b.raw)
-	return l.bi.Add(ctx, esutil.BulkIndexerItem{
-		Index: b.index, Action: "index", DocumentID: b.id, Routing: b.routing, Body: b,
-		OnSuccess: l.onSuccess, OnFailure: l.onFailure,
-	})
-}
-
-// closeIndexer closes the current indexer once.
+// closeIndexer closes the current indexer once: what was queued is sent.
 func (l *loader) closeIndexer(ctx context.Context) error {
-	if l.biClosed {
-		return nil
+	if !l.biClosed {
+		l.biClosed = true
+		l.bi.close()
 	}
-	l.biClosed = true
-	return l.bi.Close(ctx)
+	return ctx.Err()
 }
 
 // abort flushes what was queued and stops, ignoring errors.
@@ -188,11 +166,7 @@ func (l *loader) drain(ctx context.Context) error {
 		items := l.retry
 		l.retry, l.retryBytes = nil, 0
 		l.mu.Unlock()
-		bi, err := l.newIndexer()
-		if err != nil {
-			return err
-		}
-		l.bi, l.biClosed = bi, false
+		l.bi, l.biClosed = l.newIndexer(), false
 		if err := l.fatalErr(); err != nil {
 			return err
 		}
@@ -212,7 +186,7 @@ func (l *loader) drain(ctx context.Context) error {
 		case <-t.C:
 		}
 		for _, it := range items {
-			if err := l.addBody(ctx, it); err != nil {
+			if err := l.bi.add(ctx, it); err != nil {
 				return err
 			}
 		}
@@ -245,83 +219,4 @@ func (l *loader) finish(ctx context.Context) error {
 		parts = append(parts, fmt.Sprintf("index %s: %d document(s) failed, first %s", n, f.n, f.first))
 	}
 	return errors.New(strings.Join(parts, "; "))
-}
-
-// bulkDecoder reads bulk responses with the scanner of scan.go instead of
-// encoding/json's reflection, which cost half of the restore's CPU. It
-// fills what esutil looks at: the operation, status and error of each
-// item (plus _index, _id and result).
-type bulkDecoder struct{ pool sync.Pool }
-
-func (d *bulkDecoder) UnmarshalFromReader(r io.Reader, blk *esutil.BulkIndexerResponse) error {
-	buf, _ := d.pool.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = &bytes.Buffer{}
-	}
-	defer func() {
-		if buf.Cap() <= 16<<20 {
-			buf.Reset()
-			d.pool.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(r); err != nil {
-		return err
-	}
-	body := buf.Bytes()
-	_, err := walkObject(body, 0, func(key []byte, v int) (int, error) {
-		switch string(key) {
-		case "took", "errors":
-			val, end, err := rawValue(body, v)
-			if string(key) == "took" {
-				blk.Took, _ = strconv.Atoi(string(val))
-			} else {
-				blk.HasErrors = string(val) == "true"
-			}
-			return end, err
-		case "items":
-			return walkArray(body, v, func(e int) (int, error) {
-				item := make(map[string]esutil.BulkIndexerResponseItem, 1)
-				end, err := walkObject(body, e, func(op []byte, v int) (int, error) {
-					var it esutil.BulkIndexerResponseItem
-					end, err := walkObject(body, v, func(k []byte, fv int) (int, error) {
-						switch string(k) {
-						case "status", "_index", "_id", "result", "error":
-						default:
-							return -1, nil
-						}
-						val, end, err := rawValue(body, fv)
-						if err != nil {
-							return 0, err
-						}
-						switch string(k) {
-						case "status":
-							it.Status, _ = strconv.Atoi(string(val))
-						case "_index":
-							it.Index, _ = unquote(val)
-						case "_id":
-							it.DocumentID, _ = unquote(val)
-						case "result":
-							it.Result, _ = unquote(val)
-						case "error":
-							if len(val) > 0 && val[0] == '{' {
-								return end, json.Unmarshal(val, &it.Error)
-							}
-							it.Error.Type = "error"
-							it.Error.Reason, _ = unquote(val)
-						}
-						return end, nil
-					})
-					item[string(op)] = it
-					return end, err
-				})
-				blk.Items = append(blk.Items, item)
-				return end, err
-			})
-		}
-		return -1, nil
-	})
-	if err != nil {
-		return fmt.Errorf("cannot parse the bulk response: %w", err)
-	}
-	return nil
 }

@@ -43,6 +43,11 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		defer func() {
+			if fnBinDir != "" {
+				os.RemoveAll(fnBinDir)
+			}
+		}()
 		templateRepo = filepath.Join(dir, "repo")
 		cmd := exec.Command(filepath.Join(binDir, "restic"), "init")
 		cmd.Env = append(os.Environ(), "RESTIC_REPOSITORY="+templateRepo, "RESTIC_PASSWORD="+testPassword)

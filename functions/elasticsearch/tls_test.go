@@ -40,7 +40,7 @@ func TestAppBindingTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			req, _ := http.NewRequest(http.MethodGet, "/", nil)
-			res, err := c.es.Perform(req)
+			res, err := c.tp.Perform(req)
 			if err == nil {
 				_ = res.Body.Close()
 			}

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+
+	"github.com/stashflow/stashflow/functions/membudget"
+	"github.com/stashflow/stashflow/functions/step"
 )
 
 func TestFilterSettings(t *testing.T) {
@@ -264,5 +268,40 @@ func TestArchiveWriterBoundsBuffers(t *testing.T) {
 	}
 	if err := aw.finish(true); err == nil || !strings.Contains(err.Error(), "reader gone") {
 		t.Errorf("finish: %v", err)
+	}
+}
+
+// TestOwnMemory: each Function declares what it holds (backup: the chunk
+// pool; restore: per bulk worker, from --workers and --bulk-size), and
+// under a 256 MiB limit restic gets the rest.
+func TestOwnMemory(t *testing.T) {
+	const mib = 1 << 20
+	cases := []struct {
+		name       string
+		fn         step.Function
+		args       []string
+		want       int64
+		wantRestic int64 // under a 256 MiB limit
+	}{
+		{name: "backup", fn: NewBackup(), want: 64 * mib, wantRestic: 256*mib - membudget.Overhead - 64*mib},
+		{name: "restore, defaults", fn: NewRestore(), want: 48*mib + 4*5*5e6, wantRestic: 256*mib - membudget.Overhead - (48*mib + 4*5*5e6)},
+		{name: "restore, 2 workers of 1MiB", fn: NewRestore(), args: []string{"--workers", "2", "--bulk-size", "1MiB"}, want: 58 * mib, wantRestic: 256*mib - membudget.Overhead - 58*mib},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet(tc.name, pflag.ContinueOnError)
+			tc.fn.Flags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			got := tc.fn.(step.MemoryDeclarer).OwnMemory()
+			if got != tc.want {
+				t.Errorf("OwnMemory() = %d, want %d", got, tc.want)
+			}
+			b := membudget.Split(membudget.Limit{Bytes: 256 * mib}, got)
+			if d := cmp.Diff(membudget.Budget{Limit: membudget.Limit{Bytes: 256 * mib}, Self: tc.want, Restic: tc.wantRestic}, b); d != "" {
+				t.Errorf("split of 256 MiB (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -17,10 +17,16 @@ import (
 // names. ZincSearch has neither point in time nor scroll nor _cat/indices,
 // so this exercises the from/size path and explicit index names.
 func TestZincSearchRoundTrip(t *testing.T) {
-	zincRoundTrip(t, estest.StartZincSearch(t, binDir))
+	zincRoundTrip(t, estest.StartZincSearch(t, binDir), inProcess)
 }
 
-func zincRoundTrip(t *testing.T, z *estest.ZincSearch) {
+// TestZincSearchRoundTripInStashflowFn is TestZincSearchRoundTrip with the
+// Functions run by the lean binary stashflow-fn, as steps run them.
+func TestZincSearchRoundTripInStashflowFn(t *testing.T) {
+	zincRoundTrip(t, estest.StartZincSearch(t, binDir), inStashflowFn)
+}
+
+func zincRoundTrip(t *testing.T, z *estest.ZincSearch, run runner) {
 	sizes := map[string]int{"zinc-a": 3000, "zinc-b": 2000, "zinc-c": 500}
 	z.Must(t, http.MethodPut, "/zinc-a", `{"settings":{"number_of_shards":2},"mappings":{"properties":{"title":{"type":"text"},"n":{"type":"long"},"tag":{"type":"keyword"}}}}`)
 	z.Must(t, http.MethodPut, "/zinc-b", `{"mappings":{"properties":{"title":{"type":"text"},"n":{"type":"long"}}}}`)
@@ -43,23 +49,27 @@ func zincRoundTrip(t *testing.T, z *estest.ZincSearch) {
 
 	creds := []string{"ES_USERNAME=" + z.User, "ES_PASSWORD=" + z.Password}
 	env := testEnv(t, localRepo(t), creds)
-	b, stderr := backupFn()
-	out := mustRun(t, b, env, "--url", z.URL, "--include", "zinc-a,zinc-b,zinc-c", "--page-size", "700")
+	out, stderr, err := run(t, env, BackupName, "--url", z.URL, "--include", "zinc-a,zinc-b,zinc-c", "--page-size", "700")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out[OutputIndices] != "3" || out[OutputDocuments] != "5500" {
 		t.Fatalf("outputs %v", out)
 	}
-	if !strings.Contains(stderr.String(), "neither point in time nor scroll") {
-		t.Errorf("stderr %q does not say it pages with from/size", stderr.String())
+	if !strings.Contains(stderr, "neither point in time nor scroll") {
+		t.Errorf("stderr %q does not say it pages with from/size", stderr)
 	}
 
 	// Wrong credentials: one clear line.
-	b2, _ := backupFn()
-	_, err := runFn(t, b2, testEnv(t, localRepo(t), []string{"ES_USERNAME=admin", "ES_PASSWORD=wrong"}), "--url", z.URL, "--include", "zinc-a")
+	_, _, err = run(t, testEnv(t, localRepo(t), []string{"ES_USERNAME=admin", "ES_PASSWORD=wrong"}), BackupName, "--url", z.URL, "--include", "zinc-a")
 	if err == nil || !strings.Contains(err.Error(), "authentication failed (HTTP 401): Invalid credentials") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("wrong credentials: %v", err)
 	}
 
-	rout := mustRun(t, &Restore{}, env, "--url", z.URL, "--rename-prefix", "r-", "--snapshot", out[outputs.SnapshotID])
+	rout, _, err := run(t, env, RestoreName, "--url", z.URL, "--rename-prefix", "r-", "--snapshot", out[outputs.SnapshotID])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rout[OutputIndices] != "3" || rout[OutputDocuments] != "5500" {
 		t.Fatalf("restore outputs %v", rout)
 	}
@@ -89,7 +99,7 @@ func zincRoundTrip(t *testing.T, z *estest.ZincSearch) {
 		}
 	}
 	// Restoring again over the same names fails before writing anything.
-	_, err = runFn(t, &Restore{}, env, "--url", z.URL, "--rename-prefix", "r-")
+	_, _, err = run(t, env, RestoreName, "--url", z.URL, "--rename-prefix", "r-")
 	if err == nil || !strings.Contains(err.Error(), "already exist: r-zinc-a, r-zinc-b, r-zinc-c") {
 		t.Errorf("restore over existing indices: %v", err)
 	}

@@ -19,10 +19,11 @@ import (
 
 // TestStepsRunInStashflowFn: with the binaries BuildStashflow builds, a
 // step that `stashflow run` starts on the local engine as `stashflow fn
-// etcd-backup` runs in the lean binary: while the step waits on an etcd
+// <function>` runs in the lean binary: while the step waits on a server
 // that accepts connections and never answers, the process holding its
 // arguments is dir/stashflow-fn (/proc/<pid>/exe), a descendant of the run.
-// Without stashflow-fn beside stashflow it would be stashflow itself.
+// Without stashflow-fn beside stashflow, or with the Function left out of
+// it (functions.HeavyNames), it would be stashflow itself.
 func TestStepsRunInStashflowFn(t *testing.T) {
 	root, err := Root()
 	if err != nil {
@@ -33,9 +34,24 @@ func TestStepsRunInStashflowFn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := silentServer(t)
-	files := writeManifests(t, endpoint)
+	for _, tc := range []struct {
+		appType, version, function string
+	}{
+		{appType: "etcd", version: "3.6", function: "etcd-backup"},
+		{appType: "elasticsearch", version: "8.19", function: "elasticsearch-backup"},
+	} {
+		t.Run(tc.function, func(t *testing.T) {
+			endpoint := silentServer(t)
+			files := writeManifests(t, tc.appType, tc.version, endpoint)
+			stepRunsIn(t, root, bin, files, tc.function, filepath.Join(dir, FnBinary))
+		})
+	}
+}
 
+// stepRunsIn runs `bin run -f files` until a descendant process runs
+// function in the binary want, and fails if none does.
+func stepRunsIn(t *testing.T, root, bin, files, function, want string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -54,15 +70,14 @@ func TestStepsRunInStashflowFn(t *testing.T) {
 		<-done
 	}()
 
-	want := filepath.Join(dir, FnBinary)
 	var seen []string
 	for tick := time.NewTicker(10 * time.Millisecond); ; {
 		select {
 		case err := <-done:
 			done <- err
-			t.Fatalf("stashflow run ended (%v) before a process of the step etcd-backup was seen running %s; processes seen: %q\n%s", err, want, seen, out.String())
+			t.Fatalf("stashflow run ended (%v) before a process of the step %s was seen running %s; processes seen: %q\n%s", err, function, want, seen, out.String())
 		case <-ctx.Done():
-			t.Fatalf("no process of the step etcd-backup ran %s within 2 min; processes seen: %q\n%s", want, seen, out.String())
+			t.Fatalf("no process of the step %s ran %s within 2 min; processes seen: %q\n%s", function, want, seen, out.String())
 		case <-tick.C:
 		}
 		for _, pid := range descendants(run.Process.Pid) {
@@ -71,7 +86,7 @@ func TestStepsRunInStashflowFn(t *testing.T) {
 			if p := exe + " " + strings.Join(args, " "); !slices.Contains(seen, p) {
 				seen = append(seen, p)
 			}
-			if exe == want && len(args) > 1 && args[1] == "etcd-backup" {
+			if exe == want && len(args) > 1 && args[1] == function {
 				return
 			}
 		}
@@ -108,10 +123,10 @@ func silentServer(t *testing.T) string {
 	return "http://" + ln.Addr().String()
 }
 
-// writeManifests writes a local Repository and a BackupConfiguration of
-// the built-in etcd-backup Task for the etcd at endpoint, and returns the
-// file.
-func writeManifests(t *testing.T, endpoint string) string {
+// writeManifests writes a local Repository, an AppBinding of appType at
+// endpoint and a BackupConfiguration of it (the built-in Task of that
+// type), and returns the file.
+func writeManifests(t *testing.T, appType, version, endpoint string) string {
 	t.Helper()
 	dir := t.TempDir()
 	yaml := `apiVersion: v1
@@ -129,19 +144,19 @@ spec:
 ---
 apiVersion: stashflow.dev/v1alpha1
 kind: AppBinding
-metadata: {name: etcd}
+metadata: {name: target}
 spec:
-  type: etcd
-  version: "3.6"
+  type: ` + appType + `
+  version: "` + version + `"
   clientConfig: {url: "` + endpoint + `"}
 ---
 apiVersion: stashflow.dev/v1alpha1
 kind: BackupConfiguration
-metadata: {name: etcd}
+metadata: {name: target}
 spec:
   repository: {name: repo}
   schedule: "@every 1h"
-  target: {ref: {apiVersion: stashflow.dev/v1alpha1, kind: AppBinding, name: etcd}}
+  target: {ref: {apiVersion: stashflow.dev/v1alpha1, kind: AppBinding, name: target}}
 `
 	path := filepath.Join(dir, "backup.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
