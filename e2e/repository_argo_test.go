@@ -171,7 +171,8 @@ func TestRepositoryRunsOnArgo(t *testing.T) {
 			ttl.SecondsAfterCompletion == nil || *ttl.SecondsAfterCompletion != 86400 {
 			t.Errorf("refresh Workflow %s: ttlStrategy %+v, want secondsAfterSuccess %d and secondsAfterCompletion 86400", after.Name, ttl, int(translators.RefreshRunTTL/time.Second))
 		}
-		t.Logf("%d refresh Workflow(s): %s; the status is the one of %s", len(wfs), workflowSummary(wfs), after.Name)
+		t.Logf("%d refresh Workflow(s): %s; the status is the one of %s (%d bytes as JSON, with 1 snapshot listed)",
+			len(wfs), workflowSummary(wfs), after.Name, len(mustJSON(t, after)))
 	})
 	if t.Failed() {
 		return
