@@ -21,6 +21,9 @@ func (g *Graph) Format() string {
 	if g.Timeout > 0 {
 		fmt.Fprintf(&b, " timeout %s", g.Timeout)
 	}
+	if g.SucceededTTL > 0 {
+		fmt.Fprintf(&b, " kept %s after it succeeds", g.SucceededTTL)
+	}
 	b.WriteString("\n")
 	writeMap(&b, "  labels", g.Labels)
 	if g.ServiceAccountName != "" {

@@ -18,6 +18,13 @@ type Graph struct {
 	Annotations map[string]string
 	// Timeout bounds the whole run; zero means none.
 	Timeout time.Duration
+	// SucceededTTL is how long an engine that keeps finished runs keeps one
+	// that succeeded (Argo: the Workflow's ttlStrategy.secondsAfterSuccess);
+	// zero keeps it as long as any finished run (Argo:
+	// Options.TTLAfterCompletion). A run that failed is kept the engine's
+	// whole time, for whoever looks into it. The local engine keeps no
+	// finished run and ignores it.
+	SucceededTTL time.Duration
 	// Volumes may be mounted by steps through Process.VolumeMounts.
 	Volumes []corev1.Volume
 	// VolumeClaims are claims the run makes when it starts and deletes when

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -16,6 +17,20 @@ import (
 
 // RepositoryStep is the name of the one step of a Repository's run.
 const RepositoryStep = "repository-init"
+
+// RefreshRunTTL is how long an engine keeps a Repository's refresh run
+// (open, forget, list) once it succeeded. Refresh runs follow every backup
+// session into the Repository and come every RefreshInterval: kept the
+// engine's default time (Argo: a day), hundreds of Workflows, each holding
+// the repository's snapshot list in its outputs, would pile up per
+// Repository. The controller reads a run's outcome as soon as the run
+// ends (it watches its Workflows); the outcome lives on in the
+// Repository's status, its Snapshot objects and its events. A refresh run
+// that failed, and every check and wipe run, is kept the engine's default
+// time. (If the operator is down longer than this when a refresh ends, the
+// run is gone when it looks: it says the refresh failed, and runs it again
+// after its retry delay; a refresh is idempotent, forgets included.)
+const RefreshRunTTL = 10 * time.Minute
 
 // RepositoryWork is what a Repository's run does beside opening it.
 type RepositoryWork struct {
@@ -51,7 +66,10 @@ type RepositoryCheck struct {
 // repository and succeeds when restic check ran, reporting outputs.Integrity,
 // Errors and BrokenPacks. On Argo the step is a
 // pod of the stashflow image; on the local engine a child process of the
-// operator.
+// operator. The graph's labels name the Repository (v1alpha1.LabelRepository)
+// and the kind of run (LabelRepositoryRun: refresh, check or wipe), its step
+// is labelled with the Function it runs, and a refresh run that succeeded
+// is kept RefreshRunTTL (Graph.SucceededTTL).
 func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, opts Options) (*pipeline.Graph, error) {
 	if repo == nil {
 		return nil, errors.New("no Repository")
@@ -60,12 +78,13 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 	if len(work.Forget) > 0 {
 		args = append(args, "--forget="+strings.Join(work.Forget, ","))
 	}
-	display := "open the repository"
+	display, function, kind, ttl := "open the repository", RepositoryStep, v1alpha1.RepositoryRunRefresh, RefreshRunTTL
 	declared := []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
 		outputs.FirstSnapshotTime, outputs.LastSnapshotTime, outputs.Snapshots, outputs.ForgottenIDs}
 	switch {
 	case work.Wipe:
 		args, display, declared = []string{"fn", "repository-wipe"}, "wipe the repository's data (wipeOut)", nil
+		function, kind, ttl = "repository-wipe", v1alpha1.RepositoryRunWipe, 0
 	case work.Check != nil:
 		// The step succeeds when restic check ran, whatever it found: the
 		// outputs say what (a failed step reports none).
@@ -76,15 +95,16 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 			display += ", reading " + work.Check.ReadDataSubset + " of its data"
 		}
 		declared = []string{outputs.Integrity, outputs.Errors, outputs.BrokenPacks}
+		function, kind, ttl = "repository-check", v1alpha1.RepositoryRunCheck, 0
 	}
 	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: args}
 	addRepository(&p, repo)
 	s := pipeline.Step{
 		Name:        RepositoryStep,
 		DisplayName: display,
-		Template:    RepositoryStep,
+		Template:    function,
 		Process:     p,
-		Labels:      stepLabels(nil, StepKindFunction, "", RepositoryStep),
+		Labels:      stepLabels(nil, StepKindFunction, "", function),
 	}
 	for _, o := range declared {
 		s.Outputs = append(s.Outputs, pipeline.Output{Name: o, Path: path.Join(outputs.Dir, o)})
@@ -93,10 +113,12 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 		Name:      name,
 		Namespace: repo.Namespace,
 		Labels: map[string]string{
-			v1alpha1.LabelRepository: repo.Name,
-			v1alpha1.LabelManagedBy:  v1alpha1.ManagedByValue,
+			v1alpha1.LabelRepository:    repo.Name,
+			v1alpha1.LabelRepositoryRun: kind,
+			v1alpha1.LabelManagedBy:     v1alpha1.ManagedByValue,
 		},
-		Steps: []pipeline.Step{s},
+		SucceededTTL: ttl,
+		Steps:        []pipeline.Step{s},
 	}
 	if l := repo.Spec.Backend.Local; l != nil {
 		v := corev1.Volume{Name: repositoryVolume}

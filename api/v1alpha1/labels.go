@@ -34,6 +34,9 @@ const (
 	LabelTargetKind = GroupName + "/target-kind"
 	// LabelRepository holds the name of the Repository an object reads or writes.
 	LabelRepository = GroupName + "/repository"
+	// LabelRepositoryRun holds the kind of a Repository's own run (its Argo Workflow, its
+	// pod): RepositoryRunRefresh, RepositoryRunCheck or RepositoryRunWipe.
+	LabelRepositoryRun = GroupName + "/repository-run"
 	// LabelStep holds the name of the pipeline step (a Function or hook name) a Pod runs.
 	LabelStep = GroupName + "/step"
 	// LabelHostname holds the restic hostname a Snapshot was taken for.
@@ -42,6 +45,17 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of LabelManagedBy.
 	ManagedByValue = "stashflow"
+)
+
+// Values of LabelRepositoryRun.
+const (
+	// RepositoryRunRefresh opens the repository (initialising it when a backup uses it),
+	// forgets the snapshots whose Snapshot objects were deleted and reads its snapshots.
+	RepositoryRunRefresh = "refresh"
+	// RepositoryRunCheck runs restic check (spec.integrityCheck, the check-requested annotation).
+	RepositoryRunCheck = "check"
+	// RepositoryRunWipe deletes the backend's data of a Repository deleted with wipeOut.
+	RepositoryRunWipe = "wipe"
 )
 
 // Annotations stashflow reads or writes.

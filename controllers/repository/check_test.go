@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,4 +135,144 @@ func requestCheck(t *testing.T, ns, name, value string) {
 	if err := c.Patch(context.Background(), repo, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// heldChecks makes `stashflow fn repository-check` wait, on the local
+// engine, until the test releases it: "stashflow" is a wrapper that runs
+// this test binary (the real Function) and, for a check, first creates
+// <dir>/started and reads a line from the FIFO <dir>/release. Nothing but
+// the test's release lets the check go on.
+type heldChecks struct {
+	dir     string
+	release *os.File
+}
+
+func holdChecks(t *testing.T) (*heldChecks, map[string]string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &heldChecks{dir: t.TempDir()}
+	if err := syscall.Mkfifo(filepath.Join(h.dir, "release"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(h.dir, "stashflow")
+	script := fmt.Sprintf(`#!/bin/sh
+if [ "$1 $2" = "fn repository-check" ]; then
+	: > '%[1]s/started'
+	read -r _ < '%[1]s/release'
+fi
+exec '%[2]s' "$@"
+`, h.dir, exe)
+	if err := os.WriteFile(wrapper, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return h, map[string]string{"stashflow": wrapper}
+}
+
+// started says whether a check has reached the gate.
+func (h *heldChecks) started() bool {
+	_, err := os.Stat(filepath.Join(h.dir, "started"))
+	return err == nil
+}
+
+// open lets the held check, and every later one, go on. Opened read-write
+// the FIFO never blocks the test, and the line waits in it for a reader
+// that has not opened it yet.
+func (h *heldChecks) open(t *testing.T) {
+	t.Helper()
+	if h.release != nil {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(h.dir, "release"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.release = f
+	if _, err := f.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+}
+
+// TestSessionWaitsForCheck: while an integrity check runs on a Repository
+// (held at its start by the test, on the local engine), a BackupSession
+// created into it is not submitted: it stays Pending with reason Checking
+// and a message naming the Repository and the check's run. Once the check
+// is let go and ends (IntegrityVerified True), the session runs and
+// succeeds, and plain restic lists its snapshot.
+func TestSessionWaitsForCheck(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	dir := t.TempDir()
+	backupOutside(t, dir, "db")
+	repo, secret := ot.Repository(ns, "repo", dir)
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), backupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"),
+		config(ns, "a", "repo", ns+"-backup"))
+	held, commands := holdChecks(t)
+	ot.Start(t, env, ns, controllers.Config{LocalCommands: commands})
+	// Cleanups run last-in first-out: the held check is let go before the
+	// operator stops.
+	t.Cleanup(func() { held.open(t) })
+
+	waitRepository(t, ns, "repo", func(st *v1alpha1.RepositoryStatus) string {
+		if !conditions.IsTrue(st.Conditions, conditions.Initialized) || st.Workflow != nil {
+			return "not Initialized, or a run on the engine"
+		}
+		return ""
+	})
+	requestCheck(t, ns, "repo", "now")
+	ot.Eventually(t, time.Minute, func() string {
+		if !held.started() {
+			return "the check has not started"
+		}
+		return ""
+	})
+	r := waitRepository(t, ns, "repo", func(st *v1alpha1.RepositoryStatus) string {
+		if c := conditions.Get(st.Conditions, v1alpha1.ConditionIntegrityVerified); c == nil || c.Reason != string(conditions.ReasonChecking) || st.Workflow == nil {
+			return "IntegrityVerified is not Checking with a run"
+		}
+		return ""
+	})
+	checkRun := r.Status.Workflow.Name
+
+	ot.Create(t, c, session(ns, "a-1", "a"))
+	bs := &v1alpha1.BackupSession{}
+	pendingChecking := func() string {
+		if msg := ot.Get(c, ns, "a-1", bs); msg != "" {
+			return msg
+		}
+		switch {
+		case bs.Status.Phase != v1alpha1.BackupSessionPending || bs.Status.Reason != string(conditions.ReasonChecking):
+			return fmt.Sprintf("session %s (%s: %s), want Pending, Checking", bs.Status.Phase, bs.Status.Reason, bs.Status.Message)
+		case !strings.Contains(bs.Status.Message, "integrity check of Repository "+ns+"/repo") || !strings.Contains(bs.Status.Message, checkRun):
+			return fmt.Sprintf("message %q does not name the Repository and the check's run %s", bs.Status.Message, checkRun)
+		case bs.Status.Workflow != nil:
+			return fmt.Sprintf("the session was submitted: %+v", bs.Status.Workflow)
+		}
+		return ""
+	}
+	ot.Eventually(t, time.Minute, pendingChecking)
+	if len(resticIDs(t, dir)) != 1 {
+		t.Fatalf("restic lists %v, want only the snapshot made before", resticIDs(t, dir))
+	}
+	// The check is still held: the session still waits.
+	if !held.started() {
+		t.Fatal("the gate is gone")
+	}
+	if msg := pendingChecking(); msg != "" {
+		t.Fatalf("just before the check is let go: %s", msg)
+	}
+
+	held.open(t)
+	waitRepository(t, ns, "repo", integrityIs(true))
+	bs = waitSession(t, ns, "a-1", v1alpha1.BackupSessionSucceeded)
+	if bs.Status.Workflow == nil {
+		t.Fatal("the session succeeded without a run")
+	}
+	if ids := resticIDs(t, dir); len(ids) != 2 {
+		t.Errorf("restic lists %v, want the snapshot made before and the session's", ids)
+	}
+	ot.WaitEvent(t, c, ns, string(v1alpha1.BackupSessionPending), "waiting for the integrity check of Repository "+ns+"/repo", 1)
 }

@@ -127,7 +127,7 @@ func Render(g *pipeline.Graph, opts Options) (*wfv1.Workflow, error) {
 			PodPriorityClassName: g.PriorityClassName,
 			Volumes:              append(slices.Clone(g.Volumes), outputsVolume()),
 			PodGC:                &wfv1.PodGC{Strategy: cmp.Or(opts.PodGCStrategy, wfv1.PodGCOnPodCompletion)},
-			TTLStrategy:          ttlStrategy(opts.TTLAfterCompletion),
+			TTLStrategy:          ttlStrategy(opts.TTLAfterCompletion, g.SucceededTTL),
 		},
 	}
 	if len(g.VolumeClaims) > 0 {
@@ -306,18 +306,29 @@ func outputsVolume() corev1.Volume {
 	return corev1.Volume{Name: OutputsVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
-func ttlStrategy(d time.Duration) *wfv1.TTLStrategy {
-	switch {
-	case d < 0:
+// ttlStrategy keeps a finished Workflow for completion (DefaultTTL when
+// zero, for ever when negative), and one that succeeded for succeeded when
+// that is shorter (Graph.SucceededTTL only ever shortens: a Workflow that
+// succeeded is never kept longer than one that failed).
+func ttlStrategy(completion, succeeded time.Duration) *wfv1.TTLStrategy {
+	if completion == 0 {
+		completion = DefaultTTL
+	}
+	var s wfv1.TTLStrategy
+	if completion > 0 {
+		s.SecondsAfterCompletion = ptr.To(ttlSeconds(completion))
+	}
+	if succeeded > 0 && (completion < 0 || succeeded < completion) {
+		s.SecondsAfterSuccess = ptr.To(ttlSeconds(succeeded))
+	}
+	if s.SecondsAfterCompletion == nil && s.SecondsAfterSuccess == nil {
 		return nil
-	case d == 0:
-		d = DefaultTTL
 	}
-	s := seconds(d)
-	if s > math.MaxInt32 {
-		s = math.MaxInt32
-	}
-	return &wfv1.TTLStrategy{SecondsAfterCompletion: ptr.To(int32(s))}
+	return &s
+}
+
+func ttlSeconds(d time.Duration) int32 {
+	return int32(min(seconds(d), math.MaxInt32))
 }
 
 // dependsExpression renders a step's dependencies as an Argo depends

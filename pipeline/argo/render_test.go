@@ -635,3 +635,50 @@ func TestRenderMemoryLimitEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestRenderTTL: Options.TTLAfterCompletion keeps every finished Workflow
+// (DefaultTTL when zero, for ever when negative); Graph.SucceededTTL keeps
+// one that succeeded a shorter time (secondsAfterSuccess, which Argo's
+// garbage collector reads before secondsAfterCompletion) and never a longer
+// one than one that failed.
+func TestRenderTTL(t *testing.T) {
+	type ttl struct{ Completion, Success *int32 }
+	i32 := func(v int32) *int32 { return &v }
+	tests := []struct {
+		name       string
+		completion time.Duration
+		succeeded  time.Duration
+		want       *ttl
+	}{
+		{"defaults", 0, 0, &ttl{Completion: i32(86400)}},
+		{"succeeded runs kept shorter", 0, 10 * time.Minute, &ttl{Completion: i32(86400), Success: i32(600)}},
+		{"operator's TTL with a shorter one for succeeded runs", 2 * time.Hour, 90 * time.Second, &ttl{Completion: i32(7200), Success: i32(90)}},
+		{"succeeded TTL longer than the operator's is not kept", 5 * time.Minute, 10 * time.Minute, &ttl{Completion: i32(300)}},
+		{"kept for ever but succeeded runs", -1, 10 * time.Minute, &ttl{Success: i32(600)}},
+		{"kept for ever", -1, 0, nil},
+		{"rounded up to a second", 0, 1500 * time.Millisecond, &ttl{Completion: i32(86400), Success: i32(2)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := graph("ttl", fn("a", "repository-init"))
+			g.SucceededTTL = tt.succeeded
+			wf, err := Render(g, Options{TTLAfterCompletion: tt.completion})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := argolint.Validate(wf); err != nil {
+				t.Fatal(err)
+			}
+			var got *ttl
+			if s := wf.Spec.TTLStrategy; s != nil {
+				if s.SecondsAfterFailure != nil {
+					t.Errorf("secondsAfterFailure = %d, want unset (failed runs keep the completion TTL)", *s.SecondsAfterFailure)
+				}
+				got = &ttl{Completion: s.SecondsAfterCompletion, Success: s.SecondsAfterSuccess}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ttlStrategy (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
