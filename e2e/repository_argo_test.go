@@ -20,6 +20,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
+	"github.com/stashflow/stashflow/internal/testrepo"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -199,6 +200,36 @@ func TestRepositoryRunsOnArgo(t *testing.T) {
 		}
 		if ttl := wfs[0].Spec.TTLStrategy; ttl == nil || ttl.SecondsAfterSuccess != nil {
 			t.Errorf("check Workflow %s: ttlStrategy %+v, want the default only", wfs[0].Name, ttl)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("check finds a truncated pack", func(t *testing.T) {
+		pack := testrepo.TruncatePack(t, fp.repoDir)
+		requestCheck(t, fp.repo, "second")
+		repo := &v1alpha1.Repository{ObjectMeta: metav1.ObjectMeta{Name: fp.repo}}
+		waitFor(t, repo, func() bool {
+			return repo.Status.CheckRequest == "second" && repo.Status.Workflow == nil &&
+				conditionReason(repo.Status.Conditions, v1alpha1.ConditionIntegrityVerified) != "Unknown/"+string(conditions.ReasonChecking)
+		})
+		cond := conditions.Get(repo.Status.Conditions, v1alpha1.ConditionIntegrityVerified)
+		if got := conditionReason(repo.Status.Conditions, v1alpha1.ConditionIntegrityVerified); got != "False/"+string(conditions.ReasonErrorsFound) ||
+			repo.Status.Integrity == nil || *repo.Status.Integrity {
+			t.Fatalf("after truncating %s: IntegrityVerified %s, integrity %v; want False/ErrorsFound, false: %s", pack, got, repo.Status.Integrity, cond.Message)
+		}
+		wfs := repositoryWorkflows(t, fp.repo, v1alpha1.RepositoryRunCheck, repoUID)
+		if len(wfs) != 2 || wfs[1].Status.Phase != wfv1.WorkflowSucceeded {
+			t.Fatalf("check Workflows: %s; want two, the second succeeded (the step succeeds when restic check ran)", workflowSummary(wfs))
+		}
+		for _, want := range []string{"Repository " + env.Namespace + "/" + fp.repo, wfs[1].Name, "broken pack(s)"} {
+			if !strings.Contains(cond.Message, want) {
+				t.Errorf("IntegrityVerified message %q does not say %q", cond.Message, want)
+			}
+		}
+		if strings.Contains(cond.Message, " 0 error(s)") {
+			t.Errorf("IntegrityVerified message %q counts no error", cond.Message)
 		}
 	})
 	if t.Failed() {

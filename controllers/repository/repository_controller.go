@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,6 +62,11 @@ type Reconciler struct {
 
 	cov    coverage
 	mirror *snapshot.Mirror
+	// wipes remembers the wipe run named for a deleted Repository (by UID)
+	// until its outcome is written, so that a reconcile from a stale read,
+	// which does not see the run in status yet, follows that run instead
+	// of naming a second one.
+	wipes sync.Map
 }
 
 // Finalizer is on every Repository: its deletion wipes the backend's data

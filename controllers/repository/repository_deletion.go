@@ -55,7 +55,12 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{RequeueAfter: waitPoll}, nil
 	}
 	if st.Workflow == nil {
+		if name, ok := r.wipes.Load(repo.UID); ok { // named by a reconcile whose status this read does not show yet
+			st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name.(string)}
+			return r.followWipe(ctx, s)
+		}
 		name := names.Join(repo.Name, "wipe-"+strconv.FormatInt(s.now.UnixMilli(), 36))
+		r.wipes.Store(repo.UID, name)
 		st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 		msg := fmt.Sprintf("Repository %s/%s was deleted with wipeOut: run %s deletes its data at %s", repo.Namespace, repo.Name, name,
 			translators.ResticRepository(&repo.Spec.Backend))
@@ -103,9 +108,11 @@ func (r *Reconciler) followWipe(ctx context.Context, s *scope) (ctrl.Result, err
 		msg := fmt.Sprintf("Repository %s/%s: deleting its data (wipeOut) failed, tried again in %s: %s", repo.Namespace, repo.Name, r.RetryDelay, failure)
 		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonWipeOutFailed, msg)
 		r.event(repo, true, conditions.ReasonWipeOutFailed, msg)
+		r.wipes.CompareAndDelete(repo.UID, st.Workflow.Name)
 		st.Workflow = nil
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
+	defer r.wipes.Delete(repo.UID)
 	return ctrl.Result{}, r.release(ctx, s, fmt.Sprintf("Repository deleted with wipeOut: run %s deleted its data at %s",
 		st.Workflow.Name, translators.ResticRepository(&repo.Spec.Backend)))
 }
