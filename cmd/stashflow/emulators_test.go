@@ -68,21 +68,58 @@ func TestCloudBackendsOnEmulators(t *testing.T) {
 		{name: "azure with a wrong account key", backend: `azure: {container: ` + az.Container + `, prefix: wrong-key}`,
 			keys: azureKeys(wrongAzureKey), env: az.Env(),
 			untouched: azureRepoAbsent("wrong-key"), wantErr: []string{"403", "Server failed to authenticate the request"}},
-		// restic retries a missing container (ContainerNotFound sits on a
-		// line after its retry notice) and its init would create it.
-		{name: "azure container that does not exist", backend: `azure: {container: no-such-container, prefix: demo}`,
-			keys: azureKeys(az.Key), env: az.Env(),
-			untouched: func(t *testing.T) {
-				if az.ContainerExists(t, "no-such-container") {
-					t.Error("the container no-such-container was created")
-				}
-			},
-			wantErr: []string{`the Azure container "no-such-container" does not exist`, "ContainerNotFound"}},
+		// A missing container is a missing repository, as a missing S3
+		// bucket is: restic's init creates it (as under Stash).
+		{name: "azure container that does not exist is created by init", backend: `azure: {container: new-container, prefix: demo}`,
+			keys: azureKeys(az.Key), env: az.Env(), describe: "azure bucket new-container prefix demo"},
 	}
 	secrets := []string{resticPass, az.Key, wrongAzureKey, privateKeyLine(t, gcs.KeyJSON), privateKeyLine(t, wrongGCSKey)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runBackendCase(t, tt, resticPass, secrets, src) })
 	}
+	// A command that does not initialise fails at once naming the missing
+	// container (restic retries it: ContainerNotFound sits on a line after
+	// its retry notice), and creates nothing.
+	t.Run("snapshots of an azure container that does not exist", func(t *testing.T) {
+		file := write(t, "azure.yaml", `apiVersion: v1
+kind: Secret
+metadata: {name: storage}
+stringData:
+  RESTIC_PASSWORD: `+resticPass+`
+  AZURE_ACCOUNT_NAME: `+az.Account+`
+  AZURE_ACCOUNT_KEY: `+az.Key+`
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Repository
+metadata: {name: repo}
+spec:
+  backend:
+    storageSecretName: storage
+    azure: {container: no-such-container, prefix: demo}
+`)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		env := append([]string{"TMPDIR=" + t.TempDir(), "STASHFLOW_REPOSITORY_TIMEOUT=30s"}, az.Env()...)
+		stdout, stderr, code := stashflowEnv(ctx, t, env, "snapshots", "-f", file)
+		out := stdout + stderr
+		if code == 0 {
+			t.Fatalf("stashflow snapshots of a missing container: exit 0\n%s", out)
+		}
+		for _, w := range []string{`the Azure container "no-such-container" does not exist`, "ContainerNotFound"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("the failure does not say %q:\n%s", w, out)
+			}
+		}
+		if strings.Contains(out, "unreachable") {
+			t.Errorf("a missing container reported as unreachable:\n%s", out)
+		}
+		if strings.Contains(out, az.Key) || strings.Contains(out, resticPass) {
+			t.Errorf("the output holds a secret value:\n%s", out)
+		}
+		if az.ContainerExists(t, "no-such-container") {
+			t.Error("the container no-such-container was created")
+		}
+	})
 }
 
 // noRepository checks with plain restic and the right credentials that

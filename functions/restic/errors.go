@@ -27,7 +27,6 @@ const (
 	KindRepositoryConfig      // RESTIC_REPOSITORY / password missing or malformed
 	KindAccessDenied          // the backend rejected the credentials or refused access
 	KindUntrustedTLS          // the backend's TLS certificate does not verify
-	KindNoContainer           // the Azure container named does not exist
 )
 
 // Error is a failed restic command.
@@ -77,9 +76,9 @@ var (
 // rejected credentials.
 var (
 	reNoBucket = regexp.MustCompile(`(?i)(specified bucket does not exist|NoSuchBucket|bucket doesn't exist)`)
-	// restic's init would create a missing Azure container too; stashflow
-	// reports it instead, so that a mistyped container name makes no new
-	// container.
+	// A missing Azure container is a missing repository, as a missing
+	// bucket is: restic's init creates it (as it does under Stash); other
+	// commands fail at once naming it.
 	reNoContainer = regexp.MustCompile(`(?i)(specified container does not exist|ContainerNotFound)`)
 	reUntrusted   = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
 	reDenied      = regexp.MustCompile(`(?i)(signature we calculated does not match|access key id you provided does not exist|InvalidAccessKeyId|SignatureDoesNotMatch|access denied|AccessDenied|401 Unauthorized|403 Forbidden|oauth2: cannot fetch token: 40[013]|invalid_grant|failed to authenticate the request)`)
@@ -93,7 +92,7 @@ func hopelessRetry(cause string) (Kind, bool) {
 	case reNoBucket.MatchString(cause):
 		return KindNoRepository, true
 	case reNoContainer.MatchString(cause):
-		return KindNoContainer, true
+		return KindNoRepository, true
 	case reDenied.MatchString(cause):
 		return KindAccessDenied, true
 	case reUntrusted.MatchString(cause):

@@ -105,7 +105,7 @@ func TestHopelessRetry(t *testing.T) {
 	}{
 		{"Stat: The specified bucket does not exist", KindNoRepository, true},
 		{"storage: bucket doesn't exist", KindNoRepository, true},
-		{"blob.GetProperties: HEAD https://acct.blob.core.windows.net/c/demo/config; RESPONSE 404: 404 The specified container does not exist.; ERROR CODE: ContainerNotFound", KindNoContainer, true},
+		{"blob.GetProperties: HEAD https://acct.blob.core.windows.net/c/demo/config; RESPONSE 404: 404 The specified container does not exist.; ERROR CODE: ContainerNotFound", KindNoRepository, true},
 		{"blob.GetProperties: HEAD https://acct.blob.core.windows.net/c/demo/config", KindOther, false},
 		{"Stat: The request signature we calculated does not match the signature you provided.", KindAccessDenied, true},
 		{"Stat: The Access Key Id you provided does not exist in our records.", KindAccessDenied, true},

@@ -190,13 +190,16 @@ func (w *retryWatch) hopeless(cause string) *Error {
 		return nil
 	}
 	msg := "credentials rejected by " + RedactLocation(w.location) + ": "
-	switch k {
-	case KindNoRepository:
+	switch {
+	case k == KindNoRepository && reNoContainer.MatchString(cause):
+		// A missing container is a missing repository, as a missing bucket
+		// is: a step that initialises one lets restic's init create it.
+		msg = "repository does not exist at " + RedactLocation(w.location) + ": the Azure container " +
+			strconv.Quote(azureContainer(w.location)) + " does not exist: "
+	case k == KindNoRepository:
 		msg = "repository does not exist at " + RedactLocation(w.location) + ": "
-	case KindUntrustedTLS:
+	case k == KindUntrustedTLS:
 		msg = untrustedHint + RedactLocation(w.location) + ": "
-	case KindNoContainer:
-		msg = "the Azure container " + strconv.Quote(azureContainer(w.location)) + " does not exist (create it first): " + RedactLocation(w.location) + ": "
 	}
 	return &Error{Kind: k, Command: w.command, ExitCode: -1, Message: msg + oneLine(stripCreds(cause))}
 }

@@ -77,21 +77,21 @@ func TestRetryNotices(t *testing.T) {
 		{
 			name: "azure container not found: on a continuation line", location: "azure:no-such-container:/demo", limit: time.Hour,
 			chunks: []string{azureNoContainerFirst + azureNoContainerRest},
-			want: &result{Kind: KindNoContainer, Stopped: true,
-				Message: `the Azure container "no-such-container" does not exist (create it first): azure:no-such-container:/demo: ` + azureNoContainerCause},
+			want: &result{Kind: KindNoRepository, Stopped: true,
+				Message: `repository does not exist at azure:no-such-container:/demo: the Azure container "no-such-container" does not exist: ` + azureNoContainerCause},
 		},
 		{
 			// The limit passed: the whole notice still says why.
 			name: "azure container not found past the limit", location: "azure:no-such-container:/demo", limit: time.Nanosecond,
 			chunks: []string{azureNoContainerFirst + azureNoContainerRest},
-			want: &result{Kind: KindNoContainer, Stopped: true,
-				Message: `the Azure container "no-such-container" does not exist (create it first): azure:no-such-container:/demo: ` + azureNoContainerCause},
+			want: &result{Kind: KindNoRepository, Stopped: true,
+				Message: `repository does not exist at azure:no-such-container:/demo: the Azure container "no-such-container" does not exist: ` + azureNoContainerCause},
 		},
 		{
 			name: "azure container not found: the notice in two writes", location: "azure:no-such-container:/demo", limit: time.Hour,
 			chunks: []string{azureNoContainerFirst, azureNoContainerRest},
-			want: &result{Kind: KindNoContainer, Stopped: true,
-				Message: `the Azure container "no-such-container" does not exist (create it first): azure:no-such-container:/demo: ` + azureNoContainerCause},
+			want: &result{Kind: KindNoRepository, Stopped: true,
+				Message: `repository does not exist at azure:no-such-container:/demo: the Azure container "no-such-container" does not exist: ` + azureNoContainerCause},
 		},
 		{
 			name: "s3 bucket missing: a one-line notice", location: "s3:http://127.0.0.1:9000/no-such-bucket/repo", limit: time.Hour,
