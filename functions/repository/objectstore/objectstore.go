@@ -16,6 +16,7 @@ import (
 
 	"github.com/stashflow/stashflow/functions/repository"
 	"github.com/stashflow/stashflow/functions/restic"
+	"github.com/stashflow/stashflow/functions/step"
 	"github.com/stashflow/stashflow/outputs"
 )
 
@@ -44,16 +45,8 @@ func Open(ctx context.Context, location string, environ []string) (repository.Ob
 // env is a step's environment.
 type env []string
 
-// get is the value of key (the last one wins, as in os/exec).
-func (e env) get(key string) string {
-	v := ""
-	for _, kv := range e {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
-}
+// get is the value of key, as the step reads its environment.
+func (e env) get(key string) string { return (&step.Env{Environ: e}).Getenv(key) }
 
 // option is restic's extended option key (-o key=value) from stashflow's
 // option variable, or "".
