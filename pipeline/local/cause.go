@@ -12,7 +12,7 @@ const headSize = 4 << 10
 
 // logCause is the cause (stepcause.Of) the log at logPath gives, from its
 // first headSize and last tailSize bytes, red's values replaced.
-func logCause(logPath string, red *redactor) string {
+func logCause(logPath string, red *stepcause.Redactor) string {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return ""
@@ -30,9 +30,5 @@ func logCause(logPath string, red *redactor) string {
 	tail := make([]byte, size-off)
 	n, _ = f.ReadAt(tail, off)
 	tail = tail[:n]
-	var redact func(string) string
-	if red != nil {
-		redact = red.redact
-	}
-	return stepcause.Of(stepcause.Lines(head, false, size > headSize), stepcause.Lines(tail, off > 0, false), redact)
+	return stepcause.Of(stepcause.Lines(head, false, size > headSize), stepcause.Lines(tail, off > 0, false), red.Redact)
 }

@@ -14,8 +14,8 @@ import (
 // line; secret values replaced before a line is cut.
 func TestLogCause(t *testing.T) {
 	secret := "s3cr3t-" + strings.Repeat("v", 40)
-	red := &redactor{}
-	red.add(secret)
+	red := &stepcause.Redactor{}
+	red.Add(secret)
 	for _, tc := range []struct{ name, log, want string }{
 		{"empty", "", ""},
 		{"blank lines", "\n\n  \n", ""},

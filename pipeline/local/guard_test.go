@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/local"
@@ -131,14 +133,25 @@ func TestStepsDieWithTheirEngine(t *testing.T) {
 }
 
 // Under the guard a step still gets SIGTERM first and can stop gracefully
-// (an ignored signal would stay ignored across the guard's exec).
+// (an ignored signal would stay ignored across the guard's exec). The run
+// is stopped once the step's trap is set: a timeout fired before a loaded
+// machine had started the shell (ci runs with other work missed 300 ms).
 func TestGuardPassesSIGTERM(t *testing.T) {
-	mark := filepath.Join(t.TempDir(), "terminated")
-	step := sh("s", `trap 'echo yes > `+mark+`; exit 0' TERM; sleep 30 & wait`)
-	step.Timeout = 300 * time.Millisecond
+	dir := t.TempDir()
+	mark, ready := filepath.Join(dir, "terminated"), filepath.Join(dir, "ready")
+	step := sh("s", `trap 'echo yes > `+mark+`; exit 0' TERM; touch `+ready+`; sleep 30 & wait`)
 	opts := guarded(t)
 	opts.GracePeriod = 5 * time.Second
-	got, _ := run(context.Background(), t, opts, step)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = wait.PollUntilContextCancel(ctx, 10*time.Millisecond, true, func(context.Context) (bool, error) {
+			_, err := os.Stat(ready)
+			return err == nil, nil
+		})
+		cancel()
+	}()
+	got, _ := run(ctx, t, opts, step)
 	if got["s"].Phase != pipeline.PhaseFailed || !strings.Contains(got["s"].Message, "stopped with SIGTERM") {
 		t.Errorf("step = %s %q, want Failed, stopped with SIGTERM", got["s"].Phase, got["s"].Message)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stashflow/stashflow/internal/deathsig"
 	"github.com/stashflow/stashflow/internal/hostproc"
 	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 const (
@@ -33,7 +34,7 @@ type outcome struct {
 // attempt runs c once in its own process group, its stdout and stderr going
 // to logPath, and waits for it, for its timeout or for ctx. A failure's
 // message quotes the log's cause (logCause), red's values replaced.
-func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string, red *redactor) outcome {
+func (r *run) attempt(ctx context.Context, n *node, c *command, logPath string, red *stepcause.Redactor) outcome {
 	if err := os.RemoveAll(n.outDir); err != nil {
 		return outcome{pipeline.PhaseError, fmt.Sprintf("clearing the output directory: %v", err)}
 	}

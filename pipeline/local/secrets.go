@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"errors"
-	"strings"
 )
 
 // SecretResolver returns the value of one key of a Secret. The operator reads
@@ -26,31 +25,4 @@ func (s StaticSecrets) SecretValue(_ context.Context, name, key string) (string,
 		return "", ErrSecretNotFound
 	}
 	return v, nil
-}
-
-// redactor hides secret values in text that leaves the engine (messages,
-// events). It does not touch the step's log file: that is the process's own
-// output, like a container log.
-type redactor struct{ values []string }
-
-const redacted = "[redacted]"
-
-// add registers a value to hide; longer values go first so that a value
-// containing another is hidden whole.
-func (r *redactor) add(v string) {
-	if v == "" {
-		return
-	}
-	i := 0
-	for i < len(r.values) && len(r.values[i]) >= len(v) {
-		i++
-	}
-	r.values = append(r.values[:i], append([]string{v}, r.values[i:]...)...)
-}
-
-func (r *redactor) redact(s string) string {
-	for _, v := range r.values {
-		s = strings.ReplaceAll(s, v, redacted)
-	}
-	return s
 }

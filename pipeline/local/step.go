@@ -18,6 +18,7 @@ import (
 
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // maxOutputSize bounds one output parameter, so that a step writing a huge
@@ -37,10 +38,10 @@ type command struct {
 // runStep runs every attempt of n's process and returns its final status.
 func (r *run) runStep(ctx context.Context, n *node, proc pipeline.Process) stepResult {
 	st := pipeline.NodeStatus{Step: n.step.Name, StartedAt: time.Now()}
-	red := &redactor{}
+	red := &stepcause.Redactor{}
 	cmd, err := r.command(ctx, n, proc, red)
 	if err != nil {
-		st.Phase, st.Message, st.FinishedAt = pipeline.PhaseError, red.redact(err.Error()), time.Now()
+		st.Phase, st.Message, st.FinishedAt = pipeline.PhaseError, red.Redact(err.Error()), time.Now()
 		return stepResult{status: st}
 	}
 	retry := n.step.Retry
@@ -60,7 +61,7 @@ func (r *run) runStep(ctx context.Context, n *node, proc pipeline.Process) stepR
 			// Error, which its default retry policy (OnFailure) does not retry.
 			out = outcome{phase: pipeline.PhaseError, message: err.Error()}
 		}
-		msg := red.redact(out.message)
+		msg := red.Redact(out.message)
 		if out.phase != pipeline.PhaseFailed || attempt > retry.Limit || ctx.Err() != nil {
 			st.Phase, st.Message = out.phase, msg
 			break
@@ -122,7 +123,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // command resolves proc for this machine: mount paths rewritten to host
 // directories, secrets resolved, the output directory announced.
-func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *redactor) (*command, error) {
+func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *stepcause.Redactor) (*command, error) {
 	c := &command{timeout: n.step.Timeout, dir: n.dir}
 	c.argv = make([]string, 0, len(proc.Command)+len(proc.Args))
 	for _, a := range proc.Command {
@@ -161,7 +162,7 @@ func (r *run) command(ctx context.Context, n *node, proc pipeline.Process, red *
 			}
 			return nil, fmt.Errorf("env %s: key %q of secret %q: %w", e.Name, ref.Key, ref.Name, err)
 		}
-		red.add(v)
+		red.Add(v)
 		c.env = append(c.env, e.Name+"="+v)
 	}
 	// A memory limit is a budget here, not enforced (no cgroup): the

@@ -32,13 +32,3 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff of a long chain = %s, want no overflow", got)
 	}
 }
-
-func TestRedactor(t *testing.T) {
-	r := &redactor{}
-	r.add("pass")
-	r.add("")
-	r.add("password123")
-	if got, want := r.redact("pass password123 passport"), "[redacted] [redacted] [redacted]port"; got != want {
-		t.Errorf("redact() = %q, want %q", got, want)
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // What the engine leaves in a step's directory when the step ends, for
@@ -26,7 +28,7 @@ const (
 
 // writeStepRecord writes TailFile and OutputsFile into dir. Failures are
 // ignored: they are a view of the run, not part of it.
-func writeStepRecord(dir, logPath string, outputs map[string]string, red *redactor) {
+func writeStepRecord(dir, logPath string, outputs map[string]string, red *stepcause.Redactor) {
 	if logPath != "" {
 		if tail, err := redactedTail(logPath, red); err == nil {
 			writeAtomic(filepath.Join(dir, TailFile), tail)
@@ -35,7 +37,7 @@ func writeStepRecord(dir, logPath string, outputs map[string]string, red *redact
 	if len(outputs) > 0 {
 		safe := make(map[string]string, len(outputs))
 		for k, v := range outputs {
-			safe[k] = red.redact(v)
+			safe[k] = red.Redact(v)
 		}
 		if b, err := json.Marshal(safe); err == nil {
 			writeAtomic(filepath.Join(dir, OutputsFile), b)
@@ -48,7 +50,7 @@ func writeStepRecord(dir, logPath string, outputs map[string]string, red *redact
 // it keeps, by the longest value, and starts what it keeps past that margin,
 // at a line start outside any value: a value cut by where the read started
 // lies within the margin, so no part of a value is ever kept.
-func redactedTail(logPath string, red *redactor) ([]byte, error) {
+func redactedTail(logPath string, red *stepcause.Redactor) ([]byte, error) {
 	f, err := os.Open(logPath)
 	if err != nil {
 		return nil, err
@@ -59,7 +61,7 @@ func redactedTail(logPath string, red *redactor) ([]byte, error) {
 		return nil, err
 	}
 	margin := 0
-	for _, v := range red.values {
+	for _, v := range red.Values() {
 		margin = max(margin, len(v))
 	}
 	off := max(fi.Size()-TailBytes-int64(margin), 0)
@@ -69,7 +71,7 @@ func redactedTail(logPath string, red *redactor) ([]byte, error) {
 		return nil, err
 	}
 	buf = buf[:n]
-	secret := secretRanges(buf, red.values)
+	secret := secretRanges(buf, red.Values())
 	start := 0
 	if off > 0 {
 		start = min(margin, len(buf))
@@ -90,7 +92,7 @@ func redactedTail(logPath string, red *redactor) ([]byte, error) {
 			continue
 		}
 		out.Write(buf[start:r[0]])
-		out.WriteString(redacted)
+		out.WriteString(stepcause.Redacted)
 		start = r[1]
 	}
 	out.Write(buf[start:])

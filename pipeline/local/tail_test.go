@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // TestRedactedTail: the tail keeps the last whole lines within its bounds,
@@ -55,9 +57,9 @@ func TestRedactedTail(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.log), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			red := &redactor{}
-			red.add(secret)
-			red.add(multi)
+			red := &stepcause.Redactor{}
+			red.Add(secret)
+			red.Add(multi)
 			got, err := redactedTail(path, red)
 			if err != nil {
 				t.Fatal(err)
@@ -93,8 +95,8 @@ func TestStepRecord(t *testing.T) {
 	if err := os.WriteFile(logPath, []byte("token s3cr3t\ndone\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	red := &redactor{}
-	red.add("s3cr3t")
+	red := &stepcause.Redactor{}
+	red.Add("s3cr3t")
 	writeStepRecord(dir, logPath, map[string]string{"id": "abc", "url": "https://u:s3cr3t@h"}, red)
 	tail, err := os.ReadFile(filepath.Join(dir, TailFile))
 	if err != nil || string(tail) != "token [redacted]\ndone\n" {
