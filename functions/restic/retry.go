@@ -183,6 +183,11 @@ func (w *retryWatch) pause() *Error {
 	return w.endNotice()
 }
 
+func azureContainerOf(location string) string {
+	c, _, _ := AzureLocation(location)
+	return c
+}
+
 // hopeless is the error for a notice whose cause no retry cures, or nil.
 func (w *retryWatch) hopeless(cause string) *Error {
 	k, ok := hopelessRetry(cause)
@@ -195,7 +200,7 @@ func (w *retryWatch) hopeless(cause string) *Error {
 		// A missing container is a missing repository, as a missing bucket
 		// is: a step that initialises one lets restic's init create it.
 		msg = "repository does not exist at " + RedactLocation(w.location) + ": the Azure container " +
-			strconv.Quote(azureContainer(w.location)) + " does not exist: "
+			strconv.Quote(azureContainerOf(w.location)) + " does not exist: "
 	case k == KindNoRepository:
 		msg = "repository does not exist at " + RedactLocation(w.location) + ": "
 	case k == KindUntrustedTLS:
@@ -286,12 +291,13 @@ func watchStderr(r io.Reader, tail *tailBuffer, w *retryWatch, stop func()) *Err
 	}
 }
 
-// azureContainer is the container of an azure:<container>:/<prefix>
-// location.
-func azureContainer(location string) string {
+// AzureLocation splits restic's azure:<container>:/<prefix> location into
+// its container and the path within it (as written); ok is false when it
+// is not of that form.
+func AzureLocation(location string) (container, path string, ok bool) {
 	rest, _ := strings.CutPrefix(location, "azure:")
-	container, _, _ := strings.Cut(rest, ":")
-	return container
+	container, path, found := strings.Cut(rest, ":")
+	return container, path, found && container != ""
 }
 
 // maxLine is the longest stderr line read whole.

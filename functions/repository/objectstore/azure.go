@@ -10,6 +10,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/stashflow/stashflow/functions/restic"
 )
 
 // azureStore is a repository in an Azure Blob Storage container, through
@@ -24,8 +26,8 @@ type azureStore struct {
 
 // azureLocation parses azure:<container>:/<prefix> as restic does.
 func azureLocation(loc string) (containerName, prefix string, err error) {
-	containerName, prefix, ok := strings.Cut(strings.TrimPrefix(loc, "azure:"), ":")
-	if !ok || containerName == "" {
+	containerName, prefix, ok := restic.AzureLocation(loc)
+	if !ok {
 		return "", "", errors.New("azure location: want azure:<container>:/<prefix>")
 	}
 	return containerName, cleanPrefix(prefix), nil
