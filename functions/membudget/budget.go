@@ -64,7 +64,7 @@ func Resolve(flagName, flagValue string, flagSet bool, environ []string, cgroup 
 	var l Limit
 	name, value := flagName, flagValue
 	if !flagSet {
-		name, value = "$"+outputs.MemoryLimitEnv, lookup(environ, outputs.MemoryLimitEnv)
+		name, value = "$"+outputs.MemoryLimitEnv, (&step.Env{Environ: environ}).Getenv(outputs.MemoryLimitEnv)
 	}
 	n, err := ParseLimit(value)
 	if err != nil {
@@ -132,15 +132,4 @@ func (b Budget) Apply(env *step.Env) {
 	case b.Bytes > 0:
 		log.Info("memory budget", "limit", b.Bytes, "from", b.From, "self", b.Self, "restic", b.Restic)
 	}
-}
-
-// lookup returns the value of key in environ (the last one wins).
-func lookup(environ []string, key string) string {
-	val := ""
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			val = v
-		}
-	}
-	return val
 }
