@@ -47,7 +47,7 @@ func runGraphPhase(ctx context.Context, t *testing.T, g *pipeline.Graph, name st
 	if !argo.Finished(wf) {
 		t.Fatalf("workflow %s is %s, not finished", wf.Name, wf.Status.Phase)
 	}
-	got, err := argo.NodeStatuses(wf, g)
+	got, err := argo.NodeStatuses(wf, g, nil)
 	if err != nil {
 		t.Fatalf("NodeStatuses() error = %v", err)
 	}

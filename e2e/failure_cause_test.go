@@ -47,6 +47,49 @@ func TestFailureCause(t *testing.T) {
 	}
 
 	t.Run("a script's log", func(t *testing.T) { scriptCause(t) })
+	t.Run("a script that prints its password", func(t *testing.T) { scriptLeak(t) })
+}
+
+// scriptLeak: a script that prints the repository password before it
+// fails. The kubelet copies the log's tail into the pod's status and Argo
+// into the node's message (its record, as the container's log is); the
+// operator hides the values of the Secrets the step reads before the
+// message reaches the session's status.
+func scriptLeak(t *testing.T) {
+	t.Cleanup(func() {
+		_ = env.Argo.ArgoprojV1alpha1().Workflows(env.Namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: v1alpha1.LabelSession + "=cause-leak-1"})
+	})
+	createCluster(t,
+		&v1alpha1.Function{
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-leak"},
+			Spec: v1alpha1.FunctionSpec{
+				Image:   "${STASHFLOW_IMAGE}",
+				Command: []string{"sh", "-c", `echo "error: cannot log in with password $RESTIC_PASSWORD"; exit 3`},
+			},
+		},
+		&v1alpha1.Task{
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-leak"},
+			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-leak"}}},
+		},
+	)
+	bs, node := failedStep(t, "cause-leak", "e2e-cause-leak", "e2e-cause-leak")
+	// The test can fail: the value did reach the step and Argo's message.
+	if !strings.Contains(node.Message, "cause-password") {
+		t.Fatalf("Argo node: %q, want the kubelet's log tail with the password the script printed", node.Message)
+	}
+	var got string
+	for _, s := range bs.Status.Targets[0].Steps {
+		if s.Name == "e2e-cause-leak" {
+			got = s.Message
+		}
+	}
+	if want := "exit code 3: error: cannot log in with password [redacted]"; got != want {
+		t.Errorf("session step e2e-cause-leak: message %q, want %q", got, want)
+	}
+	if strings.Contains(mustJSON(t, bs.Status), "cause-password") {
+		t.Error("the repository password appears in the session's status")
+	}
 }
 
 // scriptCause: a step that is no Function of ours writes no termination

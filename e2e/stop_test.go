@@ -100,7 +100,7 @@ func TestStopWorkflowKillsStep(t *testing.T) {
 	}
 	waitGone(t, pid)
 	t.Logf("stopped in %s", time.Since(stopped).Round(time.Millisecond))
-	got, err := argo.NodeStatuses(wf, g)
+	got, err := argo.NodeStatuses(wf, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

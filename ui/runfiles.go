@@ -89,7 +89,7 @@ func argoOutputs(ctx context.Context, c client.Reader, rec *record, d *dag) ([]s
 	for i := range rec.Plan.Steps {
 		g.Steps[i].Name = rec.Plan.Steps[i].Name
 	}
-	statuses, err := argo.NodeStatuses(wf, g)
+	statuses, err := argo.NodeStatuses(wf, g, nil)
 	if err != nil {
 		return nil, fmt.Sprintf("Reading the Argo Workflow %s for its steps' outputs: %v. %s", key, err, argoLogs)
 	}

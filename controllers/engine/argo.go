@@ -8,6 +8,7 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +20,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/pipeline/argo"
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // ArgoOptions configure the Argo engine.
@@ -157,11 +159,52 @@ func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.Wo
 	for i := range plan.Steps {
 		g.Steps[i].Name = plan.Steps[i].Name
 	}
-	nodes, err := argo.NodeStatuses(wf, g)
+	red, err := a.redactor(ctx, wf)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := argo.NodeStatuses(wf, g, red.Redact)
 	if err != nil {
 		return nil, err
 	}
 	return &Run{Nodes: nodes, Finished: argo.Finished(wf)}, nil
+}
+
+// redactor hides, in the node messages of wf, the values of the Secrets
+// its containers read (argo.SecretsRead): a container that writes no
+// termination message gets its log's tail there from the kubelet, and a
+// script may have printed its password. The Secrets are read, uncached,
+// only when a node or the Workflow has a message to copy; a Secret or key
+// that is gone has nothing to hide.
+func (a *Argo) redactor(ctx context.Context, wf *wfv1.Workflow) (*stepcause.Redactor, error) {
+	messages := wf.Status.Message != ""
+	for _, n := range wf.Status.Nodes {
+		messages = messages || n.Message != ""
+	}
+	if !messages {
+		return nil, nil
+	}
+	red := &stepcause.Redactor{}
+	for name, keys := range argo.SecretsRead(wf) {
+		var s corev1.Secret
+		err := a.opts.APIReader.Get(ctx, types.NamespacedName{Namespace: wf.Namespace, Name: name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading Secret %s/%s to hide its values in the messages of Workflow %s: %w", wf.Namespace, name, wf.Name, err)
+		}
+		if keys == nil {
+			for _, v := range s.Data {
+				red.Add(string(v))
+			}
+			continue
+		}
+		for _, k := range keys {
+			red.Add(string(s.Data[k]))
+		}
+	}
+	return red, nil
 }
 
 // finishedBefore says whether wf had finished before t (to the second).

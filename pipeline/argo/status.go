@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -18,7 +19,8 @@ import (
 var ErrNodesNotInline = errors.New("argo: workflow node statuses are not inline")
 
 // NodeStatuses reads one NodeStatus per graph step (in graph order) out of a
-// Workflow rendered from g.
+// Workflow rendered from g. Every node message goes through redact (nil:
+// none) before it is cut to fit a step's message (StepMessage).
 //
 // A step's node is the DAG task node named "<workflow>.<step>". A Retry node
 // carries the step's overall phase, outputs and times; its children flagged
@@ -27,7 +29,7 @@ var ErrNodesNotInline = errors.New("argo: workflow node statuses are not inline"
 // Pending while the workflow runs, and Omitted (with the workflow's message)
 // once the workflow finished without reaching it, e.g. after its deadline or
 // a stop.
-func NodeStatuses(wf *wfv1.Workflow, g *pipeline.Graph) ([]pipeline.NodeStatus, error) {
+func NodeStatuses(wf *wfv1.Workflow, g *pipeline.Graph, redact func(string) string) ([]pipeline.NodeStatus, error) {
 	if wf == nil || g == nil {
 		return nil, errors.New("argo: NodeStatuses needs a workflow and a graph")
 	}
@@ -49,10 +51,10 @@ func NodeStatuses(wf *wfv1.Workflow, g *pipeline.Graph) ([]pipeline.NodeStatus, 
 		step := g.Steps[i].Name
 		node := byName[wf.Name+"."+step]
 		if node == nil {
-			out = append(out, notReached(wf, step))
+			out = append(out, notReached(wf, step, redact))
 			continue
 		}
-		ns, err := stepStatus(step, node, st.Nodes)
+		ns, err := stepStatus(step, node, st.Nodes, redact)
 		if err != nil {
 			return nil, fmt.Errorf("argo: workflow %q: %w", wf.Name, err)
 		}
@@ -61,18 +63,21 @@ func NodeStatuses(wf *wfv1.Workflow, g *pipeline.Graph) ([]pipeline.NodeStatus, 
 	return out, nil
 }
 
-func notReached(wf *wfv1.Workflow, step string) pipeline.NodeStatus {
+func notReached(wf *wfv1.Workflow, step string, redact func(string) string) pipeline.NodeStatus {
 	if !Finished(wf) {
 		return pipeline.NodeStatus{Step: step, Phase: pipeline.PhasePending}
 	}
 	msg := fmt.Sprintf("not run: the workflow ended %s", wf.Status.Phase)
 	if wf.Status.Message != "" {
 		msg += ": " + wf.Status.Message
+		if redact != nil {
+			msg = redact(msg)
+		}
 	}
 	return pipeline.NodeStatus{Step: step, Phase: pipeline.PhaseOmitted, Message: msg}
 }
 
-func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.NodeStatus, error) {
+func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes, redact func(string) string) (pipeline.NodeStatus, error) {
 	phase, err := phaseOf(node.Phase)
 	if err != nil {
 		return pipeline.NodeStatus{}, fmt.Errorf("step %q: %w", step, err)
@@ -80,7 +85,7 @@ func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.
 	ns := pipeline.NodeStatus{
 		Step:       step,
 		Phase:      phase,
-		Message:    StepMessage(node.Message),
+		Message:    StepMessage(node.Message, redact),
 		StartedAt:  timeOf(node.StartedAt.Time),
 		FinishedAt: timeOf(node.FinishedAt.Time),
 		Outputs:    outputsOf(node.Outputs),
@@ -99,7 +104,7 @@ func stepStatus(step string, node *wfv1.NodeStatus, nodes wfv1.Nodes) (pipeline.
 		}
 		if len(attempts) > 0 {
 			last := attempts[len(attempts)-1]
-			lastMsg := StepMessage(last.Message)
+			lastMsg := StepMessage(last.Message, redact)
 			switch {
 			case ns.Message == "":
 				ns.Message = lastMsg
@@ -127,20 +132,39 @@ var reFailedContainer = regexp.MustCompile(`(?s)^(?:[a-z0-9][a-z0-9-]*: )?(\w+) 
 // local engine applies to a step's log (stepcause): a Function's one-line
 // reason as it is, a log tail the kubelet took reduced to the line that
 // names the failure. Any other message is kept.
-func StepMessage(msg string) string {
+//
+// Every line quoted goes through redact (nil: none) before it is cut, so no
+// part of a secret value is kept. A log tail as long as the kubelet takes
+// (kubeletTailBytes, kubeletTailLines) may begin inside a value, where
+// redact cannot recognise it: its first line is dropped.
+func StepMessage(msg string, redact func(string) string) string {
+	if redact == nil {
+		redact = func(s string) string { return s }
+	}
 	m := reFailedContainer.FindStringSubmatch(msg)
 	if m == nil {
-		return msg
+		return redact(msg)
 	}
 	out := "exit code " + m[2]
 	if m[1] != "Error" {
 		out = m[1] + " (exit code " + m[2] + ")"
 	}
-	if cause := stepcause.OfText(m[3], nil); cause != "" {
+	tail := m[3]
+	cut := len(tail) >= kubeletTailBytes-16 || strings.Count(tail, "\n") >= kubeletTailLines-1
+	lines := stepcause.Lines([]byte(tail), cut, false)
+	if cause := stepcause.Of(lines, lines, redact); cause != "" {
 		out += ": " + cause
 	}
 	return out
 }
+
+// The kubelet's bounds on the log tail it takes as a termination message
+// (terminationMessagePolicy FallbackToLogsOnError): the tail may start
+// inside a line.
+const (
+	kubeletTailBytes = 2048
+	kubeletTailLines = 80
+)
 
 // retryAttempts returns the attempt nodes of a Retry node in order: the
 // children Argo flags as retried, or (older controllers) named "<node>(N)".

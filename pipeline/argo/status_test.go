@@ -4,14 +4,17 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/pipeline"
+	"github.com/stashflow/stashflow/pipeline/stepcause"
 )
 
 // mustParse reads a Workflow fixture from testdata/status.
@@ -138,7 +141,7 @@ func TestNodeStatuses(t *testing.T) {
 			if _, err := Render(tc.graph, Options{}); err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			got, err := NodeStatuses(mustParse(t, tc.fixture), tc.graph)
+			got, err := NodeStatuses(mustParse(t, tc.fixture), tc.graph, nil)
 			if err != nil {
 				t.Fatalf("NodeStatuses: %v", err)
 			}
@@ -152,7 +155,7 @@ func TestNodeStatuses(t *testing.T) {
 func TestNodeStatusesNotInline(t *testing.T) {
 	for _, fixture := range []string{"compressed.yaml", "offloaded.yaml"} {
 		t.Run(fixture, func(t *testing.T) {
-			got, err := NodeStatuses(mustParse(t, fixture), backupThenRetention())
+			got, err := NodeStatuses(mustParse(t, fixture), backupThenRetention(), nil)
 			if !errors.Is(err, ErrNodesNotInline) {
 				t.Fatalf("NodeStatuses = %v, %v; want ErrNodesNotInline", got, err)
 			}
@@ -165,7 +168,7 @@ func TestNodeStatusesUnknownPhase(t *testing.T) {
 	n := wf.Status.Nodes["etcd-nightly-1700000000-2208745393"]
 	n.Phase = "Exploded"
 	wf.Status.Nodes["etcd-nightly-1700000000-2208745393"] = n
-	if _, err := NodeStatuses(wf, backupThenRetention()); err == nil {
+	if _, err := NodeStatuses(wf, backupThenRetention(), nil); err == nil {
 		t.Fatal("NodeStatuses accepted an unknown node phase")
 	}
 }
@@ -213,9 +216,65 @@ func TestStepMessage(t *testing.T) {
 		{"another reason", "main: OOMKilled (exit code 137)", "OOMKilled (exit code 137)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, StepMessage(tc.msg)); diff != "" {
+			if diff := cmp.Diff(tc.want, StepMessage(tc.msg, nil)); diff != "" {
 				t.Errorf("StepMessage(%q) (-want +got):\n%s", tc.msg, diff)
 			}
 		})
+	}
+}
+
+// TestStepMessageRedacts: a secret value a script printed is hidden before
+// the line is cut, and a log tail as long as the kubelet takes loses its
+// first line, which may hold the end of a value redact cannot recognise.
+func TestStepMessageRedacts(t *testing.T) {
+	red := &stepcause.Redactor{}
+	red.Add("s3cr3t-password")
+	long := strings.Repeat("x", 990)
+	// A tail as long as the kubelet takes, begun inside the value.
+	tail := "password failed\n" + strings.Repeat("progress line\n", 144) + "error: login refused"
+	for _, tc := range []struct{ name, msg, want string }{
+		{"in a script's log tail", "main: Error (exit code 3): starting\nerror: cannot log in with password s3cr3t-password\ndone",
+			"exit code 3: error: cannot log in with password [redacted] … done"},
+		{"across the cut", "main: Error (exit code 3): error: " + long + " s3cr3t-password",
+			"exit code 3: error: " + long + " [redacted]"[:1000-len("error: "+long)] + "…"},
+		{"not a container's failure", "pod s3cr3t-password deleted", "pod [redacted] deleted"},
+		{"a tail the kubelet cut", "main: Error (exit code 1): " + tail, "exit code 1: error: login refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := StepMessage(tc.msg, red.Redact)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("StepMessage() (-want +got):\n%s", diff)
+			}
+			if strings.Contains(got, "s3cr3t") {
+				t.Errorf("StepMessage() = %q keeps part of the secret", got)
+			}
+		})
+	}
+}
+
+// TestSecretsRead: every Secret a container's environment, envFrom or a
+// Secret volume reads, and only those.
+func TestSecretsRead(t *testing.T) {
+	ref := func(name, key string) corev1.EnvVar {
+		return corev1.EnvVar{Name: key, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: key}}}
+	}
+	wf := &wfv1.Workflow{Spec: wfv1.WorkflowSpec{
+		Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}}}},
+		Templates: []wfv1.Template{
+			{Name: "backup", Container: &corev1.Container{Env: []corev1.EnvVar{
+				ref("repo", "RESTIC_PASSWORD"), ref("repo", "AWS_SECRET_ACCESS_KEY"), ref("repo", "RESTIC_PASSWORD"),
+				{Name: "PLAIN", Value: "not a secret"},
+			}}},
+			{Name: "hook", Container: &corev1.Container{
+				Env:     []corev1.EnvVar{ref("db", "password")},
+				EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}},
+			}},
+			{Name: "dag"},
+		},
+	}}
+	want := map[string][]string{"repo": {"RESTIC_PASSWORD", "AWS_SECRET_ACCESS_KEY"}, "db": nil, "tls": nil}
+	if diff := cmp.Diff(want, SecretsRead(wf)); diff != "" {
+		t.Errorf("SecretsRead() (-want +got):\n%s", diff)
 	}
 }
