@@ -41,7 +41,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 			RepositorySpec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
 				StorageSecretName: "backup-secret",
 				Local: &v1alpha1.LocalSpec{
-					HostPath:  &corev1.HostPathVolumeSource{Path: "/backups/${TARGET_NAMESPACE}/${TARGET_KIND}/${TARGET_APP_TYPE}/${TARGET_APP_VERSION}/${TARGET_NAME}"},
+					HostPath:  &corev1.HostPathVolumeSource{Path: "/backups/${TARGET_NAMESPACE}/${TARGET_KIND}/${TARGET_APP_TYPE}/${TARGET_APP_VERSION}/${TARGET_APP_GROUP}/${TARGET_APP_RESOURCE}/${TARGET_NAME}"},
 					MountPath: "/repo",
 				},
 			}},
@@ -52,6 +52,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 	annotated := map[string]string{v1alpha1.StashAnnotationBackupBlueprint: bp.Name}
 	ours := ot.AppBinding(ns, "db")
 	ours.Annotations = annotated
+	ours.Spec.Type, ours.Spec.Version = "example.com/fake", "1.0"
 	ot.Create(t, c, bp, ours)
 	op := ot.Start(t, env, ns, controllers.Config{AppCatalogPollInterval: 200 * time.Millisecond})
 
@@ -70,7 +71,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 	kubeDB := func(t *testing.T, name string) {
 		t.Helper()
 		repo, bc := made(t, "appbinding-"+name)
-		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/AppBinding/kubedb.com/postgres/16.1/"+name; got != want {
+		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/AppBinding/kubedb.com/postgres/16.1/kubedb.com/postgres/"+name; got != want {
 			t.Errorf("repository hostPath = %q, want %q (the variables of KubeDB's AppBinding)", got, want)
 		}
 		wantTarget := &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: name}}
@@ -99,7 +100,10 @@ func TestBlueprintAppCatalog(t *testing.T) {
 	kubeDBSpec := "{appRef: {apiGroup: kubedb.com, kind: Postgres, name: pg}, type: kubedb.com/postgres, version: '16.1', clientConfig: {service: {name: pg, port: 5432, scheme: postgresql}}, secret: {name: pg-auth}}"
 
 	t.Run("without the CRD the operator still applies blueprints", func(t *testing.T) {
-		_, bc := made(t, "appbinding-db")
+		repo, bc := made(t, "appbinding-db")
+		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/AppBinding/example.com/fake/1.0/example.com/fake/db"; got != want {
+			t.Errorf("repository hostPath = %q, want %q (the variables of stashflow's AppBinding)", got, want)
+		}
 		if bc.Spec.Target.Ref.APIVersion != v1alpha1.GroupVersion.String() {
 			t.Errorf("target %+v, want stashflow's AppBinding", bc.Spec.Target.Ref)
 		}

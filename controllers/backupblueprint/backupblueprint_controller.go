@@ -5,7 +5,9 @@
 // (stashflow.dev/backup-blueprint, Stash's stash.appscode.com/backup-blueprint,
 // or the blueprint's own key) gets a Repository and a BackupConfiguration
 // made from the blueprint, with ${TARGET_KIND}, ${TARGET_NAME},
-// ${TARGET_NAMESPACE}, ${TARGET_APP_TYPE} and ${TARGET_APP_VERSION} filled
+// ${TARGET_NAMESPACE}, and for AppBindings ${TARGET_APP_TYPE},
+// ${TARGET_APP_VERSION}, ${TARGET_APP_GROUP} and ${TARGET_APP_RESOURCE}
+// (Stash's names; PVCs and workloads have a TARGET_APP_TYPE only) filled
 // in. A workload also names what to back up: the paths of its target-paths
 // annotation (required) and the volumes of its volume-mounts annotation,
 // ours or Stash's. Removing the annotation (or the target) removes them.
@@ -35,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -136,7 +139,7 @@ var AppBindingKind = TargetKind{
 	NewList: func() client.ObjectList { return &v1alpha1.AppBindingList{} },
 	Variables: func(o client.Object) map[string]string {
 		ab := o.(*v1alpha1.AppBinding)
-		return map[string]string{"TARGET_APP_TYPE": ab.Spec.Type, "TARGET_APP_VERSION": ab.Spec.Version}
+		return appVariables(ab.Spec.Type, ab.Spec.Version)
 	},
 }
 
@@ -160,8 +163,24 @@ var AppCatalogBindingKind = TargetKind{
 		u := o.(*unstructured.Unstructured)
 		appType, _, _ := unstructured.NestedString(u.Object, "spec", "type")
 		version, _, _ := unstructured.NestedString(u.Object, "spec", "version")
-		return map[string]string{"TARGET_APP_TYPE": appType, "TARGET_APP_VERSION": version}
+		return appVariables(appType, version)
 	},
+}
+
+// appVariables are an AppBinding's ${TARGET_APP_*} values, as Stash fills
+// them: the type and version, and the type's group and resource (split at
+// its last "/": kubedb.com/postgres is group kubedb.com, resource
+// postgres; a type without "/" is the resource; no type is the AppBinding
+// itself, appcatalog.appscode.com appbindings).
+func appVariables(appType, version string) map[string]string {
+	group, resource := appcatalog.Group, "appbindings"
+	if appType != "" {
+		group, resource = "", appType
+		if i := strings.LastIndexByte(appType, '/'); i >= 0 {
+			group, resource = appType[:i], appType[i+1:]
+		}
+	}
+	return map[string]string{"TARGET_APP_TYPE": appType, "TARGET_APP_VERSION": version, "TARGET_APP_GROUP": group, "TARGET_APP_RESOURCE": resource}
 }
 
 // PersistentVolumeClaimKind targets PersistentVolumeClaims.
