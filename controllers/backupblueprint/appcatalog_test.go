@@ -149,6 +149,32 @@ func TestBlueprintAppCatalog(t *testing.T) {
 		}
 	})
 
+	t.Run("a BackupConfiguration no blueprint made is not overwritten", func(t *testing.T) {
+		mine := &v1alpha1.BackupConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "appbinding-mine"},
+			Spec: v1alpha1.BackupConfigurationSpec{
+				Repository: v1alpha1.ObjectRef{Name: "my-repo"},
+				Schedule:   "@daily",
+				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+					Task: &v1alpha1.TaskRef{Name: "my-task"},
+				},
+			},
+		}
+		ot.Create(t, c, mine)
+		ab := ot.AppCatalogBinding(ns, "mine", kubeDBSpec)
+		ab.SetAnnotations(annotated)
+		ot.Create(t, c, ab)
+		ot.WaitEvent(t, c, ns, backupblueprint.ReasonNameTaken,
+			"BackupConfiguration "+ns+"/appbinding-mine exists and was not made for this AppBinding.appcatalog.appscode.com (not made by a blueprint)", 1)
+		after := &v1alpha1.BackupConfiguration{}
+		if msg := ot.Get(c, ns, mine.Name, after); msg != "" {
+			t.Fatal(msg)
+		}
+		if diff := cmp.Diff(mine.Spec, after.Spec); diff != "" || len(after.Labels) != 0 {
+			t.Errorf("the user's BackupConfiguration changed (-before +after):\n%s\nlabels %v", diff, after.Labels)
+		}
+	})
+
 	t.Run("removing the annotation removes what was made, and only that", func(t *testing.T) {
 		patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha1.StashAnnotationBackupBlueprint))
 		pg := ot.AppCatalogBinding(ns, "pg", "{}")
