@@ -3,7 +3,9 @@
 // local) and the reconcilers of BackupSession, RestoreSession, RestoreBatch,
 // BackupConfiguration and BackupBatch, and the BackupBlueprint reconcilers
 // of AppBindings, PersistentVolumeClaims and workloads (Deployments,
-// StatefulSets, DaemonSets, ReplicaSets). `stashflow operator`, the envtest
+// StatefulSets, DaemonSets, ReplicaSets). KubeDB's AppBindings
+// (appcatalog.appscode.com, an optional CRD) are watched once their CRD is
+// served, at start or later (appcatalog.go). `stashflow operator`, the envtest
 // suites and the e2e suite all start the same wiring through it.
 //
 // One package per kind holds its reconciler; controllers/engine holds the
@@ -83,6 +85,11 @@ type Config struct {
 	// from its backend when no backup into it ends; 0 means
 	// repository.DefaultRefreshInterval.
 	RepositoryRefreshInterval time.Duration
+	// AppCatalogPollInterval is how often the operator looks for KubeDB's
+	// AppBinding CRD (appbindings.appcatalog.appscode.com) while it is not
+	// installed, to watch those AppBindings once it is; 0 means
+	// DefaultAppCatalogPollInterval.
+	AppCatalogPollInterval time.Duration
 	// SkipNameValidation allows several managers with these controllers in
 	// one process (tests).
 	SkipNameValidation bool
@@ -143,6 +150,8 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 			return fmt.Errorf("%s controller: %w", kind.Name, err)
 		}
 	}
+	// What needs KubeDB's AppBinding CRD, registered once it is served.
+	var appCatalog []func() error
 	for _, kind := range []backupconfiguration.Kind{backupconfiguration.BackupConfigurationKind, backupconfiguration.BackupBatchKind} {
 		bc := &backupconfiguration.Reconciler{
 			Kind: kind, Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder(strings.ToLower(kind.Name) + "-controller"),
@@ -151,15 +160,39 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		if err := bc.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("%s controller: %w", kind.Name, err)
 		}
+		appCatalog = append(appCatalog, func() error {
+			if err := bc.WatchAppCatalog(mgr); err != nil {
+				return fmt.Errorf("%s controller: %w", kind.Name, err)
+			}
+			return nil
+		})
 	}
 	for _, kind := range []backupblueprint.TargetKind{
 		backupblueprint.AppBindingKind, backupblueprint.PersistentVolumeClaimKind,
 		backupblueprint.DeploymentKind, backupblueprint.StatefulSetKind, backupblueprint.DaemonSetKind, backupblueprint.ReplicaSetKind,
 	} {
-		bb := &backupblueprint.Reconciler{Kind: kind, Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: recorder("backupblueprint-controller")}
+		bb := &backupblueprint.Reconciler{Kind: kind, Client: mgr.GetClient(), Reader: mgr.GetCache(), Scheme: mgr.GetScheme(), Recorder: recorder("backupblueprint-controller")}
 		if err := bb.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("BackupBlueprint controller for %s: %w", kind.Name, err)
 		}
+	}
+	appCatalog = append(appCatalog, func() error {
+		kind := backupblueprint.AppCatalogBindingKind
+		bb := &backupblueprint.Reconciler{Kind: kind, Client: mgr.GetClient(), Reader: mgr.GetCache(), Scheme: mgr.GetScheme(), Recorder: recorder("backupblueprint-controller")}
+		if err := bb.SetupWithManager(mgr, opts); err != nil {
+			return fmt.Errorf("BackupBlueprint controller for %s %s: %w", kind.APIVersion, kind.Name, err)
+		}
+		return nil
+	})
+	if err := watchAppCatalog(mgr, cfg.AppCatalogPollInterval, func() error {
+		for _, register := range appCatalog {
+			if err := register(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	repo := &repository.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder("repository-controller"),

@@ -1,10 +1,13 @@
 // Package backupblueprint turns BackupBlueprints into backups: an
-// AppBinding, PersistentVolumeClaim or workload (apps/v1 Deployment,
-// StatefulSet, DaemonSet, ReplicaSet) annotated with a blueprint's name
+// AppBinding (stashflow's, or KubeDB's appcatalog.appscode.com/v1alpha1 one),
+// PersistentVolumeClaim or workload (apps/v1 Deployment, StatefulSet,
+// DaemonSet, ReplicaSet) annotated with a blueprint's name
 // (stashflow.dev/backup-blueprint, Stash's stash.appscode.com/backup-blueprint,
 // or the blueprint's own key) gets a Repository and a BackupConfiguration
 // made from the blueprint, with ${TARGET_KIND}, ${TARGET_NAME},
-// ${TARGET_NAMESPACE}, ${TARGET_APP_TYPE} and ${TARGET_APP_VERSION} filled
+// ${TARGET_NAMESPACE}, and for AppBindings ${TARGET_APP_TYPE},
+// ${TARGET_APP_VERSION}, ${TARGET_APP_GROUP} and ${TARGET_APP_RESOURCE}
+// (Stash's names; PVCs and workloads have a TARGET_APP_TYPE only) filled
 // in. A workload also names what to back up: the paths of its target-paths
 // annotation (required) and the volumes of its volume-mounts annotation,
 // ours or Stash's. Removing the annotation (or the target) removes them.
@@ -12,7 +15,10 @@
 // The reconciled object is the target, not the blueprint: one Reconciler
 // per target kind. Workloads are watched as metadata only (annotations and
 // owner references are all a blueprint reads), so the cache does not hold
-// every pod template of the cluster. What it makes is applied with
+// every pod template of the cluster. KubeDB's AppBindings are watched
+// unstructured (the scheme does not know the kind, whose CRD may be missing;
+// controllers.Setup registers their Reconciler once the CRD is served). What
+// it makes is applied with
 // server-side apply (field owner "stashflow"), labelled with the blueprint
 // and the target so that it can be found again, and owned by the target when
 // it lives in the target's namespace.
@@ -21,18 +27,23 @@
 // (the blueprint and the target are watched): BlueprintNotFound,
 // BlueprintInvalid for what the blueprint cannot make, AnnotationInvalid for
 // the target's own annotations. What was made before stays until the input
-// is fixed or the blueprint annotation removed.
+// is fixed or the blueprint annotation removed. A BackupConfiguration of the
+// name the target's would get that was not made for this target (a user's
+// own, or one made for another kind of target of the same name, e.g.
+// stashflow's and KubeDB's AppBinding) is not touched: NameTaken.
 package backupblueprint
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
@@ -46,6 +57,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/internal/shutdown"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 )
 
 // Labels on what a blueprint makes.
@@ -72,21 +84,33 @@ const (
 	// ReasonAnnotationInvalid: the target's own annotations are missing or
 	// malformed (a workload's target-paths or volume-mounts).
 	ReasonAnnotationInvalid = "AnnotationInvalid"
+	// ReasonNameTaken: the BackupConfiguration the target would get exists
+	// and was not made for it.
+	ReasonNameTaken = "NameTaken"
 )
 
 // Reconciler reconciles the targets of one kind.
 type Reconciler struct {
 	// Kind is AppBindingKind, PersistentVolumeClaimKind or a workload kind
 	// (DeploymentKind, StatefulSetKind, DaemonSetKind, ReplicaSetKind).
-	Kind     TargetKind
-	Client   client.Client
+	Kind   TargetKind
+	Client client.Client
+	// Reader reads the targets; Client when nil. controllers.Setup gives the
+	// manager's cache, which the Client reads typed and metadata-only
+	// objects from but not unstructured ones (KubeDB's AppBindings).
+	Reader   client.Reader
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 }
 
 // TargetKind is what differs between the kinds of targets.
 type TargetKind struct {
-	Name       string
+	// Name is the target's kind (target.ref.kind, ${TARGET_KIND}).
+	Name string
+	// ID tells the kind apart in the labels of what is made and in the
+	// controller's name; Name when empty. Two kinds of one Name
+	// (stashflow's and KubeDB's AppBinding) differ by it.
+	ID         string
 	APIVersion string
 	New        func() client.Object
 	NewList    func() client.ObjectList
@@ -100,6 +124,14 @@ type TargetKind struct {
 	NotATarget func(client.Object) string
 }
 
+// id is the kind's ID, or its Name.
+func (k TargetKind) id() string {
+	if k.ID != "" {
+		return k.ID
+	}
+	return k.Name
+}
+
 // AppBindingKind targets AppBindings.
 var AppBindingKind = TargetKind{
 	Name: "AppBinding", APIVersion: v1alpha1.GroupVersion.String(),
@@ -107,8 +139,48 @@ var AppBindingKind = TargetKind{
 	NewList: func() client.ObjectList { return &v1alpha1.AppBindingList{} },
 	Variables: func(o client.Object) map[string]string {
 		ab := o.(*v1alpha1.AppBinding)
-		return map[string]string{"TARGET_APP_TYPE": ab.Spec.Type, "TARGET_APP_VERSION": ab.Spec.Version}
+		return appVariables(ab.Spec.Type, ab.Spec.Version)
 	},
+}
+
+// AppCatalogBindingKind targets KubeDB's AppBindings
+// (appcatalog.appscode.com/v1alpha1), read unstructured. The
+// BackupConfiguration's target names that apiVersion, which the resolver
+// reads in place (controllers/resolve).
+var AppCatalogBindingKind = TargetKind{
+	Name: appcatalog.Kind, ID: appcatalog.Kind + "." + appcatalog.Group, APIVersion: appcatalog.GroupVersion.String(),
+	New: func() client.Object {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(appcatalog.GVK)
+		return u
+	},
+	NewList: func() client.ObjectList {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(appcatalog.GroupVersion.WithKind(appcatalog.Kind + "List"))
+		return l
+	},
+	Variables: func(o client.Object) map[string]string {
+		u := o.(*unstructured.Unstructured)
+		appType, _, _ := unstructured.NestedString(u.Object, "spec", "type")
+		version, _, _ := unstructured.NestedString(u.Object, "spec", "version")
+		return appVariables(appType, version)
+	},
+}
+
+// appVariables are an AppBinding's ${TARGET_APP_*} values, as Stash fills
+// them: the type and version, and the type's group and resource (split at
+// its last "/": kubedb.com/postgres is group kubedb.com, resource
+// postgres; a type without "/" is the resource; no type is the AppBinding
+// itself, appcatalog.appscode.com appbindings).
+func appVariables(appType, version string) map[string]string {
+	group, resource := appcatalog.Group, "appbindings"
+	if appType != "" {
+		group, resource = "", appType
+		if i := strings.LastIndexByte(appType, '/'); i >= 0 {
+			group, resource = appType[:i], appType[i+1:]
+		}
+	}
+	return map[string]string{"TARGET_APP_TYPE": appType, "TARGET_APP_VERSION": version, "TARGET_APP_GROUP": group, "TARGET_APP_RESOURCE": resource}
 }
 
 // PersistentVolumeClaimKind targets PersistentVolumeClaims.
@@ -157,6 +229,8 @@ func workloadKind(kind string, notATarget func(client.Object) string) TargetKind
 // +kubebuilder:rbac:groups=stashflow.dev,resources=repositories;backupconfigurations,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=appbindings/finalizers,verbs=update
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments/finalizers;statefulsets/finalizers;daemonsets/finalizers;replicasets/finalizers,verbs=update
@@ -166,7 +240,7 @@ func workloadKind(kind string, notATarget func(client.Object) string) TargetKind
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New(), builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
-		Named("backupblueprint-"+r.Kind.Name).
+		Named("backupblueprint-"+r.Kind.id()).
 		WithOptions(opts).
 		Watches(&v1alpha1.BackupBlueprint{}, handler.EnqueueRequestsFromMapFunc(r.allTargets)).
 		// What a blueprint made maps back to its target: a made object
@@ -180,7 +254,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 // targetOfMade maps an object a blueprint made to its target, by its labels.
 func (r *Reconciler) targetOfMade(_ context.Context, o client.Object) []ctrl.Request {
 	l := o.GetLabels()
-	if l[LabelBlueprintTargetKind] != r.Kind.Name || l[LabelBlueprintTarget] == "" || l[labelTargetNamespace] == "" {
+	if l[LabelBlueprintTargetKind] != r.Kind.id() || l[LabelBlueprintTarget] == "" || l[labelTargetNamespace] == "" {
 		return nil
 	}
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: l[labelTargetNamespace], Name: l[LabelBlueprintTarget]}}}
@@ -191,7 +265,7 @@ func (r *Reconciler) targetOfMade(_ context.Context, o client.Object) []ctrl.Req
 func (r *Reconciler) allTargets(ctx context.Context, o client.Object) []ctrl.Request {
 	bp := o.(*v1alpha1.BackupBlueprint)
 	list := r.Kind.NewList()
-	if err := r.Client.List(ctx, list); err != nil {
+	if err := r.reader().List(ctx, list); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing targets failed")
 		return nil
 	}
@@ -207,7 +281,7 @@ func (r *Reconciler) allTargets(ctx context.Context, o client.Object) []ctrl.Req
 // Reconcile makes, updates or removes what a target's blueprint asks for.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	target := r.Kind.New()
-	if err := r.Client.Get(ctx, req.NamespacedName, target); err != nil {
+	if err := r.reader().Get(ctx, req.NamespacedName, target); err != nil {
 		if apierrors.IsNotFound(err) {
 			// What lives in the target's namespace goes with it (owner
 			// references); what lives elsewhere is found by its labels.
@@ -215,7 +289,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	log := ctrl.LoggerFrom(ctx).WithValues("target", klog.KObj(target), "targetKind", r.Kind.Name)
+	log := ctrl.LoggerFrom(ctx).WithValues("target", klog.KObj(target), "targetKind", r.Kind.id())
 	ctx = ctrl.LoggerInto(ctx, log)
 
 	if r.Kind.NotATarget != nil {
@@ -241,6 +315,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.Error(err, "Cannot apply the blueprint", "blueprint", bp.Name, "reason", reason)
 		return ctrl.Result{}, nil // the blueprint or the annotations must change; both are watched
 	}
+	if owner, err := r.madeFor(ctx, bc); err != nil || owner != "" {
+		if owner != "" {
+			msg := fmt.Sprintf("BackupConfiguration %s/%s exists and was not made for this %s (%s): it is left as it is; rename one of them", bc.Namespace, bc.Name, r.Kind.id(), owner)
+			r.Recorder.Event(target, corev1.EventTypeWarning, ReasonNameTaken, msg)
+			log.Info("Cannot apply the blueprint: the BackupConfiguration's name is taken", "blueprint", bp.Name, "backupConfiguration", klog.KObj(bc), "madeFor", owner)
+		}
+		return ctrl.Result{}, err // the other object's deletion is watched
+	}
 	var errs []error
 	for _, obj := range []client.Object{repo, bc} {
 		if err := r.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -256,6 +338,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	log.V(1).Info("Blueprint applied", "blueprint", bp.Name, "repository", klog.KObj(repo), "backupConfiguration", klog.KObj(bc))
 	return ctrl.Result{}, nil
+}
+
+// madeFor says what an existing BackupConfiguration of bc's name was made
+// for when that is not bc's target ("" when it does not exist or is bc's).
+func (r *Reconciler) madeFor(ctx context.Context, bc *v1alpha1.BackupConfiguration) (string, error) {
+	existing := &v1alpha1.BackupConfiguration{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(bc), existing); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("reading BackupConfiguration %s/%s: %w", bc.Namespace, bc.Name, err)
+	}
+	have, want := existing.Labels, bc.Labels
+	if have[LabelBlueprintTargetKind] == "" {
+		return "not made by a blueprint", nil
+	}
+	for _, k := range []string{LabelBlueprintTargetKind, LabelBlueprintTarget, labelTargetNamespace} {
+		if have[k] != want[k] {
+			return fmt.Sprintf("made for %s %s/%s", have[LabelBlueprintTargetKind], have[labelTargetNamespace], have[LabelBlueprintTarget]), nil
+		}
+	}
+	return "", nil
+}
+
+// reader reads targets.
+func (r *Reconciler) reader() client.Reader {
+	if r.Reader != nil {
+		return r.Reader
+	}
+	return r.Client
 }
 
 // blueprintOf returns the blueprint the target's annotation names, or nil.
@@ -279,7 +391,7 @@ func (r *Reconciler) blueprintOf(ctx context.Context, target client.Object) (*v1
 // removeMade deletes the Repositories and BackupConfigurations made for the
 // target, except keep.
 func (r *Reconciler) removeMade(ctx context.Context, namespace, name, blueprint string, keep ...client.Object) error {
-	sel := client.MatchingLabels{LabelBlueprintTargetKind: r.Kind.Name, LabelBlueprintTarget: name}
+	sel := client.MatchingLabels{LabelBlueprintTargetKind: r.Kind.id(), LabelBlueprintTarget: name}
 	var errs []error
 	kept := func(o client.Object) bool {
 		for _, k := range keep {

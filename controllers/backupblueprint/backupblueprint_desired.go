@@ -58,7 +58,7 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 
 	labels := map[string]string{
 		LabelBlueprint:           bp.Name,
-		LabelBlueprintTargetKind: r.Kind.Name,
+		LabelBlueprintTargetKind: r.Kind.id(),
 		LabelBlueprintTarget:     target.GetName(),
 		labelTargetNamespace:     target.GetNamespace(),
 		v1alpha1.LabelManagedBy:  v1alpha1.ManagedByValue,

@@ -19,9 +19,11 @@ package backupconfiguration
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
@@ -33,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/internal/index"
@@ -41,6 +44,7 @@ import (
 	"github.com/stashflow/stashflow/controllers/patch"
 	"github.com/stashflow/stashflow/controllers/resolve"
 	"github.com/stashflow/stashflow/controllers/schedule"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/translators"
 )
 
@@ -68,12 +72,16 @@ type Reconciler struct {
 	Now              func() time.Time
 	StartingDeadline time.Duration
 	NotReadyRequeue  time.Duration
+
+	// controller is the registered controller, for WatchAppCatalog.
+	controller controller.Controller
 }
 
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations;backupbatches,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupconfigurations/status;backupbatches/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=stashflow.dev,resources=backupsessions,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=stashflow.dev,resources=repositories;appbindings;tasks;functions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=appcatalog.appscode.com,resources=appbindings,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;persistentvolumeclaims,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
@@ -90,7 +98,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 	if r.NotReadyRequeue <= 0 {
 		r.NotReadyRequeue = DefaultNotReadyRequeue
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Named(r.Kind.Name).
 		WithOptions(opts).
@@ -101,7 +109,30 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Watches(&v1alpha1.AppBinding{}, handler.EnqueueRequestsFromMapFunc(r.byIndex(index.InvokerAppBinding, client.Object.GetName))).
 		Watches(&v1alpha1.Task{}, handler.EnqueueRequestsFromMapFunc(r.all)).
 		Watches(&v1alpha1.Function{}, handler.EnqueueRequestsFromMapFunc(r.all)).
-		Complete(shutdown.Quiet(r))
+		Build(shutdown.Quiet(r))
+	if err != nil {
+		return err
+	}
+	r.controller = c
+	return nil
+}
+
+// WatchAppCatalog adds the watch of KubeDB's AppBindings
+// (appcatalog.appscode.com/v1alpha1, unstructured from cache) to the
+// registered controller: an invoker whose target is one (by that
+// apiVersion, or by none when stashflow has no AppBinding of the name) is
+// checked again when it is created, changed or deleted, through the same
+// index as stashflow's AppBindings (it holds the target's name whatever its
+// apiVersion). Call it after SetupWithManager, once the kind is served;
+// it may be called after the manager started.
+func (r *Reconciler) WatchAppCatalog(mgr ctrl.Manager) error {
+	if r.controller == nil {
+		return errors.New("WatchAppCatalog before SetupWithManager")
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(appcatalog.GVK)
+	return r.controller.Watch(source.Kind[client.Object](mgr.GetCache(), u,
+		handler.EnqueueRequestsFromMapFunc(r.byIndex(index.InvokerAppBinding, client.Object.GetName))))
 }
 
 // sessionInvoker maps a BackupSession to its invoker, if of this Kind.

@@ -277,9 +277,10 @@ func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1al
 //     KubeDB keeps up to date). stashflow's wins when both exist.
 //
 // stashflow's AppBindings are read through the cache; appcatalog's
-// directly (the operator's scheme does not know the kind, its CRD may be
-// missing, and nothing watches them: a session resolves them when it is
-// submitted and records the plan). A missing object, or a missing CRD, is
+// directly (the operator's scheme does not know the kind and its CRD may be
+// missing; the controllers watch it, unstructured, only once the CRD is
+// served, see controllers.Setup): a session resolves them when it is
+// submitted and records the plan. A missing object, or a missing CRD, is
 // a NotFoundError of kind AppBinding.
 func (r *Resolver) AppBinding(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (*v1alpha1.AppBinding, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}

@@ -20,7 +20,9 @@ const (
 	// the "<namespace>/<name>" of their Repository.
 	InvokerRepository = "spec.repository"
 	// InvokerAppBinding indexes BackupConfigurations and BackupBatches by
-	// the names of their AppBinding targets.
+	// the names of their AppBinding targets, whatever the target's
+	// apiVersion: stashflow's and KubeDB's (appcatalog.appscode.com)
+	// AppBindings both map to the invokers through it.
 	InvokerAppBinding = "spec.target.appbinding"
 )
 
