@@ -24,14 +24,16 @@ import (
 // workload or AppBinding carries the blueprint annotation, the operator creates both for
 // it. As in Stash, the Repository's fields (backend, usagePolicy, wipeOut) sit inline.
 //
-// String fields may use ${TARGET_KIND}, ${TARGET_NAME}, ${TARGET_NAMESPACE},
-// ${TARGET_APP_TYPE} and ${TARGET_APP_VERSION}, e.g.
+// String fields may use ${TARGET_KIND} (in lower case, as Stash fills it),
+// ${TARGET_NAME}, ${TARGET_NAMESPACE}, ${TARGET_API_VERSION},
+// ${TARGET_RESOURCE}, ${TARGET_APP_TYPE} and ${TARGET_APP_VERSION}, e.g.
 // backend.s3.prefix: "stashflow/${TARGET_NAMESPACE}/${TARGET_KIND}/${TARGET_NAME}".
 type BackupBlueprintSpec struct {
 	RepositorySpec `json:",inline"`
 
-	// repoName is the name of the created Repository. Default "${TARGET_KIND}-${TARGET_NAME}"
-	// in lower case (see BackupBlueprintSpec.RepositoryName).
+	// repoName is the name of the created Repository, in lower case. Default Stash's
+	// name, the BackupConfiguration's: <short kind>-<target name> (deploy, sts, ds, pvc,
+	// app for an AppBinding, replicaset), cut to 63 characters.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253

@@ -141,18 +141,6 @@ func (c *RetryConfig) Retries() int32 {
 	return *c.MaxRetry
 }
 
-// DefaultRepositoryNameTemplate names the Repository a BackupBlueprint creates when
-// repoName is not set.
-const DefaultRepositoryNameTemplate = "${TARGET_KIND}-${TARGET_NAME}"
-
-// RepositoryNameTemplate returns repoName, DefaultRepositoryNameTemplate when not set.
-func (s *BackupBlueprintSpec) RepositoryNameTemplate() string {
-	if s == nil || s.RepoName == "" {
-		return DefaultRepositoryNameTemplate
-	}
-	return s.RepoName
-}
-
 // BlueprintAnnotation returns the annotation key that names the blueprint,
 // AnnotationBackupBlueprint when not set.
 func (s *BackupBlueprintSpec) BlueprintAnnotation() string {

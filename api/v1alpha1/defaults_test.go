@@ -46,7 +46,6 @@ func TestDefaults(t *testing.T) {
 		{"ref namespace unset", ObjectRef{Name: "r"}.NamespaceOr("demo"), "demo"},
 		{"blueprint annotation unset", (&BackupBlueprintSpec{}).BlueprintAnnotation(), AnnotationBackupBlueprint},
 		{"blueprint schedule annotation set", (&BackupBlueprintSpec{Annotations: &BlueprintAnnotations{Schedule: "x/y"}}).ScheduleAnnotation(), "x/y"},
-		{"blueprint repo name unset", (&BackupBlueprintSpec{}).RepositoryNameTemplate(), DefaultRepositoryNameTemplate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -70,15 +70,15 @@ func TestBlueprintAppCatalog(t *testing.T) {
 	// kubeDB checks what a blueprint made for KubeDB's AppBinding name.
 	kubeDB := func(t *testing.T, name string) {
 		t.Helper()
-		repo, bc := made(t, "appbinding-"+name)
-		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/AppBinding/kubedb.com/postgres/16.1/kubedb.com/postgres/"+name; got != want {
+		repo, bc := made(t, "app-"+name)
+		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/appbinding/kubedb.com/postgres/16.1/kubedb.com/postgres/"+name; got != want {
 			t.Errorf("repository hostPath = %q, want %q (the variables of KubeDB's AppBinding)", got, want)
 		}
 		wantTarget := &v1alpha1.BackupTarget{Ref: v1alpha1.TargetRef{APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: name}}
 		if diff := cmp.Diff(wantTarget, bc.Spec.Target); diff != "" {
 			t.Errorf("backupconfiguration target (-want +got):\n%s", diff)
 		}
-		if bc.Spec.Repository.Name != "appbinding-"+name || bc.Spec.Task.Name != "postgres-backup" || bc.Spec.Schedule != "@every 1h" {
+		if bc.Spec.Repository.Name != "app-"+name || bc.Spec.Task.Name != "postgres-backup" || bc.Spec.Schedule != "@every 1h" {
 			t.Errorf("backupconfiguration spec = %+v, want the blueprint's", bc.Spec)
 		}
 		wantLabels := map[string]string{
@@ -100,8 +100,8 @@ func TestBlueprintAppCatalog(t *testing.T) {
 	kubeDBSpec := "{appRef: {apiGroup: kubedb.com, kind: Postgres, name: pg}, type: kubedb.com/postgres, version: '16.1', clientConfig: {service: {name: pg, port: 5432, scheme: postgresql}}, secret: {name: pg-auth}}"
 
 	t.Run("without the CRD the operator still applies blueprints", func(t *testing.T) {
-		repo, bc := made(t, "appbinding-db")
-		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/AppBinding/example.com/fake/1.0/example.com/fake/db"; got != want {
+		repo, bc := made(t, "app-db")
+		if got, want := repo.Spec.Backend.Local.HostPath.Path, "/backups/"+ns+"/appbinding/example.com/fake/1.0/example.com/fake/db"; got != want {
 			t.Errorf("repository hostPath = %q, want %q (the variables of stashflow's AppBinding)", got, want)
 		}
 		if bc.Spec.Target.Ref.APIVersion != v1alpha1.GroupVersion.String() {
@@ -132,16 +132,16 @@ func TestBlueprintAppCatalog(t *testing.T) {
 
 	t.Run("stashflow's and KubeDB's AppBinding of one name: the second is refused", func(t *testing.T) {
 		before := &v1alpha1.BackupConfiguration{}
-		if msg := ot.Get(c, ns, "appbinding-db", before); msg != "" {
+		if msg := ot.Get(c, ns, "app-db", before); msg != "" {
 			t.Fatal(msg)
 		}
 		db := ot.AppCatalogBinding(ns, "db", kubeDBSpec)
 		db.SetAnnotations(annotated)
 		ot.Create(t, c, db)
 		ot.WaitEvent(t, c, ns, backupblueprint.ReasonNameTaken,
-			"BackupConfiguration "+ns+"/appbinding-db exists and was not made for this AppBinding.appcatalog.appscode.com (made for AppBinding "+ns+"/db)", 1)
+			"BackupConfiguration "+ns+"/app-db exists and was not made for this AppBinding.appcatalog.appscode.com (made for AppBinding "+ns+"/db)", 1)
 		after := &v1alpha1.BackupConfiguration{}
-		if msg := ot.Get(c, ns, "appbinding-db", after); msg != "" {
+		if msg := ot.Get(c, ns, "app-db", after); msg != "" {
 			t.Fatal(msg)
 		}
 		if diff := cmp.Diff(before.Spec, after.Spec); diff != "" || after.Labels[backupblueprint.LabelBlueprintTargetKind] != "AppBinding" {
@@ -151,7 +151,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 
 	t.Run("a BackupConfiguration no blueprint made is not overwritten", func(t *testing.T) {
 		mine := &v1alpha1.BackupConfiguration{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "appbinding-mine"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app-mine"},
 			Spec: v1alpha1.BackupConfigurationSpec{
 				Repository: v1alpha1.ObjectRef{Name: "my-repo"},
 				Schedule:   "@daily",
@@ -165,7 +165,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 		ab.SetAnnotations(annotated)
 		ot.Create(t, c, ab)
 		ot.WaitEvent(t, c, ns, backupblueprint.ReasonNameTaken,
-			"BackupConfiguration "+ns+"/appbinding-mine exists and was not made for this AppBinding.appcatalog.appscode.com (not made by a blueprint)", 1)
+			"BackupConfiguration "+ns+"/app-mine exists and was not made for this AppBinding.appcatalog.appscode.com (not made by a blueprint)", 1)
 		after := &v1alpha1.BackupConfiguration{}
 		if msg := ot.Get(c, ns, mine.Name, after); msg != "" {
 			t.Fatal(msg)
@@ -184,16 +184,16 @@ func TestBlueprintAppCatalog(t *testing.T) {
 		ot.Eventually(t, 15*time.Second, func() string {
 			var there []string
 			for _, o := range []client.Object{&v1alpha1.Repository{}, &v1alpha1.BackupConfiguration{}} {
-				if ot.Get(c, ns, "appbinding-pg", o) == "" {
+				if ot.Get(c, ns, "app-pg", o) == "" {
 					there = append(there, fmt.Sprintf("%T", o))
 				}
 			}
 			if len(there) > 0 {
-				return strings.Join(there, ", ") + " appbinding-pg still there"
+				return strings.Join(there, ", ") + " app-pg still there"
 			}
 			return ""
 		})
-		for _, name := range []string{"appbinding-pg2", "appbinding-db"} {
+		for _, name := range []string{"app-pg2", "app-db"} {
 			if msg := ot.Get(c, ns, name, &v1alpha1.BackupConfiguration{}); msg != "" {
 				t.Errorf("%s (made for another AppBinding)", msg)
 			}

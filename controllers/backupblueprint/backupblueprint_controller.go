@@ -112,7 +112,11 @@ type TargetKind struct {
 	// (stashflow's and KubeDB's AppBinding) differ by it.
 	ID         string
 	APIVersion string
-	New        func() client.Object
+	// Resource is the kind's resource (${TARGET_RESOURCE}); Short names
+	// what a blueprint makes for a target, <Short>-<target name>, as Stash
+	// names them (its kubectl short form: deploy, sts, ds, pvc, app).
+	Resource, Short string
+	New             func() client.Object
 	NewList    func() client.ObjectList
 	// Variables are the target's own ${TARGET_*} values besides kind, name and namespace.
 	Variables func(client.Object) map[string]string
@@ -134,7 +138,7 @@ func (k TargetKind) id() string {
 
 // AppBindingKind targets AppBindings.
 var AppBindingKind = TargetKind{
-	Name: "AppBinding", APIVersion: v1alpha1.GroupVersion.String(),
+	Name: "AppBinding", APIVersion: v1alpha1.GroupVersion.String(), Resource: "appbindings", Short: "app",
 	New:     func() client.Object { return &v1alpha1.AppBinding{} },
 	NewList: func() client.ObjectList { return &v1alpha1.AppBindingList{} },
 	Variables: func(o client.Object) map[string]string {
@@ -149,6 +153,7 @@ var AppBindingKind = TargetKind{
 // reads in place (controllers/resolve).
 var AppCatalogBindingKind = TargetKind{
 	Name: appcatalog.Kind, ID: appcatalog.Kind + "." + appcatalog.Group, APIVersion: appcatalog.GroupVersion.String(),
+	Resource: "appbindings", Short: "app",
 	New: func() client.Object {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(appcatalog.GVK)
@@ -185,7 +190,7 @@ func appVariables(appType, version string) map[string]string {
 
 // PersistentVolumeClaimKind targets PersistentVolumeClaims.
 var PersistentVolumeClaimKind = TargetKind{
-	Name: "PersistentVolumeClaim", APIVersion: "v1",
+	Name: "PersistentVolumeClaim", APIVersion: "v1", Resource: "persistentvolumeclaims", Short: "pvc",
 	New:       func() client.Object { return &corev1.PersistentVolumeClaim{} },
 	NewList:   func() client.ObjectList { return &corev1.PersistentVolumeClaimList{} },
 	Variables: func(client.Object) map[string]string { return map[string]string{"TARGET_APP_TYPE": "volume"} },
@@ -193,12 +198,12 @@ var PersistentVolumeClaimKind = TargetKind{
 
 // Workload targets (apps/v1), as Stash has them.
 var (
-	DeploymentKind  = workloadKind("Deployment", nil)
-	StatefulSetKind = workloadKind("StatefulSet", nil)
-	DaemonSetKind   = workloadKind("DaemonSet", nil)
+	DeploymentKind  = workloadKind("Deployment", "deploy", nil)
+	StatefulSetKind = workloadKind("StatefulSet", "sts", nil)
+	DaemonSetKind   = workloadKind("DaemonSet", "ds", nil)
 	// ReplicaSetKind leaves out ReplicaSets a Deployment controls: they carry
 	// a copy of the Deployment's annotations, and the Deployment is the target.
-	ReplicaSetKind = workloadKind("ReplicaSet", func(o client.Object) string {
+	ReplicaSetKind = workloadKind("ReplicaSet", "replicaset", func(o client.Object) string {
 		if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Deployment" && ref.APIVersion == appsv1.SchemeGroupVersion.String() {
 			return "controlled by Deployment " + ref.Name
 		}
@@ -207,10 +212,10 @@ var (
 )
 
 // workloadKind is an apps/v1 workload kind, read as metadata only.
-func workloadKind(kind string, notATarget func(client.Object) string) TargetKind {
+func workloadKind(kind, short string, notATarget func(client.Object) string) TargetKind {
 	gv := appsv1.SchemeGroupVersion
 	return TargetKind{
-		Name: kind, APIVersion: gv.String(), Workload: true, NotATarget: notATarget,
+		Name: kind, APIVersion: gv.String(), Resource: strings.ToLower(kind) + "s", Short: short, Workload: true, NotATarget: notATarget,
 		New: func() client.Object {
 			o := &metav1.PartialObjectMetadata{}
 			o.SetGroupVersionKind(gv.WithKind(kind))

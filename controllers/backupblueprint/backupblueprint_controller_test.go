@@ -56,15 +56,15 @@ func TestBlueprint(t *testing.T) {
 	repo := &v1alpha1.Repository{}
 	bc := &v1alpha1.BackupConfiguration{}
 	ot.Eventually(t, 10*time.Second, func() string {
-		if msg := ot.Get(c, ns, "appbinding-db", repo); msg != "" {
+		if msg := ot.Get(c, ns, "app-db", repo); msg != "" {
 			return msg
 		}
-		return ot.Get(c, ns, "appbinding-db", bc)
+		return ot.Get(c, ns, "app-db", bc)
 	})
 	if got := repo.Spec.Backend.Local.HostPath.Path; got != "/backups/"+ns+"/fake/db" {
 		t.Errorf("repository hostPath = %q, want the variables filled in", got)
 	}
-	if bc.Spec.Schedule != "0 3 * * *" || bc.Spec.Repository.Name != "appbinding-db" || bc.Spec.Target.Ref.Name != "db" ||
+	if bc.Spec.Schedule != "0 3 * * *" || bc.Spec.Repository.Name != "app-db" || bc.Spec.Target.Ref.Name != "db" ||
 		bc.Spec.Task.Name != "etcd-backup" || ptr.Deref(bc.Spec.BackupHistoryLimit, 0) != 3 {
 		t.Errorf("backupconfiguration spec = %+v, want the blueprint's with the annotation's schedule", bc.Spec)
 	}
@@ -86,7 +86,7 @@ func TestBlueprint(t *testing.T) {
 	}
 	ot.Eventually(t, 10*time.Second, func() string {
 		again := &v1alpha1.Repository{}
-		if msg := ot.Get(c, ns, "appbinding-db", again); msg != "" {
+		if msg := ot.Get(c, ns, "app-db", again); msg != "" {
 			return msg
 		}
 		if again.UID == repo.UID {
@@ -101,7 +101,7 @@ func TestBlueprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	ot.Eventually(t, 10*time.Second, func() string {
-		if ot.Get(c, ns, "appbinding-db", &v1alpha1.Repository{}) == "" || ot.Get(c, ns, "appbinding-db", &v1alpha1.BackupConfiguration{}) == "" {
+		if ot.Get(c, ns, "app-db", &v1alpha1.Repository{}) == "" || ot.Get(c, ns, "app-db", &v1alpha1.BackupConfiguration{}) == "" {
 			return "the Repository or the BackupConfiguration is still there"
 		}
 		return ""
@@ -120,7 +120,7 @@ func TestBlueprintWorkloads(t *testing.T) {
 			RepositorySpec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
 				StorageSecretName: "backup-secret",
 				Local: &v1alpha1.LocalSpec{
-					HostPath:  &corev1.HostPathVolumeSource{Path: "/backups/${TARGET_NAMESPACE}/${TARGET_APP_TYPE}/${TARGET_KIND}/${TARGET_NAME}"},
+					HostPath:  &corev1.HostPathVolumeSource{Path: "/backups/${TARGET_NAMESPACE}/${TARGET_APP_TYPE}/${TARGET_KIND}/${TARGET_RESOURCE}/${TARGET_API_VERSION}/${TARGET_NAME}"},
 					MountPath: "/repo",
 				},
 			}},
@@ -257,7 +257,7 @@ func TestBlueprintWorkloads(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			kind := kindOf(tc.obj)
-			made := strings.ToLower(kind + "-" + tc.obj.GetName())
+			made := madeName(kind, tc.obj.GetName())
 			if tc.event != "" {
 				waitTargetEvent(t, ns, kind, tc.obj.GetName(), backupblueprint.ReasonAnnotationInvalid, tc.event)
 			}
@@ -291,7 +291,12 @@ func TestBlueprintWorkloads(t *testing.T) {
 			if kind == "PersistentVolumeClaim" {
 				appType = "volume"
 			}
-			wantPath := fmt.Sprintf("/backups/%s/%s/%s/%s", ns, appType, kind, tc.obj.GetName())
+			// Stash's values: the kind in lower case, the resource, the apiVersion.
+			apiVersion := "apps/v1"
+			if kind == "PersistentVolumeClaim" {
+				apiVersion = "v1"
+			}
+			wantPath := fmt.Sprintf("/backups/%s/%s/%s/%ss/%s/%s", ns, appType, strings.ToLower(kind), strings.ToLower(kind), apiVersion, tc.obj.GetName())
 			if got := repo.Spec.Backend.Local.HostPath.Path; got != wantPath {
 				t.Errorf("repository hostPath = %q, want %q", got, wantPath)
 			}
@@ -312,7 +317,7 @@ func TestBlueprintWorkloads(t *testing.T) {
 		want := &v1alpha1.BackupTarget{Ref: ref("Deployment", "web"), Paths: []string{"/srv"}}
 		ot.Eventually(t, 10*time.Second, func() string {
 			bc := &v1alpha1.BackupConfiguration{}
-			if msg := ot.Get(c, ns, "deployment-web", bc); msg != "" {
+			if msg := ot.Get(c, ns, "deploy-web", bc); msg != "" {
 				return msg
 			}
 			return cmp.Diff(want, bc.Spec.Target)
@@ -324,16 +329,25 @@ func TestBlueprintWorkloads(t *testing.T) {
 			t.Fatal(err)
 		}
 		ot.Eventually(t, 10*time.Second, func() string {
-			if ot.Get(c, ns, "deployment-web", &v1alpha1.BackupConfiguration{}) == "" || ot.Get(c, ns, "deployment-web", &v1alpha1.Repository{}) == "" {
+			if ot.Get(c, ns, "deploy-web", &v1alpha1.BackupConfiguration{}) == "" || ot.Get(c, ns, "deploy-web", &v1alpha1.Repository{}) == "" {
 				return "the BackupConfiguration or the Repository of the Deployment is still there"
 			}
 			return ""
 		})
 		// The other targets keep theirs.
-		if msg := ot.Get(c, ns, "statefulset-db", &v1alpha1.BackupConfiguration{}); msg != "" {
+		if msg := ot.Get(c, ns, "sts-db", &v1alpha1.BackupConfiguration{}); msg != "" {
 			t.Error(msg)
 		}
 	})
+}
+
+// madeName is Stash's name of what a blueprint makes for a target of kind.
+func madeName(kind, name string) string {
+	short := map[string]string{"Deployment": "deploy", "StatefulSet": "sts", "DaemonSet": "ds", "PersistentVolumeClaim": "pvc", "AppBinding": "app"}[kind]
+	if short == "" {
+		short = strings.ToLower(kind)
+	}
+	return short + "-" + name
 }
 
 // staleBackupConfiguration is a BackupConfiguration labelled as a
@@ -341,7 +355,7 @@ func TestBlueprintWorkloads(t *testing.T) {
 func staleBackupConfiguration(target client.Object, kind string) *v1alpha1.BackupConfiguration {
 	return &v1alpha1.BackupConfiguration{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: target.GetNamespace(), Name: strings.ToLower(kind + "-" + target.GetName()),
+			Namespace: target.GetNamespace(), Name: madeName(kind, target.GetName()),
 			Labels: map[string]string{
 				backupblueprint.LabelBlueprintTargetKind:   kind,
 				backupblueprint.LabelBlueprintTarget:       target.GetName(),

@@ -18,19 +18,26 @@ import (
 // desired computes the Repository and the BackupConfiguration a blueprint
 // makes for a target. It reads nothing but its arguments.
 func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object) (*v1alpha1.Repository, *v1alpha1.BackupConfiguration, error) {
+	// As Stash fills them: the kind in lower case, the resource, the apiVersion.
 	vars := translators.Variables{
-		"TARGET_KIND":      r.Kind.Name,
-		"TARGET_NAME":      target.GetName(),
-		"TARGET_NAMESPACE": target.GetNamespace(),
+		"TARGET_API_VERSION": r.Kind.APIVersion,
+		"TARGET_KIND":        strings.ToLower(r.Kind.Name),
+		"TARGET_RESOURCE":    r.Kind.Resource,
+		"TARGET_NAME":        target.GetName(),
+		"TARGET_NAMESPACE":   target.GetNamespace(),
 	}
 	for k, v := range r.Kind.Variables(target) {
 		vars[k] = v
 	}
-	repoName, err := vars.Substitute(bp.Spec.RepositoryNameTemplate())
-	if err != nil {
-		return nil, nil, fmt.Errorf("BackupBlueprint %s: spec.repoName: %w", bp.Name, err)
+	name := madeName(r.Kind.Short, target.GetName())
+	repoName := name
+	var err error
+	if bp.Spec.RepoName != "" {
+		if repoName, err = vars.Substitute(bp.Spec.RepoName); err != nil {
+			return nil, nil, fmt.Errorf("BackupBlueprint %s: spec.repoName: %w", bp.Name, err)
+		}
+		repoName = strings.ToLower(repoName)
 	}
-	repoName = strings.ToLower(repoName)
 	if errs := validation.IsDNS1123Subdomain(repoName); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("BackupBlueprint %s: spec.repoName gives %q: %s", bp.Name, repoName, strings.Join(errs, "; "))
 	}
@@ -70,7 +77,7 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 	}
 	bc := &v1alpha1.BackupConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.KindBackupConfiguration},
-		ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(r.Kind.Name + "-" + target.GetName()), Namespace: target.GetNamespace(), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: target.GetNamespace(), Labels: labels},
 		Spec: v1alpha1.BackupConfigurationSpec{
 			BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
 				Task:                  bp.Spec.Task.DeepCopy(),
@@ -100,6 +107,13 @@ func (r *Reconciler) desired(bp *v1alpha1.BackupBlueprint, target client.Object)
 		}
 	}
 	return repo, bc, nil
+}
+
+// madeName is the name of what a blueprint makes for a target, Stash's:
+// <short>-<target name>, cut to 63 characters without a trailing '-'.
+func madeName(short, target string) string {
+	n := short + "-" + target
+	return strings.Trim(n[:min(len(n), validation.DNS1123LabelMaxLength)], "-")
 }
 
 // backupTarget is the BackupConfiguration's target: the reference, and for a
