@@ -117,7 +117,7 @@ type TargetKind struct {
 	// names them (its kubectl short form: deploy, sts, ds, pvc, app).
 	Resource, Short string
 	New             func() client.Object
-	NewList    func() client.ObjectList
+	NewList         func() client.ObjectList
 	// Variables are the target's own ${TARGET_*} values besides kind, name and namespace.
 	Variables func(client.Object) map[string]string
 	// Workload targets are backed up as files: the target-paths annotation
