@@ -258,7 +258,9 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFu
 		return res, err
 	}
 
-	// The hash runs on one core while bbolt maps and edits on the other.
+	// The disk writes the file, the hash reads it on one core and bbolt
+	// maps it on the other, all at once.
+	go startWriteback(dbPath)
 	verified := make(chan error, 1)
 	go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
 	log.Info("restoring etcd member data directory", "member", first.m.name, "dataDir", first.m.dataDir, "peerURLs", strings.Join(first.m.peerURLs, ","))
