@@ -407,16 +407,15 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		if !o.restore {
 			return errors.New("-backup=false: needs -restore")
 		}
-		st, err := os.Stat(filepath.Join(b.dir, "etcd", "member", "snap", "db"))
-		if err == nil {
-			res.SnapshotBytes = st.Size()
-		}
 		_, snapID, err := b.backupB("(b) etcd-backup, the restores' snapshot", "b", nil)
 		if err != nil {
 			return err
 		}
 		if snapID == "" {
 			return errors.New("etcd-backup wrote no snapshot")
+		}
+		if size, err := os.ReadFile(filepath.Join(b.dir, "out-b", "size")); err == nil {
+			res.SnapshotBytes, _ = strconv.ParseInt(strings.TrimSpace(string(size)), 10, 64)
 		}
 		if err := b.runRestores(o.repeat, snapID, res); err != nil {
 			return err

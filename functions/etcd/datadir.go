@@ -253,6 +253,10 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFu
 	if err := os.Rename(file, dbPath); err != nil {
 		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
 	}
+	// restic gives the file the mode it was backed up with; etcd's is 0600.
+	if err := os.Chmod(dbPath, 0o600); err != nil {
+		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
+	}
 	cl, err := newCluster(lg, d.clusterToken, d.initialCluster)
 	if err != nil {
 		return res, err
