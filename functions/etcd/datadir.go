@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/client/pkg/v3/types"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 	"go.etcd.io/etcd/server/v3/verify"
 	"go.uber.org/zap"
 
@@ -179,23 +180,15 @@ type stage struct {
 // the file becomes that member's member/snap/db by a rename. Its sha256
 // trailer is checked while bbolt opens the database (which maps and reads
 // it; nothing is written to the file) and the WAL and raft snapshot are
-// written; the database is edited once the check has passed, and each further member gets a copy of the finished
-// database. Only when every member is complete is each member directory
-// renamed into its data directory. Any failure removes the staging
-// directories (and a data directory this run created), so a data
-// directory is either as it was or fully restored.
+// written; the database is edited once the check has passed, and each
+// further member gets a copy of the finished database. Only when every
+// member is complete is each member directory renamed into its data
+// directory. Any failure before that removes the staging directories (and
+// a data directory this run created), so a data directory is either as it
+// was or fully restored.
 func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFunc) (res dataDirResult, err error) {
-	log := env.Logger()
-	lg := zap.NewNop()
-	// Refuse before touching anything.
-	for _, m := range d.plan {
-		empty, err := dirEmpty(m.dataDir)
-		if err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", m.name, err)
-		}
-		if !empty && !d.force {
-			return res, fmt.Errorf("data directory %s of member %s is not empty; pass --force to replace it", m.dataDir, m.name)
-		}
+	if err := d.refuseNonEmpty(); err != nil {
+		return res, err
 	}
 	var stages []stage
 	defer func() {
@@ -212,54 +205,100 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFu
 		}
 	}()
 	for _, m := range d.plan {
-		_, statErr := os.Stat(m.dataDir)
-		created := errors.Is(statErr, os.ErrNotExist)
-		if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", m.name, err)
-		}
-		dir, err := os.MkdirTemp(m.dataDir, stagePrefix)
+		s, err := newStage(m)
 		if err != nil {
-			if created {
-				_ = os.Remove(m.dataDir)
-			}
-			return res, fmt.Errorf("data directory of %s: %w", m.name, err)
+			return res, err
 		}
-		stages = append(stages, stage{m: m, dir: dir, created: created})
+		stages = append(stages, s)
 	}
+	lg := zap.NewNop()
+	res, dbPath, cl, err := d.buildFirst(ctx, env, lg, stages[0], fetch)
+	if err != nil {
+		return res, err
+	}
+	// Every member's database is the same; the WAL names the member.
+	for _, s := range stages[1:] {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		env.Logger().Info("restoring etcd member data directory", "member", s.m.name, "dataDir", s.m.dataDir, "peerURLs", strings.Join(s.m.peerURLs, ","))
+		md, p, err := memberDirs(lg, s.dir)
+		if err == nil {
+			err = copyFileSync(dbPath, p)
+		}
+		if err == nil {
+			err = writeRaftState(lg, cl, s.m.name, md)
+		}
+		if err != nil {
+			return res, fmt.Errorf("restore member %s into %s: %w", s.m.name, s.m.dataDir, err)
+		}
+	}
+	for _, s := range stages {
+		if err := d.install(lg, s); err != nil {
+			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
+		}
+		res.members = append(res.members, s.m.name)
+	}
+	return res, nil
+}
 
-	first := stages[0]
+// refuseNonEmpty fails on a non-empty data directory without --force.
+func (d *dataDirFlags) refuseNonEmpty() error {
+	for _, m := range d.plan {
+		empty, err := dirEmpty(m.dataDir)
+		if err != nil {
+			return fmt.Errorf("data directory of %s: %w", m.name, err)
+		}
+		if !empty && !d.force {
+			return fmt.Errorf("data directory %s of member %s is not empty; pass --force to replace it", m.dataDir, m.name)
+		}
+	}
+	return nil
+}
+
+// newStage makes m's staging directory (and its data directory).
+func newStage(m memberPlan) (stage, error) {
+	_, statErr := os.Stat(m.dataDir)
+	created := errors.Is(statErr, os.ErrNotExist)
+	if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
+		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
+	}
+	dir, err := os.MkdirTemp(m.dataDir, stagePrefix)
+	if err != nil {
+		if created {
+			_ = os.Remove(m.dataDir)
+		}
+		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
+	}
+	return stage{m: m, dir: dir, created: created}, nil
+}
+
+// buildFirst fetches the snapshot into the first member's staging
+// directory and builds its member directory there; it returns the
+// finished database's path and the restored cluster.
+func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Logger, first stage, fetch fetchFunc) (res dataDirResult, dbPath string, cl *membership.RaftCluster, err error) {
+	log := env.Logger()
 	file := filepath.Join(first.dir, "etcd.snapshot")
 	log.Info("fetching etcd snapshot into the data directory", "member", first.m.name, "file", file)
 	if res.size, res.sha256, err = fetch(file); err != nil {
-		return res, err
+		return res, "", nil, err
 	}
 	if res.revision, err = snapshotRevision(file); err != nil {
 		// A damaged file: say so rather than what bbolt saw.
 		if verr := verifySnapshotFile(ctx, file); verr != nil {
-			return res, verr
+			return res, "", nil, verr
 		}
-		return res, err
+		return res, "", nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return res, err
+		return res, "", nil, err
 	}
-	memberDir, dbPath, err := memberDirs(lg, first.dir)
+	memberDir, dbPath, err := placeDB(lg, first.dir, file, res.size-trailerSize)
 	if err != nil {
-		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
+		return res, "", nil, fmt.Errorf("data directory of %s: %w", first.m.name, err)
 	}
-	if err := os.Truncate(file, res.size-trailerSize); err != nil {
-		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
-	}
-	if err := os.Rename(file, dbPath); err != nil {
-		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
-	}
-	// restic gives the file the mode it was backed up with; etcd's is 0600.
-	if err := os.Chmod(dbPath, 0o600); err != nil {
-		return res, fmt.Errorf("data directory of %s: %w", first.m.name, err)
-	}
-	cl, err := newCluster(lg, d.clusterToken, d.initialCluster)
-	if err != nil {
-		return res, err
+	if cl, err = newCluster(lg, d.clusterToken, d.initialCluster); err != nil {
+		return res, "", nil, err
 	}
 
 	// The disk writes the file, the hash reads it on one core and bbolt
@@ -286,54 +325,50 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFu
 			_ = db.commit()
 		}
 		if verr != nil {
-			return res, verr
+			return res, "", nil, verr
 		}
-		return res, fmt.Errorf("restore member %s into %s: %w", first.m.name, first.m.dataDir, err)
+		return res, "", nil, fmt.Errorf("restore member %s into %s: %w", first.m.name, first.m.dataDir, err)
 	}
 	if err := db.commit(); err != nil {
-		return res, fmt.Errorf("restore member %s into %s: commit: %w", first.m.name, first.m.dataDir, err)
+		return res, "", nil, fmt.Errorf("restore member %s into %s: commit: %w", first.m.name, first.m.dataDir, err)
 	}
+	return res, dbPath, cl, nil
+}
 
-	// Every member's database is the same; the WAL names the member.
-	for _, s := range stages[1:] {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		log.Info("restoring etcd member data directory", "member", s.m.name, "dataDir", s.m.dataDir, "peerURLs", strings.Join(s.m.peerURLs, ","))
-		md, p, err := memberDirs(lg, s.dir)
-		if err == nil {
-			err = copyFileSync(dbPath, p)
-		}
-		if err == nil {
-			err = writeRaftState(lg, cl, s.m.name, md)
-		}
-		if err != nil {
-			return res, fmt.Errorf("restore member %s into %s: %w", s.m.name, s.m.dataDir, err)
-		}
+// placeDB makes file, cut to size (without the sha256 trailer), the
+// database of a member directory in root.
+func placeDB(lg *zap.Logger, root, file string, size int64) (memberDir, dbPath string, err error) {
+	if memberDir, dbPath, err = memberDirs(lg, root); err != nil {
+		return "", "", err
 	}
+	if err := os.Truncate(file, size); err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(file, dbPath); err != nil {
+		return "", "", err
+	}
+	// restic gives the file the mode it was backed up with; etcd's is 0600.
+	return memberDir, dbPath, os.Chmod(dbPath, 0o600)
+}
 
-	// Install: each member directory renamed into its data directory.
-	for _, s := range stages {
-		if d.force {
-			if err := emptyDirExcept(s.m.dataDir, filepath.Base(s.dir)); err != nil {
-				return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
-			}
+// install renames s's member directory into its data directory (with
+// --force, after removing what else the data directory holds).
+func (d *dataDirFlags) install(lg *zap.Logger, s stage) error {
+	if d.force {
+		if err := emptyDirExcept(s.m.dataDir, filepath.Base(s.dir)); err != nil {
+			return err
 		}
-		if err := os.Rename(filepath.Join(s.dir, "member"), filepath.Join(s.m.dataDir, "member")); err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
-		}
-		if err := os.Remove(s.dir); err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
-		}
-		if err := fsyncDir(s.m.dataDir); err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
-		}
-		if err := verify.VerifyIfEnabled(verify.Config{ExactIndex: true, Logger: lg, DataDir: s.m.dataDir}); err != nil {
-			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
-		}
-		res.members = append(res.members, s.m.name)
 	}
-	return res, nil
+	if err := os.Rename(filepath.Join(s.dir, "member"), filepath.Join(s.m.dataDir, "member")); err != nil {
+		return err
+	}
+	if err := os.Remove(s.dir); err != nil {
+		return err
+	}
+	if err := fsyncDir(s.m.dataDir); err != nil {
+		return err
+	}
+	return verify.VerifyIfEnabled(verify.Config{ExactIndex: true, Logger: lg, DataDir: s.m.dataDir})
 }
 
 // verifySnapshotFile checks an etcd snapshot file's sha256 trailer.
