@@ -10,6 +10,7 @@
 //	go run ./bench/etcd -size 64MiB     # smoke test
 //	go run ./bench/etcd -size 1GiB -repeat 3 -workdir /tmp/bw   # medians; the loaded etcd is kept for the next run
 //	go run ./bench/etcd -size 1GiB -mem-limit 256MiB           # every method's step under a memory limit
+//	go run ./bench/etcd -size 1GiB -repeat 3 -backup=false      # the restores only
 //
 // Every measured run is a separate process; the report gives wall time,
 // CPU seconds (the process tree's, from wait4, split between our process
@@ -68,6 +69,7 @@ func main() {
 		workdir   = flag.String("workdir", "", "directory for etcd, repositories and temporary files (default: a new one under $TMPDIR, removed afterwards)")
 		gogc      = flag.Bool("gogc-variant", true, "also run (a)'s restic with GOGC="+restic.BackupGOGC+", as (b) runs it")
 		restore   = flag.Bool("restore", true, "also measure the restores")
+		backup    = flag.Bool("backup", true, "measure the backups (false: one unmeasured etcd-backup writes the snapshot, then only the restores are measured)")
 		repeat    = flag.Int("repeat", 1, "rounds of the backup runs, then of the restores (each interleaved); rows show the median round")
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
@@ -105,7 +107,7 @@ func main() {
 			variants = append(variants, strings.Split(v, ","))
 		}
 	}
-	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, jsonOut: *jsonOut, bEnv: variants}); err != nil {
+	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, backup: *backup, jsonOut: *jsonOut, bEnv: variants}); err != nil {
 		b.close() // fatal exits without the deferred close: stop etcd first
 		fatal(err)
 	}
@@ -351,6 +353,7 @@ type options struct {
 	repeat      int
 	gogcVariant bool
 	restore     bool
+	backup      bool
 	jsonOut     string
 	bEnv        [][]string
 }
@@ -396,6 +399,28 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	// Warm the server's page cache and the code paths once.
 	if _, err := b.runIn(nil, "warm-up", b.childCmd("discard", b.endpoint)); err != nil {
 		return err
+	}
+
+	if !o.backup {
+		// Only the restores: one etcd-backup, not reported, writes the
+		// snapshot they restore.
+		if !o.restore {
+			return errors.New("-backup=false: needs -restore")
+		}
+		_, snapID, err := b.backupB("(b) etcd-backup, the restores' snapshot", "b", nil)
+		if err != nil {
+			return err
+		}
+		if snapID == "" {
+			return errors.New("etcd-backup wrote no snapshot")
+		}
+		if size, err := os.ReadFile(filepath.Join(b.dir, "out-b", "size")); err == nil {
+			res.SnapshotBytes, _ = strconv.ParseInt(strings.TrimSpace(string(size)), 10, 64)
+		}
+		if err := b.runRestores(o.repeat, snapID, res); err != nil {
+			return err
+		}
+		return b.finish(res, o)
 	}
 
 	// The backup runs, interleaved, o.repeat times; each row reports its
@@ -493,52 +518,9 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	a, bRes, c1, c2 := med[rowA], med[rowB], med[rowC1], med[rowC2]
 
 	if o.restore && snapID != "" {
-		// Restore: datadir mode vs restic restore + etcdutl snapshot
-		// restore, as many rounds as the backups, interleaved.
-		envB := append(os.Environ(), "RESTIC_REPOSITORY="+filepath.Join(b.dir, "repo-b"), "RESTIC_PASSWORD="+resticPassword,
-			"RESTIC_CACHE_DIR="+filepath.Join(b.dir, "cache-b"))
-		tmpR := filepath.Join(b.dir, "tmp-r")
-		if err := os.MkdirAll(tmpR, 0o755); err != nil {
+		if err := b.runRestores(o.repeat, snapID, res); err != nil {
 			return err
 		}
-		restoredDir := filepath.Join(b.dir, "restore-a-files")
-		const rowRB, rowRA1, rowRA2, rowRA = "(rb) stashflow fn etcd-restore --mode datadir", "(ra1) restic restore", "(ra2) etcdutl snapshot restore", "(ra) ra1 + ra2"
-		restores := map[string][]*measure.Result{}
-		for round := range o.repeat {
-			measure.Logf("restore round %d of %d", round+1, o.repeat)
-			for _, dir := range []string{filepath.Join(b.dir, "restore-b"), filepath.Join(b.dir, "restore-a"), restoredDir} {
-				if err := os.RemoveAll(dir); err != nil {
-					return err
-				}
-			}
-			cmdR := exec.Command(b.stashflow, "fn", "etcd-restore", "--mode", "datadir", "--snapshot", snapID,
-				"--data-dir", filepath.Join(b.dir, "restore-b"), "--interim-dir", tmpR)
-			cmdR.Env = append(envB, "TMPDIR="+tmpR, "STASHFLOW_OUTPUT_DIR="+filepath.Join(b.dir, "out-r"))
-			rB, err := b.measure(rowRB, cmdR, tmpR)
-			if err != nil {
-				return err
-			}
-			rA1, err := b.measure(rowRA1, b.resticCmd(envB, "", "restore", snapID, "--target", restoredDir, "--json"), restoredDir)
-			if err != nil {
-				return err
-			}
-			rA2, err := b.measureNext(rowRA2, b.childCmd("etcdutl-restore", filepath.Join(restoredDir, "etcd.snapshot"), filepath.Join(b.dir, "restore-a")))
-			if err != nil {
-				return err
-			}
-			rA2.TempPeak = rA1.TempPeak
-			for _, r := range []*measure.Result{rB, rA1, rA2, measure.Sum(rowRA, rA1, rA2)} {
-				restores[r.Name] = append(restores[r.Name], r)
-			}
-		}
-		rmed := map[string]*measure.Result{}
-		for _, name := range []string{rowRB, rowRA1, rowRA2, rowRA} {
-			rmed[name] = measure.Median(restores[name])
-			res.Rows = append(res.Rows, rmed[name])
-		}
-		ratio := rmed[rowRB].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
-		res.Ratios["restore b/a"] = ratio
-		res.Targets["restore b/a ≤ 0.5"] = verdict(ratio <= 0.5)
 	}
 
 	// Ratios and the targets in force (DESIGN.md): b/floor ≤ 1.10 (≈ 0.60×
@@ -573,6 +555,11 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	} else {
 		res.Targets["(b) step peak RSS ≤ 160 MiB"] = verdict(bRes.StepPeak <= 160<<20)
 	}
+	return b.finish(res, o)
+}
+
+// finish reports res (and writes it as JSON with -json).
+func (b *bench) finish(res *results, o options) error {
 	res.LoadAvg = measure.LoadAvg()
 	report(os.Stdout, res)
 	if o.jsonOut != "" {
@@ -581,6 +568,58 @@ func (b *bench) run(size, valueSize int64, o options) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// runRestores measures the restores of snapID, rounds times interleaved:
+// datadir mode against restic restore + etcdutl snapshot restore.
+func (b *bench) runRestores(rounds int, snapID string, res *results) error {
+	// Restore: datadir mode vs restic restore + etcdutl snapshot
+	// restore, as many rounds as the backups, interleaved.
+	envB := append(os.Environ(), "RESTIC_REPOSITORY="+filepath.Join(b.dir, "repo-b"), "RESTIC_PASSWORD="+resticPassword,
+		"RESTIC_CACHE_DIR="+filepath.Join(b.dir, "cache-b"))
+	tmpR := filepath.Join(b.dir, "tmp-r")
+	if err := os.MkdirAll(tmpR, 0o755); err != nil {
+		return err
+	}
+	restoredDir := filepath.Join(b.dir, "restore-a-files")
+	const rowRB, rowRA1, rowRA2, rowRA = "(rb) stashflow fn etcd-restore --mode datadir", "(ra1) restic restore", "(ra2) etcdutl snapshot restore", "(ra) ra1 + ra2"
+	restores := map[string][]*measure.Result{}
+	for round := range rounds {
+		measure.Logf("restore round %d of %d", round+1, rounds)
+		for _, dir := range []string{filepath.Join(b.dir, "restore-b"), filepath.Join(b.dir, "restore-a"), restoredDir} {
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+		}
+		cmdR := exec.Command(b.stashflow, "fn", "etcd-restore", "--mode", "datadir", "--snapshot", snapID,
+			"--data-dir", filepath.Join(b.dir, "restore-b"), "--interim-dir", tmpR)
+		cmdR.Env = append(envB, "TMPDIR="+tmpR, "STASHFLOW_OUTPUT_DIR="+filepath.Join(b.dir, "out-r"))
+		rB, err := b.measure(rowRB, cmdR, tmpR)
+		if err != nil {
+			return err
+		}
+		rA1, err := b.measure(rowRA1, b.resticCmd(envB, "", "restore", snapID, "--target", restoredDir, "--json"), restoredDir)
+		if err != nil {
+			return err
+		}
+		rA2, err := b.measureNext(rowRA2, b.childCmd("etcdutl-restore", filepath.Join(restoredDir, "etcd.snapshot"), filepath.Join(b.dir, "restore-a")))
+		if err != nil {
+			return err
+		}
+		rA2.TempPeak = rA1.TempPeak
+		for _, r := range []*measure.Result{rB, rA1, rA2, measure.Sum(rowRA, rA1, rA2)} {
+			restores[r.Name] = append(restores[r.Name], r)
+		}
+	}
+	rmed := map[string]*measure.Result{}
+	for _, name := range []string{rowRB, rowRA1, rowRA2, rowRA} {
+		rmed[name] = measure.Median(restores[name])
+		res.Rows = append(res.Rows, rmed[name])
+	}
+	ratio := rmed[rowRB].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
+	res.Ratios["restore b/a"] = ratio
+	res.Targets["restore b/a ≤ 0.5"] = verdict(ratio <= 0.5)
 	return nil
 }
 

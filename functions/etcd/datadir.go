@@ -1,7 +1,10 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +14,10 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/client/pkg/v3/types"
-	"go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
+	"go.etcd.io/etcd/server/v3/verify"
 	"go.uber.org/zap"
 
 	"github.com/stashflow/stashflow/functions/step"
@@ -144,69 +149,226 @@ func (d *dataDirFlags) validate(fs *pflag.FlagSet) error {
 	return nil
 }
 
-// restore writes every planned member's data directory from file.
+// stagePrefix names the directory inside each data directory where its
+// member directory is built before it is renamed into place.
+const stagePrefix = ".stashflow-restore-"
+
+// fetchFunc has restic write the snapshot file at path and returns its
+// size and sha256 trailer (hex).
+type fetchFunc func(path string) (size int64, trailer string, err error)
+
+// dataDirResult is what a datadir restore reports.
+type dataDirResult struct {
+	members  []string
+	size     int64
+	sha256   string
+	revision int64
+}
+
+// stage is one member's staging directory.
+type stage struct {
+	m       memberPlan
+	dir     string // inside m.dataDir
+	created bool   // m.dataDir did not exist before
+}
+
+// restore writes every planned member's data directory from the snapshot
+// that fetch writes.
 //
-// etcdutl's restore copies the file into the data directory and only then
-// reads the copy again to check the sha256 trailer, one after the other.
-// Here the trailer is checked on the interim file beside the first copy
-// (the copy is the kernel's copy_file_range, the hash is this process's:
-// they run on different cores), etcdutl is told to skip its own check,
-// and a mismatch empties the data directories written before it fails.
-func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, file string) ([]string, error) {
-	// Refuse before touching anything.
+// restic writes the snapshot file straight into a staging directory
+// inside the first member's data directory (same file system: no copy);
+// the file becomes that member's member/snap/db by a rename. Its sha256
+// trailer is checked while bbolt opens the database (which maps and reads
+// it; nothing is written to the file) and the WAL and raft snapshot are
+// written; the database is edited once the check has passed, and each
+// further member gets a copy of the finished database. Only when every
+// member is complete is each member directory renamed into its data
+// directory. Any failure before that removes the staging directories (and
+// a data directory this run created), so a data directory is either as it
+// was or fully restored.
+func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFunc) (res dataDirResult, err error) {
+	if err := d.refuseNonEmpty(); err != nil {
+		return res, err
+	}
+	var stages []stage
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, s := range stages {
+			if rerr := os.RemoveAll(s.dir); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("removing staging directory %s of %s: %w", s.dir, s.m.name, rerr))
+			}
+			if s.created {
+				_ = os.Remove(s.m.dataDir) // only if still empty
+			}
+		}
+	}()
+	for _, m := range d.plan {
+		s, err := newStage(m)
+		if err != nil {
+			return res, err
+		}
+		stages = append(stages, s)
+	}
+	lg := zap.NewNop()
+	res, dbPath, cl, err := d.buildFirst(ctx, env, lg, stages[0], fetch)
+	if err != nil {
+		return res, err
+	}
+	// Every member's database is the same; the WAL names the member.
+	for _, s := range stages[1:] {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		env.Logger().Info("restoring etcd member data directory", "member", s.m.name, "dataDir", s.m.dataDir, "peerURLs", strings.Join(s.m.peerURLs, ","))
+		md, p, err := memberDirs(lg, s.dir)
+		if err == nil {
+			err = copyFileSync(dbPath, p)
+		}
+		if err == nil {
+			err = writeRaftState(lg, cl, s.m.name, md)
+		}
+		if err != nil {
+			return res, fmt.Errorf("restore member %s into %s: %w", s.m.name, s.m.dataDir, err)
+		}
+	}
+	for _, s := range stages {
+		if err := d.install(lg, s); err != nil {
+			return res, fmt.Errorf("data directory of %s: %w", s.m.name, err)
+		}
+		res.members = append(res.members, s.m.name)
+	}
+	return res, nil
+}
+
+// refuseNonEmpty fails on a non-empty data directory without --force.
+func (d *dataDirFlags) refuseNonEmpty() error {
 	for _, m := range d.plan {
 		empty, err := dirEmpty(m.dataDir)
 		if err != nil {
-			return nil, fmt.Errorf("data directory of %s: %w", m.name, err)
+			return fmt.Errorf("data directory of %s: %w", m.name, err)
 		}
 		if !empty && !d.force {
-			return nil, fmt.Errorf("data directory %s of member %s is not empty; pass --force to replace it", m.dataDir, m.name)
+			return fmt.Errorf("data directory %s of member %s is not empty; pass --force to replace it", m.dataDir, m.name)
 		}
 	}
-	verified := make(chan error, 1)
-	go func() { verified <- verifySnapshotFile(ctx, file) }()
-	done, err := d.restoreMembers(ctx, env, file)
-	if verr := <-verified; verr != nil {
-		// What was written came from a damaged snapshot: take it back.
-		for _, m := range d.plan {
-			if rerr := emptyDir(m.dataDir); rerr != nil {
-				verr = errors.Join(verr, fmt.Errorf("emptying data directory %s of %s again: %w", m.dataDir, m.name, rerr))
-			}
-		}
-		return nil, verr
-	}
-	return done, err
+	return nil
 }
 
-// restoreMembers runs etcdutl's restore (without its hash check) into
-// every planned member's data directory.
-func (d *dataDirFlags) restoreMembers(ctx context.Context, env *step.Env, file string) ([]string, error) {
-	var done []string
-	for _, m := range d.plan {
-		if err := ctx.Err(); err != nil {
-			return done, err
-		}
-		if err := emptyDir(m.dataDir); err != nil {
-			return done, fmt.Errorf("data directory of %s: %w", m.name, err)
-		}
-		env.Logger().Info("restoring etcd member data directory", "member", m.name, "dataDir", m.dataDir, "peerURLs", strings.Join(m.peerURLs, ","))
-		err := snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
-			SnapshotPath:        file,
-			Name:                m.name,
-			OutputDataDir:       m.dataDir,
-			PeerURLs:            m.peerURLs,
-			InitialCluster:      d.initialCluster,
-			InitialClusterToken: d.clusterToken,
-			SkipHashCheck:       true, // verifySnapshotFile's job
-			RevisionBump:        d.bumpRevision,
-			MarkCompacted:       d.markCompacted,
-		})
-		if err != nil {
-			return done, fmt.Errorf("restore member %s into %s: %w", m.name, m.dataDir, err)
-		}
-		done = append(done, m.name)
+// newStage makes m's staging directory (and its data directory).
+func newStage(m memberPlan) (stage, error) {
+	_, statErr := os.Stat(m.dataDir)
+	created := errors.Is(statErr, os.ErrNotExist)
+	if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
+		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
 	}
-	return done, nil
+	dir, err := os.MkdirTemp(m.dataDir, stagePrefix)
+	if err != nil {
+		if created {
+			_ = os.Remove(m.dataDir)
+		}
+		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
+	}
+	return stage{m: m, dir: dir, created: created}, nil
+}
+
+// buildFirst fetches the snapshot into the first member's staging
+// directory and builds its member directory there; it returns the
+// finished database's path and the restored cluster.
+func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Logger, first stage, fetch fetchFunc) (res dataDirResult, dbPath string, cl *membership.RaftCluster, err error) {
+	log := env.Logger()
+	file := filepath.Join(first.dir, "etcd.snapshot")
+	log.Info("fetching etcd snapshot into the data directory", "member", first.m.name, "file", file)
+	if res.size, res.sha256, err = fetch(file); err != nil {
+		return res, "", nil, err
+	}
+	if res.revision, err = snapshotRevision(file); err != nil {
+		// A damaged file: say so rather than what bbolt saw.
+		if verr := verifySnapshotFile(ctx, file); verr != nil {
+			return res, "", nil, verr
+		}
+		return res, "", nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, "", nil, err
+	}
+	memberDir, dbPath, err := placeDB(lg, first.dir, file, res.size-trailerSize)
+	if err != nil {
+		return res, "", nil, fmt.Errorf("data directory of %s: %w", first.m.name, err)
+	}
+	if cl, err = newCluster(lg, d.clusterToken, d.initialCluster); err != nil {
+		return res, "", nil, err
+	}
+
+	// The disk writes the file, the hash reads it on one core and bbolt
+	// maps it on the other, all at once.
+	go startWriteback(dbPath)
+	verified := make(chan error, 1)
+	go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
+	log.Info("restoring etcd member data directory", "member", first.m.name, "dataDir", first.m.dataDir, "peerURLs", strings.Join(first.m.peerURLs, ","))
+	db, err := openDB(lg, dbPath)
+	if err == nil {
+		err = writeRaftState(lg, cl, first.m.name, memberDir)
+	}
+	// The edit commits (etcd's backend commits at once after a delete):
+	// it waits for the hash.
+	verr := <-verified
+	if verr == nil && err == nil {
+		err = db.edit(lg, dbEdit{cluster: cl, latest: res.revision, bump: int64(d.bumpRevision)})
+	}
+	if verr != nil || err != nil {
+		if db != nil {
+			// Nothing of a damaged database may reach a data directory:
+			// remove the file before the close commits into it.
+			_ = os.RemoveAll(first.dir)
+			_ = db.commit()
+		}
+		if verr != nil {
+			return res, "", nil, verr
+		}
+		return res, "", nil, fmt.Errorf("restore member %s into %s: %w", first.m.name, first.m.dataDir, err)
+	}
+	if err := db.commit(); err != nil {
+		return res, "", nil, fmt.Errorf("restore member %s into %s: commit: %w", first.m.name, first.m.dataDir, err)
+	}
+	return res, dbPath, cl, nil
+}
+
+// placeDB makes file, cut to size (without the sha256 trailer), the
+// database of a member directory in root.
+func placeDB(lg *zap.Logger, root, file string, size int64) (memberDir, dbPath string, err error) {
+	if memberDir, dbPath, err = memberDirs(lg, root); err != nil {
+		return "", "", err
+	}
+	if err := os.Truncate(file, size); err != nil {
+		return "", "", err
+	}
+	if err := os.Rename(file, dbPath); err != nil {
+		return "", "", err
+	}
+	// restic gives the file the mode it was backed up with; etcd's is 0600.
+	return memberDir, dbPath, os.Chmod(dbPath, 0o600)
+}
+
+// install renames s's member directory into its data directory (with
+// --force, after removing what else the data directory holds).
+func (d *dataDirFlags) install(lg *zap.Logger, s stage) error {
+	if d.force {
+		if err := emptyDirExcept(s.m.dataDir, filepath.Base(s.dir)); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(filepath.Join(s.dir, "member"), filepath.Join(s.m.dataDir, "member")); err != nil {
+		return err
+	}
+	if err := os.Remove(s.dir); err != nil {
+		return err
+	}
+	if err := fsyncDir(s.m.dataDir); err != nil {
+		return err
+	}
+	return verify.VerifyIfEnabled(verify.Config{ExactIndex: true, Logger: lg, DataDir: s.m.dataDir})
 }
 
 // verifySnapshotFile checks an etcd snapshot file's sha256 trailer.
@@ -237,6 +399,69 @@ func verifySnapshotFile(ctx context.Context, file string) error {
 	return nil
 }
 
+// verifyPrefix checks that the sha256 of file's first n bytes is trailer
+// (hex), the trailer cut off the snapshot.
+func verifyPrefix(ctx context.Context, file string, n int64, trailer string) error {
+	want, err := hex.DecodeString(trailer)
+	if err != nil || len(want) != sha256.Size {
+		return fmt.Errorf("snapshot sha256 trailer %q is not a sha256", trailer)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for left := n; left > 0; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, err := f.Read(buf[:min(int64(len(buf)), left)])
+		_, _ = h.Write(buf[:k]) // hashing: never fails
+		left -= int64(k)
+		if left > 0 && err != nil {
+			return fmt.Errorf("reading %s: %w", filepath.Base(file), err)
+		}
+	}
+	if sum := h.Sum(nil); !bytes.Equal(sum, want) {
+		return fmt.Errorf("snapshot sha256 mismatch: computed %x, trailer says %x", sum, want)
+	}
+	return nil
+}
+
+// fsyncDir makes a rename in dir durable.
+func fsyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fileutil.Fsync(f)
+}
+
+// copyFileSync copies src to a new file dst and fsyncs it.
+func copyFileSync(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil { // copy_file_range
+		_ = out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // dirEmpty reports whether dir is absent or empty.
 func dirEmpty(dir string) (bool, error) {
 	f, err := os.Open(dir)
@@ -254,8 +479,9 @@ func dirEmpty(dir string) (bool, error) {
 	return false, err
 }
 
-// emptyDir removes dir's entries but keeps dir (it may be a mount point).
-func emptyDir(dir string) error {
+// emptyDirExcept removes dir's entries but keep and keeps dir (it may be a
+// mount point).
+func emptyDirExcept(dir, keep string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -264,6 +490,9 @@ func emptyDir(dir string) error {
 		return err
 	}
 	for _, e := range entries {
+		if e.Name() == keep {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}

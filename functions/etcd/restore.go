@@ -165,49 +165,61 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	}
 	out := step.Outputs{outputs.SnapshotID: id, outputs.Files: "1"}
 
-	file := filepath.Join(dir, "etcd-"+id[:min(12, len(id))]+".snapshot")
-	log.Info("dumping etcd snapshot", "snapshot", id, "file", file)
+	interim := filepath.Join(dir, "etcd-"+id[:min(12, len(id))]+".snapshot")
+	// fetch has restic write the snapshot file (nothing passes through
+	// this process); the resolve's verdict comes before anything reads it,
+	// and its error explains a cancelled fetch.
+	fetch := func(file string) (int64, string, error) {
+		log.Info("fetching etcd snapshot", "snapshot", id, "file", file)
+		size, sum, err := restoreToFile(fetchCtx, repo, id, file)
+		if rerr := <-resolved; rerr != nil {
+			return 0, "", rerr
+		}
+		return size, sum, err
+	}
+
+	if r.mode == ModeDataDir {
+		if r.keepInterm {
+			// The kept file is the interim one; the data directory gets a
+			// copy of it.
+			inner := fetch
+			fetch = func(file string) (int64, string, error) {
+				size, sum, err := inner(interim)
+				if err == nil {
+					err = copyFileSync(interim, file)
+				}
+				return size, sum, err
+			}
+		}
+		res, err := r.dataDir.restore(ctx, env, fetch)
+		if res.size > 0 {
+			out[outputs.Size] = strconv.FormatInt(res.size, 10)
+			out[OutputSHA256] = res.sha256
+			out[OutputRevision] = strconv.FormatInt(res.revision, 10)
+		}
+		out[OutputKeysWritten], out[OutputKeysDeleted] = "0", "0" // live mode's
+		out[OutputMembers] = strings.Join(res.members, ",")
+		return out, err
+	}
+
 	if !r.keepInterm {
-		defer os.Remove(file)
+		defer os.Remove(interim)
 	}
-	// restic writes the file directly (nothing passes through this
-	// process); the trailer is checked beside what reads the file next:
-	// etcdutl's copy in datadir mode, the reading of the keys in live mode.
-	size, sum, err := restoreToFile(fetchCtx, repo, id, file)
-	// The resolve's error explains a cancelled fetch; it comes first.
-	if rerr := <-resolved; rerr != nil {
-		return nil, rerr
-	}
+	size, sum, err := fetch(interim)
 	if err != nil {
 		return out, err
 	}
 	out[outputs.Size] = strconv.FormatInt(size, 10)
 	out[OutputSHA256] = sum
-
-	switch r.mode {
-	case ModeDataDir:
-		rev, err := snapshotRevision(file)
-		if err != nil {
-			// A damaged file: say so rather than what bbolt saw.
-			if verr := verifySnapshotFile(ctx, file); verr != nil {
-				return out, verr
-			}
-			return out, err
-		}
-		out[OutputRevision] = strconv.FormatInt(rev, 10)
-		out[OutputKeysWritten], out[OutputKeysDeleted] = "0", "0" // live mode's
-		names, err := r.dataDir.restore(ctx, env, file)
-		out[OutputMembers] = strings.Join(names, ",")
-		return out, err
-	default:
-		verified := make(chan error, 1)
-		go func() { verified <- verifySnapshotFile(ctx, file) }()
-		res, err := r.live.restore(ctx, env, file, verified)
-		out[OutputRevision] = strconv.FormatInt(res.revision, 10)
-		out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
-		out[OutputKeysDeleted] = strconv.FormatInt(res.deleted, 10)
-		return out, err
-	}
+	// The trailer is checked beside the reading of the keys; nothing is
+	// written to the cluster before the check has passed.
+	verified := make(chan error, 1)
+	go func() { verified <- verifySnapshotFile(ctx, interim) }()
+	res, err := r.live.restore(ctx, env, interim, verified)
+	out[OutputRevision] = strconv.FormatInt(res.revision, 10)
+	out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
+	out[OutputKeysDeleted] = strconv.FormatInt(res.deleted, 10)
+	return out, err
 }
 
 // fullSnapshotID reports whether id is a whole restic snapshot ID (64 hex

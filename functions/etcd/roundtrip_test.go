@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -142,6 +143,53 @@ func TestRoundTrip(t *testing.T) {
 			"--mode", "datadir", "--name", m.Name, "--data-dir", m.DataDir, "--initial-cluster", dst.InitialCluster())
 		if err == nil || !strings.Contains(err.Error(), "--force") {
 			t.Errorf("restore into a non-empty data dir: err = %v, want one mentioning --force", err)
+		}
+
+		// --force replaces the data directory (a file the old one held is
+		// gone); --bump-revision with --mark-compacted raises the
+		// revision and compacts below it; --keep-interim keeps the
+		// fetched file in --interim-dir.
+		stray := filepath.Join(m.DataDir, "stray")
+		if err := os.WriteFile(stray, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		interim := filepath.Join(t.TempDir(), "interim")
+		const bump = 1000
+		out = mustRun(t, NewRestore(), testEnv(t, repos["local"]),
+			"--mode", "datadir", "--name", m.Name, "--data-dir", m.DataDir, "--initial-cluster", dst.InitialCluster(),
+			"--initial-cluster-token", dst.Token, "--force", "--bump-revision", strconv.Itoa(bump), "--mark-compacted",
+			"--keep-interim", "--interim-dir", interim)
+		if _, err := os.Stat(stray); !os.IsNotExist(err) {
+			t.Errorf("--force left %s (stat: %v)", stray, err)
+		}
+		entries, err := os.ReadDir(m.DataDir)
+		if err != nil || len(entries) != 1 || entries[0].Name() != "member" {
+			t.Errorf("data directory holds %v (%v), want only member", entries, err)
+		}
+		kept, err := filepath.Glob(filepath.Join(interim, "etcd-*.snapshot"))
+		if err != nil || len(kept) != 1 {
+			t.Errorf("--keep-interim: interim files %v (%v), want one", kept, err)
+		} else if st, err := os.Stat(kept[0]); err != nil || strconv.FormatInt(st.Size(), 10) != out[outputs.Size] {
+			t.Errorf("--keep-interim: %s is %v (%v), want %s bytes", kept[0], st, err, out[outputs.Size])
+		}
+		dst.Start(t)
+		rev, err := strconv.ParseInt(out[OutputRevision], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		got, err := dst.Client(t).Get(ctx, "/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Header.Revision < rev+bump {
+			t.Errorf("revision after --bump-revision %d: %d, want ≥ %d", bump, got.Header.Revision, rev+bump)
+		}
+		if _, err := dst.Client(t).Get(ctx, "/", clientv3.WithPrefix(), clientv3.WithRev(rev)); err == nil || !strings.Contains(err.Error(), "compacted") {
+			t.Errorf("read at the snapshot's revision %d after --mark-compacted: err = %v, want compacted", rev, err)
+		}
+		if diff := diffData(want, readAll(t, dst.Client(t), "")); diff != "" {
+			t.Fatal(diff)
 		}
 	})
 }
