@@ -72,6 +72,7 @@ func main() {
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
 		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
+		timeline  = flag.Duration("timeline", 500*time.Millisecond, "cut each run into stretches this long and report where each process's time went (0: off)")
 		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
 	)
 	flag.Parse()
@@ -87,6 +88,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	b.timeline = *timeline
 	defer b.close()
 	if *repeat < 1 {
 		fatal(errors.New("-repeat: at least 1"))
@@ -126,6 +128,8 @@ type bench struct {
 	// memLimit is -mem-limit (0: none); cgroups enforces it (nil: not).
 	memLimit int64
 	cgroups  *measure.Cgroups
+	// timeline is -timeline: each run's stretches (0: none).
+	timeline time.Duration
 }
 
 func newBench(workdir string, lean bool) (*bench, error) {
@@ -339,6 +343,8 @@ type results struct {
 	// MemLimit is -mem-limit in bytes; Enforced says a cgroup held it.
 	MemLimit int64
 	Enforced bool
+	// Timeline is -timeline (0: the runs have no timelines).
+	Timeline time.Duration
 	Targets  map[string]string
 	LoadAvg  string // at the end of the run
 
@@ -390,7 +396,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		measure.Logf("loaded in %v", time.Since(start).Round(time.Millisecond))
 	}
 	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{},
-		MemLimit: b.memLimit, Enforced: b.cgroups != nil}
+		MemLimit: b.memLimit, Enforced: b.cgroups != nil, Timeline: b.timeline}
 	snapFile := filepath.Join(b.dir, "snapshot.db")
 
 	// Warm the server's page cache and the code paths once.
