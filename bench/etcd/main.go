@@ -337,6 +337,9 @@ type results struct {
 	SnapshotBytes int64
 	Rounds        int
 	Rows          []*measure.Result
+	// AllRounds is every round of each backup row, in order: CPU-seconds
+	// compared over all rounds, not only the median's.
+	AllRounds map[string][]*measure.Result `json:",omitempty"`
 	Ratios        map[string]float64
 	CPUBoundSec   float64
 	MaxLimitSec   float64
@@ -491,6 +494,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		add(c1)
 		add(c2)
 	}
+	res.AllRounds = rounds
 	med := map[string]*measure.Result{}
 	for _, name := range order {
 		med[name] = measure.Median(rounds[name])
