@@ -73,7 +73,7 @@ func main() {
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
 		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
 		timeline  = flag.Duration("timeline", 500*time.Millisecond, "cut each run into stretches this long and report where each process's time went (0: off)")
-		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
+		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off); an item starting with -- is a flag for etcd-backup instead (e.g. --pipe-size=4194304)")
 	)
 	flag.Parse()
 	size, err := measure.ParseSize(*sizeFlag)
@@ -339,10 +339,10 @@ type results struct {
 	Rows          []*measure.Result
 	// AllRounds is every round of each backup row, in order: CPU-seconds
 	// compared over all rounds, not only the median's.
-	AllRounds map[string][]*measure.Result `json:",omitempty"`
-	Ratios        map[string]float64
-	CPUBoundSec   float64
-	MaxLimitSec   float64
+	AllRounds   map[string][]*measure.Result `json:",omitempty"`
+	Ratios      map[string]float64
+	CPUBoundSec float64
+	MaxLimitSec float64
 	// MemLimit is -mem-limit in bytes; Enforced says a cgroup held it.
 	MemLimit int64
 	Enforced bool
@@ -594,8 +594,9 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	return nil
 }
 
-// backupB runs (b), stashflow fn etcd-backup, with extra environment, and
-// returns the snapshot id it wrote ("" when it failed under the limit).
+// backupB runs (b), stashflow fn etcd-backup, with extra environment and
+// flags (items of extra starting with --), and returns the snapshot id it
+// wrote ("" when it failed under the limit).
 func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result, string, error) {
 	envB, err := b.newRepo(repoName)
 	if err != nil {
@@ -607,8 +608,17 @@ func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result,
 	}
 	outB := filepath.Join(b.dir, "out-b")
 	_ = os.RemoveAll(outB)
-	cmdB := exec.Command(b.stashflow, "fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench")
-	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), extra...)
+	args := []string{"fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench"}
+	var env []string
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			args = append(args, e)
+		} else {
+			env = append(env, e)
+		}
+	}
+	cmdB := exec.Command(b.stashflow, args...)
+	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), env...)
 	r, err := b.measureStep(name, cmdB, false, tmpB)
 	if err != nil || r.Failed != "" {
 		return r, "", err
