@@ -10,6 +10,11 @@
 //	go run ./bench/etcd -size 64MiB     # smoke test
 //	go run ./bench/etcd -size 1GiB -repeat 3 -workdir /tmp/bw   # medians; the loaded etcd is kept for the next run
 //	go run ./bench/etcd -size 1GiB -mem-limit 256MiB           # every method's step under a memory limit
+//	go run ./bench/etcd -size 1GiB -repeat 3 -restore=false -b-env '--pipe-size=4194304'   # a lever as a variant of (b)
+//
+// Each run also reports where each process's time went (-timeline: on a
+// core, waiting for one, blocked; the median round of (b) and (c2) as a
+// timeline) and each process's peak file-backed RSS.
 //
 // Every measured run is a separate process; the report gives wall time,
 // CPU seconds (the process tree's, from wait4, split between our process
