@@ -142,6 +142,8 @@ func memReport(w io.Writer, limit int64, enforced bool, repeat int, rows []*meas
 		}
 		if r.Budget != "" || r.Name == rowMemB {
 			fmt.Fprintf(w, "%s: %s; restic ran with %q\n", r.Name, r.Budget, env)
+			// What no GOMEMLIMIT covers: the binaries' pages (membudget.Overhead).
+			fmt.Fprintf(w, "%s: peak file-backed RSS MiB: %s\n", r.Name, r.FileLine())
 		}
 		switch r.Name {
 		case rowMemB:

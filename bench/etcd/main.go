@@ -11,6 +11,11 @@
 //	go run ./bench/etcd -size 1GiB -repeat 3 -workdir /tmp/bw   # medians; the loaded etcd is kept for the next run
 //	go run ./bench/etcd -size 1GiB -mem-limit 256MiB           # every method's step under a memory limit
 //	go run ./bench/etcd -size 1GiB -repeat 3 -backup=false      # the restores only
+//	go run ./bench/etcd -size 1GiB -repeat 3 -restore=false -b-env '--pipe-size=4194304'   # a lever as a variant of (b)
+//
+// Each run also reports where each process's time went (-timeline: on a
+// core, waiting for one, blocked; the median round of (b) and (c2) as a
+// timeline) and each process's peak file-backed RSS.
 //
 // Every measured run is a separate process; the report gives wall time,
 // CPU seconds (the process tree's, from wait4, split between our process
@@ -74,7 +79,8 @@ func main() {
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
 		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
-		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off)")
+		timeline  = flag.Duration("timeline", 500*time.Millisecond, "cut each run into stretches this long and report where each process's time went (0: off)")
+		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off); an item starting with -- is a flag for etcd-backup instead (e.g. --pipe-size=4194304)")
 	)
 	flag.Parse()
 	size, err := measure.ParseSize(*sizeFlag)
@@ -89,6 +95,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	b.timeline = *timeline
 	defer b.close()
 	if *repeat < 1 {
 		fatal(errors.New("-repeat: at least 1"))
@@ -128,6 +135,8 @@ type bench struct {
 	// memLimit is -mem-limit (0: none); cgroups enforces it (nil: not).
 	memLimit int64
 	cgroups  *measure.Cgroups
+	// timeline is -timeline: each run's stretches (0: none).
+	timeline time.Duration
 }
 
 func newBench(workdir string, lean bool) (*bench, error) {
@@ -335,12 +344,17 @@ type results struct {
 	SnapshotBytes int64
 	Rounds        int
 	Rows          []*measure.Result
-	Ratios        map[string]float64
-	CPUBoundSec   float64
-	MaxLimitSec   float64
+	// AllRounds is every round of each backup row, in order: CPU-seconds
+	// compared over all rounds, not only the median's.
+	AllRounds   map[string][]*measure.Result `json:",omitempty"`
+	Ratios      map[string]float64
+	CPUBoundSec float64
+	MaxLimitSec float64
 	// MemLimit is -mem-limit in bytes; Enforced says a cgroup held it.
 	MemLimit int64
 	Enforced bool
+	// Timeline is -timeline (0: the runs have no timelines).
+	Timeline time.Duration
 	Targets  map[string]string
 	LoadAvg  string // at the end of the run
 
@@ -393,7 +407,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		measure.Logf("loaded in %v", time.Since(start).Round(time.Millisecond))
 	}
 	res := &results{SizeBytes: size, Keys: keys, Rounds: o.repeat, Ratios: map[string]float64{}, Targets: map[string]string{},
-		MemLimit: b.memLimit, Enforced: b.cgroups != nil}
+		MemLimit: b.memLimit, Enforced: b.cgroups != nil, Timeline: b.timeline}
 	snapFile := filepath.Join(b.dir, "snapshot.db")
 
 	// Warm the server's page cache and the code paths once.
@@ -510,6 +524,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		add(c1)
 		add(c2)
 	}
+	res.AllRounds = rounds
 	med := map[string]*measure.Result{}
 	for _, name := range order {
 		med[name] = measure.Median(rounds[name])
@@ -623,8 +638,9 @@ func (b *bench) runRestores(rounds int, snapID string, res *results) error {
 	return nil
 }
 
-// backupB runs (b), stashflow fn etcd-backup, with extra environment, and
-// returns the snapshot id it wrote ("" when it failed under the limit).
+// backupB runs (b), stashflow fn etcd-backup, with extra environment and
+// flags (items of extra starting with --), and returns the snapshot id it
+// wrote ("" when it failed under the limit).
 func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result, string, error) {
 	envB, err := b.newRepo(repoName)
 	if err != nil {
@@ -636,8 +652,17 @@ func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result,
 	}
 	outB := filepath.Join(b.dir, "out-b")
 	_ = os.RemoveAll(outB)
-	cmdB := exec.Command(b.stashflow, "fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench")
-	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), extra...)
+	args := []string{"fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench"}
+	var env []string
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			args = append(args, e)
+		} else {
+			env = append(env, e)
+		}
+	}
+	cmdB := exec.Command(b.stashflow, args...)
+	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), env...)
 	r, err := b.measureStep(name, cmdB, false, tmpB)
 	if err != nil || r.Failed != "" {
 		return r, "", err

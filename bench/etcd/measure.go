@@ -21,7 +21,11 @@ const startedBytes = 8 << 20
 // none): restic's start (startedBytes), the GOMEMLIMIT and GOGC its
 // processes ran with, and this benchmark's own child as "bench-child".
 func (b *bench) runIn(cg *measure.Cgroup, name string, cmd *exec.Cmd, tmpDirs ...string) (*measure.Result, error) {
-	o := measure.Options{TmpDirs: tmpDirs, StartedBytes: startedBytes, Env: []string{"GOGC", "GOMEMLIMIT"}, Cgroup: cg}
+	o := measure.Options{TmpDirs: tmpDirs, StartedBytes: startedBytes, Env: []string{"GOGC", "GOMEMLIMIT"}, Cgroup: cg,
+		Timeline: b.timeline}
+	if b.etcd != nil {
+		o.Servers = map[string]int{"etcd-server": b.etcd.Members[0].Pid()}
+	}
 	if cmd.Path == b.self {
 		o.RootName = "bench-child"
 	}
@@ -60,6 +64,26 @@ func report(w io.Writer, res *results) {
 		}
 		if r.Budget != "" || strings.HasPrefix(r.Name, "(b)") && resticEnv != "" {
 			fmt.Fprintf(w, "%s: %s; restic ran with %q\n", r.Name, r.Budget, resticEnv)
+		}
+		if strings.HasPrefix(r.Name, "(b)") {
+			// What no GOMEMLIMIT covers: the binaries' pages (membudget.Overhead).
+			fmt.Fprintf(w, "%s: peak file-backed RSS MiB: %s\n", r.Name, r.FileLine())
+		}
+	}
+	if res.Timeline > 0 {
+		// Where each process's time went: on a core, waiting for one (the
+		// cores were taken), or neither (blocked on its input or output).
+		fmt.Fprintln(w, "\nscheduler (/proc/<pid>/task/*/schedstat), per run: time on a core, time runnable waiting for one, slices on a core; the machine's busy cores (everyone's)")
+		for _, r := range res.Rows {
+			if len(r.Sched) > 0 {
+				fmt.Fprintf(w, "%s: %s\n", r.Name, r.SchedLine())
+			}
+		}
+		for _, r := range res.Rows {
+			if strings.HasPrefix(r.Name, rowB) || r.Name == rowC2 {
+				fmt.Fprintf(w, "\ntimeline of %s (median round; cores per %s stretch, in brackets its threads waiting for a core)\n", r.Name, res.Timeline)
+				measure.WriteTimeline(w, r)
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nCPU bound on 2 cores = (etcd server + stream client [c1] + restic [c2]) / 2 = %.2f s; max(c) = %.2f s\n", res.CPUBoundSec, res.MaxLimitSec)

@@ -43,6 +43,13 @@ type Result struct {
 	// Budget is a stashflow step's "memory budget" log line (from
 	// "msg="), when its output had one (functions/membudget).
 	Budget string
+	// With Options.Timeline: where each command's (and each of
+	// Options.Servers') time went over the run, the stretches of the
+	// run, and the machine's busy cores over it (every process on the
+	// machine).
+	Sched        map[string]Sched `json:",omitempty"`
+	Timeline     []Slice          `json:",omitempty"`
+	MachineCores float64          `json:",omitempty"`
 }
 
 // Proc is what sampling /proc saw of one command.
@@ -50,6 +57,9 @@ type Proc struct {
 	CPU  time.Duration
 	HWM  int64 // peak RSS (VmHWM), bytes
 	Anon int64 // peak anonymous RSS (RssAnon, sampled), bytes
+	// File is the peak file-backed RSS (RssFile, sampled: the binary's
+	// pages mapped in), bytes: memory no Go memory limit controls.
+	File int64
 	// Serial is the start of the process's data phase: the first sample
 	// (after the run's start) at which it had read Options.StartedBytes,
 	// and its CPU by then. Zero if it never read that much.
@@ -73,6 +83,12 @@ type Options struct {
 	// Cgroup, when set, is the cgroup the whole tree runs in; a run it
 	// OOM-kills is a Result with Failed set, not an error.
 	Cgroup *Cgroup
+	// Timeline, when positive, records Result.Sched and cuts the run into
+	// Result.Timeline's stretches of this length.
+	Timeline time.Duration
+	// Servers are processes outside the tree (a database server) whose
+	// time the timeline also follows, by name.
+	Servers map[string]int
 }
 
 // userHZ is the clock tick of /proc/<pid>/stat (USER_HZ, 100 on Linux).
@@ -113,11 +129,12 @@ func ServerCPU(pid int) time.Duration {
 	return cpu
 }
 
-// status returns VmHWM, RssAnon and VmRSS of pid in bytes and its name.
-func status(pid int) (hwm, anon, rss int64, name string, err error) {
+// status returns VmHWM, RssAnon, RssFile and VmRSS of pid in bytes and
+// its name.
+func status(pid int) (hwm, anon, file, rss int64, name string, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, 0, "", err
+		return 0, 0, 0, 0, "", err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -132,11 +149,13 @@ func status(pid int) (hwm, anon, rss int64, name string, err error) {
 			hwm = kb()
 		case "RssAnon":
 			anon = kb()
+		case "RssFile":
+			file = kb()
 		case "VmRSS":
 			rss = kb()
 		}
 	}
-	return hwm, anon, rss, name, sc.Err()
+	return hwm, anon, file, rss, name, sc.Err()
 }
 
 // Children returns pid's child processes.
@@ -191,7 +210,7 @@ func DirSize(dir string) int64 {
 type sample struct {
 	name              string
 	cpu               time.Duration
-	hwm, anon         int64
+	hwm, anon, file   int64
 	serial, serialCPU time.Duration
 	env               string
 }
@@ -204,6 +223,9 @@ type tree struct {
 	seen     map[int]*sample
 	stepPeak int64
 	tempPeak int64
+	// tl and names (the last sample's pids by name) when Options.Timeline.
+	tl    timeline
+	names map[int]string
 }
 
 func (t *tree) sample() {
@@ -212,10 +234,23 @@ func (t *tree) sample() {
 		pids = append(pids, Children(pids[i])...)
 	}
 	var rssSum int64
+	var names map[int]string
+	if t.opts.Timeline > 0 {
+		names = map[int]string{}
+		for n, pid := range t.opts.Servers {
+			names[pid] = n
+		}
+	}
 	for _, pid := range pids {
-		hwm, anon, rss, name, err := status(pid)
+		hwm, anon, file, rss, name, err := status(pid)
 		if err != nil || name == "" {
 			continue
+		}
+		if names != nil {
+			names[pid] = name
+			if pid == t.root && t.opts.RootName != "" {
+				names[pid] = t.opts.RootName
+			}
 		}
 		cpu, err := statCPU(pid, false)
 		if err != nil {
@@ -232,7 +267,7 @@ func (t *tree) sample() {
 		if name != s.name {
 			*s = sample{name: name}
 		}
-		s.cpu, s.hwm, s.anon = cpu, max(s.hwm, hwm), max(s.anon, anon)
+		s.cpu, s.hwm, s.anon, s.file = cpu, max(s.hwm, hwm), max(s.anon, anon), max(s.file, file)
 		if len(t.opts.Env) > 0 && s.env == "" {
 			s.env = environ(pid, t.opts.Env)
 		}
@@ -241,6 +276,16 @@ func (t *tree) sample() {
 		}
 	}
 	t.stepPeak = max(t.stepPeak, rssSum)
+	if names != nil {
+		// Processes that ended since the last sample keep their totals.
+		for pid, n := range t.names {
+			if _, ok := names[pid]; !ok {
+				names[pid] = n
+			}
+		}
+		t.names = names
+		t.tl.add(time.Since(t.start), names)
+	}
 	for _, d := range t.opts.TmpDirs {
 		t.tempPeak = max(t.tempPeak, DirSize(d))
 	}
@@ -297,6 +342,14 @@ func Run(name string, cmd *exec.Cmd, o Options) (*Result, error) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	t := &tree{root: cmd.Process.Pid, start: start, opts: o, seen: map[int]*sample{}}
+	if o.Timeline > 0 {
+		// The servers' totals so far; the tree's start from zero.
+		servers := map[int]string{}
+		for n, pid := range o.Servers {
+			servers[pid] = n
+		}
+		t.tl.add(0, servers)
+	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	var waitErr error
@@ -313,6 +366,10 @@ loop:
 		Budget: budgetLine(stdout.String())}
 	if o.Cgroup != nil {
 		r.CgroupPeak, r.OOMKills = o.Cgroup.usage()
+	}
+	if o.Timeline > 0 {
+		t.tl.add(r.Wall, t.names)
+		r.Sched, r.Timeline, r.MachineCores = t.tl.totals(), t.tl.slices(o.Timeline), t.tl.machineCores()
 	}
 	if waitErr != nil {
 		if r.OOMKills == 0 {
@@ -342,7 +399,7 @@ func (t *tree) collect(r *Result) {
 			r.Procs[s.name] = p
 		}
 		p.CPU += s.cpu
-		p.HWM, p.Anon = max(p.HWM, s.hwm), max(p.Anon, s.anon)
+		p.HWM, p.Anon, p.File = max(p.HWM, s.hwm), max(p.Anon, s.anon), max(p.File, s.file)
 		if p.Serial == 0 {
 			p.Serial, p.SerialCPU = s.serial, s.serialCPU
 		}
@@ -392,7 +449,7 @@ func Sum(name string, x, y *Result) *Result {
 				r.Procs[n] = q
 			}
 			q.CPU += p.CPU
-			q.HWM, q.Anon = max(q.HWM, p.HWM), max(q.Anon, p.Anon)
+			q.HWM, q.Anon, q.File = max(q.HWM, p.HWM), max(q.Anon, p.Anon), max(q.File, p.File)
 		}
 	}
 	return r
@@ -443,6 +500,21 @@ func (r *Result) PerProcess() string {
 	for i, n := range names {
 		p := r.Procs[n]
 		per[i] = fmt.Sprintf("%s %s/%s (%s)", n, Secs(p.CPU), MiB(p.HWM), MiB(p.Anon))
+	}
+	return strings.Join(per, ", ")
+}
+
+// FileLine is "name MiB" of every command's peak file-backed RSS
+// (Proc.File), by name.
+func (r *Result) FileLine() string {
+	names := make([]string, 0, len(r.Procs))
+	for n := range r.Procs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	per := make([]string, len(names))
+	for i, n := range names {
+		per[i] = fmt.Sprintf("%s %s", n, MiB(r.Procs[n].File))
 	}
 	return strings.Join(per, ", ")
 }

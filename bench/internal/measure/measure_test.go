@@ -1,9 +1,11 @@
 package measure
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestRun(t *testing.T) {
 	// is sampled under the shell's name until it execs, and one that ends
 	// before the next sample (rm, 20 ms apart) stays "sh": that entry is
 	// the shell's children, not the root.
-	if r.Procs["root"] == nil || r.Procs["sleep"] == nil || r.Procs["sleep"].HWM == 0 {
+	if r.Procs["root"] == nil || r.Procs["sleep"] == nil || r.Procs["sleep"].HWM == 0 || r.Procs["sleep"].File == 0 {
 		t.Errorf("procs = %s", r.PerProcess())
 	}
 	if diff := cmp.Diff(`msg="memory budget" limit=1`, r.Budget); diff != "" {
@@ -113,5 +115,42 @@ func TestParseSize(t *testing.T) {
 		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
 		}
+	}
+}
+
+// TestTimeline: a shell that spins, then sleeps, with this test process
+// followed as a server: each command's time on a core is counted under its
+// name, the spinning shell's more than sleep's, and the stretches cover
+// the run without gaps.
+func TestTimeline(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 0.3")
+	r, err := Run("spin", cmd, Options{Timeline: 100 * time.Millisecond, Servers: map[string]int{"server": os.Getpid()}, RootName: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, sleep := r.Sched["root"], r.Sched["sleep"]
+	if root.OnCPU <= sleep.OnCPU || root.Slices == 0 {
+		t.Errorf("the spinning shell %+v, sleep %+v: want the shell on a core longer", root, sleep)
+	}
+	if _, ok := r.Sched["server"]; !ok {
+		t.Errorf("no figures for the server: %s", r.SchedLine())
+	}
+	if len(r.Timeline) == 0 {
+		t.Fatal("no timeline")
+	}
+	var at time.Duration
+	for i, sl := range r.Timeline {
+		if sl.From != at || sl.To <= sl.From {
+			t.Errorf("stretch %d: %s–%s after %s", i, sl.From, sl.To, at)
+		}
+		at = sl.To
+	}
+	if at != r.Wall {
+		t.Errorf("the timeline ends at %s, the run at %s", at, r.Wall)
+	}
+	var buf bytes.Buffer
+	WriteTimeline(&buf, r)
+	if !strings.Contains(buf.String(), "root cores (waiting)") {
+		t.Errorf("timeline table:\n%s", buf.String())
 	}
 }
