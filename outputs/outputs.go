@@ -59,9 +59,17 @@ const (
 // restore Function that does not. snapshotID is then the last one restored.
 const SnapshotIDs = "snapshotIDs"
 
+// SnapshotTime is the time restic recorded for the snapshot a backup step
+// committed (RFC 3339 with nanoseconds, UTC): the snapshot's "time" in
+// `restic snapshots --json`, which restic ≥ 0.17 also reports as the backup
+// summary's backup_start. The Snapshot object's spec.time is this time, as a
+// listing of the repository would write it; a step that does not report it
+// leaves the session to use the step's end.
+const SnapshotTime = "snapshotTime"
+
 // Common returns the outputs every step has, in order.
 func Common() []string {
-	return []string{SnapshotID, Size, Uploaded, Files, Duration}
+	return []string{SnapshotID, SnapshotTime, Size, Uploaded, Files, Duration}
 }
 
 // Outputs of a retention step.
