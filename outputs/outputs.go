@@ -100,8 +100,11 @@ type KeptSnapshot struct {
 	Size *uint64 `json:"size,omitempty"`
 }
 
-// Outputs of a repository-init step (the Repository controller's run), beside
-// TotalSize and SnapshotCount.
+// Outputs of a repository-init step (the step of the Repository
+// controller's refresh run, also named repository-init), beside TotalSize
+// and SnapshotCount. Its check run's step, repository-check, reports
+// Integrity, Errors and BrokenPacks; its wipe run's step, repository-wipe,
+// nothing.
 const (
 	// RepositoryCreated is "true" when the step ran restic init.
 	RepositoryCreated = "created"

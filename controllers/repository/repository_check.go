@@ -174,10 +174,7 @@ func subsetNote(repo *v1alpha1.Repository) string {
 // checkFinished writes the outcome of a check run that ended: integrity,
 // the IntegrityVerified condition and the gauge (exportMetrics).
 func (r *Reconciler) checkFinished(ctx context.Context, s *scope, run *engine.Run) {
-	var node pipeline.NodeStatus
-	if len(run.Nodes) > 0 {
-		node = run.Nodes[0]
-	}
+	node := runNode(run)
 	integrity, perr := strconv.ParseBool(node.Outputs[outputs.Integrity])
 	switch {
 	case run.Failure != "":

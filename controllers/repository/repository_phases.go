@@ -206,8 +206,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
 	st.Workflow.UIURL = ref.UIURL
-	plan := &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
-	run, err := r.Engine.Status(ctx, s.repo, ref, plan)
+	run, err := r.Engine.Status(ctx, s.repo, ref, runPlan(g))
 	if lost := engine.AsLost(err); lost != nil {
 		r.failed(s, lost.Message)
 		s.endRun()
