@@ -36,8 +36,8 @@ const (
 // Repository's status, its Snapshot objects and its events. A refresh run
 // that failed, and every check and wipe run, is kept the engine's default
 // time. (If the operator is down longer than this when a refresh ends, the
-// run is gone when it looks: it says the refresh failed, and runs it again
-// after its retry delay; a refresh is idempotent, forgets included.)
+// run is gone when it looks: it is run again, which a refresh allows, being
+// idempotent, forgets included; nothing is marked failed.)
 const RefreshRunTTL = 10 * time.Minute
 
 // RepositoryWork is what a Repository's run does beside opening it.

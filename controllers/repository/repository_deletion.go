@@ -3,7 +3,6 @@ package repository
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +13,6 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -59,7 +57,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name.(string)}
 			return r.followWipe(ctx, s)
 		}
-		name := names.Join(repo.Name, "wipe-"+strconv.FormatInt(s.now.UnixMilli(), 36))
+		name := r.runName(s, runWipe)
 		r.wipes.Store(repo.UID, name)
 		st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 		msg := fmt.Sprintf("Repository %s/%s was deleted with wipeOut: run %s deletes its data at %s", repo.Namespace, repo.Name, name,
@@ -121,7 +119,8 @@ func (r *Reconciler) followWipe(ctx context.Context, s *scope) (ctrl.Result, err
 	failure := ""
 	switch lost := engine.AsLost(err); {
 	case lost != nil:
-		failure = lost.Message
+		// Gone before it said whether the data is deleted: run it again.
+		return r.rerun(ctx, s, lost.Message), nil
 	case err != nil:
 		return ctrl.Result{}, err
 	case !run.Finished:
