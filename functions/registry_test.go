@@ -195,7 +195,7 @@ func TestExecute(t *testing.T) {
 		t.Errorf("duration output %q", got["duration"])
 	}
 	delete(got, "duration")
-	want := map[string]string{"snapshotID": "abc", "own": "x", "size": "", "uploaded": "", "files": ""}
+	want := map[string]string{"snapshotID": "abc", "snapshotTime": "", "own": "x", "size": "", "uploaded": "", "files": ""}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("output files (-want +got):\n%s", diff)
 	}

@@ -59,9 +59,17 @@ const (
 // restore Function that does not. snapshotID is then the last one restored.
 const SnapshotIDs = "snapshotIDs"
 
+// SnapshotTime is the time restic recorded for the snapshot a backup step
+// committed (RFC 3339 with nanoseconds, UTC): the snapshot's "time" in
+// `restic snapshots --json`, which restic ≥ 0.17 also reports as the backup
+// summary's backup_start. The Snapshot object's spec.time is this time, as a
+// listing of the repository would write it; a step that does not report it
+// leaves the session to use the step's end.
+const SnapshotTime = "snapshotTime"
+
 // Common returns the outputs every step has, in order.
 func Common() []string {
-	return []string{SnapshotID, Size, Uploaded, Files, Duration}
+	return []string{SnapshotID, SnapshotTime, Size, Uploaded, Files, Duration}
 }
 
 // Outputs of a retention step.
@@ -92,8 +100,11 @@ type KeptSnapshot struct {
 	Size *uint64 `json:"size,omitempty"`
 }
 
-// Outputs of a repository-init step (the Repository controller's run), beside
-// TotalSize and SnapshotCount.
+// Outputs of a repository-init step (the step of the Repository
+// controller's refresh run, also named repository-init), beside TotalSize
+// and SnapshotCount. Its check run's step, repository-check, reports
+// Integrity, Errors and BrokenPacks; its wipe run's step, repository-wipe,
+// nothing.
 const (
 	// RepositoryCreated is "true" when the step ran restic init.
 	RepositoryCreated = "created"

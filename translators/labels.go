@@ -16,13 +16,15 @@ const (
 	// LabelFunction is the Function a step invokes.
 	LabelFunction = "stashflow.dev/function"
 	// LabelGlobal is "true" on the steps of no one target: global (batch)
-	// hooks, repository-init, the verdict.
+	// hooks, a session's repository-init, the verdict, and the step of a
+	// Repository's run (repository-init, -check or -wipe).
 	LabelGlobal = "stashflow.dev/global"
 )
 
 // The values of LabelStepKind.
 const (
-	// StepKindFunction is a step that runs a Function (repository-init too).
+	// StepKindFunction is a step that runs a Function (repository-init,
+	// -check and -wipe too).
 	StepKindFunction = "step"
 	// StepKindHook is a pre- or post- hook.
 	StepKindHook = "hook"

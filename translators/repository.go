@@ -15,8 +15,16 @@ import (
 	"github.com/stashflow/stashflow/pipeline"
 )
 
-// RepositoryStep is the name of the one step of a Repository's run.
-const RepositoryStep = "repository-init"
+// The one step of a Repository's run is named for the Function it runs:
+// the refresh run's step opens the repository (repository-init), a check
+// run's checks it, a wipe run's wipes it. (Before, every run's step was
+// named RefreshStep; a run is read against the plan it ran, so a check or
+// wipe run submitted then is still read under that name.)
+const (
+	RefreshStep = "repository-init"
+	CheckStep   = "repository-check"
+	WipeStep    = "repository-wipe"
+)
 
 // RefreshRunTTL is how long an engine keeps a Repository's refresh run
 // (open, forget, list) once it succeeded. Refresh runs follow every backup
@@ -28,8 +36,8 @@ const RepositoryStep = "repository-init"
 // Repository's status, its Snapshot objects and its events. A refresh run
 // that failed, and every check and wipe run, is kept the engine's default
 // time. (If the operator is down longer than this when a refresh ends, the
-// run is gone when it looks: it says the refresh failed, and runs it again
-// after its retry delay; a refresh is idempotent, forgets included.)
+// run is gone when it looks: it is run again, which a refresh allows, being
+// idempotent, forgets included; nothing is marked failed.)
 const RefreshRunTTL = 10 * time.Minute
 
 // RepositoryWork is what a Repository's run does beside opening it.
@@ -55,7 +63,8 @@ type RepositoryCheck struct {
 
 // RepositoryRun is the graph the Repository controller runs for repo, named
 // name: one step, `stashflow fn repository-init` (or, with work.Wipe,
-// `stashflow fn repository-wipe`), with the repository's environment (its
+// `stashflow fn repository-wipe`), named for its Function (RefreshStep,
+// CheckStep, WipeStep), with the repository's environment (its
 // Secret's keys as secret references, never values) and, for a local
 // backend, its volume, as every session step has them. It opens the
 // repository, initialises it if work.Create is true and the backend holds
@@ -68,7 +77,7 @@ type RepositoryCheck struct {
 // pod of the stashflow image; on the local engine a child process of the
 // operator. The graph's labels name the Repository (v1alpha1.LabelRepository)
 // and the kind of run (LabelRepositoryRun: refresh, check or wipe), its step
-// is labelled with the Function it runs, and a refresh run that succeeded
+// is named and labelled for the Function it runs, and a refresh run that succeeded
 // is kept RefreshRunTTL (Graph.SucceededTTL).
 func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, opts Options) (*pipeline.Graph, error) {
 	if repo == nil {
@@ -78,13 +87,13 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 	if len(work.Forget) > 0 {
 		args = append(args, "--forget="+strings.Join(work.Forget, ","))
 	}
-	display, function, kind, ttl := "open the repository", RepositoryStep, v1alpha1.RepositoryRunRefresh, RefreshRunTTL
+	display, function, kind, ttl := "open the repository", RefreshStep, v1alpha1.RepositoryRunRefresh, RefreshRunTTL
 	declared := []string{outputs.RepositoryCreated, outputs.RepositoryExists, outputs.SnapshotCount, outputs.TotalSize,
 		outputs.FirstSnapshotTime, outputs.LastSnapshotTime, outputs.Snapshots, outputs.ForgottenIDs}
 	switch {
 	case work.Wipe:
 		args, display, declared = []string{"fn", "repository-wipe"}, "wipe the repository's data (wipeOut)", nil
-		function, kind, ttl = "repository-wipe", v1alpha1.RepositoryRunWipe, 0
+		function, kind, ttl = WipeStep, v1alpha1.RepositoryRunWipe, 0
 	case work.Check != nil:
 		// The step succeeds when restic check ran, whatever it found: the
 		// outputs say what (a failed step reports none).
@@ -95,12 +104,12 @@ func RepositoryRun(repo *v1alpha1.Repository, name string, work RepositoryWork, 
 			display += ", reading " + work.Check.ReadDataSubset + " of its data"
 		}
 		declared = []string{outputs.Integrity, outputs.Errors, outputs.BrokenPacks}
-		function, kind, ttl = "repository-check", v1alpha1.RepositoryRunCheck, 0
+		function, kind, ttl = CheckStep, v1alpha1.RepositoryRunCheck, 0
 	}
 	p := pipeline.Process{Image: opts.Image, Command: []string{"stashflow"}, Args: args}
 	addRepository(&p, repo)
 	s := pipeline.Step{
-		Name:        RepositoryStep,
+		Name:        function,
 		DisplayName: display,
 		Template:    function,
 		Process:     p,

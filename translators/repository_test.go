@@ -98,7 +98,7 @@ func TestRepositoryRunKinds(t *testing.T) {
 			}
 			s := g.Steps[0]
 			got := []any{g.Labels[v1alpha1.LabelRepository], g.Labels[v1alpha1.LabelRepositoryRun], s.Name, s.Template, s.Labels[translators.LabelFunction], g.SucceededTTL}
-			want := []any{"repo", tt.kind, translators.RepositoryStep, tt.function, tt.function, tt.ttl}
+			want := []any{"repo", tt.kind, tt.function, tt.function, tt.function, tt.ttl}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("repository, run kind, step, template, function label, succeeded TTL (-want +got):\n%s", diff)
 			}

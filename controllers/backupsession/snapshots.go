@@ -181,12 +181,18 @@ func (r *Reconciler) reportUnrecorded(ctx context.Context, s *scope, repo types.
 
 // snapshot is the Snapshot object of a host's snapshot (snapshot.New:
 // spec from the session's outcome; the Repository controller writes its
-// status from the backend's record).
+// status from the backend's record). Its time is the one restic recorded,
+// as the step reported it (outputs.SnapshotTime), so that it is what a
+// listing of the repository shows; the step's end only when the step's
+// Function does not report it.
 func (r *Reconciler) snapshot(s *scope, repo *v1alpha1.Repository, i int, t *sessionstatus.Target, h *sessionstatus.Host) *v1alpha1.Snapshot {
 	inv := s.session.Spec.Invoker
 	f := snapshot.Facts{
 		ID: h.SnapshotID, Time: h.FinishedAt, Hostname: h.Hostname, Paths: targetPaths(s, i), Size: h.Size, Session: s.session.Name,
 		Labels: map[string]string{v1alpha1.LabelInvoker: inv.Name, v1alpha1.LabelInvokerKind: inv.Kind},
+	}
+	if !h.SnapshotTime.IsZero() {
+		f.Time = h.SnapshotTime
 	}
 	if t.Ref != nil {
 		f.Labels[v1alpha1.LabelTarget], f.Labels[v1alpha1.LabelTargetKind] = t.Ref.Name, t.Ref.Kind

@@ -8,12 +8,10 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/controllers/schedule"
 	"github.com/stashflow/stashflow/outputs"
 	"github.com/stashflow/stashflow/pipeline"
@@ -135,12 +133,7 @@ func (r *Reconciler) reconcileCheck(ctx context.Context, s *scope) (ctrl.Result,
 		ctrl.LoggerFrom(ctx).V(1).Info("Integrity check waits for the sessions that use the Repository", "sessions", s.using)
 		return ctrl.Result{RequeueAfter: waitPoll}, nil
 	}
-	key := client.ObjectKeyFromObject(repo)
-	suffix := "check-" + strconv.FormatInt(s.now.UnixMilli(), 36)
-	name := names.Join(repo.Name, suffix)
-	for i := 1; r.cov.done(key, repo.UID, name); i++ {
-		name = names.Join(repo.Name, suffix+"-"+strconv.Itoa(i))
-	}
+	name := r.runName(s, runCheck)
 	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 	now := metav1.NewTime(s.now)
 	st.LastIntegrityCheckTime = &now
@@ -174,10 +167,7 @@ func subsetNote(repo *v1alpha1.Repository) string {
 // checkFinished writes the outcome of a check run that ended: integrity,
 // the IntegrityVerified condition and the gauge (exportMetrics).
 func (r *Reconciler) checkFinished(ctx context.Context, s *scope, run *engine.Run) {
-	var node pipeline.NodeStatus
-	if len(run.Nodes) > 0 {
-		node = run.Nodes[0]
-	}
+	node := runNode(run)
 	integrity, perr := strconv.ParseBool(node.Outputs[outputs.Integrity])
 	switch {
 	case run.Failure != "":

@@ -3,7 +3,6 @@ package repository
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +13,6 @@ import (
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
-	"github.com/stashflow/stashflow/controllers/internal/names"
 	"github.com/stashflow/stashflow/pipeline"
 	"github.com/stashflow/stashflow/translators"
 )
@@ -39,7 +37,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	if st.Workflow != nil && (wiping == nil || wiping.Reason != string(conditions.ReasonWipingOut)) {
 		// A refresh or forget run of the Repository is in flight: it ends
 		// first (a wipe must not race a prune).
-		run, err := r.Engine.Status(ctx, repo, st.Workflow, repositoryPlan)
+		run, err := r.Engine.Status(ctx, repo, st.Workflow, anyRunPlan)
 		if err == nil && !run.Finished {
 			return ctrl.Result{RequeueAfter: waitPoll}, nil
 		}
@@ -59,7 +57,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 			st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name.(string)}
 			return r.followWipe(ctx, s)
 		}
-		name := names.Join(repo.Name, "wipe-"+strconv.FormatInt(s.now.UnixMilli(), 36))
+		name := r.runName(s, runWipe)
 		r.wipes.Store(repo.UID, name)
 		st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 		msg := fmt.Sprintf("Repository %s/%s was deleted with wipeOut: run %s deletes its data at %s", repo.Namespace, repo.Name, name,
@@ -71,7 +69,38 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	return r.followWipe(ctx, s)
 }
 
-var repositoryPlan = &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
+// anyRunPlan reads a run of any kind (only whether it finished matters).
+var anyRunPlan = &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{
+	{Name: translators.RefreshStep}, {Name: translators.CheckStep}, {Name: translators.WipeStep}}}
+
+// runPlan is the plan a Repository run of graph g is read against: its
+// step, and for a check or wipe run also translators.RefreshStep, the name
+// their step had before it was named for its Function, so that such a run
+// submitted by an older operator is read as it ran (runNode).
+func runPlan(g *pipeline.Graph) *v1alpha1.RunPlan {
+	plan := &v1alpha1.RunPlan{}
+	for _, s := range g.Steps {
+		plan.Steps = append(plan.Steps, v1alpha1.PlannedStep{Name: s.Name})
+	}
+	if len(g.Steps) == 1 && g.Steps[0].Name != translators.RefreshStep {
+		plan.Steps = append(plan.Steps, v1alpha1.PlannedStep{Name: translators.RefreshStep})
+	}
+	return plan
+}
+
+// runNode is the status of a Repository run's one step: the first step of
+// its plan (runPlan) that the engine reached, else the first.
+func runNode(run *engine.Run) pipeline.NodeStatus {
+	for _, n := range run.Nodes {
+		if n.Phase != pipeline.PhasePending && n.Phase != pipeline.PhaseOmitted {
+			return n
+		}
+	}
+	if len(run.Nodes) > 0 {
+		return run.Nodes[0]
+	}
+	return pipeline.NodeStatus{}
+}
 
 // followWipe submits the wipe run named in status.workflow and, when it
 // ends, releases the Repository or says why it failed (and tries again).
@@ -86,21 +115,22 @@ func (r *Reconciler) followWipe(ctx context.Context, s *scope) (ctrl.Result, err
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("submitting the Repository's wipe: %w", err)
 	}
-	run, err := r.Engine.Status(ctx, repo, ref, repositoryPlan)
+	run, err := r.Engine.Status(ctx, repo, ref, runPlan(g))
 	failure := ""
 	switch lost := engine.AsLost(err); {
 	case lost != nil:
-		failure = lost.Message
+		// Gone before it said whether the data is deleted: run it again.
+		return r.rerun(ctx, s, lost.Message), nil
 	case err != nil:
 		return ctrl.Result{}, err
 	case !run.Finished:
 		return ctrl.Result{RequeueAfter: waitPoll}, nil
 	case run.Failure != "":
 		failure = run.Failure
-	case len(run.Nodes) == 0 || run.Nodes[0].Phase != pipeline.PhaseSucceeded:
+	case runNode(run).Phase != pipeline.PhaseSucceeded:
 		failure = "the wipe step failed"
-		if len(run.Nodes) > 0 && run.Nodes[0].Message != "" {
-			failure = run.Nodes[0].Message
+		if msg := runNode(run).Message; msg != "" {
+			failure = msg
 		}
 	}
 	r.Engine.Forget(key)

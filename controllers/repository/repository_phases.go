@@ -206,12 +206,9 @@ func (r *Reconciler) reconcileRun(ctx context.Context, s *scope) (ctrl.Result, e
 		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
 	}
 	st.Workflow.UIURL = ref.UIURL
-	plan := &v1alpha1.RunPlan{Steps: []v1alpha1.PlannedStep{{Name: translators.RepositoryStep}}}
-	run, err := r.Engine.Status(ctx, s.repo, ref, plan)
+	run, err := r.Engine.Status(ctx, s.repo, ref, runPlan(g))
 	if lost := engine.AsLost(err); lost != nil {
-		r.failed(s, lost.Message)
-		s.endRun()
-		return ctrl.Result{RequeueAfter: r.RetryDelay}, nil
+		return r.rerun(ctx, s, lost.Message), nil
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -266,16 +263,8 @@ func (r *Reconciler) reconcileNextRun(ctx context.Context, s *scope) (ctrl.Resul
 		conditions.Unknown(&st.Conditions, s.repo.Generation, conditions.Initialized, conditions.ReasonInitializing,
 			"the Repository's spec changed: its backend is opened again")
 	}
-	// A name no earlier run of this Repository had: a run remembered as
-	// done under the same name would be taken for a stale read forever
-	// (two runs can start in one second, e.g. before and after the first
-	// BackupConfiguration into a new Repository is seen).
 	key := client.ObjectKeyFromObject(s.repo)
-	suffix := "repository-" + strconv.FormatInt(s.now.UnixMilli(), 36)
-	name := names.Join(s.repo.Name, suffix)
-	for i := 1; r.cov.done(key, s.repo.UID, name); i++ {
-		name = names.Join(s.repo.Name, suffix+"-"+strconv.Itoa(i))
-	}
+	name := r.runName(s, runRefresh)
 	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
 	now := metav1.NewTime(s.now)
 	r.cov.propose(key, s.repo.UID, name, s.ended, lastRun(st))
@@ -284,6 +273,72 @@ func (r *Reconciler) reconcileNextRun(ctx context.Context, s *scope) (ctrl.Resul
 	r.running(s, s.backedUp)
 	ctrl.LoggerFrom(ctx).Info("Repository run started", "workflow", name, "engine", r.Engine.Name(), "create", s.backedUp)
 	return ctrl.Result{}, nil
+}
+
+// The kinds of a Repository's runs, the first word of their names'
+// suffix: <repository>-repository-…, -check-…, -wipe-….
+const (
+	runRefresh = "repository"
+	runCheck   = "check"
+	runWipe    = "wipe"
+)
+
+// runName names the next run of kind: a name no earlier run of this
+// Repository had (nor the run in status.workflow). A run remembered as done
+// under the same name would be taken for a stale read forever (two runs can
+// start in one millisecond, e.g. before and after the first
+// BackupConfiguration into a new Repository is seen).
+func (r *Reconciler) runName(s *scope, kind string) string {
+	key := client.ObjectKeyFromObject(s.repo)
+	suffix := kind + "-" + strconv.FormatInt(s.now.UnixMilli(), 36)
+	name := names.Join(s.repo.Name, suffix)
+	for i := 1; r.cov.done(key, s.repo.UID, name) || name == nameOf(s.repo.Status.Workflow); i++ {
+		name = names.Join(s.repo.Name, suffix+"-"+strconv.Itoa(i))
+	}
+	return name
+}
+
+// rerun replaces the run in status.workflow, which the engine lost before
+// it reported an outcome (its Workflow deleted while it ran, or while the
+// operator was down; the local run stopped with the operator), by a new
+// run of the same kind. A run that is gone says nothing about the
+// repository: no condition turns False, the conditions that name the run
+// name the new one, and an event (RunLost) and a log line say what was
+// gone. A wipe is run again, never taken as done. The lost run is forgotten
+// once the new name is written.
+func (r *Reconciler) rerun(ctx context.Context, s *scope, cause string) ctrl.Result {
+	repo, st := s.repo, &s.repo.Status
+	gone := st.Workflow.Name
+	kind := runRefresh
+	switch {
+	case repo.DeletionTimestamp != nil:
+		kind = runWipe
+	case s.check:
+		kind = runCheck
+	}
+	name := r.runName(s, kind)
+	s.endedRun, s.startedRun, s.done = gone, true, true
+	st.Workflow = &v1alpha1.WorkflowRef{Engine: r.Engine.Name(), Name: name}
+	switch kind {
+	case runWipe:
+		r.wipes.Store(repo.UID, name)
+		conditions.False(&st.Conditions, repo.Generation, v1alpha1.ConditionReady, conditions.ReasonWipingOut,
+			fmt.Sprintf("Repository %s/%s was deleted with wipeOut: run %s deletes its data at %s", repo.Namespace, repo.Name, name,
+				translators.ResticRepository(&repo.Spec.Backend)))
+	case runCheck:
+		conditions.Unknown(&st.Conditions, repo.Generation, v1alpha1.ConditionIntegrityVerified, conditions.ReasonChecking,
+			fmt.Sprintf("run %s on the %s engine runs restic check%s; sessions into the Repository wait until it ends (restic check holds an exclusive lock)",
+				name, st.Workflow.Engine, subsetNote(repo)))
+	default:
+		now := metav1.NewTime(s.now)
+		st.RefreshTime = &now
+		r.cov.propose(client.ObjectKeyFromObject(repo), repo.UID, name, s.ended, lastRun(st))
+		r.running(s, s.backedUp)
+	}
+	msg := fmt.Sprintf("Repository %s/%s: run %s is gone without an outcome (%s); run %s does its work again", repo.Namespace, repo.Name, gone, cause, name)
+	r.event(repo, false, conditions.ReasonRunLost, msg)
+	ctrl.LoggerFrom(ctx).Info("Repository run gone without an outcome, run again", "workflow", gone, "next", name, "cause", cause)
+	return ctrl.Result{}
 }
 
 // nextRun returns how long until the next run is due, 0 if it is now.

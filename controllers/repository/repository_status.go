@@ -24,10 +24,7 @@ import (
 // finished writes the outcome of a run that ended, and mirrors the
 // snapshots it listed into Snapshot objects.
 func (r *Reconciler) finished(ctx context.Context, s *scope, run *engine.Run) error {
-	var node pipeline.NodeStatus
-	if len(run.Nodes) > 0 {
-		node = run.Nodes[0]
-	}
+	node := runNode(run)
 	switch {
 	case run.Failure != "":
 		r.runFailed(s, run.Failure)

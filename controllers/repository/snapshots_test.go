@@ -230,3 +230,79 @@ func TestWipeOut(t *testing.T) {
 	}
 	ot.WaitEvent(t, c, ns, string(conditions.ReasonWipedOut), "deleted its data", 1)
 }
+
+// TestSessionSnapshotTimeIsRestics: the Snapshot object a BackupSession
+// records has restic's time of the snapshot (`restic snapshots --json`,
+// to the second the API keeps), not the end of the step that took it; the
+// Repository's refresh, which lists the snapshot afterwards, leaves it so.
+// The step is the real volume-backup Function, held a second and a half
+// after restic ended so that its end falls in a later second than
+// restic's time: with the step's end as the time the test fails.
+func TestSessionSnapshotTimeIsRestics(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	dir, data := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(data+"/file", []byte("data"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary is `stashflow fn` (TestMain dispatches it).
+	fn := ot.ShellFunction(ns+"-volume", `"$STASHFLOW" fn volume-backup --paths="$DATA" --hostname=db --session="$SESSION" && sleep 1.5`,
+		"snapshotID", "snapshotTime", "size", "uploaded", "files", "duration")
+	fn.Spec.Env = []corev1.EnvVar{{Name: "STASHFLOW", Value: self}, {Name: "DATA", Value: data}, {Name: "SESSION", Value: "${BACKUP_SESSION:=}"}}
+	repo, secret := ot.Repository(ns, "repo", dir)
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), fn, ot.Task(ns+"-volume", ns+"-volume"), config(ns, "a", "repo", ns+"-volume"))
+	// No periodic refresh: one listing while the step runs would create
+	// the object before the session records it.
+	ot.Start(t, env, ns, controllers.Config{})
+	ot.Create(t, c, session(ns, "a-1", "a"))
+	bs := waitSession(t, ns, "a-1", v1alpha1.BackupSessionSucceeded)
+
+	var snaps []struct {
+		ID   string    `json:"id"`
+		Time time.Time `json:"time"`
+	}
+	restic(t, dir, password, &snaps, "snapshots")
+	if len(snaps) != 1 {
+		t.Fatalf("restic lists %d snapshots, want 1", len(snaps))
+	}
+	want := snaps[0].Time.Truncate(time.Second)
+	var stepEnd time.Time
+	for _, tg := range bs.Status.Targets {
+		for _, s := range tg.Steps {
+			if s.FinishedAt != nil {
+				stepEnd = s.FinishedAt.Time
+			}
+		}
+	}
+	if !stepEnd.After(want) {
+		t.Fatalf("the step ended at %v, not after restic's time %v: the test cannot tell them apart", stepEnd, want)
+	}
+	timeOf := func(s *v1alpha1.Snapshot) string {
+		switch {
+		case s.Spec.Time == nil:
+			return "spec.time not set"
+		case !s.Spec.Time.Time.Equal(want):
+			return fmt.Sprintf("spec.time %v, want restic's %v (the step ended %v)", s.Spec.Time.Time, want, stepEnd)
+		}
+		return ""
+	}
+	snap := waitSnapshot(t, ns, "repo", snaps[0].ID, func(s *v1alpha1.Snapshot) string { return "" })
+	if msg := timeOf(snap); msg != "" || snap.Spec.Session != "a-1" {
+		t.Errorf("Snapshot recorded by the session: %s; session %q", msg, snap.Spec.Session)
+	}
+	// The refresh after the session lists the snapshot (its record in the
+	// status) and keeps the time.
+	snap = waitSnapshot(t, ns, "repo", snaps[0].ID, func(s *v1alpha1.Snapshot) string {
+		if s.Status.Tree == "" {
+			return "status not written by a refresh yet"
+		}
+		return ""
+	})
+	if msg := timeOf(snap); msg != "" {
+		t.Errorf("after the refresh: %s", msg)
+	}
+}

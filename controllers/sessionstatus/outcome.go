@@ -84,6 +84,9 @@ type Host struct {
 	Duration   string
 	Error      string
 	FinishedAt time.Time
+	// SnapshotTime is the time restic recorded for SnapshotID (the step's
+	// outputs.SnapshotTime); zero when the step did not report it.
+	SnapshotTime time.Time
 }
 
 // Target is the outcome of one target.
@@ -355,6 +358,9 @@ func host(hostname string, n pipeline.NodeStatus) Host {
 		h.Phase = v1alpha1.HostPending
 	}
 	h.SnapshotID = strings.TrimSpace(n.Outputs[outputs.SnapshotID])
+	if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(n.Outputs[outputs.SnapshotTime])); err == nil && h.SnapshotID != "" {
+		h.SnapshotTime = t
+	}
 	h.Size = Int(n.Outputs[outputs.Size])
 	h.Uploaded = Int(n.Outputs[outputs.Uploaded])
 	h.Files = Int(n.Outputs[outputs.Files])

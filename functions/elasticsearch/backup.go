@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
 )
 
 // Registered names of the Functions.
@@ -240,10 +240,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return out, err
 	}
-	out[outputs.SnapshotID] = sum.SnapshotID
-	out[outputs.Size] = strconv.FormatUint(sum.TotalBytesProcessed, 10)
-	out[outputs.Uploaded] = strconv.FormatUint(sum.DataAddedPacked, 10)
-	out[outputs.Files] = strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10)
+	maps.Copy(out, sum.Outputs())
 	log.Info("elasticsearch backup stored", "snapshot", sum.SnapshotID, "indices", len(res.indices),
 		"documents", res.documents, "bytes", res.bytes, "uploaded", sum.DataAddedPacked)
 	return out, nil

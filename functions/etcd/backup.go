@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -14,7 +15,6 @@ import (
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
 )
 
 // BackupName is the registered name of the backup Function.
@@ -161,10 +161,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		return out, err
 	}
 	out[OutputSHA256] = sum
-	out[outputs.SnapshotID] = summary.SnapshotID
-	out[outputs.Size] = strconv.FormatUint(summary.TotalBytesProcessed, 10)
-	out[outputs.Uploaded] = strconv.FormatUint(summary.DataAddedPacked, 10)
-	out[outputs.Files] = strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10)
+	maps.Copy(out, summary.Outputs())
 	log.Info("etcd snapshot stored", "snapshot", summary.SnapshotID, "bytes", summary.TotalBytesProcessed, "uploaded", summary.DataAddedPacked, "sha256", sum)
 	return out, nil
 }

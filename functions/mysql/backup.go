@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -15,7 +15,6 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/dumpstream"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
 )
 
 // Registered names of the Functions.
@@ -134,10 +133,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return out, err
 	}
-	out[outputs.SnapshotID] = summary.SnapshotID
-	out[outputs.Size] = strconv.FormatUint(summary.TotalBytesProcessed, 10)
-	out[outputs.Uploaded] = strconv.FormatUint(summary.DataAddedPacked, 10)
-	out[outputs.Files] = strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10)
+	maps.Copy(out, summary.Outputs())
 	log.Info(b.flavor+" dump stored", "snapshot", summary.SnapshotID, "bytes", summary.TotalBytesProcessed, "uploaded", summary.DataAddedPacked)
 	return out, nil
 }

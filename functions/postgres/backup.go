@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -14,7 +14,6 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/dumpstream"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
 )
 
 // BackupName is the registered name of the backup Function.
@@ -140,10 +139,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return out, err
 	}
-	out[outputs.SnapshotID] = summary.SnapshotID
-	out[outputs.Size] = strconv.FormatUint(summary.TotalBytesProcessed, 10)
-	out[outputs.Uploaded] = strconv.FormatUint(summary.DataAddedPacked, 10)
-	out[outputs.Files] = strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10)
+	maps.Copy(out, summary.Outputs())
 	log.Info("postgres dump stored", "snapshot", summary.SnapshotID, "bytes", summary.TotalBytesProcessed, "uploaded", summary.DataAddedPacked)
 	return out, nil
 }

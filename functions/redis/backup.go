@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -15,7 +14,6 @@ import (
 	"github.com/stashflow/stashflow/functions/internal/dumpstream"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
-	"github.com/stashflow/stashflow/outputs"
 )
 
 // Registered names of the Functions.
@@ -159,12 +157,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := step.Outputs{
-		outputs.SnapshotID: summary.SnapshotID,
-		outputs.Size:       strconv.FormatUint(summary.TotalBytesProcessed, 10),
-		outputs.Uploaded:   strconv.FormatUint(summary.DataAddedPacked, 10),
-		outputs.Files:      strconv.FormatUint(uint64(summary.TotalFilesProcessed), 10),
-	}
+	out := step.Outputs(summary.Outputs())
 	log.Info("redis RDB stored", "snapshot", summary.SnapshotID, "bytes", summary.TotalBytesProcessed, "uploaded", summary.DataAddedPacked)
 	return out, nil
 }

@@ -8,11 +8,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stashflow/stashflow/outputs"
 )
 
 // BackupSummary is the "summary" message of `restic backup --json`.
@@ -30,6 +33,23 @@ type BackupSummary struct {
 	BackupStart         time.Time `json:"backup_start"`
 	BackupEnd           time.Time `json:"backup_end"`
 	SnapshotID          string    `json:"snapshot_id"`
+}
+
+// Outputs are the step outputs of a backup that committed s.SnapshotID:
+// the snapshot id, its time (outputs.SnapshotTime: restic sets the
+// snapshot's time to the backup's start, backup_start), the bytes read
+// (size), the bytes added to the repository (uploaded) and the files.
+func (s *BackupSummary) Outputs() map[string]string {
+	out := map[string]string{
+		outputs.SnapshotID: s.SnapshotID,
+		outputs.Size:       strconv.FormatUint(s.TotalBytesProcessed, 10),
+		outputs.Uploaded:   strconv.FormatUint(s.DataAddedPacked, 10),
+		outputs.Files:      strconv.FormatUint(uint64(s.TotalFilesProcessed), 10),
+	}
+	if !s.BackupStart.IsZero() {
+		out[outputs.SnapshotTime] = s.BackupStart.UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }
 
 // BackupOptions are the options of a backup from stdin.

@@ -171,6 +171,15 @@ func classify(command string, code int, stderr []byte, location string) *Error {
 		if strings.Contains(msg, "no matching ID found") || strings.Contains(msg, "no snapshot found") {
 			e.Kind = KindNoSnapshot
 		}
+		if reDenied.MatchString(msg) && e.Kind == KindOther {
+			// The backend refused the credentials and restic gave up
+			// (rest-server's 401, Azure's final 403): what its retry
+			// notices say at once (hopelessRetry), said at exit. restic's
+			// hint that there may be no repository is beside the point.
+			e.Kind = KindAccessDenied
+			msg, _, _ = strings.Cut(strings.TrimPrefix(msg, "Fatal: "), "Is there a repository at the following location?")
+			msg = "credentials rejected by " + RedactLocation(location) + ": " + strings.TrimSpace(msg)
+		}
 	}
 	e.Message = oneLine(stripCreds(strings.TrimPrefix(msg, "Fatal: ")))
 	return e

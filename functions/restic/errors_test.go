@@ -7,6 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// azureDashes is the separator azcore puts around an Azure error response.
+const azureDashes = "--------------------------------------------------------------------------------"
+
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -34,6 +37,29 @@ func TestClassify(t *testing.T) {
 			name: "unreachable", code: 1,
 			stderr:   "Load(<key/1>) returned error, retrying after 1s: x\n" + `{"message_type":"exit_error","code":1,"message":"Fatal: unable to open repository at rest:http://u:***@h/r: Get \"http://u:***@h/r/keys/\": dial tcp 10.0.0.1:80: connect: connection refused"}`,
 			wantKind: KindUnreachable, wantMsg: `unable to open repository at rest:http://u:***@h/r: Get "http://u:***@h/r/keys/": dial tcp 10.0.0.1:80: connect: connection refused`,
+		},
+		{
+			// restic 0.18.1's stderr against rest-server --htpasswd-file with a
+			// wrong RESTIC_REST_PASSWORD (TestAccessDeniedOnRealServers).
+			name: "rest-server refuses the credentials", code: 1,
+			stderr: "Stat(<config/>) failed: unexpected HTTP response (401): 401 Unauthorized\n" +
+				`{"message_type":"exit_error","code":1,"message":"Fatal: unable to open config file: unexpected HTTP response (401): 401 Unauthorized\nIs there a repository at the following location?\nrest:http://127.0.0.1:27615/repo/"}`,
+			wantKind: KindAccessDenied, wantMsg: "credentials rejected by rest:http://u:***@h/r: unable to open config file: unexpected HTTP response (401): 401 Unauthorized",
+		},
+		{
+			// restic 0.18.1's stderr against Azurite with a wrong
+			// AZURE_ACCOUNT_KEY (TestAccessDeniedOnRealServers).
+			name: "Azure refuses the key", code: 1,
+			stderr: "Stat(<config/>) failed: blob.GetProperties: HEAD https://stashflowtest.blob.localhost:28186/stashflow-test/repo/config\n" + azureDashes + "\n" +
+				"RESPONSE 403: 403 Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.\nERROR CODE: AuthorizationFailure\n" +
+				azureDashes + "\nResponse contained no body\n" + azureDashes + "\n\n" +
+				`{"message_type":"exit_error","code":1,"message":"Fatal: unable to open config file: blob.GetProperties: HEAD https://stashflowtest.blob.localhost:28186/stashflow-test/repo/config\n` + azureDashes +
+				`\nRESPONSE 403: 403 Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.\nERROR CODE: AuthorizationFailure\n` +
+				azureDashes + `\nResponse contained no body\n` + azureDashes + `\n\nIs there a repository at the following location?\nazure:stashflow-test:/repo"}`,
+			wantKind: KindAccessDenied,
+			wantMsg: "credentials rejected by rest:http://u:***@h/r: unable to open config file: blob.GetProperties: HEAD https://stashflowtest.blob.localhost:28186/stashflow-test/repo/config; " + azureDashes +
+				"; RESPONSE 403: 403 Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.; ERROR CODE: AuthorizationFailure; " +
+				azureDashes + "; Response contained no body; " + azureDashes,
 		},
 		{
 			name: "backup error line without exit_error", code: 1,

@@ -104,12 +104,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return step.Outputs{
-		outputs.SnapshotID: sum.SnapshotID,
-		outputs.Size:       strconv.FormatUint(sum.TotalBytesProcessed, 10),
-		outputs.Uploaded:   strconv.FormatUint(sum.DataAddedPacked, 10),
-		outputs.Files:      strconv.FormatUint(uint64(sum.TotalFilesProcessed), 10),
-	}, nil
+	return step.Outputs(sum.Outputs()), nil
 }
 
 // Restore is volume-restore.
