@@ -26,7 +26,8 @@ import (
 // runtimeSettings (kmodules offshoot-api ofst.RuntimeSettings), field for field: what a
 // run-to-completion step can use reaches the step pods on the Argo engine; what cannot
 // (probes, sidecars, ServiceAccount annotations) is refused at admission, naming the field.
-// +kubebuilder:validation:MinProperties=1
+// An empty runtimeSettings ({}) sets nothing, as in Stash, which writes it so on the
+// BackupConfigurations it creates from a BackupBlueprint.
 type RuntimeSettings struct {
 	// container settings apply to every step container.
 	// +optional

@@ -184,9 +184,9 @@ type RestoreRule struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	TargetHosts []string `json:"targetHosts,omitempty"`
 
-	// sourceHost is the host whose snapshots are restored. Empty means each target host's own.
+	// sourceHost is the host whose snapshots are restored. Empty (unset or "", as Stash's docs
+	// write it) means each target host's own.
 	// +optional
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	SourceHost string `json:"sourceHost,omitempty"`
 
