@@ -316,6 +316,40 @@ func TestEmptyRuntimeSettings(t *testing.T) {
 	}
 }
 
+// TestEmptyTaskRef: `task: {}` (Stash writes it on a workload's
+// BackupConfiguration, which names no Task) runs the Task chosen from the
+// target, as an unset task does; with neither a name nor a target to choose
+// from, translation fails naming the task.
+func TestEmptyTaskRef(t *testing.T) {
+	plan := func(in *input) string {
+		p, err := in.translate(translators.Options{Image: testImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Graph.Format()
+	}
+	for _, file := range []string{"volume-backup-rest.yaml", "workload-backup-statefulset.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			want := plan(mustLoad(t, file))
+			in := mustLoad(t, file)
+			configOf(in).Spec.Task = &v1alpha1.TaskRef{}
+			if diff := cmp.Diff(want, plan(in)); diff != "" {
+				t.Errorf("task: {} changed the plan (-unset +empty):\n%s", diff)
+			}
+			if !strings.Contains(want, "volume-backup") {
+				t.Errorf("the plan runs no volume-backup step:\n%s", want)
+			}
+		})
+	}
+	in := mustLoad(t, "volume-backup-rest.yaml")
+	configOf(in).Spec.Task = &v1alpha1.TaskRef{}
+	configOf(in).Spec.Target = nil
+	_, err := in.translate(translators.Options{Image: testImage})
+	if err == nil || !strings.Contains(err.Error(), "no task given and none can be inferred from the target") {
+		t.Errorf("task: {} without a target: err = %v, want the task named as missing", err)
+	}
+}
+
 // TestEmptySourceHost: a rule's sourceHost "" (Stash's docs write
 // `sourceHost: ""` for "each host's own") restores the target host's own
 // snapshots, as an unset sourceHost does; a named one restores that host's.

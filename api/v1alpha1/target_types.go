@@ -85,8 +85,10 @@ type Param struct {
 
 // TaskRef names a Task and the parameters to run it with.
 type TaskRef struct {
-	// name of the Task.
-	// +required
+	// name of the Task. Unset (`task: {}`, as Stash writes it on a workload's
+	// BackupConfiguration) means the Task is chosen from the target, as when task is unset;
+	// params then go to that Task.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name,omitempty"`
