@@ -281,6 +281,108 @@ func TestTopLevelRules(t *testing.T) {
 	}
 }
 
+// TestEmptyRuntimeSettings: `runtimeSettings: {}` (Stash writes it on the
+// BackupConfigurations it makes from a BackupBlueprint) sets nothing: the
+// graph and the rendered Workflow are those without it, and the local engine
+// runs it.
+func TestEmptyRuntimeSettings(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local=%v", local), func(t *testing.T) {
+			render := func(rs *v1alpha1.RuntimeSettings) string {
+				in := mustLoad(t, "volume-backup-rest.yaml")
+				configOf(in).Spec.RuntimeSettings = rs
+				plan, err := in.translate(translators.Options{Image: testImage, Local: local})
+				if err != nil {
+					t.Fatalf("translate with runtimeSettings %+v: %v", rs, err)
+				}
+				wf, err := argo.Render(plan.Graph, argo.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := yaml.Marshal(wf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return plan.Graph.Format() + string(out)
+			}
+			if diff := cmp.Diff(render(nil), render(&v1alpha1.RuntimeSettings{})); diff != "" {
+				t.Errorf("runtimeSettings: {} changed the plan (-none +empty):\n%s", diff)
+			}
+			// The comparison sees runtimeSettings: a nice value shows.
+			if render(nil) == render(&v1alpha1.RuntimeSettings{Container: &v1alpha1.ContainerRuntimeSettings{Nice: &v1alpha1.NiceSettings{Adjustment: ptr.To[int32](5)}}}) {
+				t.Error("a container nice setting did not change the plan")
+			}
+		})
+	}
+}
+
+// TestEmptyTaskRef: `task: {}` (Stash writes it on a workload's
+// BackupConfiguration, which names no Task) runs the Task chosen from the
+// target, as an unset task does; with neither a name nor a target to choose
+// from, translation fails naming the task.
+func TestEmptyTaskRef(t *testing.T) {
+	plan := func(in *input) string {
+		p, err := in.translate(translators.Options{Image: testImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Graph.Format()
+	}
+	for _, file := range []string{"volume-backup-rest.yaml", "workload-backup-statefulset.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			want := plan(mustLoad(t, file))
+			in := mustLoad(t, file)
+			configOf(in).Spec.Task = &v1alpha1.TaskRef{}
+			if diff := cmp.Diff(want, plan(in)); diff != "" {
+				t.Errorf("task: {} changed the plan (-unset +empty):\n%s", diff)
+			}
+			if !strings.Contains(want, "volume-backup") {
+				t.Errorf("the plan runs no volume-backup step:\n%s", want)
+			}
+		})
+	}
+	in := mustLoad(t, "volume-backup-rest.yaml")
+	configOf(in).Spec.Task = &v1alpha1.TaskRef{}
+	configOf(in).Spec.Target = nil
+	_, err := in.translate(translators.Options{Image: testImage})
+	if err == nil || !strings.Contains(err.Error(), "no task given and none can be inferred from the target") {
+		t.Errorf("task: {} without a target: err = %v, want the task named as missing", err)
+	}
+}
+
+// TestEmptySourceHost: a rule's sourceHost "" (Stash's docs write
+// `sourceHost: ""` for "each host's own") restores the target host's own
+// snapshots, as an unset sourceHost does; a named one restores that host's.
+func TestEmptySourceHost(t *testing.T) {
+	for _, tt := range []struct {
+		sourceHost, want string
+	}{
+		{sourceHost: "etcd-old", want: "--host=etcd-old"},
+		{sourceHost: "", want: "--host=etcd"},
+	} {
+		t.Run(tt.sourceHost, func(t *testing.T) {
+			in := mustLoad(t, "etcd-restore-rules.yaml")
+			rs := manifest.Of[*v1alpha1.RestoreSession](in.set)[0]
+			rs.Spec.Target.Rules[0].SourceHost = tt.sourceHost
+			plan, err := in.translate(translators.Options{Image: testImage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hosts []string
+			for _, s := range plan.Graph.Steps {
+				for _, a := range s.Process.Args {
+					if strings.HasPrefix(a, "--host=") {
+						hosts = append(hosts, a)
+					}
+				}
+			}
+			if diff := cmp.Diff([]string{tt.want}, hosts); diff != "" {
+				t.Errorf("--host of the restore step (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestBackendOptions: a backend's maxConnections becomes restic's
 // <backend>.connections option and S3's insecureTLS restic's
 // --insecure-tls, in every step's environment.

@@ -26,7 +26,8 @@ import (
 // runtimeSettings (kmodules offshoot-api ofst.RuntimeSettings), field for field: what a
 // run-to-completion step can use reaches the step pods on the Argo engine; what cannot
 // (probes, sidecars, ServiceAccount annotations) is refused at admission, naming the field.
-// +kubebuilder:validation:MinProperties=1
+// An empty runtimeSettings ({}) sets nothing, as in Stash, which writes it so on the
+// BackupConfigurations it creates from a BackupBlueprint.
 type RuntimeSettings struct {
 	// container settings apply to every step container.
 	// +optional
@@ -260,7 +261,16 @@ type PersistentVolumeClaimTemplate struct {
 	// spec of the claim.
 	// +required
 	Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+
+	// status is accepted only empty (`status: {}`), as Stash writes it on the
+	// BackupConfigurations it makes from a BackupBlueprint: a claim's status is the
+	// apiserver's, and any field in it is refused by strict decoding, naming the field.
+	// +optional
+	Status *ClaimTemplateStatus `json:"status,omitempty"`
 }
+
+// ClaimTemplateStatus is the empty status of a claim template; it has no fields.
+type ClaimTemplateStatus struct{}
 
 // TemplateMetadata is the part of ObjectMeta a template may set.
 // +kubebuilder:validation:MinProperties=1

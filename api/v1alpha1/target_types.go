@@ -85,8 +85,10 @@ type Param struct {
 
 // TaskRef names a Task and the parameters to run it with.
 type TaskRef struct {
-	// name of the Task.
-	// +required
+	// name of the Task. Unset (`task: {}`, as Stash writes it on a workload's
+	// BackupConfiguration) means the Task is chosen from the target, as when task is unset;
+	// params then go to that Task.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name,omitempty"`
@@ -184,9 +186,9 @@ type RestoreRule struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	TargetHosts []string `json:"targetHosts,omitempty"`
 
-	// sourceHost is the host whose snapshots are restored. Empty means each target host's own.
+	// sourceHost is the host whose snapshots are restored. Empty (unset or "", as Stash's docs
+	// write it) means each target host's own.
 	// +optional
-	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	SourceHost string `json:"sourceHost,omitempty"`
 

@@ -103,6 +103,8 @@ var refusals = []string{
 	`BackupConfiguration/statefulset-volume-snapshot: spec.driver: cannot carry: driver VolumeSnapshotter (CSI VolumeSnapshots) is not supported: stashflow backs up and restores with restic; remove driver or set it to Restic`,
 	`Repository/wiped-repo: spec.wipeOut: cannot carry: Invalid value: "object": wipeOut: true is supported for backend.local, s3, gcs, azure and rest only, not for b2 or swift (stashflow deletes only restic's files of the repository); set wipeOut to false and delete the data of this backend by hand`,
 	`Restic/stash-demo: kind: cannot carry: Stash's legacy v1alpha1 Restic (a sidecar backup) has no stashflow counterpart`,
+	`RestoreSession/restore-statefulset: spec.target.replicas: cannot carry: Stash makes new claims from target.volumeClaimTemplates (replicas sets of them) and restores into them, with driver Restic (its clone-pvc guide) or VolumeSnapshotter; stashflow restores only into claims and workloads that exist: create the claims (or the StatefulSet, whose own volumeClaimTemplates make them) first and restore into them with target.ref`,
+	`RestoreSession/restore-statefulset: spec.target.volumeClaimTemplates: cannot carry: Stash makes new claims from target.volumeClaimTemplates (replicas sets of them) and restores into them, with driver Restic (its clone-pvc guide) or VolumeSnapshotter; stashflow restores only into claims and workloads that exist: create the claims (or the StatefulSet, whose own volumeClaimTemplates make them) first and restore into them with target.ref`,
 }
 
 // TestConvertedManifestsApply converts this directory and server-side
@@ -120,11 +122,11 @@ func TestConvertedManifestsApply(t *testing.T) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
-	if got := strings.Count(stderr, "cannot carry"); got != 7 {
-		t.Errorf("%d lines say cannot carry, want 7 (refusals.yaml only):\n%s", got, stderr)
+	if got := strings.Count(stderr, "cannot carry"); got != 11 {
+		t.Errorf("%d lines say cannot carry, want 11 (refusals.yaml only):\n%s", got, stderr)
 	}
-	const notWritten = "error: 3 object(s) not written: BackupConfiguration/statefulset-volume-snapshot, " +
-		"Repository/wiped-repo, Restic/stash-demo\n"
+	const notWritten = "error: 4 object(s) not written: BackupConfiguration/statefulset-volume-snapshot, " +
+		"Repository/wiped-repo, Restic/stash-demo, RestoreSession/restore-statefulset\n"
 	if !strings.HasSuffix(stderr, notWritten) {
 		t.Errorf("stderr does not end with %q:\n%s", notWritten, stderr)
 	}

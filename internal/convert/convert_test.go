@@ -129,8 +129,8 @@ func TestConvert(t *testing.T) {
 		in:   "apiVersion: stash.appscode.com/v1beta1\nkind: RestoreSession\nmetadata: {name: r}\nspec: {repository: {name: r}, target: {ref: {apiVersion: apps/v1, kind: StatefulSet, name: s}, replicas: 3, volumeClaimTemplates: []}}\n",
 		wantLines: []string{
 			"RestoreSession/r: apiVersion: stash.appscode.com/v1beta1 → stashflow.dev/v1alpha1",
-			"RestoreSession/r: spec.target.replicas: cannot carry: Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have",
-			"RestoreSession/r: spec.target.volumeClaimTemplates: cannot carry: Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have",
+			"RestoreSession/r: spec.target.replicas: cannot carry: Stash makes new claims from target.volumeClaimTemplates (replicas sets of them) and restores into them, with driver Restic (its clone-pvc guide) or VolumeSnapshotter; stashflow restores only into claims and workloads that exist: create the claims (or the StatefulSet, whose own volumeClaimTemplates make them) first and restore into them with target.ref",
+			"RestoreSession/r: spec.target.volumeClaimTemplates: cannot carry: Stash makes new claims from target.volumeClaimTemplates (replicas sets of them) and restores into them, with driver Restic (its clone-pvc guide) or VolumeSnapshotter; stashflow restores only into claims and workloads that exist: create the claims (or the StatefulSet, whose own volumeClaimTemplates make them) first and restore into them with target.ref",
 		},
 	}, {
 		name: "a field stashflow's type does not have",

@@ -141,20 +141,25 @@ func unknownField(msg string) (string, bool) {
 // unknownReasons say why a field Stash has is not in stashflow's API; the
 // first whose pattern matches the field path is used.
 var unknownReasons = []struct {
+	kinds  []string // empty: every kind
 	field  *regexp.Regexp
 	reason string
 }{
-	{regexp.MustCompile(`target\.(replicas|volumeClaimTemplates|snapshotClassName|volumeSnapshotClassName)$`),
+	{[]string{"RestoreSession", "RestoreBatch"}, regexp.MustCompile(`target\.(replicas|volumeClaimTemplates)$`),
+		"Stash makes new claims from target.volumeClaimTemplates (replicas sets of them) and restores into them, " +
+			"with driver Restic (its clone-pvc guide) or VolumeSnapshotter; stashflow restores only into claims and workloads that exist: " +
+			"create the claims (or the StatefulSet, whose own volumeClaimTemplates make them) first and restore into them with target.ref"},
+	{nil, regexp.MustCompile(`target\.(replicas|volumeClaimTemplates|snapshotClassName|volumeSnapshotClassName)$`),
 		"Stash uses it with driver VolumeSnapshotter (CSI VolumeSnapshots), which stashflow does not have"},
-	{regexp.MustCompile(`^spec\.backend\.local\.[^.]+$`),
+	{nil, regexp.MustCompile(`^spec\.backend\.local\.[^.]+$`),
 		"stashflow's local backend is a hostPath or a persistentVolumeClaim (with mountPath and subPath)"},
-	{regexp.MustCompile(`^spec\.backend\.[^.]+$`),
+	{nil, regexp.MustCompile(`^spec\.backend\.[^.]+$`),
 		"stashflow's backends are local, s3, gcs, azure, b2, swift and rest"},
 }
 
 func unknownReason(kind, field string) string {
 	for _, r := range unknownReasons {
-		if r.field.MatchString(field) {
+		if (len(r.kinds) == 0 || slices.Contains(r.kinds, kind)) && r.field.MatchString(field) {
 			return r.reason
 		}
 	}
