@@ -9,6 +9,12 @@
 // PreBackupHookExecutionSucceeded, ...) where the API package has no name for
 // them; reasons are typed constants, so that every controller spells them
 // alike. The model is cluster-api's util/conditions/setter.go.
+//
+// The type is v1alpha1.Condition (metav1.Condition's fields plus Stash's
+// optional severity), so the helpers of k8s.io/apimachinery/pkg/api/meta
+// do not apply: Get, IsTrue and Delete are theirs. A condition Set writes
+// has no severity; conditions of other types (e.g. from a Stash export) are
+// left as they are.
 package conditions
 
 import (

@@ -32,7 +32,7 @@ func TestSetStashSeverity(t *testing.T) {
 		name:    "another type",
 		set:     func(c *[]v1alpha1.Condition) bool { return True(c, 0, "TargetFound", ReasonReady, "there") },
 		changed: true,
-		want: append(stash(), v1alpha1.Condition{Type: "TargetFound", Status: metav1.ConditionTrue, Reason: string(ReasonReady), Message: "there"}),
+		want:    append(stash(), v1alpha1.Condition{Type: "TargetFound", Status: metav1.ConditionTrue, Reason: string(ReasonReady), Message: "there"}),
 	}, {
 		name:    "the same type, the same facts",
 		set:     func(c *[]v1alpha1.Condition) bool { return False(c, 0, "Ready", ReasonRepositoryNotFound, "missing") },
