@@ -347,7 +347,7 @@ func getRepository(t *testing.T, name string) *v1alpha1.Repository {
 }
 
 // conditionReason is "<status>/<reason>" of condition typ, "" if unset.
-func conditionReason(conds []metav1.Condition, typ string) string {
+func conditionReason(conds []v1alpha1.Condition, typ string) string {
 	c := conditions.Get(conds, typ)
 	if c == nil {
 		return ""

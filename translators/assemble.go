@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/pipeline"
@@ -301,7 +301,17 @@ func linkGlobalPost(post *pipeline.Step, policy v1alpha1.HookExecutionPolicy, gl
 // every repository before a session may use it, so the step is not added.
 func (r *run) needsRepositoryInit(objs *Objects) bool {
 	return r.kind == backupRun && r.isBatch() && r.order != v1alpha1.Sequential && len(r.members) > 1 &&
-		objs.Repository != nil && !meta.IsStatusConditionTrue(objs.Repository.Status.Conditions, "Initialized")
+		objs.Repository != nil && !initialized(objs.Repository.Status.Conditions)
+}
+
+// initialized reports whether a Repository's Initialized condition is True.
+func initialized(conds []v1alpha1.Condition) bool {
+	for _, c := range conds {
+		if c.Type == "Initialized" {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // repositoryInitStep runs `stashflow fn repository-init` with the

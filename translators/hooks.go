@@ -25,6 +25,11 @@ func (r *run) hookStep(h *v1alpha1.Hook, name, phase string, m *member, objs *Ob
 	summary := []string{"--session=" + r.name, "--namespace=" + r.namespace, "--invoker=" + r.invoker.Kind + "/" + r.invoker.Name, "--hook=" + phase}
 	if m != nil && m.ref != nil {
 		summary = append(summary, "--target="+m.ref.Kind+"/"+m.ref.Name)
+		if m.ref.Kind == "AppBinding" && m.ref.APIVersion != "" && m.ref.APIVersion != v1alpha1.GroupVersion.String() {
+			// The group decides whose AppBinding it is (KubeDB's
+			// appcatalog.appscode.com); stashflow's or none is the default.
+			summary = append(summary, "--target-api-version="+m.ref.APIVersion)
+		}
 	}
 	host := defaultHookHost(m, objs, r.namespace, opts)
 	// A hook with no host goes to the target's pod (Stash's default: its

@@ -300,7 +300,7 @@ type sessionView struct {
 	Files       []stepFiles
 	FilesNote   string
 	Hosts       []hostRow
-	Conditions  []metav1.Condition
+	Conditions  []v1alpha1.Condition
 	WorkflowURL string
 	Started     string
 	Elapsed     string
@@ -512,7 +512,7 @@ type repositoryRow struct {
 	RemovedOnLastCleanup     int64
 	FirstBackup              string
 	StorageSecret            string
-	Conditions               []metav1.Condition
+	Conditions               []v1alpha1.Condition
 	AllowedFrom              string
 }
 

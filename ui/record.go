@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -120,7 +119,7 @@ type record struct {
 	GlobalPre  *v1alpha1.HookStatus
 	GlobalPost *v1alpha1.HookStatus
 	Targets    []targetRecord
-	Conditions []metav1.Condition
+	Conditions []v1alpha1.Condition
 
 	obj client.Object
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,7 +26,7 @@ type invoker struct {
 	// controllers/schedule; nil when it schedules none.
 	Next       *metav1.Time
 	LastBackup *metav1.Time
-	Ready      *metav1.Condition
+	Ready      *v1alpha1.Condition
 }
 
 // key is how sessions name their invoker: "Kind/namespace/name".
@@ -52,7 +51,7 @@ func listInvokers(ctx context.Context, c client.Reader, namespace string) ([]*in
 			Repository: o.Spec.Repository.NamespaceOr(o.Namespace) + "/" + o.Spec.Repository.Name,
 			Schedule:   o.Spec.Schedule, Paused: o.Spec.Paused, Phase: string(o.Status.Phase),
 			Next: o.Status.NextBackupTime, LastBackup: o.Status.LastBackupTime,
-			Ready: meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady),
+			Ready: readyCondition(o.Status.Conditions),
 		})
 	}
 	batches := &v1alpha1.BackupBatchList{}
@@ -66,7 +65,7 @@ func listInvokers(ctx context.Context, c client.Reader, namespace string) ([]*in
 			Repository: o.Spec.Repository.NamespaceOr(o.Namespace) + "/" + o.Spec.Repository.Name,
 			Schedule:   o.Spec.Schedule, Paused: o.Spec.Paused, Phase: string(o.Status.Phase),
 			Next: o.Status.NextBackupTime, LastBackup: o.Status.LastBackupTime,
-			Ready: meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionReady),
+			Ready: readyCondition(o.Status.Conditions),
 		})
 	}
 	return out, nil
@@ -159,4 +158,14 @@ func (p *pages) schedules(w http.ResponseWriter, r *http.Request) {
 		Namespace string
 		Rows      []scheduleRow
 	}{ns, rows}})
+}
+
+// readyCondition is the Ready condition of conds, or nil.
+func readyCondition(conds []v1alpha1.Condition) *v1alpha1.Condition {
+	for i := range conds {
+		if conds[i].Type == v1alpha1.ConditionReady {
+			return &conds[i]
+		}
+	}
+	return nil
 }

@@ -122,7 +122,7 @@ type BackupBatchMemberStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=32
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // BackupBatchStatus is the state of a BackupBatch.
@@ -149,7 +149,7 @@ type BackupBatchStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=32
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 
 	// members holds one entry per spec.members entry, in the same order.
 	// +optional

@@ -16,6 +16,8 @@ limitations under the License.
 
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types shared by the kinds. Controllers set them through one helper that stamps
 // observedGeneration; these are the names, so that every controller spells them alike.
 const (
@@ -46,4 +48,62 @@ const (
 	ConditionIntegrityVerified = "IntegrityVerified"
 	// ConditionVerified means the repository or snapshot passed restic check.
 	ConditionVerified = "Verified"
+)
+
+// Condition is an observation of one aspect of an object's state: metav1.Condition's fields
+// and rules, with Stash's two differences (kmodules.xyz/client-go/api/v1 Condition, which
+// Stash writes) so that a status exported from a Stash cluster applies as it is:
+// reason and message may be absent, and a condition may carry a severity.
+// stashflow's controllers always write a reason and never a severity.
+type Condition struct {
+	// type of the condition, in CamelCase or in foo.example.com/CamelCase.
+	// +required
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`
+	// +kubebuilder:validation:MaxLength=316
+	Type string `json:"type"`
+
+	// status of the condition: True, False or Unknown.
+	// +required
+	// +kubebuilder:validation:Enum=True;False;Unknown
+	Status metav1.ConditionStatus `json:"status"`
+
+	// observedGeneration is the metadata.generation the condition was set for.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// lastTransitionTime is when the condition last changed status.
+	// +required
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
+	LastTransitionTime metav1.Time `json:"lastTransitionTime"`
+
+	// reason is a CamelCase word for the condition's last transition. stashflow always sets it;
+	// Stash may leave it out.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`
+	Reason string `json:"reason,omitempty"`
+
+	// message is a human readable account of the transition.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32768
+	Message string `json:"message,omitempty"`
+
+	// severity classifies a False condition, as Stash's conditions may (Error, Warning or
+	// Info). Kept as written; stashflow never writes it, and a condition stashflow sets has
+	// none.
+	// +optional
+	Severity ConditionSeverity `json:"severity,omitempty"`
+}
+
+// ConditionSeverity is how bad a False condition is, in Stash's (kmodules') words.
+// +kubebuilder:validation:Enum=Error;Warning;Info
+type ConditionSeverity string
+
+// The severities Stash's conditions may carry.
+const (
+	ConditionSeverityError   ConditionSeverity = "Error"
+	ConditionSeverityWarning ConditionSeverity = "Warning"
+	ConditionSeverityInfo    ConditionSeverity = "Info"
 )

@@ -107,7 +107,7 @@ type SnapshotStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=32
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 
 	// The fields below are Stash's Snapshot status: restic's record of the snapshot, written
 	// by the Repository controller from what the backend holds after each of its runs (a

@@ -105,7 +105,7 @@ func describe(w io.Writer, obj client.Object) {
 	var root node
 	var wf *v1alpha1.WorkflowRef
 	var plan *v1alpha1.RunPlan
-	var conditions []metav1.Condition
+	var conditions []v1alpha1.Condition
 	switch s := obj.(type) {
 	case *v1alpha1.BackupSession:
 		st := s.Status

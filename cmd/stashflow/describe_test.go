@@ -63,7 +63,7 @@ func TestDescribe(t *testing.T) {
 					PostBackupHooks: []v1alpha1.HookStatus{{Name: "unfreeze", Phase: ok, StartedAt: at(38), FinishedAt: at(39)}},
 				}},
 				Message:    "target AppBinding/search failed",
-				Conditions: []metav1.Condition{{Type: "GlobalPreBackupHookSucceeded", Status: metav1.ConditionTrue, Reason: "HookSucceeded", Message: "the global preBackup hook succeeded"}},
+				Conditions: []v1alpha1.Condition{{Type: "GlobalPreBackupHookSucceeded", Status: metav1.ConditionTrue, Reason: "HookSucceeded", Message: "the global preBackup hook succeeded"}},
 			},
 		},
 	}, {

@@ -125,7 +125,7 @@ func describeInvoker(w io.Writer, obj client.Object, sessions []v1alpha1.BackupS
 	var st struct {
 		phase      v1alpha1.BackupInvokerPhase
 		next, last *metav1.Time
-		conditions []metav1.Condition
+		conditions []v1alpha1.Condition
 	}
 	switch o := obj.(type) {
 	case *v1alpha1.BackupConfiguration:

@@ -46,7 +46,7 @@ func TestDescribeInvoker(t *testing.T) {
 			},
 			Status: v1alpha1.BackupConfigurationStatus{
 				Phase: v1alpha1.InvokerReady, NextBackupTime: ptime(4 * time.Minute), LastBackupTime: ptime(-56 * time.Minute),
-				Conditions: []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: "the repository, its Secret and the target are there"}},
+				Conditions: []v1alpha1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready", Message: "the repository, its Secret and the target are there"}},
 			},
 		},
 		sessions: append([]v1alpha1.BackupSession{session("nightly-manual-x7k2p", -90*time.Second, v1alpha1.BackupSessionRunning, "")}, many...),

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -22,7 +21,7 @@ type verdict struct {
 
 // check sets a condition from a resolver error: nil is True, a missing
 // object or a forbidding Repository is False. Other errors are returned.
-func (v *verdict) check(conds *[]metav1.Condition, gen int64, condType string, err error, okReason conditions.Reason, okMsg string) error {
+func (v *verdict) check(conds *[]v1alpha1.Condition, gen int64, condType string, err error, okReason conditions.Reason, okMsg string) error {
 	switch {
 	case err == nil:
 		conditions.True(conds, gen, condType, okReason, okMsg)

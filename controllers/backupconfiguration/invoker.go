@@ -50,7 +50,7 @@ type invokerStatus struct {
 	Phase              *v1alpha1.BackupInvokerPhase
 	NextBackupTime     **metav1.Time
 	LastBackupTime     **metav1.Time
-	Conditions         *[]metav1.Condition
+	Conditions         *[]v1alpha1.Condition
 	// Members is nil for a BackupConfiguration.
 	Members *[]v1alpha1.BackupBatchMemberStatus
 }

@@ -9,14 +9,22 @@
 // PreBackupHookExecutionSucceeded, ...) where the API package has no name for
 // them; reasons are typed constants, so that every controller spells them
 // alike. The model is cluster-api's util/conditions/setter.go.
+//
+// The type is v1alpha1.Condition (metav1.Condition's fields plus Stash's
+// optional severity), so the helpers of k8s.io/apimachinery/pkg/api/meta
+// do not apply: Get, IsTrue and Delete are theirs. A condition Set writes
+// has no severity; conditions of other types (e.g. from a Stash export) are
+// left as they are.
 package conditions
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
 // MaxMessageLength is the longest message a condition holds (the CRDs allow
@@ -24,16 +32,18 @@ import (
 const MaxMessageLength = 4096
 
 // Set writes one condition into conds. It returns true if anything changed.
-func Set(conds *[]metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason Reason, message string) bool {
-	c := metav1.Condition{
+// The condition it writes has no severity: one that a condition of the type
+// had (exported from Stash) goes with the rest of what it said.
+func Set(conds *[]v1alpha1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason Reason, message string) bool {
+	c := v1alpha1.Condition{
 		Type:               condType,
 		Status:             status,
 		ObservedGeneration: generation,
 		Reason:             string(reason),
 		Message:            Truncate(message, MaxMessageLength),
 	}
-	old := meta.FindStatusCondition(*conds, condType)
-	if old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message && old.ObservedGeneration == c.ObservedGeneration {
+	old := Get(*conds, condType)
+	if old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message && old.ObservedGeneration == c.ObservedGeneration && old.Severity == "" {
 		return false
 	}
 	if old != nil && old.Status == c.Status {
@@ -50,33 +60,41 @@ func Set(conds *[]metav1.Condition, generation int64, condType string, status me
 }
 
 // True sets a True condition.
-func True(conds *[]metav1.Condition, generation int64, condType string, reason Reason, message string) bool {
+func True(conds *[]v1alpha1.Condition, generation int64, condType string, reason Reason, message string) bool {
 	return Set(conds, generation, condType, metav1.ConditionTrue, reason, message)
 }
 
 // False sets a False condition.
-func False(conds *[]metav1.Condition, generation int64, condType string, reason Reason, message string) bool {
+func False(conds *[]v1alpha1.Condition, generation int64, condType string, reason Reason, message string) bool {
 	return Set(conds, generation, condType, metav1.ConditionFalse, reason, message)
 }
 
 // Unknown sets an Unknown condition.
-func Unknown(conds *[]metav1.Condition, generation int64, condType string, reason Reason, message string) bool {
+func Unknown(conds *[]v1alpha1.Condition, generation int64, condType string, reason Reason, message string) bool {
 	return Set(conds, generation, condType, metav1.ConditionUnknown, reason, message)
 }
 
 // Delete removes a condition; it returns true if there was one.
-func Delete(conds *[]metav1.Condition, condType string) bool {
-	return meta.RemoveStatusCondition(conds, condType)
+func Delete(conds *[]v1alpha1.Condition, condType string) bool {
+	n := len(*conds)
+	*conds = slices.DeleteFunc(*conds, func(c v1alpha1.Condition) bool { return c.Type == condType })
+	return len(*conds) != n
 }
 
 // Get returns the condition of that type, or nil.
-func Get(conds []metav1.Condition, condType string) *metav1.Condition {
-	return meta.FindStatusCondition(conds, condType)
+func Get(conds []v1alpha1.Condition, condType string) *v1alpha1.Condition {
+	for i := range conds {
+		if conds[i].Type == condType {
+			return &conds[i]
+		}
+	}
+	return nil
 }
 
 // IsTrue reports whether the condition exists and is True.
-func IsTrue(conds []metav1.Condition, condType string) bool {
-	return meta.IsStatusConditionTrue(conds, condType)
+func IsTrue(conds []v1alpha1.Condition, condType string) bool {
+	c := Get(conds, condType)
+	return c != nil && c.Status == metav1.ConditionTrue
 }
 
 // Truncate shortens s to at most n bytes, marking the cut; it cuts between

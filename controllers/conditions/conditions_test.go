@@ -5,11 +5,64 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
+// TestSetStashSeverity: a condition exported from Stash keeps its severity
+// (and its missing reason and message) while stashflow does not set its
+// type; one stashflow sets loses the severity with the rest of what it
+// said, even when status, reason and message are the same.
+func TestSetStashSeverity(t *testing.T) {
+	then := metav1.NewTime(time.Date(2024, 3, 1, 10, 5, 31, 0, time.UTC))
+	stash := func() []v1alpha1.Condition {
+		return []v1alpha1.Condition{
+			{Type: "MetricsPushed", Status: metav1.ConditionFalse, Severity: v1alpha1.ConditionSeverityWarning, LastTransitionTime: then},
+			{Type: "Ready", Status: metav1.ConditionFalse, Reason: string(ReasonRepositoryNotFound), Message: "missing", Severity: v1alpha1.ConditionSeverityError, LastTransitionTime: then},
+		}
+	}
+	tests := []struct {
+		name    string
+		set     func(*[]v1alpha1.Condition) bool
+		changed bool
+		want    []v1alpha1.Condition
+	}{{
+		name:    "another type",
+		set:     func(c *[]v1alpha1.Condition) bool { return True(c, 0, "TargetFound", ReasonReady, "there") },
+		changed: true,
+		want:    append(stash(), v1alpha1.Condition{Type: "TargetFound", Status: metav1.ConditionTrue, Reason: string(ReasonReady), Message: "there"}),
+	}, {
+		name:    "the same type, the same facts",
+		set:     func(c *[]v1alpha1.Condition) bool { return False(c, 0, "Ready", ReasonRepositoryNotFound, "missing") },
+		changed: true,
+		want: []v1alpha1.Condition{
+			stash()[0],
+			{Type: "Ready", Status: metav1.ConditionFalse, Reason: string(ReasonRepositoryNotFound), Message: "missing", LastTransitionTime: then},
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conds := stash()
+			if got := tt.set(&conds); got != tt.changed {
+				t.Errorf("changed = %v, want %v", got, tt.changed)
+			}
+			// A new condition's time is now: compare the rest.
+			for i := range conds {
+				if conds[i].Type == "TargetFound" {
+					conds[i].LastTransitionTime = metav1.Time{}
+				}
+			}
+			if diff := cmp.Diff(tt.want, conds); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestSet(t *testing.T) {
-	var conds []metav1.Condition
+	var conds []v1alpha1.Condition
 	if !True(&conds, 1, "Ready", ReasonReady, "ok") {
 		t.Fatal("the first Set reported no change")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -90,6 +91,11 @@ func TestAppCatalogAppBinding(t *testing.T) {
 				Repository: v1alpha1.ObjectRef{Name: repo.Name},
 				BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
 					Target: &v1alpha1.BackupTarget{Ref: appcatalogRef("etcd")},
+					Hooks: &v1alpha1.BackupHooks{
+						PreBackup: &v1alpha1.Hook{Exec: &v1alpha1.ExecAction{Command: []string{"etcdctl", "endpoint", "health"}}},
+						PostBackup: &v1alpha1.PostHook{Hook: v1alpha1.Hook{HTTPGet: &v1alpha1.HTTPGetAction{
+							Path: "/health", Port: intstr.FromInt32(2379)}}},
+					},
 				},
 			},
 		}
@@ -143,6 +149,29 @@ func TestAppCatalogAppBinding(t *testing.T) {
 		}
 		if got, want := secrets["ETCD_CACERT"], "etcd-auth/ca.crt"; got != want {
 			t.Errorf("ETCD_CACERT from %q, want %q (spec.secret)", got, want)
+		}
+
+		// Hooks: the exec hook finds its pod from KubeDB's AppBinding (the
+		// step reads it with the same rule, functions/hook
+		// TestFindPodKubeDBAppBinding); an HTTP hook with no host goes to
+		// the AppBinding's Service.
+		hookArgs := func(phase string) []string {
+			for _, st := range plan.Graph.Steps {
+				if st.Labels[translators.LabelStepKind] == translators.StepKindHook && slices.Contains(st.Process.Args, "--hook="+phase) {
+					return st.Process.Args
+				}
+			}
+			t.Fatalf("no %s hook step in %v", phase, stepNames(plan.Graph))
+			return nil
+		}
+		pre := hookArgs("preBackup")
+		for _, want := range []string{"exec", "--target=AppBinding/etcd", "--target-api-version=" + appcatalog.GroupVersion.String()} {
+			if !slices.Contains(pre, want) {
+				t.Errorf("preBackup hook args %q: want %q", pre, want)
+			}
+		}
+		if post, want := hookArgs("postBackup"), "--url=http://etcd-client."+ns+".svc:2379/health"; !slices.Contains(post, want) {
+			t.Errorf("postBackup hook args %q: want %q (clientConfig.service)", post, want)
 		}
 	})
 

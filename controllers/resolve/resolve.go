@@ -18,9 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -281,51 +279,19 @@ func (r *Resolver) Target(ctx context.Context, field, namespace string, ref v1al
 // missing; the controllers watch it, unstructured, only once the CRD is
 // served, see controllers.Setup): a session resolves them when it is
 // submitted and records the plan. A missing object, or a missing CRD, is
-// a NotFoundError of kind AppBinding.
+// a NotFoundError of kind AppBinding. The rule is internal/appcatalog.Get's,
+// which the hook step follows too.
 func (r *Resolver) AppBinding(ctx context.Context, field, namespace string, ref v1alpha1.TargetRef) (*v1alpha1.AppBinding, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: ref.Name}
-	if appcatalog.IsAppCatalog(ref.APIVersion) {
-		return r.appCatalogBinding(ctx, field, key)
-	}
-	ab := &v1alpha1.AppBinding{}
-	err := r.Client.Get(ctx, key, ab)
+	ab, err := appcatalog.Get(ctx, r.Client, r.APIReader, ref.APIVersion, types.NamespacedName{Namespace: namespace, Name: ref.Name})
+	var notFound *appcatalog.NotFoundError
+	var refused *appcatalog.FieldError
 	switch {
-	case err == nil:
-		return ab, nil
-	case !apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("%s: reading AppBinding %s: %w", field, key, err)
-	}
-	ab, err = r.appCatalogBinding(ctx, field, key)
-	if IsNotFound(err) {
-		// Neither exists: say so as before, for stashflow's kind.
-		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: namespace, Name: ref.Name}
-	}
-	return ab, err
-}
-
-// appCatalogBinding reads the appcatalog.appscode.com/v1alpha1 AppBinding
-// key directly and maps it.
-func (r *Resolver) appCatalogBinding(ctx context.Context, field string, key types.NamespacedName) (*v1alpha1.AppBinding, error) {
-	if r.APIReader == nil {
-		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
-			Detail: "this resolver cannot read " + appcatalog.GroupVersion.String() + " AppBindings"}
-	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(appcatalog.GVK)
-	err := r.APIReader.Get(ctx, key, u)
-	switch {
-	case meta.IsNoMatchError(err):
-		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
-			Detail: fmt.Sprintf("the CRD %s is not installed (KubeDB and Stash install it); apiVersion %s names it", appcatalog.CRDName, appcatalog.GroupVersion)}
-	case apierrors.IsNotFound(err):
-		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: key.Namespace, Name: key.Name,
-			Detail: "no " + appcatalog.GroupVersion.String() + " AppBinding of that name"}
-	case err != nil:
-		return nil, fmt.Errorf("%s: reading %s AppBinding %s: %w", field, appcatalog.GroupVersion, key, err)
-	}
-	ab, err := appcatalog.ToAppBinding(u.Object)
-	if err != nil {
+	case errors.As(err, &notFound):
+		return nil, &NotFoundError{Field: field, Kind: "AppBinding", Namespace: namespace, Name: ref.Name, Detail: notFound.Detail}
+	case errors.As(err, &refused):
 		return nil, &InvalidError{Message: field + ": " + err.Error()}
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	return ab, nil
 }

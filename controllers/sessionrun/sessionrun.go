@@ -34,7 +34,7 @@ type Status struct {
 	SessionDeadline **metav1.Time
 	Workflow        **v1alpha1.WorkflowRef
 	Plan            **v1alpha1.RunPlan
-	Conditions      *[]metav1.Condition
+	Conditions      *[]v1alpha1.Condition
 }
 
 // Adapter is what differs between the session kinds: a kind's part of

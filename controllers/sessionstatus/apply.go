@@ -2,7 +2,6 @@ package sessionstatus
 
 import (
 	"github.com/dustin/go-humanize"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -14,7 +13,7 @@ import (
 func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 	st := &s.Status
 	st.Targets = setTargets(o, st.Targets, s.Generation, Backup,
-		func(ts *v1alpha1.BackupTargetStatus) *[]metav1.Condition { return &ts.Conditions },
+		func(ts *v1alpha1.BackupTargetStatus) *[]v1alpha1.Condition { return &ts.Conditions },
 		func(t *Target) v1alpha1.BackupTargetStatus {
 			ts := v1alpha1.BackupTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreBackupHooks: t.PreHooks, PostBackupHooks: t.PostHooks}
 			for _, h := range t.Hosts {
@@ -39,7 +38,7 @@ func SetBackup(s *v1alpha1.BackupSession, o *Outcome) {
 // status, as SetBackup does.
 func SetRestore(st *v1alpha1.RestoreSessionStatus, gen int64, o *Outcome) {
 	st.Targets = setTargets(o, st.Targets, gen, Restore,
-		func(ts *v1alpha1.RestoreTargetStatus) *[]metav1.Condition { return &ts.Conditions },
+		func(ts *v1alpha1.RestoreTargetStatus) *[]v1alpha1.Condition { return &ts.Conditions },
 		func(t *Target) v1alpha1.RestoreTargetStatus {
 			ts := v1alpha1.RestoreTargetStatus{Ref: t.Ref, Phase: t.Phase, Steps: t.Steps, PreRestoreHooks: t.PreHooks, PostRestoreHooks: t.PostHooks}
 			for _, h := range t.Hosts {
@@ -62,7 +61,7 @@ func SetRestore(st *v1alpha1.RestoreSessionStatus, gen int64, o *Outcome) {
 // setTargets builds one target status per outcome target with build, keeps
 // each target's conditions from old by position and sets them from the
 // outcome in v's words.
-func setTargets[T any](o *Outcome, old []T, gen int64, v Vocabulary, conds func(*T) *[]metav1.Condition, build func(*Target) T) []T {
+func setTargets[T any](o *Outcome, old []T, gen int64, v Vocabulary, conds func(*T) *[]v1alpha1.Condition, build func(*Target) T) []T {
 	out := make([]T, len(o.Targets))
 	for i := range o.Targets {
 		out[i] = build(&o.Targets[i])

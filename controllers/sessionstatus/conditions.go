@@ -1,8 +1,6 @@
 package sessionstatus
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 )
@@ -36,7 +34,7 @@ var (
 
 // TargetConditions sets a target's conditions from its outcome: its hooks,
 // its retention step and its repository check, each once it ran.
-func (v Vocabulary) TargetConditions(conds *[]metav1.Condition, generation int64, t *Target) {
+func (v Vocabulary) TargetConditions(conds *[]v1alpha1.Condition, generation int64, t *Target) {
 	for _, h := range t.PreHooks {
 		hookCondition(conds, generation, v.PreHook, &h)
 	}
@@ -48,12 +46,12 @@ func (v Vocabulary) TargetConditions(conds *[]metav1.Condition, generation int64
 }
 
 // GlobalConditions sets the session's global hook conditions.
-func (v Vocabulary) GlobalConditions(conds *[]metav1.Condition, generation int64, o *Outcome) {
+func (v Vocabulary) GlobalConditions(conds *[]v1alpha1.Condition, generation int64, o *Outcome) {
 	hookCondition(conds, generation, v.GlobalPreHook, o.GlobalPre)
 	hookCondition(conds, generation, v.GlobalPostHook, o.GlobalPost)
 }
 
-func hookCondition(conds *[]metav1.Condition, generation int64, condType string, h *v1alpha1.HookStatus) {
+func hookCondition(conds *[]v1alpha1.Condition, generation int64, condType string, h *v1alpha1.HookStatus) {
 	if h == nil {
 		return
 	}
@@ -65,7 +63,7 @@ func hookCondition(conds *[]metav1.Condition, generation int64, condType string,
 	}
 }
 
-func stepCondition(conds *[]metav1.Condition, generation int64, condType string, s *v1alpha1.StepStatus) {
+func stepCondition(conds *[]v1alpha1.Condition, generation int64, condType string, s *v1alpha1.StepStatus) {
 	if s == nil {
 		return
 	}

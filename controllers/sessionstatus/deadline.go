@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/pipeline"
@@ -52,7 +50,7 @@ func (d Deadline) Message() string {
 // whether it was stopped here or its engine enforced the timeOut itself (the
 // local engine does), fails with reason DeadlineExceeded, its message
 // prefixed with Message, and the condition set as well.
-func (d Deadline) EvaluateRun(conds *[]metav1.Condition, generation int64, layout *v1alpha1.RunLayout, nodes []pipeline.NodeStatus, finished bool, now time.Time) *Outcome {
+func (d Deadline) EvaluateRun(conds *[]v1alpha1.Condition, generation int64, layout *v1alpha1.RunLayout, nodes []pipeline.NodeStatus, finished bool, now time.Time) *Outcome {
 	passed := d.Passed(now)
 	stopped := passed && !finished
 	if stopped {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers/conditions"
@@ -72,7 +71,7 @@ func TestDeadlineEvaluateRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var conds []metav1.Condition
+			var conds []v1alpha1.Condition
 			o := tt.deadline.EvaluateRun(&conds, 1, &oneStepLayout, tt.nodes, tt.finished, tt.now)
 			got := want{Phase: o.Phase, Reason: o.Reason, Message: o.Message, Condition: conditions.IsTrue(conds, conditions.DeadlineExceeded)}
 			if diff := cmp.Diff(tt.want, got); diff != "" {

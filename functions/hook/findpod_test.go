@@ -3,17 +3,24 @@ package hook
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/internal/testenv"
 )
 
@@ -88,13 +95,13 @@ func TestFindPod(t *testing.T) {
 		{kind: "Pod", name: "etcd-a", want: "etcd-a"},
 		{kind: "PersistentVolumeClaim", name: "uploads", want: "writer"},
 		{kind: "PersistentVolumeClaim", name: "unused", wantErr: "no running pod of PersistentVolumeClaim " + ns + "/unused"},
-		{kind: "AppBinding", name: "external", wantErr: "names no Service"},
-		{kind: "AppBinding", name: "missing", wantErr: "AppBinding " + ns + `/missing: appbindings.stashflow.dev "missing" not found`},
+		{kind: "AppBinding", name: "external", wantErr: "AppBinding " + ns + "/external names no Service"},
+		{kind: "AppBinding", name: "missing", wantErr: "exec hook: AppBinding " + ns + "/missing not found"},
 		{kind: "CronJob", name: "x", wantErr: "cannot find a pod for a target of kind CronJob"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+tt.name, func(t *testing.T) {
-			p, err := FindPod(ctx, c, ns, tt.kind, tt.name)
+			p, err := FindPod(ctx, c, ns, Target{Kind: tt.kind, Name: tt.name})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
@@ -108,6 +115,139 @@ func TestFindPod(t *testing.T) {
 				t.Errorf("pod = %s, want %s", p.Name, tt.want)
 			}
 		})
+	}
+}
+
+// TestFindPodKubeDBAppBinding finds the pod of an exec hook whose target is
+// an appcatalog.appscode.com/v1alpha1 AppBinding (what KubeDB creates),
+// read in place with the resolver's rule (internal/appcatalog.Get), on the
+// real apiserver with the appcatalog CRD installed.
+func TestFindPodKubeDBAppBinding(t *testing.T) {
+	ctx := context.Background()
+	c := env.Client
+	ns := "kubedb-" + utilrand.String(5)
+	mustCreate(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	kubedb := func(name string) Target {
+		return Target{APIVersion: appcatalog.GroupVersion.String(), Kind: "AppBinding", Name: name}
+	}
+
+	// Before its CRD is installed, the AppBinding cannot be there.
+	_, err := FindPod(ctx, c, ns, kubedb("pg"))
+	want := "exec hook: AppBinding " + ns + "/pg not found: the CRD appbindings.appcatalog.appscode.com is not installed"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("without the CRD: error %v, want one starting %q", err, want)
+	}
+
+	installAppCatalogCRD(t, c, ns)
+	for _, name := range []string{"pg-0", "pg-1"} {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/instance": "pg"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "postgres", Image: "postgres"}}},
+		}
+		mustCreate(t, c, p)
+		p.Status.Phase = corev1.PodRunning
+		ready := corev1.ConditionFalse
+		if name == "pg-1" {
+			ready = corev1.ConditionTrue // running and ready beats running
+		}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+		if err := c.Status().Update(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, c, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "pg", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app.kubernetes.io/instance": "pg"}, Ports: []corev1.ServicePort{{Port: 5432}}},
+	})
+	mustCreate(t, c, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "headless", Namespace: ns}, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 5432}}}})
+	for name, spec := range map[string]string{
+		// What KubeDB writes for a Postgres.
+		"pg": "{appRef: {apiGroup: kubedb.com, kind: Postgres, name: pg, namespace: " + ns + "}, type: kubedb.com/postgres, " +
+			"clientConfig: {service: {name: pg, namespace: " + ns + ", port: 5432, scheme: postgresql}}, secret: {name: pg-auth}}",
+		"external":    "{clientConfig: {url: 'postgresql://10.0.0.1:5432'}}",
+		"headless":    "{clientConfig: {service: {name: headless, port: 5432}}}",
+		"transformed": "{clientConfig: {service: {name: pg, port: 5432}}, secretTransforms: [{renameKey: {from: USER, to: username}}]}",
+	} {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte("spec: "+spec), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		u.SetGroupVersionKind(appcatalog.GVK)
+		u.SetNamespace(ns)
+		u.SetName(name)
+		mustCreate(t, c, u)
+	}
+	// A stashflow AppBinding of the same name as a KubeDB one wins unless
+	// the apiVersion names KubeDB's.
+	mustCreate(t, c, &v1alpha1.AppBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "headless", Namespace: ns},
+		Spec:       v1alpha1.AppBindingSpec{Type: "postgres", ClientConfig: v1alpha1.ClientConfig{Service: &v1alpha1.ServiceReference{Name: "pg", Port: 5432}}},
+	})
+
+	tests := []struct {
+		name    string
+		target  Target
+		want    string
+		wantErr string
+	}{
+		{name: "KubeDB's, through its Service", target: kubedb("pg"), want: "pg-1"},
+		{name: "no apiVersion: KubeDB's when stashflow has none", target: Target{Kind: "AppBinding", Name: "pg"}, want: "pg-1"},
+		{name: "stashflow's apiVersion: KubeDB's when stashflow has none", target: Target{APIVersion: v1alpha1.GroupVersion.String(), Kind: "AppBinding", Name: "pg"}, want: "pg-1"},
+		{name: "stashflow's wins without an apiVersion", target: Target{Kind: "AppBinding", Name: "headless"}, want: "pg-1"},
+		{name: "KubeDB's when the apiVersion names it", target: kubedb("headless"), wantErr: "exec hook: Service " + ns + "/headless of AppBinding headless has no selector"},
+		{name: "missing", target: kubedb("nope"), wantErr: "exec hook: AppBinding " + ns + "/nope not found: no appcatalog.appscode.com/v1alpha1 AppBinding of that name"},
+		{name: "missing, no apiVersion", target: Target{Kind: "AppBinding", Name: "nope"}, wantErr: "exec hook: AppBinding " + ns + "/nope not found"},
+		{name: "no Service", target: kubedb("external"), wantErr: "exec hook: AppBinding " + ns + "/external names no Service (clientConfig.service or a *.svc URL), so its pod cannot be found"},
+		{name: "refused field", target: kubedb("transformed"), wantErr: "exec hook: spec.secretTransforms of appcatalog.appscode.com/v1alpha1 AppBinding " + ns + "/transformed: stashflow applies no transform"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := FindPod(ctx, c, ns, tt.target)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one starting %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Name != tt.want {
+				t.Errorf("pod = %s, want %s", p.Name, tt.want)
+			}
+		})
+	}
+}
+
+// installAppCatalogCRD installs the test copy of KubeDB's AppBinding CRD
+// (internal/appcatalog/testdata) and waits until it serves in ns.
+func installAppCatalogCRD(t *testing.T, c client.Client, ns string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "internal", "appcatalog", "testdata", "appcatalog.appscode.com_appbindings.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(data, crd); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	probe := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"clientConfig": map[string]any{"url": "http://probe:1"}}}}
+	probe.SetGroupVersionKind(appcatalog.GVK)
+	probe.SetNamespace(ns)
+	probe.SetName("crd-probe")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.Create(context.Background(), probe.DeepCopy())
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the appcatalog CRD does not serve: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -57,6 +57,7 @@ type Hook struct {
 	namespace string
 	invoker   string
 	target    string
+	targetAPI string
 	hook      string
 	phase     string
 	errMsg    string
@@ -95,6 +96,7 @@ func (h *Hook) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&h.namespace, "namespace", "", "the session's namespace")
 	fs.StringVar(&h.invoker, "invoker", "", "the invoker as Kind/Name")
 	fs.StringVar(&h.target, "target", "", "the target as Kind/Name")
+	fs.StringVar(&h.targetAPI, "target-api-version", "", "the target's apiVersion, where its group decides which object it is: appcatalog.appscode.com/v1alpha1 for KubeDB's AppBindings (default: stashflow's, else KubeDB's of the name)")
 	fs.StringVar(&h.hook, "hook", "", "which hook this is: preBackup, postBackup, preRestore, postRestore")
 	fs.StringVar(&h.phase, "phase", "", "the target's phase, for the body template's .Phase")
 	fs.StringVar(&h.errMsg, "error", "", "the target's error, for the body template's .Error")
@@ -188,9 +190,8 @@ func (h *Hook) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 				return nil, err
 			}
 		}
-		kind, name, _ := strings.Cut(h.target, "/")
 		log.Info("running hook in the target's pod", "target", h.target, "container", h.container)
-		return nil, ex.Exec(ctx, ExecRequest{Namespace: h.namespace, TargetKind: kind, TargetName: name, Container: h.container, Command: h.command, Stdout: os.Stdout, Stderr: os.Stderr})
+		return nil, ex.Exec(ctx, ExecRequest{Namespace: h.namespace, Target: h.targetRef(), Container: h.container, Command: h.command, Stdout: os.Stdout, Stderr: os.Stderr})
 	case ActionHTTPGet:
 		return nil, h.call(ctx, http.MethodGet, nil, "")
 	case ActionHTTPPost:
@@ -208,6 +209,12 @@ func (h *Hook) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 		return nil, conn.Close()
 	}
 	return nil, fmt.Errorf("unknown action %q", h.action)
+}
+
+// targetRef is --target and --target-api-version.
+func (h *Hook) targetRef() Target {
+	kind, name, _ := strings.Cut(h.target, "/")
+	return Target{APIVersion: h.targetAPI, Kind: kind, Name: name}
 }
 
 func (h *Hook) runLocal(ctx context.Context, env *step.Env) error {
@@ -296,8 +303,7 @@ func (h *Hook) resolveTargetPod(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	kind, name, _ := strings.Cut(h.target, "/")
-	pod, err := FindPod(ctx, ex.Client, h.namespace, kind, name)
+	pod, err := FindPod(ctx, ex.Client, h.namespace, h.targetRef())
 	if err != nil {
 		return fmt.Errorf("%s hook: %w", h.action, err)
 	}

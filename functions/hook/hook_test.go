@@ -159,3 +159,50 @@ func TestTCP(t *testing.T) {
 		t.Fatalf("closed port: err = %v", err)
 	}
 }
+
+// recordingExecutor records the request instead of running it.
+type recordingExecutor struct{ got ExecRequest }
+
+func (r *recordingExecutor) Exec(_ context.Context, req ExecRequest) error {
+	r.got = req
+	return nil
+}
+
+// TestExecTarget: --target and --target-api-version reach the executor,
+// which finds the pod from them (FindPod).
+func TestExecTarget(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want Target
+	}{
+		{name: "KubeDB's AppBinding", args: []string{"--target=AppBinding/pg", "--target-api-version=appcatalog.appscode.com/v1alpha1"},
+			want: Target{APIVersion: "appcatalog.appscode.com/v1alpha1", Kind: "AppBinding", Name: "pg"}},
+		{name: "no apiVersion", args: []string{"--target=AppBinding/pg"}, want: Target{Kind: "AppBinding", Name: "pg"}},
+		{name: "a workload", args: []string{"--target=StatefulSet/db"}, want: Target{Kind: "StatefulSet", Name: "db"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recordingExecutor{}
+			h := New().(*Hook)
+			h.Exec = rec
+			fs := pflag.NewFlagSet("hook", pflag.ContinueOnError)
+			h.Flags(fs)
+			if err := fs.Parse(append(append([]string{"exec", "--namespace=demo"}, tt.args...), "--", "true")); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.Run(context.Background(), step.NewEnv(io.Discard)); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, rec.got.Target); diff != "" {
+				t.Errorf("target (-want +got):\n%s", diff)
+			}
+			if rec.got.Namespace != "demo" {
+				t.Errorf("namespace %q, want demo", rec.got.Namespace)
+			}
+		})
+	}
+}

@@ -23,17 +23,26 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/internal/appcatalog"
 )
+
+// Target is the object a hook's pod is found from.
+type Target struct {
+	// APIVersion matters for an AppBinding only: its group decides whose
+	// AppBinding it is (internal/appcatalog.Get).
+	APIVersion string
+	Kind       string
+	Name       string
+}
 
 // ExecRequest is a command to run in the pod of a target.
 type ExecRequest struct {
-	Namespace  string
-	TargetKind string
-	TargetName string
-	Container  string
-	Command    []string
-	Stdout     io.Writer
-	Stderr     io.Writer
+	Namespace string
+	Target    Target
+	Container string
+	Command   []string
+	Stdout    io.Writer
+	Stderr    io.Writer
 }
 
 // PodExecutor runs a command in a target's pod.
@@ -43,7 +52,8 @@ type PodExecutor interface {
 
 // ClusterExecutor finds the target's pod with the API and runs the command
 // through pods/exec. The step's service account needs get/list on pods,
-// services, appbindings and the workload kinds, and create on pods/exec.
+// get on services, the workload kinds and appbindings (stashflow.dev's and
+// appcatalog.appscode.com's), and create on pods/exec.
 type ClusterExecutor struct {
 	Config *rest.Config
 	Client client.Client
@@ -70,7 +80,7 @@ func NewClusterExecutor() (*ClusterExecutor, error) {
 
 // Exec implements PodExecutor.
 func (e *ClusterExecutor) Exec(ctx context.Context, req ExecRequest) error {
-	pod, err := FindPod(ctx, e.Client, req.Namespace, req.TargetKind, req.TargetName)
+	pod, err := FindPod(ctx, e.Client, req.Namespace, req.Target)
 	if err != nil {
 		return err
 	}
@@ -103,8 +113,12 @@ func (e *ClusterExecutor) Exec(ctx context.Context, req ExecRequest) error {
 
 // FindPod returns a running pod of a target: the pod itself, a pod selected
 // by a workload's or an AppBinding's Service selector, or a pod that mounts
-// a PVC. Ready pods first, then by name, so the choice is stable.
-func FindPod(ctx context.Context, c client.Client, ns, kind, name string) (*corev1.Pod, error) {
+// a PVC. Ready pods first, then by name, so the choice is stable. An
+// AppBinding is read as the resolver reads it (internal/appcatalog.Get):
+// an appcatalog.appscode.com apiVersion reads KubeDB's, otherwise
+// stashflow's and, when there is none, KubeDB's of the name.
+func FindPod(ctx context.Context, c client.Reader, ns string, target Target) (*corev1.Pod, error) {
+	kind, name := target.Kind, target.Name
 	var selector labels.Selector
 	switch kind {
 	case "Pod":
@@ -114,11 +128,11 @@ func FindPod(ctx context.Context, c client.Client, ns, kind, name string) (*core
 		}
 		return &p, nil
 	case "AppBinding":
-		var ab v1alpha1.AppBinding
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ab); err != nil {
-			return nil, fmt.Errorf("exec hook: AppBinding %s/%s: %w", ns, name, err)
+		ab, err := appcatalog.Get(ctx, c, c, target.APIVersion, client.ObjectKey{Namespace: ns, Name: name})
+		if err != nil {
+			return nil, fmt.Errorf("exec hook: %w", err)
 		}
-		svc := serviceOf(&ab)
+		svc := serviceOf(ab)
 		if svc == "" {
 			return nil, fmt.Errorf("exec hook: AppBinding %s/%s names no Service (clientConfig.service or a *.svc URL), so its pod cannot be found", ns, name)
 		}
@@ -127,7 +141,7 @@ func FindPod(ctx context.Context, c client.Client, ns, kind, name string) (*core
 			return nil, fmt.Errorf("exec hook: Service %s/%s of AppBinding %s: %w", ns, svc, name, err)
 		}
 		if len(s.Spec.Selector) == 0 {
-			return nil, fmt.Errorf("exec hook: Service %s/%s has no selector", ns, svc)
+			return nil, fmt.Errorf("exec hook: Service %s/%s of AppBinding %s has no selector", ns, svc, name)
 		}
 		selector = labels.SelectorFromSet(s.Spec.Selector)
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
@@ -199,7 +213,7 @@ func serviceOf(ab *v1alpha1.AppBinding) string {
 	return ""
 }
 
-func workloadSelector(ctx context.Context, c client.Client, ns, kind, name string) (labels.Selector, error) {
+func workloadSelector(ctx context.Context, c client.Reader, ns, kind, name string) (labels.Selector, error) {
 	var sel *metav1.LabelSelector
 	key := client.ObjectKey{Namespace: ns, Name: name}
 	switch kind {

@@ -3,7 +3,9 @@
 // proves it, or refused with a message that names the field (CEL at admission, a
 // condition or a translation error).
 //
-// Fields (fields.go) holds one entry per leaf of each CRD's spec. A leaf is a
+// Fields (fields.go) holds one entry per leaf of each CRD's spec, and one per
+// field of a status condition that metav1.Condition does not have (Stash's
+// severity, Kept). A leaf is a
 // schema node without properties (a scalar, a list of scalars, a map, a
 // preserve-unknown-fields value), or a field that holds an embedded Kubernetes
 // type (corev1.ResourceRequirements, corev1.EnvVar, corev1.SecurityContext,
@@ -25,6 +27,10 @@ const (
 	Honoured Status = "Honoured"
 	// Refused means a value is rejected with a message naming the field.
 	Refused Status = "Refused"
+	// Kept means a status field stashflow neither reads nor writes, accepted so
+	// that objects exported from Stash apply; the API server stores it as
+	// written (Stash's condition severity).
+	Kept Status = "Kept"
 	// Ignored means accepted and silently dropped: a defect.
 	Ignored Status = "Ignored"
 )
@@ -39,7 +45,7 @@ type Field struct {
 	// Path is the field's path from spec: ".", "[]" after a list of objects,
 	// e.g. spec.members[].target.paths.
 	Path string
-	// Status is Honoured, Refused or Ignored.
+	// Status is Honoured, Refused, Kept or Ignored.
 	Status Status
 	// How says, in one line, which code honours or refuses the field.
 	How string

@@ -25,7 +25,10 @@
 //     field stashflow does not know (e.g. the older
 //     clientCertificateSecret). Nothing is dropped silently.
 //
-// The package is pure: no client, no files.
+// ToAppBinding is pure: no client, no files. Get (read.go) reads an
+// AppBinding through the client.Reader it is given, with the one rule for
+// which AppBinding a target names; the operator's resolver and the hook
+// step both use it.
 package appcatalog
 
 import (

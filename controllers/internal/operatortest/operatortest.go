@@ -24,7 +24,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
 	"github.com/stashflow/stashflow/controllers"
+	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/internal/appcatalog"
 	"github.com/stashflow/stashflow/internal/fntest"
 	"github.com/stashflow/stashflow/internal/testenv"
@@ -249,9 +249,7 @@ func Initialized(t testing.TB, c client.Client, repo *v1alpha1.Repository) {
 	now := metav1.Now()
 	repo.Status.RefreshTime = &now
 	repo.Status.ObservedGeneration = repo.Generation
-	meta.SetStatusCondition(&repo.Status.Conditions, metav1.Condition{
-		Type: "Initialized", Status: metav1.ConditionTrue, Reason: "RepositoryExists", Message: "marked by the test", ObservedGeneration: repo.Generation,
-	})
+	conditions.True(&repo.Status.Conditions, repo.Generation, "Initialized", "RepositoryExists", "marked by the test")
 	if err := c.Status().Update(context.Background(), repo); err != nil {
 		t.Fatalf("marking Repository %s initialised: %v", repo.Name, err)
 	}

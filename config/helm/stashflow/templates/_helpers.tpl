@@ -64,6 +64,8 @@ the local engine): find the target's pod (via its AppBinding's Service, its work
 the pods that mount a PVC) and run a command in it. Used by workflow-rbac.yaml
 (argo.workflowRBAC.execHooks) and local-exec-hooks-rbac.yaml (localEngine.execHooks), so
 the two cannot drift; config/samples/*.yaml carry the same list (packaging/ checks).
+An AppBinding is stashflow's or KubeDB's (appcatalog.appscode.com), read as the operator
+reads it (internal/appcatalog.Get).
 */}}
 {{- define "stashflow.execHookRules" -}}
 - apiGroups: [""]
@@ -79,6 +81,9 @@ the two cannot drift; config/samples/*.yaml carry the same list (packaging/ chec
   resources: [deployments, statefulsets, daemonsets]
   verbs: [get]
 - apiGroups: [stashflow.dev]
+  resources: [appbindings]
+  verbs: [get]
+- apiGroups: [appcatalog.appscode.com]
   resources: [appbindings]
   verbs: [get]
 {{- end }}
