@@ -110,11 +110,11 @@ func restoreRuleIndex(rules []v1alpha1.RestoreRule, host string) int {
 	return fallback
 }
 
+// endpoint is where an AppBinding's application listens: its Service when
+// it names one (Stash's preference, also when a URL is set beside it: the
+// URL of KubeDB's MySQL AppBindings is a driver string), else its URL.
 func endpoint(ab *v1alpha1.AppBinding, namespace string) string {
 	cc := ab.Spec.ClientConfig
-	if cc.URL != nil {
-		return *cc.URL
-	}
 	if s := cc.Service; s != nil {
 		scheme := s.Scheme
 		if scheme == "" {
@@ -125,6 +125,9 @@ func endpoint(ab *v1alpha1.AppBinding, namespace string) string {
 			u += "?" + s.Query
 		}
 		return u
+	}
+	if cc.URL != nil {
+		return *cc.URL
 	}
 	return ""
 }

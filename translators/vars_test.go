@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stashflow/stashflow/api/v1alpha1"
 )
 
 func TestSubstitute(t *testing.T) {
@@ -79,4 +81,29 @@ func containsRef(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestEndpoint: ${TARGET_ENDPOINT} is the AppBinding's Service when it names
+// one, also beside a URL (KubeDB's MySQL AppBindings carry a driver string
+// there; Stash prefers the Service), else its URL.
+func TestEndpoint(t *testing.T) {
+	svc := &v1alpha1.ServiceReference{Scheme: "mysql", Name: "sample-mysql", Port: 3306, Path: "/"}
+	url := "tcp(sample-mysql:3306)/"
+	for _, tc := range []struct {
+		name string
+		cc   v1alpha1.ClientConfig
+		want string
+	}{
+		{"service", v1alpha1.ClientConfig{Service: svc}, "mysql://sample-mysql.demo.svc:3306/"},
+		{"url", v1alpha1.ClientConfig{URL: &url}, url},
+		{"both: the service", v1alpha1.ClientConfig{URL: &url, Service: svc}, "mysql://sample-mysql.demo.svc:3306/"},
+		{"neither", v1alpha1.ClientConfig{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ab := &v1alpha1.AppBinding{Spec: v1alpha1.AppBindingSpec{ClientConfig: tc.cc}}
+			if diff := cmp.Diff(tc.want, endpoint(ab, "demo")); diff != "" {
+				t.Errorf("endpoint() (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

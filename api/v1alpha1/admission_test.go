@@ -632,12 +632,12 @@ func TestInvalidRejected(t *testing.T) {
 			msg:   "exactly one of emptyDir, hostPath, persistentVolumeClaim, secret or configMap",
 		},
 		{
-			name: "app binding with url and service",
+			name: "app binding with neither url nor service",
 			obj: from(func(o *v1alpha1.AppBinding) {
-				o.Spec.ClientConfig.URL = ptr.To("https://etcd:2379")
+				o.Spec.ClientConfig.URL, o.Spec.ClientConfig.Service = nil, nil
 			}),
 			field: "spec.clientConfig",
-			msg:   "exactly one of clientConfig.url or clientConfig.service",
+			msg:   "one of clientConfig.url or clientConfig.service must be set",
 		},
 		{
 			name:  "blueprint with two backends",

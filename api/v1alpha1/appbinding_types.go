@@ -54,8 +54,10 @@ type AppBindingSpec struct {
 	Parameters *runtime.RawExtension `json:"parameters,omitempty"`
 }
 
-// ClientConfig says how to reach an application: a URL or a Service, exactly one.
-// +kubebuilder:validation:XValidation:rule="has(self.url) != has(self.service)",message="exactly one of clientConfig.url or clientConfig.service must be set"
+// ClientConfig says how to reach an application: a URL or a Service. When both are
+// set (KubeDB's MySQL and Percona XtraDB AppBindings carry a driver string such as
+// "tcp(sample-mysql:3306)/" beside the Service), the Service is used, as Stash does.
+// +kubebuilder:validation:XValidation:rule="has(self.url) || has(self.service)",message="one of clientConfig.url or clientConfig.service must be set"
 type ClientConfig struct {
 	// url of the application, e.g. "https://etcd.example.com:2379".
 	// +optional

@@ -11,7 +11,7 @@ var Fields = []Field{
 	{Kind: "AppBinding", Path: "spec.clientConfig.service.port", Status: Honoured, How: "translators/variables.go: the target URL's port", Proof: "translators golden etcd-backup-exec-hooks"},
 	{Kind: "AppBinding", Path: "spec.clientConfig.service.query", Status: Honoured, How: "translators/variables.go: the target URL's query", Proof: "untested"},
 	{Kind: "AppBinding", Path: "spec.clientConfig.service.scheme", Status: Honoured, How: "translators/variables.go: the target URL's scheme", Proof: "translators golden etcd-backup-exec-hooks"},
-	{Kind: "AppBinding", Path: "spec.clientConfig.url", Status: Honoured, How: "translators/variables.go: the target URL of the steps", Proof: "translators golden etcd-backup-exec-hooks"},
+	{Kind: "AppBinding", Path: "spec.clientConfig.url", Status: Honoured, How: "translators/variables.go: the target URL of the steps when no service is set (the service wins, as in Stash)", Proof: "translators golden etcd-backup-exec-hooks; translators TestEndpoint"},
 	{Kind: "AppBinding", Path: "spec.parameters", Status: Honoured, How: "translators/function.go: the raw parameters passed to the target's steps", Proof: "translators golden etcd-backup-http-hooks (TARGET_PARAMETERS)"},
 	{Kind: "AppBinding", Path: "spec.secret.name", Status: Honoured, How: "translators: the target's credentials Secret, mounted as env of the steps", Proof: "translators golden etcd-backup-exec-hooks"},
 	{Kind: "AppBinding", Path: "spec.type", Status: Honoured, How: "controllers/resolve: default Tasks <type>-backup/<type>-restore", Proof: "translators golden batch-parallel"},

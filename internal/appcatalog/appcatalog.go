@@ -138,15 +138,15 @@ func ToAppBinding(obj map[string]any) (*v1alpha1.AppBinding, error) {
 
 	cc, _ := spec["clientConfig"].(map[string]any)
 	if cc == nil {
-		return nil, fail("spec.clientConfig", "not set: exactly one of clientConfig.url or clientConfig.service must be set")
+		return nil, fail("spec.clientConfig", "not set: one of clientConfig.url or clientConfig.service must be set")
 	}
 	if err := unknown(cc, clientConfigFields, "spec.clientConfig", fail); err != nil {
 		return nil, err
 	}
 	_, hasURL := cc["url"]
 	_, hasService := cc["service"]
-	if hasURL == hasService {
-		return nil, fail("spec.clientConfig", "exactly one of clientConfig.url or clientConfig.service must be set")
+	if !hasURL && !hasService {
+		return nil, fail("spec.clientConfig", "one of clientConfig.url or clientConfig.service must be set")
 	}
 	if svc, ok := cc["service"].(map[string]any); ok {
 		if err := unknown(svc, serviceFields, "spec.clientConfig.service", fail); err != nil {

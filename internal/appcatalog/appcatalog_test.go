@@ -52,6 +52,23 @@ func TestToAppBinding(t *testing.T) {
 			Parameters:   &runtime.RawExtension{Raw: []byte(`{"apiVersion":"appcatalog.appscode.com/v1alpha1","kind":"StashAddon","stash":{"addon":{"backupTask":{"name":"postgres-backup-14.0"}}}}`)},
 		},
 	}, {
+		// What KubeDB writes for a MySQL (Stash's MySQL guides): a driver
+		// string as the url beside the Service; the Service is used.
+		name: "kubedb mysql: url and service",
+		spec: `spec:
+  clientConfig:
+    service: {name: sample-mysql, path: /, port: 3306, scheme: mysql}
+    url: tcp(sample-mysql:3306)/
+  secret: {name: sample-mysql-auth}
+  type: kubedb.com/mysql
+  version: 8.0.14
+`,
+		want: v1alpha1.AppBindingSpec{
+			Type: "kubedb.com/mysql", Version: "8.0.14",
+			ClientConfig: v1alpha1.ClientConfig{URL: ptr.To("tcp(sample-mysql:3306)/"), Service: &v1alpha1.ServiceReference{Scheme: "mysql", Name: "sample-mysql", Port: 3306, Path: "/"}},
+			Secret:       &v1alpha1.LocalObjectRef{Name: "sample-mysql-auth"},
+		},
+	}, {
 		name: "url and TLS",
 		spec: `spec:
   clientConfig: {url: "https://etcd-0.etcd:2379", caBundle: Q0EK, insecureSkipTLSVerify: true, serverName: etcd.local}
@@ -121,11 +138,7 @@ func TestToAppBindingRefused(t *testing.T) {
 	}, {
 		name: "neither url nor service",
 		doc:  head + "spec: {clientConfig: {caBundle: Q0EK}}\n",
-		want: "spec.clientConfig of " + ab + ": exactly one of clientConfig.url or clientConfig.service must be set",
-	}, {
-		name: "both url and service",
-		doc:  head + "spec: {clientConfig: {url: u, service: {name: pg, port: 1, scheme: x}}}\n",
-		want: "spec.clientConfig of " + ab + ": exactly one of clientConfig.url or clientConfig.service must be set",
+		want: "spec.clientConfig of " + ab + ": one of clientConfig.url or clientConfig.service must be set",
 	}, {
 		name: "service without a port",
 		doc:  head + "spec: {clientConfig: {service: {name: pg, scheme: x}}}\n",
