@@ -13,7 +13,7 @@
 //	go run ./bench/etcd -size 1GiB -repeat 3 -backup=false      # the restores only
 //	go run ./bench/etcd -size 1GiB -repeat 3 -restore=false -b-env '--pipe-size=4194304'   # a lever as a variant of (b)
 //
-// Each run also reports where each process's time went (-timeline: on a
+// With -timeline 500ms each run also reports where each process's time went (on a
 // core, waiting for one, blocked; the median round of (b) and (c2) as a
 // timeline) and each process's peak file-backed RSS.
 //
@@ -79,7 +79,7 @@ func main() {
 		jsonOut   = flag.String("json", "", "also write the results as JSON to this file")
 		memLimit  = flag.String("mem-limit", "", "run every method's step under this memory limit (e.g. 256MiB), in a cgroup when one can be made")
 		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
-		timeline  = flag.Duration("timeline", 500*time.Millisecond, "cut each run into stretches this long and report where each process's time went (0: off)")
+		timeline  = flag.Duration("timeline", 0, "cut each run into stretches this long and report where each process's time went (0: off; reading every thread's schedstat every 20 ms takes ≈ 0.3 of the 2 cores and slows (b) by ≈ 20 %, so leave it off for the ratios)")
 		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off); an item starting with -- is a flag for etcd-backup instead (e.g. --pipe-size=4194304)")
 	)
 	flag.Parse()
