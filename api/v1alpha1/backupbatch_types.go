@@ -156,6 +156,27 @@ type BackupBatchStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Members []BackupBatchMemberStatus `json:"members,omitempty"`
+
+	// memberConditions is Stash's form of members (a target and its conditions). Accepted so
+	// that a BackupBatch exported from Stash applies; kept as written: stashflow writes and
+	// reads members instead.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	MemberConditions []StashMemberConditions `json:"memberConditions,omitempty"`
+}
+
+// StashMemberConditions is one entry of Stash's status.memberConditions.
+type StashMemberConditions struct {
+	// target is the member's target.
+	// +required
+	Target TargetRef `json:"target"`
+
+	// conditions of the member, as Stash wrote them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // +kubebuilder:object:root=true

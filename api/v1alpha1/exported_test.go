@@ -159,19 +159,10 @@ func TestStashExportedFieldsRefused(t *testing.T) {
 	tests := []struct {
 		name, doc, field string
 	}{
-		{"Repository status.references",
-			"kind: Repository\nmetadata: {name: refused-references}\nspec: {backend: {storageSecretName: s, gcs: {bucket: b}}}\n" +
-				"status: {references: [{apiGroup: stash.appscode.com, kind: BackupConfiguration, name: a, namespace: demo}]}",
-			"status.references"},
 		{"BackupSession status.targets[].ref.namespace",
 			"kind: BackupSession\nmetadata: {name: refused-ref-namespace}\nspec: {invoker: {apiGroup: stash.appscode.com, kind: BackupConfiguration, name: a}}\n" +
 				"status: {targets: [{ref: {apiVersion: apps/v1, kind: StatefulSet, name: db, namespace: demo}}]}",
 			"status.targets[0].ref.namespace"},
-		{"BackupBatch status.memberConditions",
-			"kind: BackupBatch\nmetadata: {name: refused-member-conditions}\n" +
-				"spec: {schedule: '@daily', repository: {name: r}, members: [{target: {ref: {apiVersion: apps/v1, kind: StatefulSet, name: db}}}]}\n" +
-				"status: {memberConditions: [{target: {apiVersion: apps/v1, kind: StatefulSet, name: db}}]}",
-			"status.memberConditions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -297,6 +297,29 @@ type AllowedNamespaces struct {
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
+// TypedObjectReference names an object of any group, as Stash's status writes it.
+type TypedObjectReference struct {
+	// apiGroup of the object; empty for the core group.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	APIGroup string `json:"apiGroup,omitempty"`
+
+	// kind of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+
+	// namespace of the object.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// name of the object.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
 // RepositoryStatus is what the operator last learned about the repository.
 type RepositoryStatus struct {
 	// observedGeneration is the generation the status was computed for.
@@ -348,6 +371,14 @@ type RepositoryStatus struct {
 	// it initialises the repository, or reads its snapshots and size from the backend.
 	// +optional
 	Workflow *WorkflowRef `json:"workflow,omitempty"`
+
+	// references are the objects that use this Repository, as a newer Stash lists them in
+	// its status. Accepted so that a Repository exported from Stash applies; kept as
+	// written: stashflow neither writes nor reads them (its sessions name their Repository).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	References []TypedObjectReference `json:"references,omitempty"`
 
 	// refreshTime is when the last run that read this status from the backend started.
 	// +optional
