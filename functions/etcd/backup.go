@@ -43,6 +43,13 @@ const (
 	TagSession  = "session"
 	TagTarget   = "target"
 	TagRevision = "etcd-revision"
+	// TagVerified=VerifiedValue marks a snapshot whose stream etcd-backup
+	// checked against etcd's sha256 trailer before restic committed it (a
+	// stream that fails the check leaves no snapshot). restic's content
+	// addressing returns those bytes unchanged, so etcd-restore need not
+	// hash them again (--recheck-sha256 makes it).
+	TagVerified   = "etcd-sha256"
+	VerifiedValue = "verified"
 )
 
 // Backup is the etcd-backup Function.
@@ -138,7 +145,7 @@ func (b *Backup) Run(ctx context.Context, env *step.Env) (step.Outputs, error) {
 	if b.target != "" {
 		tags = append(tags, TagTarget+"="+b.target)
 	}
-	tags = append(tags, TagRevision+"="+strconv.FormatInt(mem.revision, 10))
+	tags = append(tags, TagRevision+"="+strconv.FormatInt(mem.revision, 10), TagVerified+"="+VerifiedValue)
 	opts := restic.BackupOptions{Filename: SnapshotFilename, Tags: tags, Host: b.hostname, PipeSize: b.pipeSize}
 
 	sum, summary, err := b.backup(ctx, repo, cli, mem, opts)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
@@ -153,9 +154,8 @@ func (d *dataDirFlags) validate(fs *pflag.FlagSet) error {
 // member directory is built before it is renamed into place.
 const stagePrefix = ".stashflow-restore-"
 
-// fetchFunc has restic write the snapshot file at path and returns its
-// size and sha256 trailer (hex).
-type fetchFunc func(path string) (size int64, trailer string, err error)
+// fetchFunc has restic write the snapshot file at path.
+type fetchFunc func(path string) (fetched, error)
 
 // dataDirResult is what a datadir restore reports.
 type dataDirResult struct {
@@ -167,9 +167,8 @@ type dataDirResult struct {
 
 // stage is one member's staging directory.
 type stage struct {
-	m       memberPlan
-	dir     string // inside m.dataDir
-	created bool   // m.dataDir did not exist before
+	m   memberPlan
+	dir string // inside m.dataDir
 }
 
 // restore writes every planned member's data directory from the snapshot
@@ -187,6 +186,11 @@ type stage struct {
 // a data directory this run created), so a data directory is either as it
 // was or fully restored.
 func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFunc) (res dataDirResult, err error) {
+	locks, err := lockDataDirs(env, d.plan)
+	defer func() { locks.release(err != nil) }()
+	if err != nil {
+		return res, err
+	}
 	if err := d.refuseNonEmpty(); err != nil {
 		return res, err
 	}
@@ -199,17 +203,14 @@ func (d *dataDirFlags) restore(ctx context.Context, env *step.Env, fetch fetchFu
 			if rerr := os.RemoveAll(s.dir); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("removing staging directory %s of %s: %w", s.dir, s.m.name, rerr))
 			}
-			if s.created {
-				_ = os.Remove(s.m.dataDir) // only if still empty
-			}
 		}
 	}()
 	for _, m := range d.plan {
-		s, err := newStage(m)
+		dir, err := os.MkdirTemp(m.dataDir, stagePrefix)
 		if err != nil {
-			return res, err
+			return res, fmt.Errorf("data directory of %s: %w", m.name, err)
 		}
-		stages = append(stages, s)
+		stages = append(stages, stage{m: m, dir: dir})
 	}
 	lg := zap.NewNop()
 	res, dbPath, cl, err := d.buildFirst(ctx, env, lg, stages[0], fetch)
@@ -256,21 +257,68 @@ func (d *dataDirFlags) refuseNonEmpty() error {
 	return nil
 }
 
-// newStage makes m's staging directory (and its data directory).
-func newStage(m memberPlan) (stage, error) {
-	_, statErr := os.Stat(m.dataDir)
-	created := errors.Is(statErr, os.ErrNotExist)
-	if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
-		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
-	}
-	dir, err := os.MkdirTemp(m.dataDir, stagePrefix)
-	if err != nil {
-		if created {
-			_ = os.Remove(m.dataDir)
+// dataDirLock is an exclusive flock(2) on a data directory, held for the
+// whole restore: two restores into one data directory would remove each
+// other's staging directories and race to rename their members into
+// place. The kernel releases it when the step dies, however it dies.
+type dataDirLock struct {
+	dir     string
+	f       *os.File
+	created bool // this run made the directory
+}
+
+type dataDirLocks []dataDirLock
+
+// lockDataDirs makes every planned data directory that is missing and
+// locks each. A staging directory found under the lock was left by a
+// restore that was killed before it could clean up (a running one would
+// hold the lock): it is removed, so the next restore needs no --force.
+func lockDataDirs(env *step.Env, plan []memberPlan) (dataDirLocks, error) {
+	var locks dataDirLocks
+	for _, m := range plan {
+		_, statErr := os.Stat(m.dataDir)
+		created := errors.Is(statErr, os.ErrNotExist)
+		if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
+			return locks, fmt.Errorf("data directory of %s: %w", m.name, err)
 		}
-		return stage{}, fmt.Errorf("data directory of %s: %w", m.name, err)
+		f, err := os.Open(m.dataDir)
+		if err != nil {
+			return locks, fmt.Errorf("data directory of %s: %w", m.name, err)
+		}
+		locks = append(locks, dataDirLock{dir: m.dataDir, f: f, created: created})
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return locks, fmt.Errorf("data directory %s of member %s is being restored by another process (it holds the directory's lock)", m.dataDir, m.name)
+			}
+			return locks, fmt.Errorf("data directory %s of member %s: lock: %w", m.dataDir, m.name, err)
+		}
+		entries, err := f.ReadDir(-1)
+		if err != nil {
+			return locks, fmt.Errorf("data directory of %s: %w", m.name, err)
+		}
+		for _, e := range entries {
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), stagePrefix) {
+				continue
+			}
+			left := filepath.Join(m.dataDir, e.Name())
+			env.Logger().Info("removing the staging directory of a restore that did not finish", "member", m.name, "dir", left)
+			if err := os.RemoveAll(left); err != nil {
+				return locks, fmt.Errorf("data directory of %s: removing %s, left by a restore that did not finish: %w", m.name, left, err)
+			}
+		}
 	}
-	return stage{m: m, dir: dir, created: created}, nil
+	return locks, nil
+}
+
+// release unlocks; after a failure it also removes the data directories
+// this run made, if they are still empty.
+func (ls dataDirLocks) release(failed bool) {
+	for _, l := range ls {
+		if failed && l.created {
+			_ = os.Remove(l.dir) // only if still empty
+		}
+		_ = l.f.Close() // closing the descriptor drops the lock
+	}
 }
 
 // buildFirst fetches the snapshot into the first member's staging
@@ -280,9 +328,11 @@ func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Lo
 	log := env.Logger()
 	file := filepath.Join(first.dir, "etcd.snapshot")
 	log.Info("fetching etcd snapshot into the data directory", "member", first.m.name, "file", file)
-	if res.size, res.sha256, err = fetch(file); err != nil {
+	f, err := fetch(file)
+	if err != nil {
 		return res, "", nil, err
 	}
+	res.size, res.sha256 = f.size, f.trailer
 	if res.revision, err = snapshotRevision(file); err != nil {
 		// A damaged file: say so rather than what bbolt saw.
 		if verr := verifySnapshotFile(ctx, file); verr != nil {
@@ -305,7 +355,11 @@ func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Lo
 	// maps it on the other, all at once.
 	go startWriteback(dbPath)
 	verified := make(chan error, 1)
-	go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
+	if f.verified {
+		verified <- nil
+	} else {
+		go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
+	}
 	log.Info("restoring etcd member data directory", "member", first.m.name, "dataDir", first.m.dataDir, "peerURLs", strings.Join(first.m.peerURLs, ","))
 	db, err := openDB(lg, dbPath)
 	if err == nil {

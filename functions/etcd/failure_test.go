@@ -171,6 +171,81 @@ func TestCorruptStream(t *testing.T) {
 			}
 		})
 	}
+
+	// A snapshot whose backup verified the stream (etcd-backup's tag) is
+	// not hashed again: restic returns exactly the bytes it stored. The
+	// tag is all the restore goes by, so a damaged snapshot that carries
+	// it (forged here) passes the datadir restore's check, and
+	// --recheck-sha256 catches it.
+	t.Run("verified tag", func(t *testing.T) {
+		res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--snapshot", good.outputs["snapshotID"], "--data-dir", t.TempDir())
+		if res.code != 0 || !strings.Contains(res.stdout+res.stderr, "not hashing the snapshot file again") {
+			t.Errorf("restore of etcd-backup's snapshot: exit %d, want 0 and the log saying it was not hashed again; stdout %q stderr %q", res.code, res.stdout, res.stderr)
+		}
+		b := bytes.Clone(snap.Bytes())
+		b[len(b)/2] ^= 0x40
+		bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: "etcd.snapshot", Tags: []string{TagSession + "=forged", TagVerified + "=" + VerifiedValue}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bk.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bk.Finish(ctx); err != nil {
+			t.Fatal(err)
+		}
+		dataDir := t.TempDir()
+		res = runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", "forged", "--data-dir", dataDir, "--recheck-sha256")
+		if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
+			t.Errorf("--recheck-sha256: exit %d, stderr %q; want 1 and a sha256 mismatch", res.code, res.stderr)
+		}
+		if empty, err := dirEmpty(dataDir); err != nil || !empty {
+			t.Errorf("data directory left with the damaged database (empty %v, %v)", empty, err)
+		}
+		res = runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", "forged", "--data-dir", dataDir)
+		if res.code != 0 {
+			t.Errorf("restore of a snapshot tagged %s=%s: exit %d, stderr %q; want 0 (the tag is trusted)", TagVerified, VerifiedValue, res.code, res.stderr)
+		}
+	})
+
+	// The data directory is locked for the whole restore, and a staging
+	// directory a killed restore left behind is removed under the lock.
+	t.Run("lock and leftovers", func(t *testing.T) {
+		dataDir := t.TempDir()
+		left := filepath.Join(dataDir, stagePrefix+"killed")
+		if err := os.MkdirAll(filepath.Join(left, ".restore-1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(left, "etcd.snapshot"), []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, err := os.Open(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--snapshot", good.outputs["snapshotID"], "--data-dir", dataDir)
+		if res.code != 1 || !strings.Contains(res.stderr, "being restored by another process") {
+			t.Errorf("restore into a locked data directory: exit %d, stderr %q; want 1 and the lock named", res.code, res.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(left, "etcd.snapshot")); err != nil {
+			t.Errorf("a locked data directory was changed: %v", err)
+		}
+		if err := syscall.Flock(int(d.Fd()), syscall.LOCK_UN); err != nil {
+			t.Fatal(err)
+		}
+		res = runBin(t, repo, "etcd-restore", "--mode", "datadir", "--snapshot", good.outputs["snapshotID"], "--data-dir", dataDir)
+		if res.code != 0 {
+			t.Fatalf("restore over a killed restore's leftovers: exit %d, stderr %q; want 0 without --force", res.code, res.stderr)
+		}
+		entries, err := os.ReadDir(dataDir)
+		if err != nil || len(entries) != 1 || entries[0].Name() != "member" {
+			t.Errorf("data directory holds %v (%v), want only member", entries, err)
+		}
+	})
 }
 
 // checkOneLine asserts a failed step's stderr: exactly one line, no Go

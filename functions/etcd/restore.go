@@ -37,6 +37,7 @@ type Restore struct {
 	host       string
 	interimDir string
 	keepInterm bool
+	recheck    bool
 
 	dataDir dataDirFlags
 	live    liveFlags
@@ -65,6 +66,7 @@ func (r *Restore) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.host, "host", "", "only snapshots of this restic host (as --session)")
 	fs.StringVar(&r.interimDir, "interim-dir", "", "directory for the dumped snapshot file (default: the temporary directory)")
 	fs.BoolVar(&r.keepInterm, "keep-interim", false, "keep the dumped snapshot file in --interim-dir")
+	fs.BoolVar(&r.recheck, "recheck-sha256", false, "hash the snapshot file against its sha256 trailer even when its backup verified the stream (tag "+TagVerified+"="+VerifiedValue+")")
 	r.dataDir.addFlags(fs)
 	r.live.addFlags(fs)
 }
@@ -146,14 +148,18 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	fetchCtx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
 	id := r.snapshot
-	resolved := make(chan error, 1)
+	type resolution struct {
+		snap restic.Snapshot
+		err  error
+	}
+	resolved := make(chan resolution, 1)
 	if fullSnapshotID(id) {
 		go func() {
-			_, err := repo.Resolve(fetchCtx, id, filter)
+			snap, err := repo.Resolve(fetchCtx, id, filter)
 			if err != nil {
 				cancelFetch() // the fetch is pointless: stop it
 			}
-			resolved <- err
+			resolved <- resolution{snap, err}
 		}()
 	} else {
 		snap, err := repo.Resolve(ctx, id, filter)
@@ -161,7 +167,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 			return nil, err
 		}
 		id = snap.ID
-		resolved <- nil
+		resolved <- resolution{snap: snap}
 	}
 	out := step.Outputs{outputs.SnapshotID: id, outputs.Files: "1"}
 
@@ -169,13 +175,18 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	// fetch has restic write the snapshot file (nothing passes through
 	// this process); the resolve's verdict comes before anything reads it,
 	// and its error explains a cancelled fetch.
-	fetch := func(file string) (int64, string, error) {
+	fetch := func(file string) (fetched, error) {
 		log.Info("fetching etcd snapshot", "snapshot", id, "file", file)
-		size, sum, err := restoreToFile(fetchCtx, repo, id, file)
-		if rerr := <-resolved; rerr != nil {
-			return 0, "", rerr
+		f, err := restoreToFile(fetchCtx, repo, id, file)
+		res := <-resolved
+		if res.err != nil {
+			return fetched{}, res.err
 		}
-		return size, sum, err
+		f.verified = !r.recheck && res.snap.Tag(TagVerified) == VerifiedValue
+		if err == nil && f.verified {
+			log.Info("not hashing the snapshot file again: its backup verified the stream", "snapshot", id, "tag", TagVerified+"="+VerifiedValue)
+		}
+		return f, err
 	}
 
 	if r.mode == ModeDataDir {
@@ -183,12 +194,12 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 			// The kept file is the interim one; the data directory gets a
 			// copy of it.
 			inner := fetch
-			fetch = func(file string) (int64, string, error) {
-				size, sum, err := inner(interim)
+			fetch = func(file string) (fetched, error) {
+				f, err := inner(interim)
 				if err == nil {
 					err = copyFileSync(interim, file)
 				}
-				return size, sum, err
+				return f, err
 			}
 		}
 		res, err := r.dataDir.restore(ctx, env, fetch)
@@ -205,16 +216,21 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	if !r.keepInterm {
 		defer os.Remove(interim)
 	}
-	size, sum, err := fetch(interim)
+	f, err := fetch(interim)
 	if err != nil {
 		return out, err
 	}
-	out[outputs.Size] = strconv.FormatInt(size, 10)
-	out[OutputSHA256] = sum
-	// The trailer is checked beside the reading of the keys; nothing is
-	// written to the cluster before the check has passed.
+	out[outputs.Size] = strconv.FormatInt(f.size, 10)
+	out[OutputSHA256] = f.trailer
+	// The trailer is checked beside the reading of the keys (unless the
+	// backup checked it); nothing is written to the cluster before the
+	// check has passed.
 	verified := make(chan error, 1)
-	go func() { verified <- verifySnapshotFile(ctx, interim) }()
+	if f.verified {
+		verified <- nil
+	} else {
+		go func() { verified <- verifySnapshotFile(ctx, interim) }()
+	}
 	res, err := r.live.restore(ctx, env, interim, verified)
 	out[OutputRevision] = strconv.FormatInt(res.revision, 10)
 	out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
@@ -232,41 +248,51 @@ func fullSnapshotID(id string) bool {
 	return err == nil
 }
 
+// fetched is the snapshot file restic wrote.
+type fetched struct {
+	size    int64
+	trailer string // sha256 trailer, hex
+	// verified: the snapshot's backup checked the stream against the
+	// trailer (TagVerified), and --recheck-sha256 was not given: the file
+	// is not hashed again.
+	verified bool
+}
+
 // restoreToFile lets restic write the snapshot's etcd.snapshot into file
 // with `restic restore` (which fetches packs in parallel, unlike `restic
 // dump`) and checks that it is shaped like a database plus a sha256
 // trailer (verifySnapshotFile checks the hash); it returns the size and
 // the trailer.
-func restoreToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (int64, string, error) {
+func restoreToFile(ctx context.Context, repo *restic.Client, snapshotID, file string) (fetched, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(file), ".restore-")
 	if err != nil {
-		return 0, "", fmt.Errorf("--interim-dir: %w", err)
+		return fetched{}, fmt.Errorf("--interim-dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	if _, err := repo.Restore(ctx, restic.RestoreOptions{SnapshotID: snapshotID, Target: tmp, Include: []string{SnapshotPath}}); err != nil {
-		return 0, "", err
+		return fetched{}, err
 	}
 	if err := os.Rename(filepath.Join(tmp, filepath.FromSlash(SnapshotPath)), file); err != nil {
-		return 0, "", fmt.Errorf("snapshot %.8s: restic restored no %s: %w", snapshotID, SnapshotPath, err)
+		return fetched{}, fmt.Errorf("snapshot %.8s: restic restored no %s: %w", snapshotID, SnapshotPath, err)
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, "", err
+		return fetched{}, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, "", err
+		return fetched{}, err
 	}
 	size := st.Size()
 	if size < trailerSize || (size-trailerSize)%512 != 0 {
-		return size, "", fmt.Errorf("snapshot %.8s is %d bytes: not an etcd database plus a sha256 trailer", snapshotID, size)
+		return fetched{size: size}, fmt.Errorf("snapshot %.8s is %d bytes: not an etcd database plus a sha256 trailer", snapshotID, size)
 	}
 	trailer := make([]byte, trailerSize)
 	if _, err := f.ReadAt(trailer, size-trailerSize); err != nil {
-		return size, "", err
+		return fetched{size: size}, err
 	}
-	return size, hex.EncodeToString(trailer), nil
+	return fetched{size: size, trailer: hex.EncodeToString(trailer)}, nil
 }
 
 // snapshotRevision returns the last revision stored in a snapshot file.

@@ -46,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 		if s.ID != out[outputs.SnapshotID] {
 			t.Errorf("%s: output snapshotID %s, repository has %s", name, out[outputs.SnapshotID], s.ID)
 		}
-		wantTags := []string{"etcd-revision=" + out[OutputRevision], "kind=etcd", "session=s1", "target=etcd-main"}
+		wantTags := []string{"etcd-revision=" + out[OutputRevision], "etcd-sha256=verified", "kind=etcd", "session=s1", "target=etcd-main"}
 		gotTags := slices.Sorted(slices.Values(s.Tags))
 		if diff := cmp.Diff(wantTags, gotTags); diff != "" {
 			t.Errorf("%s: tags (-want +got):\n%s", name, diff)

@@ -38,7 +38,7 @@ func TestS3RoundTrip(t *testing.T) {
 		gotSnaps = append(gotSnaps, snap{s.ID, s.Hostname, slices.Sorted(slices.Values(s.Tags))})
 	}
 	wantSnaps := []snap{{backup[outputs.SnapshotID], "node-a",
-		[]string{"etcd-revision=" + backup[OutputRevision], "session=s3-1", "target=etcd-main"}}}
+		[]string{"etcd-revision=" + backup[OutputRevision], "etcd-sha256=verified", "session=s3-1", "target=etcd-main"}}}
 	if diff := cmp.Diff(wantSnaps, gotSnaps); diff != "" {
 		t.Fatalf("snapshots (-want +got):\n%s", diff)
 	}
