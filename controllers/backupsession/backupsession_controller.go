@@ -75,6 +75,7 @@ type scope struct {
 // backupKind is the BackupSession's part of the shared lifecycle.
 var backupKind = sessionrun.Adapter{
 	Name: Kind, Subject: "session", ExecutorCondition: conditions.BackupExecutorEnsured, Invalid: sessionstatus.Failed,
+	New: func() client.Object { return &v1alpha1.BackupSession{} },
 	Status: func(obj client.Object) sessionrun.Status {
 		st := &obj.(*v1alpha1.BackupSession).Status
 		return sessionrun.Status{

@@ -174,14 +174,14 @@ func (a *Argo) Status(ctx context.Context, owner client.Object, ref *v1alpha1.Wo
 // its containers read (argo.SecretsRead): a container that writes no
 // termination message gets its log's tail there from the kubelet, and a
 // script may have printed its password. The Secrets are read, uncached,
-// only when a node or the Workflow has a message to copy; a Secret or key
-// that is gone has nothing to hide.
+// only when a message NodeStatuses copies can quote a container's output
+// (argo.MayQuoteOutput: a Failed or Error node's message, a failed
+// container's message, the finished Workflow's message); the messages of
+// pending and running nodes need none, so following a Workflow in which
+// nothing failed reads no Secret. A Secret or key that is gone has nothing
+// to hide.
 func (a *Argo) redactor(ctx context.Context, wf *wfv1.Workflow) (*stepcause.Redactor, error) {
-	messages := wf.Status.Message != ""
-	for _, n := range wf.Status.Nodes {
-		messages = messages || n.Message != ""
-	}
-	if !messages {
+	if !argo.MayQuoteOutput(wf) {
 		return nil, nil
 	}
 	red := &stepcause.Redactor{}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/pipeline/argo"
 )
 
 var stopTime = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -287,5 +288,131 @@ func TestArgoStatusWorkflowBeingDeleted(t *testing.T) {
 	_, err := a.Status(context.Background(), s, s.Status.Workflow, record(graph("true")))
 	if lost := AsLost(err); lost == nil || lost.Reason != "WorkflowDeleted" || lost.Unknown {
 		t.Errorf("Status: %v; want a LostError WorkflowDeleted", err)
+	}
+}
+
+// secretReads counts the Secrets read through the reader it wraps.
+type secretReads struct {
+	client.Reader
+	n int
+}
+
+func (r *secretReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*corev1.Secret); ok {
+		r.n++
+	}
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// TestArgoStatusReadsSecretsForFailures: Status reads the Secrets the
+// Workflow's containers read (to hide their values) only when a message it
+// copies can quote a container's output: a failed node's message or a
+// finished Workflow's message. Following a Workflow whose nodes are pending
+// or running reads none, even when Argo gave them messages.
+func TestArgoStatusReadsSecretsForFailures(t *testing.T) {
+	const password = "s3cr3t-password"
+	node := func(wf, step string, phase wfv1.NodePhase, msg string) wfv1.NodeStatus {
+		return wfv1.NodeStatus{ID: wf + "-" + step, Name: wf + "." + step, Type: wfv1.NodeTypePod, Phase: phase, Message: msg}
+	}
+	for _, tc := range []struct {
+		name      string
+		phase     wfv1.WorkflowPhase
+		message   string
+		nodes     func(wf string) []wfv1.NodeStatus
+		wantReads int
+		want      []string // each step's "<phase> <message>"
+	}{
+		{
+			name: "no messages", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus { return []wfv1.NodeStatus{node(wf, "a", wfv1.NodeRunning, "")} },
+			want:  []string{"Running ", "Pending "},
+		},
+		{
+			name: "a pending node's message", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus {
+				return []wfv1.NodeStatus{node(wf, "a", wfv1.NodePending, "ContainerCreating")}
+			},
+			want: []string{"Pending ContainerCreating", "Pending "},
+		},
+		{
+			name: "a running node's message and a succeeded one", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus {
+				return []wfv1.NodeStatus{node(wf, "a", wfv1.NodeSucceeded, ""), node(wf, "b", wfv1.NodeRunning, "PodInitializing")}
+			},
+			want: []string{"Succeeded ", "Running PodInitializing"},
+		},
+		{
+			name: "a failed node's log tail", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus {
+				return []wfv1.NodeStatus{node(wf, "a", wfv1.NodeFailed, "main: Error (exit code 1): starting\nerror: cannot log in with password "+password+"\ndone")}
+			},
+			wantReads: 1,
+			want:      []string{"Failed exit code 1: error: cannot log in with password [redacted] … done", "Pending "},
+		},
+		{
+			name: "an errored node's message", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus {
+				return []wfv1.NodeStatus{node(wf, "a", wfv1.NodeError, "password "+password+" refused")}
+			},
+			wantReads: 1,
+			want:      []string{"Error password [redacted] refused", "Pending "},
+		},
+		{
+			name: "a failed container's message on a node not yet failed", phase: wfv1.WorkflowRunning,
+			nodes: func(wf string) []wfv1.NodeStatus {
+				return []wfv1.NodeStatus{node(wf, "a", wfv1.NodeRunning, "main: Error (exit code 2): cannot log in with password "+password)}
+			},
+			wantReads: 1,
+			want:      []string{"Running exit code 2: cannot log in with password [redacted]", "Pending "},
+		},
+		{
+			name: "the finished Workflow's message", phase: wfv1.WorkflowFailed, message: "stopped: " + password,
+			nodes:     func(string) []wfv1.NodeStatus { return nil },
+			wantReads: 1,
+			want:      []string{"Omitted not run: the workflow ended Failed: stopped: [redacted]", "Omitted not run: the workflow ended Failed: stopped: [redacted]"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := owner("s", "session-uid")
+			secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "repo"}, Data: map[string][]byte{"RESTIC_PASSWORD": []byte(password)}}
+			_, c := newArgo(t, s, secret)
+			reader := &secretReads{Reader: c}
+			a := NewArgo(ArgoOptions{Client: c, APIReader: reader, Scheme: c.Scheme(), Image: "stashflow:test"})
+			ctx := context.Background()
+			g := graph("true")
+			ref, err := a.Submit(ctx, s, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wf := &wfv1.Workflow{}
+			if err := c.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, wf); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := argo.SecretsRead(wf)["repo"]; !ok {
+				t.Fatalf("the Workflow reads no Secret repo: the test proves nothing")
+			}
+			wf.Status.Phase, wf.Status.Message, wf.Status.Nodes = tc.phase, tc.message, wfv1.Nodes{}
+			for _, n := range tc.nodes(wf.Name) {
+				wf.Status.Nodes[n.ID] = n
+			}
+			if err := c.Update(ctx, wf); err != nil {
+				t.Fatal(err)
+			}
+
+			run, err := a.Status(ctx, s, ref, record(g))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reader.n != tc.wantReads {
+				t.Errorf("Secret reads = %d, want %d", reader.n, tc.wantReads)
+			}
+			var got []string
+			for _, n := range run.Nodes {
+				got = append(got, string(n.Phase)+" "+n.Message)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

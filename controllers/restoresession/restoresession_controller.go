@@ -120,6 +120,7 @@ type Kind struct {
 func (k Kind) lifecycle() sessionrun.Adapter {
 	return sessionrun.Adapter{
 		Name: k.Name, Subject: "restore", ExecutorCondition: conditions.RestoreExecutorEnsured, Invalid: sessionstatus.Invalid,
+		New: k.New,
 		Status: func(obj client.Object) sessionrun.Status {
 			st := k.Status(obj)
 			return sessionrun.Status{

@@ -8,7 +8,11 @@
 //	TakePlan   the run record (status.plan) once submitted; before that,
 //	           the kind resolves and translates, and reference errors wait
 //	           within the grace or end the session
-//	Submit     once: status.workflow and status.plan in one status patch
+//	Submit     once: status.workflow and status.plan in one status patch;
+//	           a session the cache shows unsubmitted is read again from
+//	           the API server first (one GET), and nothing is submitted if
+//	           the server's status names a workflow or is past Pending: an
+//	           engine would re-create a Workflow deleted since
 //	Follow     node statuses from the engine, read against the record; the
 //	           deadline; a lost run
 //	End        the final phase, duration, event, log and the kind's OnEnd

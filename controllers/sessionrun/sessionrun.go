@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
@@ -48,6 +49,8 @@ type Adapter struct {
 	ExecutorCondition string
 	// Invalid is the phase of input that can never run.
 	Invalid sessionstatus.Phase
+	// New returns an empty object of the kind (to read a fresh copy into).
+	New func() client.Object
 	// Status points into obj's status.
 	Status func(obj client.Object) Status
 	// Apply writes an outcome into obj's status (targets, hooks, conditions).
@@ -170,10 +173,27 @@ func (r *Runner) WaitForReferences(run *Run, msg string) time.Duration {
 // Submit submits the run to the engine, once: a session whose status names
 // a workflow is never submitted again. The workflow and the record are
 // written together.
+//
+// The session was read from the cache, which may not show the status patch
+// of an earlier submission yet; so before it submits, Submit reads the
+// session from the API server (one GET) and submits nothing if the server
+// names a workflow, shows the session past Pending, or holds another object
+// or none (see stale).
 func (r *Runner) Submit(ctx context.Context, run *Run) (ctrl.Result, error) {
 	st := run.Status
 	if run.Submitted() {
 		return ctrl.Result{}, nil
+	}
+	why, err := r.stale(ctx, run)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if why != "" {
+		// The watch brings the fresh object; the requeue is for a watch
+		// event already consumed.
+		ctrl.LoggerFrom(ctx).V(1).Info("Not submitting: the cache is behind the API server", "server", why)
+		run.Done = true
+		return ctrl.Result{RequeueAfter: staleRequeue}, nil
 	}
 	if *st.Phase == "" {
 		r.SetPhase(run, sessionstatus.Pending, conditions.ReasonWorkflowCreated, "submitting the workflow")
@@ -197,6 +217,39 @@ func (r *Runner) Submit(ctx context.Context, run *Run) (ctrl.Result, error) {
 	ctrl.LoggerFrom(ctx).Info("Workflow submitted", "engine", ref.Engine, "workflow", ref.Name)
 	r.SetPhase(run, sessionstatus.Running, conditions.ReasonRunning, msg)
 	return ctrl.Result{}, nil
+}
+
+// staleRequeue is how soon a reconcile that found its cached session behind
+// the API server looks again.
+const staleRequeue = time.Second
+
+// stale reads run's session from the API server (Deps.APIReader) and says
+// why it must not be submitted on the cached copy: "workflow" if the
+// server's status names a workflow (an earlier reconcile submitted it: the
+// engine would create a deleted Workflow again), "phase <phase>" if the
+// server's session is past Pending (e.g. it ended before submission),
+// "gone" or "replaced" if the server holds no session of that name or
+// another one. It returns "" when the server agrees that the session waits
+// for its submission.
+func (r *Runner) stale(ctx context.Context, run *Run) (string, error) {
+	fresh := r.Kind.New()
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(run.Obj), fresh); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "gone", nil
+		}
+		return "", fmt.Errorf("reading %s %s/%s from the API server before submitting it: %w", r.Kind.Name, run.Obj.GetNamespace(), run.Obj.GetName(), err)
+	}
+	if fresh.GetUID() != run.Obj.GetUID() {
+		return "replaced", nil
+	}
+	st := r.Kind.Status(fresh)
+	if *st.Workflow != nil {
+		return "workflow", nil
+	}
+	if p := sessionstatus.Phase(*st.Phase); p != "" && p != sessionstatus.Pending {
+		return "phase " + string(p), nil
+	}
+	return "", nil
 }
 
 // RecordRefused is the status patch's fallback (patch.WithInvalidFallback)

@@ -70,3 +70,32 @@ func SecretsRead(wf *wfv1.Workflow) map[string][]string {
 	delete(out, "")
 	return out
 }
+
+// MayQuoteOutput reports whether a message NodeStatuses copies out of wf
+// can hold what a container printed, so that the values SecretsRead lists
+// must be hidden in it: the message of a node that ended Failed or Error
+// (for a container without a termination message, the kubelet puts its
+// log's tail there; attempts of a retried step are nodes too), any node
+// message in the shape Argo gives a failed container ("<container>:
+// <reason> (exit code <n>): <termination message>"), whatever the node's
+// phase, and the message of a Workflow that finished (NodeStatuses quotes it
+// for steps it did not reach). The messages Argo gives pending and running
+// nodes (scheduling, image pulls, "Retrying in …") quote no output and are
+// copied as they are.
+func MayQuoteOutput(wf *wfv1.Workflow) bool {
+	if Finished(wf) && wf.Status.Message != "" {
+		return true
+	}
+	for _, n := range wf.Status.Nodes {
+		if n.Message == "" {
+			continue
+		}
+		if n.Phase == wfv1.NodeFailed || n.Phase == wfv1.NodeError {
+			return true
+		}
+		if m := reFailedContainer.FindStringSubmatch(n.Message); m != nil && m[3] != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -278,3 +278,45 @@ func TestSecretsRead(t *testing.T) {
 		t.Errorf("SecretsRead() (-want +got):\n%s", diff)
 	}
 }
+
+// TestMayQuoteOutput: a Workflow's messages can quote a container's output
+// when a node (a step, or an attempt of a retried one) failed or errored
+// with a message, a message has a failed container's shape, or the Workflow
+// finished with a message; the messages of pending and running nodes cannot.
+func TestMayQuoteOutput(t *testing.T) {
+	wf := func(phase wfv1.WorkflowPhase, msg string, nodes ...wfv1.NodeStatus) *wfv1.Workflow {
+		w := &wfv1.Workflow{Status: wfv1.WorkflowStatus{Phase: phase, Message: msg, Nodes: wfv1.Nodes{}}}
+		for _, n := range nodes {
+			w.Status.Nodes[n.ID] = n
+		}
+		return w
+	}
+	n := func(id string, phase wfv1.NodePhase, msg string) wfv1.NodeStatus {
+		return wfv1.NodeStatus{ID: id, Name: "wf." + id, Phase: phase, Message: msg}
+	}
+	for _, tc := range []struct {
+		name string
+		wf   *wfv1.Workflow
+		want bool
+	}{
+		{"no nodes", wf(wfv1.WorkflowRunning, ""), false},
+		{"nodes without messages", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeRunning, ""), n("b", wfv1.NodeFailed, "")), false},
+		{"a pending node's message", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodePending, "ContainerCreating")), false},
+		{"a running retry node between attempts", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeRunning, "Retrying in 10 seconds... (1/3)")), false},
+		{"a succeeded node's message", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeSucceeded, "done")), false},
+		{"a running Workflow's message", wf(wfv1.WorkflowRunning, "step a is slow"), false},
+		{"a failed attempt of a running step", wf(wfv1.WorkflowRunning, "",
+			n("a", wfv1.NodeRunning, ""), n("a(0)", wfv1.NodeFailed, "main: Error (exit code 1): error: log in failed")), true},
+		{"an errored node", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeError, "pod deleted")), true},
+		{"a failed container's message on a running node", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeRunning, "main: Error (exit code 1): error: log in failed")), true},
+		{"a failed container's exit code alone on a running node", wf(wfv1.WorkflowRunning, "", n("a", wfv1.NodeRunning, "main: Error (exit code 1)")), false},
+		{"a finished Workflow's message", wf(wfv1.WorkflowFailed, "child 'a' failed"), true},
+		{"a finished Workflow without a message", wf(wfv1.WorkflowSucceeded, "", n("a", wfv1.NodeSucceeded, "")), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MayQuoteOutput(tc.wf); got != tc.want {
+				t.Errorf("MayQuoteOutput() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
