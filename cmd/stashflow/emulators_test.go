@@ -59,7 +59,7 @@ func TestCloudBackendsOnEmulators(t *testing.T) {
 			keys: gcsKeys(gcs.KeyJSON), env: gcs.Env(), describe: "gcs bucket stashflow-test prefix demo"},
 		{name: "gcs with a key google does not know", backend: `gcs: {bucket: ` + gcs.Bucket + `, prefix: wrong-key}`,
 			keys: gcsKeys(wrongGCSKey), env: gcs.Env(),
-			written: filepath.Join(gcs.DataDir, gcs.Bucket, "wrong-key"), wantErr: []string{"oauth2: cannot fetch token: 400 Bad Request"}},
+			written: filepath.Join(gcs.DataDir, gcs.Bucket, "wrong-key"), wantErr: []string{"credentials rejected by gs:", "oauth2: cannot fetch token: 400 Bad Request"}},
 		{name: "gcs bucket that does not exist", backend: `gcs: {bucket: no-such-bucket, prefix: demo}`,
 			keys: gcsKeys(gcs.KeyJSON), env: gcs.Env(),
 			written: filepath.Join(gcs.DataDir, "no-such-bucket"), wantErr: []string{"bucket doesn't exist"}},
