@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,12 +270,7 @@ func (r *report) print(w *os.File) {
 	}
 	_ = tw.Flush() // stdout: like the fmt writes, not worth an error branch
 	fmt.Fprintf(w, "\nb/a wall %.3f, CPU %.3f\n", r.WallRatio, r.CPURatio)
-	keys := make([]string, 0, len(r.Targets))
-	for k := range r.Targets {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(r.Targets)) {
 		fmt.Fprintf(w, "target %-32s %s\n", k, r.Targets[k])
 	}
 }

@@ -3,8 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -91,21 +92,11 @@ func report(w io.Writer, res *results) {
 		fmt.Fprintf(w, "restic's serial start (key derivation, lock, index; until it has read %d MiB): %.2f s in (c2), %.2f CPU-s; %.2f s in (b)\n", startedBytes>>20, res.ResticStartSec, res.ResticStartCPUSec, res.BResticStartSec)
 		fmt.Fprintf(w, "floor = that start + the rest of the bound's CPU over 2 cores = %.2f s (%.2f× the CPU bound)\n", res.FloorSec, res.FloorSec/res.CPUBoundSec)
 	}
-	var keys []string
-	for k := range res.Ratios {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(res.Ratios)) {
 		fmt.Fprintf(w, "%-14s %.3f\n", k, res.Ratios[k])
 	}
-	keys = keys[:0]
-	for k := range res.Targets {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	fmt.Fprintln(w)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(res.Targets)) {
 		fmt.Fprintf(w, "target %-24s %s\n", k, res.Targets[k])
 	}
 }

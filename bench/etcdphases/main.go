@@ -51,6 +51,23 @@ func must(err error) {
 	}
 }
 
+// copyTrimmed copies the snapshot file src to db without its last 32
+// bytes (the sha256 trailer), as etcdutl's restore does, and returns db
+// open, not yet synced.
+func copyTrimmed(src, db string) *os.File {
+	in, err := os.Open(src)
+	must(err)
+	defer in.Close()
+	o, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	must(err)
+	_, err = io.Copy(o, in)
+	must(err)
+	st, err := o.Stat()
+	must(err)
+	must(o.Truncate(st.Size() - 32))
+	return o
+}
+
 func main() {
 	if len(os.Args) != 4 {
 		fmt.Fprintln(os.Stderr, "usage: etcdphases SNAPSHOT WORKDIR etcdutl|phases|phases-nocopy|hash")
@@ -83,30 +100,14 @@ func main() {
 		snapDir := filepath.Join(out, "member", "snap")
 		must(os.MkdirAll(snapDir, 0o700))
 		db := filepath.Join(snapDir, "db")
+		o := copyTrimmed(src, db)
 		if mode == "phases" {
-			in, err := os.Open(src)
-			must(err)
-			o, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
-			must(err)
-			_, err = io.Copy(o, in)
-			must(err)
-			st, _ := o.Stat()
-			must(o.Truncate(st.Size() - 32))
 			lap("copy (io.Copy) + truncate")
 			must(o.Sync())
 			lap("fsync of the copy")
 			_ = o.Close()
-			_ = in.Close()
 		} else {
 			// a copy made beforehand, synced: measures what remains
-			in, err := os.Open(src)
-			must(err)
-			o, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
-			must(err)
-			_, err = io.Copy(o, in)
-			must(err)
-			st, _ := o.Stat()
-			must(o.Truncate(st.Size() - 32))
 			must(o.Sync())
 			_ = o.Close()
 			lap("(prep: copy+fsync, not counted)")

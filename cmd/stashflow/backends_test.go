@@ -71,7 +71,7 @@ func TestBackendsThroughRepositoryObjects(t *testing.T) {
 		{name: "s3 with a wrong CA", backend: s3Backend(secure, "wrong-ca", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", otherCA),
 			written: filepath.Join(secure.DataDir, secure.Bucket, "wrong-ca"), wantErr: []string{"certificate signed by unknown authority", "CA_CERT_DATA"}},
 		{name: "s3 with a wrong key", backend: s3Backend(plain, "wrong-key", ""), keys: s3Keys(plain, wrongKey),
-			written: filepath.Join(plain.DataDir, plain.Bucket, "wrong-key"), wantErr: []string{"signature"}},
+			written: filepath.Join(plain.DataDir, plain.Bucket, "wrong-key"), wantErr: []string{"credentials rejected by s3:", "signature"}},
 		{name: "s3 with a CA_CERT_DATA that is no certificate", backend: s3Backend(secure, "not-pem", ""), keys: with(s3Keys(secure, secure.SecretKey), "CA_CERT_DATA", "not a certificate"),
 			written: filepath.Join(secure.DataDir, secure.Bucket, "not-pem"), wantErr: []string{"CA_CERT_DATA of the storage Secret is not a PEM certificate"}},
 	}

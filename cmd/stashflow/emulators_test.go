@@ -59,7 +59,7 @@ func TestCloudBackendsOnEmulators(t *testing.T) {
 			keys: gcsKeys(gcs.KeyJSON), env: gcs.Env(), describe: "gcs bucket stashflow-test prefix demo"},
 		{name: "gcs with a key google does not know", backend: `gcs: {bucket: ` + gcs.Bucket + `, prefix: wrong-key}`,
 			keys: gcsKeys(wrongGCSKey), env: gcs.Env(),
-			written: filepath.Join(gcs.DataDir, gcs.Bucket, "wrong-key"), wantErr: []string{"oauth2: cannot fetch token: 400 Bad Request"}},
+			written: filepath.Join(gcs.DataDir, gcs.Bucket, "wrong-key"), wantErr: []string{"credentials rejected by gs:", "oauth2: cannot fetch token: 400 Bad Request"}},
 		{name: "gcs bucket that does not exist", backend: `gcs: {bucket: no-such-bucket, prefix: demo}`,
 			keys: gcsKeys(gcs.KeyJSON), env: gcs.Env(),
 			written: filepath.Join(gcs.DataDir, "no-such-bucket"), wantErr: []string{"bucket doesn't exist"}},
@@ -67,7 +67,7 @@ func TestCloudBackendsOnEmulators(t *testing.T) {
 			keys: azureKeys(az.Key), env: az.Env(), describe: "azure bucket stashflow-test prefix demo"},
 		{name: "azure with a wrong account key", backend: `azure: {container: ` + az.Container + `, prefix: wrong-key}`,
 			keys: azureKeys(wrongAzureKey), env: az.Env(),
-			untouched: azureRepoAbsent("wrong-key"), wantErr: []string{"403", "Server failed to authenticate the request"}},
+			untouched: azureRepoAbsent("wrong-key"), wantErr: []string{"credentials rejected by azure:", "403 Server failed to authenticate the request"}},
 		// A missing container is a missing repository, as a missing S3
 		// bucket is: restic's init creates it (as under Stash).
 		{name: "azure container that does not exist is created by init", backend: `azure: {container: new-container, prefix: demo}`,

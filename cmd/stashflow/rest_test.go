@@ -134,8 +134,12 @@ spec:
 		if !strings.Contains(stdout, "phase: Failed") {
 			t.Errorf("stdout lacks phase: Failed:\n%s", stdout)
 		}
-		if out := stdout + stderr; !strings.Contains(out, "401") && !strings.Contains(out, "Unauthorized") {
-			t.Errorf("the failure does not say the server refused the credentials (401 Unauthorized):\n%s\n%s", stdout, stderr)
+		// The refusal is classified (restic.KindAccessDenied: "credentials
+		// rejected by …") and says what the server answered.
+		for _, w := range []string{"credentials rejected by rest:", "401 Unauthorized"} {
+			if !strings.Contains(stdout+stderr, w) {
+				t.Errorf("the failure does not say %q:\n%s\n%s", w, stdout, stderr)
+			}
 		}
 		noSecrets(t, "stdout", stdout)
 		noSecrets(t, "stderr", stderr)

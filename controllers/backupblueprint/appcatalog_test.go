@@ -109,7 +109,7 @@ func TestBlueprintAppCatalog(t *testing.T) {
 		}
 	})
 
-	ot.InstallAppCatalogCRD(t, env, c, ns)
+	env.InstallAppCatalogCRD(t, c, ns)
 
 	t.Run("CRD installed after the start: KubeDB's AppBinding is watched", func(t *testing.T) {
 		pg := ot.AppCatalogBinding(ns, "pg", kubeDBSpec)

@@ -24,7 +24,7 @@ import (
 // found, refused naming the field, or missing.
 func TestAppCatalogTarget(t *testing.T) {
 	ns := ot.Namespace(t, c, nil)
-	ot.InstallAppCatalogCRD(t, env, c, ns)
+	env.InstallAppCatalogCRD(t, c, ns)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"),
 		ot.AppCatalogBinding(ns, "kubedb-db", "{appRef: {apiGroup: kubedb.com, kind: Postgres, name: db}, type: fake, clientConfig: {url: 'http://db:5432'}}"),
@@ -86,7 +86,7 @@ func TestAppCatalogTarget(t *testing.T) {
 func TestAppCatalogTargetWatched(t *testing.T) {
 	ctx := context.Background()
 	ns := ot.Namespace(t, c, nil)
-	ot.InstallAppCatalogCRD(t, env, c, ns)
+	env.InstallAppCatalogCRD(t, c, ns)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	transformed := ot.AppCatalogBinding(ns, "transformed", "{type: fake, clientConfig: {url: 'http://db:5432'}, secretTransforms: [{removeKey: {key: x}}]}")
 	ot.Create(t, c, repo, secret, ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), transformed)

@@ -61,7 +61,7 @@ func TestAppCatalogAppBinding(t *testing.T) {
 		}
 	})
 
-	operatortest.InstallAppCatalogCRD(t, env, c, ns)
+	env.InstallAppCatalogCRD(t, c, ns)
 	repo, secret := operatortest.Repository(ns, "repo", t.TempDir())
 	operatortest.Create(t, c, secret, repo,
 		operatortest.AppCatalogBinding(ns, "etcd", `

@@ -3,15 +3,11 @@ package hook
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
@@ -138,7 +134,7 @@ func TestFindPodKubeDBAppBinding(t *testing.T) {
 		t.Fatalf("without the CRD: error %v, want one starting %q", err, want)
 	}
 
-	installAppCatalogCRD(t, c, ns)
+	env.InstallAppCatalogCRD(t, c, ns)
 	for _, name := range []string{"pg-0", "pg-1"} {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/instance": "pg"}},
@@ -216,38 +212,6 @@ func TestFindPodKubeDBAppBinding(t *testing.T) {
 				t.Errorf("pod = %s, want %s", p.Name, tt.want)
 			}
 		})
-	}
-}
-
-// installAppCatalogCRD installs the test copy of KubeDB's AppBinding CRD
-// (internal/appcatalog/testdata) and waits until it serves in ns.
-func installAppCatalogCRD(t *testing.T, c client.Client, ns string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "internal", "appcatalog", "testdata", "appcatalog.appscode.com_appbindings.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(data, crd); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create(context.Background(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	probe := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"clientConfig": map[string]any{"url": "http://probe:1"}}}}
-	probe.SetGroupVersionKind(appcatalog.GVK)
-	probe.SetNamespace(ns)
-	probe.SetName("crd-probe")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := c.Create(context.Background(), probe.DeepCopy())
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the appcatalog CRD does not serve: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

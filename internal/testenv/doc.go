@@ -32,4 +32,10 @@ limitations under the License.
 //
 // The client in Env.Client uses Scheme(): client-go's built-in kinds, apiextensions/v1 and
 // stashflow.dev/v1alpha1.
+//
+// Env.InstallAppCatalogCRD installs the test copy of KubeDB's
+// appcatalog.appscode.com AppBinding CRD for the suites that read such
+// AppBindings (the hook's pod lookup, the resolver, the controllers); it lives
+// here, not in controllers/internal/operatortest, so that packages outside
+// controllers can use it too.
 package testenv

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -491,11 +492,7 @@ func Secs(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()) }
 
 // PerProcess is "name CPU/peak RSS (anon)" for every command, by name.
 func (r *Result) PerProcess() string {
-	names := make([]string, 0, len(r.Procs))
-	for n := range r.Procs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(r.Procs))
 	per := make([]string, len(names))
 	for i, n := range names {
 		p := r.Procs[n]
@@ -507,11 +504,7 @@ func (r *Result) PerProcess() string {
 // FileLine is "name MiB" of every command's peak file-backed RSS
 // (Proc.File), by name.
 func (r *Result) FileLine() string {
-	names := make([]string, 0, len(r.Procs))
-	for n := range r.Procs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(r.Procs))
 	per := make([]string, len(names))
 	for i, n := range names {
 		per[i] = fmt.Sprintf("%s %s", n, MiB(r.Procs[n].File))

@@ -3,6 +3,7 @@ package measure
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,11 +208,7 @@ func WriteTimeline(w io.Writer, r *Result) {
 	if len(r.Timeline) == 0 {
 		return
 	}
-	var names []string
-	for n := range r.Sched {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(r.Sched))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "s\t")
 	for _, n := range names {
@@ -233,11 +230,7 @@ func WriteTimeline(w io.Writer, r *Result) {
 // SchedLine is "name CPU s, waited s, N slices" per command, by name,
 // and the machine's busy cores over the run.
 func (r *Result) SchedLine() string {
-	var names []string
-	for n := range r.Sched {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(r.Sched))
 	var parts []string
 	for _, n := range names {
 		s := r.Sched[n]

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -349,29 +347,4 @@ func AppCatalogBinding(namespace, name, spec string) *unstructured.Unstructured 
 	u.SetNamespace(namespace)
 	u.SetName(name)
 	return u
-}
-
-// InstallAppCatalogCRD installs the test copy of the appcatalog AppBinding
-// CRD (internal/appcatalog/testdata) for the rest of the test, and waits
-// until c can create AppBindings of it in namespace.
-func InstallAppCatalogCRD(t testing.TB, env *testenv.Env, c client.Client, namespace string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(env.RepoRoot, "internal", "appcatalog", "testdata", "appcatalog.appscode.com_appbindings.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(data, crd); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create(context.Background(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	probe := AppCatalogBinding(namespace, "crd-probe", "{clientConfig: {url: 'http://probe:1'}}")
-	Eventually(t, 30*time.Second, func() string {
-		if err := c.Create(context.Background(), probe.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err.Error()
-		}
-		return ""
-	})
 }
