@@ -15,12 +15,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/controllers/backupconfiguration"
 	"github.com/stashflow/stashflow/controllers/backupsession"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
+	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
 func appBindingTarget(name string) *v1alpha1.BackupTarget {
@@ -204,8 +206,16 @@ func TestInvalidReferences(t *testing.T) {
 	halfS3Secret.StringData["AWS_ACCESS_KEY_ID"] = "key-id-value-d41f"
 	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, noPassword, noPasswordSecret, halfS3, halfS3Secret,
 		shared, sharedSecret, selected, selectedSecret, unselected, unselectedSecret, ot.AppBinding(ns, "db"),
-		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"))
-	ot.Start(t, env, ns, controllers.Config{})
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"),
+		// Tasks of the catalog's Functions: repository-check alone backs up
+		// nothing; after a backup step it is a Task that backs up.
+		ot.Task(ns+"-check-only", "repository-check"), ot.Task(ns+"-backup-check", ns+"-backup", "repository-check"),
+		ot.Task(ns+"-retention-only", "retention"))
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot.Start(t, env, ns, controllers.Config{Builtins: resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}})
 
 	tests := []struct {
 		name      string
@@ -294,6 +304,32 @@ func TestInvalidReferences(t *testing.T) {
 			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-broken" },
 			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonFunctionNotFound,
 			message: "Function " + ns + "-missing-fn not found",
+		},
+		{
+			name:   "task of repository-check alone",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-check-only" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "` + ns + `-check-only" has no step that backs up: none of its Functions (repository-check) declares the snapshotID output without reading ${RESTORE_SNAPSHOTS}`,
+		},
+		{
+			name:   "task of retention alone",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-retention-only" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "` + ns + `-retention-only" has no step that backs up: none of its Functions (retention)`,
+		},
+		{
+			// The catalog's restore Task: its Function declares snapshotID
+			// (the snapshot it restored) and reads ${RESTORE_SNAPSHOTS}.
+			name:   "restore task",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = "volume-restore" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "volume-restore" has no step that backs up: none of its Functions (volume-restore)`,
+		},
+		{
+			name:   "backup then repository-check",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-backup-check" },
+			phase:  v1alpha1.InvokerReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonTaskResolved,
+			message: "Task " + ns + "-backup-check and its Functions (repository-check, " + ns + "-backup) resolved",
 		},
 		{
 			name: "param no function uses",
