@@ -179,7 +179,7 @@ kind: Task
 metadata: {name: archive-backup}
 spec:
   steps: [{name: verify}, {name: retention}, {name: unpack}, {name: update-status}]`},
-			edit: func(in *input) { configOf(in).Spec.Task.Params = nil },
+			edit:    func(in *input) { configOf(in).Spec.Task.Params = nil },
 			wantErr: []string{`spec.task.name: Task "archive-backup" has no step that backs up: none of its Functions (verify, retention, unpack) declares the snapshotID output without reading ${RESTORE_SNAPSHOTS}`},
 		},
 		{
