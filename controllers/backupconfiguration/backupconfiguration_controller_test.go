@@ -392,7 +392,7 @@ func TestBatch(t *testing.T) {
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"),
-		ot.ShellFunction(ns+"-fail", "sleep 1.2; echo 'cannot reach b' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"))
+		ot.ShellFunction(ns+"-fail", "sleep 1.2; echo 'cannot reach b' >&2; exit 1", "snapshotID"), ot.Task(ns+"-fail", ns+"-fail"))
 	ot.Start(t, env, ns, controllers.Config{})
 
 	member := func(target, task string) v1alpha1.BackupBatchMember {
@@ -480,7 +480,7 @@ func TestOperatorRestart(t *testing.T) {
 	ns := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
-		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
+		ot.ShellFunction(ns+"-sleep", "sleep 30", "snapshotID"), ot.Task(ns+"-sleep", ns+"-sleep"))
 	op := ot.Start(t, env, ns, controllers.Config{})
 
 	bc := &v1alpha1.BackupConfiguration{
