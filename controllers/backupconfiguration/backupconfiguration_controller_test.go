@@ -383,6 +383,56 @@ func TestInvalidReferences(t *testing.T) {
 	}
 }
 
+// TestBatchMemberWithoutBackupStep: a BackupBatch member whose Task backs
+// up nothing (the catalog's repository-check alone) is refused on its own
+// member status, naming the member's task field, and the batch is Invalid;
+// the other member stays Ready.
+func TestBatchMemberWithoutBackupStep(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"), ot.Task(ns+"-check", "repository-check"))
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot.Start(t, env, ns, controllers.Config{Builtins: resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}})
+	member := func(target, task string) v1alpha1.BackupBatchMember {
+		return v1alpha1.BackupBatchMember{BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+			Task: &v1alpha1.TaskRef{Name: task}, Target: appBindingTarget(target),
+		}}
+	}
+	bb := &v1alpha1.BackupBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "batch"},
+		Spec: v1alpha1.BackupBatchSpec{
+			Repository: v1alpha1.ObjectRef{Name: "repo"},
+			Paused:     true,
+			Members:    []v1alpha1.BackupBatchMember{member("a", ns+"-ok"), member("b", ns+"-check")},
+		},
+	}
+	ot.Create(t, c, bb)
+	want := `spec.members[1].task.name: Task "` + ns + `-check" has no step that backs up: none of its Functions (repository-check)`
+	ot.Eventually(t, 10*time.Second, func() string {
+		if msg := ot.Get(c, ns, bb.Name, bb); msg != "" {
+			return msg
+		}
+		if bb.Status.Phase != v1alpha1.InvokerInvalid || len(bb.Status.Members) != 2 ||
+			bb.Status.Members[0].Phase != v1alpha1.InvokerReady || bb.Status.Members[1].Phase != v1alpha1.InvokerInvalid {
+			return fmt.Sprintf("status = %+v, want Invalid, member 0 Ready, member 1 Invalid", bb.Status)
+		}
+		cond := conditions.Get(bb.Status.Members[1].Conditions, v1alpha1.ConditionTaskResolved)
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != string(conditions.ReasonInvalidSpec) || !strings.Contains(cond.Message, want) {
+			return fmt.Sprintf("member 1 TaskResolved = %+v, want False, InvalidSpec, containing %q", cond, want)
+		}
+		ready := conditions.Get(bb.Status.Conditions, v1alpha1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, want) {
+			return fmt.Sprintf("Ready = %+v, want False with the message", ready)
+		}
+		return ""
+	})
+}
+
 // TestBatch runs BackupBatches of two members, one of which fails, in
 // sequence and in parallel. Hooks are not part of it: hook steps run
 // `stashflow fn hook`, which the test binary is not.
