@@ -68,9 +68,12 @@ func scriptLeak(t *testing.T) {
 				Command: []string{"sh", "-c", `echo "error: cannot log in with password $RESTIC_PASSWORD"; exit 3`},
 			},
 		},
+		// The Task's backup step, which the failure before it keeps from
+		// running (a backup Task needs one).
+		afterFailure("e2e-cause-leak-backup"),
 		&v1alpha1.Task{
 			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-leak"},
-			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-leak"}}},
+			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-leak"}, {Name: "e2e-cause-leak-backup"}}},
 		},
 	)
 	bs, node := failedStep(t, "cause-leak", "e2e-cause-leak", "e2e-cause-leak")
@@ -114,9 +117,12 @@ func scriptCause(t *testing.T) {
 				Args: []string{missing},
 			},
 		},
+		// The Task's backup step, which the failure before it keeps from
+		// running (a backup Task needs one).
+		afterFailure("e2e-cause-script-backup"),
 		&v1alpha1.Task{
 			ObjectMeta: metav1.ObjectMeta{Name: "e2e-cause-script"},
-			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-script"}}},
+			Spec:       v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: "e2e-cause-script"}, {Name: "e2e-cause-script-backup"}}},
 		},
 	)
 	bs, node := failedStep(t, "cause-script", "e2e-cause-script", "e2e-cause-script")
@@ -170,4 +176,17 @@ func failedStep(t *testing.T, name, task, step string) (*v1alpha1.BackupSession,
 		t.Fatalf("no %s node in %s", step, wf.Name)
 	}
 	return bs, node
+}
+
+// afterFailure is a backup step that a failed step before it keeps from
+// running: it declares snapshotID and writes an empty one.
+func afterFailure(name string) *v1alpha1.Function {
+	return &v1alpha1.Function{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.FunctionSpec{
+			Image:   "${STASHFLOW_IMAGE}",
+			Command: []string{"sh", "-c", `: > "$STASHFLOW_OUTPUT_DIR/snapshotID"`},
+			Outputs: []v1alpha1.FunctionOutput{{Name: "snapshotID", Path: "/tmp/stashflow/outputs/snapshotID"}},
+		},
+	}
 }

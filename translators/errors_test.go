@@ -142,7 +142,7 @@ metadata: {name: pong}
 spec:
   image: busybox
   command: [sh, -c, "echo $(steps.ping.outputs.x) > $STASHFLOW_OUTPUT_DIR/x"]
-  outputs: [{name: x, path: /tmp/stashflow/outputs/x}]
+  outputs: [{name: x, path: /tmp/stashflow/outputs/x}, {name: snapshotID, path: /tmp/stashflow/outputs/snapshotID}]
 ---
 apiVersion: stashflow.dev/v1alpha1
 kind: Task
@@ -151,6 +151,36 @@ spec:
   steps: [{name: ping}, {name: pong}]`},
 			edit:    func(in *input) { configOf(in).Spec.Task.Params = nil },
 			wantErr: []string{`step "ping": $(steps.pong.outputs.x) refers to step "pong", which it does not depend on`},
+		},
+		{
+			// A check and a restore-like Function: neither writes a
+			// snapshot (the second declares snapshotID, the one it restored).
+			name: "a backup Task with no step that backs up",
+			file: "custom-task.yaml",
+			extra: []string{`
+apiVersion: stashflow.dev/v1alpha1
+kind: Function
+metadata: {name: verify}
+spec:
+  image: busybox
+  command: [sh, -c, "restic check && echo true > $STASHFLOW_OUTPUT_DIR/integrity"]
+  outputs: [{name: integrity, path: /tmp/stashflow/outputs/integrity}]
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Function
+metadata: {name: unpack}
+spec:
+  image: busybox
+  command: [sh, -c, "restic restore ${RESTORE_SNAPSHOTS:=latest} --target / > $STASHFLOW_OUTPUT_DIR/snapshotID"]
+  outputs: [{name: snapshotID, path: /tmp/stashflow/outputs/snapshotID}]
+---
+apiVersion: stashflow.dev/v1alpha1
+kind: Task
+metadata: {name: archive-backup}
+spec:
+  steps: [{name: verify}, {name: retention}, {name: unpack}, {name: update-status}]`},
+			edit:    func(in *input) { configOf(in).Spec.Task.Params = nil },
+			wantErr: []string{`spec.task.name: Task "archive-backup" has no step that backs up: none of its Functions (verify, retention, unpack) declares the snapshotID output without reading ${RESTORE_SNAPSHOTS}`},
 		},
 		{
 			name: "only dropped steps",

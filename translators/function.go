@@ -169,7 +169,45 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 	if len(steps) == 0 {
 		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)
 	}
+	if r.kind == backupRun {
+		if err := NoBackupStep(r.memberField(m)+".name", task, objs.Functions); err != nil {
+			return nil, nil, warnings, err
+		}
+	}
 	return steps, refs, warnings, nil
+}
+
+// BacksUp reports whether a step of Function fn backs up its target, that
+// is, writes a snapshot: fn declares the snapshotID output (which gives its
+// step the Backup role, outputs.RoleOf) and does not read
+// ${RESTORE_SNAPSHOTS}, the snapshots a restore is given (a restore
+// Function declares snapshotID too: the snapshot it restored).
+func BacksUp(fn *v1alpha1.Function) bool {
+	declared := slices.ContainsFunc(fn.Spec.Outputs, func(o v1alpha1.FunctionOutput) bool { return o.Name == outputs.SnapshotID })
+	return declared && !references(fn, "RESTORE_SNAPSHOTS")
+}
+
+// NoBackupStep refuses a Task that a backup invoker would run without
+// backing anything up: one none of whose steps' Functions BacksUp, such as
+// a Task of repository-check or retention alone, or a restore Task. field
+// names where the Task comes from (spec.task.name). Steps whose Function is
+// not in fns are left to the caller, which reports them as not found;
+// Stash's update-status step is ignored as everywhere.
+func NoBackupStep(field string, task *v1alpha1.Task, fns map[string]*v1alpha1.Function) error {
+	var seen []string
+	for _, s := range task.Spec.Steps {
+		fn := fns[s.Name]
+		if s.Name == updateStatusFunction || fn == nil {
+			continue
+		}
+		if BacksUp(fn) {
+			return nil
+		}
+		seen = append(seen, s.Name)
+	}
+	return fmt.Errorf("%s: Task %q has no step that backs up: none of its Functions (%s) declares the %s output without reading ${RESTORE_SNAPSHOTS}, "+
+		"so a session would write no snapshot; name a backup Task, or add a backup step to this one",
+		field, task.Name, strings.Join(seen, ", "), outputs.SnapshotID)
 }
 
 // checkSnapshots refuses a restore rule that lists several snapshots for a

@@ -228,6 +228,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"snapshots", "-A", "-f", "testdata/shell-backup.yaml"}, exitUsage, "", "-A lists a cluster's Snapshots"},
 		{[]string{"run", "-f", "testdata/shell-backup.yaml", "--volume"}, exitUsage, "", "flag needs an argument: --volume"},
 		{[]string{"trigger", "bc/x", "--timeout", "soon"}, exitUsage, "", `invalid argument "soon" for "--timeout"`},
+		{[]string{"operator", "--appcatalog-poll-interval=0s"}, exitUsage, "", "--appcatalog-poll-interval=0s: want a duration greater than 0, such as 30s or 1m"},
+		{[]string{"operator", "--appcatalog-poll-interval=-1m"}, exitUsage, "", "--appcatalog-poll-interval=-1m0s: want a duration greater than 0"},
+		{[]string{"operator", "--appcatalog-poll-interval=often"}, exitUsage, "", `invalid argument "often" for "--appcatalog-poll-interval"`},
 		{[]string{"--version"}, exitOK, "stashflow ", ""},
 		{[]string{"version"}, exitOK, "stashflow ", ""},
 	} {

@@ -41,6 +41,7 @@ type operatorOptions struct {
 	workDir                 string
 	localParallelism        int
 	repositoryRefresh       time.Duration
+	appCatalogPoll          time.Duration
 	startingDeadline        time.Duration
 	installCatalog          bool
 	shutdownTimeout         time.Duration
@@ -80,6 +81,8 @@ describes the flags, the scheduling rules, the status fields and the metrics.`,
 	f.DurationVar(&o.startingDeadline, "starting-deadline", 5*time.Minute, "how late a missed schedule slot may still start (only the latest missed slot is caught up)")
 	f.DurationVar(&o.repositoryRefresh, "repository-refresh-interval", repository.DefaultRefreshInterval,
 		"how often a Repository's status (snapshot count, size, backup times) is read from its backend when no backup into it ends")
+	f.DurationVar(&o.appCatalogPoll, "appcatalog-poll-interval", controllers.DefaultAppCatalogPollInterval,
+		"how often the operator looks for KubeDB's AppBinding CRD (appcatalog.appscode.com) while it is not installed, to watch its AppBindings once it is")
 	f.BoolVar(&o.installCatalog, "install-catalog", true, "install the built-in Functions and Tasks at start (server-side apply; users' objects of the same name are kept)")
 	f.DurationVar(&o.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "how long the operator waits for controllers and local runs to stop")
 	o.ui.AddFlags(f)
@@ -93,6 +96,9 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 	eng := v1alpha1.Engine(o.engine)
 	if eng != v1alpha1.EngineLocal && eng != v1alpha1.EngineArgo {
 		return usageError{fmt.Errorf("--engine=%s: want local or argo", o.engine)}
+	}
+	if o.appCatalogPoll <= 0 {
+		return usageError{fmt.Errorf("--appcatalog-poll-interval=%s: want a duration greater than 0, such as 30s or 1m", o.appCatalogPoll)}
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
 	log := ctrl.Log.WithName("operator")
@@ -147,6 +153,7 @@ func (o *operatorOptions) run(c *cobra.Command) error {
 		InstallBuiltins:           o.installCatalog,
 		StartingDeadline:          o.startingDeadline,
 		RepositoryRefreshInterval: o.repositoryRefresh,
+		AppCatalogPollInterval:    o.appCatalogPoll,
 	}); err != nil {
 		return fmt.Errorf("setting up the controllers: %w", err)
 	}

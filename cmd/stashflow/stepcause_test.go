@@ -27,6 +27,7 @@ spec:
   image: busybox
   command: [sh, -c]
   args: ['set -eu; restic init; tar -C "${SOURCE_DIR}" -cf "$STASHFLOW_OUTPUT_DIR/site.tar" .']
+  outputs: [{name: snapshotID, path: /tmp/stashflow/outputs/snapshotID}]
 ---
 apiVersion: stashflow.dev/v1alpha1
 kind: Task

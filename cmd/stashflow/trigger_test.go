@@ -35,7 +35,9 @@ func TestTriggerWait(t *testing.T) {
 	}
 	ns := "trigger"
 	shell := func(name, script string) (*v1alpha1.Function, *v1alpha1.Task) {
-		return &v1alpha1.Function{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.FunctionSpec{Image: "busybox", Command: []string{"sh", "-c", script}}},
+		// A backup step that writes no snapshot: an empty snapshotID.
+		return &v1alpha1.Function{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.FunctionSpec{Image: "busybox", Command: []string{"sh", "-c", script + `; : > "$STASHFLOW_OUTPUT_DIR/snapshotID"`},
+				Outputs: []v1alpha1.FunctionOutput{{Name: "snapshotID", Path: "/tmp/stashflow/outputs/snapshotID"}}}},
 			&v1alpha1.Task{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1alpha1.TaskSpec{Steps: []v1alpha1.FunctionRef{{Name: name}}}}
 	}
 	okFn, okTask := shell("trigger-ok", "echo backed up")

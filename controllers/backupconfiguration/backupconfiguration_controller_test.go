@@ -15,12 +15,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
+	"github.com/stashflow/stashflow/catalog"
 	"github.com/stashflow/stashflow/controllers"
 	"github.com/stashflow/stashflow/controllers/backupconfiguration"
 	"github.com/stashflow/stashflow/controllers/backupsession"
 	"github.com/stashflow/stashflow/controllers/conditions"
 	"github.com/stashflow/stashflow/controllers/engine"
 	ot "github.com/stashflow/stashflow/controllers/internal/operatortest"
+	"github.com/stashflow/stashflow/controllers/resolve"
 )
 
 func appBindingTarget(name string) *v1alpha1.BackupTarget {
@@ -204,8 +206,16 @@ func TestInvalidReferences(t *testing.T) {
 	halfS3Secret.StringData["AWS_ACCESS_KEY_ID"] = "key-id-value-d41f"
 	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, noPassword, noPasswordSecret, halfS3, halfS3Secret,
 		shared, sharedSecret, selected, selectedSecret, unselected, unselectedSecret, ot.AppBinding(ns, "db"),
-		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"))
-	ot.Start(t, env, ns, controllers.Config{})
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"),
+		// Tasks of the catalog's Functions: repository-check alone backs up
+		// nothing; after a backup step it is a Task that backs up.
+		ot.Task(ns+"-check-only", "repository-check"), ot.Task(ns+"-backup-check", ns+"-backup", "repository-check"),
+		ot.Task(ns+"-retention-only", "retention"))
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot.Start(t, env, ns, controllers.Config{Builtins: resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}})
 
 	tests := []struct {
 		name      string
@@ -296,6 +306,32 @@ func TestInvalidReferences(t *testing.T) {
 			message: "Function " + ns + "-missing-fn not found",
 		},
 		{
+			name:   "task of repository-check alone",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-check-only" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "` + ns + `-check-only" has no step that backs up: none of its Functions (repository-check) declares the snapshotID output without reading ${RESTORE_SNAPSHOTS}`,
+		},
+		{
+			name:   "task of retention alone",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-retention-only" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "` + ns + `-retention-only" has no step that backs up: none of its Functions (retention)`,
+		},
+		{
+			// The catalog's restore Task: its Function declares snapshotID
+			// (the snapshot it restored) and reads ${RESTORE_SNAPSHOTS}.
+			name:   "restore task",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = "volume-restore" },
+			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.task.name: Task "volume-restore" has no step that backs up: none of its Functions (volume-restore)`,
+		},
+		{
+			name:   "backup then repository-check",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-backup-check" },
+			phase:  v1alpha1.InvokerReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonTaskResolved,
+			message: "Task " + ns + "-backup-check and its Functions (repository-check, " + ns + "-backup) resolved",
+		},
+		{
 			name: "param no function uses",
 			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
 				s.Task.Params = []v1alpha1.Param{{Name: "TYPO", Value: "x"}}
@@ -347,6 +383,56 @@ func TestInvalidReferences(t *testing.T) {
 	}
 }
 
+// TestBatchMemberWithoutBackupStep: a BackupBatch member whose Task backs
+// up nothing (the catalog's repository-check alone) is refused on its own
+// member status, naming the member's task field, and the batch is Invalid;
+// the other member stays Ready.
+func TestBatchMemberWithoutBackupStep(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	repo, secret := ot.Repository(ns, "repo", t.TempDir())
+	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
+		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"), ot.Task(ns+"-check", "repository-check"))
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot.Start(t, env, ns, controllers.Config{Builtins: resolve.Builtins{Functions: cat.Functions, Tasks: cat.Tasks}})
+	member := func(target, task string) v1alpha1.BackupBatchMember {
+		return v1alpha1.BackupBatchMember{BackupConfigurationTemplateSpec: v1alpha1.BackupConfigurationTemplateSpec{
+			Task: &v1alpha1.TaskRef{Name: task}, Target: appBindingTarget(target),
+		}}
+	}
+	bb := &v1alpha1.BackupBatch{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "batch"},
+		Spec: v1alpha1.BackupBatchSpec{
+			Repository: v1alpha1.ObjectRef{Name: "repo"},
+			Paused:     true,
+			Members:    []v1alpha1.BackupBatchMember{member("a", ns+"-ok"), member("b", ns+"-check")},
+		},
+	}
+	ot.Create(t, c, bb)
+	want := `spec.members[1].task.name: Task "` + ns + `-check" has no step that backs up: none of its Functions (repository-check)`
+	ot.Eventually(t, 10*time.Second, func() string {
+		if msg := ot.Get(c, ns, bb.Name, bb); msg != "" {
+			return msg
+		}
+		if bb.Status.Phase != v1alpha1.InvokerInvalid || len(bb.Status.Members) != 2 ||
+			bb.Status.Members[0].Phase != v1alpha1.InvokerReady || bb.Status.Members[1].Phase != v1alpha1.InvokerInvalid {
+			return fmt.Sprintf("status = %+v, want Invalid, member 0 Ready, member 1 Invalid", bb.Status)
+		}
+		cond := conditions.Get(bb.Status.Members[1].Conditions, v1alpha1.ConditionTaskResolved)
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != string(conditions.ReasonInvalidSpec) || !strings.Contains(cond.Message, want) {
+			return fmt.Sprintf("member 1 TaskResolved = %+v, want False, InvalidSpec, containing %q", cond, want)
+		}
+		ready := conditions.Get(bb.Status.Conditions, v1alpha1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, want) {
+			return fmt.Sprintf("Ready = %+v, want False with the message", ready)
+		}
+		return ""
+	})
+}
+
 // TestBatch runs BackupBatches of two members, one of which fails, in
 // sequence and in parallel. Hooks are not part of it: hook steps run
 // `stashflow fn hook`, which the test binary is not.
@@ -356,7 +442,7 @@ func TestBatch(t *testing.T) {
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "a"), ot.AppBinding(ns, "b"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"),
-		ot.ShellFunction(ns+"-fail", "sleep 1.2; echo 'cannot reach b' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"))
+		ot.ShellFunction(ns+"-fail", "sleep 1.2; echo 'cannot reach b' >&2; exit 1", "snapshotID"), ot.Task(ns+"-fail", ns+"-fail"))
 	ot.Start(t, env, ns, controllers.Config{})
 
 	member := func(target, task string) v1alpha1.BackupBatchMember {
@@ -444,7 +530,7 @@ func TestOperatorRestart(t *testing.T) {
 	ns := ot.Namespace(t, c, nil)
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
-		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"))
+		ot.ShellFunction(ns+"-sleep", "sleep 30", "snapshotID"), ot.Task(ns+"-sleep", ns+"-sleep"))
 	op := ot.Start(t, env, ns, controllers.Config{})
 
 	bc := &v1alpha1.BackupConfiguration{

@@ -71,8 +71,8 @@ func TestBackupSession(t *testing.T) {
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-ok", ns+"-backup"),
-		ot.ShellFunction(ns+"-fail", "echo 'disk full' >&2; exit 1"), ot.Task(ns+"-fail", ns+"-fail"),
-		ot.ShellFunction(ns+"-sleep", "sleep 30"), ot.Task(ns+"-sleep", ns+"-sleep"),
+		ot.ShellFunction(ns+"-fail", "echo 'disk full' >&2; exit 1", "snapshotID"), ot.Task(ns+"-fail", ns+"-fail"),
+		ot.ShellFunction(ns+"-sleep", "sleep 30", "snapshotID"), ot.Task(ns+"-sleep", ns+"-sleep"),
 	)
 	// The subtests' fake steps share the repository's directory: no run of
 	// the Repository controller initialises it.

@@ -29,10 +29,10 @@ func TestRunReadAgainstItsRecord(t *testing.T) {
 	dir := t.TempDir()
 	repo, secret := ot.Repository(ns, "repo", t.TempDir())
 	// The first step of a session runs until the file release-<session> exists.
-	first := ot.ShellFunction(ns+"-first", fmt.Sprintf(`while [ ! -e %s/release-"$SESSION" ]; do sleep 0.05; done`, dir))
+	first := ot.ShellFunction(ns+"-first", fmt.Sprintf(`while [ ! -e %s/release-"$SESSION" ]; do sleep 0.05; done; : > "$STASHFLOW_OUTPUT_DIR/snapshotID"`, dir), "snapshotID")
 	first.Spec.Env = []corev1.EnvVar{{Name: "SESSION", Value: "${BACKUP_SESSION:=}"}}
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), first,
-		ot.ShellFunction(ns+"-added", "echo added"),
+		ot.ShellFunction(ns+"-added", `echo added; : > "$STASHFLOW_OUTPUT_DIR/snapshotID"`, "snapshotID"),
 		ot.Task(ns+"-goes-on", ns+"-first"), ot.Task(ns+"-restarts", ns+"-first"),
 	)
 	ot.Initialized(t, c, repo)

@@ -143,7 +143,8 @@ func TestSnapshotsMirrorTheBackend(t *testing.T) {
 }
 
 // blockingBackup is a backup step that runs until the file $GO exists.
-const blockingBackup = `while [ ! -e "$GO" ]; do sleep 0.1; done`
+// It writes no snapshot id (an empty snapshotID output: nothing to record).
+const blockingBackup = `while [ ! -e "$GO" ]; do sleep 0.1; done; : > "$STASHFLOW_OUTPUT_DIR/snapshotID"`
 
 // TestForgetWaitsForASession: a Snapshot deleted while a BackupSession into
 // its Repository runs keeps its finalizer and its snapshot; its condition
@@ -155,7 +156,7 @@ func TestForgetWaitsForASession(t *testing.T) {
 	dir := t.TempDir()
 	id := backupOutside(t, dir, "db")
 	gate := t.TempDir() + "/go"
-	fn := ot.ShellFunction(ns+"-block", blockingBackup)
+	fn := ot.ShellFunction(ns+"-block", blockingBackup, "snapshotID")
 	fn.Spec.Env = []corev1.EnvVar{{Name: "GO", Value: gate}}
 	repo, secret := ot.Repository(ns, "repo", dir)
 	ot.Create(t, c, repo, secret, ot.AppBinding(ns, "db"), fn, ot.Task(ns+"-block", ns+"-block"), config(ns, "a", "repo", ns+"-block"))
@@ -304,5 +305,63 @@ func TestSessionSnapshotTimeIsRestics(t *testing.T) {
 	})
 	if msg := timeOf(snap); msg != "" {
 		t.Errorf("after the refresh: %s", msg)
+	}
+}
+
+// TestRefreshCorrectsSnapshotTime: a Snapshot object written with a time
+// that is not restic's (as sessions wrote it before they had restic's
+// time: the step's end) gets restic's time, to the second, and restic's
+// owner, from the Repository's next listing of a real restic repository.
+// An object of a snapshot the listing does not hold (no listing ever saw
+// it) keeps its spec as written.
+func TestRefreshCorrectsSnapshotTime(t *testing.T) {
+	t.Parallel()
+	ns := ot.Namespace(t, c, nil)
+	dir := t.TempDir()
+	id := backupOutside(t, dir, "db")
+	var snaps []struct {
+		ID       string    `json:"id"`
+		Time     time.Time `json:"time"`
+		Username string    `json:"username"`
+	}
+	restic(t, dir, password, &snaps, "snapshots")
+	if len(snaps) != 1 || snaps[0].ID != id || snaps[0].Username == "" {
+		t.Fatalf("restic lists %+v, want %.8s with its username", snaps, id)
+	}
+	want := snaps[0].Time.Truncate(time.Second)
+	wrong := want.Add(90 * time.Second)
+	repo, secret := ot.Repository(ns, "repo", dir)
+	ot.Create(t, c, repo, secret)
+	if msg := ot.Get(c, ns, "repo", repo); msg != "" {
+		t.Fatal(msg)
+	}
+	// As a session wrote them: its own time, no owner.
+	recorded := snapshot.New(repo, snapshot.Facts{ID: id, Time: wrong, Hostname: "db", Session: "a-1"}, c.Scheme())
+	unknownID := strings.Repeat("ab", 32)
+	unknown := snapshot.New(repo, snapshot.Facts{ID: unknownID, Time: wrong, Hostname: "db", Session: "a-2"}, c.Scheme())
+	ot.Create(t, c, recorded, unknown)
+	ot.Start(t, env, ns, fast)
+
+	snap := waitSnapshot(t, ns, "repo", id, func(s *v1alpha1.Snapshot) string {
+		switch {
+		case s.Status.Tree == "":
+			return "status not written by a refresh yet"
+		case s.Spec.Time == nil || !s.Spec.Time.Time.Equal(want):
+			return fmt.Sprintf("spec.time %v, want restic's %v (was %v)", s.Spec.Time, want, wrong)
+		}
+		return ""
+	})
+	if snap.Spec.Username != snaps[0].Username || snap.Spec.UID == nil || snap.Spec.GID == nil ||
+		snap.Spec.Hostname != "db" || snap.Spec.Session != "a-1" || snap.Spec.SnapshotID != id {
+		t.Errorf("Snapshot after the refresh: %s; want restic's owner filled in, hostname, session and id kept", mustJSON(snap.Spec))
+	}
+	// The listing that corrected it did not hold the other snapshot: its
+	// object stays as written.
+	other := &v1alpha1.Snapshot{}
+	if msg := ot.Get(c, ns, unknown.Name, other); msg != "" {
+		t.Fatal(msg)
+	}
+	if other.Spec.Time == nil || !other.Spec.Time.Time.Equal(wrong) || other.Spec.Username != "" {
+		t.Errorf("Snapshot of a snapshot not listed: %s; want it as written (time %v, no username)", mustJSON(other.Spec), wrong)
 	}
 }

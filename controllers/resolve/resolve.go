@@ -433,6 +433,11 @@ func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Me
 		}
 		out.Functions[s.Name] = fn
 	}
+	if mode == Backup {
+		if err := translators.NoBackupStep(m.Field+".task.name", out.Task, out.Functions); err != nil {
+			return nil, &InvalidError{Message: err.Error()}
+		}
+	}
 	return out, nil
 }
 

@@ -127,11 +127,19 @@ func (m *Mirror) gone(snap *v1alpha1.Snapshot, l Listing) bool {
 // update writes the object's status from rec, and puts Finalizer on an
 // object that lacks it (one written before the operator had it).
 func (m *Mirror) update(ctx context.Context, repo *v1alpha1.Repository, snap *v1alpha1.Snapshot, rec *outputs.SnapshotRecord) error {
-	if !controllerutil.ContainsFinalizer(snap, Finalizer) && !ownedByAnother(repo, snap) {
+	if !ownedByAnother(repo, snap) {
 		base := snap.DeepCopy()
-		controllerutil.AddFinalizer(snap, Finalizer)
-		if err := m.Client.Patch(ctx, snap, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return fmt.Errorf("adding the finalizer of Snapshot %s/%s: %w", snap.Namespace, snap.Name, err)
+		finalizer := controllerutil.AddFinalizer(snap, Finalizer)
+		before := snap.Spec.Time
+		spec := SetSpec(snap, rec)
+		if finalizer || spec {
+			if err := m.Client.Patch(ctx, snap, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+				return fmt.Errorf("correcting Snapshot %s/%s from the repository's listing: %w", snap.Namespace, snap.Name, err)
+			}
+		}
+		if spec {
+			ctrl.LoggerFrom(ctx).Info("Snapshot spec corrected from the repository's listing", "snapshot", snap.Name, "id", snap.Spec.SnapshotID,
+				"oldTime", before, "time", snap.Spec.Time)
 		}
 	}
 	base := snap.DeepCopy()

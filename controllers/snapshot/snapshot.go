@@ -122,6 +122,37 @@ func New(repo *v1alpha1.Repository, f Facts, scheme *runtime.Scheme) *v1alpha1.S
 	return snap
 }
 
+// SetSpec corrects the spec fields of snap that a listing of the repository
+// derives from restic's record r, and reports whether any changed. A
+// session writes spec.time from what its step reported (the step's end when
+// the Function reports no snapshotTime, or, before snapshotTime existed,
+// always): it becomes restic's time, to the second the API keeps. The
+// owner and numbers restic recorded (username, uid, gid) and the size a
+// session did not report are filled in where the spec lacks them. Paths,
+// hostname, tags and session stay as written: a session writes its
+// target's paths, which a listing does not know.
+func SetSpec(snap *v1alpha1.Snapshot, r *outputs.SnapshotRecord) bool {
+	sp := &snap.Spec
+	changed := false
+	if !r.Time.IsZero() && (sp.Time == nil || sp.Time.Unix() != r.Time.Unix()) {
+		sp.Time = ptr.To(metav1.NewTime(r.Time.Truncate(time.Second)))
+		changed = true
+	}
+	if sp.Username == "" && r.Username != "" {
+		sp.Username, changed = r.Username, true
+	}
+	if sp.UID == nil && r.UID != nil {
+		sp.UID, changed = ptr.To(*r.UID), true
+	}
+	if sp.GID == nil && r.GID != nil {
+		sp.GID, changed = ptr.To(*r.GID), true
+	}
+	if sp.Size == nil && r.Size != nil {
+		sp.Size, changed = SizeOf(r.Size), true
+	}
+	return changed
+}
+
 // SetStatus writes restic's record of the snapshot into the Stash status
 // fields of snap, and reports whether they changed.
 func SetStatus(snap *v1alpha1.Snapshot, r *outputs.SnapshotRecord) bool {

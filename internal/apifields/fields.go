@@ -734,7 +734,7 @@ var Fields = []Field{
 	{Kind: "RestoreSession", Path: "spec.tempDir.sizeLimit", Status: Honoured, How: "translators: the steps' scratch volume sizeLimit; on Argo it holds each Function step's TMPDIR and RESTIC_CACHE_DIR", Proof: "translators golden runtime-settings (tempDir shared by every kind)"},
 	{Kind: "RestoreSession", Path: "spec.timeOut", Status: Honoured, How: "translators: the Graph's timeout (Argo activeDeadlineSeconds, local engine deadline)", Proof: "translators golden etcd-backup-exec-hooks"},
 	// Snapshot.
-	{Kind: "Snapshot", Path: "spec.gid", Status: Ignored, How: "never written nor read by the operator", Proof: "none"},
+	{Kind: "Snapshot", Path: "spec.gid", Status: Honoured, How: "controllers/snapshot: restic's record, written by the Repository controller's listing when it creates the object or finds it unset", Proof: "controllers/repository TestRefreshCorrectsSnapshotTime"},
 	{Kind: "Snapshot", Path: "spec.hostname", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
 	{Kind: "Snapshot", Path: "spec.paths", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "untested"},
 	{Kind: "Snapshot", Path: "spec.repository.name", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
@@ -743,9 +743,9 @@ var Fields = []Field{
 	{Kind: "Snapshot", Path: "spec.size", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "untested"},
 	{Kind: "Snapshot", Path: "spec.snapshotID", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
 	{Kind: "Snapshot", Path: "spec.tags", Status: Ignored, How: "never written nor read by the operator", Proof: "none"},
-	{Kind: "Snapshot", Path: "spec.time", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "untested"},
-	{Kind: "Snapshot", Path: "spec.uid", Status: Ignored, How: "never written nor read by the operator", Proof: "none"},
-	{Kind: "Snapshot", Path: "spec.username", Status: Ignored, How: "never written nor read by the operator", Proof: "none"},
+	{Kind: "Snapshot", Path: "spec.time", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup; controllers/snapshot: set to restic's time by the Repository controller's listing when it differs", Proof: "controllers/repository TestSessionSnapshotTimeIsRestics, TestRefreshCorrectsSnapshotTime"},
+	{Kind: "Snapshot", Path: "spec.uid", Status: Honoured, How: "controllers/snapshot: restic's record, written by the Repository controller's listing when it creates the object or finds it unset", Proof: "controllers/repository TestRefreshCorrectsSnapshotTime"},
+	{Kind: "Snapshot", Path: "spec.username", Status: Honoured, How: "controllers/snapshot: restic's record, written by the Repository controller's listing when it creates the object or finds it unset", Proof: "controllers/repository TestRefreshCorrectsSnapshotTime"},
 	// Task.
 	{Kind: "Task", Path: "spec.steps[].name", Status: Honoured, How: "translators: the Function each step runs and its DAG node name", Proof: "translators golden custom-task"},
 	{Kind: "Task", Path: "spec.steps[].params[].name", Status: Honoured, How: "translators/vars.go: the step's ${VAR} substitution", Proof: "translators golden custom-task"},
