@@ -361,10 +361,15 @@ func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Lo
 		go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
 	}
 	log.Info("restoring etcd member data directory", "member", first.m.name, "dataDir", first.m.dataDir, "peerURLs", strings.Join(first.m.peerURLs, ","))
+	// The WAL and raft snapshot are written beside bbolt's open: the
+	// WAL's first fdatasync waits for the file system's journal, which in
+	// ext4's data=ordered mode first writes the database's pages restic
+	// left dirty (≈ 0.7 s for 1 GiB), while the open scans the database
+	// on a core (≈ 0.6 s).
+	raftState := make(chan error, 1)
+	go func() { raftState <- writeRaftState(lg, cl, first.m.name, memberDir) }()
 	db, err := openDB(lg, dbPath)
-	if err == nil {
-		err = writeRaftState(lg, cl, first.m.name, memberDir)
-	}
+	err = errors.Join(err, <-raftState)
 	// The edit commits (etcd's backend commits at once after a delete):
 	// it waits for the hash.
 	verr := <-verified
