@@ -14,6 +14,7 @@ import (
 	"github.com/stashflow/stashflow/functions/membudget"
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/functions/step"
+	"github.com/stashflow/stashflow/internal/schedbatch"
 	"github.com/stashflow/stashflow/outputs"
 )
 
@@ -52,6 +53,30 @@ func Execute(ctx context.Context, fn Function, env *Env, outputDir string) (Outp
 		return out, errors.Join(runErr, err)
 	}
 	return out, runErr
+}
+
+// SchedBatchEnv is the variable that, set to "false", keeps a step's processes under the
+// default scheduling policy instead of SCHED_BATCH (ApplySchedPolicy).
+const SchedBatchEnv = "STASHFLOW_SCHED_BATCH"
+
+// ApplySchedPolicy puts this process, and so the restic and any other
+// process it starts, under SCHED_BATCH (package internal/schedbatch), as
+// `stashflow fn` does before Execute, unless env sets SchedBatchEnv to
+// false; another value is a ValidationError. Best effort: where the
+// container's runtime forbids it (a seccomp profile without
+// sched_setattr) the default policy stays, logged.
+func ApplySchedPolicy(env *Env) error {
+	switch v := env.Getenv(SchedBatchEnv); v {
+	case "false":
+		return nil
+	case "", "true":
+	default:
+		return &ValidationError{Err: fmt.Errorf("%s=%q: want true or false", SchedBatchEnv, v)}
+	}
+	if _, err := schedbatch.Apply(); err != nil {
+		env.Logger().Info("scheduling policy left at the default", "err", err)
+	}
+	return nil
 }
 
 // ApplyMemoryBudget gives one run its memory budget, as `stashflow fn`

@@ -100,7 +100,10 @@ non-zero with a one-line reason on stderr. See docs/functions.md.`,
 				if err != nil {
 					return err
 				}
-				_, err = functions.ApplyMemoryBudget(fn, env, memoryLimit, c.Flag(functions.MemoryLimitFlag).Changed)
+				err = functions.ApplySchedPolicy(env)
+				if err == nil {
+					_, err = functions.ApplyMemoryBudget(fn, env, memoryLimit, c.Flag(functions.MemoryLimitFlag).Changed)
+				}
 				if err == nil {
 					_, err = functions.Execute(c.Context(), fn, env, outputDir)
 				}
