@@ -134,16 +134,7 @@ func TestCorruptStream(t *testing.T) {
 				b[o] ^= 0x40
 			}
 			session := "damaged-" + strings.ReplaceAll(name, " ", "-")
-			bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: "etcd.snapshot", Tags: []string{TagSession + "=" + session}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bk.Write(b); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := bk.Finish(ctx); err != nil {
-				t.Fatal(err)
-			}
+			storeSnapshot(t, rc, b, TagSession+"="+session)
 			dataDir := t.TempDir()
 			res := runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", session, "--data-dir", dataDir, "--interim-dir", t.TempDir())
 			if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
@@ -184,16 +175,7 @@ func TestCorruptStream(t *testing.T) {
 		}
 		b := bytes.Clone(snap.Bytes())
 		b[len(b)/2] ^= 0x40
-		bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: "etcd.snapshot", Tags: []string{TagSession + "=forged", TagVerified + "=" + VerifiedValue}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bk.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := bk.Finish(ctx); err != nil {
-			t.Fatal(err)
-		}
+		storeSnapshot(t, rc, b, TagSession+"=forged", TagVerified+"="+VerifiedValue)
 		dataDir := t.TempDir()
 		res = runBin(t, repo, "etcd-restore", "--mode", "datadir", "--session", "forged", "--data-dir", dataDir, "--recheck-sha256")
 		if res.code != 1 || !strings.Contains(res.stderr, "sha256 mismatch") {
@@ -246,6 +228,22 @@ func TestCorruptStream(t *testing.T) {
 			t.Errorf("data directory holds %v (%v), want only member", entries, err)
 		}
 	})
+}
+
+// storeSnapshot stores b as a snapshot's etcd.snapshot, as it is, with tags.
+func storeSnapshot(t *testing.T, rc *restic.Client, b []byte, tags ...string) {
+	t.Helper()
+	ctx := context.Background()
+	bk, err := rc.BackupStdin(ctx, restic.BackupOptions{Filename: SnapshotFilename, Tags: tags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bk.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bk.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // checkOneLine asserts a failed step's stderr: exactly one line, no Go
