@@ -354,12 +354,7 @@ func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Lo
 	// The disk writes the file, the hash reads it on one core and bbolt
 	// maps it on the other, all at once.
 	go startWriteback(dbPath)
-	verified := make(chan error, 1)
-	if f.verified {
-		verified <- nil
-	} else {
-		go func() { verified <- verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) }()
-	}
+	verified := checkBeside(f.verified, func() error { return verifyPrefix(ctx, dbPath, res.size-trailerSize, res.sha256) })
 	log.Info("restoring etcd member data directory", "member", first.m.name, "dataDir", first.m.dataDir, "peerURLs", strings.Join(first.m.peerURLs, ","))
 	// The WAL and raft snapshot are written beside bbolt's open: the
 	// WAL's first fdatasync waits for the file system's journal, which in
@@ -456,6 +451,19 @@ func verifySnapshotFile(ctx context.Context, file string) error {
 		return fmt.Errorf("snapshot file %s: %w", filepath.Base(file), err)
 	}
 	return nil
+}
+
+// checkBeside runs check on a goroutine of its own and delivers its
+// verdict; with skip (the snapshot's backup checked the trailer) it
+// delivers nil at once.
+func checkBeside(skip bool, check func() error) <-chan error {
+	verdict := make(chan error, 1)
+	if skip {
+		verdict <- nil
+		return verdict
+	}
+	go func() { verdict <- check() }()
+	return verdict
 }
 
 // verifyPrefix checks that the sha256 of file's first n bytes is trailer

@@ -225,12 +225,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	// The trailer is checked beside the reading of the keys (unless the
 	// backup checked it); nothing is written to the cluster before the
 	// check has passed.
-	verified := make(chan error, 1)
-	if f.verified {
-		verified <- nil
-	} else {
-		go func() { verified <- verifySnapshotFile(ctx, interim) }()
-	}
+	verified := checkBeside(f.verified, func() error { return verifySnapshotFile(ctx, interim) })
 	res, err := r.live.restore(ctx, env, interim, verified)
 	out[OutputRevision] = strconv.FormatInt(res.revision, 10)
 	out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)
