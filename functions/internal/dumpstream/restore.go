@@ -2,11 +2,13 @@ package dumpstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/stashflow/stashflow/functions/restic"
 	"github.com/stashflow/stashflow/internal/deathsig"
@@ -57,6 +59,15 @@ func Restore(ctx context.Context, repo *restic.Client, o RestoreOptions) (int64,
 		derr = sink.Close()
 	}
 	if derr != nil {
+		if errors.Is(cw.err, syscall.EPIPE) {
+			// The tool closed its input itself (a failed statement under
+			// ON_ERROR_STOP): it is on its way out, and its exit says why.
+			// Killing it now would race that exit and lose its message.
+			select {
+			case <-p.Exited:
+			case <-time.After(closedInputGrace):
+			}
+		}
 		gone := false
 		select {
 		case <-p.Exited:
@@ -69,6 +80,9 @@ func Restore(ctx context.Context, repo *restic.Client, o RestoreOptions) (int64,
 		if gone && werr != nil {
 			return cw.n, toolError(o.Name, werr, append(stdout.Bytes(), stderr.Bytes()...))
 		}
+		if gone {
+			return cw.n, fmt.Errorf("%s exited 0 but stopped reading the dump of %s after %d bytes: the dump was not restored whole", o.Name, o.Path, cw.n)
+		}
 		if cw.err != nil && !gone {
 			derr = cw.err // the filter refused the dump: restic's broken pipe followed
 		}
@@ -80,6 +94,10 @@ func Restore(ctx context.Context, repo *restic.Client, o RestoreOptions) (int64,
 	}
 	return cw.n, nil
 }
+
+// closedInputGrace is how long a tool that closed its input is given to
+// exit on its own before it is killed (a variable for the tests).
+var closedInputGrace = 30 * time.Second
 
 type nopCloser struct{ io.Writer }
 
