@@ -154,7 +154,8 @@ spec:
 		},
 		{
 			// A check and a restore-like Function: neither writes a
-			// snapshot (the second declares snapshotID, the one it restored).
+			// snapshot, though both declare snapshotID (the snapshot the
+			// check read, the one the restore restored).
 			name: "a backup Task with no step that backs up",
 			file: "custom-task.yaml",
 			extra: []string{`
@@ -163,8 +164,8 @@ kind: Function
 metadata: {name: verify}
 spec:
   image: busybox
-  command: [sh, -c, "restic check && echo true > $STASHFLOW_OUTPUT_DIR/integrity"]
-  outputs: [{name: integrity, path: /tmp/stashflow/outputs/integrity}]
+  command: [sh, -c, "restic check && echo true > $STASHFLOW_OUTPUT_DIR/integrity && echo latest > $STASHFLOW_OUTPUT_DIR/snapshotID"]
+  outputs: [{name: integrity, path: /tmp/stashflow/outputs/integrity}, {name: snapshotID, path: /tmp/stashflow/outputs/snapshotID}]
 ---
 apiVersion: stashflow.dev/v1alpha1
 kind: Function

@@ -178,13 +178,17 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 }
 
 // BacksUp reports whether a step of Function fn backs up its target, that
-// is, writes a snapshot: fn declares the snapshotID output (which gives its
-// step the Backup role, outputs.RoleOf) and does not read
-// ${RESTORE_SNAPSHOTS}, the snapshots a restore is given (a restore
-// Function declares snapshotID too: the snapshot it restored).
+// is, writes a snapshot: its step has the Backup role (outputs.RoleOf: fn
+// declares snapshotID and none of integrity, keptSnapshots and
+// forgottenSnapshots) and fn does not read ${RESTORE_SNAPSHOTS}, the
+// snapshots a restore is given (a restore Function declares snapshotID
+// too: the snapshot it restored).
 func BacksUp(fn *v1alpha1.Function) bool {
-	declared := slices.ContainsFunc(fn.Spec.Outputs, func(o v1alpha1.FunctionOutput) bool { return o.Name == outputs.SnapshotID })
-	return declared && !references(fn, "RESTORE_SNAPSHOTS")
+	declared := make([]string, 0, len(fn.Spec.Outputs))
+	for _, o := range fn.Spec.Outputs {
+		declared = append(declared, o.Name)
+	}
+	return outputs.RoleOf(declared, false) == outputs.RoleBackup && !references(fn, "RESTORE_SNAPSHOTS")
 }
 
 // NoBackupStep refuses a Task that a backup invoker would run without
@@ -205,9 +209,9 @@ func NoBackupStep(field string, task *v1alpha1.Task, fns map[string]*v1alpha1.Fu
 		}
 		seen = append(seen, s.Name)
 	}
-	return fmt.Errorf("%s: Task %q has no step that backs up: none of its Functions (%s) declares the %s output without reading ${RESTORE_SNAPSHOTS}, "+
+	return fmt.Errorf("%s: Task %q has no step that backs up: none of its Functions (%s) declares the %s output without reading ${RESTORE_SNAPSHOTS} or declaring %s, %s or %s, "+
 		"so a session would write no snapshot; name a backup Task, or add a backup step to this one",
-		field, task.Name, strings.Join(seen, ", "), outputs.SnapshotID)
+		field, task.Name, strings.Join(seen, ", "), outputs.SnapshotID, outputs.Integrity, outputs.KeptSnapshots, outputs.ForgottenSnapshots)
 }
 
 // checkSnapshots refuses a restore rule that lists several snapshots for a
