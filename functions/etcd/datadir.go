@@ -432,22 +432,19 @@ func verifySnapshotFile(ctx context.Context, file string) error {
 		return err
 	}
 	defer f.Close()
-	th := newTrailerHash()
-	buf := make([]byte, 1<<20)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := f.Read(buf)
-		_, _ = th.Write(buf[:n]) // hashing: never fails
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", file, err)
-		}
+	st, err := f.Stat()
+	if err != nil {
+		return err
 	}
-	if _, err := th.Verify(); err != nil {
+	trailer := make([]byte, trailerSize)
+	err = checkTrailedSize(st.Size())
+	if err == nil {
+		if _, rerr := f.ReadAt(trailer, st.Size()-trailerSize); rerr != nil {
+			return fmt.Errorf("reading %s: %w", filepath.Base(file), rerr)
+		}
+		err = verifyPrefix(ctx, file, st.Size()-trailerSize, hex.EncodeToString(trailer))
+	}
+	if err != nil {
 		return fmt.Errorf("snapshot file %s: %w", filepath.Base(file), err)
 	}
 	return nil

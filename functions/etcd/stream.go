@@ -163,17 +163,26 @@ func (t *trailerHash) Write(p []byte) (int, error) {
 // Verify checks the trailer against the hash of the bytes before it and
 // returns the hex digest.
 func (t *trailerHash) Verify() (string, error) {
-	if t.n < trailerSize {
-		return "", fmt.Errorf("snapshot is %d bytes: too short to carry a sha256 trailer", t.total)
-	}
-	if (t.total-trailerSize)%512 != 0 {
-		return "", fmt.Errorf("snapshot is %d bytes: not a database plus a sha256 trailer", t.total)
+	if err := checkTrailedSize(t.total); err != nil {
+		return "", err
 	}
 	sum := t.h.Sum(nil)
 	if string(sum) != string(t.tail[:]) {
 		return "", fmt.Errorf("snapshot sha256 mismatch: computed %x, trailer says %x", sum, t.tail[:])
 	}
 	return fmt.Sprintf("%x", sum), nil
+}
+
+// checkTrailedSize refuses a snapshot of total bytes that cannot be a
+// database (whole 512-byte pages) plus a sha256 trailer.
+func checkTrailedSize(total int64) error {
+	if total < trailerSize {
+		return fmt.Errorf("snapshot is %d bytes: too short to carry a sha256 trailer", total)
+	}
+	if (total-trailerSize)%512 != 0 {
+		return fmt.Errorf("snapshot is %d bytes: not a database plus a sha256 trailer", total)
+	}
+	return nil
 }
 
 var _ io.Writer = (*trailerHash)(nil)
