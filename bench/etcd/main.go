@@ -12,6 +12,7 @@
 //	go run ./bench/etcd -size 1GiB -mem-limit 256MiB           # every method's step under a memory limit
 //	go run ./bench/etcd -size 1GiB -repeat 3 -backup=false      # the restores only
 //	go run ./bench/etcd -size 1GiB -repeat 3 -restore=false -b-env '--pipe-size=4194304'   # a lever as a variant of (b)
+//	go run ./bench/etcd -size 1GiB -repeat 3 -backup=false -r-env 'GOGC=100'              # a lever as a variant of (rb)
 //
 // With -timeline 500ms each run also reports where each process's time went (on a
 // core, waiting for one, blocked; the median round of (b) and (c2) as a
@@ -81,6 +82,7 @@ func main() {
 		lean      = flag.Bool("lean", true, "build stashflow-fn next to stashflow, as in the image (false: `stashflow fn` runs in the full binary)")
 		timeline  = flag.Duration("timeline", 0, "cut each run into stretches this long and report where each process's time went (0: off; reading every thread's schedstat every 20 ms takes ≈ 0.3 of the 2 cores and slows (b) by ≈ 20 %, so leave it off for the ratios)")
 		bEnv      = flag.String("b-env", "", "extra runs of (b) with these environments, ';'-separated, each KEY=VALUE[,KEY=VALUE] (e.g. GOGC=100;GOGC=off); an item starting with -- is a flag for etcd-backup instead (e.g. --pipe-size=4194304)")
+		rEnv      = flag.String("r-env", "", "extra runs of (rb) in each restore round, as -b-env (an item starting with -- is a flag for etcd-restore)")
 	)
 	flag.Parse()
 	size, err := measure.ParseSize(*sizeFlag)
@@ -108,13 +110,9 @@ func main() {
 			measure.Logf("the limit is not enforced (no cgroup): %v", err)
 		}
 	}
-	var variants [][]string
-	for _, v := range strings.Split(*bEnv, ";") {
-		if v = strings.TrimSpace(v); v != "" {
-			variants = append(variants, strings.Split(v, ","))
-		}
-	}
-	if err := b.run(size, valueSize, options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, backup: *backup, jsonOut: *jsonOut, bEnv: variants}); err != nil {
+	o := options{repeat: *repeat, gogcVariant: *gogc, restore: *restore, backup: *backup, jsonOut: *jsonOut,
+		bEnv: parseVariants(*bEnv), rEnv: parseVariants(*rEnv)}
+	if err := b.run(size, valueSize, o); err != nil {
 		b.close() // fatal exits without the deferred close: stop etcd first
 		fatal(err)
 	}
@@ -369,7 +367,33 @@ type options struct {
 	restore     bool
 	backup      bool
 	jsonOut     string
-	bEnv        [][]string
+	bEnv        [][]string // variants of (b): -b-env
+	rEnv        [][]string // variants of (rb): -r-env
+}
+
+// parseVariants splits a -b-env or -r-env value: ';' between variants,
+// ',' between the items of one.
+func parseVariants(s string) [][]string {
+	var variants [][]string
+	for _, v := range strings.Split(s, ";") {
+		if v = strings.TrimSpace(v); v != "" {
+			variants = append(variants, strings.Split(v, ","))
+		}
+	}
+	return variants
+}
+
+// splitExtra splits a variant's items into flags (starting with --) and
+// environment entries.
+func splitExtra(extra []string) (flags, env []string) {
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			flags = append(flags, e)
+		} else {
+			env = append(env, e)
+		}
+	}
+	return flags, env
 }
 
 func (b *bench) run(size, valueSize int64, o options) error {
@@ -431,7 +455,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 		if size, err := os.ReadFile(filepath.Join(b.dir, "out-b", "size")); err == nil {
 			res.SnapshotBytes, _ = strconv.ParseInt(strings.TrimSpace(string(size)), 10, 64)
 		}
-		if err := b.runRestores(o.repeat, snapID, res); err != nil {
+		if err := b.runRestores(o.repeat, snapID, o.rEnv, res); err != nil {
 			return err
 		}
 		return b.finish(res, o)
@@ -533,7 +557,7 @@ func (b *bench) run(size, valueSize int64, o options) error {
 	a, bRes, c1, c2 := med[rowA], med[rowB], med[rowC1], med[rowC2]
 
 	if o.restore && snapID != "" {
-		if err := b.runRestores(o.repeat, snapID, res); err != nil {
+		if err := b.runRestores(o.repeat, snapID, o.rEnv, res); err != nil {
 			return err
 		}
 	}
@@ -587,8 +611,9 @@ func (b *bench) finish(res *results, o options) error {
 }
 
 // runRestores measures the restores of snapID, rounds times interleaved:
-// datadir mode against restic restore + etcdutl snapshot restore.
-func (b *bench) runRestores(rounds int, snapID string, res *results) error {
+// datadir mode (and its variants, -r-env) against restic restore +
+// etcdutl snapshot restore.
+func (b *bench) runRestores(rounds int, snapID string, variants [][]string, res *results) error {
 	// Restore: datadir mode vs restic restore + etcdutl snapshot
 	// restore, as many rounds as the backups, interleaved.
 	envB := append(os.Environ(), "RESTIC_REPOSITORY="+filepath.Join(b.dir, "repo-b"), "RESTIC_PASSWORD="+resticPassword,
@@ -607,12 +632,22 @@ func (b *bench) runRestores(rounds int, snapID string, res *results) error {
 				return err
 			}
 		}
-		cmdR := exec.Command(b.stashflow, "fn", "etcd-restore", "--mode", "datadir", "--snapshot", snapID,
-			"--data-dir", filepath.Join(b.dir, "restore-b"), "--interim-dir", tmpR)
-		cmdR.Env = append(envB, "TMPDIR="+tmpR, "STASHFLOW_OUTPUT_DIR="+filepath.Join(b.dir, "out-r"))
-		rB, err := b.measure(rowRB, cmdR, tmpR)
-		if err != nil {
-			return err
+		var rBs []*measure.Result
+		for i, extra := range append([][]string{nil}, variants...) {
+			dataDir := filepath.Join(b.dir, "restore-b")
+			if err := os.RemoveAll(dataDir); err != nil {
+				return err
+			}
+			flags, env := splitExtra(extra)
+			args := append([]string{"fn", "etcd-restore", "--mode", "datadir", "--snapshot", snapID,
+				"--data-dir", dataDir, "--interim-dir", tmpR}, flags...)
+			cmdR := exec.Command(b.stashflow, args...)
+			cmdR.Env = append(append(envB, "TMPDIR="+tmpR, "STASHFLOW_OUTPUT_DIR="+filepath.Join(b.dir, "out-r")), env...)
+			rB, err := b.measure(rbRow(rowRB, i, extra), cmdR, tmpR)
+			if err != nil {
+				return err
+			}
+			rBs = append(rBs, rB)
 		}
 		rA1, err := b.measure(rowRA1, b.resticCmd(envB, "", "restore", snapID, "--target", restoredDir, "--json"), restoredDir)
 		if err != nil {
@@ -623,19 +658,34 @@ func (b *bench) runRestores(rounds int, snapID string, res *results) error {
 			return err
 		}
 		rA2.TempPeak = rA1.TempPeak
-		for _, r := range []*measure.Result{rB, rA1, rA2, measure.Sum(rowRA, rA1, rA2)} {
+		for _, r := range append(rBs, rA1, rA2, measure.Sum(rowRA, rA1, rA2)) {
 			restores[r.Name] = append(restores[r.Name], r)
 		}
 	}
 	rmed := map[string]*measure.Result{}
-	for _, name := range []string{rowRB, rowRA1, rowRA2, rowRA} {
+	var names []string
+	for i, extra := range append([][]string{nil}, variants...) {
+		names = append(names, rbRow(rowRB, i, extra))
+	}
+	for _, name := range append(names, rowRA1, rowRA2, rowRA) {
 		rmed[name] = measure.Median(restores[name])
 		res.Rows = append(res.Rows, rmed[name])
 	}
 	ratio := rmed[rowRB].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
 	res.Ratios["restore b/a"] = ratio
 	res.Targets["restore b/a ≤ 0.5"] = verdict(ratio <= 0.5)
+	for i, name := range names[1:] {
+		res.Ratios[fmt.Sprintf("restore b%d/a", i+1)] = rmed[name].Wall.Seconds() / rmed[rowRA].Wall.Seconds()
+	}
 	return nil
+}
+
+// rbRow names (rb)'s row, or its i-th variant's.
+func rbRow(row string, i int, extra []string) string {
+	if i == 0 {
+		return row
+	}
+	return fmt.Sprintf("%s [b%d: %s]", row, i, strings.Join(extra, " "))
 }
 
 // backupB runs (b), stashflow fn etcd-backup, with extra environment and
@@ -652,15 +702,8 @@ func (b *bench) backupB(name, repoName string, extra []string) (*measure.Result,
 	}
 	outB := filepath.Join(b.dir, "out-b")
 	_ = os.RemoveAll(outB)
-	args := []string{"fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench"}
-	var env []string
-	for _, e := range extra {
-		if strings.HasPrefix(e, "--") {
-			args = append(args, e)
-		} else {
-			env = append(env, e)
-		}
-	}
+	flags, env := splitExtra(extra)
+	args := append([]string{"fn", "etcd-backup", "--endpoints", b.endpoint, "--hostname", "bench"}, flags...)
 	cmdB := exec.Command(b.stashflow, args...)
 	cmdB.Env = append(append(envB, "TMPDIR="+tmpB, "STASHFLOW_OUTPUT_DIR="+outB), env...)
 	r, err := b.measureStep(name, cmdB, false, tmpB)
