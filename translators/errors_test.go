@@ -36,6 +36,18 @@ func TestTranslateErrors(t *testing.T) {
 			wantErr: []string{`task "etcd-backup" steps[0]: Function "etcd-backup" not found`},
 		},
 		{
+			// No task set: the Task is the AppBinding type's, and the
+			// refusal names the target, where the user can change it.
+			name: "an inferred backup Task with no step that backs up",
+			file: "etcd-backup-exec-hooks.yaml",
+			edit: func(in *input) {
+				configOf(in).Spec.Task = nil
+				fn := in.objs.Functions["etcd-backup"]
+				fn.Spec.Outputs = append(fn.Spec.Outputs, v1alpha1.FunctionOutput{Name: "integrity", Path: "/tmp/stashflow/outputs/integrity"})
+			},
+			wantErr: []string{`spec.target.ref (no task set: the Task is inferred from AppBinding "etcd" of type "etcd"): Task "etcd-backup" has no step that backs up`},
+		},
+		{
 			name: "several snapshots in one restore rule",
 			file: "etcd-restore-rules.yaml",
 			edit: func(in *input) {

@@ -34,18 +34,23 @@ func (r *run) taskName(m *member, objs *Objects) (string, error) {
 	if m.task != nil && m.task.Name != "" {
 		return m.task.Name, nil
 	}
-	var ab *v1alpha1.AppBinding
-	if m.ref != nil && m.ref.Kind == "AppBinding" {
-		ab = objs.AppBindings[m.ref.Name]
-	}
 	suffix := "backup"
 	if r.kind == restoreRun {
 		suffix = "restore"
 	}
-	if name := InferTask(suffix, m.ref, ab); name != "" {
+	if name := InferTask(suffix, m.ref, memberAppBinding(m, objs)); name != "" {
 		return name, nil
 	}
 	return "", fmt.Errorf("%s: no task given and none can be inferred from the target", r.memberField(m))
+}
+
+// memberAppBinding is the AppBinding m targets, nil if it targets another
+// kind.
+func memberAppBinding(m *member, objs *Objects) *v1alpha1.AppBinding {
+	if m.ref == nil || m.ref.Kind != "AppBinding" {
+		return nil
+	}
+	return objs.AppBindings[m.ref.Name]
 }
 
 // InferTask is the Task a target without one runs, "" if none fits: an
@@ -72,6 +77,21 @@ func appType(t string) string {
 		t = t[i+1:]
 	}
 	return strings.ToLower(t)
+}
+
+// TaskOrigin is the field a refusal of a member's Task names: the
+// member's task name (taskField+".name") when it gives one, else its
+// target (targetField), saying that the Task was inferred from it
+// (InferTask), so that the user is sent to the field they wrote.
+func TaskOrigin(taskField, targetField string, task *v1alpha1.TaskRef, ref *v1alpha1.TargetRef, ab *v1alpha1.AppBinding) string {
+	switch {
+	case task != nil && task.Name != "", ref == nil:
+		return taskField + ".name"
+	case ref.Kind == "AppBinding" && ab != nil:
+		return fmt.Sprintf("%s (no task set: the Task is inferred from AppBinding %q of type %q)", targetField, ref.Name, ab.Spec.Type)
+	default:
+		return fmt.Sprintf("%s (no task set: the Task is inferred from %s %q)", targetField, ref.Kind, ref.Name)
+	}
 }
 
 func (r *run) memberField(m *member) string {
@@ -170,7 +190,8 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)
 	}
 	if r.kind == backupRun {
-		if err := NoBackupStep(r.memberField(m)+".name", task, objs.Functions); err != nil {
+		field := TaskOrigin(r.memberField(m), strings.TrimSuffix(r.memberField(m), ".task")+".target.ref", m.task, m.ref, memberAppBinding(m, objs))
+		if err := NoBackupStep(field, task, objs.Functions); err != nil {
 			return nil, nil, warnings, err
 		}
 	}
@@ -194,7 +215,7 @@ func BacksUp(fn *v1alpha1.Function) bool {
 // NoBackupStep refuses a Task that a backup invoker would run without
 // backing anything up: one none of whose steps' Functions BacksUp, such as
 // a Task of repository-check or retention alone, or a restore Task. field
-// names where the Task comes from (spec.task.name). Steps whose Function is
+// names where the Task comes from (TaskOrigin). Steps whose Function is
 // not in fns are left to the caller, which reports them as not found;
 // Stash's update-status step is ignored as everywhere.
 func NoBackupStep(field string, task *v1alpha1.Task, fns map[string]*v1alpha1.Function) error {

@@ -204,13 +204,17 @@ func TestInvalidReferences(t *testing.T) {
 	halfS3, halfS3Secret := ot.Repository(ns, "half-s3", t.TempDir())
 	halfS3.Spec.Backend.Local, halfS3.Spec.Backend.S3 = nil, &v1alpha1.S3Spec{Endpoint: "http://minio:9000", Bucket: "b"}
 	halfS3Secret.StringData["AWS_ACCESS_KEY_ID"] = "key-id-value-d41f"
+	checkedApp := ot.AppBinding(ns, "chk")
+	checkedApp.Spec.Type = ns + "-chk"
 	ot.Create(t, c, repo, secret, foreign, foreignSecret, noSecret, noPassword, noPasswordSecret, halfS3, halfS3Secret,
 		shared, sharedSecret, selected, selectedSecret, unselected, unselectedSecret, ot.AppBinding(ns, "db"),
 		ot.BackupFunction(ns+"-backup"), ot.Task(ns+"-backup", ns+"-backup"), ot.Task(ns+"-broken", ns+"-missing-fn"),
 		// Tasks of the catalog's Functions: repository-check alone backs up
 		// nothing; after a backup step it is a Task that backs up.
 		ot.Task(ns+"-check-only", "repository-check"), ot.Task(ns+"-backup-check", ns+"-backup", "repository-check"),
-		ot.Task(ns+"-retention-only", "retention"))
+		ot.Task(ns+"-retention-only", "retention"),
+		// An AppBinding whose type implies a Task that backs up nothing.
+		checkedApp, ot.Task(ns+"-chk-backup", "repository-check"))
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +328,15 @@ func TestInvalidReferences(t *testing.T) {
 			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = "volume-restore" },
 			phase:  v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
 			message: `spec.task.name: Task "volume-restore" has no step that backs up: none of its Functions (volume-restore)`,
+		},
+		{
+			// No task set: the refusal names the target the Task came from.
+			name: "inferred task of repository-check alone",
+			mutate: func(s *v1alpha1.BackupConfigurationSpec) {
+				s.Task, s.Target = nil, appBindingTarget("chk")
+			},
+			phase: v1alpha1.InvokerInvalid, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonInvalidSpec,
+			message: `spec.target.ref (no task set: the Task is inferred from AppBinding "chk" of type "` + ns + `-chk"): Task "` + ns + `-chk-backup" has no step that backs up`,
 		},
 		{
 			name:   "backup then repository-check",

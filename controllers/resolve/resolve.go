@@ -434,7 +434,8 @@ func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Me
 		out.Functions[s.Name] = fn
 	}
 	if mode == Backup {
-		if err := translators.NoBackupStep(m.Field+".task.name", out.Task, out.Functions); err != nil {
+		field := translators.TaskOrigin(m.Field+".task", m.Field+".target.ref", m.Task, m.Target, out.AppBinding)
+		if err := translators.NoBackupStep(field, out.Task, out.Functions); err != nil {
 			return nil, &InvalidError{Message: err.Error()}
 		}
 	}
