@@ -27,7 +27,16 @@ func TestTranslateErrors(t *testing.T) {
 			name:    "missing Task",
 			file:    "etcd-backup-exec-hooks.yaml",
 			edit:    func(in *input) { delete(in.objs.Tasks, "etcd-backup") },
-			wantErr: []string{`spec.task: Task "etcd-backup" not found`},
+			wantErr: []string{`spec.task.name: Task "etcd-backup" not found`},
+		},
+		{
+			name: "missing inferred Task",
+			file: "etcd-backup-exec-hooks.yaml",
+			edit: func(in *input) {
+				configOf(in).Spec.Task = nil
+				delete(in.objs.Tasks, "etcd-backup")
+			},
+			wantErr: []string{`spec.target.ref (no task set: the Task is inferred from AppBinding "etcd" of type "etcd"): Task "etcd-backup" not found`},
 		},
 		{
 			name:    "missing Function",

@@ -108,13 +108,15 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, nil, err
 	}
 	task := objs.Tasks[taskName]
+	// Refusals of the Task name the field it came from.
+	taskField := TaskOrigin(r.memberField(m), strings.TrimSuffix(r.memberField(m), ".task")+".target.ref", m.task, m.ref, memberAppBinding(m, objs))
 	var warnings []string
 	if stash := StashTaskName(taskName); task == nil && stash != "" && objs.Tasks[stash] != nil {
 		task = objs.Tasks[stash]
 		warnings = append(warnings, fmt.Sprintf("%s: Stash's Task %q runs stashflow's Task %q", r.memberField(m), taskName, stash))
 	}
 	if task == nil {
-		return nil, nil, nil, fmt.Errorf("%s: Task %q not found", r.memberField(m), taskName)
+		return nil, nil, nil, fmt.Errorf("%s: Task %q not found", taskField, taskName)
 	}
 	if len(task.Spec.Steps) == 0 {
 		return nil, nil, nil, fmt.Errorf("task %q has no steps", taskName)
@@ -190,8 +192,7 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 		return nil, nil, warnings, fmt.Errorf("task %q has no steps left to run", taskName)
 	}
 	if r.kind == backupRun {
-		field := TaskOrigin(r.memberField(m), strings.TrimSuffix(r.memberField(m), ".task")+".target.ref", m.task, m.ref, memberAppBinding(m, objs))
-		if err := NoBackupStep(field, task, objs.Functions); err != nil {
+		if err := NoBackupStep(taskField, task, objs.Functions); err != nil {
 			return nil, nil, warnings, err
 		}
 	}

@@ -301,7 +301,7 @@ func TestInvalidReferences(t *testing.T) {
 			name:   "missing task",
 			mutate: func(s *v1alpha1.BackupConfigurationSpec) { s.Task.Name = ns + "-nope" },
 			phase:  v1alpha1.InvokerNotReady, condition: v1alpha1.ConditionTaskResolved, reason: conditions.ReasonTaskNotFound,
-			message: "spec.task: Task " + ns + "-nope not found",
+			message: "spec.task.name: Task " + ns + "-nope not found",
 		},
 		{
 			name:   "missing function",

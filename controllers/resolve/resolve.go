@@ -420,7 +420,9 @@ func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Me
 	if err != nil {
 		return nil, err
 	}
-	if out.Task, err = r.Task(ctx, m.Field+".task", name); err != nil {
+	// Refusals of the Task name the field it came from.
+	taskField := translators.TaskOrigin(m.Field+".task", m.Field+".target.ref", m.Task, m.Target, out.AppBinding)
+	if out.Task, err = r.Task(ctx, taskField, name); err != nil {
 		return nil, err
 	}
 	for i, s := range out.Task.Spec.Steps {
@@ -434,8 +436,7 @@ func (r *Resolver) Member(ctx context.Context, mode Mode, namespace string, m Me
 		out.Functions[s.Name] = fn
 	}
 	if mode == Backup {
-		field := translators.TaskOrigin(m.Field+".task", m.Field+".target.ref", m.Task, m.Target, out.AppBinding)
-		if err := translators.NoBackupStep(field, out.Task, out.Functions); err != nil {
+		if err := translators.NoBackupStep(taskField, out.Task, out.Functions); err != nil {
 			return nil, &InvalidError{Message: err.Error()}
 		}
 	}
