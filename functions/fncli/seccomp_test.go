@@ -2,9 +2,11 @@ package fncli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -39,12 +41,47 @@ func forbidSchedSetattr() error {
 	return nil
 }
 
+// resetPolicy puts every thread of this process under the default policy,
+// listing them again until a pass finds none left to change.
+func resetPolicy() error {
+	for range 10 {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		changed := 0
+		for _, task := range tasks {
+			tid, _ := strconv.Atoi(task.Name())
+			attr, err := unix.SchedGetAttr(tid, 0)
+			if err != nil || attr.Policy == 0 {
+				continue // ended meanwhile, or already SCHED_OTHER
+			}
+			attr.Policy = 0
+			if err := unix.SchedSetAttr(tid, attr, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("sched_setattr SCHED_OTHER of thread %d: %w", tid, err)
+			}
+			changed++
+		}
+		if changed == 0 {
+			return nil
+		}
+	}
+	return errors.New("threads kept appearing under another policy")
+}
+
 // TestSchedBatchForbidden: where the runtime forbids sched_setattr, the
 // step runs under the default policy, says so in its log, and succeeds
 // (docs/functions.md, STASHFLOW_SCHED_BATCH). The step runs in a child
 // process of this test binary, so that the filter stays there.
 func TestSchedBatchForbidden(t *testing.T) {
 	if os.Getenv(forbidSchedEnv) == "1" {
+		// This process inherited the policy of the test process, which
+		// TestSchedBatch may have left at SCHED_BATCH: back to the default
+		// first, or there would be nothing for the step to set.
+		if err := resetPolicy(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(98)
+		}
 		if err := forbidSchedSetattr(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(99)
