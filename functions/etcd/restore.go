@@ -280,8 +280,8 @@ func restoreToFile(ctx context.Context, repo *restic.Client, snapshotID, file st
 		return fetched{}, err
 	}
 	size := st.Size()
-	if size < trailerSize || (size-trailerSize)%512 != 0 {
-		return fetched{size: size}, fmt.Errorf("snapshot %.8s is %d bytes: not an etcd database plus a sha256 trailer", snapshotID, size)
+	if err := checkTrailedSize(size); err != nil {
+		return fetched{size: size}, fmt.Errorf("snapshot %.8s: %w", snapshotID, err)
 	}
 	trailer := make([]byte, trailerSize)
 	if _, err := f.ReadAt(trailer, size-trailerSize); err != nil {

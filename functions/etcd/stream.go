@@ -177,10 +177,10 @@ func (t *trailerHash) Verify() (string, error) {
 // database (whole 512-byte pages) plus a sha256 trailer.
 func checkTrailedSize(total int64) error {
 	if total < trailerSize {
-		return fmt.Errorf("snapshot is %d bytes: too short to carry a sha256 trailer", total)
+		return fmt.Errorf("%d bytes: too short to carry a sha256 trailer", total)
 	}
 	if (total-trailerSize)%512 != 0 {
-		return fmt.Errorf("snapshot is %d bytes: not a database plus a sha256 trailer", total)
+		return fmt.Errorf("%d bytes: not an etcd database (whole 512-byte pages) plus a sha256 trailer", total)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func TestTrailerHash(t *testing.T) {
 		{name: "flipped data byte", data: flipped, chunks: []int{1000}, wantErr: "sha256 mismatch"},
 		{name: "flipped trailer byte", data: badTrailer, chunks: []int{17}, wantErr: "sha256 mismatch"},
 		{name: "too short", data: good[:20], wantErr: "too short"},
-		{name: "no trailer (not page aligned)", data: good[:8192], wantErr: "not a database plus a sha256 trailer"},
+		{name: "no trailer (not page aligned)", data: good[:8192], wantErr: "not an etcd database (whole 512-byte pages) plus a sha256 trailer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
