@@ -120,6 +120,7 @@ func TestSnapshotsMirrorTheBackend(t *testing.T) {
 		})
 		st := snap.Status
 		if snap.Spec.SnapshotID != id || snap.Spec.Hostname != host || snap.Spec.Time == nil || st.Hostname != host || st.Repository != "repo" ||
+			!slices.Equal(snap.Spec.Tags, []string{"made=outside"}) || !slices.Equal(snap.Spec.Paths, []string{"/data"}) ||
 			len(st.Tree) != 64 || !slices.Equal(st.Paths, []string{"/data"}) || !slices.Equal(st.Tags, []string{"made=outside"}) ||
 			st.Username == "" || st.UID == nil || st.GID == nil || !controllerutil.ContainsFinalizer(snap, snapshot.Finalizer) ||
 			len(snap.OwnerReferences) != 1 || snap.OwnerReferences[0].Name != "repo" {
@@ -352,8 +353,9 @@ func TestRefreshCorrectsSnapshotTime(t *testing.T) {
 		return ""
 	})
 	if snap.Spec.Username != snaps[0].Username || snap.Spec.UID == nil || snap.Spec.GID == nil ||
+		!slices.Equal(snap.Spec.Tags, []string{"made=outside"}) || snap.Spec.Size == nil ||
 		snap.Spec.Hostname != "db" || snap.Spec.Session != "a-1" || snap.Spec.SnapshotID != id {
-		t.Errorf("Snapshot after the refresh: %s; want restic's owner filled in, hostname, session and id kept", mustJSON(snap.Spec))
+		t.Errorf("Snapshot after the refresh: %s; want restic's owner, tags and size filled in, hostname, session and id kept", mustJSON(snap.Spec))
 	}
 	// The listing that corrected it did not hold the other snapshot: its
 	// object stays as written.

@@ -127,10 +127,11 @@ func New(repo *v1alpha1.Repository, f Facts, scheme *runtime.Scheme) *v1alpha1.S
 // session writes spec.time from what its step reported (the step's end when
 // the Function reports no snapshotTime, or, before snapshotTime existed,
 // always): it becomes restic's time, to the second the API keeps. The
-// owner and numbers restic recorded (username, uid, gid) and the size a
-// session did not report are filled in where the spec lacks them. Paths,
-// hostname, tags and session stay as written: a session writes its
-// target's paths, which a listing does not know.
+// owner and numbers restic recorded (username, uid, gid), its tags (which
+// a session does not know) and the size a session did not report are
+// filled in where the spec lacks them. Paths, hostname and session stay as
+// written: a session writes its target's paths, which a listing does not
+// know.
 func SetSpec(snap *v1alpha1.Snapshot, r *outputs.SnapshotRecord) bool {
 	sp := &snap.Spec
 	changed := false
@@ -149,6 +150,9 @@ func SetSpec(snap *v1alpha1.Snapshot, r *outputs.SnapshotRecord) bool {
 	}
 	if sp.Size == nil && r.Size != nil {
 		sp.Size, changed = SizeOf(r.Size), true
+	}
+	if tags := clip(r.Tags, maxSpecTags, maxSpecTagLen); len(sp.Tags) == 0 && len(tags) > 0 {
+		sp.Tags, changed = tags, true
 	}
 	return changed
 }
