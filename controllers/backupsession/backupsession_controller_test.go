@@ -294,8 +294,9 @@ printf '%%s' '["%s"]' > "$STASHFLOW_OUTPUT_DIR/forgottenSnapshots"`, lost, old)
 		t.Fatalf("the lost run's snapshot was not recorded: %s", msg)
 	}
 	if found.Spec.SnapshotID != lost || found.Spec.Session != "lost-1" || found.Labels[v1alpha1.LabelSession] != "lost-1" ||
-		found.Spec.Hostname != "db" || ptr.Deref(found.Spec.Size, 0) != 4096 || found.Spec.Time == nil || len(found.OwnerReferences) != 1 {
-		t.Errorf("found snapshot = %s, want the lost run's id, session, host, size and time, owned by the Repository", mustJSON(found))
+		found.Spec.Hostname != "db" || ptr.Deref(found.Spec.Size, 0) != 4096 || found.Spec.Time == nil || len(found.OwnerReferences) != 1 ||
+		len(found.Spec.Paths) != 1 || found.Spec.Paths[0] != "/db" {
+		t.Errorf("found snapshot = %s, want the lost run's id, session, host, paths, size and time, owned by the Repository", mustJSON(found))
 	}
 	if msg := ot.Get(c, ns, oldSnap.Name, &v1alpha1.Snapshot{}); msg == "" {
 		t.Error("the Snapshot object of the forgotten snapshot is still there")

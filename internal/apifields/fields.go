@@ -736,7 +736,7 @@ var Fields = []Field{
 	// Snapshot.
 	{Kind: "Snapshot", Path: "spec.gid", Status: Honoured, How: "controllers/snapshot: restic's record, written by the Repository controller's listing when it creates the object or finds it unset", Proof: "controllers/repository TestRefreshCorrectsSnapshotTime"},
 	{Kind: "Snapshot", Path: "spec.hostname", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
-	{Kind: "Snapshot", Path: "spec.paths", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "untested"},
+	{Kind: "Snapshot", Path: "spec.paths", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention (a kept snapshot's paths), controllers/repository TestSnapshotsMirrorTheBackend (restic's paths)"},
 	{Kind: "Snapshot", Path: "spec.repository.name", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
 	{Kind: "Snapshot", Path: "spec.repository.namespace", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/backupsession TestSnapshotsMirrorRetention"},
 	{Kind: "Snapshot", Path: "spec.session", Status: Honoured, How: "controllers/backupsession/snapshots.go: written by the operator after a backup", Proof: "controllers/repository TestRefreshCorrectsSnapshotTime (kept as a session wrote it)"},
