@@ -91,7 +91,9 @@ func TestRepositoryVerbs(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = w.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() })
+			// Killed before its stdin closes: a holder never commits a
+			// snapshot into the repository the later subtests read.
+			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = w.Close(); _ = cmd.Wait() })
 			return cmd
 		}
 		locks := func() int {
