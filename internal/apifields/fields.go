@@ -750,12 +750,12 @@ var Fields = []Field{
 	{Kind: "Task", Path: "spec.steps[].name", Status: Honoured, How: "translators: the Function each step runs and its DAG node name", Proof: "translators golden custom-task"},
 	{Kind: "Task", Path: "spec.steps[].params[].name", Status: Honoured, How: "translators/vars.go: the step's ${VAR} substitution", Proof: "translators golden custom-task"},
 	{Kind: "Task", Path: "spec.steps[].params[].value", Status: Honoured, How: "translators/vars.go: the step's ${VAR} substitution", Proof: "translators golden custom-task"},
-	{Kind: "Task", Path: "spec.volumes[].configMap", Status: Honoured, How: "translators: the steps' volume (whole corev1.ConfigMapVolumeSource)", Proof: "untested"},
+	{Kind: "Task", Path: "spec.volumes[].configMap", Status: Honoured, How: "translators: the steps' volume (whole corev1.ConfigMapVolumeSource)", Proof: "translators golden task-volumes"},
 	{Kind: "Task", Path: "spec.volumes[].emptyDir", Status: Honoured, How: "translators: the steps' volume (whole corev1.EmptyDirVolumeSource)", Proof: "translators golden volume-backup-rest"},
-	{Kind: "Task", Path: "spec.volumes[].hostPath", Status: Honoured, How: "translators: the steps' volume (whole corev1.HostPathVolumeSource)", Proof: "untested"},
+	{Kind: "Task", Path: "spec.volumes[].hostPath", Status: Honoured, How: "translators: the steps' volume (whole corev1.HostPathVolumeSource)", Proof: "translators golden task-volumes"},
 	{Kind: "Task", Path: "spec.volumes[].name", Status: Honoured, How: "translators: the steps' volume, matched by their volumeMounts", Proof: "translators golden volume-backup-rest"},
-	{Kind: "Task", Path: "spec.volumes[].persistentVolumeClaim", Status: Honoured, How: "translators: the steps' volume (whole corev1.PersistentVolumeClaimVolumeSource)", Proof: "untested"},
-	{Kind: "Task", Path: "spec.volumes[].secret", Status: Honoured, How: "translators: the steps' volume (whole corev1.SecretVolumeSource)", Proof: "untested"},
+	{Kind: "Task", Path: "spec.volumes[].persistentVolumeClaim", Status: Honoured, How: "translators: the steps' volume (whole corev1.PersistentVolumeClaimVolumeSource)", Proof: "translators golden task-volumes"},
+	{Kind: "Task", Path: "spec.volumes[].secret", Status: Honoured, How: "translators: the steps' volume (whole corev1.SecretVolumeSource)", Proof: "translators golden task-volumes"},
 
 	// Status fields beyond metav1.Condition's, from Stash's exports.
 	{Kind: "BackupBatch", Path: "status.conditions[].severity", Status: Kept, How: "Stash's condition severity (kmodules kmapi.Condition), accepted so that a status exported from Stash applies: stored as written; stashflow never writes or reads it, and a condition of a type stashflow sets loses it (controllers/conditions.Set)", Proof: "api/v1alpha1 TestStashExportedObjectsApply shows it on BackupSession and BackupConfiguration conditions, of the same v1alpha1.Condition type; controllers/conditions TestSetStashSeverity"},

@@ -102,9 +102,5 @@ var knownUntested = map[string]string{
 	"RestoreSession spec.rules[].targetHosts":                                   "a translators golden case or unit test that sets it",
 	"RestoreSession spec.target.rules[].include":                                "a translators golden case or unit test that sets it",
 	"RestoreSession spec.target.rules[].targetHosts":                            "a translators golden case or unit test that sets it",
-	"Snapshot spec.paths":                       "assert it in controllers/backupsession TestSnapshotsMirrorRetention",
-	"Task spec.volumes[].configMap":             "a translators golden case or unit test that sets it",
-	"Task spec.volumes[].hostPath":              "a translators golden case or unit test that sets it",
-	"Task spec.volumes[].persistentVolumeClaim": "a translators golden case or unit test that sets it",
-	"Task spec.volumes[].secret":                "a translators golden case or unit test that sets it",
+	"Snapshot spec.paths": "assert it in controllers/backupsession TestSnapshotsMirrorRetention",
 }
