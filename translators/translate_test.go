@@ -418,6 +418,69 @@ func TestBackendOptions(t *testing.T) {
 	}
 }
 
+// TestBackendLocation: each backend's bucket (or container) and prefix make
+// the restic repository every step opens (RESTIC_REPOSITORY, in restic's
+// own syntax for the backend), and a local backend's subPath is the subPath
+// of the steps' mount of its volume (the repository is the mountPath).
+func TestBackendLocation(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		backend v1alpha1.Backend
+		want    []string // RESTIC_REPOSITORY, then the repository volume's mounts
+	}{
+		{"gcs", v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "gcs-bucket", Prefix: "demo/www"}},
+			[]string{"gs:gcs-bucket:/demo/www"}},
+		{"gcs prefix trimmed", v1alpha1.Backend{GCS: &v1alpha1.GCSSpec{Bucket: "gcs-bucket", Prefix: "/demo/www/"}},
+			[]string{"gs:gcs-bucket:/demo/www"}},
+		{"azure", v1alpha1.Backend{Azure: &v1alpha1.AzureSpec{Container: "az-container", Prefix: "demo/www"}},
+			[]string{"azure:az-container:/demo/www"}},
+		{"b2", v1alpha1.Backend{B2: &v1alpha1.B2Spec{Bucket: "b2-bucket", Prefix: "/demo/www"}},
+			[]string{"b2:b2-bucket:demo/www"}},
+		{"swift", v1alpha1.Backend{Swift: &v1alpha1.SwiftSpec{Container: "sw-container", Prefix: "demo/www/"}},
+			[]string{"swift:sw-container:/demo/www"}},
+		{"local", v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/safe/data", SubPath: "demo/www",
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "backups"}}},
+			[]string{"/safe/data", "mount /safe/data subPath demo/www"}},
+		{"local without subPath", v1alpha1.Backend{Local: &v1alpha1.LocalSpec{MountPath: "/safe/data",
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "backups"}}},
+			[]string{"/safe/data", "mount /safe/data subPath "}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := mustLoad(t, "volume-backup-rest.yaml")
+			tt.backend.StorageSecretName = "rest-secret"
+			in.objs.Repository.Spec.Backend = tt.backend
+			plan, err := in.translate(translators.Options{Image: testImage})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := 0
+			for _, s := range plan.Graph.Steps {
+				if s.Name == plan.Layout.Verdict {
+					continue
+				}
+				steps++
+				var got []string
+				for _, e := range s.Process.Env {
+					if e.Name == "RESTIC_REPOSITORY" {
+						got = append(got, e.Value)
+					}
+				}
+				for _, m := range s.Process.VolumeMounts {
+					if m.Name == "repository" {
+						got = append(got, "mount "+m.MountPath+" subPath "+m.SubPath)
+					}
+				}
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("step %s: the repository (-want +got):\n%s", s.Name, diff)
+				}
+			}
+			if steps == 0 {
+				t.Fatal("no Function steps")
+			}
+		})
+	}
+}
+
 // TestBackendSecretKeys is the exact environment a step gets from each
 // backend's storage Secret (Stash's keys), by reference only: the
 // rendering proof for the backends no server here can run (GCS, Azure,

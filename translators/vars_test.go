@@ -85,7 +85,8 @@ func containsRef(s string) bool {
 
 // TestEndpoint: ${TARGET_ENDPOINT} is the AppBinding's Service when it names
 // one, also beside a URL (KubeDB's MySQL AppBindings carry a driver string
-// there; Stash prefers the Service), else its URL.
+// there; Stash prefers the Service), else its URL. The Service's path and
+// query end the URL.
 func TestEndpoint(t *testing.T) {
 	svc := &v1alpha1.ServiceReference{Scheme: "mysql", Name: "sample-mysql", Port: 3306, Path: "/"}
 	url := "tcp(sample-mysql:3306)/"
@@ -98,6 +99,12 @@ func TestEndpoint(t *testing.T) {
 		{"url", v1alpha1.ClientConfig{URL: &url}, url},
 		{"both: the service", v1alpha1.ClientConfig{URL: &url, Service: svc}, "mysql://sample-mysql.demo.svc:3306/"},
 		{"neither", v1alpha1.ClientConfig{}, ""},
+		{"service path", v1alpha1.ClientConfig{Service: &v1alpha1.ServiceReference{Scheme: "https", Name: "search", Port: 9200, Path: "/es"}},
+			"https://search.demo.svc:9200/es"},
+		{"service query", v1alpha1.ClientConfig{Service: &v1alpha1.ServiceReference{Name: "pg", Port: 5432, Query: "sslmode=require"}},
+			"http://pg.demo.svc:5432?sslmode=require"},
+		{"service path and query", v1alpha1.ClientConfig{Service: &v1alpha1.ServiceReference{Scheme: "mongodb", Name: "mongo", Port: 27017, Path: "/admin", Query: "authSource=admin&tls=true"}},
+			"mongodb://mongo.demo.svc:27017/admin?authSource=admin&tls=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ab := &v1alpha1.AppBinding{Spec: v1alpha1.AppBindingSpec{ClientConfig: tc.cc}}
