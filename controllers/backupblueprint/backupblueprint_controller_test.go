@@ -452,3 +452,50 @@ func replicaSet(ns, name string, annotations map[string]string) *appsv1.ReplicaS
 		Spec:       appsv1.ReplicaSetSpec{Selector: sel, Template: tmpl},
 	}
 }
+
+// TestBlueprintRepoNamespace: spec.repoNamespace puts the made Repository
+// in another namespace (with the blueprint's labels, not owned by the
+// target, which cannot own across namespaces), and the made
+// BackupConfiguration names that namespace.
+func TestBlueprintRepoNamespace(t *testing.T) {
+	ns := ot.Namespace(t, c, nil)
+	repoNS := ot.Namespace(t, c, nil)
+	bp := &v1alpha1.BackupBlueprint{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-shared"},
+		Spec: v1alpha1.BackupBlueprintSpec{
+			RepositorySpec: v1alpha1.RepositorySpec{Backend: v1alpha1.Backend{
+				StorageSecretName: "backup-secret",
+				Local:             &v1alpha1.LocalSpec{HostPath: &corev1.HostPathVolumeSource{Path: "/backups/${TARGET_NAME}"}, MountPath: "/repo"},
+			}},
+			RepoNamespace: repoNS,
+			RepoName:      "${TARGET_NAMESPACE}-${TARGET_NAME}",
+			Schedule:      "@every 1h",
+			Task:          &v1alpha1.TaskRef{Name: "etcd-backup"},
+		},
+	}
+	ab := ot.AppBinding(ns, "db")
+	ab.Annotations = map[string]string{v1alpha1.AnnotationBackupBlueprint: bp.Name}
+	ot.Create(t, c, bp, ab)
+	ot.Start(t, env, ns, controllers.Config{})
+
+	repo := &v1alpha1.Repository{}
+	bc := &v1alpha1.BackupConfiguration{}
+	ot.Eventually(t, 10*time.Second, func() string {
+		if msg := ot.Get(c, repoNS, ns+"-db", repo); msg != "" {
+			return msg
+		}
+		return ot.Get(c, ns, "app-db", bc)
+	})
+	if bc.Spec.Repository.Name != ns+"-db" || bc.Spec.Repository.Namespace != repoNS {
+		t.Errorf("backupconfiguration spec.repository = %+v, want %s/%s-db", bc.Spec.Repository, repoNS, ns)
+	}
+	if ref := metav1.GetControllerOf(repo); ref != nil {
+		t.Errorf("the Repository in %s has controller %+v, want none (no owner across namespaces)", repoNS, ref)
+	}
+	if repo.Labels[backupblueprint.LabelBlueprint] != bp.Name || repo.Labels[backupblueprint.LabelBlueprintTarget] != "db" {
+		t.Errorf("the Repository's labels = %v, want the blueprint's and the target's", repo.Labels)
+	}
+	if ot.Get(c, ns, ns+"-db", &v1alpha1.Repository{}) == "" {
+		t.Errorf("a Repository %s-db was also made in the target's namespace", ns)
+	}
+}
