@@ -24,11 +24,11 @@ func TestRetentionPolicyFields(t *testing.T) {
 		KeepWeekly:  ptr.To[int64](5),
 		KeepMonthly: ptr.To[int64](6),
 		KeepYearly:  ptr.To[int64](7),
-		KeepTags:    []string{"release", "monthly"},
+		KeepTags:    []string{"release", "monthly", "a,b"}, // "a,b": both tags, one rule
 		Prune:       true,
 		DryRun:      true,
 	}
-	want := []string{"--keep-last=2", "--keep-hourly=3", "--keep-daily=4", "--keep-weekly=5", "--keep-monthly=6", "--keep-yearly=7", "--keep-tags=release,monthly", "--prune=true", "--dry-run=true"}
+	want := []string{"--keep-last=2", "--keep-hourly=3", "--keep-daily=4", "--keep-weekly=5", "--keep-monthly=6", "--keep-yearly=7", `--keep-tags=release,monthly,"a,b"`, "--prune=true", "--dry-run=true"}
 	for _, tt := range []struct {
 		kind, file string
 		set        func(in *input, p *v1alpha1.RetentionPolicy)

@@ -2,6 +2,7 @@ package translators
 
 import (
 	"cmp"
+	"encoding/csv"
 	"fmt"
 	"slices"
 	"strconv"
@@ -326,10 +327,23 @@ func retentionVariables(v Variables, p *v1alpha1.RetentionPolicy) {
 	set("RETENTION_KEEP_WEEKLY", p.KeepWeekly)
 	set("RETENTION_KEEP_MONTHLY", p.KeepMonthly)
 	set("RETENTION_KEEP_YEARLY", p.KeepYearly)
-	v["RETENTION_KEEP_TAGS"] = strings.Join(p.KeepTags, ",")
+	v["RETENTION_KEEP_TAGS"] = csvList(p.KeepTags)
 	v["RETENTION_PRUNE"] = strconv.FormatBool(p.Prune)
 	v["RETENTION_DRY_RUN"] = strconv.FormatBool(p.DryRun)
 	v["RETENTION_POLICY_NAME"] = p.Name
+}
+
+// csvList joins items into one CSV record, which the Functions' list flags
+// (pflag's StringSlice) read back item by item: an item that holds a
+// comma (a keepTags entry "a,b": the snapshots with both tags, restic's
+// --keep-tag a,b, as Stash passes it) stays one item. Items without commas
+// or quotes are joined with plain commas.
+func csvList(items []string) string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write(items) // into a strings.Builder: cannot fail
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 func targetMountPath(pvc string) string { return TargetMountRoot + "/" + pvc }

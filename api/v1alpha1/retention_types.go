@@ -56,7 +56,9 @@ type RetentionPolicy struct {
 	// +kubebuilder:validation:Minimum=0
 	KeepYearly *int64 `json:"keepYearly,omitempty"`
 
-	// keepTags keeps every snapshot that has one of these tags.
+	// keepTags keeps every snapshot that has one of these tags. An entry
+	// that lists several tags separated by commas keeps the snapshots that
+	// have all of them (restic's --keep-tag a,b, as Stash passes it).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32

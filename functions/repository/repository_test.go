@@ -309,3 +309,49 @@ func TestWipe(t *testing.T) {
 		t.Errorf("wiping an s3 repository: %v, want refused", err)
 	}
 }
+
+// TestRetentionKeepTags: each --keep-tags item is one restic --keep-tag
+// rule; an item quoted as CSV keeps its comma and so keeps only the
+// snapshots with all of its tags (as the translators pass a keepTags entry
+// "a,b", and Stash passes it to restic).
+func TestRetentionKeepTags(t *testing.T) {
+	env := step.NewEnv(nil)
+	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+filepath.Join(t.TempDir(), "repo"), "RESTIC_PASSWORD=pw")
+	c, err := restic.NewClient(env.Environ, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.EnsureRepository(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, tags := range [][]string{{"x"}, {"x", "y"}, {"y"}, {"z"}} {
+		b, err := c.BackupStdin(ctx, restic.BackupOptions{Filename: "f", Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(b, "snapshot %d", i)
+		if _, err := b.Finish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name, keepTags string
+		want           step.Outputs
+	}{
+		{"two rules", "x,y", step.Outputs{outputs.Kept: "3", outputs.Removed: "1"}},
+		{"one rule of two tags", `"x,y"`, step.Outputs{outputs.Kept: "1", outputs.Removed: "3"}},
+		{"a rule of two tags and one of one", `"x,y",z`, step.Outputs{outputs.Kept: "2", outputs.Removed: "2"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := run(t, NewRetention(), env, "--keep-tags="+tt.keepTags, "--dry-run", "--stats=false")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := step.Outputs{outputs.Kept: out[outputs.Kept], outputs.Removed: out[outputs.Removed]}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("--keep-tags=%s (-want +got):\n%s", tt.keepTags, diff)
+			}
+		})
+	}
+}
