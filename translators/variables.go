@@ -65,19 +65,19 @@ func (r *run) memberVariables(m *member, objs *Objects, opts Options) Variables 
 	if len(paths) == 0 && m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
 		paths = []string{targetMountPath(m.ref.Name)}
 	}
-	v["TARGET_PATHS"] = strings.Join(paths, ",")
+	v["TARGET_PATHS"] = csvList(paths)
 	if r.kind == restoreRun && m.ref != nil && m.ref.Kind == "PersistentVolumeClaim" {
 		// A volume restore writes into the target's own mount, whichever
 		// volume the snapshot came from (functions/volume --map-to).
 		v["RESTORE_MAP_TO"] = targetMountPath(m.ref.Name)
 	}
-	v["EXCLUDE_PATTERNS"] = strings.Join(m.exclude, ",")
+	v["EXCLUDE_PATTERNS"] = csvList(m.exclude)
 	if rule := restoreRule(m.rules, host); rule != nil {
 		v["RESTORE_SNAPSHOTS"] = strings.Join(rule.Snapshots, ",")
-		v["RESTORE_PATHS"] = strings.Join(rule.Paths, ",")
-		v["INCLUDE_PATTERNS"] = strings.Join(rule.Include, ",")
+		v["RESTORE_PATHS"] = csvList(rule.Paths)
+		v["INCLUDE_PATTERNS"] = csvList(rule.Include)
 		if len(rule.Exclude) > 0 {
-			v["EXCLUDE_PATTERNS"] = strings.Join(rule.Exclude, ",")
+			v["EXCLUDE_PATTERNS"] = csvList(rule.Exclude)
 		}
 		if rule.SourceHost != "" {
 			v["SOURCE_HOSTNAME"] = rule.SourceHost
@@ -335,9 +335,10 @@ func retentionVariables(v Variables, p *v1alpha1.RetentionPolicy) {
 
 // csvList joins items into one CSV record, which the Functions' list flags
 // (pflag's StringSlice) read back item by item: an item that holds a
-// comma (a keepTags entry "a,b": the snapshots with both tags, restic's
-// --keep-tag a,b, as Stash passes it) stays one item. Items without commas
-// or quotes are joined with plain commas.
+// comma or a quote (a path "/data/a,b"; a keepTags entry "a,b": the
+// snapshots with both tags, restic's --keep-tag a,b, as Stash passes it)
+// stays one item. Items without commas or quotes are joined with plain
+// commas.
 func csvList(items []string) string {
 	var b strings.Builder
 	w := csv.NewWriter(&b)

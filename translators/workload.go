@@ -259,7 +259,7 @@ func (r *run) workloadSteps(m *member, objs *Objects, prefix string, opts Option
 		hostOpts := opts
 		hostOpts.Hostname = host.Name
 		vars := r.memberVariables(m, objs, hostOpts)
-		vars["TARGET_PATHS"] = strings.Join(paths, ",")
+		vars["TARGET_PATHS"] = csvList(paths)
 		vars["TARGET_VOLUMES"] = volumesArg(vols)
 		delete(vars, "RESTORE_MAP_TO")
 		s, rf, warn, err := r.functionSteps(m, objs, vars, prefix+hostStepPrefix(h, host.Name), opts)
