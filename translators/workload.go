@@ -176,7 +176,7 @@ func volumesArg(vols []workloadVolume) string {
 	for _, v := range vols {
 		out = append(out, v.name+"="+v.mount.MountPath)
 	}
-	return strings.Join(out, ",")
+	return csvList(out)
 }
 
 // workloadScaleStep is the quiesce or resume step of a workload restore.

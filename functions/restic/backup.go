@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -104,6 +106,20 @@ type StdinBackup struct {
 	readerGone bool
 }
 
+// tagArgs are the --tag flags of tags. restic splits a --tag value at its
+// commas, so a tag holding one would be recorded as two: it is refused
+// before restic starts.
+func tagArgs(tags []string) ([]string, error) {
+	var args []string
+	for _, t := range tags {
+		if strings.Contains(t, ",") {
+			return nil, fmt.Errorf("backup: tag %q holds a comma, which restic would split into two tags", t)
+		}
+		args = append(args, "--tag", t)
+	}
+	return args, nil
+}
+
 // exitGrace is how long a restic that stopped reading its input has to exit
 // on its own, and say why, before it is killed.
 const exitGrace = 10 * time.Second
@@ -114,9 +130,11 @@ func (c *Client) BackupStdin(ctx context.Context, o BackupOptions) (*StdinBackup
 	if o.Filename != "" {
 		args = append(args, "--stdin-filename", o.Filename)
 	}
-	for _, t := range o.Tags {
-		args = append(args, "--tag", t)
+	tags, err := tagArgs(o.Tags)
+	if err != nil {
+		return nil, err
 	}
+	args = append(args, tags...)
 	if o.Host != "" {
 		args = append(args, "--host", o.Host)
 	}

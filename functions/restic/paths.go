@@ -26,9 +26,11 @@ func (c *Client) BackupPaths(ctx context.Context, o PathsBackupOptions) (*Backup
 	if o.Host != "" {
 		args = append(args, "--host", o.Host)
 	}
-	for _, t := range o.Tags {
-		args = append(args, "--tag", t)
+	tags, err := tagArgs(o.Tags)
+	if err != nil {
+		return nil, err
 	}
+	args = append(args, tags...)
 	for _, e := range o.Exclude {
 		args = append(args, "--exclude", e)
 	}

@@ -483,3 +483,44 @@ func TestRestoreSeveralSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestPathWithComma: a path holding a comma, quoted as one CSV item (as
+// the translators pass TARGET_PATHS), is backed up as that one path; a
+// workload volume mounted there is refused before restic starts, since
+// restic would split its volume tag at the comma, and no snapshot is
+// written.
+func TestPathWithComma(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "a,b")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := []string{"RESTIC_REPOSITORY=" + filepath.Join(tmp, "repo"), "RESTIC_PASSWORD=volume-test"}
+	c, err := restic.NewClient(repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	_, err = runFn(t, NewBackup(), repo, `--paths="`+dir+`"`, "--hostname=vol", `--volumes="data=`+dir+`"`)
+	if err == nil || !strings.Contains(err.Error(), "holds a comma, which restic would split into two tags") {
+		t.Fatalf("backup of a volume mounted at %s: err = %v, want the tag refused", dir, err)
+	}
+	if snaps, err := c.Snapshots(ctx, restic.Filter{}); err != nil || len(snaps) != 0 {
+		t.Fatalf("after the refused backup: snapshots %v, %v; want none", snaps, err)
+	}
+
+	if _, err := runFn(t, NewBackup(), repo, `--paths="`+dir+`"`, "--hostname=plain"); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := c.Snapshots(ctx, restic.Filter{})
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("snapshots %v, %v; want one", snaps, err)
+	}
+	if diff := cmp.Diff([]string{dir}, snaps[0].Paths); diff != "" {
+		t.Errorf("the snapshot's paths (-want +got):\n%s", diff)
+	}
+}
