@@ -1,6 +1,8 @@
 package translators_test
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/stashflow/stashflow/api/v1alpha1"
@@ -39,4 +41,19 @@ func dedupe(in *input) {
 		}
 	}
 	in.set.Objects = kept
+}
+
+// flagsWith are the args that start with one of prefixes (e.g. "--url="),
+// in order.
+func flagsWith(args []string, prefixes ...string) []string {
+	var out []string
+	for _, a := range args {
+		for _, p := range prefixes {
+			if strings.HasPrefix(a, p) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -108,15 +108,7 @@ func TestHTTPHookFields(t *testing.T) {
 						if p.global != (l[translators.LabelGlobal] == "true") || !p.global && l[translators.LabelTarget] != "0" {
 							continue
 						}
-						var flags []string
-						for _, a := range s.Process.Args {
-							for _, f := range []string{"--url=", "--header=", "--form="} {
-								if strings.HasPrefix(a, f) {
-									flags = append(flags, a)
-								}
-							}
-						}
-						got = append(got, flags)
+						got = append(got, flagsWith(s.Process.Args, "--url=", "--header=", "--form="))
 					}
 					if diff := cmp.Diff([][]string{h.want}, got); diff != "" {
 						t.Errorf("the %s hook step's --url, --header and --form (-want +got):\n%s", phase, diff)

@@ -1,7 +1,6 @@
 package translators_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,15 +70,7 @@ func TestRestoreRuleFields(t *testing.T) {
 					if s.Labels[translators.LabelFunction] != "volume-restore" {
 						continue
 					}
-					var flags []string
-					for _, a := range s.Process.Args {
-						for _, f := range []string{"--host=", "--include=", "--exclude="} {
-							if strings.HasPrefix(a, f) {
-								flags = append(flags, a)
-							}
-						}
-					}
-					got = append(got, flags)
+					got = append(got, flagsWith(s.Process.Args, "--host=", "--include=", "--exclude="))
 				}
 				if diff := cmp.Diff([][]string{want}, got); diff != "" {
 					t.Errorf("the volume-restore step's --host, --include and --exclude (-want +got):\n%s", diff)

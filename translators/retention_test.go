@@ -1,7 +1,6 @@
 package translators_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -49,13 +48,7 @@ func TestRetentionPolicyFields(t *testing.T) {
 				if s.Labels[translators.LabelFunction] != "retention" {
 					continue
 				}
-				var flags []string
-				for _, a := range s.Process.Args {
-					if strings.HasPrefix(a, "--keep-") || strings.HasPrefix(a, "--prune=") || strings.HasPrefix(a, "--dry-run=") {
-						flags = append(flags, a)
-					}
-				}
-				got = append(got, flags)
+				got = append(got, flagsWith(s.Process.Args, "--keep-", "--prune=", "--dry-run="))
 			}
 			for range tt.targets {
 				wantAll = append(wantAll, want)

@@ -37,26 +37,41 @@ func run(t *testing.T, fn step.Function, env *step.Env, args ...string) (step.Ou
 	return fntest.Run(t, fn, env, args...)
 }
 
-func TestRetentionAndCheck(t *testing.T) {
+// newRepository is a new restic repository in a temporary directory, and
+// the step environment and client that reach it.
+func newRepository(t *testing.T) (*step.Env, *restic.Client) {
+	t.Helper()
 	env := step.NewEnv(nil)
 	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+filepath.Join(t.TempDir(), "repo"), "RESTIC_PASSWORD=pw")
 	c, err := restic.NewClient(env.Environ, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, err := c.EnsureRepository(ctx); err != nil {
+	if _, err := c.EnsureRepository(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return env, c
+}
+
+// backupTagged writes snapshot i, a small stream, with tags.
+func backupTagged(t *testing.T, c *restic.Client, i int, tags ...string) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := c.BackupStdin(ctx, restic.BackupOptions{Filename: "f", Tags: tags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(b, "snapshot %d", i)
+	if _, err := b.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetentionAndCheck(t *testing.T) {
+	env, c := newRepository(t)
+	ctx := context.Background()
 	for i, target := range []string{"a", "a", "a", "b"} {
-		b, err := c.BackupStdin(ctx, restic.BackupOptions{Filename: "f", Tags: []string{"target=" + target}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(b, "snapshot %d", i)
-		if _, err := b.Finish(ctx); err != nil {
-			t.Fatal(err)
-		}
+		backupTagged(t, c, i, "target="+target)
 	}
 
 	tests := []struct {
@@ -315,25 +330,9 @@ func TestWipe(t *testing.T) {
 // snapshots with all of its tags (as the translators pass a keepTags entry
 // "a,b", and Stash passes it to restic).
 func TestRetentionKeepTags(t *testing.T) {
-	env := step.NewEnv(nil)
-	env.Environ = append(env.Environ, "RESTIC_REPOSITORY="+filepath.Join(t.TempDir(), "repo"), "RESTIC_PASSWORD=pw")
-	c, err := restic.NewClient(env.Environ, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := c.EnsureRepository(ctx); err != nil {
-		t.Fatal(err)
-	}
+	env, c := newRepository(t)
 	for i, tags := range [][]string{{"x"}, {"x", "y"}, {"y"}, {"z"}} {
-		b, err := c.BackupStdin(ctx, restic.BackupOptions{Filename: "f", Tags: tags})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(b, "snapshot %d", i)
-		if _, err := b.Finish(ctx); err != nil {
-			t.Fatal(err)
-		}
+		backupTagged(t, c, i, tags...)
 	}
 	for _, tt := range []struct {
 		name, keepTags string
