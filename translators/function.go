@@ -109,7 +109,7 @@ func (r *run) functionSteps(m *member, objs *Objects, vars Variables, prefix str
 	}
 	task := objs.Tasks[taskName]
 	// Refusals of the Task name the field it came from.
-	taskField := TaskOrigin(r.memberField(m), strings.TrimSuffix(r.memberField(m), ".task")+".target.ref", m.task, m.ref, memberAppBinding(m, objs))
+	taskField := TaskOrigin(r.memberField(m), r.targetField(m)+".ref", m.task, m.ref, memberAppBinding(m, objs))
 	var warnings []string
 	if stash := StashTaskName(taskName); task == nil && stash != "" && objs.Tasks[stash] != nil {
 		task = objs.Tasks[stash]

@@ -335,7 +335,7 @@ func (d *dataDirFlags) buildFirst(ctx context.Context, env *step.Env, lg *zap.Lo
 	res.size, res.sha256 = f.size, f.trailer
 	if res.revision, err = snapshotRevision(file); err != nil {
 		// A damaged file: say so rather than what bbolt saw.
-		if verr := verifySnapshotFile(ctx, file); verr != nil {
+		if verr := verifySnapshotFile(ctx, file, f); verr != nil {
 			return res, "", nil, verr
 		}
 		return res, "", nil, err
@@ -425,26 +425,11 @@ func (d *dataDirFlags) install(lg *zap.Logger, s stage) error {
 	return verify.VerifyIfEnabled(verify.Config{ExactIndex: true, Logger: lg, DataDir: s.m.dataDir})
 }
 
-// verifySnapshotFile checks an etcd snapshot file's sha256 trailer.
-func verifySnapshotFile(ctx context.Context, file string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	trailer := make([]byte, trailerSize)
-	err = checkTrailedSize(st.Size())
-	if err == nil {
-		if _, rerr := f.ReadAt(trailer, st.Size()-trailerSize); rerr != nil {
-			return fmt.Errorf("reading %s: %w", filepath.Base(file), rerr)
-		}
-		err = verifyPrefix(ctx, file, st.Size()-trailerSize, hex.EncodeToString(trailer))
-	}
-	if err != nil {
+// verifySnapshotFile checks a fetched etcd snapshot file against its
+// sha256 trailer: restoreToFile has checked its size and read the trailer
+// (f), so only the database before it is read.
+func verifySnapshotFile(ctx context.Context, file string, f fetched) error {
+	if err := verifyPrefix(ctx, file, f.size-trailerSize, f.trailer); err != nil {
 		return fmt.Errorf("snapshot file %s: %w", filepath.Base(file), err)
 	}
 	return nil

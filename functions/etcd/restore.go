@@ -225,7 +225,7 @@ func (r *Restore) Run(ctx context.Context, env *step.Env) (step.Outputs, error) 
 	// The trailer is checked beside the reading of the keys (unless the
 	// backup checked it); nothing is written to the cluster before the
 	// check has passed.
-	verified := checkBeside(f.verified, func() error { return verifySnapshotFile(ctx, interim) })
+	verified := checkBeside(f.verified, func() error { return verifySnapshotFile(ctx, interim, f) })
 	res, err := r.live.restore(ctx, env, interim, verified)
 	out[OutputRevision] = strconv.FormatInt(res.revision, 10)
 	out[OutputKeysWritten] = strconv.FormatInt(res.written, 10)

@@ -83,7 +83,7 @@ func Restore(ctx context.Context, repo *restic.Client, o RestoreOptions) (int64,
 		if gone {
 			return cw.n, fmt.Errorf("%s exited 0 but stopped reading the dump of %s after %d bytes: the dump was not restored whole", o.Name, o.Path, cw.n)
 		}
-		if cw.err != nil && !gone {
+		if cw.err != nil {
 			derr = cw.err // the filter refused the dump: restic's broken pipe followed
 		}
 		return cw.n, fmt.Errorf("dump of %s stopped after %d bytes; %s was killed before the end of its input, so nothing of it was committed: %w", o.Path, cw.n, o.Name, derr)
